@@ -1,0 +1,165 @@
+//! 2-D arrays as CSV files with a header row; numbers written with full precision.
+
+use anyhow::{bail, Context};
+use ndarray::{Array2, ArrayD, Axis};
+use std::path::Path;
+
+/// A numeric table read from CSV: column names and a (rows x columns) array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Header names, in file order.
+    pub columns: Vec<String>,
+    /// Values, one row per data line.
+    pub data: Array2<f64>,
+}
+
+/// Parses one CSV field: a number, or empty / NaN / NA for a missing value.
+fn parse_field(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t {
+        "" | "NaN" | "nan" | "NA" | "N/A" => Some(f64::NAN),
+        _ => t.parse().ok(),
+    }
+}
+
+/// Reads a CSV file with a header row. `only` picks columns by name (others, e.g. text
+/// columns, are skipped); without it every column must be numeric. Errors name the file,
+/// line and column.
+pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("{}: cannot read the header row", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let picks: Vec<usize> = match only {
+        None => (0..header.len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                header.iter().position(|h| h == n).with_context(|| {
+                    format!(
+                        "{}: no column '{n}' (columns: {})",
+                        path.display(),
+                        header.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let mut values = Vec::new();
+    let mut rows = 0;
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| format!("cannot read {}", path.display()))?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if rec.len() != header.len() {
+            bail!(
+                "{}:{line}: {} fields, but the header has {}",
+                path.display(),
+                rec.len(),
+                header.len()
+            );
+        }
+        for &c in &picks {
+            let f = &rec[c];
+            let v = parse_field(f).with_context(|| {
+                format!(
+                    "{}:{line}: column '{}': cannot read '{f}' as a number",
+                    path.display(),
+                    header[c]
+                )
+            })?;
+            values.push(v);
+        }
+        rows += 1;
+    }
+    let columns: Vec<String> = picks.iter().map(|&c| header[c].clone()).collect();
+    let data = Array2::from_shape_vec((rows, columns.len()), values)?;
+    Ok(Table { columns, data })
+}
+
+/// Formats a number for CSV: shortest text that reads back to the same f64; `NaN` if missing.
+pub fn fmt_number(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x:?}")
+    }
+}
+
+/// Writes a 2-D array (a 1-D array is one column) with a header row, atomically.
+pub fn write_csv(path: &Path, columns: &[String], data: &ArrayD<f64>) -> anyhow::Result<()> {
+    let data2 = match data.ndim() {
+        1 => data
+            .view()
+            .insert_axis(Axis(1))
+            .into_dimensionality::<ndarray::Ix2>()?,
+        2 => data.view().into_dimensionality::<ndarray::Ix2>()?,
+        n => bail!(
+            "{}: only 1-D or 2-D arrays can be written as CSV, not {n}-D",
+            path.display()
+        ),
+    };
+    if columns.len() != data2.ncols() {
+        bail!(
+            "{}: {} column names for an array with {} columns",
+            path.display(),
+            columns.len(),
+            data2.ncols()
+        );
+    }
+    crate::files::atomic_write(path, |w| {
+        let mut wtr = csv::Writer::from_writer(w);
+        wtr.write_record(columns)?;
+        for row in data2.rows() {
+            wtr.write_record(row.iter().map(|&x| fmt_number(x)))?;
+        }
+        wtr.flush()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_every_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        let a = ndarray::array![[0.1, 1.0 / 3.0], [f64::NAN, 2e-300], [1e20, -4.0]].into_dyn();
+        write_csv(&p, &["x".into(), "y, quoted".into()], &a).unwrap();
+        let t = read_csv(&p, None).unwrap();
+        assert_eq!(t.columns, vec!["x", "y, quoted"]);
+        assert_eq!(t.data[[0, 1]].to_bits(), (1.0f64 / 3.0).to_bits());
+        assert_eq!(t.data[[1, 1]], 2e-300);
+        assert!(t.data[[1, 0]].is_nan());
+        assert_eq!(t.data[[2, 0]], 1e20);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        std::fs::write(&p, "a,b\n1,2\n3,oops\n").unwrap();
+        let e = format!("{:#}", read_csv(&p, None).unwrap_err());
+        assert!(
+            e.contains("bad.csv:3: column 'b': cannot read 'oops'"),
+            "{e}"
+        );
+        let t = read_csv(&p, Some(&["a".into()])).unwrap();
+        assert_eq!(t.data.column(0).to_vec(), vec![1.0, 3.0]);
+        std::fs::write(&p, "a,b\n1\n").unwrap();
+        assert!(format!("{:#}", read_csv(&p, None).unwrap_err()).contains("bad.csv:2: 1 fields"));
+    }
+}

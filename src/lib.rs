@@ -1,0 +1,7 @@
+//! clmtune: calibrate the Community Land Model (CLM5) with short Rhai scripts.
+//!
+//! Plain-Rust stage modules do the numeric work; `script` is the thin bridge that exposes
+//! them to Rhai, one Rhai module per stage.
+
+pub mod array;
+pub mod files;
