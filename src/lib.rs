@@ -4,4 +4,8 @@
 //! them to Rhai, one Rhai module per stage.
 
 pub mod array;
+pub mod bench;
 pub mod files;
+pub mod progress;
+pub mod repl;
+pub mod script;

@@ -1,1 +1,105 @@
-fn main() {}
+//! The `clmtune` command: REPL, script runner, docs and benchmarks.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Calibrate the Community Land Model (CLM5) with short Rhai scripts.
+#[derive(Parser)]
+#[command(name = "clmtune", version, about, long_about = None)]
+struct Cli {
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a script; arguments after `--` reach it as ARGS (list) and OPTIONS (map).
+    Run {
+        /// The script (.rhai).
+        file: PathBuf,
+        /// Arguments for the script.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Open the interactive REPL (the default with no command).
+    Repl,
+    /// Document the native functions and types (all, or one module, type or function).
+    Doc {
+        /// A module, type or function name.
+        name: Option<String>,
+        /// Machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the benchmarks and print a table (median, min, max over several runs).
+    Bench {
+        /// Only the benchmarks whose names contain one of these.
+        names: Vec<String>,
+        /// Timed runs per benchmark.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where the JSON results go.
+        #[arg(long, default_value = "bench.json")]
+        json: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    clmtune::progress::set_quiet(cli.quiet);
+    match cli.command.unwrap_or(Command::Repl) {
+        Command::Run { file, args } => clmtune::script::run_file(&file, &args),
+        Command::Repl => clmtune::repl::run(),
+        Command::Doc { name, json } => {
+            let cat = clmtune::script::doc::catalog();
+            if json {
+                let sel: Vec<_> = cat
+                    .into_iter()
+                    .filter_map(|mut m| {
+                        if let Some(n) = &name {
+                            if &m.name != n {
+                                m.types.retain(|t| &t.name == n);
+                                m.functions.retain(|f| &f.name == n);
+                                if m.types.is_empty() && m.functions.is_empty() {
+                                    return None;
+                                }
+                            }
+                        }
+                        Some(m)
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&sel)?);
+                return Ok(());
+            }
+            match clmtune::script::doc::render(&cat, name.as_deref()) {
+                Some(text) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                None => anyhow::bail!(
+                    "no module, type or function named '{}'",
+                    name.unwrap_or_default()
+                ),
+            }
+        }
+        Command::Bench { names, runs, json } => clmtune::bench::run(&names, runs, &json),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(f) = e.downcast_ref::<clmtune::script::ScriptFailure>() {
+                eprintln!("{f}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -72,7 +72,12 @@ impl NumFormat {
             mask,
             width: 0,
         };
-        fmt.width = values.map(|&x| fmt.raw(x).len()).max().unwrap_or(0);
+        // numpy gives booleans the width of "False" whatever the values
+        fmt.width = if mask {
+            5
+        } else {
+            values.map(|&x| fmt.raw(x).len()).max().unwrap_or(0)
+        };
         fmt
     }
 
@@ -260,6 +265,14 @@ mod tests {
         assert_eq!(
             to_repr(ArrayD::<f64>::zeros(IxDyn(&[0])).view(), false),
             "array([])"
+        );
+    }
+
+    #[test]
+    fn all_true_masks_keep_numpy_width() {
+        assert_eq!(
+            to_str(array![1.0, 1.0].into_dyn().view(), true),
+            "[ True  True]"
         );
     }
 

@@ -1,0 +1,469 @@
+//! The interactive REPL: variables, functions and imports persist between inputs; the
+//! value of an expression is printed; input continues over several lines while the parser
+//! says it is incomplete; history is kept between sessions; Tab completes functions,
+//! variables and commands. Piped (non-terminal) input runs the same way without prompts.
+
+use crate::script::{self, doc, error, resolver};
+use rhai::{Dynamic, Engine, Scope, Stmt, AST};
+use rustyline::completion::{Completer, Pair};
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Helper, Highlighter, Hinter};
+use std::io::{BufRead, IsTerminal};
+use std::sync::{Arc, Mutex};
+
+/// A REPL command: name, argument synopsis, help line, and what it does.
+pub struct Command {
+    /// The command as typed, e.g. `:help`.
+    pub name: &'static str,
+    /// Its arguments, e.g. `[NAME]`.
+    pub args: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    run: fn(&mut Session, &str) -> Result<Flow, String>,
+}
+
+/// Whether the REPL goes on after a command.
+#[derive(Debug, PartialEq)]
+pub enum Flow {
+    /// Read the next input.
+    Continue,
+    /// Leave the REPL.
+    Quit,
+}
+
+/// The one table of REPL commands: it drives dispatch, `:help` and completion.
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: ":help",
+        args: "[NAME]",
+        help: "list the commands, or show the docs of a function, type or module",
+        run: cmd_help,
+    },
+    Command {
+        name: ":load",
+        args: "FILE",
+        help: "run a script file into this session (its variables and functions stay)",
+        run: cmd_load,
+    },
+    Command {
+        name: ":vars",
+        args: "",
+        help: "list the variables in scope with their types",
+        run: cmd_vars,
+    },
+    Command {
+        name: ":quit",
+        args: "",
+        help: "leave the REPL (also Ctrl-D)",
+        run: |_, _| Ok(Flow::Quit),
+    },
+];
+
+fn cmd_help(s: &mut Session, arg: &str) -> Result<Flow, String> {
+    if arg.is_empty() {
+        let mut text = String::from(
+            "Type Rhai statements or expressions; an expression's value is printed.\nCommands:\n",
+        );
+        for c in COMMANDS {
+            text.push_str(&format!(
+                "  {:<16} {}\n",
+                format!("{} {}", c.name, c.args),
+                c.help
+            ));
+        }
+        text.push_str("Modules: ");
+        text.push_str(
+            &script::MODULES
+                .iter()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        text.push_str("  (`:help array` lists one; Tab completes names)");
+        s.out(&text);
+        return Ok(Flow::Continue);
+    }
+    let name = arg.trim();
+    match doc::render(&s.catalog, Some(name)) {
+        Some(t) => {
+            s.out(t.trim_end());
+            Ok(Flow::Continue)
+        }
+        None => Err(format!("no function, type or module named '{name}'")),
+    }
+}
+
+fn cmd_load(s: &mut Session, arg: &str) -> Result<Flow, String> {
+    let path = std::path::Path::new(arg.trim());
+    if arg.trim().is_empty() {
+        return Err(":load needs a file name".into());
+    }
+    let ast = script::compile_file(&s.engine, &s.scope, path).map_err(|e| format!("{e:#}"))?;
+    s.run(ast, None).map(|_| Flow::Continue)
+}
+
+fn cmd_vars(s: &mut Session, _: &str) -> Result<Flow, String> {
+    let mut lines = Vec::new();
+    for (name, constant, value) in s.scope.iter_raw() {
+        let kind = script::array::type_name(value);
+        lines.push(format!(
+            "  {name}: {kind}{}",
+            if constant { " (constant)" } else { "" }
+        ));
+    }
+    s.out(&lines.join("\n"));
+    Ok(Flow::Continue)
+}
+
+/// Whether `input` is an unfinished statement: the parser ran out of input inside an open
+/// bracket, block or expression.
+pub fn is_incomplete(engine: &Engine, input: &str) -> bool {
+    use rhai::ParseErrorType as P;
+    let t = input.trim();
+    if t.is_empty() || t.starts_with(':') {
+        return false;
+    }
+    match engine.compile(input) {
+        Ok(_) => false,
+        Err(e) => match e.err_type() {
+            P::UnexpectedEOF => true,
+            P::MissingToken(..) | P::MissingSymbol(..) | P::BadInput(..) => {
+                // only when the parser stopped at the very end of the input
+                let pos = e.position();
+                match (pos.line(), pos.position()) {
+                    (None, _) => true,
+                    (Some(l), col) => {
+                        let lines: Vec<&str> = input.trim_end().lines().collect();
+                        let last = lines.len();
+                        l > last || (l == last && col.unwrap_or(usize::MAX) > lines[last - 1].len())
+                    }
+                }
+            }
+            _ => false,
+        },
+    }
+}
+
+/// One REPL session: the engine, the variables, the functions and imports defined so far.
+pub struct Session {
+    engine: Engine,
+    scope: Scope<'static>,
+    functions: AST,
+    imports: Vec<Stmt>,
+    catalog: Vec<doc::ModuleDoc>,
+    output: Vec<String>,
+    echo: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    /// A fresh session (no variables but the standard constants).
+    pub fn new() -> Self {
+        Session {
+            engine: script::engine(),
+            scope: script::base_scope("<repl>", &[]),
+            functions: AST::empty(),
+            imports: Vec::new(),
+            catalog: doc::catalog(),
+            output: Vec::new(),
+            echo: true,
+        }
+    }
+
+    fn out(&mut self, text: &str) {
+        if self.echo {
+            println!("{text}");
+        } else {
+            self.output.push(text.to_string());
+        }
+    }
+
+    /// Names for completion: functions, variables in scope, commands.
+    pub fn completions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .catalog
+            .iter()
+            .flat_map(|m| m.functions.iter().map(|f| f.name.clone()))
+            .collect();
+        v.retain(|n| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+        });
+        v.extend(self.scope.iter_raw().map(|(n, _, _)| n.to_string()));
+        v.extend(self.functions.iter_functions().map(|f| f.name.to_string()));
+        v.extend(COMMANDS.iter().map(|c| c.name.to_string()));
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Runs an AST in the session: earlier imports first, functions kept afterwards.
+    fn run(&mut self, ast: AST, input: Option<&str>) -> Result<Dynamic, String> {
+        let new_imports: Vec<Stmt> = ast
+            .statements()
+            .iter()
+            .filter(|s| matches!(s, Stmt::Import(..)))
+            .cloned()
+            .collect();
+        let merged = self.functions.merge(&ast);
+        let statements: Vec<Stmt> = self
+            .imports
+            .iter()
+            .cloned()
+            .chain(merged.statements().iter().cloned())
+            .collect();
+        let mut full = AST::new(statements, merged.shared_lib().clone());
+        let source = ast.source().unwrap_or("<repl>").to_string();
+        full.set_source(source.as_str());
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &full);
+        self.functions = merged;
+        self.functions.clear_statements();
+        match result {
+            Ok(v) => {
+                self.imports.extend(new_imports);
+                Ok(v)
+            }
+            Err(e) => {
+                let text = |name: &str| {
+                    if name == "<repl>" {
+                        input.map(str::to_string)
+                    } else {
+                        resolver::source_text(name)
+                    }
+                };
+                Err(error::report(&e, &source, &text).trim_end().to_string())
+            }
+        }
+    }
+
+    /// How the REPL shows a value: numpy's repr for arrays, Rhai's debug form otherwise.
+    fn show(&self, v: Dynamic) -> String {
+        let mut s = Scope::new();
+        s.push("__value", v.clone());
+        self.engine
+            .eval_with_scope::<String>(&mut s, "to_debug(__value)")
+            .unwrap_or_else(|_| format!("{v:?}"))
+    }
+
+    /// Handles one complete input (a command or code); returns the lines printed.
+    pub fn handle(&mut self, input: &str) -> Result<Flow, String> {
+        let t = input.trim();
+        if t.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        if t.starts_with(':') {
+            let (name, arg) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+            let cmd = COMMANDS
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| format!("unknown command {name}: try :help"))?;
+            return (cmd.run)(self, arg.trim());
+        }
+        let mut ast = self
+            .engine
+            .compile_with_scope(&self.scope, input)
+            .map_err(|e| {
+                error::report_parse(&e, "<repl>", input)
+                    .trim_end()
+                    .to_string()
+            })?;
+        ast.set_source("<repl>");
+        let v = self.run(ast, Some(input))?;
+        if !v.is_unit() {
+            let shown = self.show(v);
+            self.out(&shown);
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+#[derive(Helper, Highlighter, Hinter)]
+struct ReplHelper {
+    names: Arc<Mutex<Vec<String>>>,
+    parser: Engine,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let start = line[..pos]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let word = &line[start..pos];
+        if word.is_empty() {
+            return Ok((pos, Vec::new()));
+        }
+        let names = self.names.lock().map(|n| n.clone()).unwrap_or_default();
+        let pairs = names
+            .into_iter()
+            .filter(|n| n.starts_with(word))
+            .map(|n| Pair {
+                display: n.clone(),
+                replacement: n,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        Ok(if is_incomplete(&self.parser, ctx.input()) {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
+    }
+}
+
+fn history_path() -> Option<std::path::PathBuf> {
+    if let Ok(p) = std::env::var("CLMTUNE_HISTORY") {
+        return Some(p.into());
+    }
+    std::env::var("HOME")
+        .ok()
+        .map(|h| std::path::Path::new(&h).join(".clmtune_history"))
+}
+
+/// Runs the REPL on the terminal, or on piped standard input without prompts. With piped
+/// input, errors are printed and the REPL goes on; the exit status is then an error if any
+/// input failed.
+pub fn run() -> anyhow::Result<()> {
+    let mut session = Session::new();
+    if !std::io::stdin().is_terminal() {
+        return run_piped(&mut session);
+    }
+    let names = Arc::new(Mutex::new(session.completions()));
+    let helper = ReplHelper {
+        names: names.clone(),
+        parser: Engine::new_raw(),
+    };
+    let mut rl = rustyline::Editor::<ReplHelper, rustyline::history::DefaultHistory>::new()?;
+    rl.set_helper(Some(helper));
+    let hist = history_path();
+    if let Some(h) = &hist {
+        let _ = rl.load_history(h);
+    }
+    println!(
+        "clmtune {} — Rhai REPL. :help for commands, :quit to leave.",
+        env!("CARGO_PKG_VERSION")
+    );
+    loop {
+        match rl.readline("clm> ") {
+            Ok(line) => {
+                let _ = rl.add_history_entry(line.as_str());
+                if let Some(h) = &hist {
+                    let _ = rl.save_history(h);
+                }
+                match session.handle(&line) {
+                    Ok(Flow::Quit) => break,
+                    Ok(Flow::Continue) => {}
+                    Err(e) => eprintln!("{e}"),
+                }
+                if let Ok(mut n) = names.lock() {
+                    *n = session.completions();
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn run_piped(session: &mut Session) -> anyhow::Result<()> {
+    let parser = Engine::new_raw();
+    let mut buffer = String::new();
+    let mut failed = 0;
+    for line in std::io::stdin().lock().lines() {
+        buffer.push_str(&line?);
+        buffer.push('\n');
+        if is_incomplete(&parser, &buffer) {
+            continue;
+        }
+        let input = std::mem::take(&mut buffer);
+        match session.handle(&input) {
+            Ok(Flow::Quit) => return finish(failed),
+            Ok(Flow::Continue) => {}
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if !buffer.trim().is_empty() {
+        if let Err(e) = session.handle(&buffer) {
+            failed += 1;
+            eprintln!("{e}");
+        }
+    }
+    finish(failed)
+}
+
+fn finish(failed: usize) -> anyhow::Result<()> {
+    if failed > 0 {
+        anyhow::bail!("{failed} input(s) failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_decides_completeness() {
+        let e = Engine::new_raw();
+        for open in [
+            "fn f(x) {",
+            "let a = [1,",
+            "let x = (1 +",
+            "if true {\n  let y = 2;",
+            "foo(1,",
+            "let m = #{a: 1,",
+        ] {
+            assert!(is_incomplete(&e, open), "{open:?} should be incomplete");
+        }
+        for done in [
+            "let x = 1;",
+            "fn f(x) { x }",
+            "let x = 1 2;",
+            ":help",
+            "",
+            "x + 1",
+        ] {
+            assert!(!is_incomplete(&e, done), "{done:?} should be complete");
+        }
+    }
+
+    #[test]
+    fn state_persists_between_inputs() {
+        let mut s = Session::new();
+        s.echo = false;
+        s.handle("let a = array([1, 2]);").unwrap();
+        s.handle("fn double(x) { x * 2 }").unwrap();
+        s.handle("double(a)").unwrap();
+        assert_eq!(s.output, vec!["array([2., 4.])"]);
+        assert!(s.completions().contains(&"double".to_string()));
+        assert!(s.completions().contains(&"linspace".to_string()));
+        assert!(s.completions().contains(&":help".to_string()));
+        assert!(s.handle("nosuch(1)").is_err());
+        s.handle("a.sum()").unwrap();
+        assert_eq!(s.output.last().unwrap(), "3.0");
+    }
+}

@@ -1,0 +1,371 @@
+//! Documentation generated from Rhai's function metadata (never a hand-kept list): the
+//! catalogue behind `clmtune doc`, the REPL's `:help` and Tab completion, and the runner
+//! that executes every ```rhai example in a doc comment as a test.
+
+use super::MODULES;
+use rhai::{Engine, Scope};
+use serde::Serialize;
+
+/// A native function (one overload).
+#[derive(Debug, Clone, Serialize)]
+pub struct FnDoc {
+    /// The name a script calls it by (operators by their symbol).
+    pub name: String,
+    /// How it is called, with parameter and return types.
+    pub signature: String,
+    /// Its doc comment, without the `///` markers.
+    pub doc: String,
+}
+
+/// A native type.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeDoc {
+    /// The script name of the type.
+    pub name: String,
+    /// Its doc comment.
+    pub doc: String,
+}
+
+/// One module's types and functions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleDoc {
+    /// Module name (see [`super::MODULES`]).
+    pub name: String,
+    /// What the module is for.
+    pub about: String,
+    /// Types the module defines.
+    pub types: Vec<TypeDoc>,
+    /// Functions, sorted by name.
+    pub functions: Vec<FnDoc>,
+}
+
+/// Removes the `///` (or `/** */`) markers of a doc comment.
+fn strip_comment(lines: &[serde_json::Value]) -> String {
+    let mut out = Vec::new();
+    for block in lines.iter().filter_map(|v| v.as_str()) {
+        for l in block.lines() {
+            let l = l.trim_start();
+            let l = l
+                .strip_prefix("///")
+                .or_else(|| l.strip_prefix("/**"))
+                .unwrap_or(l);
+            let l = l.strip_suffix("*/").unwrap_or(l);
+            out.push(l.strip_prefix(' ').unwrap_or(l).to_string());
+        }
+    }
+    out.join("\n").trim().to_string()
+}
+
+/// How a metadata name reads in a script: `get$shape` is the property `.shape`, the
+/// indexers are `[]` and `[]=`.
+fn display_name(name: &str) -> String {
+    if let Some(p) = name.strip_prefix("get$") {
+        format!(".{p}")
+    } else if name == "index$get$" {
+        "[]".into()
+    } else if name == "index$set$" {
+        "[]=".into()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The script name of a Rust type as the plugin macros record it.
+fn script_type(rust: &str) -> &str {
+    match rust {
+        "NdArray" => "Array",
+        "List" | "Array" => "list",
+        "i64" | "INT" => "int",
+        "f64" | "FLOAT" => "float",
+        "Dynamic" => "any",
+        "Map" => "map",
+        "&str" | "String" | "ImmutableString" => "string",
+        other => other,
+    }
+}
+
+/// Rewrites a signature into script terms: `&mut` and `RResult<..>` removed, Rust type
+/// names replaced by script names.
+fn clean_types(sig: &str) -> String {
+    let sig = sig.replace("&mut ", "");
+    let sig = match sig.split_once("-> RResult<") {
+        Some((head, ret)) => format!("-> {}", ret.strip_suffix('>').unwrap_or(ret)).replacen(
+            "-> ",
+            &format!("{head}-> "),
+            1,
+        ),
+        None => sig,
+    };
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in sig.chars().chain(std::iter::once('\0')) {
+        if c.is_alphanumeric() || c == '_' || (c == '&' && word.is_empty()) {
+            word.push(c);
+        } else {
+            if !word.is_empty() {
+                out.push_str(script_type(&word));
+                word.clear();
+            }
+            if c != '\0' {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Rewrites Rhai's signature into the form a script uses.
+fn display_signature(name: &str, sig: &str) -> String {
+    let sig = clean_types(sig);
+    match name {
+        n if n.starts_with("get$") => sig.replacen(n, &format!("get {}", &n[4..]), 1),
+        "index$get$" => sig.replacen("index$get$", "index_get", 1),
+        "index$set$" => sig.replacen("index$set$", "index_set", 1),
+        _ => sig,
+    }
+}
+
+/// The documentation of every native module, from the metadata of its registered functions.
+pub fn catalog() -> Vec<ModuleDoc> {
+    MODULES
+        .iter()
+        .map(|m| {
+            let mut engine = Engine::new_raw();
+            engine.register_global_module((m.build)().into());
+            let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+            let empty = Vec::new();
+            let types = v["customTypes"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(|t| TypeDoc {
+                    name: t["displayName"].as_str().unwrap_or_default().to_string(),
+                    doc: strip_comment(t["docComments"].as_array().unwrap_or(&empty)),
+                })
+                .collect();
+            let mut functions: Vec<FnDoc> = v["functions"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(|f| {
+                    let raw = f["name"].as_str().unwrap_or_default();
+                    FnDoc {
+                        name: display_name(raw),
+                        signature: display_signature(
+                            raw,
+                            f["signature"].as_str().unwrap_or_default(),
+                        ),
+                        doc: strip_comment(f["docComments"].as_array().unwrap_or(&empty)),
+                    }
+                })
+                .collect();
+            functions.sort_by(|a, b| a.name.cmp(&b.name).then(a.signature.cmp(&b.signature)));
+            ModuleDoc {
+                name: m.name.to_string(),
+                about: m.about.to_string(),
+                types,
+                functions,
+            }
+        })
+        .collect()
+}
+
+/// Every name a script can call (for completion), sorted and unique.
+pub fn function_names() -> Vec<String> {
+    let mut names: Vec<String> = catalog()
+        .into_iter()
+        .flat_map(|m| m.functions.into_iter().map(|f| f.name))
+        .filter(|n| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Text of the docs: everything, or only what matches `name` (a module, type or function).
+/// `None` when nothing matches.
+pub fn render(cat: &[ModuleDoc], name: Option<&str>) -> Option<String> {
+    let mut out = String::new();
+    for m in cat {
+        let whole = name.is_none() || name == Some(m.name.as_str());
+        let types: Vec<_> = m
+            .types
+            .iter()
+            .filter(|t| whole || name == Some(t.name.as_str()))
+            .collect();
+        let fns: Vec<_> = m
+            .functions
+            .iter()
+            .filter(|f| {
+                whole
+                    || name == Some(f.name.as_str())
+                    || name.map(|n| format!(".{n}")) == Some(f.name.clone())
+            })
+            .collect();
+        if types.is_empty() && fns.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("## module {} — {}\n\n", m.name, m.about));
+        for t in types {
+            out.push_str(&format!("type {}\n{}\n\n", t.name, indent(&t.doc)));
+        }
+        for f in fns {
+            out.push_str(&format!("fn {}\n{}\n\n", f.signature, indent(&f.doc)));
+        }
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some(out.trim_end().to_string() + "\n")
+    }
+}
+
+/// A ```rhai example from a doc comment.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Whose doc it is in (a signature or a type name).
+    pub owner: String,
+    /// The example's code.
+    pub code: String,
+}
+
+/// Every ```rhai example in the catalogue.
+pub fn examples(cat: &[ModuleDoc]) -> Vec<Example> {
+    let mut out = Vec::new();
+    let docs = cat.iter().flat_map(|m| {
+        m.types
+            .iter()
+            .map(|t| (format!("type {}", t.name), &t.doc))
+            .chain(m.functions.iter().map(|f| (f.signature.clone(), &f.doc)))
+    });
+    for (owner, doc) in docs {
+        let mut code: Option<String> = None;
+        for line in doc.lines() {
+            match (&mut code, line.trim()) {
+                (None, "```rhai") => code = Some(String::new()),
+                (Some(c), "```") => {
+                    out.push(Example {
+                        owner: owner.clone(),
+                        code: std::mem::take(c),
+                    });
+                    code = None;
+                }
+                (Some(c), _) => {
+                    c.push_str(line);
+                    c.push('\n');
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn rhai_string(s: &str) -> String {
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+/// Turns an example into a test: a line `EXPR //=> TEXT` (with following `//=> TEXT` lines
+/// for more output lines) checks that `EXPR` prints as `TEXT`.
+pub fn example_as_test(code: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut pending: Option<(String, String, usize)> = None;
+    let flush = |p: &mut Option<(String, String, usize)>, out: &mut Vec<String>| {
+        if let Some((expr, want, line)) = p.take() {
+            out[line - 1] = format!("__doc_check({expr}, {}, {line});", rhai_string(&want));
+        }
+    };
+    for (i, line) in code.lines().enumerate() {
+        if let Some((head, tail)) = line.split_once("//=>") {
+            let text = tail.strip_prefix(' ').unwrap_or(tail).to_string();
+            if head.trim().is_empty() {
+                if let Some((_, want, _)) = &mut pending {
+                    want.push('\n');
+                    want.push_str(&text);
+                }
+                out.push(String::new());
+                continue;
+            }
+            flush(&mut pending, &mut out);
+            let expr = head.trim().trim_end_matches(';').to_string();
+            pending = Some((expr, text, i + 1));
+            out.push(String::new());
+        } else {
+            flush(&mut pending, &mut out);
+            out.push(line.to_string());
+        }
+    }
+    flush(&mut pending, &mut out);
+    out.push(
+        "fn __doc_check(got, want, line) { let got = to_string(got); if got != want { throw `line ${line}: printed\n${got}\nbut the doc says\n${want}`; } }"
+            .into(),
+    );
+    out.join("\n")
+}
+
+/// Runs one example; `temp_dir` is given to it as `TEMP_DIR`. Returns the error report.
+pub fn run_example(engine: &Engine, ex: &Example, temp_dir: &str) -> Result<(), String> {
+    let mut scope: Scope = super::base_scope("<doc example>", &[]);
+    scope.push_constant("TEMP_DIR", temp_dir.to_string());
+    let code = example_as_test(&ex.code);
+    engine.run_with_scope(&mut scope, &code).map_err(|e| {
+        format!(
+            "example of `{}` failed: {e}\n--- example ---\n{}",
+            ex.owner, ex.code
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_read_in_script_terms() {
+        assert_eq!(
+            clean_types("rand(shape: Dynamic, seed: i64) -> RResult<NdArray>"),
+            "rand(shape: any, seed: int) -> Array"
+        );
+        assert_eq!(
+            display_signature("get$shape", "get$shape(a: &mut NdArray) -> List"),
+            "get shape(a: Array) -> list"
+        );
+        assert_eq!(
+            clean_types("read_csv(path: &str) -> RResult<Map>"),
+            "read_csv(path: string) -> map"
+        );
+    }
+
+    #[test]
+    fn expected_output_lines_become_checks() {
+        let t = example_as_test("let a = 1;\na + 1    //=> [1.\n         //=>  2.]\nprint(a);\n");
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "let a = 1;");
+        assert_eq!(lines[1], "__doc_check(a + 1, \"[1.\\n 2.]\", 2);");
+        assert_eq!(lines[2], "");
+        assert_eq!(lines[3], "print(a);");
+    }
+}

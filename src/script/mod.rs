@@ -1,0 +1,166 @@
+//! The bridge between Rhai scripts and the plain-Rust stage modules: one Rhai module per
+//! stage, the engine that holds them, the script runner and its error reports.
+
+pub mod array;
+pub mod core;
+pub mod doc;
+pub mod error;
+pub mod resolver;
+
+use anyhow::Context;
+use rhai::{Dynamic, Engine, Map, Module, Scope, AST};
+use std::path::Path;
+
+/// One Rhai module of native functions: its name (for `clmtune doc`), what it is for, and
+/// its builder. This table is the single list the engine, the docs and the REPL use.
+pub struct ScriptModule {
+    /// Name shown in the docs.
+    pub name: &'static str,
+    /// One line on what it holds.
+    pub about: &'static str,
+    /// Builds the module.
+    pub build: fn() -> Module,
+}
+
+/// Every native module, in the order the docs list them.
+pub const MODULES: &[ScriptModule] = &[
+    ScriptModule {
+        name: "array",
+        about: "numeric n-dimensional arrays with numpy's names",
+        build: array::module,
+    },
+    ScriptModule {
+        name: "core",
+        about: "checks for scripts and tests",
+        build: core::module,
+    },
+];
+
+/// Gives the engine the script names of the native types.
+pub fn register_types(engine: &mut Engine) {
+    engine.register_type_with_name::<array::NdArray>("Array");
+}
+
+/// The engine every script, the REPL and the docs run on: standard Rhai plus every module
+/// in [`MODULES`], imports resolved by [`resolver::Resolver`].
+pub fn engine() -> Engine {
+    let mut engine = Engine::new();
+    register_types(&mut engine);
+    for m in MODULES {
+        engine.register_global_module((m.build)().into());
+    }
+    engine.set_module_resolver(resolver::Resolver::default());
+    engine.set_max_expr_depths(256, 256);
+    engine.on_print(|s| println!("{s}"));
+    engine.on_debug(|s, src, pos| match (src, pos.line()) {
+        (Some(src), Some(l)) => eprintln!("{src}:{l}: {s}"),
+        _ => eprintln!("{s}"),
+    });
+    engine
+}
+
+/// The command-line arguments of a script as a map: `--key value` and `--key=value` give
+/// `key: "value"`, a `--flag` followed by another option or nothing gives `flag: true`.
+pub fn options_map(args: &[String]) -> Map {
+    let mut m = Map::new();
+    let mut i = 0;
+    while i < args.len() {
+        if let Some(key) = args[i].strip_prefix("--").filter(|k| !k.is_empty()) {
+            if let Some((k, v)) = key.split_once('=') {
+                m.insert(k.into(), Dynamic::from(v.to_string()));
+            } else if i + 1 < args.len() && !args[i + 1].starts_with("--") {
+                m.insert(key.into(), Dynamic::from(args[i + 1].clone()));
+                i += 1;
+            } else {
+                m.insert(key.into(), Dynamic::TRUE);
+            }
+        }
+        i += 1;
+    }
+    m
+}
+
+/// The scope a script starts with: `ARGS` (the raw list after `--`), `OPTIONS` (the same as
+/// a map, see [`options_map`]), `SCRIPT` (its path), and the numbers `NAN` and `INF`.
+pub fn base_scope(script: &str, args: &[String]) -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("NAN", f64::NAN);
+    scope.push_constant("INF", f64::INFINITY);
+    scope.push_constant(
+        "ARGS",
+        Dynamic::from_array(args.iter().cloned().map(Dynamic::from).collect()),
+    );
+    scope.push_constant("OPTIONS", options_map(args));
+    scope.push_constant("SCRIPT", script.to_string());
+    scope
+}
+
+/// A script that failed: the report to print (already formatted with file, line and caret).
+#[derive(Debug)]
+pub struct ScriptFailure(pub String);
+
+impl std::fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.trim_end())
+    }
+}
+
+impl std::error::Error for ScriptFailure {}
+
+/// Compiles a script file, its source name set to the path (for imports and errors).
+pub fn compile_file(engine: &Engine, scope: &Scope, path: &Path) -> anyhow::Result<AST> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read script {}", path.display()))?;
+    let name = path.display().to_string();
+    let mut ast = engine
+        .compile_with_scope(scope, &text)
+        .map_err(|e| ScriptFailure(error::report_parse(&e, &name, &text)))?;
+    ast.set_source(name);
+    Ok(ast)
+}
+
+/// Runs `ast` in `scope`; a failure carries the full report.
+pub fn run_ast(engine: &Engine, scope: &mut Scope, ast: &AST) -> Result<Dynamic, ScriptFailure> {
+    engine
+        .eval_ast_with_scope::<Dynamic>(scope, ast)
+        .map_err(|e| {
+            let main = ast.source().unwrap_or("<input>").to_string();
+            ScriptFailure(error::report(&e, &main, &resolver::source_text))
+        })
+}
+
+/// Runs a script file with its arguments (`clmtune run FILE -- ARGS`).
+pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
+    let engine = engine();
+    let mut scope = base_scope(&path.display().to_string(), args);
+    let ast = compile_file(&engine, &scope, path)?;
+    let _ = run_ast(&engine, &mut scope, &ast)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_arguments() {
+        let args: Vec<String> = [
+            "--config",
+            "a.toml",
+            "--dry-run",
+            "--out=res",
+            "x",
+            "--seed",
+            "7",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = options_map(&args);
+        assert_eq!(m["config"].clone().into_string().unwrap(), "a.toml");
+        assert!(m["dry-run"].as_bool().unwrap());
+        assert_eq!(m["out"].clone().into_string().unwrap(), "res");
+        assert_eq!(m["seed"].clone().into_string().unwrap(), "7");
+        assert_eq!(m.len(), 4);
+    }
+}
