@@ -54,7 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { file, args } => clmtune::script::run_file(&file, &args),
         Command::Repl => clmtune::repl::run(),
         Command::Doc { name, json } => {
-            let cat = clmtune::script::doc::catalog();
+            let cat = clmtune::script::doc::full_catalog();
             if json {
                 let sel: Vec<_> = cat
                     .into_iter()

@@ -104,7 +104,9 @@ fn cmd_load(s: &mut Session, arg: &str) -> Result<Flow, String> {
 
 fn cmd_vars(s: &mut Session, _: &str) -> Result<Flow, String> {
     let mut lines = Vec::new();
-    for (name, constant, value) in s.scope.iter_raw() {
+    let vars: Vec<_> = s.scope.iter_raw().collect();
+    // the scope yields the newest first: list them in definition order
+    for (name, constant, value) in vars.into_iter().rev() {
         let kind = script::array::type_name(value);
         lines.push(format!(
             "  {name}: {kind}{}",
@@ -169,7 +171,7 @@ impl Session {
             scope: script::base_scope("<repl>", &[]),
             functions: AST::empty(),
             imports: Vec::new(),
-            catalog: doc::catalog(),
+            catalog: doc::full_catalog(),
             output: Vec::new(),
             echo: true,
         }

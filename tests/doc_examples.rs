@@ -3,7 +3,7 @@
 
 #[test]
 fn every_doc_example_runs_and_prints_what_it_says() {
-    let cat = clmtune::script::doc::catalog();
+    let cat = clmtune::script::doc::full_catalog();
     let examples = clmtune::script::doc::examples(&cat);
     assert!(
         examples.len() > 80,
@@ -29,7 +29,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
 
 #[test]
 fn every_function_and_type_is_documented() {
-    for m in clmtune::script::doc::catalog() {
+    for m in clmtune::script::doc::full_catalog() {
         for f in &m.functions {
             assert!(
                 !f.doc.is_empty(),

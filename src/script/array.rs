@@ -1710,6 +1710,14 @@ fn register_elementwise(m: &mut Module) {
             .set_into_module(m, move |a: NdArray| {
                 NdArray::new_mask(ops::unary(a.into_data(), move |x| f(x) as u8 as f64))
             });
+        let doc = format!(
+            "/// Whether `{name}` holds for a number.\n///\n/// ```rhai\n/// {name}(1.0)    //=> {}\n/// ```",
+            f(1.0)
+        );
+        FuncRegistration::new(name)
+            .with_comments([doc.as_str()])
+            .with_params_info(["x: f64", "bool"])
+            .set_into_module(m, move |x: FLOAT| f(x));
     }
 }
 

@@ -171,6 +171,56 @@ pub fn catalog() -> Vec<ModuleDoc> {
         .collect()
 }
 
+/// The documentation of the stdlib modules (Rhai code embedded in the binary), from the
+/// doc comments of their functions; each is listed as `stdlib/NAME`, its functions as
+/// `NAME::fn`.
+pub fn stdlib_catalog() -> Vec<ModuleDoc> {
+    let engine = Engine::new_raw();
+    super::resolver::STDLIB
+        .iter()
+        .filter_map(|(name, text)| {
+            let ast = engine.compile(text).ok()?;
+            let about = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .trim()
+                .to_string();
+            let mut functions: Vec<FnDoc> = ast
+                .iter_functions()
+                .filter(|f| !f.name.starts_with('_'))
+                .map(|f| {
+                    let lines: Vec<serde_json::Value> = f
+                        .comments
+                        .iter()
+                        .map(|c| serde_json::Value::from(*c))
+                        .collect();
+                    FnDoc {
+                        name: format!("{name}::{}", f.name),
+                        signature: format!("{name}::{}({})", f.name, f.params.join(", ")),
+                        doc: strip_comment(&lines),
+                    }
+                })
+                .collect();
+            functions.sort_by(|a, b| a.name.cmp(&b.name));
+            Some(ModuleDoc {
+                name: format!("stdlib/{name}"),
+                about,
+                types: Vec::new(),
+                functions,
+            })
+        })
+        .collect()
+}
+
+/// The whole catalogue: native modules, then the stdlib.
+pub fn full_catalog() -> Vec<ModuleDoc> {
+    let mut c = catalog();
+    c.extend(stdlib_catalog());
+    c
+}
+
 /// Every name a script can call (for completion), sorted and unique.
 pub fn function_names() -> Vec<String> {
     let mut names: Vec<String> = catalog()
@@ -289,7 +339,8 @@ fn rhai_string(s: &str) -> String {
 }
 
 /// Turns an example into a test: a line `EXPR //=> TEXT` (with following `//=> TEXT` lines
-/// for more output lines) checks that `EXPR` prints as `TEXT`.
+/// for more output lines) checks that `EXPR` prints as `TEXT` (a float may differ from a
+/// value computed elsewhere, e.g. by numpy, in the last digits: relative 1e-13).
 pub fn example_as_test(code: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut pending: Option<(String, String, usize)> = None;
@@ -320,7 +371,14 @@ pub fn example_as_test(code: &str) -> String {
     }
     flush(&mut pending, &mut out);
     out.push(
-        "fn __doc_check(got, want, line) { let got = to_string(got); if got != want { throw `line ${line}: printed\n${got}\nbut the doc says\n${want}`; } }"
+        "fn __doc_check(got, want, line) { \
+           let text = to_string(got); \
+           if text == want { return; } \
+           if type_of(got) == \"f64\" { \
+             let w = NAN; try { w = parse_float(want); } catch {} \
+             if abs(got - w) <= 1e-13 * abs(w) { return; } \
+           } \
+           throw `line ${line}: printed\n${text}\nbut the doc says\n${want}`; }"
             .into(),
     );
     out.join("\n")

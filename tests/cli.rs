@@ -1,0 +1,336 @@
+//! Integration tests that run the real `clmtune` binary on scripts under tests/scripts and
+//! on piped REPL input, in a temporary folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clmtune"));
+    c.env_remove("CLMTUNE_STDLIB");
+    c
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run_script(name: &str, args: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("run").arg(script(name));
+    if !args.is_empty() {
+        c.arg("--").args(args);
+    }
+    c.output().expect("clmtune runs")
+}
+
+fn repl(input: &str, dir: &Path) -> Output {
+    let mut child = bin()
+        .current_dir(dir)
+        .env("CLMTUNE_HISTORY", dir.join("history"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clmtune starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn arithmetic_reductions_and_matmul_match_hand_computed_values() {
+    let out = run_script("numpy_check.rhai", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Hand-computed for a = [[1,2,3],[4,5,6]]; numpy 2.4 prints the same (ints as floats).
+    let expected = "\
+[[11. 12. 13.]
+ [24. 25. 26.]]
+[[ 1.  0. -3.]
+ [ 4.  0. -6.]]
+[1.000e+00 2.000e+00 1.024e+03]
+[5. 7. 9.]
+[ 6. 15.]
+[2. 5.]
+[4. 5. 6.]
+[2. 2.]
+1.707825127659933
+[2.12132034 2.12132034 2.12132034]
+[[14. 32.]
+ [32. 77.]]
+[5. 7. 9.]
+32.0
+[[ 1.  3.  6.]
+ [ 4.  9. 15.]]
+[2. 4. 6.]
+[[0. 0. 0.]
+ [4. 5. 6.]]
+2.0
+[3. 1. 4. 1.]
+[2, 6]
+[2, 2, 3]
+";
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn a_script_error_names_file_line_and_column_with_a_caret() {
+    let out = run_script("broadcast_error.rhai", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let path = script("broadcast_error.rhai").display().to_string();
+    let expected = format!(
+        "{path}:4:11: error: operands could not be broadcast together with shapes (2, 3) and (4,)\n  |\n4 | let c = a + b;\n  |           ^\n"
+    );
+    assert_eq!(err, expected);
+    assert!(out.stdout.is_empty(), "nothing printed after the error");
+}
+
+#[test]
+fn an_error_inside_an_imported_function_shows_where_and_the_call() {
+    let out = run_script("in_function.rhai", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let helper = script("local_helper.rhai").display().to_string();
+    let main = script("in_function.rhai").display().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{helper}:3:7: error: axis 2 is out of bounds for an array of dimension 2\n"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("3 |     m.mean(2)\n  |       ^\n"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "in function `column_means`, called here: {main}:3:"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn scripts_see_raw_arguments_and_options() {
+    let out = run_script(
+        "args.rhai",
+        &["--config", "exp.toml", "--dry-run", "--out=results"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "[\"--config\", \"exp.toml\", \"--dry-run\", \"--out=results\"]\nexp.toml\ntrue\nresults\n"
+    );
+}
+
+#[test]
+fn syntax_errors_and_missing_files_fail_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.rhai");
+    std::fs::write(&bad, "let x = 1;\nlet y = (x + ;\n").unwrap();
+    let out = bin().arg("run").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with(&format!("{}:2:", bad.display())), "{err}");
+    assert!(err.contains("syntax error"), "{err}");
+    let out = bin()
+        .arg("run")
+        .arg(dir.path().join("missing.rhai"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot read script"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn imports_resolve_next_to_the_script_then_in_the_embedded_stdlib() {
+    let dir = tempfile::tempdir().unwrap();
+    // the embedded stdlib works from any folder
+    let s = dir.path().join("use_stdlib.rhai");
+    std::fs::write(
+        &s,
+        "import \"stats\" as stats;\nprint(stats::rmse(array([1, 2]), array([1, 4])));\n",
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{}\n", 2.0f64.sqrt()));
+    // a module next to the script wins over the stdlib one
+    std::fs::write(
+        dir.path().join("stats.rhai"),
+        "fn rmse(a, b) { \"local\" }\n",
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "local\n");
+    // CLMTUNE_STDLIB points at a development copy
+    std::fs::remove_file(dir.path().join("stats.rhai")).unwrap();
+    let dev = dir.path().join("dev");
+    std::fs::create_dir(&dev).unwrap();
+    std::fs::write(dev.join("stats.rhai"), "fn rmse(a, b) { \"dev copy\" }\n").unwrap();
+    let out = bin()
+        .env("CLMTUNE_STDLIB", &dev)
+        .arg("run")
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "dev copy\n");
+    // an unknown module is an error naming it
+    std::fs::write(&s, "import \"nosuch\" as n;\n").unwrap();
+    let out = bin().arg("run").arg(&s).output().unwrap();
+    assert!(
+        text(&out.stderr).contains("Module not found: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn repl_keeps_variables_functions_and_imports_between_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "let a = array([[1, 2], [3, 4]]);\nfn scale(x, k) {\n    x * k\n}\nscale(a, 10)\nimport \"stats\" as stats;\nstats::rmse(a, a + 1)\na.sum(0)\n\"text\"\n";
+    let out = repl(input, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "array([[10., 20.],\n       [30., 40.]])\n1.0\narray([4., 6.])\n\"text\"\n"
+    );
+    assert!(
+        dir.path().join("history").exists() || !std::io::IsTerminal::is_terminal(&std::io::stdin())
+    );
+}
+
+#[test]
+fn repl_commands_help_load_vars_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("setup.rhai"),
+        "let members = 3;\nfn half(x) { x / 2.0 }\n",
+    )
+    .unwrap();
+    let input = ":help\n:help linspace\n:load setup.rhai\nhalf(members)\n:vars\n:quit\nprint(\"not reached\");\n";
+    let out = repl(input, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(o.contains(":load FILE"), "{o}");
+    assert!(
+        o.contains("fn linspace(start: any, stop: any, num: int) -> Array"),
+        "{o}"
+    );
+    assert!(o.contains("\n1.5\n"), "{o}");
+    assert!(o.contains("  members: int"), "{o}");
+    assert!(!o.contains("not reached"), "{o}");
+}
+
+#[test]
+fn repl_reports_errors_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = repl(
+        "let a = ones(3);\na + ones(2)\na.sum()\n:nosuch\n",
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "piped input with errors exits non-zero"
+    );
+    assert_eq!(text(&out.stdout), "3.0\n");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "<repl>:1:3: error: operands could not be broadcast together with shapes (3,) and (2,)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("unknown command :nosuch"), "{err}");
+}
+
+#[test]
+fn doc_lists_modules_functions_and_types_from_metadata() {
+    let out = bin().arg("doc").output().unwrap();
+    assert!(out.status.success());
+    let o = text(&out.stdout);
+    for needle in [
+        "## module array",
+        "type Array",
+        "fn zeros(shape: any) -> Array",
+        "## module core",
+        "## module stdlib/stats",
+        "fn stats::describe(a)",
+    ] {
+        assert!(o.contains(needle), "missing {needle:?}");
+    }
+    let out = bin().args(["doc", "cumsum"]).output().unwrap();
+    let o = text(&out.stdout);
+    assert_eq!(o.matches("fn cumsum(").count(), 2, "{o}");
+    let out = bin().args(["doc", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let array = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "array")
+        .unwrap();
+    assert!(array["functions"].as_array().unwrap().len() > 100);
+    let out = bin().args(["doc", "no_such_function"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no module, type or function named 'no_such_function'"));
+}
+
+#[test]
+fn version_and_help() {
+    let out = bin().arg("--version").output().unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        format!("clmtune {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = bin().arg("--help").output().unwrap();
+    for sub in ["run", "repl", "doc", "bench"] {
+        assert!(text(&out.stdout).contains(sub));
+    }
+}
+
+#[test]
+fn csv_round_trip_through_a_script_keeps_full_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("csv.rhai");
+    let p = dir.path().join("out/table.csv");
+    std::fs::write(
+        &s,
+        format!(
+            "let a = array([[0.1, 1e-300], [NAN, 2.5]]);\nwrite_csv(a, \"{}\", [\"x\", \"y\"]);\nlet t = read_csv(\"{}\");\nprint(t.columns);\nprint(t.data[[0, 0]] == 0.1);\nprint(t.data[[0, 1]]);\nprint(isnan(t.data[[1, 0]]));\n",
+            p.display(),
+            p.display()
+        ),
+    )
+    .unwrap();
+    let out = bin().arg("run").arg(&s).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "[\"x\", \"y\"]\ntrue\n1e-300\ntrue\n");
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "x,y\n0.1,1e-300\nNaN,2.5\n"
+    );
+}
