@@ -167,14 +167,14 @@ pub fn run(filters: &[String], runs: usize, json: &Path) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    print!("{}", table(&rows));
+    crate::output::print(&table(&rows));
     let doc = serde_json::json!({
         "clmtune_version": env!("CARGO_PKG_VERSION"),
         "threads": rayon::current_num_threads(),
         "results": rows,
     });
     crate::files::atomic_write(json, |w| Ok(serde_json::to_writer_pretty(w, &doc)?))?;
-    println!("wrote {}", json.display());
+    crate::output::println(&format!("wrote {}", json.display()));
     Ok(())
 }
 

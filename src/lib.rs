@@ -6,6 +6,7 @@
 pub mod array;
 pub mod bench;
 pub mod files;
+pub mod output;
 pub mod progress;
 pub mod repl;
 pub mod script;

@@ -71,12 +71,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         Some(m)
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&sel)?);
+                clmtune::output::println(&serde_json::to_string_pretty(&sel)?);
                 return Ok(());
             }
             match clmtune::script::doc::render(&cat, name.as_deref()) {
                 Some(text) => {
-                    print!("{text}");
+                    clmtune::output::print(&text);
                     Ok(())
                 }
                 None => anyhow::bail!(

@@ -179,7 +179,7 @@ impl Session {
 
     fn out(&mut self, text: &str) {
         if self.echo {
-            println!("{text}");
+            crate::output::println(text);
         } else {
             self.output.push(text.to_string());
         }

@@ -1127,6 +1127,9 @@ pub mod array_fns {
     #[rhai_fn(return_raw)]
     pub fn clip(a: NdArray, lo: Dynamic, hi: Dynamic) -> RResult<NdArray> {
         let (lo, hi) = (number(&lo, "lo")?, number(&hi, "hi")?);
+        if lo.is_nan() || hi.is_nan() {
+            return Err(script_err("clip: the bounds must be numbers, not NaN"));
+        }
         if lo > hi {
             return Err(script_err(format!(
                 "clip: lo ({lo}) is greater than hi ({hi})"

@@ -51,7 +51,7 @@ pub fn engine() -> Engine {
     }
     engine.set_module_resolver(resolver::Resolver::default());
     engine.set_max_expr_depths(256, 256);
-    engine.on_print(|s| println!("{s}"));
+    engine.on_print(crate::output::println);
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
         (Some(src), Some(l)) => eprintln!("{src}:{l}: {s}"),
         _ => eprintln!("{s}"),
