@@ -45,7 +45,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("keep.txt");
         std::fs::write(&p, "original").unwrap();
-        let r = atomic_write(&p, &mut |w: &mut dyn Write| {
+        let r = atomic_write(&p, |w: &mut dyn Write| {
             w.write_all(b"half")?;
             anyhow::bail!("disk full")
         });

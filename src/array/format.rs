@@ -150,7 +150,7 @@ fn render(a: ArrayViewD<f64>, mask: bool, repr: bool) -> String {
     };
     if repr {
         let mut s = format!("array({body}");
-        if a.len() == 0 && a.ndim() > 1 {
+        if a.is_empty() && a.ndim() > 1 {
             s.push_str(&format!(", shape={}", super::fmt_shape(a.shape())));
         }
         if mask {

@@ -208,7 +208,7 @@ pub fn reshape(a: &ArrayD<f64>, shape: &[i64]) -> Result<ArrayD<f64>> {
     let known_size = checked_size(&known)?;
     let mut dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
-        if known_size == 0 || a.len() % known_size != 0 {
+        if known_size == 0 || !a.len().is_multiple_of(known_size) {
             return Err(bad());
         }
         dims[i] = a.len() / known_size;

@@ -82,7 +82,7 @@ pub fn reduce_values(
         }
     }
     if let Reduction::Var(d) | Reduction::Std(d) = r {
-        if !(d >= 0.0) {
+        if d.is_nan() || d < 0.0 {
             return Err(ArrayError::Value(format!("ddof must be >= 0, got {d}")));
         }
     }

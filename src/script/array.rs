@@ -1693,7 +1693,8 @@ fn register_elementwise(m: &mut Module) {
                 NdArray::new(ops::unary(a.into_data(), f))
             });
     }
-    let masks: &[(&str, fn(f64) -> bool, &str)] = &[
+    type Test = fn(f64) -> bool;
+    let masks: &[(&str, Test, &str)] = &[
         (
             "isnan",
             f64::is_nan,
