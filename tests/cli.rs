@@ -339,13 +339,28 @@ fn csv_round_trip_through_a_script_keeps_full_precision() {
 fn demo_script_computes_parameter_effects_that_numpy_agrees_with() {
     let dir = tempfile::tempdir().unwrap();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/00_demo.rhai");
-    let out = bin().arg("run").arg(&demo).arg("--").arg("--out").arg(dir.path()).output().unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(&demo)
+        .arg("--")
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = std::fs::read_to_string(dir.path().join("pe_global_mean.csv")).unwrap();
-    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
     // numpy, same grid and response: 0.7780416915975177 (slope), 0.3481827598506023 (kmax);
     // dint by hand: 0.05 * (1.0 - 0.5) = 0.025.
-    let expected = [(0.7780416915975177, 1.0), (0.3481827598506023, 2.0), (0.025, 3.0)];
+    let expected = [
+        (0.7780416915975177, 1.0),
+        (0.3481827598506023, 2.0),
+        (0.025, 3.0),
+    ];
     for (row, (pe, rank)) in rows.iter().zip(expected) {
         assert!((row[0] - pe).abs() < 1e-12 * pe, "{} vs {pe}", row[0]);
         assert_eq!(row[1], rank);

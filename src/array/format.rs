@@ -153,9 +153,6 @@ fn render(a: ArrayViewD<f64>, mask: bool, repr: bool) -> String {
         if a.is_empty() && a.ndim() > 1 {
             s.push_str(&format!(", shape={}", super::fmt_shape(a.shape())));
         }
-        if mask {
-            s.push_str(", dtype=bool");
-        }
         s.push(')');
         s
     } else {
@@ -273,6 +270,11 @@ mod tests {
         assert_eq!(
             to_str(array![1.0, 1.0].into_dyn().view(), true),
             "[ True  True]"
+        );
+        // numpy: repr(np.array([True, False])) == "array([ True, False])"
+        assert_eq!(
+            to_repr(array![1.0, 0.0].into_dyn().view(), true),
+            "array([ True, False])"
         );
     }
 

@@ -75,7 +75,8 @@ mod tests {
 /// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
 /// precision up, and drops trailing zeros, as Python does.
 pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
-    let bad = || format!("bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"");
+    let bad =
+        || format!("bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"");
     let (align_left, rest) = match spec.strip_prefix('<') {
         Some(r) => (true, r),
         None => (false, spec.strip_prefix('>').unwrap_or(spec)),
@@ -83,8 +84,16 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
     let kind = rest.chars().last().ok_or_else(bad)?;
     let body = &rest[..rest.len() - kind.len_utf8()];
     let (w, p) = body.split_once('.').unwrap_or((body, ""));
-    let width: usize = if w.is_empty() { 0 } else { w.parse().map_err(|_| bad())? };
-    let prec: usize = if p.is_empty() { 6 } else { p.parse().map_err(|_| bad())? };
+    let width: usize = if w.is_empty() {
+        0
+    } else {
+        w.parse().map_err(|_| bad())?
+    };
+    let prec: usize = if p.is_empty() {
+        6
+    } else {
+        p.parse().map_err(|_| bad())?
+    };
     if width > 200 || prec > 30 {
         return Err(bad());
     }
@@ -99,17 +108,30 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
         }
     };
     let text = if !x.is_finite() {
-        if x.is_nan() { "nan".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() }
+        if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
     } else {
         match kind {
             'f' => format!("{x:.prec$}"),
             'e' => sci(x, prec),
             'g' => {
                 let p = prec.max(1);
-                let exp = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
+                let exp = if x == 0.0 {
+                    0
+                } else {
+                    x.abs().log10().floor() as i32
+                };
                 let trim = |s: String| {
                     if s.contains('.') {
-                        let (m, e) = s.split_once('e').map(|(m, e)| (m.to_string(), format!("e{e}"))).unwrap_or((s.clone(), String::new()));
+                        let (m, e) = s
+                            .split_once('e')
+                            .map(|(m, e)| (m.to_string(), format!("e{e}")))
+                            .unwrap_or((s.clone(), String::new()));
                         format!("{}{e}", m.trim_end_matches('0').trim_end_matches('.'))
                     } else {
                         s
@@ -124,7 +146,11 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
             _ => return Err(bad()),
         }
     };
-    Ok(if align_left { format!("{text:<width$}") } else { format!("{text:>width$}") })
+    Ok(if align_left {
+        format!("{text:<width$}")
+    } else {
+        format!("{text:>width$}")
+    })
 }
 
 /// The `core` module.
