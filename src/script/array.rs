@@ -447,6 +447,9 @@ pub mod array_fns {
     /// a.shape       //=> [2, 2]
     /// a * 10 + 1    //=> [[11. 21.]
     ///               //=>  [31. 41.]]
+    /// let total = 0.0;
+    /// for row in a { total += row.sum(); }    // `for` runs over the first axis
+    /// total         //=> 10.0
     /// ```
     pub type Array = NdArray;
 
@@ -1725,9 +1728,28 @@ fn register_elementwise(m: &mut Module) {
     }
 }
 
+/// The items of `for x in a`: rows along the first axis (numbers for a 1-D array, as numpy
+/// iterates); a 0-d array has none.
+fn first_axis_items(a: &NdArray) -> Vec<Dynamic> {
+    if a.data.ndim() == 0 {
+        return Vec::new();
+    }
+    a.data
+        .outer_iter()
+        .map(|sub| wrap(sub.to_owned(), a.mask))
+        .collect()
+}
+
 /// The `array` module: the type, its operators and functions.
 pub fn module() -> Module {
     let mut m = exported_module!(array_fns);
+    m.set_iter(std::any::TypeId::of::<NdArray>(), |obj: Dynamic| {
+        let items = obj
+            .read_lock::<NdArray>()
+            .map(|a| first_axis_items(&a))
+            .unwrap_or_default();
+        Box::new(items.into_iter())
+    });
     register_reductions(&mut m);
     register_elementwise(&mut m);
     m
