@@ -3,9 +3,12 @@
 //! Plain-Rust stage modules do the numeric work; `script` is the thin bridge that exposes
 //! them to Rhai, one Rhai module per stage.
 
+pub mod archive;
 pub mod array;
 pub mod bench;
+pub mod field;
 pub mod files;
+pub mod nc;
 pub mod output;
 pub mod progress;
 pub mod repl;

@@ -1,0 +1,413 @@
+//! The CLM short-term archive: case names from patterns, the monthly history files of a case
+//! (`ROOT/CASE/lnd/hist/CASE.clm2.h0.YYYY-MM.nc`), which months are missing, and whether a
+//! case is complete. Also the writer of history files in CLM's exact layout, used by the demo
+//! model and by tests.
+
+use crate::field::Grid;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// One monthly history file: the year and month of its averaging interval, from its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistFile {
+    /// Simulation year (CLM's 0001.. numbering).
+    pub year: i64,
+    /// Month 1..12.
+    pub month: u32,
+    /// Path of the file.
+    pub path: PathBuf,
+}
+
+impl HistFile {
+    /// `YYYY-MM`, as in the file name.
+    pub fn label(&self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// A case in the archive and the monthly `h0` history files it has, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Case name.
+    pub name: String,
+    /// `ROOT/CASE/lnd/hist`.
+    pub hist_dir: PathBuf,
+    /// Monthly files found, ordered by (year, month).
+    pub files: Vec<HistFile>,
+}
+
+/// Fills a case-name pattern: `{member}`, `{param}` and `{end}` are replaced by the values
+/// given; a placeholder without a value, or an unknown one, is an error naming the pattern.
+pub fn case_name(
+    pattern: &str,
+    member: Option<usize>,
+    param: Option<&str>,
+    end: Option<&str>,
+) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let j = rest[i..]
+            .find('}')
+            .with_context(|| format!("case pattern '{pattern}': unclosed '{{'"))?
+            + i;
+        let key = &rest[i + 1..j];
+        let value = match key {
+            "member" => member.map(|m| m.to_string()),
+            "param" => param.map(str::to_string),
+            "end" => end.map(str::to_string),
+            _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})"),
+        };
+        out.push_str(
+            &value
+                .with_context(|| format!("case pattern '{pattern}' needs a value for {{{key}}}"))?,
+        );
+        rest = &rest[j + 1..];
+    }
+    out.push_str(rest);
+    if out.is_empty() || out.contains(['/', '\\']) || out.starts_with('.') {
+        bail!("case pattern '{pattern}' gives an unusable case name '{out}'");
+    }
+    Ok(out)
+}
+
+/// Parses `CASE.clm2.h0.YYYY-MM.nc` into (year, month) for the given case name.
+fn parse_name(case: &str, file: &str) -> Option<(i64, u32)> {
+    let ym = file
+        .strip_prefix(case)?
+        .strip_prefix(".clm2.h0.")?
+        .strip_suffix(".nc")?;
+    let (y, m) = ym.split_once('-')?;
+    if y.len() < 4 || m.len() != 2 {
+        return None;
+    }
+    let (y, m): (i64, u32) = (y.parse().ok()?, m.parse().ok()?);
+    (1..=12).contains(&m).then_some((y, m))
+}
+
+/// The history folder of a case: `ROOT/CASE/lnd/hist`.
+pub fn hist_dir(root: &Path, case: &str) -> PathBuf {
+    root.join(case).join("lnd").join("hist")
+}
+
+/// The path of one monthly file.
+pub fn hist_path(root: &Path, case: &str, year: i64, month: u32) -> PathBuf {
+    hist_dir(root, case).join(format!("{case}.clm2.h0.{year:04}-{month:02}.nc"))
+}
+
+/// Finds a case and its monthly files. A case folder that does not exist is an error naming
+/// the path; an existing case with no files is returned empty.
+pub fn find_case(root: &Path, case: &str) -> Result<Case> {
+    let dir = hist_dir(root, case);
+    if !dir.is_dir() {
+        bail!("case {case}: no history folder {}", dir.display());
+    }
+    let mut files: Vec<HistFile> = std::fs::read_dir(&dir)
+        .with_context(|| format!("case {case}: cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (year, month) = parse_name(case, &name)?;
+            Some(HistFile {
+                year,
+                month,
+                path: e.path(),
+            })
+        })
+        .collect();
+    files.sort_by_key(|f| (f.year, f.month));
+    Ok(Case {
+        name: case.to_string(),
+        hist_dir: dir,
+        files,
+    })
+}
+
+/// Every (year, month) of the years `first..=last`.
+pub fn expected_months(years: (i64, i64)) -> Vec<(i64, u32)> {
+    (years.0..=years.1)
+        .flat_map(|y| (1..=12).map(move |m| (y, m)))
+        .collect()
+}
+
+impl Case {
+    /// The months of `years` that have no file, as `YYYY-MM`.
+    pub fn missing_months(&self, years: (i64, i64)) -> Vec<String> {
+        expected_months(years)
+            .into_iter()
+            .filter(|&(y, m)| !self.files.iter().any(|f| f.year == y && f.month == m))
+            .map(|(y, m)| format!("{y:04}-{m:02}"))
+            .collect()
+    }
+
+    /// Whether every month of `years` has a file.
+    pub fn is_complete(&self, years: (i64, i64)) -> bool {
+        self.missing_months(years).is_empty()
+    }
+
+    /// The files of `years` in time order; a missing month is an error naming the case and
+    /// the months.
+    pub fn select(&self, years: (i64, i64)) -> Result<Vec<HistFile>> {
+        let missing = self.missing_months(years);
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(6).map(String::as_str).collect();
+            let more = if missing.len() > 6 {
+                format!(" and {} more", missing.len() - 6)
+            } else {
+                String::new()
+            };
+            bail!(
+                "case {}: {} month(s) of years {}-{} missing in {}: {}{more}",
+                self.name,
+                missing.len(),
+                years.0,
+                years.1,
+                self.hist_dir.display(),
+                shown.join(", ")
+            );
+        }
+        Ok(self
+            .files
+            .iter()
+            .filter(|f| f.year >= years.0 && f.year <= years.1)
+            .cloned()
+            .collect())
+    }
+}
+
+/// Whether a case exists under `root` with every month of `years` (what the ensemble
+/// machinery asks before creating a run).
+pub fn is_complete(root: &Path, case: &str, years: (i64, i64)) -> bool {
+    find_case(root, case)
+        .map(|c| c.is_complete(years))
+        .unwrap_or(false)
+}
+
+/// Finds the cases of an ensemble; members missing from the archive (no history folder)
+/// are reported together, by name.
+pub fn find_cases(root: &Path, names: &[String]) -> Result<Vec<Case>> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for n in names {
+        match find_case(root, n) {
+            Ok(c) => found.push(c),
+            Err(_) => missing.push(n.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(8).copied().collect();
+        let more = if missing.len() > 8 {
+            format!(" and {} more", missing.len() - 8)
+        } else {
+            String::new()
+        };
+        bail!(
+            "{} of {} case(s) not in the archive {}: {}{more}",
+            missing.len(),
+            names.len(),
+            root.display(),
+            shown.join(", ")
+        );
+    }
+    Ok(found)
+}
+
+/// One variable of a history file to write: values for one month, `(lat, lon)` or
+/// `(levsoi, lat, lon)` in row-major order (NaN over ocean or below ground).
+#[derive(Debug, Clone)]
+pub struct HistVar<'a> {
+    /// CLM variable name.
+    pub name: &'a str,
+    /// Units attribute.
+    pub units: &'a str,
+    /// long_name attribute.
+    pub long_name: &'a str,
+    /// Number of soil levels (`levsoi`), or `None` for a surface field.
+    pub levels: Option<usize>,
+    /// The values.
+    pub values: &'a [f64],
+}
+
+/// The `_FillValue` CLM writes (as a float).
+pub const CLM_FILL: f32 = 1.0e36;
+
+/// Writes one monthly history file exactly as CLM lays it out: 64-bit offset format, an
+/// unlimited `time` stamped at the END of the month (days since 0001-01-01, noleap),
+/// `time_bounds`, `lat`/`lon`, `area` in km^2, `landfrac`, `landmask`, and each variable as
+/// float with `_FillValue` = `missing_value` = 1e36 over ocean. Written to a temporary file
+/// beside the target and renamed.
+pub fn write_history_month(
+    path: &Path,
+    case: &str,
+    year: i64,
+    month: u32,
+    grid: &Grid,
+    vars: &[HistVar],
+) -> Result<()> {
+    let (nlat, nlon) = grid.shape();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clmtune-")
+        .suffix(".nc.tmp")
+        .tempfile_in(dir)?;
+    let tmp_path = tmp.path().to_path_buf();
+    {
+        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)
+            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
+        f.add_unlimited_dimension("time")?;
+        f.add_dimension("lat", nlat)?;
+        f.add_dimension("lon", nlon)?;
+        f.add_dimension("hist_interval", 2)?;
+        let nlev = vars.iter().filter_map(|v| v.levels).max();
+        if let Some(n) = nlev {
+            f.add_dimension("levsoi", n)?;
+        }
+        f.add_attribute("title", "CLM History file information")?;
+        f.add_attribute("case_id", case)?;
+        f.add_attribute(
+            "source",
+            "Community Land Model CLM5.0 (layout written by clmtune)",
+        )?;
+        {
+            let mut t = f.add_variable::<f64>("time", &["time"])?;
+            t.put_attribute("long_name", "time")?;
+            t.put_attribute("units", "days since 0001-01-01 00:00:00")?;
+            t.put_attribute("calendar", "noleap")?;
+            t.put_attribute("bounds", "time_bounds")?;
+        }
+        {
+            let mut t = f.add_variable::<f64>("time_bounds", &["time", "hist_interval"])?;
+            t.put_attribute("long_name", "history time interval endpoints")?;
+        }
+        for (name, units, long) in [
+            ("lat", "degrees_north", "coordinate latitude"),
+            ("lon", "degrees_east", "coordinate longitude"),
+        ] {
+            let mut v = f.add_variable::<f32>(name, &[name])?;
+            v.put_attribute("long_name", long)?;
+            v.put_attribute("units", units)?;
+            v.set_fill_value(CLM_FILL)?;
+            v.put_attribute("missing_value", CLM_FILL)?;
+        }
+        for (name, units, long) in [
+            ("area", "km^2", "grid cell areas"),
+            ("landfrac", "unitless", "land fraction"),
+        ] {
+            let mut v = f.add_variable::<f32>(name, &["lat", "lon"])?;
+            v.put_attribute("long_name", long)?;
+            v.put_attribute("units", units)?;
+            v.set_fill_value(CLM_FILL)?;
+            v.put_attribute("missing_value", CLM_FILL)?;
+        }
+        {
+            let mut v = f.add_variable::<i32>("landmask", &["lat", "lon"])?;
+            v.put_attribute("long_name", "land/ocean mask (0.=ocean and 1.=land)")?;
+            v.set_fill_value(-9999i32)?;
+            v.put_attribute("missing_value", -9999i32)?;
+        }
+        for hv in vars {
+            let dims: &[&str] = if hv.levels.is_some() {
+                &["time", "levsoi", "lat", "lon"]
+            } else {
+                &["time", "lat", "lon"]
+            };
+            let mut v = f.add_variable::<f32>(hv.name, dims)?;
+            v.put_attribute("long_name", hv.long_name)?;
+            v.put_attribute("units", hv.units)?;
+            v.put_attribute("cell_methods", "time: mean")?;
+            v.set_fill_value(CLM_FILL)?;
+            v.put_attribute("missing_value", CLM_FILL)?;
+        }
+        f.enddef()?;
+        let start = (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64;
+        let end = start + crate::nc::DAYS_IN_MONTH[(month - 1) as usize] as i64;
+        f.variable_mut("time")
+            .context("time")?
+            .put_values(&[end as f64], (0..1,))?;
+        f.variable_mut("time_bounds")
+            .context("time_bounds")?
+            .put_values(&[start as f64, end as f64], [0..1, 0..2])?;
+        let to_f32 = |x: f64| if x.is_finite() { x as f32 } else { CLM_FILL };
+        let lat: Vec<f32> = grid.lat.iter().map(|&x| x as f32).collect();
+        let lon: Vec<f32> = grid.lon.iter().map(|&x| x as f32).collect();
+        f.variable_mut("lat").context("lat")?.put_values(&lat, ..)?;
+        f.variable_mut("lon").context("lon")?.put_values(&lon, ..)?;
+        let area_km2: Vec<f32> = grid.area.iter().map(|&a| to_f32(a / 1e6)).collect();
+        f.variable_mut("area")
+            .context("area")?
+            .put_values(&area_km2, ..)?;
+        let lf: Vec<f32> = grid.landfrac.iter().map(|&x| to_f32(x)).collect();
+        f.variable_mut("landfrac")
+            .context("landfrac")?
+            .put_values(&lf, ..)?;
+        let lm: Vec<i32> = grid
+            .landmask
+            .iter()
+            .map(|&x| if x > 0.5 { 1 } else { 0 })
+            .collect();
+        f.variable_mut("landmask")
+            .context("landmask")?
+            .put_values(&lm, ..)?;
+        for hv in vars {
+            let n = hv.levels.unwrap_or(1) * nlat * nlon;
+            if hv.values.len() != n {
+                bail!(
+                    "{}: {} has {} values, the grid needs {n}",
+                    path.display(),
+                    hv.name,
+                    hv.values.len()
+                );
+            }
+            let vals: Vec<f32> = hv.values.iter().map(|&x| to_f32(x)).collect();
+            let mut v = f.variable_mut(hv.name).context("variable")?;
+            match hv.levels {
+                Some(l) => v.put_values(&vals, [0..1, 0..l, 0..nlat, 0..nlon])?,
+                None => v.put_values(&vals, [0..1, 0..nlat, 0..nlon])?,
+            }
+        }
+        f.close()?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_names_from_patterns() {
+        assert_eq!(
+            case_name("hydro_LHC_{member}", Some(7), None, None).unwrap(),
+            "hydro_LHC_7"
+        );
+        assert_eq!(
+            case_name("hydro_{param}_{end}", None, Some("kmax"), Some("min")).unwrap(),
+            "hydro_kmax_min"
+        );
+        assert!(case_name("hydro_{param}", None, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("needs a value for {param}"));
+        assert!(case_name("x_{nope}", None, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown placeholder {nope}"));
+        assert!(case_name("../{member}", Some(1), None, None).is_err());
+    }
+
+    #[test]
+    fn file_names_give_year_and_month() {
+        assert_eq!(parse_name("c1", "c1.clm2.h0.0016-01.nc"), Some((16, 1)));
+        assert_eq!(parse_name("c1", "c1.clm2.h0.2000-12.nc"), Some((2000, 12)));
+        assert_eq!(parse_name("c1", "c1.clm2.h0.0016-13.nc"), None);
+        assert_eq!(parse_name("c1", "c1.clm2.h1.0016-01.nc"), None);
+        assert_eq!(parse_name("c1", "c10.clm2.h0.0016-01.nc"), None);
+    }
+}

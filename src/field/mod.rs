@@ -1,0 +1,505 @@
+//! Fields: values on the land grid with their dimensions, grid, units and long name, read
+//! from CLM history files; time means, climatologies, land area-weighted global and regional
+//! means, arithmetic and unit conversion. Missing values are NaN and never enter a sum or
+//! mean.
+
+pub mod expr;
+pub mod read;
+pub mod units;
+
+use anyhow::{bail, Result};
+use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use std::sync::Arc;
+
+/// Earth radius CLM uses (km).
+pub const EARTH_RADIUS_KM: f64 = 6371.22;
+
+/// The land grid of a set of history files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Cell-centre latitudes (degrees north).
+    pub lat: Vec<f64>,
+    /// Cell-centre longitudes (degrees east, as in the file).
+    pub lon: Vec<f64>,
+    /// Cell areas in m^2 (converted from CLM's km^2); NaN where undefined.
+    pub area: Array2<f64>,
+    /// Land fraction of each cell (0..1); NaN where undefined.
+    pub landfrac: Array2<f64>,
+    /// 1 for land cells, 0 for ocean.
+    pub landmask: Array2<f64>,
+}
+
+impl Grid {
+    /// (number of latitudes, number of longitudes).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.lat.len(), self.lon.len())
+    }
+
+    /// The weights of land area-weighted means: `area * landfrac` (m^2 of land), 0 where either
+    /// is undefined.
+    pub fn weights(&self) -> Array2<f64> {
+        let mut w = &self.area * &self.landfrac;
+        w.mapv_inplace(|x| if x.is_finite() && x > 0.0 { x } else { 0.0 });
+        w
+    }
+
+    /// Whether two grids have the same coordinates (to 1e-4 degrees).
+    pub fn same_coords(&self, other: &Grid) -> bool {
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+        };
+        close(&self.lat, &other.lat) && close(&self.lon, &other.lon)
+    }
+
+    /// A regular global grid of `nlat` latitudes from -90 to 90 and `nlon` longitudes from 0,
+    /// as CIME's f45 (46 x 72) and f19 grids: cell areas on a sphere of CLM's radius (pole
+    /// cells are half cells), with the given land fraction (landmask where > 0).
+    pub fn regular(nlat: usize, nlon: usize, landfrac: Array2<f64>) -> Result<Grid> {
+        if nlat < 2 || nlon < 1 || landfrac.dim() != (nlat, nlon) {
+            bail!("a regular grid needs nlat >= 2, nlon >= 1 and a ({nlat}, {nlon}) land fraction");
+        }
+        let dlat = 180.0 / (nlat - 1) as f64;
+        let dlon = 360.0 / nlon as f64;
+        let lat: Vec<f64> = (0..nlat).map(|i| -90.0 + dlat * i as f64).collect();
+        let lon: Vec<f64> = (0..nlon).map(|j| dlon * j as f64).collect();
+        let r = EARTH_RADIUS_KM * 1e3;
+        let area = Array2::from_shape_fn((nlat, nlon), |(i, _)| {
+            let s = (lat[i] - dlat / 2.0).max(-90.0).to_radians().sin();
+            let n = (lat[i] + dlat / 2.0).min(90.0).to_radians().sin();
+            r * r * dlon.to_radians() * (n - s)
+        });
+        let landmask = landfrac.mapv(|f| if f > 0.0 { 1.0 } else { 0.0 });
+        Ok(Grid {
+            lat,
+            lon,
+            area,
+            landfrac,
+            landmask,
+        })
+    }
+}
+
+/// A latitude-longitude box. Longitudes may be given as western negatives (-70..-50) on a
+/// 0..360 grid; a box may cross the date line or the prime meridian.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    /// Name used in tables.
+    pub name: String,
+    /// Southern edge (degrees north).
+    pub lat_min: f64,
+    /// Northern edge.
+    pub lat_max: f64,
+    /// Western edge (degrees east, -180..360).
+    pub lon_min: f64,
+    /// Eastern edge.
+    pub lon_max: f64,
+}
+
+impl Region {
+    /// Whether a cell centre lies in the box (edges included).
+    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        if lat < self.lat_min || lat > self.lat_max {
+            return false;
+        }
+        let span = (self.lon_max - self.lon_min).rem_euclid(360.0);
+        let span = if span == 0.0 && self.lon_max != self.lon_min {
+            360.0
+        } else {
+            span
+        };
+        (lon - self.lon_min).rem_euclid(360.0) <= span
+    }
+
+    /// The regions of Dagon et al. (2020), Table 2.
+    pub fn table2() -> Vec<Region> {
+        let r = |name: &str, lat_min, lat_max, lon_min, lon_max| Region {
+            name: name.into(),
+            lat_min,
+            lat_max,
+            lon_min,
+            lon_max,
+        };
+        vec![
+            r("Amazon", -10.0, 0.0, -70.0, -50.0),
+            r("Sahel", 5.0, 15.0, 0.0, 20.0),
+            r("Eastern US", 35.0, 45.0, -100.0, -80.0),
+            r("Siberia", 60.0, 70.0, 90.0, 110.0),
+        ]
+    }
+
+    /// A Table 2 region by name (case-insensitive; "global" is the whole globe).
+    pub fn named(name: &str) -> Result<Region> {
+        if name.eq_ignore_ascii_case("global") {
+            return Ok(Region {
+                name: "Global".into(),
+                lat_min: -90.0,
+                lat_max: 90.0,
+                lon_min: 0.0,
+                lon_max: 360.0,
+            });
+        }
+        let all = Region::table2();
+        match all.iter().find(|r| {
+            r.name.eq_ignore_ascii_case(name) || r.name.replace(' ', "_").eq_ignore_ascii_case(name)
+        }) {
+            Some(r) => Ok(r.clone()),
+            None => {
+                let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+                bail!(
+                    "no built-in region '{name}': there are Global, {}",
+                    names.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Values on the land grid with their metadata. Dimensions are named; the last two are always
+/// `lat` and `lon`, before them any of `member`, `time` (or `month` for a climatology) and a
+/// level dimension such as `levsoi`.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Variable name or expression.
+    pub name: String,
+    /// Units (CF/CLM text).
+    pub units: String,
+    /// Long name.
+    pub long_name: String,
+    /// Dimension names, one per axis of `values`.
+    pub dims: Vec<String>,
+    /// The values; NaN is missing.
+    pub values: ArrayD<f64>,
+    /// The grid.
+    pub grid: Arc<Grid>,
+    /// (year, month) of each step of the `time` dimension.
+    pub months: Vec<(i64, u32)>,
+    /// Case name of each member of the `member` dimension.
+    pub members: Vec<String>,
+}
+
+/// The mean of the defined values (NaN if none).
+fn nanmean_lane(v: ndarray::ArrayView1<f64>) -> f64 {
+    let (n, s) = v
+        .iter()
+        .filter(|x| !x.is_nan())
+        .fold((0usize, 0.0), |(n, s), &x| (n + 1, s + x));
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+impl Field {
+    /// The axis of a named dimension.
+    pub fn axis(&self, dim: &str) -> Result<usize> {
+        self.dims.iter().position(|d| d == dim).ok_or_else(|| {
+            anyhow::anyhow!(
+                "field {} has no dimension {dim} (it has {})",
+                self.name,
+                self.dims.join(", ")
+            )
+        })
+    }
+
+    fn with_values(&self, values: ArrayD<f64>, dims: Vec<String>) -> Field {
+        let keep_months = dims.iter().any(|d| d == "time");
+        let keep_members = dims.iter().any(|d| d == "member");
+        Field {
+            name: self.name.clone(),
+            units: self.units.clone(),
+            long_name: self.long_name.clone(),
+            dims,
+            values,
+            grid: self.grid.clone(),
+            months: if keep_months {
+                self.months.clone()
+            } else {
+                Vec::new()
+            },
+            members: if keep_members {
+                self.members.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn without(&self, axis: usize) -> Vec<String> {
+        let mut d = self.dims.clone();
+        d.remove(axis);
+        d
+    }
+
+    /// Mean over `time` of the months where each value is defined: the mean of monthly
+    /// means, the authors' convention.
+    pub fn time_mean(&self) -> Result<Field> {
+        let ax = self.axis("time")?;
+        let v = self.values.map_axis(Axis(ax), nanmean_lane);
+        Ok(self.with_values(v, self.without(ax)))
+    }
+
+    /// Mean over `time` weighted by the days in each month of the noleap calendar, over the
+    /// months where each value is defined.
+    pub fn time_mean_weighted(&self) -> Result<Field> {
+        let ax = self.axis("time")?;
+        let w: Vec<f64> = self
+            .months
+            .iter()
+            .map(|&(_, m)| crate::nc::DAYS_IN_MONTH[(m - 1) as usize] as f64)
+            .collect();
+        if w.len() != self.values.shape()[ax] {
+            bail!(
+                "field {}: {} months recorded for a time axis of {}",
+                self.name,
+                w.len(),
+                self.values.shape()[ax]
+            );
+        }
+        let v = self.values.map_axis(Axis(ax), |lane| {
+            let (sw, s) = lane
+                .iter()
+                .zip(&w)
+                .filter(|(x, _)| !x.is_nan())
+                .fold((0.0, 0.0), |(sw, s), (&x, &wi)| (sw + wi, s + wi * x));
+            if sw == 0.0 {
+                f64::NAN
+            } else {
+                s / sw
+            }
+        });
+        Ok(self.with_values(v, self.without(ax)))
+    }
+
+    /// The mean of each calendar month over the years: `time` becomes `month` (1..12, only the
+    /// months present).
+    pub fn climatology(&self) -> Result<Field> {
+        let ax = self.axis("time")?;
+        let present: Vec<u32> = (1..=12)
+            .filter(|m| self.months.iter().any(|&(_, mm)| mm == *m))
+            .collect();
+        let mut parts = Vec::new();
+        for &m in &present {
+            let idx: Vec<usize> = self
+                .months
+                .iter()
+                .enumerate()
+                .filter(|(_, &(_, mm))| mm == m)
+                .map(|(i, _)| i)
+                .collect();
+            let sub = self.values.select(Axis(ax), &idx);
+            parts.push(sub.map_axis(Axis(ax), nanmean_lane));
+        }
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let v = ndarray::stack(Axis(ax), &views)?;
+        let mut dims = self.dims.clone();
+        dims[ax] = "month".into();
+        Ok(self.with_values(v, dims))
+    }
+
+    /// Sum over a dimension (e.g. `levsoi`) of the defined values; NaN where none is defined.
+    pub fn sum_over(&self, dim: &str) -> Result<Field> {
+        let ax = self.axis(dim)?;
+        let v = self.values.map_axis(Axis(ax), |lane| {
+            let (n, s) = lane
+                .iter()
+                .filter(|x| !x.is_nan())
+                .fold((0usize, 0.0), |(n, s), &x| (n + 1, s + x));
+            if n == 0 {
+                f64::NAN
+            } else {
+                s
+            }
+        });
+        Ok(self.with_values(v, self.without(ax)))
+    }
+
+    /// Land area-weighted mean over the cells of `region` (all cells if `None`) where the
+    /// value is defined, with weights `area * landfrac`. Removes `lat` and `lon`.
+    pub fn area_mean(&self, region: Option<&Region>) -> Result<ArrayD<f64>> {
+        let (nlat, nlon) = self.grid.shape();
+        let nd = self.values.ndim();
+        if nd < 2 || self.values.shape()[nd - 2..] != [nlat, nlon] {
+            bail!("field {} is not on its grid's (lat, lon)", self.name);
+        }
+        let mut w = self.grid.weights();
+        if let Some(r) = region {
+            for i in 0..nlat {
+                for j in 0..nlon {
+                    if !r.contains(self.grid.lat[i], self.grid.lon[j]) {
+                        w[[i, j]] = 0.0;
+                    }
+                }
+            }
+            if w.iter().all(|&x| x == 0.0) {
+                bail!("region {} holds no land cell of the grid", r.name);
+            }
+        }
+        let outer: Vec<usize> = self.values.shape()[..nd - 2].to_vec();
+        let n_outer: usize = outer.iter().product();
+        let flat = self
+            .values
+            .view()
+            .into_shape_with_order((n_outer, nlat * nlon))?;
+        let wf = w.view().into_shape_with_order(nlat * nlon)?;
+        let out: Vec<f64> = flat
+            .outer_iter()
+            .map(|row| {
+                let (sw, s) = row
+                    .iter()
+                    .zip(wf.iter())
+                    .filter(|(x, &wi)| !x.is_nan() && wi > 0.0)
+                    .fold((0.0, 0.0), |(sw, s), (&x, &wi)| (sw + wi, s + wi * x));
+                if sw == 0.0 {
+                    f64::NAN
+                } else {
+                    s / sw
+                }
+            })
+            .collect();
+        Ok(ArrayD::from_shape_vec(IxDyn(&outer), out)?)
+    }
+
+    /// The field in other units (see [`units::factor`]); incompatible units are an error
+    /// naming both.
+    pub fn convert(&self, to: &str) -> Result<Field> {
+        let (scale, offset) = units::conversion(&self.units, to)
+            .map_err(|e| anyhow::anyhow!("field {}: {e}", self.name))?;
+        let mut f = self.clone();
+        f.values.mapv_inplace(|x| x * scale + offset);
+        f.units = to.to_string();
+        Ok(f)
+    }
+
+    /// Element-wise `self OP other` for fields of the same dimensions and grid. `+` and `-`
+    /// need the same units (after conversion of `other`); `/` of like units is unitless
+    /// ("1"); division by zero gives a missing value, never infinity.
+    pub fn combine(&self, other: &Field, op: char) -> Result<Field> {
+        if self.dims != other.dims || self.values.shape() != other.values.shape() {
+            bail!(
+                "fields {} {:?} and {} {:?} differ in dimensions",
+                self.name,
+                self.values.shape(),
+                other.name,
+                other.values.shape()
+            );
+        }
+        if !self.grid.same_coords(&other.grid) {
+            bail!(
+                "fields {} and {} are on different grids",
+                self.name,
+                other.name
+            );
+        }
+        let (other, units) = match op {
+            '+' | '-' => (
+                other.convert(&self.units).map_err(|_| {
+                    anyhow::anyhow!(
+                        "cannot {} {} [{}] and {} [{}]: incompatible units",
+                        if op == '+' { "add" } else { "subtract" },
+                        self.name,
+                        self.units,
+                        other.name,
+                        other.units
+                    )
+                })?,
+                self.units.clone(),
+            ),
+            '*' => (other.clone(), units::product(&self.units, &other.units)),
+            '/' => (other.clone(), units::quotient(&self.units, &other.units)),
+            _ => bail!("unknown operator {op}"),
+        };
+        let mut v = self.values.clone();
+        ndarray::Zip::from(&mut v)
+            .and(&other.values)
+            .for_each(|a, &b| *a = apply(*a, b, op));
+        let mut f = self.with_values(v, self.dims.clone());
+        f.name = format!("{} {op} {}", self.name, other.name);
+        f.long_name = f.name.clone();
+        f.units = units;
+        Ok(f)
+    }
+
+    /// Element-wise `self OP x` (or `x OP self` when `scalar_first`) with a number; units are
+    /// kept for `*` and `/`.
+    pub fn combine_scalar(&self, x: f64, op: char, scalar_first: bool) -> Result<Field> {
+        if !matches!(op, '+' | '-' | '*' | '/') {
+            bail!("unknown operator {op}");
+        }
+        let mut f = self.clone();
+        f.values.mapv_inplace(|a| {
+            if scalar_first {
+                apply(x, a, op)
+            } else {
+                apply(a, x, op)
+            }
+        });
+        f.name = if scalar_first {
+            format!("{x} {op} {}", self.name)
+        } else {
+            format!("{} {op} {x}", self.name)
+        };
+        if scalar_first && op == '/' {
+            f.units = units::quotient("1", &self.units);
+        }
+        Ok(f)
+    }
+}
+
+/// One arithmetic operation with missing values: NaN in, NaN out; x / 0 is missing.
+pub fn apply(a: f64, b: f64, op: char) -> f64 {
+    match op {
+        '+' => a + b,
+        '-' => a - b,
+        '*' => a * b,
+        '/' if b == 0.0 => f64::NAN,
+        '/' => a / b,
+        _ => f64::NAN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_grid_areas_sum_to_the_sphere() {
+        let g = Grid::regular(46, 72, Array2::ones((46, 72))).unwrap();
+        let total: f64 = g.area.sum();
+        let sphere = 4.0 * std::f64::consts::PI * (EARTH_RADIUS_KM * 1e3).powi(2);
+        assert!((total / sphere - 1.0).abs() < 1e-12, "{total} vs {sphere}");
+        assert_eq!(g.lat[0], -90.0);
+        assert_eq!(g.lat[45], 90.0);
+        assert_eq!(g.lon[71], 355.0);
+    }
+
+    #[test]
+    fn regions_accept_western_negatives_on_a_0_360_grid() {
+        let amazon = Region::named("amazon").unwrap();
+        assert!(amazon.contains(-6.0, 300.0)); // 60W
+        assert!(amazon.contains(-6.0, -60.0));
+        assert!(!amazon.contains(-6.0, 60.0));
+        assert!(!amazon.contains(2.0, 300.0));
+        let sahel = Region::named("Sahel").unwrap();
+        assert!(
+            sahel.contains(10.0, 0.0) && sahel.contains(10.0, 20.0) && !sahel.contains(10.0, 355.0)
+        );
+        let dateline = Region {
+            name: "x".into(),
+            lat_min: -10.0,
+            lat_max: 10.0,
+            lon_min: 170.0,
+            lon_max: -170.0,
+        };
+        assert!(
+            dateline.contains(0.0, 180.0)
+                && dateline.contains(0.0, 185.0)
+                && !dateline.contains(0.0, 160.0)
+        );
+        assert!(Region::named("Global").unwrap().contains(-90.0, 355.0));
+        assert!(Region::named("Atlantis")
+            .unwrap_err()
+            .to_string()
+            .contains("Amazon, Sahel, Eastern US, Siberia"));
+    }
+}
