@@ -12,6 +12,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     );
     let engine = clmtune::script::engine();
     let dir = tempfile::tempdir().unwrap();
+    write_demo_case(&dir.path().join("archive"));
     let failures: Vec<String> = examples
         .iter()
         .filter_map(|ex| {
@@ -46,5 +47,33 @@ fn every_function_and_type_is_documented() {
                 t.name
             );
         }
+    }
+}
+
+/// The archive the `field` examples read: case "demo", year 1, on 2 x 3 cells with areas 1..6
+/// km^2 and land fractions [[1, .5, 0], [1, 1, .25]] (one ocean cell); GPP in month t
+/// (0..11) is base + 0.1 t with base [[1, 2, -], [3, 4, 5]], so its time mean is base + 0.55
+/// and its land mean (weights 1, 1, 4, 5, 1.5) is 49.375 / 12.5 = 3.95.
+fn write_demo_case(root: &std::path::Path) {
+    use clmtune::archive::{hist_path, write_history_month, HistVar};
+    use ndarray::array;
+    let grid = clmtune::field::Grid {
+        lat: vec![-10.0, 10.0],
+        lon: vec![0.0, 120.0, 240.0],
+        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
+        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
+        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
+    };
+    let base = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
+    for m in 1..=12u32 {
+        let gpp: Vec<f64> = base.iter().map(|b| b + 0.1 * (m - 1) as f64).collect();
+        let vars = [HistVar {
+            name: "GPP",
+            units: "gC/m^2/s",
+            long_name: "gross primary production",
+            levels: None,
+            values: &gpp,
+        }];
+        write_history_month(&hist_path(root, "demo", 1, m), "demo", 1, m, &grid, &vars).unwrap();
     }
 }

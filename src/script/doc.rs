@@ -74,6 +74,7 @@ fn display_name(name: &str) -> String {
 fn script_type(rust: &str) -> &str {
     match rust {
         "NdArray" => "Array",
+        "ScriptField" => "Field",
         "List" | "Array" => "list",
         "i64" | "INT" => "int",
         "f64" | "FLOAT" => "float",

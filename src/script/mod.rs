@@ -5,6 +5,7 @@ pub mod array;
 pub mod core;
 pub mod doc;
 pub mod error;
+pub mod field;
 pub mod resolver;
 
 use anyhow::Context;
@@ -39,6 +40,7 @@ pub const MODULES: &[ScriptModule] = &[
 /// Gives the engine the script names of the native types.
 pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<array::NdArray>("Array");
+    engine.register_type_with_name::<field::ScriptField>("Field");
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module

@@ -1,0 +1,491 @@
+//! The script `Field` type and the archive functions: find cases and their months, read
+//! history variables and derived outputs, time means, area-weighted means, units.
+
+use super::array::{number, script_err, type_name, NdArray, RResult};
+use crate::archive;
+use crate::field::read::{
+    read_case as read_case_fields, read_ensemble as read_ensemble_fields, Output,
+};
+use crate::field::{Field, Region};
+use rhai::plugin::*;
+use rhai::{Dynamic, Map, Module, FLOAT, INT};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A Rhai list.
+type List = rhai::Array;
+
+/// A field as scripts hold it (shared, cheap to pass around).
+#[derive(Clone, Debug)]
+pub struct ScriptField(pub Arc<Field>);
+
+fn err(e: anyhow::Error) -> Box<EvalAltResult> {
+    script_err(format!("{e:#}"))
+}
+
+fn years_arg(d: &Dynamic) -> RResult<(i64, i64)> {
+    let bad = || {
+        script_err(format!(
+            "years are a list [first, last] of ints, not {}",
+            type_name(d)
+        ))
+    };
+    let list = d.read_lock::<List>().ok_or_else(bad)?;
+    if list.len() != 2 {
+        return Err(bad());
+    }
+    let (a, b) = (
+        list[0].as_int().map_err(|_| bad())?,
+        list[1].as_int().map_err(|_| bad())?,
+    );
+    if a > b {
+        return Err(script_err(format!(
+            "years [{a}, {b}]: the first is after the last"
+        )));
+    }
+    Ok((a, b))
+}
+
+/// Outputs from a list of variable names or a map of name -> expression.
+fn outputs_arg(d: &Dynamic) -> RResult<Vec<Output>> {
+    if let Some(list) = d.read_lock::<List>() {
+        return list
+            .iter()
+            .map(|v| {
+                let s = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| script_err("variable names are strings"))?;
+                Output::new(&s, &s).map_err(err)
+            })
+            .collect();
+    }
+    if let Some(map) = d.read_lock::<Map>() {
+        return map
+            .iter()
+            .map(|(k, v)| {
+                let e = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| script_err(format!("output {k}: the expression is a string")))?;
+                Output::new(k, &e).map_err(err)
+            })
+            .collect();
+    }
+    if let Ok(s) = d.clone().into_string() {
+        return Ok(vec![Output::new(&s, &s).map_err(err)?]);
+    }
+    Err(script_err(format!(
+        "outputs are a variable name, a list of names or a map of name -> expression, not {}",
+        type_name(d)
+    )))
+}
+
+fn region_arg(d: &Dynamic) -> RResult<Region> {
+    if let Ok(name) = d.clone().into_string() {
+        return Region::named(&name).map_err(err);
+    }
+    if let Some(m) = d.read_lock::<Map>() {
+        let pair = |k: &str| -> RResult<(f64, f64)> {
+            let v = m
+                .get(k)
+                .ok_or_else(|| script_err(format!("a region map needs {k}: [min, max]")))?;
+            let l = v
+                .read_lock::<List>()
+                .ok_or_else(|| script_err(format!("region {k} is a list [min, max]")))?;
+            if l.len() != 2 {
+                return Err(script_err(format!("region {k} is a list [min, max]")));
+            }
+            Ok((number(&l[0], k)?, number(&l[1], k)?))
+        };
+        let (lat_min, lat_max) = pair("lat")?;
+        let (lon_min, lon_max) = pair("lon")?;
+        let name = m
+            .get("name")
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "region".into());
+        return Ok(Region {
+            name,
+            lat_min,
+            lat_max,
+            lon_min,
+            lon_max,
+        });
+    }
+    Err(script_err(format!(
+        "a region is a name (\"Amazon\") or #{{lat: [..], lon: [..]}}, not {}",
+        type_name(d)
+    )))
+}
+
+fn to_map(fields: Vec<Field>) -> Map {
+    fields
+        .into_iter()
+        .map(|f| {
+            (
+                f.name.clone().into(),
+                Dynamic::from(ScriptField(Arc::new(f))),
+            )
+        })
+        .collect()
+}
+
+fn area_mean_value(f: &Field, region: Option<&Region>) -> RResult<Dynamic> {
+    let v = f.area_mean(region).map_err(err)?;
+    Ok(if v.ndim() == 0 {
+        Dynamic::from_float(v[[]])
+    } else {
+        Dynamic::from(NdArray::new(v))
+    })
+}
+
+fn field_op(a: &ScriptField, b: &Dynamic, op: char, scalar_first: bool) -> RResult<ScriptField> {
+    let f = if let Some(g) = b.read_lock::<ScriptField>() {
+        if scalar_first {
+            g.0.combine(&a.0, op)
+        } else {
+            a.0.combine(&g.0, op)
+        }
+    } else {
+        a.0.combine_scalar(number(b, "the other operand")?, op, scalar_first)
+    };
+    f.map(|f| ScriptField(Arc::new(f))).map_err(err)
+}
+
+/// The functions of the `field` module.
+#[export_module]
+pub mod field_fns {
+    use super::*;
+
+    /// Values on the land grid with named dimensions (`member`, `time`, a level such as
+    /// `levsoi`, `lat`, `lon`), the grid (area in m^2, landfrac, landmask), units and long
+    /// name. Missing values (ocean, fill values) are NaN and never enter a mean.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", ["GPP"], [1, 1]).GPP;
+    /// f.dims     //=> ["time", "lat", "lon"]
+    /// f.units    //=> gC/m^2/s
+    /// ```
+    pub type Field = ScriptField;
+
+    /// A case name from a pattern: `{member}`, `{param}` and `{end}` take the values of the map.
+    ///
+    /// ```rhai
+    /// case_name("hydro_LHC_{member}", #{member: 7})                      //=> hydro_LHC_7
+    /// case_name("hydro_{param}_{end}", #{param: "kmax", end: "min"})     //=> hydro_kmax_min
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn case_name(pattern: &str, values: Map) -> RResult<String> {
+        let member = match values.get("member") {
+            Some(m) => Some(
+                usize::try_from(m.as_int().map_err(|_| script_err("member is an int"))?)
+                    .map_err(|_| script_err("member must be >= 0"))?,
+            ),
+            None => None,
+        };
+        let s = |k: &str| values.get(k).map(|v| v.to_string());
+        archive::case_name(pattern, member, s("param").as_deref(), s("end").as_deref()).map_err(err)
+    }
+
+    /// The months (`"YYYY-MM"`) of the simulation `years` [first, last] that a case lacks in
+    /// the archive `root` (`ROOT/CASE/lnd/hist/CASE.clm2.h0.YYYY-MM.nc`).
+    ///
+    /// ```rhai
+    /// missing_months(`${TEMP_DIR}/archive`, "demo", [1, 2]).len()    //=> 12
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn missing_months(root: &str, case: &str, years: Dynamic) -> RResult<List> {
+        let c = archive::find_case(Path::new(root), case).map_err(err)?;
+        Ok(c.missing_months(years_arg(&years)?)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect())
+    }
+
+    /// Whether a case has every month of `years` in the archive.
+    ///
+    /// ```rhai
+    /// is_complete(`${TEMP_DIR}/archive`, "demo", [1, 1])    //=> true
+    /// is_complete(`${TEMP_DIR}/archive`, "nosuch", [1, 1])  //=> false
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn is_complete(root: &str, case: &str, years: Dynamic) -> RResult<bool> {
+        Ok(archive::is_complete(
+            Path::new(root),
+            case,
+            years_arg(&years)?,
+        ))
+    }
+
+    /// Reads monthly fields of one case for `years` [first, last]: `outputs` is a variable
+    /// name, a list of names, or a map of name -> expression such as
+    /// `#{TF: "QVEGT / QFLX_EVAP_TOT"}`. Returns a map of name -> Field (dims time, lat, lon).
+    ///
+    /// ```rhai
+    /// let out = read_case(`${TEMP_DIR}/archive`, "demo", #{GPP: "GPP", DOUBLE: "2 * GPP"}, [1, 1]);
+    /// out.GPP.shape      //=> [12, 2, 3]
+    /// out.DOUBLE.units   //=> gC/m^2/s
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_case(root: &str, case: &str, outputs: Dynamic, years: Dynamic) -> RResult<Map> {
+        let c = archive::find_case(Path::new(root), case).map_err(err)?;
+        read_case_fields(&c, &outputs_arg(&outputs)?, years_arg(&years)?, false)
+            .map(to_map)
+            .map_err(err)
+    }
+
+    /// Reads the time means over `years` of every case in `cases` (a list of names), stacked
+    /// along a `member` dimension; each member is averaged as it is read.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo"], ["GPP"], [1, 1]);
+    /// ens.GPP.dims    //=> ["member", "lat", "lon"]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_ensemble(
+        root: &str,
+        cases: List,
+        outputs: Dynamic,
+        years: Dynamic,
+    ) -> RResult<Map> {
+        let names: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+        let found = archive::find_cases(Path::new(root), &names).map_err(err)?;
+        read_ensemble_fields(&found, &outputs_arg(&outputs)?, years_arg(&years)?, true)
+            .map(to_map)
+            .map_err(err)
+    }
+
+    /// The variable name or expression.
+    #[rhai_fn(get = "name", pure)]
+    pub fn name(f: &mut ScriptField) -> String {
+        f.0.name.clone()
+    }
+    /// The units.
+    #[rhai_fn(get = "units", pure)]
+    pub fn units(f: &mut ScriptField) -> String {
+        f.0.units.clone()
+    }
+    /// The long name.
+    #[rhai_fn(get = "long_name", pure)]
+    pub fn long_name(f: &mut ScriptField) -> String {
+        f.0.long_name.clone()
+    }
+    /// The dimension names.
+    #[rhai_fn(get = "dims", pure)]
+    pub fn dims(f: &mut ScriptField) -> List {
+        f.0.dims.iter().cloned().map(Dynamic::from).collect()
+    }
+    /// The size of each dimension.
+    #[rhai_fn(get = "shape", pure)]
+    pub fn shape(f: &mut ScriptField) -> List {
+        f.0.values
+            .shape()
+            .iter()
+            .map(|&n| Dynamic::from_int(n as INT))
+            .collect()
+    }
+    /// The values as an Array (NaN where missing).
+    #[rhai_fn(get = "values", pure)]
+    pub fn values(f: &mut ScriptField) -> NdArray {
+        NdArray::new(f.0.values.clone())
+    }
+    /// The months of the `time` dimension as `"YYYY-MM"`.
+    #[rhai_fn(get = "months", pure)]
+    pub fn months(f: &mut ScriptField) -> List {
+        f.0.months
+            .iter()
+            .map(|(y, m)| Dynamic::from(format!("{y:04}-{m:02}")))
+            .collect()
+    }
+    /// The case names of the `member` dimension.
+    #[rhai_fn(get = "members", pure)]
+    pub fn members(f: &mut ScriptField) -> List {
+        f.0.members.iter().cloned().map(Dynamic::from).collect()
+    }
+    /// Latitudes of the grid.
+    #[rhai_fn(get = "lat", pure)]
+    pub fn lat(f: &mut ScriptField) -> NdArray {
+        NdArray::new(ndarray::Array1::from(f.0.grid.lat.clone()).into_dyn())
+    }
+    /// Longitudes of the grid.
+    #[rhai_fn(get = "lon", pure)]
+    pub fn lon(f: &mut ScriptField) -> NdArray {
+        NdArray::new(ndarray::Array1::from(f.0.grid.lon.clone()).into_dyn())
+    }
+    /// Cell areas in m^2.
+    #[rhai_fn(get = "area", pure)]
+    pub fn area(f: &mut ScriptField) -> NdArray {
+        NdArray::new(f.0.grid.area.clone().into_dyn())
+    }
+    /// Land fraction of each cell.
+    #[rhai_fn(get = "landfrac", pure)]
+    pub fn landfrac(f: &mut ScriptField) -> NdArray {
+        NdArray::new(f.0.grid.landfrac.clone().into_dyn())
+    }
+    /// The weights of land means, `area * landfrac` (m^2), 0 where undefined.
+    #[rhai_fn(get = "weights", pure)]
+    pub fn weights(f: &mut ScriptField) -> NdArray {
+        NdArray::new(f.0.grid.weights().into_dyn())
+    }
+
+    /// Mean over `time` of the monthly means, over the months where each value is defined
+    /// (the authors' convention).
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// f.time_mean().dims    //=> ["lat", "lon"]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn time_mean(f: &mut ScriptField) -> RResult<ScriptField> {
+        f.0.time_mean()
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Mean over `time` weighted by days in each month (noleap calendar).
+    #[rhai_fn(return_raw, pure)]
+    pub fn time_mean_weighted(f: &mut ScriptField) -> RResult<ScriptField> {
+        f.0.time_mean_weighted()
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// The mean annual cycle: `time` becomes `month`.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// f.climatology().dims    //=> ["month", "lat", "lon"]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn climatology(f: &mut ScriptField) -> RResult<ScriptField> {
+        f.0.climatology()
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Sum over a dimension such as `levsoi` (missing levels skipped).
+    #[rhai_fn(return_raw, pure)]
+    pub fn sum_over(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        f.0.sum_over(dim)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Land area-weighted global mean (weights `area * landfrac` over defined cells): a
+    /// number for a map, an Array over the other dimensions otherwise.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// fmt(f.time_mean().global_mean(), ".4f")    //=> 3.9500
+    /// f.global_mean().shape                      //=> [12]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn global_mean(f: &mut ScriptField) -> RResult<Dynamic> {
+        area_mean_value(&f.0, None)
+    }
+
+    /// Land area-weighted mean over a region: a Table 2 name ("Amazon", "Sahel", "Eastern
+    /// US", "Siberia", "Global") or `#{lat: [min, max], lon: [min, max]}` (western
+    /// longitudes may be negative).
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// fmt(f.regional_mean(#{lat: [0, 20], lon: [100, 250]}), ".4f")    //=> 4.7808
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn regional_mean(f: &mut ScriptField, region: Dynamic) -> RResult<Dynamic> {
+        let r = region_arg(&region)?;
+        area_mean_value(&f.0, Some(&r))
+    }
+
+    /// The names of the built-in regions (Dagon et al. 2020, Table 2).
+    ///
+    /// ```rhai
+    /// regions()    //=> ["Amazon", "Sahel", "Eastern US", "Siberia"]
+    /// ```
+    pub fn regions() -> List {
+        Region::table2()
+            .into_iter()
+            .map(|r| Dynamic::from(r.name))
+            .collect()
+    }
+
+    /// The field in other units ("gC m-2 d-1", "W m-2", "mm d-1", "degC", ...);
+    /// incompatible units are an error naming both.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// f.convert("gC m-2 d-1").units    //=> gC m-2 d-1
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn convert(f: &mut ScriptField, units: &str) -> RResult<ScriptField> {
+        f.0.convert(units)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Field + field (same dims, grid and units) or + number.
+    #[rhai_fn(name = "+", return_raw)]
+    pub fn add(a: ScriptField, b: Dynamic) -> RResult<ScriptField> {
+        field_op(&a, &b, '+', false)
+    }
+    /// Number + field.
+    #[rhai_fn(name = "+", return_raw)]
+    pub fn radd(a: FLOAT, b: ScriptField) -> RResult<ScriptField> {
+        field_op(&b, &Dynamic::from_float(a), '+', true)
+    }
+    /// Field - field or - number.
+    #[rhai_fn(name = "-", return_raw)]
+    pub fn sub(a: ScriptField, b: Dynamic) -> RResult<ScriptField> {
+        field_op(&a, &b, '-', false)
+    }
+    /// Field * field or * number.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// fmt((f * 2).global_mean() / f.global_mean(), ".1f")    //=> 2.0
+    /// ```
+    #[rhai_fn(name = "*", return_raw)]
+    pub fn mul(a: ScriptField, b: Dynamic) -> RResult<ScriptField> {
+        field_op(&a, &b, '*', false)
+    }
+    /// Number * field.
+    #[rhai_fn(name = "*", return_raw)]
+    pub fn rmul(a: FLOAT, b: ScriptField) -> RResult<ScriptField> {
+        field_op(&b, &Dynamic::from_float(a), '*', true)
+    }
+    /// Field / field or / number; division by zero gives a missing value.
+    #[rhai_fn(name = "/", return_raw)]
+    pub fn div(a: ScriptField, b: Dynamic) -> RResult<ScriptField> {
+        field_op(&a, &b, '/', false)
+    }
+
+    /// A one-line summary.
+    #[rhai_fn(global, pure)]
+    pub fn to_string(f: &mut ScriptField) -> String {
+        let dims: Vec<String> =
+            f.0.dims
+                .iter()
+                .zip(f.0.values.shape())
+                .map(|(d, n)| format!("{d}: {n}"))
+                .collect();
+        format!(
+            "Field {} [{}] ({}) {}",
+            f.0.name,
+            f.0.units,
+            dims.join(", "),
+            f.0.long_name
+        )
+    }
+
+    /// The same summary (used by the REPL).
+    #[rhai_fn(global, pure)]
+    pub fn to_debug(f: &mut ScriptField) -> String {
+        to_string(f)
+    }
+}
+
+/// The `field` module.
+pub fn module() -> Module {
+    exported_module!(field_fns)
+}
