@@ -22,12 +22,115 @@ pub struct Bench {
 }
 
 /// Every benchmark.
-pub const BENCHES: &[Bench] = &[Bench {
-    name: "array_arith",
-    about: "a * b + c on 10^7 elements, from a script",
-    target_s: 0.2,
-    setup: array_arith,
-}];
+pub const BENCHES: &[Bench] = &[
+    Bench {
+        name: "array_arith",
+        about: "a * b + c on 10^7 elements, from a script",
+        target_s: 0.2,
+        setup: array_arith,
+    },
+    Bench {
+        name: "ensemble_load",
+        about: "GPP, EFLX_LH_TOT 5-yr means: 100 members x 60 months, 4x5",
+        target_s: 2.0,
+        setup: ensemble_load,
+    },
+];
+
+/// Where benchmarks keep the files they make once: `$CLMTUNE_BENCH_CACHE`, else
+/// `~/.cache/clmtune/bench`.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Ok(d) = std::env::var("CLMTUNE_BENCH_CACHE") {
+        return d.into();
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    Path::new(&home).join(".cache/clmtune/bench")
+}
+
+/// A synthetic 100-member, 5-year (60-month) ensemble on the 4x5 grid in CLM's layout,
+/// made once; a `complete` marker guards against a half-made cache.
+fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
+    use crate::archive::{hist_path, write_history_month, HistVar};
+    let root = cache_dir().join("ensemble_4x5_100x60");
+    if root.join("complete").exists() {
+        return Ok(root);
+    }
+    let (nlat, nlon) = (46, 72);
+    let landfrac = ndarray::Array2::from_shape_fn((nlat, nlon), |(i, j)| {
+        let (lat, lon) = (
+            (-90.0 + 4.0 * i as f64).to_radians(),
+            (5.0 * j as f64).to_radians(),
+        );
+        ((3.0 * lat).sin() * (2.0 * lon).cos() + 0.3).clamp(0.0, 1.0)
+    });
+    let grid = crate::field::Grid::regular(nlat, nlon, landfrac)?;
+    let pb = crate::progress::bar(100, "making bench ensemble");
+    for member in 1..=100 {
+        let case = format!("bench_LHC_{member}");
+        for year in 16..=20 {
+            for month in 1..=12u32 {
+                let season = (month as f64 / 12.0 * std::f64::consts::TAU).cos();
+                let gpp: Vec<f64> = (0..nlat * nlon)
+                    .map(|k| {
+                        if grid.landfrac.as_slice().map_or(0.0, |s| s[k]) > 0.0 {
+                            1e-5 * (1.0 + 0.3 * season + 0.01 * member as f64)
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect();
+                let lh: Vec<f64> = gpp.iter().map(|g| g * 4e6).collect();
+                let vars = [
+                    HistVar {
+                        name: "GPP",
+                        units: "gC/m^2/s",
+                        long_name: "gross primary production",
+                        levels: None,
+                        values: &gpp,
+                    },
+                    HistVar {
+                        name: "EFLX_LH_TOT",
+                        units: "W/m^2",
+                        long_name: "total latent heat flux [+ to atm]",
+                        levels: None,
+                        values: &lh,
+                    },
+                ];
+                write_history_month(
+                    &hist_path(&root, &case, year, month),
+                    &case,
+                    year,
+                    month,
+                    &grid,
+                    &vars,
+                )?;
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    std::fs::write(root.join("complete"), "")?;
+    Ok(root)
+}
+
+fn ensemble_load() -> anyhow::Result<Body> {
+    let root = ensemble_archive()?;
+    let names: Vec<String> = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
+    let outputs = [
+        crate::field::read::Output::new("GPP", "GPP")?,
+        crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
+    ];
+    Ok(Box::new(move || {
+        let cases = crate::archive::find_cases(&root, &names)?;
+        let f = crate::field::read::read_ensemble(&cases, &outputs, (16, 20), true)?;
+        anyhow::ensure!(
+            f[0].values.shape() == [100, 46, 72],
+            "wrong shape {:?}",
+            f[0].values.shape()
+        );
+        Ok(())
+    }))
+}
 
 fn array_arith() -> anyhow::Result<Body> {
     let engine = crate::script::engine();

@@ -13,6 +13,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     let engine = clmtune::script::engine();
     let dir = tempfile::tempdir().unwrap();
     write_demo_case(&dir.path().join("archive"));
+    std::fs::write(dir.path().join("exp.toml"), clmtune::config::EXAMPLE).unwrap();
     let failures: Vec<String> = examples
         .iter()
         .filter_map(|ex| {

@@ -256,6 +256,9 @@ pub fn read_ensemble(
         bail!("an ensemble needs at least one case");
     }
     let pb = crate::progress::bar(cases.len() as u64, "reading members");
+    // Members are read one after another: the netCDF C library is not thread-safe and the
+    // netcdf crate serialises every call, so reading members on several threads measured
+    // slower (1.21 s against 0.99 s for 100 members x 60 months on 2 cores).
     let mut per_member: Vec<Vec<Field>> = Vec::with_capacity(cases.len());
     for c in cases {
         per_member.push(read_case(c, outputs, years, time_mean)?);

@@ -2,6 +2,7 @@
 //! stage, the engine that holds them, the script runner and its error reports.
 
 pub mod array;
+pub mod config;
 pub mod core;
 pub mod doc;
 pub mod error;
@@ -29,6 +30,16 @@ pub const MODULES: &[ScriptModule] = &[
         name: "array",
         about: "numeric n-dimensional arrays with numpy's names",
         build: array::module,
+    },
+    ScriptModule {
+        name: "config",
+        about: "the experiment config",
+        build: config::module,
+    },
+    ScriptModule {
+        name: "field",
+        about: "CLM history archives: cases, months, fields, means, units",
+        build: field::module,
     },
     ScriptModule {
         name: "core",

@@ -1,0 +1,413 @@
+//! The experiment config (contract section 1): a TOML file every stage script reads. Paths
+//! are resolved relative to the file's folder; types and ranges are checked; an unknown key
+//! is an error naming it, its section, the line, and the nearest known key.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `[experiment]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Used in case names, file attributes and plot titles.
+    pub name: String,
+    /// Every random choice derives from it.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// `[archive]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    /// CIME short-term archive root.
+    pub root: PathBuf,
+    /// Simulation years analysed, inclusive.
+    pub years: [i64; 2],
+}
+
+/// `[cases]`: case-name patterns and designs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cases {
+    /// The default-parameter run.
+    pub default: String,
+    /// One-at-a-time runs (`{param}`, `{end}`).
+    pub oaat: Option<String>,
+    /// Perturbed-parameter ensemble (`{member}`).
+    pub ppe: Option<String>,
+    /// Its design (scalings in [0, 1]).
+    pub ppe_design: Option<PathBuf>,
+    /// Members of a design made when `ppe_design` does not exist yet.
+    pub ppe_members: Option<usize>,
+    /// A second, independent ensemble.
+    pub ppe_test: Option<String>,
+    /// Its design.
+    pub ppe_test_design: Option<PathBuf>,
+}
+
+/// `[parameters]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    /// The parameter spec (contract section 2).
+    pub spec: PathBuf,
+    /// Parameters of the one-at-a-time stage (empty = all in the spec).
+    #[serde(default)]
+    pub sensitivity: Vec<String>,
+    /// Parameters to calibrate.
+    #[serde(default)]
+    pub calibrate: Vec<String>,
+}
+
+/// `[sensitivity]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sensitivity {
+    /// Output name -> expression over history variables.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// One calibration variable: the observed and the model variable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObsVariable {
+    /// Variable in the observation file.
+    pub obs: String,
+    /// Model variable or expression.
+    pub model: String,
+}
+
+/// `[observations]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observations {
+    /// The observation file.
+    pub file: PathBuf,
+    /// Years matched to the analysed simulation years.
+    pub years: [i64; 2],
+    /// Years whose projections give sigma.
+    pub sigma_years: Option<[i64; 2]>,
+    /// Fraction of months a regridded cell must be valid in to enter the data mask.
+    #[serde(default = "default_coverage")]
+    pub min_coverage: f64,
+    /// Calibration variable -> observed and model variable.
+    pub variables: BTreeMap<String, ObsVariable>,
+}
+
+fn default_coverage() -> f64 {
+    0.8
+}
+
+/// `[emulator]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emulator {
+    /// EOF modes per variable.
+    #[serde(default = "default_modes")]
+    pub modes: usize,
+}
+
+fn default_modes() -> usize {
+    3
+}
+
+/// `[backend]`: how runs are made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// `local` (the demo model), `cime` (CLM5 through CIME) or `none` (existing output only).
+    pub kind: String,
+    /// Members run at once (local).
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
+    /// CTSM checkout for create_newcase.
+    pub ctsm_root: Option<PathBuf>,
+    /// A built case to clone with --keepexe.
+    pub base_case: Option<PathBuf>,
+    /// Where case folders are made.
+    pub cases_dir: Option<PathBuf>,
+    /// CIME compset.
+    pub compset: Option<String>,
+    /// CIME resolution.
+    pub res: Option<String>,
+    /// Project (account) for the batch system.
+    pub project: Option<String>,
+    /// CIME machine.
+    pub machine: Option<String>,
+    /// Batch queue.
+    pub queue: Option<String>,
+    /// Wall clock, HH:MM:SS.
+    pub wallclock: Option<String>,
+    /// Simulated years (STOP_N with STOP_OPTION=nyears).
+    pub stop_years: Option<i64>,
+    /// DATM forcing years.
+    pub datm_years: Option<[i64; 2]>,
+    /// Further ./xmlchange settings.
+    #[serde(default)]
+    pub xmlchange: BTreeMap<String, toml::Value>,
+}
+
+fn default_parallel() -> usize {
+    2
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// The results folder.
+    pub dir: PathBuf,
+}
+
+/// The whole experiment config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[experiment]`.
+    pub experiment: Experiment,
+    /// `[archive]`.
+    pub archive: Archive,
+    /// `[cases]`.
+    pub cases: Cases,
+    /// `[parameters]`.
+    pub parameters: Parameters,
+    /// `[sensitivity]`.
+    pub sensitivity: Option<Sensitivity>,
+    /// `[observations]`.
+    pub observations: Option<Observations>,
+    /// `[emulator]`.
+    pub emulator: Option<Emulator>,
+    /// `[backend]`.
+    pub backend: Backend,
+    /// `[output]`.
+    pub output: Output,
+    /// The file it was read from (set by [`Config::load`]).
+    #[serde(default, skip_deserializing)]
+    pub path: PathBuf,
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a sentence naming the
+/// nearest known key.
+fn explain_unknown(msg: &str) -> Option<String> {
+    let rest = msg.split("unknown field `").nth(1)?;
+    let (key, rest) = rest.split_once('`')?;
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let nearest = known.iter().min_by_key(|k| strsim::levenshtein(key, k))?;
+    Some(format!(
+        "unknown key '{key}' (did you mean '{nearest}'? known keys here: {})",
+        known.join(", ")
+    ))
+}
+
+impl Config {
+    /// Reads and checks a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let msg = e.message().to_string();
+            let msg = explain_unknown(&msg).unwrap_or(msg);
+            match line {
+                Some(l) => anyhow::anyhow!("{}:{l}: {msg}", path.display()),
+                None => anyhow::anyhow!("{}: {msg}", path.display()),
+            }
+        })?;
+        cfg.path = path.to_path_buf();
+        cfg.check()
+            .with_context(|| format!("config {}", path.display()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.resolve(&base);
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<()> {
+        let years = |what: &str, y: [i64; 2]| -> Result<()> {
+            if y[0] > y[1] {
+                bail!(
+                    "{what} = [{}, {}]: the first year is after the last",
+                    y[0],
+                    y[1]
+                );
+            }
+            Ok(())
+        };
+        years("[archive] years", self.archive.years)?;
+        if self.experiment.name.trim().is_empty() {
+            bail!("[experiment] name is empty");
+        }
+        if let Some(o) = &self.observations {
+            years("[observations] years", o.years)?;
+            if let Some(s) = o.sigma_years {
+                years("[observations] sigma_years", s)?;
+            }
+            if !(o.min_coverage > 0.0 && o.min_coverage <= 1.0) {
+                bail!(
+                    "[observations] min_coverage = {} must be in (0, 1]",
+                    o.min_coverage
+                );
+            }
+            if o.variables.is_empty() {
+                bail!("[observations.variables] names no calibration variable");
+            }
+        }
+        if let Some(s) = &self.sensitivity {
+            for (name, e) in &s.outputs {
+                crate::field::expr::parse(e)
+                    .with_context(|| format!("[sensitivity.outputs] {name}"))?;
+            }
+        }
+        if self.emulator.as_ref().is_some_and(|e| e.modes == 0) {
+            bail!("[emulator] modes must be at least 1");
+        }
+        if self.cases.ppe_members == Some(0) {
+            bail!("[cases] ppe_members must be at least 1");
+        }
+        match self.backend.kind.as_str() {
+            "local" | "cime" | "none" => {}
+            k => bail!("[backend] kind = '{k}': use local, cime or none"),
+        }
+        if self.backend.parallel == 0 {
+            bail!("[backend] parallel must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.archive.root);
+        fix(&mut self.parameters.spec);
+        fix(&mut self.output.dir);
+        for p in [
+            &mut self.cases.ppe_design,
+            &mut self.cases.ppe_test_design,
+            &mut self.backend.ctsm_root,
+            &mut self.backend.base_case,
+            &mut self.backend.cases_dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
+        }
+        if let Some(o) = &mut self.observations {
+            fix(&mut o.file);
+        }
+    }
+}
+
+/// The contract's example config, used by tests and doc examples.
+pub const EXAMPLE: &str = include_str!("config_example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_example_reads_and_paths_resolve() {
+        let c = Config::parse(EXAMPLE, Path::new("/exp/hydro.toml")).unwrap();
+        assert_eq!(c.experiment.seed, 42);
+        assert_eq!(c.archive.root, Path::new("/exp/archive"));
+        assert_eq!(
+            c.cases.ppe_design.as_deref(),
+            Some(Path::new("/exp/design/ppe1.csv"))
+        );
+        assert_eq!(
+            c.observations.as_ref().unwrap().file,
+            Path::new("/exp/obs/fluxnet_mte.nc")
+        );
+        assert_eq!(c.observations.as_ref().unwrap().min_coverage, 0.8);
+        assert_eq!(
+            c.sensitivity.as_ref().unwrap().outputs["TF"],
+            "QVEGT / QFLX_EVAP_TOT"
+        );
+        assert_eq!(c.output.dir, Path::new("/exp/results"));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_nearest_and_the_line() {
+        let bad = EXAMPLE.replace("seed = 42", "sead = 42");
+        let e = Config::parse(&bad, Path::new("hydro.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("hydro.toml:3: unknown key 'sead' (did you mean 'seed'?"),
+            "{e}"
+        );
+        let bad = EXAMPLE.replace("[emulator]", "[emulater]");
+        let e = Config::parse(&bad, Path::new("hydro.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key 'emulater' (did you mean 'emulator'?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_errors() {
+        let e = Config::parse(
+            &EXAMPLE.replace("years = [16, 20]", "years = \"16-20\""),
+            Path::new("h.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("h.toml:7:"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace("years = [16, 20]", "years = [20, 16]"),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("[archive] years = [20, 16]: the first year is after the last"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace("kind = \"local\"", "kind = \"slurm\""),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("kind = 'slurm': use local, cime or none"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace("\"QVEGT / QFLX_EVAP_TOT\"", "\"QVEGT / \""),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("[sensitivity.outputs] TF"), "{e}");
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace(
+                    "sigma_years = [1982, 2008]",
+                    "sigma_years = [1982, 2008]\nmin_coverage = 1.5"
+                ),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("min_coverage = 1.5 must be in (0, 1]"), "{e}");
+    }
+}
