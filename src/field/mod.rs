@@ -4,6 +4,7 @@
 //! mean.
 
 pub mod expr;
+pub mod obs;
 pub mod read;
 pub mod units;
 
