@@ -246,6 +246,7 @@ pub fn write_history_month(
     vars: &[HistVar],
 ) -> Result<()> {
     let (nlat, nlon) = grid.shape();
+    crate::files::check_not_input(path)?;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -5,12 +5,65 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 
+/// The current time in UTC as `YYYY-MM-DDTHH:MM:SSZ` (for provenance attributes).
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let axis = crate::nc::TimeAxis {
+        days_per_unit: 1.0,
+        since: (1970, 1, 1),
+        calendar: crate::nc::Calendar::Standard,
+    };
+    let (y, m, d) = axis.date(days as f64);
+    format!(
+        "{y:04}-{m:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d as u32,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+static INPUTS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Records that `path` was read as input in this run, so that no write replaces it.
+pub fn mark_input(path: &Path) {
+    if let (Ok(p), Ok(mut v)) = (path.canonicalize(), INPUTS.lock()) {
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    }
+}
+
+/// Whether `path` is a file this run has read as input.
+pub fn is_input(path: &Path) -> bool {
+    match (path.canonicalize(), INPUTS.lock()) {
+        (Ok(p), Ok(v)) => v.contains(&p),
+        _ => false,
+    }
+}
+
+/// Refuses a write that would replace an input of this run.
+pub fn check_not_input(path: &Path) -> anyhow::Result<()> {
+    if is_input(path) {
+        anyhow::bail!(
+            "refusing to overwrite {}: it was read as input in this run",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes a file atomically: `write` fills a temporary file in the same folder, which then
 /// replaces `path`. Missing parent folders are created. Errors name the file.
 pub fn atomic_write(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    check_not_input(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -41,6 +94,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn utc_timestamps_look_right() {
+        let t = now_utc();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(
+            t.starts_with("20") && t.ends_with('Z') && &t[4..5] == "-" && &t[10..11] == "T",
+            "{t}"
+        );
+    }
+
+    #[test]
     fn failed_write_keeps_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("keep.txt");
@@ -57,6 +120,12 @@ mod tests {
             "no temporary file left behind"
         );
         atomic_write(&p, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        mark_input(&p);
+        let e = atomic_write(&p, |w| Ok(w.write_all(b"newer")?))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it was read as input in this run"), "{e}");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
     }
 }

@@ -12,7 +12,10 @@ pub fn open(path: &Path) -> Result<netcdf::File> {
     if !path.is_file() {
         bail!("{}: no such file", path.display());
     }
-    netcdf::open(path).with_context(|| format!("{}: not a readable netCDF file", path.display()))
+    let f = netcdf::open(path)
+        .with_context(|| format!("{}: not a readable netCDF file", path.display()))?;
+    crate::files::mark_input(path);
+    Ok(f)
 }
 
 /// An attribute as text (numbers are formatted), if present.

@@ -14,6 +14,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     let dir = tempfile::tempdir().unwrap();
     write_demo_case(&dir.path().join("archive"));
     std::fs::write(dir.path().join("exp.toml"), clmtune::config::EXAMPLE).unwrap();
+    write_obs_file(&dir.path().join("obs.nc"));
     let failures: Vec<String> = examples
         .iter()
         .filter_map(|ex| {
@@ -77,4 +78,38 @@ fn write_demo_case(root: &std::path::Path) {
         }];
         write_history_month(&hist_path(root, "demo", 1, m), "demo", 1, m, &grid, &vars).unwrap();
     }
+}
+
+/// The observation file the `read_obs` example reads: 1-degree cells, GPP = 1 everywhere,
+/// monthly 1999-2001 on the noleap calendar.
+fn write_obs_file(path: &std::path::Path) {
+    let mut f = netcdf::create_with(path, netcdf::Options::NETCDF4).unwrap();
+    f.add_dimension("time", 36).unwrap();
+    f.add_dimension("lat", 180).unwrap();
+    f.add_dimension("lon", 360).unwrap();
+    let lat: Vec<f64> = (0..180).map(|i| -89.5 + i as f64).collect();
+    let lon: Vec<f64> = (0..360).map(|j| 0.5 + j as f64).collect();
+    f.add_variable::<f64>("lat", &["lat"])
+        .unwrap()
+        .put_values(&lat, ..)
+        .unwrap();
+    f.add_variable::<f64>("lon", &["lon"])
+        .unwrap()
+        .put_values(&lon, ..)
+        .unwrap();
+    let t: Vec<f64> = (0..36)
+        .map(|k| {
+            15.0 + 365.0 * (k / 12) as f64
+                + [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334][k % 12] as f64
+        })
+        .collect();
+    let mut tv = f.add_variable::<f64>("time", &["time"]).unwrap();
+    tv.put_attribute("units", "days since 1999-01-01").unwrap();
+    tv.put_attribute("calendar", "noleap").unwrap();
+    tv.put_values(&t, ..).unwrap();
+    let mut v = f
+        .add_variable::<f32>("GPP", &["time", "lat", "lon"])
+        .unwrap();
+    v.put_attribute("units", "gC m-2 d-1").unwrap();
+    v.put_values(&vec![1.0f32; 36 * 180 * 360], ..).unwrap();
 }

@@ -355,3 +355,56 @@ fn bad_input_is_an_error_naming_file_case_and_variable() {
     assert!(Output::new("X", "GPP +").is_err());
     let _ = Array2::<f64>::zeros((1, 1));
 }
+
+#[test]
+fn fields_written_by_clmtune_read_back_identically() {
+    use clmtune::field::write::{read_fields, write_fields};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for m in 1..=2 {
+        write_case(root, &format!("m{m}"), &grid(), (16, 16), None);
+    }
+    let cases = archive::find_cases(root, &["m1".into(), "m2".into()]).unwrap();
+    let outputs = [
+        Output::new("GPP", "GPP").unwrap(),
+        Output::new("SOILLIQ", "SOILLIQ").unwrap(),
+    ];
+    let ens = read_ensemble(&cases, &outputs, (16, 16), false).unwrap();
+    let clim = read_case(&cases[0], &outputs[..1], (16, 16), false).unwrap()[0]
+        .climatology()
+        .unwrap();
+    let mut clim = clim;
+    clim.name = "GPP_clim".into();
+    let out = root.join("results/fields.nc");
+    write_fields(
+        &out,
+        &[&ens[0], &ens[1], &clim],
+        "test: fields_written_by_clmtune_read_back_identically",
+    )
+    .unwrap();
+    let back = read_fields(&out).unwrap();
+    let same = |a: &ndarray::ArrayD<f64>, b: &ndarray::ArrayD<f64>| {
+        a.shape() == b.shape()
+            && a.iter()
+                .zip(b.iter())
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    };
+    for f in [&ens[0], &ens[1], &clim] {
+        let g = &back[&f.name];
+        assert_eq!(g.dims, f.dims);
+        assert!(same(&g.values, &f.values), "{} differs", f.name);
+        assert_eq!(g.units, f.units);
+        assert_eq!(g.long_name, f.long_name);
+        assert_eq!(g.months, f.months);
+        assert_eq!(g.members, f.members);
+        assert_eq!(*g.grid, *f.grid);
+    }
+    // an input of this run is never overwritten
+    let input = archive::hist_path(root, "m1", 16, 1);
+    let before = std::fs::read(&input).unwrap();
+    let e = write_fields(&input, &[&ens[0]], "x")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("it was read as input in this run"), "{e}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -7,6 +7,7 @@ pub mod expr;
 pub mod obs;
 pub mod read;
 pub mod units;
+pub mod write;
 
 use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
@@ -204,7 +205,7 @@ impl Field {
     }
 
     fn with_values(&self, values: ArrayD<f64>, dims: Vec<String>) -> Field {
-        let keep_months = dims.iter().any(|d| d == "time");
+        let keep_months = dims.iter().any(|d| d == "time" || d == "month");
         let keep_members = dims.iter().any(|d| d == "member");
         Field {
             name: self.name.clone(),
@@ -295,7 +296,10 @@ impl Field {
         let v = ndarray::stack(Axis(ax), &views)?;
         let mut dims = self.dims.clone();
         dims[ax] = "month".into();
-        Ok(self.with_values(v, dims))
+        let mut f = self.with_values(v, dims);
+        // a climatology's months carry year 0
+        f.months = present.iter().map(|&m| (0, m)).collect();
+        Ok(f)
     }
 
     /// Sum over a dimension (e.g. `levsoi`) of the defined values; NaN where none is defined.

@@ -1396,7 +1396,7 @@ pub mod array_fns {
     /// Reads only the named `columns` of a CSV file (other columns may hold text).
     ///
     /// ```rhai
-    /// let p = `${TEMP_DIR}/design.csv`;
+    /// let p = `${TEMP_DIR}/design_kmax.csv`;
     /// write_csv(array([[1.5, 2e-9], [3.0, 4e-8]]), p, ["medlynslope", "kmax"]);
     /// read_csv(p, ["kmax"]).data    //=> [[2.e-09]
     ///                               //=>  [4.e-08]]

@@ -460,6 +460,111 @@ pub mod field_fns {
         field_op(&a, &b, '/', false)
     }
 
+    /// Reads an observation variable from a CF gridded file (netCDF-4 or classic, latitudes
+    /// either way, longitudes 0..360 or -180..180, standard or noleap calendar) for `years`
+    /// [first, last] and regrids it bilinearly onto the grid of `like` (a model field):
+    /// periodic in longitude, missing where any of the four source neighbours is missing.
+    ///
+    /// ```rhai
+    /// let like = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// let obs = read_obs(`${TEMP_DIR}/obs.nc`, "GPP", [2000, 2000], like);
+    /// obs.shape     //=> [12, 2, 3]
+    /// obs.months[0] //=> 2000-01
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn read_obs(
+        path: &str,
+        var: &str,
+        years: Dynamic,
+        like: ScriptField,
+    ) -> RResult<ScriptField> {
+        let y = if years.is_unit() {
+            None
+        } else {
+            Some(years_arg(&years)?)
+        };
+        crate::field::obs::read_obs(Path::new(path), var, y, like.0.grid.clone())
+            .map(|f| ScriptField(Arc::new(f)))
+            .map_err(err)
+    }
+
+    /// The observation data mask of a (time, lat, lon) field: true where a cell is defined
+    /// in at least `min_coverage` (e.g. 0.8) of the months.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// coverage_mask(f, 0.8)    //=> [[ True  True False]
+    ///                          //=>  [ True  True  True]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn coverage_mask(f: ScriptField, min_coverage: FLOAT) -> RResult<NdArray> {
+        crate::field::obs::coverage_mask(&f.0, min_coverage)
+            .map(|m| NdArray::new_mask(m.into_dyn()))
+            .map_err(err)
+    }
+
+    /// The field with the cells where `mask` (lat x lon) is false set missing.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// let keep = array([[true, false, false], [true, true, true]]);
+    /// isnan(apply_mask(f, keep).values)    //=> [[False  True  True]
+    ///                                      //=>  [False False False]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn apply_mask(f: ScriptField, mask: NdArray) -> RResult<ScriptField> {
+        let m = mask
+            .data()
+            .clone()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|_| {
+                script_err(format!(
+                    "a mask is (lat, lon), not shape {:?}",
+                    mask.data().shape()
+                ))
+            })?;
+        crate::field::obs::apply_mask(&f.0, &m)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Writes fields (a map of name -> Field on one grid) to CF netCDF-4 that xarray and
+    /// ncview open: coordinates, units, fill values, time bounds, member names, the grid's
+    /// area and land fraction, and a `history` attribute with the command that made it. The
+    /// file is replaced only when complete; an input of the run is never overwritten.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// write_netcdf(`${TEMP_DIR}/gpp.nc`, #{GPP: f, GPP_mean: f.time_mean()});
+    /// read_netcdf(`${TEMP_DIR}/gpp.nc`).GPP_mean.dims    //=> ["lat", "lon"]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn write_netcdf(path: &str, fields: Map) -> RResult<()> {
+        let mut owned: Vec<crate::field::Field> = Vec::new();
+        for (k, v) in &fields {
+            let f = v.read_lock::<ScriptField>().ok_or_else(|| {
+                script_err(format!(
+                    "write_netcdf: {k} is a {}, not a Field",
+                    type_name(v)
+                ))
+            })?;
+            let mut f = (*f.0).clone();
+            f.name = k.to_string();
+            owned.push(f);
+        }
+        let refs: Vec<&crate::field::Field> = owned.iter().collect();
+        let cmd: Vec<String> = std::env::args().collect();
+        let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
+        crate::field::write::write_fields(Path::new(path), &refs, &history).map_err(err)
+    }
+
+    /// Reads the fields of a netCDF file written by `write_netcdf` (a map of name -> Field).
+    #[rhai_fn(return_raw)]
+    pub fn read_netcdf(path: &str) -> RResult<Map> {
+        let fields = crate::field::write::read_fields(Path::new(path)).map_err(err)?;
+        Ok(to_map(fields.into_values().collect()))
+    }
+
     /// A one-line summary.
     #[rhai_fn(global, pure)]
     pub fn to_string(f: &mut ScriptField) -> String {

@@ -1,0 +1,290 @@
+//! Writing fields to CF-compliant netCDF-4 (coordinates, units, fill values, time bounds on
+//! the noleap calendar, member names, the grid's area and land fraction, a `history`
+//! attribute naming the script and settings) that xarray and ncview open; and reading such
+//! a file back into identical fields. Written to a temporary file beside the target and
+//! renamed; inputs of the run are never overwritten.
+
+use super::{Field, Grid};
+use crate::nc;
+use anyhow::{bail, Context, Result};
+use ndarray::{Array2, ArrayD, IxDyn};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The fill value written for missing values.
+pub const FILL: f64 = 1.0e36;
+
+/// Writes fields sharing one grid to `path`. `history` is recorded in the global `history`
+/// attribute (say which script and settings made the file).
+pub fn write_fields(path: &Path, fields: &[&Field], history: &str) -> Result<()> {
+    let first = fields.first().context("nothing to write")?;
+    let grid = first.grid.clone();
+    let mut dims: BTreeMap<String, usize> = BTreeMap::new();
+    for f in fields {
+        if !f.grid.same_coords(&grid) {
+            bail!(
+                "{}: fields {} and {} are on different grids",
+                path.display(),
+                first.name,
+                f.name
+            );
+        }
+        for (d, &n) in f.dims.iter().zip(f.values.shape()) {
+            match dims.get(d) {
+                Some(&m) if m != n => bail!(
+                    "{}: dimension {d} is {m} long in one field and {n} in {}",
+                    path.display(),
+                    f.name
+                ),
+                _ => {
+                    dims.insert(d.clone(), n);
+                }
+            }
+        }
+    }
+    crate::files::check_not_input(path)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clmtune-")
+        .suffix(".nc.tmp")
+        .tempfile_in(dir)?;
+    let tmp_path = tmp.path().to_path_buf();
+    write_into(&tmp_path, fields, &grid, &dims, history)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn write_into(
+    tmp: &Path,
+    fields: &[&Field],
+    grid: &Grid,
+    dims: &BTreeMap<String, usize>,
+    history: &str,
+) -> Result<()> {
+    let mut f = netcdf::create_with(tmp, netcdf::Options::NETCDF4)?;
+    for (d, &n) in dims {
+        f.add_dimension(d, n)?;
+    }
+    f.add_attribute("Conventions", "CF-1.8")?;
+    f.add_attribute(
+        "source",
+        format!("clmtune {}", env!("CARGO_PKG_VERSION")).as_str(),
+    )?;
+    f.add_attribute("history", history)?;
+    let (nlat, nlon) = grid.shape();
+    for (name, units, std, vals) in [
+        ("lat", "degrees_north", "latitude", &grid.lat),
+        ("lon", "degrees_east", "longitude", &grid.lon),
+    ] {
+        let mut v = f.add_variable::<f64>(name, &[name])?;
+        v.put_attribute("units", units)?;
+        v.put_attribute("standard_name", std)?;
+        v.put_values(vals, ..)?;
+    }
+    for (name, units, long, arr) in [
+        ("area", "m^2", "grid cell area", &grid.area),
+        ("landfrac", "1", "land fraction", &grid.landfrac),
+        (
+            "landmask",
+            "1",
+            "land mask (1 land, 0 ocean)",
+            &grid.landmask,
+        ),
+    ] {
+        let mut v = f.add_variable::<f64>(name, &["lat", "lon"])?;
+        v.put_attribute("units", units)?;
+        v.put_attribute("long_name", long)?;
+        v.set_fill_value(FILL)?;
+        let data: Vec<f64> = arr
+            .iter()
+            .map(|&x| if x.is_finite() { x } else { FILL })
+            .collect();
+        v.put_values(&data, [0..nlat, 0..nlon])?;
+    }
+    let with_months = fields
+        .iter()
+        .find(|x| x.dims.iter().any(|d| d == "time") && !x.months.is_empty());
+    if let Some(tf) = with_months {
+        let start: Vec<f64> = tf
+            .months
+            .iter()
+            .map(|&(y, m)| ((y - 1) * 365 + nc::MONTH_START[(m - 1) as usize] as i64) as f64)
+            .collect();
+        let len: Vec<f64> = tf
+            .months
+            .iter()
+            .map(|&(_, m)| nc::DAYS_IN_MONTH[(m - 1) as usize] as f64)
+            .collect();
+        f.add_dimension("nbnd", 2)?;
+        let mut t = f.add_variable::<f64>("time", &["time"])?;
+        t.put_attribute("units", "days since 0001-01-01 00:00:00")?;
+        t.put_attribute("calendar", "noleap")?;
+        t.put_attribute("bounds", "time_bounds")?;
+        t.put_attribute("standard_name", "time")?;
+        let mid: Vec<f64> = start.iter().zip(&len).map(|(s, l)| s + l / 2.0).collect();
+        t.put_values(&mid, ..)?;
+        let mut b = f.add_variable::<f64>("time_bounds", &["time", "nbnd"])?;
+        let bounds: Vec<f64> = start
+            .iter()
+            .zip(&len)
+            .flat_map(|(s, l)| [*s, s + l])
+            .collect();
+        b.put_values(&bounds, ..)?;
+    }
+    if let Some(cf) = fields
+        .iter()
+        .find(|x| x.dims.iter().any(|d| d == "month") && !x.months.is_empty())
+    {
+        let mut v = f.add_variable::<i32>("month", &["month"])?;
+        v.put_attribute("long_name", "calendar month of the climatology")?;
+        let m: Vec<i32> = cf.months.iter().map(|&(_, m)| m as i32).collect();
+        v.put_values(&m, ..)?;
+    }
+    if let Some(mf) = fields
+        .iter()
+        .find(|x| x.dims.iter().any(|d| d == "member") && !x.members.is_empty())
+    {
+        let mut v = f.add_string_variable("member", &["member"])?;
+        for (i, name) in mf.members.iter().enumerate() {
+            v.put_string(name, i)?;
+        }
+        v.put_attribute("long_name", "case name of the ensemble member")?;
+    }
+    for fld in fields {
+        if [
+            "lat",
+            "lon",
+            "area",
+            "landfrac",
+            "landmask",
+            "time",
+            "time_bounds",
+            "month",
+            "member",
+        ]
+        .contains(&fld.name.as_str())
+        {
+            bail!(
+                "a field may not be called {} (a coordinate of the file)",
+                fld.name
+            );
+        }
+        let dn: Vec<&str> = fld.dims.iter().map(String::as_str).collect();
+        let mut v = f.add_variable::<f64>(&fld.name, &dn)?;
+        v.put_attribute("units", fld.units.as_str())?;
+        v.put_attribute("long_name", fld.long_name.as_str())?;
+        v.set_fill_value(FILL)?;
+        let data: Vec<f64> = fld
+            .values
+            .iter()
+            .map(|&x| if x.is_finite() { x } else { FILL })
+            .collect();
+        let extents: Vec<std::ops::Range<usize>> =
+            fld.values.shape().iter().map(|&n| 0..n).collect();
+        v.put_values(&data, extents.as_slice())?;
+    }
+    f.close()?;
+    Ok(())
+}
+
+/// Reads every field of a file written by [`write_fields`] (any variable whose last two
+/// dimensions are lat, lon, other than the grid's own), keyed by name.
+pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
+    let file = nc::open(path)?;
+    let lat = nc::read_f64(&file, path, "lat")?;
+    let lon = nc::read_f64(&file, path, "lon")?;
+    let (nlat, nlon) = (lat.len(), lon.len());
+    let arr = |name: &str| -> Result<Array2<f64>> {
+        Ok(Array2::from_shape_vec(
+            (nlat, nlon),
+            nc::read_f64(&file, path, name)?,
+        )?)
+    };
+    let area_var = nc::variable(&file, path, "area")?;
+    let au = nc::attr_string(&area_var, "units").unwrap_or_else(|| "m^2".into());
+    let (scale, _) = super::units::conversion(&au, "m^2")
+        .map_err(|e| anyhow::anyhow!("{}: area: {e}", path.display()))?;
+    let grid = Arc::new(Grid {
+        lat,
+        lon,
+        area: arr("area")? * scale,
+        landfrac: arr("landfrac")?,
+        landmask: arr("landmask")?,
+    });
+    let months: Vec<(i64, u32)> = match file.variable("time") {
+        Some(tv) => {
+            let axis = nc::TimeAxis::parse(
+                &nc::attr_string(&tv, "units").unwrap_or_default(),
+                nc::attr_string(&tv, "calendar").as_deref(),
+            )?;
+            let b = nc::read_f64(&file, path, "time_bounds")?;
+            b.chunks(2)
+                .map(|c| axis.interval_month(c[0], c[1]))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let clim_months: Vec<(i64, u32)> = match file.variable("month") {
+        Some(_) => nc::read_f64(&file, path, "month")?
+            .into_iter()
+            .map(|m| (0, m as u32))
+            .collect(),
+        None => Vec::new(),
+    };
+    let members: Vec<String> = match file.variable("member") {
+        Some(v) => (0..v.len())
+            .map(|i| v.get_string(i))
+            .collect::<std::result::Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let mut out = BTreeMap::new();
+    for v in file.variables() {
+        let name = v.name();
+        let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        let n = dims.len();
+        if ["area", "landfrac", "landmask"].contains(&name.as_str())
+            || n < 2
+            || dims[n - 2] != "lat"
+            || dims[n - 1] != "lon"
+        {
+            continue;
+        }
+        let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
+        let values = ArrayD::from_shape_vec(IxDyn(&shape), nc::read_f64(&file, path, &name)?)?;
+        let has = |d: &str| dims.iter().any(|x| x == d);
+        out.insert(
+            name.clone(),
+            Field {
+                units: nc::attr_string(&v, "units").unwrap_or_default(),
+                long_name: nc::attr_string(&v, "long_name").unwrap_or_default(),
+                months: if has("time") {
+                    months.clone()
+                } else if has("month") {
+                    clim_months.clone()
+                } else {
+                    Vec::new()
+                },
+                members: if has("member") {
+                    members.clone()
+                } else {
+                    Vec::new()
+                },
+                name,
+                dims,
+                values,
+                grid: grid.clone(),
+            },
+        );
+    }
+    if out.is_empty() {
+        bail!("{}: no (…, lat, lon) field in the file", path.display());
+    }
+    Ok(out)
+}
