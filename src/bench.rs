@@ -35,6 +35,12 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: ensemble_load,
     },
+    Bench {
+        name: "obs_regrid",
+        about: "read + regrid 0.5 deg, 324-month GPP onto 4x5",
+        target_s: 2.0,
+        setup: obs_regrid,
+    },
 ];
 
 /// Where benchmarks keep the files they make once: `$CLMTUNE_BENCH_CACHE`, else
@@ -111,6 +117,77 @@ fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
     pb.finish_and_clear();
     std::fs::write(root.join("complete"), "")?;
     Ok(root)
+}
+
+/// A FLUXNET-MTE-shaped file once: 0.5 degree (360 x 720), monthly 1982-2008 (324 months),
+/// netCDF-4, latitudes descending, GPP in gC m-2 d-1 with -9999 over the oceans.
+fn obs_file() -> anyhow::Result<std::path::PathBuf> {
+    let path = cache_dir().join("mte_0.5deg_324.nc");
+    if path.exists() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(cache_dir())?;
+    let tmp = cache_dir().join("mte_0.5deg_324.nc.tmp");
+    {
+        let mut f = netcdf::create_with(&tmp, netcdf::Options::NETCDF4)?;
+        let (ny, nx, nt) = (360, 720, 324);
+        f.add_dimension("time", nt)?;
+        f.add_dimension("lat", ny)?;
+        f.add_dimension("lon", nx)?;
+        let lat: Vec<f64> = (0..ny).map(|i| 89.75 - 0.5 * i as f64).collect();
+        let lon: Vec<f64> = (0..nx).map(|j| -179.75 + 0.5 * j as f64).collect();
+        let mut v = f.add_variable::<f64>("lat", &["lat"])?;
+        v.put_attribute("units", "degrees_north")?;
+        v.put_values(&lat, ..)?;
+        let mut v = f.add_variable::<f64>("lon", &["lon"])?;
+        v.put_attribute("units", "degrees_east")?;
+        v.put_values(&lon, ..)?;
+        let t: Vec<f64> = (0..nt).map(|k| 15.0 + 30.4375 * k as f64).collect();
+        let mut v = f.add_variable::<f64>("time", &["time"])?;
+        v.put_attribute("units", "days since 1982-01-01")?;
+        v.put_attribute("calendar", "standard")?;
+        v.put_values(&t, ..)?;
+        let mut v = f.add_variable::<f32>("GPP", &["time", "lat", "lon"])?;
+        v.set_fill_value(-9999.0f32)?;
+        v.put_attribute("units", "gC m-2 d-1")?;
+        for k in 0..nt {
+            let month = (k % 12) as f64;
+            let map: Vec<f32> = (0..ny * nx)
+                .map(|c| {
+                    let (la, lo) = (lat[c / nx].to_radians(), lon[c % nx].to_radians());
+                    let land = (3.0 * la).sin() * (2.0 * lo).cos() + 0.3 > 0.0;
+                    if land {
+                        (5.0 * la.cos()
+                            * (1.0 + 0.3 * (month / 12.0 * std::f64::consts::TAU).cos()))
+                            as f32
+                    } else {
+                        -9999.0
+                    }
+                })
+                .collect();
+            v.put_values(&map, [k..k + 1, 0..ny, 0..nx])?;
+        }
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+fn obs_regrid() -> anyhow::Result<Body> {
+    let path = obs_file()?;
+    let grid = std::sync::Arc::new(crate::field::Grid::regular(
+        46,
+        72,
+        ndarray::Array2::ones((46, 72)),
+    )?);
+    Ok(Box::new(move || {
+        let f = crate::field::obs::read_obs(&path, "GPP", None, grid.clone())?;
+        anyhow::ensure!(
+            f.values.shape() == [324, 46, 72],
+            "wrong shape {:?}",
+            f.values.shape()
+        );
+        Ok(())
+    }))
 }
 
 fn ensemble_load() -> anyhow::Result<Body> {

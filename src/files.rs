@@ -27,21 +27,38 @@ pub fn now_utc() -> String {
     )
 }
 
-static INPUTS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+/// Identity of a file: (device, inode) on Unix, its canonical path elsewhere. One `stat`,
+/// so marking thousands of history files as inputs stays cheap.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<std::path::PathBuf> {
+    path.canonicalize().ok()
+}
+
+#[cfg(unix)]
+type Identity = (u64, u64);
+#[cfg(not(unix))]
+type Identity = std::path::PathBuf;
+
+static INPUTS: std::sync::Mutex<Option<std::collections::HashSet<Identity>>> =
+    std::sync::Mutex::new(None);
 
 /// Records that `path` was read as input in this run, so that no write replaces it.
 pub fn mark_input(path: &Path) {
-    if let (Ok(p), Ok(mut v)) = (path.canonicalize(), INPUTS.lock()) {
-        if !v.contains(&p) {
-            v.push(p);
-        }
+    if let (Some(id), Ok(mut set)) = (identity(path), INPUTS.lock()) {
+        set.get_or_insert_with(Default::default).insert(id);
     }
 }
 
 /// Whether `path` is a file this run has read as input.
 pub fn is_input(path: &Path) -> bool {
-    match (path.canonicalize(), INPUTS.lock()) {
-        (Ok(p), Ok(v)) => v.contains(&p),
+    match (identity(path), INPUTS.lock()) {
+        (Some(id), Ok(set)) => set.as_ref().is_some_and(|s| s.contains(&id)),
         _ => false,
     }
 }
