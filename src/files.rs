@@ -27,12 +27,15 @@ pub fn now_utc() -> String {
     )
 }
 
-/// Identity of a file: (device, inode) on Unix, its canonical path elsewhere. One `stat`,
-/// so marking thousands of history files as inputs stays cheap.
+/// Identity of a file: (device, inode, modification time in ns) on Unix — the time tells a
+/// recycled inode from the input that had it — and its canonical path elsewhere. One
+/// `stat`, so marking thousands of history files as inputs stays cheap.
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<(u64, u64)> {
+fn identity(path: &Path) -> Option<(u64, u64, i64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
 }
 
 #[cfg(not(unix))]
@@ -41,7 +44,7 @@ fn identity(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 #[cfg(unix)]
-type Identity = (u64, u64);
+type Identity = (u64, u64, i64);
 #[cfg(not(unix))]
 type Identity = std::path::PathBuf;
 

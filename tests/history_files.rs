@@ -408,3 +408,27 @@ fn fields_written_by_clmtune_read_back_identically() {
     assert!(e.contains("it was read as input in this run"), "{e}");
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
+
+#[test]
+fn arrays_are_written_with_their_own_dimensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("arrays.nc");
+    let a = ndarray::array![[1.0, f64::NAN, 3.0], [4.0, 5.0, 6.0]].into_dyn();
+    clmtune::field::write::write_netcdf(&p, &[], &[("pcs", &a)], "test").unwrap();
+    let f = netcdf::open(&p).unwrap();
+    let v = f.variable("pcs").unwrap();
+    let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+    assert_eq!(dims, ["pcs_0", "pcs_1"]);
+    let vals: Vec<f64> = v.get_values(..).unwrap();
+    assert_eq!(vals[0], 1.0);
+    assert_eq!(
+        vals[1],
+        clmtune::field::write::FILL,
+        "NaN is written as the fill value"
+    );
+    assert_eq!(vals[5], 6.0);
+    let e = clmtune::field::write::write_netcdf(&dir.path().join("x.nc"), &[], &[], "t")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nothing to write"), "{e}");
+}

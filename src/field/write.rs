@@ -18,11 +18,30 @@ pub const FILL: f64 = 1.0e36;
 /// Writes fields sharing one grid to `path`. `history` is recorded in the global `history`
 /// attribute (say which script and settings made the file).
 pub fn write_fields(path: &Path, fields: &[&Field], history: &str) -> Result<()> {
-    let first = fields.first().context("nothing to write")?;
-    let grid = first.grid.clone();
+    write_netcdf(path, fields, &[], history)
+}
+
+/// Writes fields sharing one grid and plain arrays (each with its own dimensions
+/// `NAME_0`, `NAME_1`, ...) to `path`; see [`write_fields`].
+pub fn write_netcdf(
+    path: &Path,
+    fields: &[&Field],
+    arrays: &[(&str, &ArrayD<f64>)],
+    history: &str,
+) -> Result<()> {
+    if fields.is_empty() && arrays.is_empty() {
+        bail!("{}: nothing to write", path.display());
+    }
+    let grid = fields.first().map(|f| f.grid.clone());
     let mut dims: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, a) in arrays {
+        for (k, &n) in a.shape().iter().enumerate() {
+            dims.insert(format!("{name}_{k}"), n);
+        }
+    }
     for f in fields {
-        if !f.grid.same_coords(&grid) {
+        let (first, grid) = (fields[0], grid.as_ref().context("grid")?);
+        if !f.grid.same_coords(grid) {
             bail!(
                 "{}: fields {} and {} are on different grids",
                 path.display(),
@@ -54,30 +73,15 @@ pub fn write_fields(path: &Path, fields: &[&Field], history: &str) -> Result<()>
         .suffix(".nc.tmp")
         .tempfile_in(dir)?;
     let tmp_path = tmp.path().to_path_buf();
-    write_into(&tmp_path, fields, &grid, &dims, history)
+    write_into(&tmp_path, fields, arrays, grid.as_deref(), &dims, history)
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
-fn write_into(
-    tmp: &Path,
-    fields: &[&Field],
-    grid: &Grid,
-    dims: &BTreeMap<String, usize>,
-    history: &str,
-) -> Result<()> {
-    let mut f = netcdf::create_with(tmp, netcdf::Options::NETCDF4)?;
-    for (d, &n) in dims {
-        f.add_dimension(d, n)?;
-    }
-    f.add_attribute("Conventions", "CF-1.8")?;
-    f.add_attribute(
-        "source",
-        format!("clmtune {}", env!("CARGO_PKG_VERSION")).as_str(),
-    )?;
-    f.add_attribute("history", history)?;
+/// Coordinates and the grid's area, land fraction and land mask.
+fn write_grid(f: &mut netcdf::FileMut, grid: &Grid) -> Result<()> {
     let (nlat, nlon) = grid.shape();
     for (name, units, std, vals) in [
         ("lat", "degrees_north", "latitude", &grid.lat),
@@ -107,6 +111,30 @@ fn write_into(
             .map(|&x| if x.is_finite() { x } else { FILL })
             .collect();
         v.put_values(&data, [0..nlat, 0..nlon])?;
+    }
+    Ok(())
+}
+
+fn write_into(
+    tmp: &Path,
+    fields: &[&Field],
+    arrays: &[(&str, &ArrayD<f64>)],
+    grid: Option<&Grid>,
+    dims: &BTreeMap<String, usize>,
+    history: &str,
+) -> Result<()> {
+    let mut f = netcdf::create_with(tmp, netcdf::Options::NETCDF4)?;
+    for (d, &n) in dims {
+        f.add_dimension(d, n)?;
+    }
+    f.add_attribute("Conventions", "CF-1.8")?;
+    f.add_attribute(
+        "source",
+        format!("clmtune {}", env!("CARGO_PKG_VERSION")).as_str(),
+    )?;
+    f.add_attribute("history", history)?;
+    if let Some(grid) = grid {
+        write_grid(&mut f, grid)?;
     }
     let with_months = fields
         .iter()
@@ -188,6 +216,18 @@ fn write_into(
             .collect();
         let extents: Vec<std::ops::Range<usize>> =
             fld.values.shape().iter().map(|&n| 0..n).collect();
+        v.put_values(&data, extents.as_slice())?;
+    }
+    for (name, a) in arrays {
+        let dn: Vec<String> = (0..a.ndim()).map(|k| format!("{name}_{k}")).collect();
+        let dr: Vec<&str> = dn.iter().map(String::as_str).collect();
+        let mut v = f.add_variable::<f64>(name, &dr)?;
+        v.set_fill_value(FILL)?;
+        let data: Vec<f64> = a
+            .iter()
+            .map(|&x| if x.is_finite() { x } else { FILL })
+            .collect();
+        let extents: Vec<std::ops::Range<usize>> = a.shape().iter().map(|&n| 0..n).collect();
         v.put_values(&data, extents.as_slice())?;
     }
     f.close()?;

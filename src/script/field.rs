@@ -528,23 +528,28 @@ pub mod field_fns {
             .map_err(err)
     }
 
-    /// Writes fields (a map of name -> Field on one grid) to CF netCDF-4 that xarray and
+    /// Writes fields (a map of name -> Field on one grid, or Array) to CF netCDF-4 that xarray and
     /// ncview open: coordinates, units, fill values, time bounds, member names, the grid's
     /// area and land fraction, and a `history` attribute with the command that made it. The
     /// file is replaced only when complete; an input of the run is never overwritten.
     ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
-    /// write_netcdf(`${TEMP_DIR}/gpp.nc`, #{GPP: f, GPP_mean: f.time_mean()});
+    /// write_netcdf(`${TEMP_DIR}/gpp.nc`, #{GPP: f, GPP_mean: f.time_mean(), weights: eye(2)});
     /// read_netcdf(`${TEMP_DIR}/gpp.nc`).GPP_mean.dims    //=> ["lat", "lon"]
     /// ```
     #[rhai_fn(return_raw)]
     pub fn write_netcdf(path: &str, fields: Map) -> RResult<()> {
         let mut owned: Vec<crate::field::Field> = Vec::new();
+        let mut arrays: Vec<(String, ndarray::ArrayD<f64>)> = Vec::new();
         for (k, v) in &fields {
+            if let Some(a) = v.read_lock::<NdArray>() {
+                arrays.push((k.to_string(), a.data().clone()));
+                continue;
+            }
             let f = v.read_lock::<ScriptField>().ok_or_else(|| {
                 script_err(format!(
-                    "write_netcdf: {k} is a {}, not a Field",
+                    "write_netcdf: {k} is a {}, not a Field or an Array",
                     type_name(v)
                 ))
             })?;
@@ -553,9 +558,11 @@ pub mod field_fns {
             owned.push(f);
         }
         let refs: Vec<&crate::field::Field> = owned.iter().collect();
+        let arefs: Vec<(&str, &ndarray::ArrayD<f64>)> =
+            arrays.iter().map(|(n, a)| (n.as_str(), a)).collect();
         let cmd: Vec<String> = std::env::args().collect();
         let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
-        crate::field::write::write_fields(Path::new(path), &refs, &history).map_err(err)
+        crate::field::write::write_netcdf(Path::new(path), &refs, &arefs, &history).map_err(err)
     }
 
     /// Reads the fields of a netCDF file written by `write_netcdf` (a map of name -> Field).
