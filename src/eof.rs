@@ -1,0 +1,398 @@
+//! Empirical orthogonal functions of an ensemble (Dagon et al. 2020, Eq. 3 and 5), in the
+//! manner of Python's eofs: all the work happens when an [`Eof`] is built; afterwards the
+//! EOF maps, principal components, singular values, variance fractions, projections of other
+//! fields and reconstructions are cheap.
+//!
+//! `X = U s V`: X holds the weighted anomalies (member minus ensemble mean, times the cell
+//! weight) over the cells of the mask, one row per member. Sign convention: each EOF (row of
+//! V) is flipped so that its loading of largest magnitude is positive, with the matching
+//! column of U flipped too, so results compare between runs and machines.
+
+use anyhow::{bail, Result};
+use ndarray::{Array1, Array2, Array3, Axis};
+
+/// How grid cells are weighted before the SVD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Weighting {
+    /// By cell area (m^2), as the authors did (LHF anomalies become TW-like units).
+    Area,
+    /// By the square root of the area (common EOF practice: variance weighted by area).
+    SqrtArea,
+    /// No weighting.
+    None,
+}
+
+impl std::str::FromStr for Weighting {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "area" => Weighting::Area,
+            "sqrt_area" | "sqrt(area)" => Weighting::SqrtArea,
+            "none" => Weighting::None,
+            _ => bail!("unknown weighting '{s}': use area, sqrt_area or none"),
+        })
+    }
+}
+
+/// A fitted EOF analysis of a (member, lat, lon) stack.
+#[derive(Debug, Clone)]
+pub struct Eof {
+    shape: (usize, usize),
+    /// Flat (row-major) indices of the cells analysed.
+    cells: Vec<usize>,
+    /// Weight of each analysed cell.
+    weights: Array1<f64>,
+    /// Ensemble mean of each analysed cell (unweighted).
+    mean: Array1<f64>,
+    /// Left singular vectors, members x modes (the PCs the emulators learn).
+    u: Array2<f64>,
+    /// Singular values, descending.
+    s: Array1<f64>,
+    /// Right singular vectors, modes x cells (the EOFs).
+    vt: Array2<f64>,
+}
+
+impl Eof {
+    /// Builds the analysis. `stack` is (member, lat, lon); `area` (lat, lon) gives the
+    /// weights; `mask` (lat, lon), if given, limits the cells (e.g. the observation data
+    /// mask); cells undefined in any member are always left out.
+    pub fn new(
+        stack: &Array3<f64>,
+        area: &Array2<f64>,
+        mask: Option<&Array2<f64>>,
+        weighting: Weighting,
+    ) -> Result<Eof> {
+        let (nm, ny, nx) = stack.dim();
+        if nm < 2 {
+            bail!("an EOF analysis needs at least 2 members, got {nm}");
+        }
+        if area.dim() != (ny, nx) || mask.is_some_and(|m| m.dim() != (ny, nx)) {
+            bail!("weights and mask must be ({ny}, {nx}) like the members' maps");
+        }
+        let flat = stack.view().into_shape_with_order((nm, ny * nx))?;
+        let area_f: Vec<f64> = area.iter().copied().collect();
+        let cells: Vec<usize> = (0..ny * nx)
+            .filter(|&c| {
+                mask.is_none_or(|m| m.as_slice().map_or(false, |s| s[c] != 0.0))
+                    && area_f[c].is_finite()
+                    && area_f[c] > 0.0
+                    && flat.column(c).iter().all(|x| x.is_finite())
+            })
+            .collect();
+        if cells.len() < 2 {
+            bail!(
+                "only {} cell(s) are defined in every member and inside the mask",
+                cells.len()
+            );
+        }
+        let weights: Array1<f64> = cells
+            .iter()
+            .map(|&c| match weighting {
+                Weighting::Area => area_f[c],
+                Weighting::SqrtArea => area_f[c].sqrt(),
+                Weighting::None => 1.0,
+            })
+            .collect();
+        let sub = flat.select(Axis(1), &cells);
+        let mean = sub.mean_axis(Axis(0)).expect("at least two members");
+        let x = (&sub - &mean) * &weights;
+        let m = nalgebra::DMatrix::from_row_slice(
+            nm,
+            cells.len(),
+            x.as_standard_layout().as_slice().expect("standard layout"),
+        );
+        let svd = nalgebra::linalg::SVD::try_new(m, true, true, f64::EPSILON, 0)
+            .ok_or_else(|| anyhow::anyhow!("the SVD did not converge"))?;
+        let (Some(u), Some(vt)) = (svd.u, svd.v_t) else {
+            bail!("the SVD gave no singular vectors")
+        };
+        let k = svd.singular_values.len();
+        let mut u = Array2::from_shape_fn((nm, k), |(i, j)| u[(i, j)]);
+        let mut vt = Array2::from_shape_fn((k, cells.len()), |(i, j)| vt[(i, j)]);
+        let s = Array1::from_iter(svd.singular_values.iter().copied());
+        for j in 0..k {
+            let row = vt.row(j);
+            let big = row
+                .iter()
+                .copied()
+                .fold(0.0f64, |a, b| if b.abs() > a.abs() { b } else { a });
+            if big < 0.0 {
+                vt.row_mut(j).mapv_inplace(|v| -v);
+                u.column_mut(j).mapv_inplace(|v| -v);
+            }
+        }
+        Ok(Eof {
+            shape: (ny, nx),
+            cells,
+            weights,
+            mean,
+            u,
+            s,
+            vt,
+        })
+    }
+
+    /// Number of modes (members, or analysed cells if fewer).
+    pub fn modes(&self) -> usize {
+        self.s.len()
+    }
+
+    fn check_n(&self, n: usize) -> Result<()> {
+        if n == 0 || n > self.modes() {
+            bail!("asked for {n} modes; there are 1..={}", self.modes());
+        }
+        Ok(())
+    }
+
+    fn to_maps(&self, rows: ndarray::ArrayView2<f64>) -> Array3<f64> {
+        let (ny, nx) = self.shape;
+        let mut out = Array3::from_elem((rows.nrows(), ny, nx), f64::NAN);
+        for (k, row) in rows.outer_iter().enumerate() {
+            let mut map = out.index_axis_mut(Axis(0), k);
+            let flat = map.as_slice_mut().expect("standard layout");
+            for (&c, &v) in self.cells.iter().zip(row.iter()) {
+                flat[c] = v;
+            }
+        }
+        out
+    }
+
+    /// The first `n` EOFs as maps (mode, lat, lon), NaN outside the analysed cells.
+    pub fn eofs(&self, n: usize) -> Result<Array3<f64>> {
+        self.check_n(n)?;
+        Ok(self.to_maps(self.vt.slice(ndarray::s![..n, ..])))
+    }
+
+    /// The first `n` principal components: columns of U (member x mode).
+    pub fn pcs(&self, n: usize) -> Result<Array2<f64>> {
+        self.check_n(n)?;
+        Ok(self.u.slice(ndarray::s![.., ..n]).to_owned())
+    }
+
+    /// The singular values, descending.
+    pub fn singular_values(&self) -> &Array1<f64> {
+        &self.s
+    }
+
+    /// Fraction of variance of each mode, `s_k^2 / sum s^2`.
+    pub fn variance_fraction(&self) -> Array1<f64> {
+        let total: f64 = self.s.iter().map(|s| s * s).sum();
+        self.s
+            .mapv(|s| if total > 0.0 { s * s / total } else { f64::NAN })
+    }
+
+    /// The ensemble mean as a map (NaN outside the analysed cells).
+    pub fn mean(&self) -> Array2<f64> {
+        let m = self.to_maps(self.mean.view().insert_axis(Axis(0)));
+        m.index_axis(Axis(0), 0).to_owned()
+    }
+
+    /// The weights of the analysed cells as a map.
+    pub fn weights(&self) -> Array2<f64> {
+        let m = self.to_maps(self.weights.view().insert_axis(Axis(0)));
+        m.index_axis(Axis(0), 0).to_owned()
+    }
+
+    /// The analysed cells as a 0/1 map.
+    pub fn mask(&self) -> Array2<f64> {
+        let (ny, nx) = self.shape;
+        let mut m = Array2::zeros((ny, nx));
+        let flat = m.as_slice_mut().expect("standard layout");
+        for &c in &self.cells {
+            flat[c] = 1.0;
+        }
+        m
+    }
+
+    /// Projects maps (k, lat, lon) onto the first `n` modes with the pseudo-inverse of Eq. 5:
+    /// `U = X (s V)^+ = X V^T / s`, X the weighted anomaly from the ensemble mean. A map
+    /// undefined at an analysed cell gives NaN PCs.
+    pub fn project(&self, maps: &Array3<f64>, n: usize) -> Result<Array2<f64>> {
+        self.check_n(n)?;
+        let (k, ny, nx) = maps.dim();
+        if (ny, nx) != self.shape {
+            bail!(
+                "maps are ({ny}, {nx}); the EOFs were made on {:?}",
+                self.shape
+            );
+        }
+        let flat = maps.view().into_shape_with_order((k, ny * nx))?;
+        let x = (&flat.select(Axis(1), &self.cells) - &self.mean) * &self.weights;
+        let v = self.vt.slice(ndarray::s![..n, ..]);
+        let mut out = x.dot(&v.t());
+        for (j, mut col) in out.columns_mut().into_iter().enumerate() {
+            let s = self.s[j];
+            col.mapv_inplace(|p| if s > 0.0 { p / s } else { f64::NAN });
+        }
+        Ok(out)
+    }
+
+    /// Maps (member, lat, lon) rebuilt from the first `n` modes in the original units:
+    /// `mean + (U_n s_n V_n) / weights`.
+    pub fn reconstruct(&self, n: usize) -> Result<Array3<f64>> {
+        self.reconstruct_from(&self.pcs(n)?)
+    }
+
+    /// Maps rebuilt from given PCs (rows: cases, columns: the first modes), e.g. emulated ones.
+    pub fn reconstruct_from(&self, pcs: &Array2<f64>) -> Result<Array3<f64>> {
+        let n = pcs.ncols();
+        self.check_n(n)?;
+        let sv = &self.vt.slice(ndarray::s![..n, ..])
+            * &self.s.slice(ndarray::s![..n]).insert_axis(Axis(1));
+        let x = pcs.dot(&sv) / &self.weights + &self.mean;
+        Ok(self.to_maps(x.view()))
+    }
+}
+
+/// Root-mean-square difference over the cells where both maps are defined, for each map of
+/// `maps` (k, lat, lon) against `target` (lat, lon).
+pub fn rmse(maps: &Array3<f64>, target: &Array2<f64>) -> Result<Array1<f64>> {
+    let (_, ny, nx) = maps.dim();
+    if target.dim() != (ny, nx) {
+        bail!(
+            "target map is {:?}, the maps are ({ny}, {nx})",
+            target.dim()
+        );
+    }
+    Ok(maps
+        .outer_iter()
+        .map(|m| {
+            let (n, s) = m
+                .iter()
+                .zip(target.iter())
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .fold((0usize, 0.0), |(n, s), (a, b)| {
+                    (n + 1, s + (a - b) * (a - b))
+                });
+            if n == 0 {
+                f64::NAN
+            } else {
+                (s / n as f64).sqrt()
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn stack() -> Array3<f64> {
+        // 4 members on 2 x 3 cells, cell (0, 2) undefined in member 2
+        let mut a = crate::array::randn(&[4, 2, 3], 3)
+            .unwrap()
+            .into_dimensionality::<ndarray::Ix3>()
+            .unwrap();
+        a[[2, 0, 2]] = f64::NAN;
+        a
+    }
+
+    #[test]
+    fn all_modes_rebuild_the_members_and_fractions_sum_to_one() {
+        let area = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let st = stack();
+        let e = Eof::new(&st, &area, None, Weighting::Area).unwrap();
+        assert_eq!(
+            e.mask()[[0, 2]],
+            0.0,
+            "a cell undefined in one member is left out"
+        );
+        let r = e.reconstruct(e.modes()).unwrap();
+        for ((m, i, j), &v) in r.indexed_iter() {
+            if (i, j) == (0, 2) {
+                assert!(v.is_nan(), "masked cells never leak");
+            } else {
+                assert!(
+                    (v - st[[m, i, j]]).abs() < 1e-10,
+                    "({m},{i},{j}) {v} vs {}",
+                    st[[m, i, j]]
+                );
+            }
+        }
+        assert!((e.variance_fraction().sum() - 1.0).abs() < 1e-12);
+        // projecting each member's own map returns its PCs
+        let p = e.project(&st, 3).unwrap();
+        let u = e.pcs(3).unwrap();
+        for (a, b) in p.iter().zip(u.iter()) {
+            assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+        }
+        // the sign convention: each EOF's largest loading is positive
+        for k in 0..3 {
+            let row = e
+                .eofs(3)
+                .unwrap()
+                .index_axis(Axis(0), k)
+                .iter()
+                .copied()
+                .filter(|x| x.is_finite())
+                .fold(0.0f64, |a, b| if b.abs() > a.abs() { b } else { a });
+            assert!(row > 0.0);
+        }
+        assert!(e.eofs(9).is_err());
+    }
+
+    #[test]
+    fn a_small_case_against_numpy() {
+        // numpy 2.4: X = [[1, 0, 2], [0, 1, 0], [2, 1, 0]] with unit weights; anomalies
+        // A = X - X.mean(0); np.linalg.svd(A, full_matrices=False)[1] =
+        // [1.82574186e+00, 1.41421356e+00, 9.9e-17] (three members have two independent
+        // anomalies); variance fractions 0.625, 0.375, 0 (sum of squares 16/3).
+        let st =
+            Array3::from_shape_vec((3, 1, 3), vec![1.0, 0.0, 2.0, 0.0, 1.0, 0.0, 2.0, 1.0, 0.0])
+                .unwrap();
+        let e = Eof::new(&st, &array![[1.0, 1.0, 1.0]], None, Weighting::None).unwrap();
+        let s = e.singular_values();
+        assert!((s[0] - 1.8257418583505538).abs() < 1e-12, "{s}");
+        assert!((s[1] - 1.4142135623730951).abs() < 1e-12, "{s}");
+        assert!(s[2].abs() < 1e-12);
+        // numpy's U and V with the same sign convention (largest |loading| positive):
+        // U[:, :2] = [[0.81649658, 0], [-0.40824829, -0.70710678], [-0.40824829, 0.70710678]]
+        // Vt[:2] = [[0, -0.4472136, 0.89442719], [1, 0, 0]]
+        let u = e.pcs(2).unwrap();
+        let want_u = array![
+            [0.816496580927726, 0.0],
+            [-0.408248290463863, -0.7071067811865476],
+            [-0.408248290463863, 0.7071067811865476]
+        ];
+        assert!(
+            u.iter()
+                .zip(want_u.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-9),
+            "{u}"
+        );
+        let v = e.eofs(2).unwrap();
+        assert!(
+            (v[[0, 0, 2]] - 0.894427190999916).abs() < 1e-9 && (v[[1, 0, 0]] - 1.0).abs() < 1e-9,
+            "{v}"
+        );
+        let f = e.variance_fraction();
+        assert!(
+            (f[0] - 0.625).abs() < 1e-12 && (f[1] - 0.375).abs() < 1e-12,
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn cells_outside_the_mask_never_leak() {
+        let area = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let mask = array![[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]];
+        let mut st = stack();
+        let a = Eof::new(&st, &area, Some(&mask), Weighting::SqrtArea).unwrap();
+        st[[0, 1, 0]] = 1e6; // a wild value in the masked-out cell
+        let b = Eof::new(&st, &area, Some(&mask), Weighting::SqrtArea).unwrap();
+        assert_eq!(a.singular_values(), b.singular_values());
+        assert!(b.eofs(1).unwrap()[[0, 1, 0]].is_nan());
+        assert!(b.reconstruct(2).unwrap()[[0, 1, 0]].is_nan());
+        assert_eq!(b.mask(), array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]);
+        assert!((b.weights()[[1, 2]] - 6f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn rmse_over_common_cells() {
+        let maps = Array3::from_shape_vec((1, 1, 3), vec![1.0, 2.0, f64::NAN]).unwrap();
+        let t = array![[2.0, 4.0, 9.0]];
+        // sqrt((1 + 4) / 2)
+        assert!((rmse(&maps, &t).unwrap()[0] - 2.5f64.sqrt()).abs() < 1e-15);
+    }
+}
