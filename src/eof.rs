@@ -73,7 +73,7 @@ impl Eof {
         let area_f: Vec<f64> = area.iter().copied().collect();
         let cells: Vec<usize> = (0..ny * nx)
             .filter(|&c| {
-                mask.is_none_or(|m| m.as_slice().map_or(false, |s| s[c] != 0.0))
+                mask.is_none_or(|m| m.as_slice().is_some_and(|s| s[c] != 0.0))
                     && area_f[c].is_finite()
                     && area_f[c] > 0.0
                     && flat.column(c).iter().all(|x| x.is_finite())
@@ -244,6 +244,186 @@ impl Eof {
     }
 }
 
+impl Eof {
+    /// Saves the analysis to netCDF: EOF maps (mode, lat, lon), PCs (member, mode), singular
+    /// values, the ensemble mean, the weights and the mask (lat, lon), with coordinates.
+    pub fn save(
+        &self,
+        path: &std::path::Path,
+        lat: &[f64],
+        lon: &[f64],
+        history: &str,
+    ) -> Result<()> {
+        use anyhow::Context;
+        let (ny, nx) = self.shape;
+        if lat.len() != ny || lon.len() != nx {
+            bail!(
+                "{}: coordinates ({}, {}) do not fit the EOF maps ({ny}, {nx})",
+                path.display(),
+                lat.len(),
+                lon.len()
+            );
+        }
+        crate::files::check_not_input(path)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".clmtune-")
+            .suffix(".nc.tmp")
+            .tempfile_in(dir)?;
+        {
+            let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
+            let k = self.modes();
+            let nm = self.u.nrows();
+            f.add_dimension("lat", ny)?;
+            f.add_dimension("lon", nx)?;
+            f.add_dimension("mode", k)?;
+            f.add_dimension("member", nm)?;
+            f.add_attribute("Conventions", "CF-1.8")?;
+            f.add_attribute(
+                "source",
+                format!("clmtune {} EOF analysis", env!("CARGO_PKG_VERSION")).as_str(),
+            )?;
+            f.add_attribute("history", history)?;
+            f.add_attribute(
+                "sign_convention",
+                "each EOF's largest-magnitude loading is positive",
+            )?;
+            f.add_variable::<f64>("lat", &["lat"])?
+                .put_values(lat, ..)?;
+            f.add_variable::<f64>("lon", &["lon"])?
+                .put_values(lon, ..)?;
+            let fill = crate::field::write::FILL;
+            let put = |f: &mut netcdf::FileMut,
+                       name: &str,
+                       dims: &[&str],
+                       data: Vec<f64>,
+                       long: &str|
+             -> Result<()> {
+                let mut v = f.add_variable::<f64>(name, dims)?;
+                v.set_fill_value(fill)?;
+                v.put_attribute("long_name", long)?;
+                let d: Vec<f64> = data
+                    .into_iter()
+                    .map(|x| if x.is_finite() { x } else { fill })
+                    .collect();
+                let ext: Vec<std::ops::Range<usize>> = dims
+                    .iter()
+                    .map(|n| {
+                        0..match *n {
+                            "lat" => ny,
+                            "lon" => nx,
+                            "mode" => k,
+                            _ => nm,
+                        }
+                    })
+                    .collect();
+                v.put_values(&d, ext.as_slice())?;
+                Ok(())
+            };
+            put(
+                &mut f,
+                "eof",
+                &["mode", "lat", "lon"],
+                self.eofs(k)?.into_iter().collect(),
+                "EOF (right singular vector) maps",
+            )?;
+            put(
+                &mut f,
+                "pcs",
+                &["member", "mode"],
+                self.u.iter().copied().collect(),
+                "principal components (left singular vectors)",
+            )?;
+            put(
+                &mut f,
+                "singular_values",
+                &["mode"],
+                self.s.to_vec(),
+                "singular values",
+            )?;
+            put(
+                &mut f,
+                "variance_fraction",
+                &["mode"],
+                self.variance_fraction().to_vec(),
+                "fraction of variance",
+            )?;
+            put(
+                &mut f,
+                "mean",
+                &["lat", "lon"],
+                self.mean().into_iter().collect(),
+                "ensemble mean",
+            )?;
+            put(
+                &mut f,
+                "weights",
+                &["lat", "lon"],
+                self.weights().into_iter().collect(),
+                "cell weights",
+            )?;
+            put(
+                &mut f,
+                "mask",
+                &["lat", "lon"],
+                self.mask().into_iter().collect(),
+                "cells analysed (1)",
+            )?;
+            f.close()?;
+        }
+        tmp.persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Loads an analysis saved by [`Eof::save`], with its latitudes and longitudes.
+    pub fn load(path: &std::path::Path) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+        let file = crate::nc::open(path)?;
+        let lat = crate::nc::read_f64(&file, path, "lat")?;
+        let lon = crate::nc::read_f64(&file, path, "lon")?;
+        let (ny, nx) = (lat.len(), lon.len());
+        let mask = crate::nc::read_f64(&file, path, "mask")?;
+        let cells: Vec<usize> = (0..ny * nx)
+            .filter(|&c| mask.get(c).is_some_and(|&m| m == 1.0))
+            .collect();
+        let s = Array1::from(crate::nc::read_f64(&file, path, "singular_values")?);
+        let k = s.len();
+        let eof = crate::nc::read_f64(&file, path, "eof")?;
+        if eof.len() != k * ny * nx {
+            bail!(
+                "{}: eof holds {} values, expected {k} x {ny} x {nx}",
+                path.display(),
+                eof.len()
+            );
+        }
+        let vt = Array2::from_shape_fn((k, cells.len()), |(j, c)| eof[j * ny * nx + cells[c]]);
+        let u_flat = crate::nc::read_f64(&file, path, "pcs")?;
+        let nm = u_flat.len() / k.max(1);
+        let u = Array2::from_shape_vec((nm, k), u_flat)?;
+        let mean_map = crate::nc::read_f64(&file, path, "mean")?;
+        let w_map = crate::nc::read_f64(&file, path, "weights")?;
+        let mean = cells.iter().map(|&c| mean_map[c]).collect();
+        let weights = cells.iter().map(|&c| w_map[c]).collect();
+        Ok((
+            Eof {
+                shape: (ny, nx),
+                cells,
+                weights,
+                mean,
+                u,
+                s,
+                vt,
+            },
+            lat,
+            lon,
+        ))
+    }
+}
+
 /// Root-mean-square difference over the cells where both maps are defined, for each map of
 /// `maps` (k, lat, lon) against `target` (lat, lon).
 pub fn rmse(maps: &Array3<f64>, target: &Array2<f64>) -> Result<Array1<f64>> {
@@ -344,7 +524,7 @@ mod tests {
         let e = Eof::new(&st, &array![[1.0, 1.0, 1.0]], None, Weighting::None).unwrap();
         let s = e.singular_values();
         assert!((s[0] - 1.8257418583505538).abs() < 1e-12, "{s}");
-        assert!((s[1] - 1.4142135623730951).abs() < 1e-12, "{s}");
+        assert!((s[1] - std::f64::consts::SQRT_2).abs() < 1e-12, "{s}");
         assert!(s[2].abs() < 1e-12);
         // numpy's U and V with the same sign convention (largest |loading| positive):
         // U[:, :2] = [[0.81649658, 0], [-0.40824829, -0.70710678], [-0.40824829, 0.70710678]]
@@ -352,8 +532,8 @@ mod tests {
         let u = e.pcs(2).unwrap();
         let want_u = array![
             [0.816496580927726, 0.0],
-            [-0.408248290463863, -0.7071067811865476],
-            [-0.408248290463863, 0.7071067811865476]
+            [-0.408248290463863, -std::f64::consts::FRAC_1_SQRT_2],
+            [-0.408248290463863, std::f64::consts::FRAC_1_SQRT_2]
         ];
         assert!(
             u.iter()
@@ -386,6 +566,23 @@ mod tests {
         assert!(b.reconstruct(2).unwrap()[[0, 1, 0]].is_nan());
         assert_eq!(b.mask(), array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]);
         assert!((b.weights()[[1, 2]] - 6f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn save_and_load_give_the_same_analysis() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("eof.nc");
+        let area = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let st = stack();
+        let e = Eof::new(&st, &area, None, Weighting::Area).unwrap();
+        e.save(&p, &[-10.0, 10.0], &[0.0, 120.0, 240.0], "test")
+            .unwrap();
+        let (b, lat, lon) = Eof::load(&p).unwrap();
+        assert_eq!((lat, lon), (vec![-10.0, 10.0], vec![0.0, 120.0, 240.0]));
+        assert_eq!(b.singular_values(), e.singular_values());
+        assert_eq!(b.pcs(3).unwrap(), e.pcs(3).unwrap());
+        assert_eq!(b.project(&st, 3).unwrap(), e.project(&st, 3).unwrap());
+        assert_eq!(b.mask(), e.mask());
     }
 
     #[test]

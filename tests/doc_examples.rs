@@ -67,16 +67,28 @@ fn write_demo_case(root: &std::path::Path) {
         landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
     };
     let base = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
-    for m in 1..=12u32 {
-        let gpp: Vec<f64> = base.iter().map(|b| b + 0.1 * (m - 1) as f64).collect();
-        let vars = [HistVar {
-            name: "GPP",
-            units: "gC/m^2/s",
-            long_name: "gross primary production",
-            levels: None,
-            values: &gpp,
-        }];
-        write_history_month(&hist_path(root, "demo", 1, m), "demo", 1, m, &grid, &vars).unwrap();
+    // "demo2" and "demo3" differ from "demo" so that the `eof` examples have an ensemble
+    let cases: [(&str, [f64; 6]); 3] = [
+        ("demo", [0.0; 6]),
+        ("demo2", [0.5, -0.2, 0.0, 0.1, 0.3, -0.4]),
+        ("demo3", [-0.3, 0.4, 0.0, 0.2, -0.1, 0.6]),
+    ];
+    for (case, shift) in cases {
+        for m in 1..=12u32 {
+            let gpp: Vec<f64> = base
+                .iter()
+                .zip(shift)
+                .map(|(b, d)| b + d + 0.1 * (m - 1) as f64)
+                .collect();
+            let vars = [HistVar {
+                name: "GPP",
+                units: "gC/m^2/s",
+                long_name: "gross primary production",
+                levels: None,
+                values: &gpp,
+            }];
+            write_history_month(&hist_path(root, case, 1, m), case, 1, m, &grid, &vars).unwrap();
+        }
     }
 }
 

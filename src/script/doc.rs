@@ -75,6 +75,7 @@ fn script_type(rust: &str) -> &str {
     match rust {
         "NdArray" => "Array",
         "ScriptField" => "Field",
+        "ScriptEof" => "Eof",
         "List" | "Array" => "list",
         "i64" | "INT" => "int",
         "f64" | "FLOAT" => "float",

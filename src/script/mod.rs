@@ -5,6 +5,7 @@ pub mod array;
 pub mod config;
 pub mod core;
 pub mod doc;
+pub mod eof;
 pub mod error;
 pub mod field;
 pub mod resolver;
@@ -42,6 +43,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: field::module,
     },
     ScriptModule {
+        name: "eof",
+        about: "EOF analysis of ensembles: SVD, projections, reconstructions",
+        build: eof::module,
+    },
+    ScriptModule {
         name: "core",
         about: "checks for scripts and tests",
         build: core::module,
@@ -52,6 +58,7 @@ pub const MODULES: &[ScriptModule] = &[
 pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<array::NdArray>("Array");
     engine.register_type_with_name::<field::ScriptField>("Field");
+    engine.register_type_with_name::<eof::ScriptEof>("Eof");
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module

@@ -1,0 +1,301 @@
+//! The script `Eof` type: an EOF analysis built once from an ensemble field, then cheap
+//! accessors in the manner of Python's eofs package.
+
+use super::array::{script_err, type_name, NdArray, RResult};
+use super::field::ScriptField;
+use crate::eof::{Eof, Weighting};
+use ndarray::{Array2, Array3, Ix2, Ix3};
+use rhai::plugin::*;
+use rhai::{Dynamic, Map, Module, INT};
+use std::sync::Arc;
+
+/// An EOF analysis with the coordinates of its maps.
+#[derive(Clone, Debug)]
+pub struct ScriptEof {
+    eof: Arc<Eof>,
+    lat: Arc<Vec<f64>>,
+    lon: Arc<Vec<f64>>,
+}
+
+fn err(e: anyhow::Error) -> Box<EvalAltResult> {
+    script_err(format!("{e:#}"))
+}
+
+fn modes(n: INT) -> RResult<usize> {
+    usize::try_from(n).map_err(|_| script_err(format!("the number of modes must be >= 1, got {n}")))
+}
+
+fn arr<D: ndarray::Dimension>(a: ndarray::Array<f64, D>) -> NdArray {
+    NdArray::new(a.into_dyn())
+}
+
+/// Maps (k, lat, lon) from a Field or an Array of 2 or 3 dimensions; `single` tells whether
+/// it was one map.
+fn maps_of(d: &Dynamic) -> RResult<(Array3<f64>, bool)> {
+    let data = if let Some(f) = d.read_lock::<ScriptField>() {
+        f.0.values.clone()
+    } else if let Some(a) = d.read_lock::<NdArray>() {
+        a.data().clone()
+    } else {
+        return Err(script_err(format!(
+            "expected a Field or an Array of maps, not {}",
+            type_name(d)
+        )));
+    };
+    match data.ndim() {
+        2 => Ok((
+            data.into_dimensionality::<Ix2>()
+                .map_err(script_err)?
+                .insert_axis(ndarray::Axis(0)),
+            true,
+        )),
+        3 => Ok((
+            data.into_dimensionality::<Ix3>().map_err(script_err)?,
+            false,
+        )),
+        n => Err(script_err(format!(
+            "expected (lat, lon) or (k, lat, lon) maps, not {n}-D"
+        ))),
+    }
+}
+
+/// The functions of the `eof` module.
+#[export_module]
+pub mod eof_fns {
+    use super::*;
+
+    /// An EOF analysis (Dagon et al. 2020, Eq. 3): the SVD `X = U s V` of the weighted
+    /// anomalies (member minus ensemble mean, times the cell weight) of a (member, lat, lon)
+    /// field over the cells defined in every member (and inside the mask, if given). Each
+    /// EOF's largest loading is positive (the sign convention), so results compare between runs.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP);
+    /// e.variance_fraction().sum()    //=> 1.0
+    /// ```
+    pub type Eof = ScriptEof;
+
+    /// Builds an EOF analysis of a (member, lat, lon) field with cell-area weights.
+    #[rhai_fn(name = "eof", return_raw)]
+    pub fn eof_default(field: ScriptField) -> RResult<ScriptEof> {
+        eof_opts(field, Map::new())
+    }
+
+    /// Builds an EOF analysis with options: `weights` ("area", the authors' choice and the
+    /// default; "sqrt_area"; "none") and `mask` (a lat x lon Array, e.g. the observation
+    /// data mask; cells where it is false are left out).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP, #{weights: "none", mask: array([[true, true, true], [false, true, true]])});
+    /// e.mask    //=> [[ True  True False]
+    ///           //=>  [False  True  True]]
+    /// ```
+    #[rhai_fn(name = "eof", return_raw)]
+    pub fn eof_opts(field: ScriptField, options: Map) -> RResult<ScriptEof> {
+        let f = &field.0;
+        if f.dims != ["member", "lat", "lon"] {
+            return Err(script_err(format!(
+                "eof needs a (member, lat, lon) field, not ({}): take time means first",
+                f.dims.join(", ")
+            )));
+        }
+        let mut weighting = Weighting::Area;
+        let mut mask: Option<Array2<f64>> = None;
+        for (k, v) in &options {
+            match k.as_str() {
+                "weights" => weighting = v.to_string().parse().map_err(err)?,
+                "mask" => {
+                    let a = v
+                        .read_lock::<NdArray>()
+                        .ok_or_else(|| script_err("option mask is a lat x lon Array"))?;
+                    mask = Some(
+                        a.data()
+                            .clone()
+                            .into_dimensionality::<Ix2>()
+                            .map_err(|_| script_err("option mask is a lat x lon Array"))?,
+                    );
+                }
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': eof takes weights and mask"
+                    )))
+                }
+            }
+        }
+        let stack = f
+            .values
+            .clone()
+            .into_dimensionality::<Ix3>()
+            .map_err(script_err)?;
+        let e =
+            crate::eof::Eof::new(&stack, &f.grid.area, mask.as_ref(), weighting).map_err(err)?;
+        Ok(ScriptEof {
+            eof: Arc::new(e),
+            lat: Arc::new(f.grid.lat.clone()),
+            lon: Arc::new(f.grid.lon.clone()),
+        })
+    }
+
+    /// The first `n` EOFs as maps (mode, lat, lon); NaN outside the analysed cells.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// eof(ens.GPP).eofs(2).shape    //=> [2, 2, 3]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn eofs(e: &mut ScriptEof, n: INT) -> RResult<NdArray> {
+        e.eof.eofs(modes(n)?).map(arr).map_err(err)
+    }
+
+    /// The first `n` principal components (member x mode): the columns of U the emulators learn.
+    #[rhai_fn(return_raw, pure)]
+    pub fn pcs(e: &mut ScriptEof, n: INT) -> RResult<NdArray> {
+        e.eof.pcs(modes(n)?).map(arr).map_err(err)
+    }
+
+    /// The singular values, descending.
+    #[rhai_fn(pure)]
+    pub fn singular_values(e: &mut ScriptEof) -> NdArray {
+        arr(e.eof.singular_values().clone())
+    }
+
+    /// The fraction of variance of each mode, `s_k^2 / sum s^2`.
+    #[rhai_fn(pure)]
+    pub fn variance_fraction(e: &mut ScriptEof) -> NdArray {
+        arr(e.eof.variance_fraction())
+    }
+
+    /// The ensemble mean map.
+    #[rhai_fn(get = "mean", pure)]
+    pub fn mean(e: &mut ScriptEof) -> NdArray {
+        arr(e.eof.mean())
+    }
+
+    /// The weight of each analysed cell (a map).
+    #[rhai_fn(get = "weights", pure)]
+    pub fn weights(e: &mut ScriptEof) -> NdArray {
+        arr(e.eof.weights())
+    }
+
+    /// The analysed cells (a lat x lon mask).
+    #[rhai_fn(get = "mask", pure)]
+    pub fn mask(e: &mut ScriptEof) -> NdArray {
+        NdArray::new_mask(e.eof.mask().into_dyn())
+    }
+
+    /// Projects one map (lat, lon) or several (k, lat, lon) — a Field or an Array, e.g. the
+    /// observations of each year — onto the first `n` modes (Eq. 5, with the pseudo-inverse):
+    /// `n` PCs for one map, k x n for several. A member's own map gives back its PCs.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP);
+    /// allclose(e.project(ens.GPP, 2), e.pcs(2))    //=> true
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn project(e: &mut ScriptEof, maps: Dynamic, n: INT) -> RResult<NdArray> {
+        let (m, single) = maps_of(&maps)?;
+        let p = e.eof.project(&m, modes(n)?).map_err(err)?;
+        Ok(if single {
+            arr(p.row(0).to_owned())
+        } else {
+            arr(p)
+        })
+    }
+
+    /// The members rebuilt from the first `n` modes, in the original units (member, lat, lon).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP);
+    /// nanmax(abs(e.reconstruct(3) - ens.GPP.values)) < 1e-10    //=> true
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn reconstruct(e: &mut ScriptEof, n: INT) -> RResult<NdArray> {
+        e.eof.reconstruct(modes(n)?).map(arr).map_err(err)
+    }
+
+    /// Maps rebuilt from given PCs (cases x modes), e.g. emulated ones.
+    #[rhai_fn(return_raw, pure)]
+    pub fn reconstruct_from(e: &mut ScriptEof, pcs: NdArray) -> RResult<NdArray> {
+        let p = pcs
+            .data()
+            .clone()
+            .into_dimensionality::<Ix2>()
+            .map_err(|_| script_err("pcs are a cases x modes Array"))?;
+        e.eof.reconstruct_from(&p).map(arr).map_err(err)
+    }
+
+    /// Saves the analysis as netCDF (EOF maps, PCs, singular values, variance fractions,
+    /// mean, weights, mask).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP);
+    /// e.save(`${TEMP_DIR}/eof.nc`);
+    /// load_eof(`${TEMP_DIR}/eof.nc`).singular_values() == e.singular_values()    //=> [ True  True  True]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn save(e: &mut ScriptEof, path: &str) -> RResult<()> {
+        let cmd: Vec<String> = std::env::args().collect();
+        let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
+        e.eof
+            .save(std::path::Path::new(path), &e.lat, &e.lon, &history)
+            .map_err(err)
+    }
+
+    /// Loads an analysis saved with `save`.
+    #[rhai_fn(return_raw)]
+    pub fn load_eof(path: &str) -> RResult<ScriptEof> {
+        let (e, lat, lon) = crate::eof::Eof::load(std::path::Path::new(path)).map_err(err)?;
+        Ok(ScriptEof {
+            eof: Arc::new(e),
+            lat: Arc::new(lat),
+            lon: Arc::new(lon),
+        })
+    }
+
+    /// Root-mean-square difference of each map of `maps` (k, lat, lon) from `target` (lat,
+    /// lon) over the cells where both are defined (the error decomposition of Fig. 6).
+    ///
+    /// ```rhai
+    /// rmse(array([[[1.0, 2.0]]]), array([[2.0, 4.0]]))    //=> [1.58113883]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn rmse(maps: Dynamic, target: Dynamic) -> RResult<NdArray> {
+        let (m, _) = maps_of(&maps)?;
+        let (t, single) = maps_of(&target)?;
+        if !single {
+            return Err(script_err("the target of rmse is one (lat, lon) map"));
+        }
+        crate::eof::rmse(&m, &t.index_axis(ndarray::Axis(0), 0).to_owned())
+            .map(arr)
+            .map_err(err)
+    }
+
+    /// A one-line summary.
+    #[rhai_fn(global, pure)]
+    pub fn to_string(e: &mut ScriptEof) -> String {
+        let f = e.eof.variance_fraction();
+        let shown: Vec<String> = f.iter().take(3).map(|x| format!("{:.3}", x)).collect();
+        format!(
+            "Eof: {} modes over {} cells; variance fractions {} ...",
+            e.eof.modes(),
+            e.eof.mask().sum() as usize,
+            shown.join(", ")
+        )
+    }
+
+    /// The same summary (used by the REPL).
+    #[rhai_fn(global, pure)]
+    pub fn to_debug(e: &mut ScriptEof) -> String {
+        to_string(e)
+    }
+}
+
+/// The `eof` module.
+pub fn module() -> Module {
+    exported_module!(eof_fns)
+}
