@@ -41,6 +41,12 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: obs_regrid,
     },
+    Bench {
+        name: "eof_stage",
+        about: "EOF stage: 100-member 4x5 ensemble, 0.5 deg 324-month obs",
+        target_s: 2.0,
+        setup: eof_stage,
+    },
 ];
 
 /// Where benchmarks keep the files they make once: `$CLMTUNE_BENCH_CACHE`, else
@@ -190,6 +196,68 @@ fn obs_regrid() -> anyhow::Result<Body> {
     }))
 }
 
+/// The EOF stage: ensemble 5-year means of GPP and LHF, observations read and regridded
+/// (324 months), the coverage mask, one EOF analysis per variable, projections of the
+/// observed mean and of every single year, reconstructions and their RMSE.
+fn eof_stage() -> anyhow::Result<Body> {
+    let root = ensemble_archive()?;
+    let obs = obs_file()?;
+    let names: Vec<String> = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
+    let outputs = [
+        crate::field::read::Output::new("GPP", "GPP")?,
+        crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
+    ];
+    Ok(Box::new(move || {
+        use ndarray::Ix3;
+        let cases = crate::archive::find_cases(&root, &names)?;
+        let ens = crate::field::read::read_ensemble(&cases, &outputs, (16, 20), true)?;
+        let o = crate::field::obs::read_obs(&obs, "GPP", Some((1982, 2008)), ens[0].grid.clone())?
+            .convert("gC/m^2/s")?;
+        let idx: Vec<usize> = (0..o.months.len())
+            .filter(|&k| (2000..=2004).contains(&o.months[k].0))
+            .collect();
+        let sel = crate::field::Field {
+            values: o.values.select(ndarray::Axis(0), &idx),
+            months: idx.iter().map(|&k| o.months[k]).collect(),
+            ..o.clone()
+        };
+        let mask = crate::field::obs::coverage_mask(&sel, 0.8)?;
+        let obs_mean = sel
+            .time_mean()?
+            .values
+            .into_dimensionality::<ndarray::Ix2>()?;
+        let years: Vec<ndarray::Array2<f64>> = (1982..=2008)
+            .map(|y| {
+                let k: Vec<usize> = (0..o.months.len())
+                    .filter(|&i| o.months[i].0 == y)
+                    .collect();
+                o.values
+                    .select(ndarray::Axis(0), &k)
+                    .mean_axis(ndarray::Axis(0))
+                    .expect("12 months")
+                    .into_dimensionality()
+                    .expect("2-D")
+            })
+            .collect();
+        let views: Vec<_> = years.iter().map(|a| a.view()).collect();
+        let per_year = ndarray::stack(ndarray::Axis(0), &views)?;
+        for f in &ens {
+            let stack = f.values.clone().into_dimensionality::<Ix3>()?;
+            let e = crate::eof::Eof::new(
+                &stack,
+                &f.grid.area,
+                Some(&mask),
+                crate::eof::Weighting::Area,
+            )?;
+            let _u_obs = e.project(&obs_mean.clone().insert_axis(ndarray::Axis(0)), 3)?;
+            let _sigma = e.project(&per_year, 3)?.std_axis(ndarray::Axis(0), 0.0);
+            let rec = e.reconstruct(3)?;
+            let _err = crate::eof::rmse(&rec, &obs_mean)?;
+        }
+        Ok(())
+    }))
+}
+
 fn ensemble_load() -> anyhow::Result<Body> {
     let root = ensemble_archive()?;
     let names: Vec<String> = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
@@ -249,6 +317,17 @@ pub struct Timing {
     pub target_s: f64,
     /// Number of timed runs.
     pub runs: usize,
+    /// The process's peak resident memory after this benchmark (MiB; Linux's VmHWM, a
+    /// high-water mark over everything run so far: run one benchmark alone to read its own).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident set size in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Median of a non-empty list.
@@ -283,6 +362,7 @@ pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
         max_s: t.iter().copied().fold(0.0, f64::max),
         target_s: b.target_s,
         runs: t.len(),
+        peak_rss_mib: peak_rss_mib(),
     })
 }
 
@@ -299,8 +379,8 @@ fn secs(s: f64) -> String {
 /// The results as a table.
 pub fn table(rows: &[Timing]) -> String {
     let mut out = format!(
-        "{:<16} {:>10} {:>10} {:>10} {:>10}  {}\n",
-        "benchmark", "median", "min", "max", "target", "what"
+        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9}  {}\n",
+        "benchmark", "median", "min", "max", "target", "peak RSS", "what"
     );
     for r in rows {
         let mark = if r.median_s <= r.target_s {
@@ -308,13 +388,18 @@ pub fn table(rows: &[Timing]) -> String {
         } else {
             "SLOW"
         };
+        let rss = r
+            .peak_rss_mib
+            .map(|m| format!("{m:.0} MiB"))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<16} {:>10} {:>10} {:>10} {:>10}  {mark:<4} {}\n",
+            "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} {}\n",
             r.name,
             secs(r.median_s),
             secs(r.min_s),
             secs(r.max_s),
             format!("< {}", secs(r.target_s)),
+            rss,
             r.about
         ));
     }
@@ -360,6 +445,14 @@ pub fn run(filters: &[String], runs: usize, json: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn peak_memory_is_read_on_linux() {
+        // a 64 MiB allocation, touched, must show in the high-water mark
+        let v = vec![1u8; 64 << 20];
+        let peak = super::peak_rss_mib().expect("Linux /proc/self/status");
+        assert!(peak >= 64.0, "{peak} MiB with {} bytes held", v.len());
+    }
+
     #[test]
     fn median_of_odd_and_even_counts() {
         assert_eq!(super::median(&[3.0, 1.0, 2.0]), 2.0);
