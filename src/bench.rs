@@ -59,23 +59,17 @@ pub fn cache_dir() -> std::path::PathBuf {
     Path::new(&home).join(".cache/clmtune/bench")
 }
 
-/// A synthetic 100-member, 5-year (60-month) ensemble on the 4x5 grid in CLM's layout,
+/// A synthetic 100-member, 5-year (60-month) ensemble on the f45 grid (real continents) in
+/// CLM's layout,
 /// made once; a `complete` marker guards against a half-made cache.
 fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
     use crate::archive::{hist_path, write_history_month, HistVar};
-    let root = cache_dir().join("ensemble_4x5_100x60");
+    let root = cache_dir().join("ensemble_f45_100x60");
     if root.join("complete").exists() {
         return Ok(root);
     }
-    let (nlat, nlon) = (46, 72);
-    let landfrac = ndarray::Array2::from_shape_fn((nlat, nlon), |(i, j)| {
-        let (lat, lon) = (
-            (-90.0 + 4.0 * i as f64).to_radians(),
-            (5.0 * j as f64).to_radians(),
-        );
-        ((3.0 * lat).sin() * (2.0 * lon).cos() + 0.3).clamp(0.0, 1.0)
-    });
-    let grid = crate::field::Grid::regular(nlat, nlon, landfrac)?;
+    let grid = crate::grids::f45()?;
+    let (nlat, nlon) = grid.shape();
     let pb = crate::progress::bar(100, "making bench ensemble");
     for member in 1..=100 {
         let case = format!("bench_LHC_{member}");

@@ -10,6 +10,7 @@ pub mod config;
 pub mod eof;
 pub mod field;
 pub mod files;
+pub mod grids;
 pub mod nc;
 pub mod output;
 pub mod progress;
