@@ -47,7 +47,40 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: eof_stage,
     },
+    Bench {
+        name: "map_png",
+        about: "a 4x5 map with coastlines and colour bar to PNG",
+        target_s: 0.1,
+        setup: map_png,
+    },
 ];
+
+fn map_png() -> anyhow::Result<Body> {
+    let g = crate::grids::f45()?;
+    let values = ndarray::Array2::from_shape_fn((46, 72), |(i, j)| {
+        if g.landfrac[[i, j]] > 0.0 {
+            g.lat[i].to_radians().cos() * 5.0
+        } else {
+            f64::NAN
+        }
+    });
+    let dir = tempfile::tempdir()?;
+    let opts = crate::plot::Options {
+        title: "GPP".into(),
+        units: "gC m-2 d-1".into(),
+        ..Default::default()
+    };
+    Ok(Box::new(move || {
+        let p = dir.path().join("map.png");
+        crate::plot::save(
+            &p,
+            &opts,
+            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&g.landfrac), &opts),
+            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&g.landfrac), &opts),
+        )?;
+        Ok(())
+    }))
+}
 
 /// Where benchmarks keep the files they make once: `$CLMTUNE_BENCH_CACHE`, else
 /// `~/.cache/clmtune/bench`.

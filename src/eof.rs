@@ -270,10 +270,7 @@ impl Eof {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".clmtune-")
-            .suffix(".nc.tmp")
-            .tempfile_in(dir)?;
+        let tmp = crate::files::temp_in(dir, ".nc.tmp")?;
         {
             let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
             let k = self.modes();

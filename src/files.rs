@@ -77,6 +77,20 @@ pub fn check_not_input(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A temporary file in `dir` named `.clmtune-XXXX{suffix}`, readable by others (0644) like
+/// a file written directly, so that a rename leaves the permissions users expect.
+pub fn temp_in(dir: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".clmtune-").suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b.tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
+}
+
 /// Writes a file atomically: `write` fills a temporary file in the same folder, which then
 /// replaces `path`. Missing parent folders are created. Errors name the file.
 pub fn atomic_write(
@@ -90,11 +104,7 @@ pub fn atomic_write(
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".clmtune-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut tmp = temp_in(dir, ".tmp")?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
@@ -141,6 +151,14 @@ mod tests {
         );
         atomic_write(&p, |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+        }
         mark_input(&p);
         let e = atomic_write(&p, |w| Ok(w.write_all(b"newer")?))
             .unwrap_err()

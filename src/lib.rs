@@ -13,6 +13,7 @@ pub mod files;
 pub mod grids;
 pub mod nc;
 pub mod output;
+pub mod plot;
 pub mod progress;
 pub mod repl;
 pub mod script;

@@ -8,6 +8,7 @@ pub mod doc;
 pub mod eof;
 pub mod error;
 pub mod field;
+pub mod plot;
 pub mod resolver;
 
 use anyhow::Context;
@@ -46,6 +47,11 @@ pub const MODULES: &[ScriptModule] = &[
         name: "eof",
         about: "EOF analysis of ensembles: SVD, projections, reconstructions",
         build: eof::module,
+    },
+    ScriptModule {
+        name: "plot",
+        about: "figures: maps, histograms, scatter plots (PNG, SVG)",
+        build: plot::module,
     },
     ScriptModule {
         name: "core",

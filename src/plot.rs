@@ -1,0 +1,705 @@
+//! Figures with plotters, PNG or SVG by the file's extension, with an embedded font so they
+//! render on machines without fonts: maps on the lat/lon grid (filled cells, coastlines from
+//! the land mask, a colour bar with units, sequential or diverging colour maps, missing
+//! cells blank), histograms with marker lines (Fig. 3) and predicted-vs-actual scatter plots
+//! with the 1:1 line and r^2 (Figs. 5, 6). NaN, empty and constant data never panic.
+
+use anyhow::{bail, Context, Result};
+use ndarray::Array2;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Settings shared by every kind of figure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub xlabel: String,
+    /// Label of the y axis.
+    pub ylabel: String,
+    /// Units (colour bar label of maps).
+    pub units: String,
+    /// Colour map: "viridis" (sequential) or "RdBu_r" (diverging, centred on zero).
+    pub cmap: Option<String>,
+    /// Lower end of the colour (or x) range.
+    pub vmin: Option<f64>,
+    /// Upper end of the colour (or x) range.
+    pub vmax: Option<f64>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            title: String::new(),
+            xlabel: String::new(),
+            ylabel: String::new(),
+            units: String::new(),
+            cmap: None,
+            vmin: None,
+            vmax: None,
+            width: 1000,
+            height: 560,
+        }
+    }
+}
+
+static FONTS: std::sync::Once = std::sync::Once::new();
+
+/// Registers the embedded DejaVu Sans (once): without it, no text can be drawn.
+fn fonts() {
+    FONTS.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// Anchor colours of the colour maps (matplotlib's viridis and RdBu_r, sampled evenly).
+const VIRIDIS: [(u8, u8, u8); 9] = [
+    (68, 1, 84),
+    (71, 44, 122),
+    (59, 81, 139),
+    (44, 113, 142),
+    (33, 144, 141),
+    (39, 173, 129),
+    (92, 200, 99),
+    (170, 220, 50),
+    (253, 231, 37),
+];
+const RDBU_R: [(u8, u8, u8); 11] = [
+    (5, 48, 97),
+    (33, 102, 172),
+    (67, 147, 195),
+    (146, 197, 222),
+    (209, 229, 240),
+    (247, 247, 247),
+    (253, 219, 199),
+    (244, 165, 130),
+    (214, 96, 77),
+    (178, 24, 43),
+    (103, 0, 31),
+];
+
+/// The colour of `t` in [0, 1] on a colour map.
+pub fn color(cmap: &str, t: f64) -> RGBColor {
+    let table: &[(u8, u8, u8)] = if cmap == "RdBu_r" { &RDBU_R } else { &VIRIDIS };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (table.len() - 1) as f64;
+    let i = (x.floor() as usize).min(table.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (table[i], table[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The colour range: given limits, else the data's (symmetric about 0 for a diverging map);
+/// a constant or empty range is widened so that it has a width.
+pub fn range(values: impl Iterator<Item = f64>, opts: &Options, diverging: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = values
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    if diverging {
+        let m = lo.abs().max(hi.abs());
+        (lo, hi) = (-m, m);
+    }
+    let lo = opts.vmin.unwrap_or(lo);
+    let hi = opts.vmax.unwrap_or(hi);
+    if hi > lo {
+        (lo, hi)
+    } else {
+        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        (lo - pad, lo + pad)
+    }
+}
+
+fn de<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("drawing failed: {e:?}")
+}
+
+/// Renders a figure to `path` (.png or .svg), writing a temporary file beside it first.
+pub fn save(
+    path: &Path,
+    opts: &Options,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+) -> Result<PathBuf> {
+    fonts();
+    crate::files::check_not_input(path)?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = crate::files::temp_in(dir, &format!(".{ext}"))?;
+    let (w, h) = (opts.width.clamp(100, 10000), opts.height.clamp(100, 10000));
+    match ext.as_str() {
+        "png" => {
+            let root = BitMapBackend::new(tmp.path(), (w, h)).into_drawing_area();
+            root.fill(&WHITE).map_err(de)?;
+            draw(&root)?;
+            root.present()
+                .map_err(de)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        "svg" => {
+            let root = SVGBackend::new(tmp.path(), (w, h)).into_drawing_area();
+            root.fill(&WHITE).map_err(de)?;
+            draw_svg(&root)?;
+            root.present()
+                .map_err(de)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        _ => bail!("{}: figures are .png or .svg files", path.display()),
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path.to_path_buf())
+}
+
+/// A map of `values` (lat x lon) on cell centres `lat`, `lon`, with coastlines where `land`
+/// (lat x lon, land fraction) crosses one half. Missing cells stay blank.
+pub fn draw_map<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    values: &Array2<f64>,
+    lat: &[f64],
+    lon: &[f64],
+    land: Option<&Array2<f64>>,
+    opts: &Options,
+) -> Result<()> {
+    let (ny, nx) = values.dim();
+    if lat.len() != ny || lon.len() != nx || land.is_some_and(|l| l.dim() != (ny, nx)) {
+        bail!("a map of shape ({ny}, {nx}) needs {ny} latitudes, {nx} longitudes and a land mask of the same shape");
+    }
+    if ny < 2 || nx < 2 {
+        bail!("a map needs at least 2 x 2 cells");
+    }
+    let cmap = opts.cmap.clone().unwrap_or_else(|| "viridis".into());
+    let diverging = cmap == "RdBu_r";
+    let (lo, hi) = range(values.iter().copied(), opts, diverging);
+    let (w, _) = area.dim_in_pixel();
+    let (main, bar) = area.split_horizontally(w.saturating_sub(130).max(50));
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(46)
+        .build_cartesian_2d(-180.0..180.0, -90.0..90.0)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(9)
+        .y_labels(7)
+        .x_label_formatter(&|x: &f64| {
+            format!(
+                "{}°{}",
+                x.abs(),
+                if *x < 0.0 {
+                    "W"
+                } else if *x > 0.0 {
+                    "E"
+                } else {
+                    ""
+                }
+            )
+        })
+        .y_label_formatter(&|y: &f64| {
+            format!(
+                "{}°{}",
+                y.abs(),
+                if *y < 0.0 {
+                    "S"
+                } else if *y > 0.0 {
+                    "N"
+                } else {
+                    ""
+                }
+            )
+        })
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(de)?;
+    let dlon = 360.0 / nx as f64;
+    let dlat = (lat[ny - 1] - lat[0]).abs() / (ny - 1) as f64;
+    let shift = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
+    let cells = values
+        .indexed_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|((i, j), &v)| {
+            let (x, y) = (shift(lon[j]), lat[i]);
+            let c = color(&cmap, (v - lo) / (hi - lo));
+            Rectangle::new(
+                [
+                    (x - dlon / 2.0, (y - dlat / 2.0).max(-90.0)),
+                    (x + dlon / 2.0, (y + dlat / 2.0).min(90.0)),
+                ],
+                c.filled(),
+            )
+        });
+    chart.draw_series(cells).map_err(de)?;
+    if let Some(land) = land {
+        let is_land = |i: usize, j: usize| land[[i, j]] >= 0.5;
+        let mut segs = Vec::new();
+        for (i, &y) in lat.iter().enumerate() {
+            for (j, &lo) in lon.iter().enumerate() {
+                let x = shift(lo);
+                let j2 = (j + 1) % nx;
+                if is_land(i, j) != is_land(i, j2) && x + dlon / 2.0 <= 180.0 + 1e-9 {
+                    let e = x + dlon / 2.0;
+                    segs.push(vec![
+                        (e, (y - dlat / 2.0).max(-90.0)),
+                        (e, (y + dlat / 2.0).min(90.0)),
+                    ]);
+                }
+                if i + 1 < ny && is_land(i, j) != is_land(i + 1, j) {
+                    let e = (y + lat[i + 1]) / 2.0;
+                    segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
+                }
+            }
+        }
+        chart
+            .draw_series(
+                segs.into_iter()
+                    .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
+            )
+            .map_err(de)?;
+    }
+    // colour bar
+    let mut cb = ChartBuilder::on(&bar)
+        .margin_top(50)
+        .margin_bottom(46)
+        .margin_right(8)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(de)?;
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(7)
+        .y_desc(&opts.units)
+        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(de)?;
+    let steps = 120;
+    cb.draw_series((0..steps).map(|k| {
+        let (a, b) = (
+            lo + (hi - lo) * k as f64 / steps as f64,
+            lo + (hi - lo) * (k + 1) as f64 / steps as f64,
+        );
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            color(&cmap, (k as f64 + 0.5) / steps as f64).filled(),
+        )
+    }))
+    .map_err(de)?;
+    if values.iter().all(|v| !v.is_finite()) {
+        main.draw(&Text::new(
+            "no data",
+            ((w as i32) / 3, 100),
+            ("sans-serif", 28).into_font().color(&RED),
+        ))
+        .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// A histogram of the finite `values` in `bins` bins, with vertical marker lines (value,
+/// label) in a legend — Fig. 3's observation and default markers.
+pub fn draw_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    values: &[f64],
+    bins: usize,
+    markers: &[(f64, String)],
+    opts: &Options,
+) -> Result<()> {
+    let bins = bins.clamp(1, 1000);
+    let finite: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let (lo, hi) = range(
+        finite.iter().copied().chain(markers.iter().map(|m| m.0)),
+        opts,
+        false,
+    );
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &x in &finite {
+        if x >= lo && x <= hi {
+            counts[(((x - lo) / width) as usize).min(bins - 1)] += 1;
+        }
+    }
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo..hi, 0.0..top)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc(&opts.xlabel)
+        .y_desc(if opts.ylabel.is_empty() {
+            "count"
+        } else {
+            &opts.ylabel
+        })
+        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    let bar = RGBColor(120, 150, 190);
+    chart
+        .draw_series(counts.iter().enumerate().map(|(k, &c)| {
+            let x0 = lo + width * k as f64;
+            Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], bar.filled())
+        }))
+        .map_err(de)?;
+    // thin white edges keep neighbouring bars of equal height apart
+    chart
+        .draw_series(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(k, &c)| {
+                    let x0 = lo + width * k as f64;
+                    Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], WHITE.stroke_width(1))
+                }),
+        )
+        .map_err(de)?;
+    let palette = [
+        RGBColor(214, 39, 40),
+        RGBColor(0, 0, 0),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+    ];
+    for (k, (x, label)) in markers.iter().enumerate() {
+        let c = palette[k % palette.len()];
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, 0.0), (*x, top)],
+                c.stroke_width(3),
+            )))
+            .map_err(de)?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+    }
+    if !markers.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(de)?;
+    }
+    if finite.is_empty() {
+        area.draw(&Text::new(
+            "no data",
+            (120, 90),
+            ("sans-serif", 28).into_font().color(&RED),
+        ))
+        .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// The squared Pearson correlation of the pairs where both are finite (NaN if undefined).
+pub fn r_squared(x: &[f64], y: &[f64]) -> f64 {
+    let pairs: Vec<(f64, f64)> = x
+        .iter()
+        .zip(y)
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|(a, b)| (*a, *b))
+        .collect();
+    let n = pairs.len() as f64;
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let (mx, my) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (sxy, sxx, syy) = pairs.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(x, y)| {
+        (
+            a + (x - mx) * (y - my),
+            b + (x - mx).powi(2),
+            c + (y - my).powi(2),
+        )
+    });
+    if sxx == 0.0 || syy == 0.0 {
+        f64::NAN
+    } else {
+        sxy * sxy / (sxx * syy)
+    }
+}
+
+/// Predicted (y) against actual (x) with the 1:1 line and r^2 in the legend.
+pub fn draw_scatter<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: &[f64],
+    y: &[f64],
+    opts: &Options,
+) -> Result<()> {
+    if x.len() != y.len() {
+        bail!("scatter: {} x values and {} y values", x.len(), y.len());
+    }
+    let (lo, hi) = range(x.iter().chain(y.iter()).copied(), opts, false);
+    let pad = (hi - lo) * 0.05;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(lo..hi, lo..hi)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc(if opts.xlabel.is_empty() {
+            "actual"
+        } else {
+            &opts.xlabel
+        })
+        .y_desc(if opts.ylabel.is_empty() {
+            "predicted"
+        } else {
+            &opts.ylabel
+        })
+        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(lo, lo), (hi, hi)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(de)?
+        .label("1:1")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    let r2 = r_squared(x, y);
+    let blue = RGBColor(31, 119, 180);
+    chart
+        .draw_series(
+            x.iter()
+                .zip(y)
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .map(|(&a, &b)| Circle::new((a, b), 4, blue.mix(0.7).filled())),
+        )
+        .map_err(de)?
+        .label(format!(
+            "r² = {}",
+            if r2.is_finite() {
+                format!("{r2:.3}")
+            } else {
+                "undefined".into()
+            }
+        ))
+        .legend(move |(x, y)| Circle::new((x + 10, y), 4, blue.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(de)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Share of pixels of a buffer that are not white.
+    fn inked(buf: &[u8]) -> f64 {
+        let px = buf.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+        px as f64 / (buf.len() / 3) as f64
+    }
+
+    fn render(
+        w: u32,
+        h: u32,
+        f: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+    ) -> Vec<u8> {
+        fonts();
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            f(&root).unwrap();
+            root.present().unwrap();
+        }
+        buf
+    }
+
+    #[test]
+    fn colour_maps_run_from_end_to_end() {
+        assert_eq!(color("viridis", 0.0), RGBColor(68, 1, 84));
+        assert_eq!(color("viridis", 1.0), RGBColor(253, 231, 37));
+        assert_eq!(
+            color("RdBu_r", 0.5),
+            RGBColor(247, 247, 247),
+            "zero is white on the diverging map"
+        );
+        assert_eq!(color("viridis", f64::NAN), RGBColor(68, 1, 84));
+        let o = Options::default();
+        assert_eq!(range([-1.0, 3.0].into_iter(), &o, true), (-3.0, 3.0));
+        assert_eq!(range([2.0, 2.0].into_iter(), &o, false), (1.8, 2.2));
+        assert_eq!(range(std::iter::empty(), &o, false), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_map_fills_its_cells_and_draws_coastlines() {
+        let g = crate::grids::f45().unwrap();
+        let values = Array2::from_shape_fn((46, 72), |(i, _)| {
+            if g.landfrac.row(i).sum() > 0.0 {
+                g.lat[i]
+            } else {
+                f64::NAN
+            }
+        });
+        let values = &values * &g.landfrac.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
+        let buf = render(1000, 560, |a| {
+            draw_map(
+                a,
+                &values,
+                &g.lat,
+                &g.lon,
+                Some(&g.landfrac),
+                &Options {
+                    title: "latitude".into(),
+                    units: "degrees".into(),
+                    ..Options::default()
+                },
+            )
+        });
+        let ink = inked(&buf);
+        // land is about a third of the map's plot area; axes, bar and text add a little
+        assert!(ink > 0.2 && ink < 0.7, "{ink}");
+        // a pixel in the middle of the Sahara (about 20N, 10E) is coloured, one in the
+        // central Pacific (0N, 180E... left edge) is white
+        let px =
+            |x: u32, y: u32| &buf[((y * 1000 + x) * 3) as usize..((y * 1000 + x) * 3 + 3) as usize];
+        let plot_x = |lon: f64| (58.0 + (lon + 180.0) / 360.0 * (870.0 - 58.0 - 12.0)) as u32;
+        let plot_y = |lat: f64| (48.0 + (90.0 - lat) / 180.0 * (560.0 - 48.0 - 46.0)) as u32;
+        assert_ne!(
+            px(plot_x(15.0), plot_y(22.0)),
+            [255, 255, 255],
+            "Sahara is coloured"
+        );
+        assert_eq!(
+            px(plot_x(-150.0), plot_y(-10.0)),
+            [255, 255, 255],
+            "the Pacific is blank"
+        );
+        // NaN everywhere, constant values: a figure, not a panic
+        let nan = Array2::from_elem((46, 72), f64::NAN);
+        render(600, 400, |a| {
+            draw_map(a, &nan, &g.lat, &g.lon, None, &Options::default())
+        });
+        let flat = Array2::from_elem((46, 72), 2.0);
+        render(600, 400, |a| {
+            draw_map(
+                a,
+                &flat,
+                &g.lat,
+                &g.lon,
+                None,
+                &Options {
+                    cmap: Some("RdBu_r".into()),
+                    ..Options::default()
+                },
+            )
+        });
+    }
+
+    #[test]
+    fn histograms_and_scatter_plots() {
+        let v: Vec<f64> = (0..500)
+            .map(|k| ((k * 37 % 101) as f64 / 10.0).sin())
+            .collect();
+        let buf = render(800, 500, |a| {
+            draw_histogram(
+                a,
+                &v,
+                20,
+                &[(0.2, "obs".into()), (-0.5, "default".into())],
+                &Options::default(),
+            )
+        });
+        assert!(inked(&buf) > 0.15, "{}", inked(&buf));
+        render(400, 300, |a| {
+            draw_histogram(a, &[], 10, &[], &Options::default())
+        });
+        render(400, 300, |a| {
+            draw_histogram(a, &[1.0, 1.0, f64::NAN], 10, &[], &Options::default())
+        });
+        let x: Vec<f64> = (0..50).map(|k| k as f64).collect();
+        let y: Vec<f64> = x.iter().map(|a| 2.0 * a + 1.0).collect();
+        // y linear in x: r^2 = 1
+        assert!((r_squared(&x, &y) - 1.0).abs() < 1e-12);
+        // numpy: np.corrcoef([1, 2, 3, 4], [2, 4, 5, 9])[0, 1] ** 2 = 0.9307692307692307
+        assert!(
+            (r_squared(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 9.0]) - 0.9307692307692307).abs()
+                < 1e-12
+        );
+        assert!(r_squared(&[1.0, 1.0], &[2.0, 3.0]).is_nan());
+        let buf = render(600, 600, |a| draw_scatter(a, &x, &y, &Options::default()));
+        assert!(inked(&buf) > 0.05);
+        render(400, 400, |a| draw_scatter(a, &[], &[], &Options::default()));
+        let dir = tempfile::tempdir().unwrap();
+        for ext in ["png", "svg"] {
+            let p = dir.path().join(format!("h.{ext}"));
+            save(
+                &p,
+                &Options::default(),
+                |a| draw_histogram(a, &v, 20, &[], &Options::default()),
+                |a| draw_histogram(a, &v, 20, &[], &Options::default()),
+            )
+            .unwrap();
+            assert!(
+                std::fs::metadata(&p).unwrap().len() > 5000,
+                "{ext} file is too small"
+            );
+        }
+        assert!(save(
+            &dir.path().join("h.jpg"),
+            &Options::default(),
+            |_| Ok(()),
+            |_| Ok(())
+        )
+        .is_err());
+    }
+}

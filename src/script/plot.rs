@@ -1,0 +1,225 @@
+//! The `plot` module: one call per figure, settings in an options map, the written path
+//! returned (the REPL prints it).
+
+use super::array::{number, script_err, type_name, NdArray, RResult};
+use super::field::ScriptField;
+use crate::plot::{self, Options};
+use ndarray::{Array2, Ix2};
+use rhai::plugin::*;
+use rhai::{Dynamic, Map, Module};
+use std::path::Path;
+
+fn err(e: anyhow::Error) -> Box<EvalAltResult> {
+    script_err(format!("{e:#}"))
+}
+
+/// Reads the options every figure takes; returns them and the output file.
+fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
+    let mut o = Options::default();
+    let mut file = None;
+    for (k, v) in m {
+        let text = || {
+            v.clone()
+                .into_string()
+                .map_err(|_| script_err(format!("option {k} is a string")))
+        };
+        match k.as_str() {
+            "file" => file = Some(text()?),
+            "title" => o.title = text()?,
+            "xlabel" => o.xlabel = text()?,
+            "ylabel" => o.ylabel = text()?,
+            "units" => o.units = text()?,
+            "cmap" => {
+                o.cmap = Some(match text()?.as_str() {
+                    "viridis" | "sequential" => "viridis".into(),
+                    "RdBu_r" | "diverging" => "RdBu_r".into(),
+                    other => return Err(script_err(format!("unknown cmap '{other}': use viridis (sequential) or RdBu_r (diverging, centred on 0)"))),
+                })
+            }
+            "vmin" => o.vmin = Some(number(v, "option vmin")?),
+            "vmax" => o.vmax = Some(number(v, "option vmax")?),
+            "width" => o.width = number(v, "option width")? as u32,
+            "height" => o.height = number(v, "option height")? as u32,
+            _ if extra.contains(&k.as_str()) => {}
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, cmap, vmin, vmax, width, height{}",
+                    extra.iter().map(|e| format!(", {e}")).collect::<String>()
+                )))
+            }
+        }
+    }
+    let file = file.ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
+    Ok((o, file))
+}
+
+fn values_of(d: &Dynamic) -> RResult<Vec<f64>> {
+    if let Some(a) = d.read_lock::<NdArray>() {
+        return Ok(a.data().iter().copied().collect());
+    }
+    if let Some(f) = d.read_lock::<ScriptField>() {
+        return Ok(f.0.values.iter().copied().collect());
+    }
+    super::array::operand(d).map(|a| a.data().iter().copied().collect())
+}
+
+/// The functions of the `plot` module.
+#[export_module]
+pub mod plot_fns {
+    use super::*;
+
+    /// A map of a (lat, lon) Field — or an Array with `#{lat, lon}` options — as filled
+    /// cells with coastlines from the land fraction, missing cells blank, and a colour bar
+    /// labelled with the units. Options: `file` (.png or .svg, required), `title` (default:
+    /// the long name), `units`, `cmap` ("viridis" sequential, default; "RdBu_r" diverging,
+    /// centred on zero, for biases, effects of either sign and EOFs), `vmin`, `vmax`, `width`,
+    /// `height`. Returns the path written.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// plot_map(f, #{file: `${TEMP_DIR}/gpp.png`}).ends_with("gpp.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_map(data: Dynamic, options: Map) -> RResult<String> {
+        let (mut o, file) = options_of(&options, &["lat", "lon", "land"])?;
+        let (values, lat, lon, land): (Array2<f64>, Vec<f64>, Vec<f64>, Option<Array2<f64>>) =
+            if let Some(f) = data.read_lock::<ScriptField>() {
+                let f = &f.0;
+                if f.dims != ["lat", "lon"] {
+                    return Err(script_err(format!("plot_map needs a (lat, lon) field, not ({}): take a time mean or select a member first", f.dims.join(", "))));
+                }
+                if o.title.is_empty() {
+                    o.title = if f.long_name.is_empty() {
+                        f.name.clone()
+                    } else {
+                        f.long_name.clone()
+                    };
+                }
+                if o.units.is_empty() {
+                    o.units = f.units.clone();
+                }
+                (
+                    f.values
+                        .clone()
+                        .into_dimensionality::<Ix2>()
+                        .map_err(script_err)?,
+                    f.grid.lat.clone(),
+                    f.grid.lon.clone(),
+                    Some(f.grid.landfrac.clone()),
+                )
+            } else if let Some(a) = data.read_lock::<NdArray>() {
+                let v = a.data().clone().into_dimensionality::<Ix2>().map_err(|_| {
+                    script_err(format!(
+                        "plot_map needs a 2-D Array, not shape {:?}",
+                        a.data().shape()
+                    ))
+                })?;
+                let coord = |k: &str| -> RResult<Vec<f64>> {
+                    options.get(k).map(values_of).transpose()?.ok_or_else(|| {
+                        script_err(format!(
+                            "plot_map of an Array needs the {k} option (cell centres)"
+                        ))
+                    })
+                };
+                let land = match options.get("land") {
+                    Some(l) => {
+                        let la = l.read_lock::<NdArray>().ok_or_else(|| {
+                            script_err("option land is a (lat, lon) Array of land fractions")
+                        })?;
+                        Some(
+                            la.data()
+                                .clone()
+                                .into_dimensionality::<Ix2>()
+                                .map_err(|_| script_err("option land is a (lat, lon) Array"))?,
+                        )
+                    }
+                    None => None,
+                };
+                (v, coord("lat")?, coord("lon")?, land)
+            } else {
+                return Err(script_err(format!(
+                    "plot_map takes a Field or an Array, not {}",
+                    type_name(&data)
+                )));
+            };
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_map(a, &values, &lat, &lon, land.as_ref(), &o),
+            |a| plot::draw_map(a, &values, &lat, &lon, land.as_ref(), &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// A histogram with vertical marker lines (Fig. 3). Options as for every figure, plus
+    /// `bins` (default 20) and `markers`, a map of label -> value (e.g. `#{observed: 0.3,
+    /// "default": -0.1}`; `default` is a reserved word in Rhai, so quote it).
+    ///
+    /// ```rhai
+    /// let pcs = randn(100, 1);
+    /// plot_histogram(pcs, #{file: `${TEMP_DIR}/pc1.png`, markers: #{observed: 0.5}, xlabel: "PC1"}).ends_with("pc1.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_histogram(values: Dynamic, options: Map) -> RResult<String> {
+        let (o, file) = options_of(&options, &["bins", "markers"])?;
+        let v = values_of(&values)?;
+        let bins = match options.get("bins") {
+            Some(b) => b
+                .as_int()
+                .map_err(|_| script_err("option bins is an int"))?
+                .clamp(1, 1000) as usize,
+            None => 20,
+        };
+        let mut markers: Vec<(f64, String)> = Vec::new();
+        if let Some(m) = options.get("markers") {
+            let m = m
+                .read_lock::<Map>()
+                .ok_or_else(|| script_err("option markers is a map of label -> value"))?;
+            for (k, x) in m.iter() {
+                markers.push((number(x, &format!("marker {k}"))?, k.to_string()));
+            }
+        }
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_histogram(a, &v, bins, &markers, &o),
+            |a| plot::draw_histogram(a, &v, bins, &markers, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// Predicted (`y`) against actual (`x`) with the 1:1 line and r^2 (Figs. 5, 6).
+    ///
+    /// ```rhai
+    /// let x = linspace(0, 1, 30);
+    /// plot_scatter(x, x * 0.9 + 0.05, #{file: `${TEMP_DIR}/fit.svg`, title: "PC1"}).ends_with("fit.svg")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_scatter(x: Dynamic, y: Dynamic, options: Map) -> RResult<String> {
+        let (mut o, file) = options_of(&options, &[])?;
+        // square by default, so that the 1:1 line is a diagonal
+        if !options.contains_key("width") && !options.contains_key("height") {
+            (o.width, o.height) = (640, 600);
+        }
+        let (xv, yv) = (values_of(&x)?, values_of(&y)?);
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_scatter(a, &xv, &yv, &o),
+            |a| plot::draw_scatter(a, &xv, &yv, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+}
+
+fn options_of(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
+    options(m, extra)
+}
+
+/// The `plot` module.
+pub fn module() -> Module {
+    exported_module!(plot_fns)
+}
