@@ -246,13 +246,7 @@ pub fn write_history_month(
     vars: &[HistVar],
 ) -> Result<()> {
     let (nlat, nlon) = grid.shape();
-    crate::files::check_not_input(path)?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = crate::files::temp_in(dir, ".nc.tmp")?;
+    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
     let tmp_path = tmp.path().to_path_buf();
     {
         let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)

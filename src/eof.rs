@@ -264,13 +264,7 @@ impl Eof {
                 lon.len()
             );
         }
-        crate::files::check_not_input(path)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = crate::files::temp_in(dir, ".nc.tmp")?;
+        let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
         {
             let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
             let k = self.modes();

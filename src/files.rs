@@ -91,12 +91,9 @@ pub fn temp_in(dir: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFi
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
 }
 
-/// Writes a file atomically: `write` fills a temporary file in the same folder, which then
-/// replaces `path`. Missing parent folders are created. Errors name the file.
-pub fn atomic_write(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+/// A temporary file beside `path` (its folder created if missing) for a write that will
+/// be renamed over `path`; refused if `path` is an input of this run.
+pub fn temp_beside(path: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     check_not_input(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -104,7 +101,16 @@ pub fn atomic_write(
     };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut tmp = temp_in(dir, ".tmp")?;
+    temp_in(dir, suffix)
+}
+
+/// Writes a file atomically: `write` fills a temporary file in the same folder, which then
+/// replaces `path`. Missing parent folders are created. Errors name the file.
+pub fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut tmp = temp_beside(path, ".tmp")?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         write(&mut w).with_context(|| format!("cannot write {}", path.display()))?;

@@ -142,18 +142,12 @@ pub fn save(
     draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<PathBuf> {
     fonts();
-    crate::files::check_not_input(path)?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_lowercase)
         .unwrap_or_default();
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = crate::files::temp_in(dir, &format!(".{ext}"))?;
+    let tmp = crate::files::temp_beside(path, &format!(".{ext}"))?;
     let (w, h) = (opts.width.clamp(100, 10000), opts.height.clamp(100, 10000));
     match ext.as_str() {
         "png" => {
