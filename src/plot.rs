@@ -532,6 +532,168 @@ pub fn draw_scatter<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Colours of successive series (matplotlib's tab10).
+const SERIES: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Lines with markers over a shared `x` (Figs. 8, S12): one (label, values) per series;
+/// NaN breaks a line.
+pub fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: &[f64],
+    series: &[(String, Vec<f64>)],
+    opts: &Options,
+) -> Result<()> {
+    if let Some((l, s)) = series.iter().find(|(_, s)| s.len() != x.len()) {
+        bail!(
+            "line plot: series {l} has {} values for {} x values",
+            s.len(),
+            x.len()
+        );
+    }
+    let (x0, x1) = range(x.iter().copied(), &Options::default(), false);
+    let (y0, y1) = range(
+        series.iter().flat_map(|(_, s)| s.iter().copied()),
+        opts,
+        false,
+    );
+    let pad = (y1 - y0) * 0.05;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .map_err(de)?;
+    let fmt = |v: &f64| crate::script::core::format_spec(*v, ".3g").unwrap_or_default();
+    chart
+        .configure_mesh()
+        .x_desc(&opts.xlabel)
+        .y_desc(&opts.ylabel)
+        .x_label_formatter(&fmt)
+        .y_label_formatter(&fmt)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    for (k, (label, ys)) in series.iter().enumerate() {
+        let c = SERIES[k % SERIES.len()];
+        let pts: Vec<(f64, f64)> = x.iter().zip(ys).map(|(&a, &b)| (a, b)).collect();
+        for run in pts
+            .split(|p| !p.0.is_finite() || !p.1.is_finite())
+            .filter(|r| !r.is_empty())
+        {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    run.to_vec(),
+                    c.stroke_width(2),
+                )))
+                .map_err(de)?;
+        }
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .map(|&p| Circle::new(p, 4, c.filled())),
+            )
+            .map_err(de)?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    if !series.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Horizontal bars, one per label, from the top in the order given (Fig. 7: permutation
+/// importance).
+pub fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[String],
+    values: &[f64],
+    opts: &Options,
+) -> Result<()> {
+    if labels.len() != values.len() {
+        bail!(
+            "bar chart: {} labels for {} values",
+            labels.len(),
+            values.len()
+        );
+    }
+    let n = labels.len().max(1);
+    let (lo, hi) = range(
+        values.iter().copied().chain(std::iter::once(0.0)),
+        opts,
+        false,
+    );
+    let lo = lo.min(0.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(160)
+        .build_cartesian_2d(
+            lo..hi + (hi - lo) * 0.05,
+            (0..n.saturating_sub(1).max(1)).into_segmented(),
+        )
+        .map_err(de)?;
+    let labels_owned = labels.to_vec();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(&opts.xlabel)
+        .y_labels(n)
+        .y_label_formatter(&move |y| match y {
+            SegmentValue::CenterOf(k) => n
+                .checked_sub(1 + *k)
+                .and_then(|i| labels_owned.get(i))
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    chart
+        .draw_series(
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, &v)| {
+                    let row = n - 1 - k;
+                    let mut bar = Rectangle::new(
+                        [
+                            (0.0, SegmentValue::Exact(row)),
+                            (v, SegmentValue::Exact(row + 1)),
+                        ],
+                        SERIES[0].filled(),
+                    );
+                    bar.set_margin(4, 4, 0, 0);
+                    bar
+                }),
+        )
+        .map_err(de)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,6 +718,13 @@ mod tests {
             root.present().unwrap();
         }
         buf
+    }
+
+    fn render_err(f: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>) -> bool {
+        fonts();
+        let mut buf = vec![0u8; 300 * 200 * 3];
+        let root = BitMapBackend::with_buffer(&mut buf, (300, 200)).into_drawing_area();
+        f(&root).is_err()
     }
 
     #[test]
@@ -695,5 +864,40 @@ mod tests {
             |_| Ok(())
         )
         .is_err());
+    }
+
+    #[test]
+    fn line_plots_and_bar_charts() {
+        // lines (NaN breaks a line) and bars, including empty input
+        let lines = vec![
+            ("GPP".to_string(), vec![1.0, 2.0, f64::NAN, 3.0]),
+            ("LHF".to_string(), vec![2.0, 1.5, 1.0, 0.5]),
+        ];
+        let buf = render(700, 450, |a| {
+            draw_lines(a, &[1.0, 2.0, 3.0, 4.0], &lines, &Options::default())
+        });
+        assert!(inked(&buf) > 0.03, "{}", inked(&buf));
+        render(400, 300, |a| draw_lines(a, &[], &[], &Options::default()));
+        assert!(render_err(|a| draw_lines(
+            a,
+            &[1.0],
+            &lines,
+            &Options::default()
+        )));
+        let labels: Vec<String> = ["medlynslope", "kmax", "dint"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let buf = render(700, 400, |a| {
+            draw_bars(a, &labels, &[0.5, 0.2, f64::NAN], &Options::default())
+        });
+        assert!(inked(&buf) > 0.05, "{}", inked(&buf));
+        render(400, 300, |a| draw_bars(a, &[], &[], &Options::default()));
+        assert!(render_err(|a| draw_bars(
+            a,
+            &labels,
+            &[1.0],
+            &Options::default()
+        )));
     }
 }

@@ -190,6 +190,51 @@ pub mod plot_fns {
         .map_err(err)
     }
 
+    /// Lines with markers (Figs. 8, S12): `x` and a map of label -> values, one line each
+    /// (NaN breaks a line).
+    ///
+    /// ```rhai
+    /// let iters = arange(1, 6);
+    /// plot_lines(iters, #{"differential evolution": array([5, 3, 2, 1.5, 1.4]), "dual annealing": array([6, 4, 2.5, 2, 1.8])}, #{file: `${TEMP_DIR}/cost.png`, xlabel: "iteration", ylabel: "J"}).ends_with("cost.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_lines(x: Dynamic, series: Map, options: Map) -> RResult<String> {
+        let (o, file) = options_of(&options, &[])?;
+        let xv = values_of(&x)?;
+        let mut s: Vec<(String, Vec<f64>)> = Vec::new();
+        for (k, v) in &series {
+            s.push((k.to_string(), values_of(v)?));
+        }
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_lines(a, &xv, &s, &o),
+            |a| plot::draw_lines(a, &xv, &s, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// Horizontal bars, one per label from the top (Fig. 7: permutation importance).
+    ///
+    /// ```rhai
+    /// plot_bars(["medlynslope", "kmax", "dint"], [0.8, 0.3, 0.05], #{file: `${TEMP_DIR}/importance.png`, xlabel: "MSE increase"}).ends_with("importance.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_bars(labels: rhai::Array, values: Dynamic, options: Map) -> RResult<String> {
+        let (o, file) = options_of(&options, &[])?;
+        let l: Vec<String> = labels.iter().map(|x| x.to_string()).collect();
+        let v = values_of(&values)?;
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_bars(a, &l, &v, &o),
+            |a| plot::draw_bars(a, &l, &v, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
     /// Predicted (`y`) against actual (`x`) with the 1:1 line and r^2 (Figs. 5, 6).
     ///
     /// ```rhai
