@@ -619,6 +619,130 @@ pub fn draw_lines<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A labelled heat map of a square or rectangular matrix (Fig. S2: the summed pattern
+/// correlations of parameter pairs), each cell annotated with its value; NaN cells blank.
+/// Rows run from the top in the order of `row_labels`.
+pub fn draw_heatmap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    m: &Array2<f64>,
+    row_labels: &[String],
+    col_labels: &[String],
+    opts: &Options,
+) -> Result<()> {
+    let (nr, nc) = m.dim();
+    if row_labels.len() != nr || col_labels.len() != nc {
+        bail!(
+            "heat map: {nr} x {nc} values with {} row and {} column labels",
+            row_labels.len(),
+            col_labels.len()
+        );
+    }
+    let cmap = opts.cmap.clone().unwrap_or_else(|| "RdBu_r".into());
+    let (lo, hi) = range(m.iter().copied(), opts, cmap == "RdBu_r");
+    let (w, _) = area.dim_in_pixel();
+    let (main, bar) = area.split_horizontally(w.saturating_sub(110).max(50));
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(12)
+        .x_label_area_size(110)
+        .y_label_area_size(140)
+        .build_cartesian_2d(0.0..nc.max(1) as f64, 0.0..nr.max(1) as f64)
+        .map_err(de)?;
+    let rl = row_labels.to_vec();
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(nc.max(1) * 2 + 1)
+        .y_labels(nr.max(1) * 2 + 1)
+        .x_label_formatter(&|_| String::new())
+        .y_label_formatter(&move |y| {
+            if (y.fract() - 0.5).abs() < 1e-9 {
+                nr.checked_sub(1 + *y as usize)
+                    .and_then(|i| rl.get(i))
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_style(("sans-serif", 13))
+        .draw()
+        .map_err(de)?;
+    // column names written downwards under their columns (plotters centres rotated tick
+    // labels on the tick, which hides their start behind the axis)
+    for (j, name) in col_labels.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(j as f64 + 0.5, 0.0));
+        main.draw(&Text::new(
+            name.clone(),
+            (x - 7, y + 8),
+            ("sans-serif", 13)
+                .into_font()
+                .transform(FontTransform::Rotate90),
+        ))
+        .map_err(de)?;
+    }
+    let cells: Vec<_> = m
+        .indexed_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|((i, j), &v)| (nr - 1 - i, j, v))
+        .collect();
+    chart
+        .draw_series(cells.iter().map(|&(r, j, v)| {
+            Rectangle::new(
+                [(j as f64, r as f64), (j as f64 + 1.0, r as f64 + 1.0)],
+                color(&cmap, (v - lo) / (hi - lo)).filled(),
+            )
+        }))
+        .map_err(de)?;
+    if nr * nc <= 400 {
+        chart
+            .draw_series(cells.iter().map(|&(r, j, v)| {
+                let t = (v - lo) / (hi - lo);
+                let ink = if cmap == "RdBu_r" && !(0.2..=0.8).contains(&t)
+                    || cmap != "RdBu_r" && t < 0.5
+                {
+                    WHITE
+                } else {
+                    BLACK
+                };
+                Text::new(
+                    crate::script::core::format_spec(v, ".2f").unwrap_or_default(),
+                    (j as f64 + 0.3, r as f64 + 0.6),
+                    ("sans-serif", 12).into_font().color(&ink),
+                )
+            }))
+            .map_err(de)?;
+    }
+    let mut cb = ChartBuilder::on(&bar)
+        .margin_top(50)
+        .margin_bottom(110)
+        .margin_right(8)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(de)?;
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(7)
+        .y_desc(&opts.units)
+        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(de)?;
+    cb.draw_series((0..120).map(|k| {
+        let (a, b) = (
+            lo + (hi - lo) * k as f64 / 120.0,
+            lo + (hi - lo) * (k + 1) as f64 / 120.0,
+        );
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            color(&cmap, (k as f64 + 0.5) / 120.0).filled(),
+        )
+    }))
+    .map_err(de)?;
+    Ok(())
+}
+
 /// Horizontal bars, one per label, from the top in the order given (Fig. 7: permutation
 /// importance).
 pub fn draw_bars<DB: DrawingBackend>(
@@ -897,6 +1021,33 @@ mod tests {
             a,
             &labels,
             &[1.0],
+            &Options::default()
+        )));
+    }
+
+    #[test]
+    fn heat_maps() {
+        let names: Vec<String> = ["medlynslope", "dleaf", "kmax"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = ndarray::array![
+            [f64::NAN, 0.8, -0.3],
+            [0.8, f64::NAN, 0.1],
+            [-0.3, 0.1, f64::NAN]
+        ];
+        let buf = render(700, 600, |a| {
+            draw_heatmap(a, &m, &names, &names, &Options::default())
+        });
+        assert!(inked(&buf) > 0.2, "{}", inked(&buf));
+        render(300, 300, |a| {
+            draw_heatmap(a, &Array2::zeros((0, 0)), &[], &[], &Options::default())
+        });
+        assert!(render_err(|a| draw_heatmap(
+            a,
+            &m,
+            &names[..2],
+            &names,
             &Options::default()
         )));
     }

@@ -215,6 +215,47 @@ pub mod plot_fns {
         .map_err(err)
     }
 
+    /// A labelled heat map of a matrix (Fig. S2), cells annotated with their values, NaN
+    /// blank; diverging colours centred on 0 unless `cmap` says otherwise. `labels` names the
+    /// rows and columns of a square matrix; `#{columns: [...]}` names columns otherwise.
+    ///
+    /// ```rhai
+    /// let pc = array([[NAN, 0.8, -0.3], [0.8, NAN, 0.1], [-0.3, 0.1, NAN]]);
+    /// plot_heatmap(pc, ["medlynslope", "dleaf", "kmax"], #{file: `${TEMP_DIR}/pc.png`}).ends_with("pc.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_heatmap(matrix: NdArray, labels: rhai::Array, options: Map) -> RResult<String> {
+        let (o, file) = options_of(&options, &["columns"])?;
+        let m = matrix
+            .data()
+            .clone()
+            .into_dimensionality::<Ix2>()
+            .map_err(|_| {
+                script_err(format!(
+                    "a heat map needs a 2-D Array, not shape {:?}",
+                    matrix.data().shape()
+                ))
+            })?;
+        let rows: Vec<String> = labels.iter().map(|x| x.to_string()).collect();
+        let cols: Vec<String> = match options.get("columns") {
+            Some(c) => c
+                .read_lock::<rhai::Array>()
+                .ok_or_else(|| script_err("option columns is a list of names"))?
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
+            None => rows.clone(),
+        };
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_heatmap(a, &m, &rows, &cols, &o),
+            |a| plot::draw_heatmap(a, &m, &rows, &cols, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
     /// Horizontal bars, one per label from the top (Fig. 7: permutation importance).
     ///
     /// ```rhai
