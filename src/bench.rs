@@ -227,13 +227,8 @@ fn obs_regrid() -> anyhow::Result<Body> {
 /// (324 months), the coverage mask, one EOF analysis per variable, projections of the
 /// observed mean and of every single year, reconstructions and their RMSE.
 fn eof_stage() -> anyhow::Result<Body> {
-    let root = ensemble_archive()?;
+    let (root, names, outputs) = ensemble_inputs()?;
     let obs = obs_file()?;
-    let names: Vec<String> = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
-    let outputs = [
-        crate::field::read::Output::new("GPP", "GPP")?,
-        crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
-    ];
     Ok(Box::new(move || {
         use ndarray::Ix3;
         let cases = crate::archive::find_cases(&root, &names)?;
@@ -285,13 +280,22 @@ fn eof_stage() -> anyhow::Result<Body> {
     }))
 }
 
-fn ensemble_load() -> anyhow::Result<Body> {
-    let root = ensemble_archive()?;
-    let names: Vec<String> = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
+/// The bench ensemble's archive, case names and the two outputs both ensemble benchmarks read.
+fn ensemble_inputs() -> anyhow::Result<(
+    std::path::PathBuf,
+    Vec<String>,
+    [crate::field::read::Output; 2],
+)> {
+    let names = (1..=100).map(|m| format!("bench_LHC_{m}")).collect();
     let outputs = [
         crate::field::read::Output::new("GPP", "GPP")?,
         crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
     ];
+    Ok((ensemble_archive()?, names, outputs))
+}
+
+fn ensemble_load() -> anyhow::Result<Body> {
+    let (root, names, outputs) = ensemble_inputs()?;
     Ok(Box::new(move || {
         let cases = crate::archive::find_cases(&root, &names)?;
         let f = crate::field::read::read_ensemble(&cases, &outputs, (16, 20), true)?;

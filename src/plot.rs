@@ -173,6 +173,48 @@ pub fn save(
     Ok(path.to_path_buf())
 }
 
+/// A vertical colour bar from `lo` to `hi` with its axis labelled `units`; `bottom` is the
+/// margin that lines it up with the plot beside it.
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    cmap: &str,
+    units: &str,
+    bottom: u32,
+) -> Result<()> {
+    let mut cb = ChartBuilder::on(area)
+        .margin_top(50)
+        .margin_bottom(bottom)
+        .margin_right(8)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(de)?;
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(7)
+        .y_desc(units)
+        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(de)?;
+    let steps = 120;
+    cb.draw_series((0..steps).map(|k| {
+        let (a, b) = (
+            lo + (hi - lo) * k as f64 / steps as f64,
+            lo + (hi - lo) * (k + 1) as f64 / steps as f64,
+        );
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            color(cmap, (k as f64 + 0.5) / steps as f64).filled(),
+        )
+    }))
+    .map_err(de)?;
+    Ok(())
+}
+
 /// A map of `values` (lat x lon) on cell centres `lat`, `lon`, with coastlines where `land`
 /// (lat x lon, land fraction) crosses one half. Missing cells stay blank.
 pub fn draw_map<DB: DrawingBackend>(
@@ -281,36 +323,7 @@ pub fn draw_map<DB: DrawingBackend>(
             )
             .map_err(de)?;
     }
-    // colour bar
-    let mut cb = ChartBuilder::on(&bar)
-        .margin_top(50)
-        .margin_bottom(46)
-        .margin_right(8)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..1.0, lo..hi)
-        .map_err(de)?;
-    cb.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_labels(7)
-        .y_desc(&opts.units)
-        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()
-        .map_err(de)?;
-    let steps = 120;
-    cb.draw_series((0..steps).map(|k| {
-        let (a, b) = (
-            lo + (hi - lo) * k as f64 / steps as f64,
-            lo + (hi - lo) * (k + 1) as f64 / steps as f64,
-        );
-        Rectangle::new(
-            [(0.0, a), (1.0, b)],
-            color(&cmap, (k as f64 + 0.5) / steps as f64).filled(),
-        )
-    }))
-    .map_err(de)?;
+    colour_bar(&bar, lo, hi, &cmap, &opts.units, 46)?;
     if values.iter().all(|v| !v.is_finite()) {
         main.draw(&Text::new(
             "no data",
@@ -713,33 +726,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
             }))
             .map_err(de)?;
     }
-    let mut cb = ChartBuilder::on(&bar)
-        .margin_top(50)
-        .margin_bottom(110)
-        .margin_right(8)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..1.0, lo..hi)
-        .map_err(de)?;
-    cb.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_labels(7)
-        .y_desc(&opts.units)
-        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(de)?;
-    cb.draw_series((0..120).map(|k| {
-        let (a, b) = (
-            lo + (hi - lo) * k as f64 / 120.0,
-            lo + (hi - lo) * (k + 1) as f64 / 120.0,
-        );
-        Rectangle::new(
-            [(0.0, a), (1.0, b)],
-            color(&cmap, (k as f64 + 0.5) / 120.0).filled(),
-        )
-    }))
-    .map_err(de)?;
+    colour_bar(&bar, lo, hi, &cmap, &opts.units, 110)?;
     Ok(())
 }
 
