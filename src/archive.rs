@@ -235,8 +235,9 @@ pub const CLM_FILL: f32 = 1.0e36;
 /// Writes one monthly history file exactly as CLM lays it out: 64-bit offset format, an
 /// unlimited `time` stamped at the END of the month (days since 0001-01-01, noleap),
 /// `time_bounds`, `lat`/`lon`, `area` in km^2, `landfrac`, `landmask`, and each variable as
-/// float with `_FillValue` = `missing_value` = 1e36 over ocean. Written to a temporary file
-/// beside the target and renamed.
+/// float with `_FillValue` = `missing_value` = 1e36 over ocean; `source` is the global
+/// attribute saying which model made it. Written to a temporary file beside the target and
+/// renamed.
 pub fn write_history_month(
     path: &Path,
     case: &str,
@@ -244,6 +245,7 @@ pub fn write_history_month(
     month: u32,
     grid: &Grid,
     vars: &[HistVar],
+    source: &str,
 ) -> Result<()> {
     let (nlat, nlon) = grid.shape();
     let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
@@ -261,10 +263,7 @@ pub fn write_history_month(
         }
         f.add_attribute("title", "CLM History file information")?;
         f.add_attribute("case_id", case)?;
-        f.add_attribute(
-            "source",
-            "Community Land Model CLM5.0 (layout written by clmtune)",
-        )?;
+        f.add_attribute("source", source)?;
         {
             let mut t = f.add_variable::<f64>("time", &["time"])?;
             t.put_attribute("long_name", "time")?;

@@ -142,6 +142,7 @@ fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
                     month,
                     &grid,
                     &vars,
+                    "clmtune benchmark data (synthetic, not CLM)",
                 )?;
             }
         }

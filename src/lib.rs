@@ -7,6 +7,7 @@ pub mod archive;
 pub mod array;
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod eof;
 pub mod field;
 pub mod files;

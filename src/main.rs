@@ -35,6 +35,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the clmtune demo model (not CLM) in a case folder made by the ensemble machinery:
+    /// reads env_case.xml, env_run.xml, user_nl_clm and the params file named there, writes
+    /// monthly history files to DOUT_S_ROOT/lnd/hist and a line to CaseStatus.
+    DemoModel {
+        /// The case folder.
+        casedir: PathBuf,
+    },
     /// Run the benchmarks and print a table (median, min, max over several runs).
     Bench {
         /// Only the benchmarks whose names contain one of these.
@@ -86,6 +93,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bench { names, runs, json } => clmtune::bench::run(&names, runs, &json),
+        Command::DemoModel { casedir } => {
+            let s = clmtune::demo::run_case(&casedir)?;
+            clmtune::output::println(&format!(
+                "{}: {} history files in {:.2} s ({})",
+                s.case,
+                s.files.len(),
+                s.seconds,
+                s.files
+                    .first()
+                    .and_then(|p| p.parent())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+            Ok(())
+        }
     }
 }
 

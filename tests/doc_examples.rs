@@ -87,7 +87,16 @@ fn write_demo_case(root: &std::path::Path) {
                 levels: None,
                 values: &gpp,
             }];
-            write_history_month(&hist_path(root, case, 1, m), case, 1, m, &grid, &vars).unwrap();
+            write_history_month(
+                &hist_path(root, case, 1, m),
+                case,
+                1,
+                m,
+                &grid,
+                &vars,
+                "clmtune test data (synthetic, not CLM)",
+            )
+            .unwrap();
         }
     }
 }

@@ -105,6 +105,7 @@ fn write_case(root: &Path, case: &str, grid: &Grid, years: (i64, i64), skip: Opt
                 m,
                 grid,
                 &vars,
+                "clmtune test data (synthetic, not CLM)",
             )
             .unwrap();
         }

@@ -1,0 +1,584 @@
+//! The demo model's inputs, in CLM's formats: a params file laid out like
+//! `clm5_params.c171117.nc` (per-PFT variables on a `pft` dimension of 79, `kmax` and `psi50`
+//! on `(nvegwcs, pft)`, `pftname` as characters), `user_nl_clm` namelist lines, and CIME's
+//! `env_run.xml` / `env_case.xml` entries.
+
+use super::pft::{self, NAME_LEN, NPFT, NVEGWCS, PFT_NAMES};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Text put in the global attributes of every file the demo model writes.
+pub const NOTICE: &str = "clmtune demo model: a small CLM-shaped land model for trying the \
+    workflow on any machine. It is NOT CLM; its numbers are not CLM results.";
+
+/// A params-file variable of the demo model: name, dimensions, units, long name, and the
+/// default value of PFT `p` (scalars ignore `p`).
+struct ParamVar {
+    name: &'static str,
+    dims: Dims,
+    units: &'static str,
+    long_name: &'static str,
+    default: fn(usize) -> f64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dims {
+    Scalar,
+    Pft,
+    SegmentPft,
+}
+
+const PARAM_VARS: [ParamVar; 12] = [
+    ParamVar {
+        name: "medlynslope",
+        dims: Dims::Pft,
+        units: "unitless",
+        long_name: "Medlyn slope of conductance-photosynthesis relationship",
+        default: pft::medlynslope,
+    },
+    ParamVar {
+        name: "dleaf",
+        dims: Dims::Pft,
+        units: "m",
+        long_name: "Characteristic leaf dimension",
+        default: pft::dleaf,
+    },
+    ParamVar {
+        name: "kmax",
+        dims: Dims::SegmentPft,
+        units: "s-1",
+        long_name: "Plant segment max conductance",
+        default: pft::kmax,
+    },
+    ParamVar {
+        name: "psi50",
+        dims: Dims::SegmentPft,
+        units: "mm",
+        long_name: "Water potential at 50% loss of conductance",
+        default: pft::psi50,
+    },
+    ParamVar {
+        name: "rootprof_beta",
+        dims: Dims::Pft,
+        units: "unitless",
+        long_name: "Rooting beta parameter, for C and N vertical discretization",
+        default: pft::rootprof_beta,
+    },
+    ParamVar {
+        name: "z0mr",
+        dims: Dims::Pft,
+        units: "unitless",
+        long_name: "Ratio of momentum roughness length to canopy top height",
+        default: pft::z0mr,
+    },
+    ParamVar {
+        name: "displar",
+        dims: Dims::Pft,
+        units: "unitless",
+        long_name: "Ratio of displacement height to canopy top height",
+        default: pft::displar,
+    },
+    ParamVar {
+        name: "leafcn",
+        dims: Dims::Pft,
+        units: "gC/gN",
+        long_name: "Leaf C:N",
+        default: pft::leafcn,
+    },
+    ParamVar {
+        name: "froot_leaf",
+        dims: Dims::Pft,
+        units: "gC/gC",
+        long_name: "Allocation parameter: new fine root C per new leaf C",
+        default: pft::froot_leaf,
+    },
+    ParamVar {
+        name: "c3psn",
+        dims: Dims::Pft,
+        units: "flag",
+        long_name: "Photosynthetic pathway: 0. = c4, 1. = c3",
+        default: |p| if pft::is_c4(p) { 0.0 } else { 1.0 },
+    },
+    ParamVar {
+        name: "d_max",
+        dims: Dims::Scalar,
+        units: "mm",
+        long_name: "Dry surface layer parameter: maximum thickness",
+        default: |_| 15.0,
+    },
+    ParamVar {
+        name: "csoilc",
+        dims: Dims::Scalar,
+        units: "unitless",
+        long_name: "Drag coefficient for soil under canopy",
+        default: |_| 0.004,
+    },
+];
+
+/// Namelist parameters the demo model reads from `user_nl_clm`, with defaults.
+pub const NAMELIST_PARAMS: [(&str, f64, &str); 5] = [
+    (
+        "fff",
+        0.5,
+        "decay factor of the saturated fraction with water table depth (1/m)",
+    ),
+    (
+        "dint",
+        0.8,
+        "fraction of saturation at which the dry surface layer starts (frac_sat_soil_dsl_init)",
+    ),
+    (
+        "baseflow_scalar",
+        0.001,
+        "scalar multiplier of the base flow rate",
+    ),
+    (
+        "interception_fraction",
+        1.0,
+        "fraction of intercepted precipitation",
+    ),
+    (
+        "maximum_leaf_wetted_fraction",
+        0.05,
+        "maximum fraction of the leaf that may be wet",
+    ),
+];
+
+/// Other CLM namelist variables the demo model accepts (history output and start-up).
+const KNOWN_NAMELIST: [&str; 7] = [
+    "paramfile",
+    "hist_fincl1",
+    "hist_empty_htapes",
+    "hist_mfilt",
+    "hist_nhtfrq",
+    "finidat",
+    "use_init_interp",
+];
+
+/// The parameter values of one run: per-PFT arrays and scalars from the params file, and
+/// the namelist values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Per-PFT variables (name -> 79 values); `kmax` and `psi50` are reduced over their four
+    /// segments (series conductance for `kmax`, the mean for `psi50`).
+    pub pft: BTreeMap<String, Vec<f64>>,
+    /// Scalar params-file variables and namelist parameters.
+    pub scalar: BTreeMap<String, f64>,
+}
+
+impl Params {
+    /// The default values (the default params file and namelist).
+    pub fn defaults() -> Params {
+        let mut pftv = BTreeMap::new();
+        let mut scalar = BTreeMap::new();
+        for v in &PARAM_VARS {
+            if v.dims == Dims::Scalar {
+                scalar.insert(v.name.to_string(), (v.default)(0));
+            } else {
+                pftv.insert(v.name.to_string(), (0..NPFT).map(v.default).collect());
+            }
+        }
+        for (n, d, _) in NAMELIST_PARAMS {
+            scalar.insert(n.to_string(), d);
+        }
+        Params { pft: pftv, scalar }
+    }
+
+    /// A per-PFT parameter (panics only for a name this module does not define).
+    pub fn pft(&self, name: &str) -> &[f64] {
+        &self.pft[name]
+    }
+
+    /// A scalar parameter (panics only for a name this module does not define).
+    pub fn get(&self, name: &str) -> f64 {
+        self.scalar[name]
+    }
+}
+
+/// The names of every parameter the demo model reads (params file and namelist).
+pub fn parameter_names() -> Vec<&'static str> {
+    PARAM_VARS
+        .iter()
+        .map(|v| v.name)
+        .chain(NAMELIST_PARAMS.iter().map(|n| n.0))
+        .collect()
+}
+
+/// A netCDF character (`NC_CHAR`), for `pftname`.
+#[repr(transparent)]
+#[derive(Copy, Clone, Default)]
+pub struct NcChar(pub u8);
+
+// SAFETY: NcChar is a transparent single byte, the layout of NC_CHAR (see the netcdf crate's
+// `NcTypeDescriptor` documentation, which gives this exact type as its example).
+unsafe impl netcdf::types::NcTypeDescriptor for NcChar {
+    fn type_descriptor() -> netcdf::types::NcVariableType {
+        netcdf::types::NcVariableType::Char
+    }
+}
+
+/// Writes the demo model's default params file in CLM5's layout (64-bit offset netCDF,
+/// `pft` = 79, `nvegwcs` = 4, `pftname(pft, string_length)`). Written atomically.
+pub fn write_default_params(path: &Path) -> Result<()> {
+    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
+    let tmp_path = tmp.path().to_path_buf();
+    {
+        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)
+            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
+        f.add_dimension("pft", NPFT)?;
+        f.add_dimension("string_length", NAME_LEN)?;
+        f.add_dimension("nvegwcs", NVEGWCS)?;
+        f.add_attribute(
+            "title",
+            "clmtune demo model parameters (CLM5 params-file layout)",
+        )?;
+        f.add_attribute("source", NOTICE)?;
+        f.add_attribute(
+            "history",
+            format!(
+                "{}: written by clmtune {}",
+                crate::files::now_utc(),
+                env!("CARGO_PKG_VERSION")
+            ),
+        )?;
+        {
+            let mut v = f.add_variable::<NcChar>("pftname", &["pft", "string_length"])?;
+            v.put_attribute("long_name", "Description of plant type")?;
+        }
+        for pv in &PARAM_VARS {
+            let dims: &[&str] = match pv.dims {
+                Dims::Scalar => &[],
+                Dims::Pft => &["pft"],
+                Dims::SegmentPft => &["nvegwcs", "pft"],
+            };
+            let mut v = f.add_variable::<f64>(pv.name, dims)?;
+            v.put_attribute("long_name", pv.long_name)?;
+            v.put_attribute("units", pv.units)?;
+        }
+        f.enddef()?;
+        let mut names = vec![NcChar(b' '); NPFT * NAME_LEN];
+        for (p, n) in PFT_NAMES.iter().enumerate() {
+            for (i, b) in n.bytes().enumerate() {
+                names[p * NAME_LEN + i] = NcChar(b);
+            }
+        }
+        f.variable_mut("pftname")
+            .context("pftname")?
+            .put_values(&names, ..)?;
+        for pv in &PARAM_VARS {
+            let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
+            let values: Vec<f64> = match pv.dims {
+                Dims::Scalar => vec![(pv.default)(0)],
+                Dims::Pft => per_pft,
+                Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
+            };
+            f.variable_mut(pv.name)
+                .context("param")?
+                .put_values(&values, ..)?;
+        }
+        f.close()?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads the `pftname` list of a params file.
+pub fn read_pft_names(file: &netcdf::File, path: &Path) -> Result<Vec<String>> {
+    let v = crate::nc::variable(file, path, "pftname")?;
+    let dims = v.dimensions();
+    if dims.len() != 2 {
+        bail!("{}: pftname should be (pft, string_length)", path.display());
+    }
+    let len = dims[1].len();
+    let chars: Vec<NcChar> = v
+        .get_values(..)
+        .with_context(|| format!("{}: cannot read pftname", path.display()))?;
+    Ok(chars
+        .chunks(len.max(1))
+        .map(|c| {
+            let s: String = c.iter().map(|x| x.0 as char).collect();
+            s.trim_matches(|ch: char| ch == '\0' || ch.is_whitespace())
+                .to_string()
+        })
+        .collect())
+}
+
+/// Reads a params file: checks the PFT list against CLM5's, then every variable the demo
+/// model uses. Errors name the file and variable.
+pub fn read_params(path: &Path) -> Result<Params> {
+    let file = crate::nc::open(path)?;
+    let names = read_pft_names(&file, path)?;
+    if names.len() != NPFT {
+        bail!(
+            "{}: {} PFTs, the demo model (like CLM5) needs {NPFT}",
+            path.display(),
+            names.len()
+        );
+    }
+    if let Some(p) = (0..NPFT).find(|&p| names[p] != PFT_NAMES[p]) {
+        bail!(
+            "{}: PFT {p} is '{}', CLM5's order has '{}' there",
+            path.display(),
+            names[p],
+            PFT_NAMES[p]
+        );
+    }
+    let mut params = Params::defaults();
+    for pv in &PARAM_VARS {
+        let values = crate::nc::read_f64(&file, path, pv.name)?;
+        let want = match pv.dims {
+            Dims::Scalar => 1,
+            Dims::Pft => NPFT,
+            Dims::SegmentPft => NPFT * NVEGWCS,
+        };
+        if values.len() != want {
+            bail!(
+                "{}: {} has {} values, expected {want}",
+                path.display(),
+                pv.name,
+                values.len()
+            );
+        }
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            bail!(
+                "{}: {} value {i} is missing or not finite",
+                path.display(),
+                pv.name
+            );
+        }
+        match pv.dims {
+            Dims::Scalar => {
+                params.scalar.insert(pv.name.into(), values[0]);
+            }
+            Dims::Pft => {
+                params.pft.insert(pv.name.into(), values);
+            }
+            Dims::SegmentPft => {
+                let values = &values;
+                let seg = |p: usize| (0..NVEGWCS).map(move |s| values[s * NPFT + p]);
+                let reduced: Vec<f64> = (0..NPFT)
+                    .map(|p| {
+                        if pv.name == "kmax" {
+                            // four segments in series, scaled so equal segments give kmax
+                            if seg(p).any(|k| k <= 0.0) {
+                                0.0
+                            } else {
+                                NVEGWCS as f64 / seg(p).map(|k| 1.0 / k).sum::<f64>()
+                            }
+                        } else {
+                            seg(p).sum::<f64>() / NVEGWCS as f64
+                        }
+                    })
+                    .collect();
+                params.pft.insert(pv.name.into(), reduced);
+            }
+        }
+    }
+    Ok(params)
+}
+
+/// A parsed `user_nl_clm`: the params file and the namelist values, by lower-case name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserNl {
+    /// `paramfile = '...'`, if set.
+    pub paramfile: Option<PathBuf>,
+    /// Numeric namelist parameters.
+    pub values: BTreeMap<String, f64>,
+    /// Extra history fields (`hist_fincl1`).
+    pub hist_fincl1: Vec<String>,
+}
+
+/// Parses a Fortran number (`1.0`, `2e-3`, `1.5d-3`).
+fn fortran_number(s: &str) -> Option<f64> {
+    s.trim().replace(['d', 'D'], "e").parse().ok()
+}
+
+/// Splits a namelist value list on commas outside quotes.
+fn split_values(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ',') => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Parses `user_nl_clm` text: `name = value` lines, `!` comments. Unknown names and values
+/// that are not numbers are errors naming the line (as CLM's build-namelist refuses them).
+pub fn parse_user_nl(text: &str, path: &Path) -> Result<UserNl> {
+    let mut nl = UserNl::default();
+    for (i, raw) in text.lines().enumerate() {
+        let line = strip_comment(raw).trim().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        let lineno = i + 1;
+        let (name, value) = line.split_once('=').with_context(|| {
+            format!(
+                "{}:{lineno}: expected 'name = value', found '{}'",
+                path.display(),
+                raw.trim()
+            )
+        })?;
+        let name = name.trim().to_lowercase();
+        let values = split_values(value);
+        if name == "paramfile" {
+            let p = values
+                .first()
+                .with_context(|| format!("{}:{lineno}: paramfile has no value", path.display()))?;
+            nl.paramfile = Some(PathBuf::from(p));
+        } else if name == "hist_fincl1" {
+            nl.hist_fincl1 = values;
+        } else if NAMELIST_PARAMS.iter().any(|n| n.0 == name) {
+            let v = match values.as_slice() {
+                [one] => fortran_number(one).filter(|x| x.is_finite()),
+                _ => None,
+            };
+            let v = v.with_context(|| {
+                format!(
+                    "{}:{lineno}: {name} needs one finite number, found '{}'",
+                    path.display(),
+                    value.trim()
+                )
+            })?;
+            nl.values.insert(name, v);
+        } else if !KNOWN_NAMELIST.contains(&name.as_str()) {
+            let known: Vec<String> = NAMELIST_PARAMS
+                .iter()
+                .map(|n| n.0)
+                .chain(KNOWN_NAMELIST)
+                .map(String::from)
+                .collect();
+            bail!(
+                "{}:{lineno}: the demo model has no namelist variable '{name}'; {}",
+                path.display(),
+                crate::nc::nearest_list(&name, &known)
+            );
+        }
+    }
+    Ok(nl)
+}
+
+/// A line without its `!` comment (a `!` inside quotes is kept).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '!') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Reads the `<entry id="KEY" value="VALUE">` entries of CIME's `env_*.xml` files.
+pub fn read_env_xml(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = BTreeMap::new();
+    for piece in text.split("<entry").skip(1) {
+        let tag = piece.split('>').next().unwrap_or("");
+        let attr = |key: &str| -> Option<String> {
+            let rest = tag.split(&format!("{key}=\"")).nth(1)?;
+            Some(rest.split('"').next()?.to_string())
+        };
+        if let (Some(id), Some(value)) = (attr("id"), attr("value")) {
+            let unescape = |v: String| {
+                v.replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            };
+            out.insert(id, unescape(value));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes CIME-style `<entry id=... value=...>` lines into an `env_*.xml` file.
+pub fn write_env_xml(path: &Path, entries: &[(&str, String)]) -> Result<()> {
+    let mut s = String::from("<?xml version=\"1.0\"?>\n<file id=\"env_run.xml\" version=\"2.0\">\n  <group id=\"run_desc\">\n");
+    for (k, v) in entries {
+        let esc = v
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;");
+        s.push_str(&format!("    <entry id=\"{k}\" value=\"{esc}\"/>\n"));
+    }
+    s.push_str("  </group>\n</file>\n");
+    crate::files::atomic_write(path, |w| Ok(w.write_all(s.as_bytes())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_nl_lines_parse_like_fortran() {
+        let text = "! a comment\n paramfile = '/x/params.nc' ! trailing\nfff = 2.5d-1\nBASEFLOW_SCALAR=1e-3\nhist_fincl1 = 'SOILLIQ','SOILICE'\n\n";
+        let nl = parse_user_nl(text, Path::new("user_nl_clm")).unwrap();
+        assert_eq!(nl.paramfile, Some(PathBuf::from("/x/params.nc")));
+        assert_eq!(nl.values["fff"], 0.25);
+        assert_eq!(nl.values["baseflow_scalar"], 1e-3);
+        assert_eq!(nl.hist_fincl1, vec!["SOILLIQ", "SOILICE"]);
+        let e = parse_user_nl("fff = 1\nfdd = 3\n", Path::new("u"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("u:2:") && e.contains("'fdd'") && e.contains("fff"),
+            "{e}"
+        );
+        let e = parse_user_nl("dint = 'abc'", Path::new("u"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("u:1: dint needs one finite number"), "{e}");
+        assert!(parse_user_nl("dint = nan", Path::new("u")).is_err());
+    }
+
+    #[test]
+    fn env_xml_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("env_run.xml");
+        write_env_xml(
+            &p,
+            &[("STOP_N", "20".into()), ("DOUT_S_ROOT", "/a \"b\"".into())],
+        )
+        .unwrap();
+        let e = read_env_xml(&p).unwrap();
+        assert_eq!(e["STOP_N"], "20");
+        assert_eq!(e["DOUT_S_ROOT"], "/a \"b\"");
+    }
+
+    #[test]
+    fn default_params_file_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("params.nc");
+        write_default_params(&p).unwrap();
+        let params = read_params(&p).unwrap();
+        assert_eq!(params, Params::defaults());
+        assert_eq!(params.pft("medlynslope")[4], 4.12);
+        assert!((params.pft("kmax")[4] - 2e-8).abs() < 1e-22);
+        assert_eq!(params.get("d_max"), 15.0);
+        let f = netcdf::open(&p).unwrap();
+        let names = read_pft_names(&f, &p).unwrap();
+        assert_eq!(names[78], "irrigated_tropical_soybean");
+        assert_eq!(
+            f.variable("kmax").unwrap().dimensions()[0].name(),
+            "nvegwcs"
+        );
+    }
+}
