@@ -40,7 +40,11 @@ enum Command {
     /// monthly history files to DOUT_S_ROOT/lnd/hist and a line to CaseStatus.
     DemoModel {
         /// The case folder.
-        casedir: PathBuf,
+        #[arg(required_unless_present = "write_params")]
+        casedir: Option<PathBuf>,
+        /// Instead of running: write the demo model's default params file (CLM5 layout) here.
+        #[arg(long, value_name = "FILE")]
+        write_params: Option<PathBuf>,
     },
     /// Run the benchmarks and print a table (median, min, max over several runs).
     Bench {
@@ -93,7 +97,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Bench { names, runs, json } => clmtune::bench::run(&names, runs, &json),
-        Command::DemoModel { casedir } => {
+        Command::DemoModel {
+            casedir,
+            write_params,
+        } => {
+            if let Some(p) = write_params {
+                clmtune::demo::write_default_params(&p)?;
+                clmtune::output::println(&format!("wrote {}", p.display()));
+                return Ok(());
+            }
+            let casedir = casedir.unwrap_or_default();
             let s = clmtune::demo::run_case(&casedir)?;
             clmtune::output::println(&format!(
                 "{}: {} history files in {:.2} s ({})",

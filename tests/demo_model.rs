@@ -1,0 +1,279 @@
+//! The demo model: physical sanity, responses to parameters, and files exactly as CLM lays
+//! them out (read back through clmtune's own reader).
+
+use clmtune::demo::model::Monthly;
+use clmtune::demo::run::{self, CaseSetup, LandCells};
+use clmtune::demo::Params;
+use std::sync::OnceLock;
+
+/// The land cells (built once).
+fn cells() -> &'static LandCells {
+    static CELLS: OnceLock<LandCells> = OnceLock::new();
+    CELLS.get_or_init(|| run::cells().unwrap().1)
+}
+
+/// Three spin-up years and one written year of forcing 2000-2003.
+fn simulate(params: &Params) -> Vec<Vec<Monthly>> {
+    run::simulate(cells(), params, &[2000, 2001, 2002, 2003], 3, 42)
+}
+
+fn defaults() -> &'static Vec<Vec<Monthly>> {
+    static OUT: OnceLock<Vec<Vec<Monthly>>> = OnceLock::new();
+    OUT.get_or_init(|| simulate(&Params::defaults()))
+}
+
+fn set_all_pfts(p: &mut Params, name: &str, value: f64) {
+    for (i, v) in p.pft.get_mut(name).unwrap().iter_mut().enumerate() {
+        if i > 0 {
+            *v = value;
+        }
+    }
+}
+
+#[test]
+fn fluxes_are_physical() {
+    let out = defaults();
+    let mut dew_months = 0;
+    for cell in out {
+        for m in cell {
+            assert!(m.gpp_umol >= 0.0 && m.gpp_umol.is_finite(), "GPP {m:?}");
+            assert!(m.qvegt >= 0.0 && m.qvege >= 0.0, "transpiration {m:?}");
+            let avail = m.fsa - m.fira - m.fgr;
+            let et = m.qvegt + m.qvege + m.qsoil;
+            // negative evaporation is dew / frost, which only forms when the surface loses energy
+            if et < 0.0 {
+                assert!(avail < 0.0, "dew with {avail} W/m2 available: {m:?}");
+                dew_months += 1;
+            }
+            // energy closure: latent + sensible heat = net radiation - ground heat
+            assert!(
+                (m.lh + m.fsh - avail).abs() < 1e-9 * avail.abs().max(1.0),
+                "{m:?}"
+            );
+            assert!(m.zwt >= 0.0 && m.zwt <= 14.0, "ZWT {}", m.zwt);
+            assert!(m.soilwater_10cm >= 0.0 && m.soilwater_10cm <= 45.0 + 1e-9);
+            assert!(m.fsat >= 0.0 && m.fsat < 0.5);
+        }
+    }
+    // dew forms somewhere (polar nights) but is rare
+    let total: usize = out.iter().map(|c| c.len()).sum();
+    eprintln!("dew in {dew_months} of {total} cell-months");
+    assert!(
+        dew_months > 0 && dew_months < total / 10,
+        "{dew_months} of {total}"
+    );
+}
+
+/// (annual precipitation, annual mean root-zone water) of the snow-free, vegetated cells.
+#[test]
+fn wetter_soils_where_it_rains_more() {
+    let out = defaults();
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    for cell in out {
+        let t = cell.iter().map(|m| m.tsa).sum::<f64>() / 12.0 - 273.15;
+        if t < 5.0 {
+            continue;
+        }
+        let p = cell.iter().map(|m| m.rain + m.snow).sum::<f64>() / 12.0;
+        let w = cell
+            .iter()
+            .map(|m| m.soilliq[..8].iter().sum::<f64>())
+            .sum::<f64>()
+            / 12.0;
+        pairs.push((p, w));
+    }
+    assert!(pairs.len() > 500, "{}", pairs.len());
+    // Spearman rank correlation
+    let rank = |v: Vec<f64>| {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        for (k, &i) in idx.iter().enumerate() {
+            r[i] = k as f64;
+        }
+        r
+    };
+    let rp = rank(pairs.iter().map(|x| x.0).collect());
+    let rw = rank(pairs.iter().map(|x| x.1).collect());
+    let n = rp.len() as f64;
+    let mean = (n - 1.0) / 2.0;
+    let cov: f64 = rp
+        .iter()
+        .zip(&rw)
+        .map(|(a, b)| (a - mean) * (b - mean))
+        .sum();
+    let var: f64 = rp.iter().map(|a| (a - mean).powi(2)).sum();
+    let rho = cov / var;
+    eprintln!("Spearman rho {rho} over {} cells", pairs.len());
+    assert!(
+        rho > 0.6,
+        "Spearman correlation of rain and soil water: {rho}"
+    );
+}
+
+#[test]
+fn higher_medlynslope_transpires_more_in_the_wet_tropics() {
+    let mut hi = Params::defaults();
+    for (p, v) in hi
+        .pft
+        .get_mut("medlynslope")
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        if p > 0 {
+            *v *= 1.5;
+        }
+    }
+    let out_hi = simulate(&hi);
+    let out = defaults();
+    let (mut n, mut more) = (0, 0);
+    let (mut sum0, mut sum1) = (0.0, 0.0);
+    for (k, (_, cell)) in cells().iter().enumerate() {
+        let p = out[k].iter().map(|m| m.rain).sum::<f64>() / 12.0;
+        if cell.geo.lat.abs() > 10.0 || p < 5.0 {
+            continue;
+        }
+        let t0: f64 = out[k].iter().map(|m| m.qvegt).sum();
+        let t1: f64 = out_hi[k].iter().map(|m| m.qvegt).sum();
+        n += 1;
+        more += (t1 > t0) as usize;
+        sum0 += t0;
+        sum1 += t1;
+    }
+    eprintln!("wet tropics: {more} of {n} cells transpire more; total {sum1} vs {sum0}");
+    assert!(n > 40, "{n} wet tropical cells");
+    assert!(more as f64 >= 0.95 * n as f64, "{more} of {n}");
+    assert!(sum1 > 1.1 * sum0, "{sum1} vs {sum0}");
+}
+
+#[test]
+fn low_kmax_lowers_gpp_most_in_the_dry_season() {
+    let mut low = Params::defaults();
+    set_all_pfts(&mut low, "kmax", 4e-9);
+    let out_low = simulate(&low);
+    let out = defaults();
+    let (mut dry_loss, mut wet_loss, mut n) = (0.0, 0.0, 0);
+    for k in 0..out.len() {
+        let mut months: Vec<usize> = (0..12).collect();
+        months.sort_by(|&a, &b| out[k][a].rain.total_cmp(&out[k][b].rain));
+        let (dry, wet) = (&months[..3], &months[9..]);
+        let rain_dry: f64 = dry.iter().map(|&m| out[k][m].rain).sum();
+        let rain_wet: f64 = wet.iter().map(|&m| out[k][m].rain).sum();
+        let gpp =
+            |o: &Vec<Vec<Monthly>>, ms: &[usize]| ms.iter().map(|&m| o[k][m].gpp_umol).sum::<f64>();
+        let (g_dry, g_wet) = (gpp(out, dry), gpp(out, wet));
+        // seasonal climates with growth in both seasons
+        if rain_wet < 4.0 * rain_dry || g_dry < 1.0 || g_wet < 1.0 {
+            continue;
+        }
+        n += 1;
+        dry_loss += 1.0 - gpp(&out_low, dry) / g_dry;
+        wet_loss += 1.0 - gpp(&out_low, wet) / g_wet;
+    }
+    assert!(n > 30, "{n} seasonal cells");
+    let (dry_loss, wet_loss) = (dry_loss / n as f64, wet_loss / n as f64);
+    eprintln!("{n} seasonal cells: GPP loss dry {dry_loss}, wet {wet_loss}");
+    assert!(dry_loss > 0.0 && wet_loss >= 0.0);
+    assert!(
+        dry_loss > 1.2 * wet_loss,
+        "dry-season loss {dry_loss}, wet-season loss {wet_loss}"
+    );
+}
+
+/// A one-year demo case in `dir`, writing to `archive`.
+fn make_case(dir: &std::path::Path, archive: &std::path::Path, user_nl: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    run::write_case_settings(
+        dir,
+        &CaseSetup {
+            case: "demo_test".into(),
+            archive: archive.join("demo_test"),
+            start_year: 2,
+            stop_years: 1,
+            datm_years: (2000, 2004),
+        },
+    )
+    .unwrap();
+    std::fs::write(dir.join("user_nl_clm"), user_nl).unwrap();
+}
+
+#[test]
+fn case_files_are_clm_shaped_bit_identical_and_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    let archive = tmp.path().join("archive");
+    clmtune::demo::write_default_params(&tmp.path().join("p.nc")).unwrap();
+    make_case(
+        &case,
+        &archive,
+        "paramfile = '../p.nc'\nfff = 1.0\nhist_fincl1 = 'SOILLIQ'\n",
+    );
+    let s = clmtune::demo::run_case(&case).unwrap();
+    assert_eq!(s.files.len(), 12);
+    let status = std::fs::read_to_string(case.join("CaseStatus")).unwrap();
+    assert!(
+        status.contains("case.run starting") && status.contains("case.run success"),
+        "{status}"
+    );
+    // the same inputs give the same bytes
+    let first: Vec<Vec<u8>> = s.files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let again = clmtune::demo::run_case(&case).unwrap();
+    for (a, f) in first.iter().zip(&again.files) {
+        assert!(*a == std::fs::read(f).unwrap(), "{} differs", f.display());
+    }
+    // CLM's layout: end-of-month stamp, bounds, fill over ocean, the notice
+    let f = netcdf::open(&s.files[0]).unwrap();
+    let t: Vec<f64> = f.variable("time").unwrap().get_values(..).unwrap();
+    assert_eq!(t, vec![365.0 + 31.0]);
+    let src = f.attribute("source").unwrap().value().unwrap();
+    assert!(format!("{src:?}").contains("NOT CLM"), "{src:?}");
+    assert_eq!(f.variable("SOILLIQ").unwrap().dimensions()[1].len(), 20);
+    // clmtune's reader takes the case as it would take CLM's
+    use clmtune::field::read::{read_case, Output};
+    let c = clmtune::archive::find_case(&archive, "demo_test").unwrap();
+    let outputs = [
+        Output::new("GPP", "GPP").unwrap(),
+        Output::new("SW", "sum(SOILLIQ, levsoi)").unwrap(),
+    ];
+    let fields = read_case(&c, &outputs, (2, 2), false).unwrap();
+    let gpp = &fields[0];
+    assert_eq!(gpp.units, "gC/m^2/s");
+    assert_eq!(gpp.values.shape(), &[12, 46, 72]);
+    assert!(gpp.values[[0, 23, 36]].is_nan(), "0N 180E is ocean");
+    assert!(gpp.values[[0, 22, 60]] > 0.0, "the Amazon grows in January");
+    assert!(
+        fields[1].values[[0, 22, 60]] > 100.0,
+        "the Amazon's soil holds water"
+    );
+    // a broken input names its line and leaves an error in CaseStatus
+    std::fs::write(case.join("user_nl_clm"), "paramfile = '../p.nc'\nfff = x\n").unwrap();
+    let e = clmtune::demo::run_case(&case).unwrap_err().to_string();
+    assert!(
+        e.contains("user_nl_clm:2: fff needs one finite number"),
+        "{e}"
+    );
+    let status = std::fs::read_to_string(case.join("CaseStatus")).unwrap();
+    assert!(status.contains("case.run error"), "{status}");
+}
+
+#[test]
+fn a_params_file_in_another_pft_order_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.nc");
+    clmtune::demo::write_default_params(&p).unwrap();
+    {
+        let mut f = netcdf::append(&p).unwrap();
+        let mut v = f.variable_mut("pftname").unwrap();
+        let name: Vec<clmtune::demo::params::NcChar> = format!("{:<40}", "c4_grass")
+            .bytes()
+            .map(clmtune::demo::params::NcChar)
+            .collect();
+        v.put_values(&name, [13..14, 0..40]).unwrap();
+    }
+    let e = clmtune::demo::read_params(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("PFT 13 is 'c4_grass'") && e.contains("c3_non-arctic_grass"),
+        "{e}"
+    );
+}
