@@ -40,11 +40,16 @@ enum Command {
     /// monthly history files to DOUT_S_ROOT/lnd/hist and a line to CaseStatus.
     DemoModel {
         /// The case folder.
-        #[arg(required_unless_present = "write_params")]
+        #[arg(required_unless_present_any = ["write_params", "setup"])]
         casedir: Option<PathBuf>,
         /// Instead of running: write the demo model's default params file (CLM5 layout) here.
         #[arg(long, value_name = "FILE")]
         write_params: Option<PathBuf>,
+        /// Instead of running: make the demo experiment's folder (config, parameter spec,
+        /// params file, synthetic observations; $CLMTUNE_DEMO_DIR or ~/.cache/clmtune/demo)
+        /// and print where it is.
+        #[arg(long)]
+        setup: bool,
     },
     /// Run the benchmarks and print a table (median, min, max over several runs).
     Bench {
@@ -100,7 +105,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DemoModel {
             casedir,
             write_params,
+            setup,
         } => {
+            if setup {
+                let dir = clmtune::demo::setup::demo_dir();
+                let cfg = clmtune::demo::setup::ensure(&dir, (1982, 2008))?;
+                clmtune::output::println(&format!("demo experiment: {}", cfg.display()));
+                return Ok(());
+            }
             if let Some(p) = write_params {
                 clmtune::demo::write_default_params(&p)?;
                 clmtune::output::println(&format!("wrote {}", p.display()));

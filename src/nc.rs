@@ -154,7 +154,7 @@ impl Calendar {
 
 /// Days from 0000-03-01-based civil counting (Howard Hinnant's algorithm) for the proleptic
 /// Gregorian calendar: days since 1970-01-01 of a date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -277,3 +277,81 @@ fn a_params_file_in_another_pft_order_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
+    use clmtune::demo::obs::{write_observations, ObsOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let (grid, cells) = run::cells().unwrap();
+    let truth = clmtune::demo::setup::truth_params().unwrap();
+    let mut read = |bias: bool| {
+        let p = tmp.path().join(format!("obs_{bias}.nc"));
+        let opts = ObsOptions {
+            years: (2000, 2001),
+            bias,
+            seed: 7,
+        };
+        write_observations(&p, &truth, &opts, &cells, &grid).unwrap();
+        // FLUXNET-MTE's layout, read back and regridded to 4x5 by clmtune's reader
+        let f = netcdf::open(&p).unwrap();
+        assert_eq!(f.variable("GPP").unwrap().dimensions()[1].len(), 360);
+        let fields = ["GPP", "LE"].map(|v| {
+            clmtune::field::obs::read_obs(
+                &p,
+                v,
+                Some((2000, 2001)),
+                std::sync::Arc::new(grid.clone()),
+            )
+            .unwrap()
+        });
+        fields
+    };
+    let plain = read(false);
+    let biased = read(true);
+    assert_eq!(plain[0].units, "gC m-2 d-1");
+    assert_eq!(plain[0].values.shape(), &[24, 46, 72]);
+    // the unbiased observations follow the truth run (observation noise of 6 % aside)
+    let truth_run = run::simulate(
+        &cells,
+        &truth,
+        &(0..12).map(|k| 2000 + k % 2).collect::<Vec<_>>(),
+        10,
+        run::case_seed("fluxnet_mte_truth"),
+    );
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+    for (k, ((i, j), cell)) in cells.iter().enumerate() {
+        if grid.landfrac[[*i, *j]] < 0.99 || cell.geo.lat < -55.0 || cell.geo.lat > 58.0 {
+            continue;
+        }
+        for t in 0..24 {
+            let o = plain[0].values[[t, *i, *j]];
+            if o.is_finite() {
+                sx += truth_run[k][t].gpp_umol * 12.011e-6 * 86400.0;
+                sy += o;
+                n += 1.0;
+            }
+        }
+    }
+    assert!(n > 5000.0, "{n}");
+    assert!(
+        (sy / sx - 1.0).abs() < 0.03,
+        "observed / truth GPP = {}",
+        sy / sx
+    );
+    // the bias: more GPP in the Amazon (4S, 60W), less LE in the Sahel (14N, 0E)
+    let mean = |f: &clmtune::field::Field, i: usize, j: usize| {
+        // months with a missing neighbour are missing after regridding: skip them
+        let v: Vec<f64> = (0..24)
+            .map(|t| f.values[[t, i, j]])
+            .filter(|x| x.is_finite())
+            .collect();
+        assert!(v.len() > 12);
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let (ai, aj) = (((-4.0 + 90.0) / 4.0) as usize, (300.0 / 5.0) as usize);
+    let ratio = mean(&biased[0], ai, aj) / mean(&plain[0], ai, aj);
+    assert!(ratio > 1.1 && ratio < 1.25, "Amazon GPP bias {ratio}");
+    let (si, sj) = (((12.0 + 90.0) / 4.0) as usize, 0);
+    let ratio = mean(&biased[1], si, sj) / mean(&plain[1], si, sj);
+    assert!(ratio < 0.92 && ratio > 0.8, "Sahel LE bias {ratio}");
+}

@@ -8,9 +8,11 @@
 
 pub mod climate;
 pub mod model;
+pub mod obs;
 pub mod params;
 pub mod pft;
 pub mod run;
+pub mod setup;
 
 pub use params::{read_params, write_default_params, Params, NOTICE};
 pub use run::{run_case, CaseSetup, RunSummary};

@@ -303,3 +303,49 @@ mod tests {
         }
     }
 }
+
+/// Parses a PFT index list such as `"1-3"` or `"14,17,18,67-68"` (indices into the `pft`
+/// dimension, 0 = bare ground); an index past 78, a reversed range or a stray character is an
+/// error quoting the text.
+pub fn parse_indices(text: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (a, b): (usize, usize) = match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => {
+                anyhow::bail!("PFT indices '{text}': '{part}' is not an index or a range like 1-3")
+            }
+        };
+        if a > b || b >= NPFT {
+            anyhow::bail!(
+                "PFT indices '{text}': '{part}' is outside 0-{} or reversed",
+                NPFT - 1
+            );
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod index_tests {
+    #[test]
+    fn index_lists() {
+        assert_eq!(super::parse_indices("1-3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            super::parse_indices("14, 17,67-68").unwrap(),
+            vec![14, 17, 67, 68]
+        );
+        assert!(super::parse_indices("3-1").is_err());
+        assert!(super::parse_indices("1-79").is_err());
+        assert!(super::parse_indices("a")
+            .unwrap_err()
+            .to_string()
+            .contains("'a'"));
+    }
+}

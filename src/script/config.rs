@@ -25,6 +25,25 @@ pub mod config_fns {
             Config::load(std::path::Path::new(path)).map_err(|e| script_err(format!("{e:#}")))?;
         rhai::serde::to_dynamic(&cfg).map_err(|e| script_err(format!("config {path}: {e}")))
     }
+
+    /// The path of the demo experiment's config (the clmtune demo model, not CLM), making the
+    /// demo folder on first use: config, parameter spec, params file, and synthetic
+    /// FLUXNET-MTE-shaped observations with their truth. The folder is `$CLMTUNE_DEMO_DIR`,
+    /// else `~/.cache/clmtune/demo`. Stage scripts get it through `experiment::config`
+    /// when no `--config` is given.
+    ///
+    /// ```rhai
+    /// let cfg = read_config(demo_config());
+    /// cfg.experiment.name     //=> demo
+    /// cfg.parameters.calibrate.len()    //=> 6
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn demo_config() -> RResult<String> {
+        let dir = crate::demo::setup::demo_dir();
+        crate::demo::setup::ensure(&dir, (1982, 2008))
+            .map(|p| p.display().to_string())
+            .map_err(|e| script_err(format!("demo folder {}: {e:#}", dir.display())))
+    }
 }
 
 /// The `config` module.

@@ -1,0 +1,194 @@
+//! The demo experiment's folder: the config and parameter spec every stage script uses when
+//! no `--config` is given, the default params file, and the synthetic observations with the
+//! truth that made them. Made on first use in clmtune's cache and reused; each file is
+//! written atomically, so an interrupted setup is completed by the next one.
+
+use super::obs::{self, ObsOptions};
+use super::params::{self, Params};
+use super::pft;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The demo config (contract section 1).
+pub const CONFIG: &str = include_str!("files/config.toml");
+/// The demo parameter spec (contract section 2).
+pub const SPEC: &str = include_str!("files/parameters.toml");
+
+/// The truth of the synthetic observations: a scaling in [0, 1] of each calibrated
+/// parameter (applied as `min + s * (max - min)` in every PFT group, as the paper's designs).
+pub const TRUTH: [(&str, f64); 6] = [
+    ("medlynslope", 0.62),
+    ("dleaf", 0.35),
+    ("kmax", 0.55),
+    ("fff", 0.30),
+    ("dint", 0.70),
+    ("baseflow_scalar", 0.12),
+];
+
+/// Seed of the observation noise.
+const OBS_SEED: u64 = 20_080_1982;
+
+/// The demo folder: `$CLMTUNE_DEMO_DIR`, else `$XDG_CACHE_HOME/clmtune/demo`, else
+/// `~/.cache/clmtune/demo`.
+pub fn demo_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CLMTUNE_DEMO_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(c) = std::env::var_os("XDG_CACHE_HOME") {
+        return Path::new(&c).join("clmtune/demo");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    Path::new(&home).join(".cache/clmtune/demo")
+}
+
+/// The physical values of one spec parameter at scaling `s`: (PFT indices or empty for a
+/// scalar, value) per group.
+fn scaled(spec: &toml::Value, name: &str, s: f64) -> Result<Vec<(Vec<usize>, f64)>> {
+    let params = spec
+        .get("parameter")
+        .and_then(|p| p.as_array())
+        .context("demo spec: no [[parameter]]")?;
+    let p = params
+        .iter()
+        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))
+        .with_context(|| format!("demo spec: no parameter {name}"))?;
+    let nums = |key: &str| -> Result<Vec<f64>> {
+        match p.get(key) {
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_float().or(x.as_integer().map(|i| i as f64)))
+                .collect::<Option<Vec<f64>>>()
+                .with_context(|| format!("demo spec: {name}.{key} is not numbers")),
+            Some(x) => Ok(vec![x
+                .as_float()
+                .or(x.as_integer().map(|i| i as f64))
+                .with_context(|| {
+                    format!("demo spec: {name}.{key} is not a number")
+                })?]),
+            None => bail!("demo spec: {name} has no {key}"),
+        }
+    };
+    let (lo, hi) = (nums("min")?, nums("max")?);
+    let groups: Vec<Vec<usize>> = match p.get("pft_indices").and_then(|x| x.as_array()) {
+        Some(a) => a
+            .iter()
+            .map(|x| pft::parse_indices(x.as_str().unwrap_or("")))
+            .collect::<Result<_>>()?,
+        None => vec![Vec::new()],
+    };
+    if lo.len() != hi.len() || (lo.len() != groups.len() && lo.len() != 1) {
+        bail!("demo spec: {name} has mismatched group lists");
+    }
+    Ok(groups
+        .into_iter()
+        .enumerate()
+        .map(|(g, idx)| {
+            let k = if lo.len() == 1 { 0 } else { g };
+            (idx, lo[k] + s * (hi[k] - lo[k]))
+        })
+        .collect())
+}
+
+/// The truth parameter set: the defaults with the [`TRUTH`] scalings applied.
+pub fn truth_params() -> Result<Params> {
+    let spec: toml::Value = toml::from_str(SPEC).context("demo parameter spec")?;
+    let mut p = Params::defaults();
+    for (name, s) in TRUTH {
+        for (idx, v) in scaled(&spec, name, s)? {
+            if idx.is_empty() {
+                p.scalar.insert(name.to_string(), v);
+            } else {
+                let arr = p
+                    .pft
+                    .get_mut(name)
+                    .with_context(|| format!("{name} is not per PFT"))?;
+                for i in idx {
+                    arr[i] = v;
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The text of `truth.toml`: the scalings and physical values behind the observations.
+fn truth_text() -> Result<String> {
+    let spec: toml::Value = toml::from_str(SPEC)?;
+    let mut s = String::from(
+        "# The truth behind the demo model's synthetic observations (obs/fluxnet_mte*.nc).\n\
+         # Kept apart from the observations: a calibration should find these without reading them.\n\
+         # Scalings in [0, 1] map to min + s * (max - min) in every PFT group of parameters.toml.\n\n[scaling]\n",
+    );
+    for (n, v) in TRUTH {
+        s.push_str(&format!("{n} = {v}\n"));
+    }
+    s.push_str("\n[value]   # physical values, per PFT group in the spec's order\n");
+    for (n, v) in TRUTH {
+        let vals: Vec<String> = scaled(&spec, n, v)?
+            .iter()
+            .map(|(_, x)| format!("{x:.6e}"))
+            .collect();
+        s.push_str(&format!("{n} = [{}]\n", vals.join(", ")));
+    }
+    s.push_str(&format!(
+        "\n[observations]\nseed = {OBS_SEED}\nbias = \"fluxnet_mte.nc: GPP +18 % wet tropics, -20 % boreal; LE -15 % semi-arid tropics, +10 % eastern US\"\nno_bias = \"fluxnet_mte_nobias.nc\"\n"
+    ));
+    Ok(s)
+}
+
+/// Makes whatever the demo folder `dir` lacks and returns the path of its config. The
+/// observations cover `obs_years` (the demo config's sigma years, 1982-2008, by default).
+pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write_text = |name: &str, text: &str| -> Result<()> {
+        let p = dir.join(name);
+        if !p.exists() {
+            crate::files::atomic_write(&p, |w| Ok(w.write_all(text.as_bytes())?))?;
+        }
+        Ok(())
+    };
+    write_text("parameters.toml", SPEC)?;
+    write_text("config.toml", CONFIG)?;
+    write_text("obs/truth.toml", &truth_text()?)?;
+    let pf = dir.join("clm5_params.demo.nc");
+    if !pf.exists() {
+        params::write_default_params(&pf)?;
+    }
+    let biased = dir.join("obs/fluxnet_mte.nc");
+    let unbiased = dir.join("obs/fluxnet_mte_nobias.nc");
+    if !biased.exists() || !unbiased.exists() {
+        let (grid, cells) = super::run::cells()?;
+        let truth = truth_params()?;
+        for (path, bias) in [(&biased, true), (&unbiased, false)] {
+            if !path.exists() {
+                let opts = ObsOptions {
+                    years: obs_years,
+                    bias,
+                    seed: OBS_SEED + bias as u64,
+                };
+                obs::write_observations(path, &truth, &opts, &cells, &grid)?;
+            }
+        }
+    }
+    Ok(dir.join("config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truth_uses_the_spec_ranges() {
+        let t = truth_params().unwrap();
+        // medlynslope BET (PFT 4): 1.63 + 0.62 * (4.59 - 1.63)
+        assert!((t.pft("medlynslope")[4] - (1.63 + 0.62 * 2.96)).abs() < 1e-12);
+        // C4 group includes tropical corn (75)
+        assert!((t.pft("medlynslope")[75] - (0.53 + 0.62 * 3.5)).abs() < 1e-12);
+        assert!((t.pft("kmax")[40] - (2e-9 + 0.55 * 3.6e-8)).abs() < 1e-20);
+        assert_eq!(t.pft("kmax")[0], 0.0, "bare ground untouched");
+        assert!((t.get("baseflow_scalar") - (0.0005 + 0.12 * 0.0995)).abs() < 1e-15);
+        let cfg = crate::config::Config::parse(CONFIG, Path::new("/demo/config.toml")).unwrap();
+        assert_eq!(cfg.parameters.calibrate.len(), 6);
+        assert!(truth_text().unwrap().contains("kmax = [2.1800"));
+    }
+}
