@@ -105,6 +105,7 @@ fn fill_out(map: &mut Array2<f64>) {
 
 /// Runs the truth and writes the observation file (netCDF-4, compressed): `GPP` in
 /// gC m-2 d-1 and `LE` in MJ m-2 d-1 on (time, lat, lon) at 0.5 degrees, fill -9999.
+#[allow(clippy::needless_range_loop)] // months index the per-cell series
 pub fn write_observations(
     path: &Path,
     truth: &Params,

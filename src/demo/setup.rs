@@ -26,7 +26,7 @@ pub const TRUTH: [(&str, f64); 6] = [
 ];
 
 /// Seed of the observation noise.
-const OBS_SEED: u64 = 20_080_1982;
+const OBS_SEED: u64 = 200_801_982;
 
 /// The demo folder: `$CLMTUNE_DEMO_DIR`, else `$XDG_CACHE_HOME/clmtune/demo`, else
 /// `~/.cache/clmtune/demo`.
