@@ -284,7 +284,7 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
     let tmp = tempfile::tempdir().unwrap();
     let (grid, cells) = run::cells().unwrap();
     let truth = clmtune::demo::setup::truth_params().unwrap();
-    let mut read = |bias: bool| {
+    let read = |bias: bool| {
         let p = tmp.path().join(format!("obs_{bias}.nc"));
         let opts = ObsOptions {
             years: (2000, 2001),
@@ -295,7 +295,7 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
         // FLUXNET-MTE's layout, read back and regridded to 4x5 by clmtune's reader
         let f = netcdf::open(&p).unwrap();
         assert_eq!(f.variable("GPP").unwrap().dimensions()[1].len(), 360);
-        let fields = ["GPP", "LE"].map(|v| {
+        ["GPP", "LE"].map(|v| {
             clmtune::field::obs::read_obs(
                 &p,
                 v,
@@ -303,8 +303,7 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
                 std::sync::Arc::new(grid.clone()),
             )
             .unwrap()
-        });
-        fields
+        })
     };
     let plain = read(false);
     let biased = read(true);
@@ -323,10 +322,10 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
         if grid.landfrac[[*i, *j]] < 0.99 || cell.geo.lat < -55.0 || cell.geo.lat > 58.0 {
             continue;
         }
-        for t in 0..24 {
+        for (t, m) in truth_run[k].iter().enumerate() {
             let o = plain[0].values[[t, *i, *j]];
             if o.is_finite() {
-                sx += truth_run[k][t].gpp_umol * 12.011e-6 * 86400.0;
+                sx += m.gpp_umol * 12.011e-6 * 86400.0;
                 sy += o;
                 n += 1.0;
             }
