@@ -49,7 +49,7 @@ const RHO_CP: f64 = 1.2 * 1005.0;
 const GAMMA: f64 = 66.0;
 const SIGMA: f64 = 5.67e-8;
 /// Soil-water sub-steps per month.
-const NSUB: usize = 3;
+const NSUB: usize = 2;
 
 /// CLM's 20 `levsoi` layer thicknesses (m), for the SOILLIQ / SOILICE output.
 pub const LEVSOI_DZ: [f64; 20] = [
@@ -214,7 +214,7 @@ fn penman_monteith(delta: f64, a: f64, d: f64, gh: f64, gs: f64) -> f64 {
 
 /// Soil matric potential (mm) at relative saturation `x`.
 fn psi(x: f64) -> f64 {
-    (PSI_SAT * x.max(0.01).powf(-B_CH)).max(-1.0e7)
+    (PSI_SAT * x.max(0.01).powi(-(B_CH as i32))).max(-1.0e7)
 }
 
 /// Canopy photosynthesis (24-h mean, umol m-2 s-1 of ground) and stomatal conductance
@@ -240,7 +240,7 @@ fn photosynthesis(
     let ratio = g1 / (g1 + dkpa.sqrt());
     let ci = CO2 * ratio;
     let a_day = if pft::is_c4(p) {
-        let vc = vcmax25 * 2f64.powf((tl - 25.0) / 10.0)
+        let vc = vcmax25 * (std::f64::consts::LN_2 * (tl - 25.0) / 10.0).exp()
             / ((1.0 + (0.2 * (10.0 - tl)).exp()) * (1.0 + (0.3 * (tl - 40.0)).exp()));
         let vc = vc * scale;
         let ac = vc;
@@ -248,7 +248,7 @@ fn photosynthesis(
         let ap = 20000.0 * vc * ci * 1e-6;
         colimit(colimit(ac, aj), ap)
     } else {
-        let vc = vcmax25 * 2f64.powf((tl - 25.0) / 10.0)
+        let vc = vcmax25 * (std::f64::consts::LN_2 * (tl - 25.0) / 10.0).exp()
             / ((1.0 + (0.3 * (13.0 - tl)).exp()) * (1.0 + (0.3 * (tl - 36.0)).exp()));
         let vc = vc * scale;
         let gamma = 42.75 * (0.0512 * (tl - 25.0)).exp();
@@ -357,9 +357,22 @@ pub struct PftParams {
     displar: f64,
 }
 
-/// Looks up the per-PFT parameters of `params`.
-pub fn pft_params(params: &Params) -> Vec<PftParams> {
-    (0..pft::NPFT)
+/// The parameter values of a run in the form the physics uses, looked up once.
+#[derive(Debug, Clone)]
+pub struct RunParams {
+    pft: Vec<PftParams>,
+    fff: f64,
+    dint: f64,
+    baseflow: f64,
+    interception: f64,
+    max_wet: f64,
+    d_max: f64,
+    csoilc: f64,
+}
+
+/// Looks up the parameters of `params` (clamped to the ranges the physics accepts).
+pub fn run_params(params: &Params) -> RunParams {
+    let pft = (0..pft::NPFT)
         .map(|p| PftParams {
             g1: params.pft("medlynslope")[p].max(0.01),
             dleaf: params.pft("dleaf")[p].max(1e-5),
@@ -369,7 +382,17 @@ pub fn pft_params(params: &Params) -> Vec<PftParams> {
             z0mr: params.pft("z0mr")[p].max(1e-4),
             displar: params.pft("displar")[p].clamp(0.0, 0.95),
         })
-        .collect()
+        .collect();
+    RunParams {
+        pft,
+        fff: params.get("fff").max(0.0),
+        dint: params.get("dint").clamp(0.05, 1.0),
+        baseflow: params.get("baseflow_scalar").max(0.0),
+        interception: params.get("interception_fraction").clamp(0.0, 1.0),
+        max_wet: params.get("maximum_leaf_wetted_fraction").clamp(0.0, 1.0),
+        d_max: params.get("d_max").max(0.0),
+        csoilc: params.get("csoilc").max(1e-5),
+    }
 }
 
 /// Simulates one cell through `years` (calendar years of forcing, one per simulated year);
@@ -377,8 +400,7 @@ pub fn pft_params(params: &Params) -> Vec<PftParams> {
 /// member's small weather noise.
 pub fn run_cell(
     cell: &Cell,
-    params: &Params,
-    pp: &[PftParams],
+    rp: &RunParams,
     years: &[&YearAnomaly],
     write_from: usize,
     seed: u64,
@@ -392,7 +414,7 @@ pub fn run_cell(
             let n2: f64 = StandardNormal.sample(&mut rng);
             let noise = ((0.03 * n1).exp(), 0.05 * n2);
             let f = climate::forcing(&cell.geo, &cell.base[m], &cell.basis, anomaly, m, noise);
-            let mo = step_month(cell, params, pp, &mut st, &f, m);
+            let mo = step_month(cell, rp, &mut st, &f, m);
             if iy >= write_from {
                 out.push(mo);
             }
@@ -402,14 +424,7 @@ pub fn run_cell(
 }
 
 /// One month of one cell.
-fn step_month(
-    cell: &Cell,
-    params: &Params,
-    pp: &[PftParams],
-    st: &mut State,
-    f: &Forcing,
-    m: usize,
-) -> Monthly {
+fn step_month(cell: &Cell, rp: &RunParams, st: &mut State, f: &Forcing, m: usize) -> Monthly {
     let tc = f.t - 273.15;
     let es = esat(tc);
     let ea = es * f.rh;
@@ -417,13 +432,9 @@ fn step_month(
     let delta = 4098.0 * es / (tc + 237.3).powi(2);
     let days = DAYS[m];
     let dt = days / NSUB as f64;
-    let fff = params.get("fff").max(0.0);
-    let dint = params.get("dint").clamp(0.05, 1.0);
-    let bflow = params.get("baseflow_scalar").max(0.0);
-    let ifrac = params.get("interception_fraction").clamp(0.0, 1.0);
-    let maxwet = params.get("maximum_leaf_wetted_fraction").clamp(0.0, 1.0);
-    let d_max = params.get("d_max").max(0.0);
-    let csoilc = params.get("csoilc").max(1e-5);
+    let (fff, dint, bflow) = (rp.fff, rp.dint, rp.baseflow);
+    let (ifrac, maxwet, d_max, csoilc) = (rp.interception, rp.max_wet, rp.d_max, rp.csoilc);
+    let pp = &rp.pft;
 
     // radiation and the energy available at the surface
     let lai_cell: f64 = cell
@@ -521,6 +532,7 @@ fn step_month(
     let snowfall = f.p * f.snow_frac;
     mo.rain = rain;
     mo.snow = snowfall;
+    let (mut layer_liq, mut layer_ice) = ([0.0f64; 4], [0.0f64; 4]);
     for _ in 0..NSUB {
         // snow
         st.snow += snowfall * dt;
@@ -561,9 +573,14 @@ fn step_month(
                 let lmin = 1.5 * prm.psi50;
                 let mut supply = 0.0;
                 for i in 0..4 {
+                    if prm.roots[i] < 1e-3 {
+                        continue;
+                    }
                     let dpsi = (psis[i] - lmin).max(0.0);
                     let mid = 0.5 * (psis[i] + lmin);
-                    let vuln = 2f64.powf(-(mid / prm.psi50).powf(3.95));
+                    // CLM's 2^(-(psi/psi50)^ck) with ck = 4
+                    let r = (mid / prm.psi50).powi(2);
+                    let vuln = (-std::f64::consts::LN_2 * r * r).exp();
                     let s = prm.roots[i] * HYDRAULIC_SCALE * prm.kmax * pa.lai * vuln * dpsi;
                     layer_share[i] = s;
                     supply += s;
@@ -575,7 +592,7 @@ fn step_month(
                     }
                 }
                 let beta = if demand > 0.0 { transp / demand } else { 0.0 };
-                gpp_tot += pa.w * pa.a_pot * beta.powf(0.6);
+                gpp_tot += pa.w * pa.a_pot * if beta >= 1.0 { 1.0 } else { beta.powf(0.6) };
             }
             tr_tot += pa.w * transp;
             for i in 0..4 {
@@ -600,7 +617,9 @@ fn step_month(
             }
         }
         tr_tot *= scale_tr;
-        gpp_tot *= scale_tr.powf(0.6);
+        if scale_tr < 1.0 {
+            gpp_tot *= scale_tr.powf(0.6);
+        }
         for (i, t) in take.iter().enumerate() {
             st.w[i] -= t * scale_tr * dt;
         }
@@ -656,7 +675,13 @@ fn step_month(
             let l = st.w[i] - ice;
             let x0 = (l / cap).max(1e-6);
             let a = K_SAT * (1.0 - frz[i]) / cap;
-            let x1 = (x0.powf(1.0 - n) + (n - 1.0) * a * dt).powf(1.0 / (1.0 - n));
+            // exact solution; where the drop is tiny its first-order form (no powf)
+            let rate = a * x0.powi(14) * dt;
+            let x1 = if rate < 1e-4 {
+                x0 * (1.0 - rate)
+            } else {
+                (x0.powi(-14) + (n - 1.0) * a * dt).powf(1.0 / (1.0 - n))
+            };
             let drained = ((x0 - x1) * cap).max(0.0);
             st.w[i] -= drained;
             if i < 3 {
@@ -703,19 +728,24 @@ fn step_month(
         mo.totsoilice += k * ice_tot;
         mo.soilwater_10cm += k * st.w[0];
         mo.tws += k * (liq_tot + ice_tot + st.snow + st.g);
-        // CLM levels: the overlap of each level with the four layers
-        let mut top = 0.0;
-        for (lev, dz) in LEVSOI_DZ.iter().enumerate() {
-            let (a, b) = (top * 1000.0, (top + dz) * 1000.0);
-            top += dz;
-            for i in 0..4 {
-                let lo = a.max(ZTOP[i]);
-                let hi = b.min(ZTOP[i] + DZ[i]);
-                if hi > lo {
-                    let share = (hi - lo) / DZ[i];
-                    mo.soilliq[lev] += k * st.w[i] * (1.0 - frz[i]) * share;
-                    mo.soilice[lev] += k * st.w[i] * frz[i] * share;
-                }
+        for i in 0..4 {
+            layer_liq[i] += k * st.w[i] * (1.0 - frz[i]);
+            layer_ice[i] += k * st.w[i] * frz[i];
+        }
+    }
+    // CLM levels: the overlap of each level with the four layers (monthly means map
+    // linearly, so mapping the mean equals the mean of the mapped values)
+    let mut top = 0.0;
+    for (lev, dz) in LEVSOI_DZ.iter().enumerate() {
+        let (a, b) = (top * 1000.0, (top + dz) * 1000.0);
+        top += dz;
+        for i in 0..4 {
+            let lo = a.max(ZTOP[i]);
+            let hi = b.min(ZTOP[i] + DZ[i]);
+            if hi > lo {
+                let share = (hi - lo) / DZ[i];
+                mo.soilliq[lev] += layer_liq[i] * share;
+                mo.soilice[lev] += layer_ice[i] * share;
             }
         }
     }

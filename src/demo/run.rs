@@ -155,13 +155,13 @@ pub fn simulate(
         .iter()
         .map(|y| &anomalies[unique.binary_search(y).unwrap_or(0)])
         .collect();
-    let pp = model::pft_params(params);
+    let rp = model::run_params(params);
     cells
         .par_iter()
         .enumerate()
         .map(|(k, (_, cell))| {
             let s = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            model::run_cell(cell, params, &pp, &seq, write_from, s)
+            model::run_cell(cell, &rp, &seq, write_from, s)
         })
         .collect()
 }
