@@ -5,6 +5,15 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 
+/// `"TIME: written by clmtune VERSION"`, the `history` attribute of files clmtune makes.
+pub fn written_by() -> String {
+    format!(
+        "{}: written by clmtune {}",
+        now_utc(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The current time in UTC as `YYYY-MM-DDTHH:MM:SSZ` (for provenance attributes).
 pub fn now_utc() -> String {
     let secs = std::time::SystemTime::now()

@@ -1,6 +1,8 @@
 //! Every ```rhai example in a doc comment runs as a test; `EXPR //=> TEXT` lines check
 //! what the expression prints.
 
+mod common;
+
 #[test]
 fn every_doc_example_runs_and_prints_what_it_says() {
     let cat = clmtune::script::doc::full_catalog();
@@ -10,7 +12,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
         "only {} examples found",
         examples.len()
     );
-    demo_fixture();
+    common::demo_fixture();
     let engine = clmtune::script::engine();
     let dir = tempfile::tempdir().unwrap();
     write_demo_case(&dir.path().join("archive"));
@@ -134,15 +136,4 @@ fn write_obs_file(path: &std::path::Path) {
         .unwrap();
     v.put_attribute("units", "gC m-2 d-1").unwrap();
     v.put_values(&vec![1.0f32; 36 * 180 * 360], ..).unwrap();
-}
-
-/// A small demo folder (observations of 2000-2001 only) for `demo_config()`, so that tests
-/// never make the full demo folder in the user's cache.
-fn demo_fixture() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-        clmtune::demo::setup::ensure(dir.path(), (2000, 2001)).unwrap();
-        std::env::set_var("CLMTUNE_DEMO_DIR", dir.path());
-    });
 }

@@ -2,6 +2,8 @@
 //! called with malformed arguments (wrong types, wrong shapes, empty arrays, NaN, 0-d
 //! arrays, huge and negative numbers) and must return a value or a script error.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Values as Rhai expressions; `DIR` is replaced by a temporary folder (file arguments).
@@ -75,7 +77,7 @@ fn combos(pool: &[&'static str], n: usize) -> Vec<Vec<&'static str>> {
 
 #[test]
 fn no_native_function_panics_on_malformed_arguments() {
-    demo_fixture();
+    common::demo_fixture();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let engine = clmtune::script::engine();
@@ -123,7 +125,7 @@ fn no_native_function_panics_on_malformed_arguments() {
 
 #[test]
 fn huge_requests_are_errors_not_aborts() {
-    demo_fixture();
+    common::demo_fixture();
     let engine = clmtune::script::engine();
     for code in [
         "zeros([1 << 40, 1 << 40])",
@@ -138,15 +140,4 @@ fn huge_requests_are_errors_not_aborts() {
         let r = engine.eval::<rhai::Dynamic>(code);
         assert!(r.is_err(), "{code} should be an error");
     }
-}
-
-/// A small demo folder (observations of 2000-2001 only) for `demo_config()`, so that tests
-/// never make the full demo folder in the user's cache.
-fn demo_fixture() {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-        clmtune::demo::setup::ensure(dir.path(), (2000, 2001)).unwrap();
-        std::env::set_var("CLMTUNE_DEMO_DIR", dir.path());
-    });
 }

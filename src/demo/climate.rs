@@ -31,6 +31,23 @@ pub struct Geo {
     pub fmax: f64,
 }
 
+/// The cell and its eight neighbours on a lat/lon grid of `ny` x `nx`, periodic in
+/// longitude (rows beyond the poles left out).
+pub fn neighbours(
+    i: usize,
+    j: usize,
+    ny: usize,
+    nx: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    (-1i64..=1).flat_map(move |di| {
+        (-1i64..=1).filter_map(move |dj| {
+            let ii = i as i64 + di;
+            (ii >= 0 && ii < ny as i64)
+                .then(|| (ii as usize, (j as i64 + dj).rem_euclid(nx as i64) as usize))
+        })
+    })
+}
+
 /// Builds the geography of the cells with land: `landfrac` is (nlat, nlon) on the f45
 /// grid; returns the (row, column) of each land cell and its geography.
 pub fn geography(
@@ -53,18 +70,10 @@ pub fn geography(
     }
     while let Some((i, j)) = queue.pop_front() {
         let d = dist[[i, j]];
-        for di in [-1i64, 0, 1] {
-            for dj in [-1i64, 0, 1] {
-                let ii = i as i64 + di;
-                if ii < 0 || ii >= ny as i64 {
-                    continue;
-                }
-                let jj = (j as i64 + dj).rem_euclid(nx as i64) as usize;
-                let ii = ii as usize;
-                if dist[[ii, jj]] > d + 1.0 {
-                    dist[[ii, jj]] = d + 1.0;
-                    queue.push_back((ii, jj));
-                }
+        for (ii, jj) in neighbours(i, j, ny, nx) {
+            if dist[[ii, jj]] > d + 1.0 {
+                dist[[ii, jj]] = d + 1.0;
+                queue.push_back((ii, jj));
             }
         }
     }

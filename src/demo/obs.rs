@@ -80,18 +80,11 @@ fn fill_out(map: &mut Array2<f64>) {
             for j in 0..nx {
                 if src[[i, j]].is_nan() {
                     let (mut s, mut n) = (0.0, 0.0);
-                    for di in [-1i64, 0, 1] {
-                        for dj in [-1i64, 0, 1] {
-                            let ii = i as i64 + di;
-                            if ii < 0 || ii >= ny as i64 {
-                                continue;
-                            }
-                            let jj = (j as i64 + dj).rem_euclid(nx as i64) as usize;
-                            let v = src[[ii as usize, jj]];
-                            if v.is_finite() {
-                                s += v;
-                                n += 1.0;
-                            }
+                    for (ii, jj) in super::climate::neighbours(i, j, ny, nx) {
+                        let v = src[[ii, jj]];
+                        if v.is_finite() {
+                            s += v;
+                            n += 1.0;
                         }
                     }
                     if n > 0.0 {
@@ -172,14 +165,7 @@ pub fn write_observations(
                 }
             ),
         )?;
-        f.add_attribute(
-            "history",
-            format!(
-                "{}: written by clmtune {}",
-                crate::files::now_utc(),
-                env!("CARGO_PKG_VERSION")
-            ),
-        )?;
+        f.add_attribute("history", crate::files::written_by())?;
         f.add_attribute("Conventions", "CF-1.6")?;
         {
             let mut t = f.add_variable::<f64>("time", &["time"])?;

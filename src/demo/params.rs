@@ -234,14 +234,7 @@ pub fn write_default_params(path: &Path) -> Result<()> {
             "clmtune demo model parameters (CLM5 params-file layout)",
         )?;
         f.add_attribute("source", NOTICE)?;
-        f.add_attribute(
-            "history",
-            format!(
-                "{}: written by clmtune {}",
-                crate::files::now_utc(),
-                env!("CARGO_PKG_VERSION")
-            ),
-        )?;
+        f.add_attribute("history", crate::files::written_by())?;
         {
             let mut v = f.add_variable::<NcChar>("pftname", &["pft", "string_length"])?;
             v.put_attribute("long_name", "Description of plant type")?;
