@@ -40,7 +40,7 @@ pub struct Case {
 /// given; a placeholder without a value, or an unknown one, is an error naming the pattern.
 pub fn case_name(
     pattern: &str,
-    member: Option<usize>,
+    member: Option<&str>,
     param: Option<&str>,
     end: Option<&str>,
 ) -> Result<String> {
@@ -54,7 +54,7 @@ pub fn case_name(
             + i;
         let key = &rest[i + 1..j];
         let value = match key {
-            "member" => member.map(|m| m.to_string()),
+            "member" => member.map(str::to_string),
             "param" => param.map(str::to_string),
             "end" => end.map(str::to_string),
             _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})"),
@@ -66,7 +66,12 @@ pub fn case_name(
         rest = &rest[j + 1..];
     }
     out.push_str(rest);
-    if out.is_empty() || out.contains(['/', '\\']) || out.starts_with('.') {
+    if out.is_empty()
+        || out.starts_with('.')
+        || !out
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
         bail!("case pattern '{pattern}' gives an unusable case name '{out}'");
     }
     Ok(out)
@@ -375,7 +380,7 @@ mod tests {
     #[test]
     fn case_names_from_patterns() {
         assert_eq!(
-            case_name("hydro_LHC_{member}", Some(7), None, None).unwrap(),
+            case_name("hydro_LHC_{member}", Some("7"), None, None).unwrap(),
             "hydro_LHC_7"
         );
         assert_eq!(
@@ -390,7 +395,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown placeholder {nope}"));
-        assert!(case_name("../{member}", Some(1), None, None).is_err());
+        assert!(case_name("../{member}", Some("1"), None, None).is_err());
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub struct Config {
     /// `[output]`.
     pub output: Output,
     /// The file it was read from (set by [`Config::load`]).
-    #[serde(default, skip_deserializing)]
+    #[serde(default)]
     pub path: PathBuf,
 }
 
@@ -202,6 +202,22 @@ fn explain_unknown(msg: &str) -> Option<String> {
     ))
 }
 
+/// Parses TOML text read from `path` into `T`; an error names the file, the line, and for an
+/// unknown key the nearest known one.
+pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().to_string();
+        let msg = explain_unknown(&msg).unwrap_or(msg);
+        match line {
+            Some(l) => anyhow::anyhow!("{}:{l}: {msg}", path.display()),
+            None => anyhow::anyhow!("{}: {msg}", path.display()),
+        }
+    })
+}
+
 impl Config {
     /// Reads and checks a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Config> {
@@ -212,17 +228,7 @@ impl Config {
 
     /// Parses config text as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let mut cfg: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().to_string();
-            let msg = explain_unknown(&msg).unwrap_or(msg);
-            match line {
-                Some(l) => anyhow::anyhow!("{}:{l}: {msg}", path.display()),
-                None => anyhow::anyhow!("{}: {msg}", path.display()),
-            }
-        })?;
+        let mut cfg: Config = from_toml(text, path)?;
         cfg.path = path.to_path_buf();
         cfg.check()
             .with_context(|| format!("config {}", path.display()))?;

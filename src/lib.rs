@@ -6,8 +6,10 @@
 pub mod archive;
 pub mod array;
 pub mod bench;
+pub mod clm;
 pub mod config;
 pub mod demo;
+pub mod ensemble;
 pub mod eof;
 pub mod field;
 pub mod files;

@@ -227,7 +227,7 @@ fn ensembles_stack_members_and_check_grids() {
     for m in 1..=3 {
         write_case(
             root,
-            &archive::case_name("ppe_{member}", Some(m), None, None).unwrap(),
+            &archive::case_name("ppe_{member}", Some(&m.to_string()), None, None).unwrap(),
             &grid(),
             (16, 16),
             None,

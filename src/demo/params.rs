@@ -4,6 +4,7 @@
 //! `env_run.xml` / `env_case.xml` entries.
 
 use super::pft::{self, NAME_LEN, NPFT, NVEGWCS, PFT_NAMES};
+pub use crate::clm::{read_pft_names, NcChar};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -205,19 +206,6 @@ pub fn parameter_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// A netCDF character (`NC_CHAR`), for `pftname`.
-#[repr(transparent)]
-#[derive(Copy, Clone, Default)]
-pub struct NcChar(pub u8);
-
-// SAFETY: NcChar is a transparent single byte, the layout of NC_CHAR (see the netcdf crate's
-// `NcTypeDescriptor` documentation, which gives this exact type as its example).
-unsafe impl netcdf::types::NcTypeDescriptor for NcChar {
-    fn type_descriptor() -> netcdf::types::NcVariableType {
-        netcdf::types::NcVariableType::Char
-    }
-}
-
 /// Writes the demo model's default params file in CLM5's layout (64-bit offset netCDF,
 /// `pft` = 79, `nvegwcs` = 4, `pftname(pft, string_length)`). Written atomically.
 pub fn write_default_params(path: &Path) -> Result<()> {
@@ -277,47 +265,12 @@ pub fn write_default_params(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Reads the `pftname` list of a params file.
-pub fn read_pft_names(file: &netcdf::File, path: &Path) -> Result<Vec<String>> {
-    let v = crate::nc::variable(file, path, "pftname")?;
-    let dims = v.dimensions();
-    if dims.len() != 2 {
-        bail!("{}: pftname should be (pft, string_length)", path.display());
-    }
-    let len = dims[1].len();
-    let chars: Vec<NcChar> = v
-        .get_values(..)
-        .with_context(|| format!("{}: cannot read pftname", path.display()))?;
-    Ok(chars
-        .chunks(len.max(1))
-        .map(|c| {
-            let s: String = c.iter().map(|x| x.0 as char).collect();
-            s.trim_matches(|ch: char| ch == '\0' || ch.is_whitespace())
-                .to_string()
-        })
-        .collect())
-}
-
 /// Reads a params file: checks the PFT list against CLM5's, then every variable the demo
 /// model uses. Errors name the file and variable.
 pub fn read_params(path: &Path) -> Result<Params> {
     let file = crate::nc::open(path)?;
     let names = read_pft_names(&file, path)?;
-    if names.len() != NPFT {
-        bail!(
-            "{}: {} PFTs, the demo model (like CLM5) needs {NPFT}",
-            path.display(),
-            names.len()
-        );
-    }
-    if let Some(p) = (0..NPFT).find(|&p| names[p] != PFT_NAMES[p]) {
-        bail!(
-            "{}: PFT {p} is '{}', CLM5's order has '{}' there",
-            path.display(),
-            names[p],
-            PFT_NAMES[p]
-        );
-    }
+    crate::clm::check_pft_order(&names, path)?;
     let mut params = Params::defaults();
     for pv in &PARAM_VARS {
         let values = crate::nc::read_f64(&file, path, pv.name)?;

@@ -5,8 +5,8 @@
 
 use super::obs::{self, ObsOptions};
 use super::params::{self, Params};
-use super::pft;
-use anyhow::{bail, Context, Result};
+use crate::ensemble::Spec;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// The demo config (contract section 1).
@@ -41,69 +41,21 @@ pub fn demo_dir() -> PathBuf {
     Path::new(&home).join(".cache/clmtune/demo")
 }
 
-/// The physical values of one spec parameter at scaling `s`: (PFT indices or empty for a
-/// scalar, value) per group.
-fn scaled(spec: &toml::Value, name: &str, s: f64) -> Result<Vec<(Vec<usize>, f64)>> {
-    let params = spec
-        .get("parameter")
-        .and_then(|p| p.as_array())
-        .context("demo spec: no [[parameter]]")?;
-    let p = params
-        .iter()
-        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))
-        .with_context(|| format!("demo spec: no parameter {name}"))?;
-    let nums = |key: &str| -> Result<Vec<f64>> {
-        match p.get(key) {
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|x| x.as_float().or(x.as_integer().map(|i| i as f64)))
-                .collect::<Option<Vec<f64>>>()
-                .with_context(|| format!("demo spec: {name}.{key} is not numbers")),
-            Some(x) => Ok(vec![x
-                .as_float()
-                .or(x.as_integer().map(|i| i as f64))
-                .with_context(|| {
-                    format!("demo spec: {name}.{key} is not a number")
-                })?]),
-            None => bail!("demo spec: {name} has no {key}"),
-        }
-    };
-    let (lo, hi) = (nums("min")?, nums("max")?);
-    let groups: Vec<Vec<usize>> = match p.get("pft_indices").and_then(|x| x.as_array()) {
-        Some(a) => a
-            .iter()
-            .map(|x| pft::parse_indices(x.as_str().unwrap_or("")))
-            .collect::<Result<_>>()?,
-        None => vec![Vec::new()],
-    };
-    if lo.len() != hi.len() || (lo.len() != groups.len() && lo.len() != 1) {
-        bail!("demo spec: {name} has mismatched group lists");
-    }
-    Ok(groups
-        .into_iter()
-        .enumerate()
-        .map(|(g, idx)| {
-            let k = if lo.len() == 1 { 0 } else { g };
-            (idx, lo[k] + s * (hi[k] - lo[k]))
-        })
-        .collect())
-}
-
 /// The truth parameter set: the defaults with the [`TRUTH`] scalings applied.
 pub fn truth_params() -> Result<Params> {
-    let spec: toml::Value = toml::from_str(SPEC).context("demo parameter spec")?;
+    let spec = demo_spec()?;
     let mut p = Params::defaults();
     for (name, s) in TRUTH {
-        for (idx, v) in scaled(&spec, name, s)? {
-            if idx.is_empty() {
-                p.scalar.insert(name.to_string(), v);
+        for w in spec.get(name)?.writes(s) {
+            if w.pfts.is_empty() {
+                p.scalar.insert(name.to_string(), w.value);
             } else {
                 let arr = p
                     .pft
                     .get_mut(name)
                     .with_context(|| format!("{name} is not per PFT"))?;
-                for i in idx {
-                    arr[i] = v;
+                for i in w.pfts {
+                    arr[i] = w.value;
                 }
             }
         }
@@ -111,9 +63,14 @@ pub fn truth_params() -> Result<Params> {
     Ok(p)
 }
 
+/// The demo parameter spec, read without its base params file.
+fn demo_spec() -> Result<Spec> {
+    Spec::parse_text(SPEC, Path::new("demo/parameters.toml"))
+}
+
 /// The text of `truth.toml`: the scalings and physical values behind the observations.
 fn truth_text() -> Result<String> {
-    let spec: toml::Value = toml::from_str(SPEC)?;
+    let spec = demo_spec()?;
     let mut s = String::from(
         "# The truth behind the demo model's synthetic observations (obs/fluxnet_mte*.nc).\n\
          # Kept apart from the observations: a calibration should find these without reading them.\n\
@@ -124,9 +81,11 @@ fn truth_text() -> Result<String> {
     }
     s.push_str("\n[value]   # physical values, per PFT group in the spec's order\n");
     for (n, v) in TRUTH {
-        let vals: Vec<String> = scaled(&spec, n, v)?
+        let vals: Vec<String> = spec
+            .get(n)?
+            .column_values(Some(v))
             .iter()
-            .map(|(_, x)| format!("{x:.6e}"))
+            .map(|x| format!("{x:.6e}"))
             .collect();
         s.push_str(&format!("{n} = [{}]\n", vals.join(", ")));
     }

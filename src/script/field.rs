@@ -176,15 +176,14 @@ pub mod field_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn case_name(pattern: &str, values: Map) -> RResult<String> {
-        let member = match values.get("member") {
-            Some(m) => Some(
-                usize::try_from(m.as_int().map_err(|_| script_err("member is an int"))?)
-                    .map_err(|_| script_err("member must be >= 0"))?,
-            ),
-            None => None,
-        };
         let s = |k: &str| values.get(k).map(|v| v.to_string());
-        archive::case_name(pattern, member, s("param").as_deref(), s("end").as_deref()).map_err(err)
+        archive::case_name(
+            pattern,
+            s("member").as_deref(),
+            s("param").as_deref(),
+            s("end").as_deref(),
+        )
+        .map_err(err)
     }
 
     /// The months (`"YYYY-MM"`) of the simulation `years` [first, last] that a case lacks in

@@ -5,6 +5,7 @@ pub mod array;
 pub mod config;
 pub mod core;
 pub mod doc;
+pub mod ensemble;
 pub mod eof;
 pub mod error;
 pub mod field;
@@ -39,6 +40,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: config::module,
     },
     ScriptModule {
+        name: "ensemble",
+        about: "designs and ensembles of CLM runs: create, submit, status, wait",
+        build: ensemble::module,
+    },
+    ScriptModule {
         name: "field",
         about: "CLM history archives: cases, months, fields, means, units",
         build: field::module,
@@ -65,6 +71,7 @@ pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<array::NdArray>("Array");
     engine.register_type_with_name::<field::ScriptField>("Field");
     engine.register_type_with_name::<eof::ScriptEof>("Eof");
+    engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module

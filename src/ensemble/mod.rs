@@ -1,0 +1,948 @@
+//! Ensembles of CLM runs: a design of parameter scalings becomes one case per member (a
+//! params-file copy and `user_nl_clm` lines), made and submitted through a backend (`cime`,
+//! `local` = the demo model, `none` = existing output only), tracked in a crash-safe registry
+//! in the ensemble's folder. Submitting again after a crash makes and submits only what is
+//! missing and never submits a member twice; a case already complete in the archive is used
+//! as it is.
+
+pub mod backend;
+pub mod design;
+pub mod namelist;
+pub mod paramfile;
+pub mod registry;
+pub mod runner;
+pub mod spec;
+
+use anyhow::{bail, Context, Result};
+pub use design::{Design, DesignMember};
+use paramfile::VarWrites;
+pub use registry::{Record, Registry, Status};
+use runner::Runner;
+pub use spec::{Location, Parameter, Spec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A member label must be usable in a file name: letters, digits, `_`, `-`, `.`, not first.
+pub fn check_label(label: &str) -> Result<()> {
+    let ok = !label.is_empty()
+        && !label.starts_with('.')
+        && label.len() <= 100
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !ok {
+        bail!(
+            "member label '{}' may hold only letters, digits, '_', '-' and '.'",
+            label.escape_debug()
+        );
+    }
+    Ok(())
+}
+
+/// A derived seed: `seed` mixed with a purpose (`"ppe"`, `"ppe_test"`), so each random
+/// choice of an experiment has its own stream yet follows from the one seed.
+pub fn derive_seed(seed: u64, purpose: &str) -> u64 {
+    crate::demo::run::case_seed(purpose) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// What an ensemble needs from the experiment config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Experiment name.
+    pub experiment: String,
+    /// Archive root (`ROOT/CASE/lnd/hist`).
+    pub archive_root: PathBuf,
+    /// Simulation years analysed (complete = every month of these present).
+    pub years: (i64, i64),
+    /// The backend section.
+    pub backend: crate::config::Backend,
+    /// Where case folders are made.
+    pub cases_dir: PathBuf,
+    /// The base params file (from the spec).
+    pub base_paramfile: Option<PathBuf>,
+    /// Extra history fields for every member.
+    pub hist_fincl1: Vec<String>,
+    /// Print, write nothing.
+    pub dry_run: bool,
+}
+
+impl Settings {
+    /// The settings of an experiment config and its parameter spec.
+    pub fn from_config(cfg: &crate::config::Config, spec: &Spec, dry_run: bool) -> Settings {
+        let cfg_dir = cfg.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Settings {
+            experiment: cfg.experiment.name.clone(),
+            archive_root: cfg.archive.root.clone(),
+            years: (cfg.archive.years[0], cfg.archive.years[1]),
+            backend: cfg.backend.clone(),
+            cases_dir: cfg
+                .backend
+                .cases_dir
+                .clone()
+                .unwrap_or_else(|| cfg_dir.join("cases")),
+            base_paramfile: spec.base_paramfile.clone(),
+            hist_fincl1: Vec::new(),
+            dry_run,
+        }
+    }
+}
+
+/// One member: label, case, scalings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Label (`{member}`).
+    pub label: String,
+    /// Case name.
+    pub case: String,
+    /// Scalings in the ensemble's parameter order (`None` = default).
+    pub scalings: Vec<Option<f64>>,
+}
+
+/// An ensemble: parameters, members, settings, and its folder (registry, logs, design,
+/// status).
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    /// Name (`ppe`, `ppe_test`, `oaat`, ...).
+    pub name: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The parameters varied.
+    pub params: Vec<Parameter>,
+    /// The design it came from.
+    pub design: Design,
+    /// Members.
+    pub members: Vec<Member>,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// Case names of a design: `pattern` filled with `{member}` (or `{param}`, `{end}` for
+/// one-at-a-time members); a member at the defaults only takes `default_case` if given.
+pub fn case_names(
+    design: &Design,
+    pattern: &str,
+    default_case: Option<&str>,
+) -> Result<Vec<String>> {
+    design
+        .members
+        .iter()
+        .map(|m| {
+            if m.scalings.iter().all(Option::is_none) {
+                if let Some(d) = default_case {
+                    return crate::archive::case_name(d, None, None, None);
+                }
+            }
+            let (p, e) = match &m.oaat {
+                Some((p, e)) => (Some(p.as_str()), Some(e.name())),
+                None => (None, None),
+            };
+            crate::archive::case_name(pattern, Some(&m.label), p, e)
+        })
+        .collect()
+}
+
+impl Ensemble {
+    /// An ensemble of `design` over `params` with the given case names, kept in `dir`.
+    pub fn new(
+        name: &str,
+        dir: &Path,
+        params: Vec<Parameter>,
+        design: Design,
+        cases: Vec<String>,
+        settings: Settings,
+    ) -> Result<Ensemble> {
+        let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+        if names != design.names {
+            bail!(
+                "ensemble {name}: the design's parameters ({}) differ from the spec's ({})",
+                design.names.join(", "),
+                names.join(", ")
+            );
+        }
+        if cases.len() != design.members.len() {
+            bail!(
+                "ensemble {name}: {} case names for {} members",
+                cases.len(),
+                design.members.len()
+            );
+        }
+        let mut seen = BTreeMap::new();
+        for (m, c) in design.members.iter().zip(&cases) {
+            check_label(&m.label)?;
+            if let Some(other) = seen.insert(c.clone(), m.label.clone()) {
+                bail!(
+                    "ensemble {name}: members {other} and {} would both be case {c}",
+                    m.label
+                );
+            }
+        }
+        if settings.years.0 < 1 {
+            bail!(
+                "[archive] years start at {}: simulation years start at 1",
+                settings.years.0
+            );
+        }
+        backend::check(&settings)?;
+        let members = design
+            .members
+            .iter()
+            .zip(cases)
+            .map(|(m, case)| Member {
+                label: m.label.clone(),
+                case,
+                scalings: m.scalings.clone(),
+            })
+            .collect();
+        Ok(Ensemble {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            params,
+            design,
+            members,
+            settings,
+        })
+    }
+
+    fn registry(&self) -> Registry {
+        Registry {
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// The case folder of a member.
+    pub fn case_dir(&self, m: &Member) -> PathBuf {
+        self.settings.cases_dir.join(&m.case)
+    }
+
+    /// The params-file writes and namelist values of a member.
+    pub fn materials(&self, m: &Member) -> (Vec<VarWrites>, Vec<(String, f64)>) {
+        let mut vars = Vec::new();
+        let mut nl = Vec::new();
+        for (p, s) in self.params.iter().zip(&m.scalings) {
+            let Some(s) = s else { continue };
+            let writes = p.writes(*s);
+            match p.location {
+                Location::Paramfile => vars.push(VarWrites {
+                    name: p.name.clone(),
+                    writes,
+                }),
+                Location::Namelist => nl.push((p.name.clone(), writes[0].value)),
+            }
+        }
+        (vars, nl)
+    }
+
+    /// The member's params file (a copy in its case folder when it changes paramfile
+    /// parameters, else the base file itself) and its `user_nl_clm` lines.
+    pub fn member_files(
+        &self,
+        m: &Member,
+    ) -> Result<(Option<PathBuf>, Vec<VarWrites>, Vec<String>)> {
+        let (vars, nl) = self.materials(m);
+        let paramfile = match (&self.settings.base_paramfile, vars.is_empty()) {
+            (None, false) => bail!(
+                "member {}: paramfile parameters are perturbed but the spec names no \
+                 base_paramfile to copy",
+                m.label
+            ),
+            (None, true) => None,
+            (Some(b), true) => Some(b.clone()),
+            (Some(b), false) => {
+                let stem = b
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "params".into());
+                Some(self.case_dir(m).join(format!("{stem}.{}.nc", m.case)))
+            }
+        };
+        let lines = namelist::user_nl_lines(paramfile.as_deref(), &nl, &self.settings.hist_fincl1)
+            .with_context(|| format!("member {} (case {})", m.label, m.case))?;
+        Ok((paramfile, vars, lines))
+    }
+
+    fn new_record(&self, m: &Member) -> Record {
+        Record {
+            member: m.label.clone(),
+            case: m.case.clone(),
+            status: Status::Planned,
+            job_id: None,
+            case_dir: self.case_dir(m),
+            history_dir: crate::archive::hist_dir(&self.settings.archive_root, &m.case),
+            scalings: self.scaling_map(m),
+            paramfile: None,
+            user_nl_clm: Vec::new(),
+            logs: Vec::new(),
+            backend: self.settings.backend.kind.clone(),
+            created: None,
+            submitted: None,
+            finished: None,
+            message: None,
+        }
+    }
+
+    fn scaling_map(&self, m: &Member) -> BTreeMap<String, Option<f64>> {
+        self.params
+            .iter()
+            .zip(&m.scalings)
+            .map(|(p, s)| (p.name.clone(), *s))
+            .collect()
+    }
+
+    /// The records of every member: from the registry, or new (planned); a record whose
+    /// scalings differ from the design is an error (the design changed under a live
+    /// ensemble).
+    fn load_records(&self) -> Result<Vec<Record>> {
+        let reg = self.registry();
+        self.members
+            .iter()
+            .map(|m| match reg.load(&m.label)? {
+                Some(r) => {
+                    let want = self.scaling_map(m);
+                    if r.scalings != want || r.case != m.case {
+                        bail!(
+                            "ensemble {}: member {} in {} was made with case {} and scalings \
+                             {:?}, the design now says case {} and {:?}; use another ensemble \
+                             folder or restore the design",
+                            self.name,
+                            m.label,
+                            reg.record_path(&m.label).display(),
+                            r.case,
+                            r.scalings,
+                            m.case,
+                            want
+                        );
+                    }
+                    Ok(r)
+                }
+                None => Ok(self.new_record(m)),
+            })
+            .collect()
+    }
+
+    /// Updates a record from the archive and the case's `CaseStatus`. `owner` = this process
+    /// holds the ensemble's lock (so a local run marked running was interrupted).
+    fn refresh(&self, r: &mut Record, owner: bool) {
+        let complete =
+            crate::archive::is_complete(&self.settings.archive_root, &r.case, self.settings.years);
+        if complete {
+            if r.status != Status::Complete {
+                r.status = Status::Complete;
+                r.finished.get_or_insert_with(crate::files::now_utc);
+                r.message = None;
+            }
+            return;
+        }
+        if r.status == Status::Complete {
+            r.status = Status::Failed;
+            r.message = Some(format!(
+                "history files have gone from {} since the case was complete",
+                r.history_dir.display()
+            ));
+            return;
+        }
+        let local = r.backend == "local";
+        if !matches!(
+            r.status,
+            Status::Submitting | Status::Submitted | Status::Running
+        ) {
+            return;
+        }
+        let cs = registry::read_case_status(&r.case_dir);
+        let missing = || {
+            crate::archive::find_case(&self.settings.archive_root, &r.case)
+                .map(|c| c.missing_months(self.settings.years))
+                .unwrap_or_else(|_| vec!["all".into()])
+        };
+        if let Some(e) = cs.run_error.clone() {
+            r.status = Status::Failed;
+            r.message = Some(format!("case.run error: {e}"));
+            r.finished = Some(crate::files::now_utc());
+        } else if let Some(e) = cs.submit_error.clone().filter(|_| !cs.run_started) {
+            r.status = Status::Failed;
+            r.message = Some(format!("case.submit error: {e}"));
+            r.finished = Some(crate::files::now_utc());
+        } else if cs.run_success && (cs.archived || local) {
+            let m = missing();
+            r.status = Status::Failed;
+            r.message = Some(format!(
+                "the run ended but {} months are missing from {} (first: {})",
+                m.len(),
+                r.history_dir.display(),
+                m.first().cloned().unwrap_or_default()
+            ));
+            r.finished = Some(crate::files::now_utc());
+        } else if local && owner {
+            // a local run lives in the process that holds the lock: this one
+            r.status = Status::Created;
+            r.message = Some("an interrupted local run is run again".into());
+        } else if cs.run_started {
+            r.status = Status::Running;
+        } else if let Some(ids) = &cs.submitted {
+            r.status = Status::Submitted;
+            if r.job_id.is_none() {
+                r.job_id = registry::job_id(ids);
+            }
+            r.message = None;
+        } else if r.status == Status::Submitting {
+            r.message = Some(format!(
+                "submission was interrupted before case.submit reported; it is not submitted \
+                 again automatically: check the batch queue, then resubmit_failed if the job \
+                 is not there (CaseStatus in {})",
+                r.case_dir.display()
+            ));
+        }
+    }
+
+    /// Reads every member's status (registry, CaseStatus, archive), saves changes, and
+    /// writes `status.csv` (not in a dry run).
+    pub fn status(&self) -> Result<Vec<Record>> {
+        let mut recs = self.load_records()?;
+        for r in &mut recs {
+            let before = r.clone();
+            self.refresh(r, false);
+            if !self.settings.dry_run && r.status != Status::Planned && *r != before {
+                self.registry().save(r)?;
+            }
+        }
+        if !self.settings.dry_run && self.dir.join("members").is_dir() {
+            self.registry().write_status_csv(&recs)?;
+        }
+        Ok(recs)
+    }
+
+    fn save(&self, r: &Record) -> Result<()> {
+        if self.settings.dry_run {
+            return Ok(());
+        }
+        self.registry().save(r)
+    }
+
+    /// Writes `design.csv` (contract: member, case, one column per scaling, one per
+    /// physical value) in the ensemble folder, or says it would.
+    pub fn write_design_csv(&self) -> Result<PathBuf> {
+        let p = self.dir.join("design.csv");
+        if self.settings.dry_run {
+            crate::output::println(&format!("write {}", p.display()));
+            return Ok(p);
+        }
+        crate::files::atomic_write(&p, |w| {
+            let mut wr = csv::Writer::from_writer(w);
+            let mut head = vec!["member".to_string(), "case".to_string()];
+            head.extend(self.params.iter().map(|p| p.name.clone()));
+            for p in &self.params {
+                head.extend(p.value_columns());
+            }
+            wr.write_record(&head)?;
+            let num = |x: f64| {
+                if x.is_nan() {
+                    String::new()
+                } else {
+                    format!("{x:?}")
+                }
+            };
+            for m in &self.members {
+                let mut row = vec![m.label.clone(), m.case.clone()];
+                row.extend(m.scalings.iter().map(|s| s.map_or(String::new(), num)));
+                for (p, s) in self.params.iter().zip(&m.scalings) {
+                    row.extend(p.column_values(*s).into_iter().map(num));
+                }
+                wr.write_record(&row)?;
+            }
+            wr.flush()?;
+            Ok(())
+        })?;
+        Ok(p)
+    }
+
+    /// Makes the case of every member not yet made (and not complete in the archive).
+    pub fn create(&self) -> Result<Vec<Record>> {
+        let _lock = self.lock()?;
+        self.create_locked()
+    }
+
+    fn lock(&self) -> Result<Option<std::fs::File>> {
+        if self.settings.dry_run {
+            crate::output::println(&format!(
+                "dry run: ensemble {} ({} members, backend {}); nothing is written",
+                self.name,
+                self.members.len(),
+                self.settings.backend.kind
+            ));
+            return Ok(None);
+        }
+        self.registry().lock().map(Some)
+    }
+
+    fn create_locked(&self) -> Result<Vec<Record>> {
+        let mut recs = self.load_records()?;
+        self.write_design_csv()?;
+        let be = backend::for_settings(&self.settings);
+        let mut missing = Vec::new();
+        for (m, r) in self.members.iter().zip(recs.iter_mut()) {
+            self.refresh(r, true);
+            if !matches!(r.status, Status::Planned | Status::Creating) {
+                continue;
+            }
+            if self.settings.backend.kind == "none" {
+                let m = crate::archive::find_case(&self.settings.archive_root, &r.case)
+                    .map(|c| c.missing_months(self.settings.years))
+                    .unwrap_or_else(|_| vec!["all".into()]);
+                missing.push(format!(
+                    "{} ({}: {} missing, first {})",
+                    r.case,
+                    r.history_dir.display(),
+                    if m[0] == "all" {
+                        "all months".to_string()
+                    } else {
+                        format!("{} months", m.len())
+                    },
+                    m[0]
+                ));
+                continue;
+            }
+            self.create_member(be.as_ref(), m, r)?;
+        }
+        if !missing.is_empty() {
+            bail!(
+                "backend none (existing output only): {} of {} cases are missing or incomplete \
+                 for years {}-{}: {}",
+                missing.len(),
+                recs.len(),
+                self.settings.years.0,
+                self.settings.years.1,
+                missing.join("; ")
+            );
+        }
+        if !self.settings.dry_run {
+            self.registry().write_status_csv(&recs)?;
+        }
+        Ok(recs)
+    }
+
+    fn create_member(&self, be: &dyn backend::Backend, m: &Member, r: &mut Record) -> Result<()> {
+        let dir = self.case_dir(m);
+        let mut run = Runner::new(self.settings.dry_run, self.dir.join("logs").join(&m.case));
+        if self.settings.dry_run {
+            crate::output::println(&format!("member {} -> case {}", m.label, m.case));
+        }
+        if dir.exists() {
+            if r.status == Status::Creating && !self.settings.dry_run {
+                // our own creation was interrupted: keep it aside, make it again
+                let aside = dir.with_file_name(format!(
+                    "{}.interrupted.{}",
+                    m.case,
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0)
+                ));
+                std::fs::rename(&dir, &aside).with_context(|| {
+                    format!("cannot move {} aside to {}", dir.display(), aside.display())
+                })?;
+                run.note(&format!(
+                    "an interrupted creation was moved aside to {}",
+                    aside.display()
+                ))?;
+            } else {
+                bail!(
+                    "member {}: case folder {} exists but this ensemble did not make it (registry \
+                     {}); remove it, or change the case pattern",
+                    m.label,
+                    dir.display(),
+                    self.registry().record_path(&m.label).display()
+                );
+            }
+        }
+        let (paramfile, vars, lines) = self.member_files(m)?;
+        r.status = Status::Creating;
+        r.paramfile = paramfile.clone();
+        r.user_nl_clm = lines.clone();
+        self.save(r)?;
+        let made = be.create(self, m, &dir, &mut run).and_then(|()| {
+            if let (Some(p), false) = (&paramfile, vars.is_empty()) {
+                let base = self
+                    .settings
+                    .base_paramfile
+                    .as_deref()
+                    .unwrap_or(Path::new(""));
+                if run.dry_run {
+                    crate::output::println(&format!(
+                        "  write {} = {} with:",
+                        p.display(),
+                        base.display()
+                    ));
+                    for v in &vars {
+                        for w in &v.writes {
+                            crate::output::println(&format!(
+                                "    {}[pft {}] = {:e}",
+                                v.name,
+                                if w.pfts.is_empty() {
+                                    "-".to_string()
+                                } else {
+                                    compact(&w.pfts)
+                                },
+                                w.value
+                            ));
+                        }
+                    }
+                } else {
+                    paramfile::write_member_params(base, p, &vars)?;
+                    run.note(&format!("wrote {}", p.display()))?;
+                }
+            }
+            let mut all = vec![format!(
+                "! clmtune: member {} of ensemble {}",
+                m.label, self.name
+            )];
+            all.extend(lines.iter().cloned());
+            run.append_lines(&dir.join("user_nl_clm"), &all)
+        });
+        r.logs = run.logs.clone();
+        match made {
+            Ok(()) => {
+                r.status = Status::Created;
+                r.created = Some(crate::files::now_utc());
+                r.message = None;
+                self.save(r)
+            }
+            Err(e) => {
+                r.status = Status::Failed;
+                r.message = Some(format!("creating the case failed: {e:#}"));
+                self.save(r)?;
+                Err(e.context(format!("member {} (case {})", m.label, m.case)))
+            }
+        }
+    }
+
+    /// Makes missing cases, then submits every created member (the local backend runs them,
+    /// `parallel` at a time). Members already submitted, running, complete or failed are
+    /// left alone.
+    pub fn submit(&self) -> Result<Vec<Record>> {
+        let _lock = self.lock()?;
+        let mut recs = self.create_locked()?;
+        let todo: Vec<usize> = (0..recs.len())
+            .filter(|&i| recs[i].status == Status::Created)
+            .collect();
+        self.submit_members(&mut recs, &todo)?;
+        if !self.settings.dry_run {
+            self.registry().write_status_csv(&recs)?;
+        }
+        Ok(recs)
+    }
+
+    /// Submits the failed members again (after the cause was fixed): a case that was made is
+    /// submitted again; a case whose creation failed is made again first.
+    pub fn resubmit_failed(&self) -> Result<Vec<Record>> {
+        let _lock = self.lock()?;
+        let mut recs = self.load_records()?;
+        for r in recs.iter_mut().filter(|r| r.status == Status::Failed) {
+            r.status = if r.created.is_some() {
+                Status::Created
+            } else {
+                Status::Creating
+            };
+            r.message = Some("resubmitted after a failure".into());
+            r.finished = None;
+            self.save(r)?;
+        }
+        let mut recs = self.create_locked()?;
+        let todo: Vec<usize> = (0..recs.len())
+            .filter(|&i| recs[i].status == Status::Created)
+            .collect();
+        self.submit_members(&mut recs, &todo)?;
+        if !self.settings.dry_run {
+            self.registry().write_status_csv(&recs)?;
+        }
+        Ok(recs)
+    }
+
+    fn submit_members(&self, recs: &mut [Record], todo: &[usize]) -> Result<()> {
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let be = backend::for_settings(&self.settings);
+        let parallel = be.parallel().max(1);
+        let bar = crate::progress::bar(todo.len() as u64, &format!("{} {}", be.name(), self.name));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: std::sync::Mutex<Vec<(usize, Record, Option<anyhow::Error>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let work = |i: usize, mut r: Record| -> (Record, Option<anyhow::Error>) {
+            let m = &self.members[i];
+            let mut run = Runner::new(self.settings.dry_run, self.dir.join("logs").join(&m.case));
+            run.logs = r.logs.clone();
+            if self.settings.dry_run {
+                crate::output::println(&format!("member {} -> submit case {}", m.label, m.case));
+            }
+            r.status = Status::Submitting;
+            r.submitted = Some(crate::files::now_utc());
+            if let Err(e) = self.save(&r) {
+                return (r, Some(e));
+            }
+            let out = be.submit(self, m, &self.case_dir(m), &mut run);
+            r.logs = run.logs.clone();
+            let err = match out {
+                Ok(job) => {
+                    r.job_id = job.or(r.job_id.take());
+                    r.status = Status::Submitted;
+                    r.message = None;
+                    self.refresh(&mut r, false);
+                    if be.name() == "local" && !self.settings.dry_run && !r.status.settled() {
+                        r.status = Status::Failed;
+                        r.message = Some("the demo model ended without a complete archive".into());
+                    }
+                    None
+                }
+                Err(e) => {
+                    let cs = registry::read_case_status(&self.case_dir(m));
+                    if cs.submitted.is_some() {
+                        // the tool failed after the job was handed over: it is submitted
+                        r.status = Status::Submitted;
+                        r.job_id = cs.submitted.as_deref().and_then(registry::job_id);
+                        r.message = Some(format!(
+                            "case.submit reported an error after submitting: {e:#}"
+                        ));
+                        None
+                    } else {
+                        r.status = Status::Failed;
+                        r.message = Some(format!("{e:#}"));
+                        r.finished = Some(crate::files::now_utc());
+                        Some(e)
+                    }
+                }
+            };
+            if let Err(e) = self.save(&r) {
+                return (r, Some(e));
+            }
+            (r, err)
+        };
+        std::thread::scope(|s| {
+            for _ in 0..parallel.min(todo.len()) {
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&i) = todo.get(k) else { break };
+                    let r = recs[i].clone();
+                    let (r, e) = work(i, r);
+                    bar.inc(1);
+                    if let Ok(mut v) = results.lock() {
+                        v.push((i, r, e));
+                    }
+                });
+            }
+        });
+        bar.finish_and_clear();
+        let mut errors = Vec::new();
+        for (i, r, e) in results.into_inner().unwrap_or_default() {
+            if let Some(e) = e {
+                errors.push(format!("{} ({}): {e:#}", r.member, r.case));
+            }
+            recs[i] = r;
+        }
+        if !errors.is_empty() && be.name() == "cime" {
+            // a failed submission stops nothing else, but is reported
+            crate::output::println(&format!(
+                "{} submissions failed: {}",
+                errors.len(),
+                errors.join("; ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits until every member is complete or failed, refreshing every `poll` seconds, with
+    /// a progress bar. Past `timeout` seconds it is an error saying how many are pending.
+    pub fn wait(&self, timeout: f64, poll: f64) -> Result<Vec<Record>> {
+        let t0 = std::time::Instant::now();
+        let bar = crate::progress::bar(self.members.len() as u64, &format!("wait {}", self.name));
+        loop {
+            let recs = self.status()?;
+            let done = recs.iter().filter(|r| r.status.settled()).count();
+            bar.set_position(done as u64);
+            if done == recs.len() || self.settings.dry_run {
+                bar.finish_and_clear();
+                return Ok(recs);
+            }
+            if let Some(r) = recs.iter().find(|r| r.status == Status::Planned) {
+                bar.finish_and_clear();
+                bail!(
+                    "ensemble {}: member {} (case {}) was never submitted: call submit first",
+                    self.name,
+                    r.member,
+                    r.case
+                );
+            }
+            if t0.elapsed().as_secs_f64() >= timeout {
+                bar.finish_and_clear();
+                let pending: Vec<String> = recs
+                    .iter()
+                    .filter(|r| !r.status.settled())
+                    .map(|r| format!("{} {}", r.case, r.status.name()))
+                    .collect();
+                bail!(
+                    "ensemble {}: waited {timeout} s; {} of {} members are not finished ({}{})",
+                    self.name,
+                    pending.len(),
+                    recs.len(),
+                    pending
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if pending.len() > 5 { ", ..." } else { "" }
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_secs_f64(poll.max(0.01)));
+        }
+    }
+}
+
+/// `1-3,7` style text of a sorted index list.
+pub fn compact(idx: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && idx[j + 1] == idx[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            idx[i].to_string()
+        } else {
+            format!("{}-{}", idx[i], idx[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// The experiment's ensembles, as the config defines them.
+pub mod from_config {
+    use super::*;
+    use crate::config::Config;
+
+    fn spec(cfg: &Config) -> Result<Spec> {
+        Spec::load(&cfg.parameters.spec).with_context(|| format!("config {}", cfg.path.display()))
+    }
+
+    /// The perturbed-parameter ensemble (`which` = `ppe`) or the second, independent one
+    /// (`ppe_test`) of the calibrated parameters: the design from `[cases] ppe_design`, or, if
+    /// that file does not exist yet, a seeded maximin Latin hypercube of `ppe_members` saved
+    /// there. Kept in `OUT/ppe` (or `OUT/ppe_test`).
+    pub fn ppe(cfg: &Config, which: &str, dry_run: bool) -> Result<Ensemble> {
+        let (pattern, design_path) = match which {
+            "ppe" => (&cfg.cases.ppe, &cfg.cases.ppe_design),
+            "ppe_test" => (&cfg.cases.ppe_test, &cfg.cases.ppe_test_design),
+            w => bail!("no ensemble '{w}' in the config: use ppe or ppe_test"),
+        };
+        let pattern = pattern.as_ref().with_context(|| {
+            format!(
+                "config {}: [cases] has no {which} pattern",
+                cfg.path.display()
+            )
+        })?;
+        let spec = spec(cfg)?;
+        let params = spec.select(&cfg.parameters.calibrate)?;
+        if cfg.parameters.calibrate.is_empty() {
+            bail!(
+                "config {}: [parameters] calibrate is empty",
+                cfg.path.display()
+            );
+        }
+        let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+        let design = match design_path {
+            Some(p) if p.exists() => Design::read_csv(p, &names)?,
+            other => {
+                let n = cfg.cases.ppe_members.with_context(|| {
+                    format!(
+                        "config {}: no design file and no [cases] ppe_members to make one",
+                        cfg.path.display()
+                    )
+                })?;
+                let seed = derive_seed(cfg.experiment.seed, which);
+                let d = Design::latin_hypercube(&names, n, seed, true)?;
+                if let Some(p) = other {
+                    if dry_run {
+                        crate::output::println(&format!(
+                            "write {} ({}, {} members)",
+                            p.display(),
+                            d.origin,
+                            n
+                        ));
+                    } else {
+                        d.write_csv(p)?;
+                    }
+                }
+                d
+            }
+        };
+        let cases = case_names(&design, pattern, None)?;
+        let settings = Settings::from_config(cfg, &spec, dry_run);
+        Ensemble::new(
+            which,
+            &cfg.output.dir.join(which),
+            params,
+            design,
+            cases,
+            settings,
+        )
+    }
+
+    /// The one-at-a-time runs of the sensitivity stage: the default case, then min and max
+    /// of each `[parameters] sensitivity` parameter (all of the spec if empty). Kept in
+    /// `OUT/oaat`.
+    pub fn oaat(cfg: &Config, dry_run: bool) -> Result<Ensemble> {
+        let spec = spec(cfg)?;
+        let params = spec.select(&cfg.parameters.sensitivity)?;
+        let pattern = cfg.cases.oaat.as_ref().with_context(|| {
+            format!("config {}: [cases] has no oaat pattern", cfg.path.display())
+        })?;
+        let design = Design::one_at_a_time(&params);
+        let cases = case_names(&design, pattern, Some(&cfg.cases.default))?;
+        let settings = Settings::from_config(cfg, &spec, dry_run);
+        Ensemble::new(
+            "oaat",
+            &cfg.output.dir.join("oaat"),
+            params,
+            design,
+            cases,
+            settings,
+        )
+    }
+
+    /// An ensemble of given parameter sets (e.g. an optimum): `rows` of scalings over
+    /// `names` (spec order as given), case names from `pattern` (`{member}` = 1..), kept in
+    /// `OUT/NAME`.
+    pub fn custom(
+        cfg: &Config,
+        name: &str,
+        names: &[String],
+        rows: &[Vec<f64>],
+        pattern: &str,
+        dry_run: bool,
+    ) -> Result<Ensemble> {
+        check_label(name)?;
+        let spec = spec(cfg)?;
+        let params = spec.select(names)?;
+        let mut members = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let d = Design::single(names, r, &(i + 1).to_string())
+                .with_context(|| format!("ensemble {name}, member {}", i + 1))?;
+            members.extend(d.members);
+        }
+        let design = Design {
+            names: names.to_vec(),
+            members,
+            origin: "given".into(),
+        };
+        let cases = case_names(&design, pattern, None)?;
+        let settings = Settings::from_config(cfg, &spec, dry_run);
+        Ensemble::new(
+            name,
+            &cfg.output.dir.join(name),
+            params,
+            design,
+            cases,
+            settings,
+        )
+    }
+}

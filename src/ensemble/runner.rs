@@ -1,0 +1,169 @@
+//! What a backend does to the file system and the outside world, done or (with `--dry-run`)
+//! only printed: commands as argument vectors (never a shell string) in a clean environment,
+//! each with its output in a log file per member; files written; lines appended.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs or prints.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// Print instead of doing.
+    pub dry_run: bool,
+    /// The folder of this member's logs.
+    pub log_dir: PathBuf,
+    /// Logs written so far.
+    pub logs: Vec<PathBuf>,
+}
+
+/// Quotes an argument for display the way a shell would need it (display only; commands are
+/// never run through a shell).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The environment CIME's tools get: this one without an active Python virtual environment
+/// (VIRTUAL_ENV, its `bin` on PATH, PYTHONHOME, PYTHONPATH), which breaks batch submission.
+pub fn clean_env() -> Vec<(String, String)> {
+    let venv = std::env::var("VIRTUAL_ENV").ok();
+    std::env::vars()
+        .filter(|(k, _)| !matches!(k.as_str(), "VIRTUAL_ENV" | "PYTHONHOME" | "PYTHONPATH"))
+        .map(|(k, v)| {
+            if k == "PATH" {
+                if let Some(venv) = &venv {
+                    let bin = Path::new(venv).join("bin");
+                    let kept: Vec<&str> = v.split(':').filter(|p| Path::new(p) != bin).collect();
+                    return (k, kept.join(":"));
+                }
+            }
+            (k, v)
+        })
+        .collect()
+}
+
+impl Runner {
+    /// A runner logging into `log_dir`.
+    pub fn new(dry_run: bool, log_dir: PathBuf) -> Runner {
+        Runner {
+            dry_run,
+            log_dir,
+            logs: Vec::new(),
+        }
+    }
+
+    /// Runs `argv` in `cwd` with the clean environment; its output goes to the next numbered
+    /// log. Returns stdout. A non-zero exit is an error naming the command and the log.
+    pub fn run(&mut self, argv: &[String], cwd: &Path) -> Result<String> {
+        let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+        if self.dry_run {
+            crate::output::println(&format!(
+                "  run: (cd {} && {})",
+                shell_quote(&cwd.display().to_string()),
+                shown.join(" ")
+            ));
+            return Ok(String::new());
+        }
+        std::fs::create_dir_all(&self.log_dir)
+            .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
+        let tool = Path::new(&argv[0])
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let log = self
+            .log_dir
+            .join(format!("{:02}-{tool}.log", self.logs.len() + 1));
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(cwd)
+            .env_clear()
+            .envs(clean_env())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {} (in {})", shown.join(" "), cwd.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = format!(
+            "$ (cd {} && {})\n# {}\n# exit status: {}\n--- stdout\n{}--- stderr\n{}",
+            cwd.display(),
+            shown.join(" "),
+            crate::files::now_utc(),
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&log, text).with_context(|| format!("cannot write {}", log.display()))?;
+        self.logs.push(log.clone());
+        if !out.status.success() {
+            let last = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .to_string();
+            bail!(
+                "{} failed ({}) in {}: {last} (log {})",
+                shown.join(" "),
+                out.status,
+                cwd.display(),
+                log.display()
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Notes a step in the log (or prints it in a dry run).
+    pub fn note(&mut self, text: &str) -> Result<()> {
+        if self.dry_run {
+            crate::output::println(&format!("  {text}"));
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.log_dir)
+            .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
+        let p = self.log_dir.join("clmtune.log");
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        writeln!(f, "{} {text}", crate::files::now_utc())?;
+        if !self.logs.contains(&p) {
+            self.logs.push(p);
+        }
+        Ok(())
+    }
+
+    /// Appends `lines` to `path` (created if missing), or prints them.
+    pub fn append_lines(&mut self, path: &Path, lines: &[String]) -> Result<()> {
+        if self.dry_run {
+            crate::output::println(&format!("  append to {}:", path.display()));
+            for l in lines {
+                crate::output::println(&format!("    {l}"));
+            }
+            return Ok(());
+        }
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        for l in lines {
+            writeln!(f, "{l}").with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        f.sync_all()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.note(&format!(
+            "appended {} lines to {}",
+            lines.len(),
+            path.display()
+        ))
+    }
+}
