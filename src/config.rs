@@ -148,6 +148,8 @@ pub struct Backend {
     /// Further ./xmlchange settings.
     #[serde(default)]
     pub xmlchange: BTreeMap<String, toml::Value>,
+    /// Seconds between status checks while waiting for runs (default 30).
+    pub poll: Option<f64>,
 }
 
 fn default_parallel() -> usize {
@@ -282,6 +284,13 @@ impl Config {
         match self.backend.kind.as_str() {
             "local" | "cime" | "none" => {}
             k => bail!("[backend] kind = '{k}': use local, cime or none"),
+        }
+        if self
+            .backend
+            .poll
+            .is_some_and(|p| !(p > 0.0 && p.is_finite()))
+        {
+            bail!("[backend] poll must be a positive number of seconds");
         }
         if self.backend.parallel == 0 {
             bail!("[backend] parallel must be at least 1");

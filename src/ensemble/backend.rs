@@ -168,7 +168,8 @@ impl Backend for Cime {
         let case = dir.display().to_string();
         let mut argv: Vec<String>;
         let shared_exe = s.cases_dir.join(format!("{}.bld", s.experiment));
-        let build_marker = shared_exe.join(".clmtune_build_complete");
+        // the ensemble folder remembers that the shared build is done
+        let build_marker = ens.dir.join("shared_build.txt");
         if let Some(base) = &b.base_case {
             argv = vec![
                 Cime::tool(&scripts, "create_clone"),
@@ -217,8 +218,15 @@ impl Backend for Cime {
         if build_here {
             run.run(&["./case.build".into()], dir)?;
             if !run.dry_run {
-                std::fs::write(&build_marker, format!("built by case {}\n", m.case))
-                    .with_context(|| format!("cannot write {}", build_marker.display()))?;
+                std::fs::write(
+                    &build_marker,
+                    format!(
+                        "EXEROOT {} built by case {}\n",
+                        shared_exe.display(),
+                        m.case
+                    ),
+                )
+                .with_context(|| format!("cannot write {}", build_marker.display()))?;
             }
         }
         Ok(())

@@ -486,18 +486,20 @@ impl Ensemble {
             if self.settings.backend.kind == "none" {
                 let m = crate::archive::find_case(&self.settings.archive_root, &r.case)
                     .map(|c| c.missing_months(self.settings.years))
-                    .unwrap_or_else(|_| vec!["all".into()]);
-                missing.push(format!(
-                    "{} ({}: {} missing, first {})",
-                    r.case,
-                    r.history_dir.display(),
-                    if m[0] == "all" {
-                        "all months".to_string()
-                    } else {
-                        format!("{} months", m.len())
-                    },
-                    m[0]
-                ));
+                    .unwrap_or_default();
+                missing.push(match m.first() {
+                    None => format!(
+                        "{} (no history files in {})",
+                        r.case,
+                        r.history_dir.display()
+                    ),
+                    Some(first) => format!(
+                        "{} ({}: {} months missing, first {first})",
+                        r.case,
+                        r.history_dir.display(),
+                        m.len()
+                    ),
+                });
                 continue;
             }
             self.create_member(be.as_ref(), m, r)?;

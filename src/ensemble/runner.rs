@@ -59,8 +59,8 @@ impl Runner {
         }
     }
 
-    /// Runs `argv` in `cwd` with the clean environment; its output goes to the next numbered
-    /// log. Returns stdout. A non-zero exit is an error naming the command and the log.
+    /// Runs `argv` in `cwd` with the clean environment; its output (stdout and stderr) goes
+    /// to the next numbered log. Returns that output. A non-zero exit is an error naming the command and the log.
     pub fn run(&mut self, argv: &[String], cwd: &Path) -> Result<String> {
         let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
         if self.dry_run {
@@ -80,28 +80,51 @@ impl Runner {
         let log = self
             .log_dir
             .join(format!("{:02}-{tool}.log", self.logs.len() + 1));
-        let out = Command::new(&argv[0])
+        // `./tool` is the case folder's tool, whatever this process's folder
+        let program = match argv[0].strip_prefix("./") {
+            Some(t) => cwd.join(t),
+            None => PathBuf::from(&argv[0]),
+        };
+        // the tool writes straight into its log, so its output survives this process
+        // being killed (a broken pipe could stop case.submit half-way)
+        std::fs::write(
+            &log,
+            format!(
+                "$ (cd {} && {})\n# started {}\n",
+                cwd.display(),
+                shown.join(" "),
+                crate::files::now_utc()
+            ),
+        )
+        .with_context(|| format!("cannot write {}", log.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot write {}", log.display()))?;
+        let err_file = file
+            .try_clone()
+            .with_context(|| format!("cannot write {}", log.display()))?;
+        let status = Command::new(&program)
             .args(&argv[1..])
             .current_dir(cwd)
             .env_clear()
             .envs(clean_env())
             .stdin(std::process::Stdio::null())
-            .output()
+            .stdout(file)
+            .stderr(err_file)
+            .status()
             .with_context(|| format!("cannot run {} (in {})", shown.join(" "), cwd.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let text = format!(
-            "$ (cd {} && {})\n# {}\n# exit status: {}\n--- stdout\n{}--- stderr\n{}",
-            cwd.display(),
-            shown.join(" "),
-            crate::files::now_utc(),
-            out.status,
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&log, text).with_context(|| format!("cannot write {}", log.display()))?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let stdout = text.lines().skip(2).collect::<Vec<_>>().join("\n");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot write {}", log.display()))?;
+        use std::io::Write;
+        writeln!(f, "# ended {}: {status}", crate::files::now_utc())?;
         self.logs.push(log.clone());
-        if !out.status.success() {
-            let last = String::from_utf8_lossy(&out.stderr)
+        if !status.success() {
+            let last = stdout
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
@@ -110,7 +133,7 @@ impl Runner {
             bail!(
                 "{} failed ({}) in {}: {last} (log {})",
                 shown.join(" "),
-                out.status,
+                status,
                 cwd.display(),
                 log.display()
             );

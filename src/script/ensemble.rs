@@ -238,8 +238,8 @@ pub mod ensemble_fns {
         Ok(m)
     }
 
-    /// Waits until every member is complete or failed (progress bar), polling every 30 s;
-    /// an error after 7 days.
+    /// Waits until every member is complete or failed (progress bar), polling every
+    /// `[backend] poll` seconds (default 30); an error after 7 days.
     #[rhai_fn(return_raw)]
     pub fn wait(ens: &mut ScriptEnsemble) -> RResult<Array> {
         wait_with(ens, Map::new())
@@ -260,7 +260,7 @@ pub mod ensemble_fns {
             }
         };
         let timeout = num("timeout", 7.0 * 86400.0)?;
-        let poll = num("poll", 30.0)?;
+        let poll = num("poll", ens.0.settings.backend.poll.unwrap_or(30.0))?;
         records(ens.0.wait(timeout, poll))
     }
 

@@ -1,0 +1,591 @@
+//! Ensembles end to end: the parameter spec, edited params files read back index by index,
+//! the local backend running demo-model members, and the CIME backend against a fake CIME
+//! (tests/fake_cime: small scripts that record their argv and make what the real tools make),
+//! including a kill -9 in the middle of submitting and the resume after it.
+
+use clmtune::config::Config;
+use clmtune::demo::pft::{NPFT, NVEGWCS};
+use clmtune::ensemble::{from_config, paramfile, spec::Write, Spec, Status};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clmtune")
+}
+
+fn fake_cime() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime")
+}
+
+/// An experiment folder with the demo spec and params file and a config of 1 analysed year
+/// (year 2, after 1 year of spin-up) and `members` members; `backend` is the [backend] body.
+fn experiment(dir: &Path, members: usize, backend: &str) -> PathBuf {
+    clmtune::demo::write_default_params(&dir.join("clm5_params.demo.nc")).unwrap();
+    std::fs::write(dir.join("parameters.toml"), clmtune::demo::setup::SPEC).unwrap();
+    let cfg = clmtune::demo::setup::CONFIG
+        .replace("years = [16, 20]", "years = [2, 2]")
+        .replace("ppe_members = 100", &format!("ppe_members = {members}"));
+    let cfg = cfg[..cfg.find("[backend]").unwrap()].to_string()
+        + "[backend]\n"
+        + backend
+        + "\n\n[output]\ndir = \"results\"\n";
+    let p = dir.join("config.toml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+#[test]
+fn the_contract_spec_reads_and_bad_specs_name_parameter_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("parameters.toml");
+    let spec = Spec::parse_text(clmtune::demo::setup::SPEC, &p).unwrap();
+    let m = spec.get("medlynslope").unwrap();
+    assert_eq!(m.groups.len(), 8);
+    assert_eq!(m.groups[6].pfts, vec![14, 17, 18, 67, 68, 75, 76]);
+    // scaling 0.25 in group BET: 1.63 + 0.25 * (4.59 - 1.63)
+    assert!((m.writes(0.25)[1].value - 2.37).abs() < 1e-12);
+    assert_eq!(
+        spec.get("interception_fraction")
+            .unwrap()
+            .oaat_default_as
+            .unwrap()
+            .name(),
+        "max"
+    );
+    let e = format!("{:#}", spec.get("kmx").unwrap_err());
+    assert!(e.contains("'kmx'") && e.contains("kmax"), "{e}");
+
+    let bad = |from: &str, to: &str| -> String {
+        let text = clmtune::demo::setup::SPEC.replacen(from, to, 1);
+        format!("{:#}", Spec::parse_text(&text, &p).unwrap_err())
+    };
+    let e = bad("max = 3.8e-8", "mx = 3.8e-8");
+    assert!(
+        e.contains("parameters.toml:") && e.contains("unknown key 'mx'"),
+        "{e}"
+    );
+    let e = bad("min = 2e-9", "min = 4e-8");
+    assert!(
+        e.contains("('kmax')") && e.contains("min 0.00000004 is not below max"),
+        "{e}"
+    );
+    let e = bad("pft_indices = [\"1-3\", ", "pft_indices = [");
+    assert!(
+        e.contains("('medlynslope')") && e.contains("groups has 8 names but pft_indices has 7"),
+        "{e}"
+    );
+    let e = bad("name = \"fff\"", "name = \"fff = 1\\nbaseflow_scalar\"");
+    assert!(e.contains("is not a CLM parameter name"), "{e}");
+    let e = bad("location = \"namelist\"", "location = \"namlist\"");
+    assert!(
+        e.contains("('fff')") && e.contains("location = 'namlist'"),
+        "{e}"
+    );
+    let e = bad("relative = [-0.3, 0.3]", "relative = [0.3, -0.3]");
+    assert!(
+        e.contains("('psi50')") && e.contains("need -1 < lo < hi"),
+        "{e}"
+    );
+    let e = bad("\"14,17,18,67,68,75,76\"", "\"13,17\"");
+    assert!(e.contains("PFT 13 is in two groups"), "{e}");
+    // a relative range needs a default: none in the spec and no base file to read
+    let e = format!(
+        "{:#}",
+        Spec::parse(
+            &clmtune::demo::setup::SPEC.replace("base_paramfile = \"clm5_params.demo.nc\"", ""),
+            &p
+        )
+        .unwrap_err()
+    );
+    assert!(
+        e.contains("'psi50' has a relative range but no default"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_edited_params_file_has_every_pft_index_right_and_the_base_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("clm5_params.demo.nc");
+    clmtune::demo::write_default_params(&base).unwrap();
+    std::fs::write(
+        dir.path().join("parameters.toml"),
+        clmtune::demo::setup::SPEC,
+    )
+    .unwrap();
+    let before = std::fs::read(&base).unwrap();
+    let spec = Spec::load(&dir.path().join("parameters.toml")).unwrap();
+    let ms = spec.get("medlynslope").unwrap();
+    let kmax = spec.get("kmax").unwrap();
+    let froot = spec.get("froot_leaf").unwrap();
+    let dmax = spec.get("d_max").unwrap();
+    // defaults read from the base file
+    assert_eq!(
+        froot.pft_default.as_ref().unwrap()[1],
+        clmtune::demo::pft::froot_leaf(1)
+    );
+    let vars: Vec<paramfile::VarWrites> = [(ms, 0.3), (kmax, 0.9), (froot, 1.0), (dmax, 0.5)]
+        .iter()
+        .map(|(p, s)| paramfile::VarWrites {
+            name: p.name.clone(),
+            writes: p.writes(*s),
+        })
+        .collect();
+    let dest = dir.path().join("case/member.nc");
+    paramfile::write_member_params(&base, &dest, &vars).unwrap();
+    assert_eq!(std::fs::read(&base).unwrap(), before, "base file changed");
+
+    let f = netcdf::open(&dest).unwrap();
+    let read = |n: &str| -> Vec<f64> { f.variable(n).unwrap().get_values(..).unwrap() };
+    let b = netcdf::open(&base).unwrap();
+    let read_base = |n: &str| -> Vec<f64> { b.variable(n).unwrap().get_values(..).unwrap() };
+    // medlynslope: the group of each PFT, hand-listed from the spec
+    let (lo, hi) = (
+        [1.29, 1.63, 3.19, 2.25, 2.0, 3.05, 0.53, 3.46],
+        [4.7, 4.59, 5.11, 9.27, 2.44, 9.45, 4.03, 7.7],
+    );
+    let group_of = |p: usize| -> Option<usize> {
+        match p {
+            0 => None,
+            1..=3 => Some(0),
+            4..=5 => Some(1),
+            6..=8 => Some(2),
+            9..=11 => Some(3),
+            12 => Some(4),
+            13 => Some(5),
+            14 | 17 | 18 | 67 | 68 | 75 | 76 => Some(6),
+            _ => Some(7),
+        }
+    };
+    let got = read("medlynslope");
+    let orig = read_base("medlynslope");
+    for p in 0..NPFT {
+        let want = match group_of(p) {
+            None => orig[p],
+            Some(g) => lo[g] + 0.3 * (hi[g] - lo[g]),
+        };
+        assert!(
+            (got[p] - want).abs() < 1e-12,
+            "medlynslope pft {p}: {} vs {want}",
+            got[p]
+        );
+    }
+    // kmax: every one of the 4 segments of PFTs 1-78, bare ground untouched
+    let got = read("kmax");
+    let orig = read_base("kmax");
+    assert_eq!(got.len(), NVEGWCS * NPFT);
+    for s in 0..NVEGWCS {
+        for p in 0..NPFT {
+            let want = if p == 0 {
+                orig[s * NPFT]
+            } else {
+                2e-9 + 0.9 * 3.6e-8
+            };
+            assert!(
+                (got[s * NPFT + p] - want).abs() < 1e-22,
+                "kmax seg {s} pft {p}"
+            );
+        }
+    }
+    // froot_leaf: each PFT's own default times 1.2 (relative [-0.2, 0.2] at 1.0)
+    let got = read("froot_leaf");
+    let orig = read_base("froot_leaf");
+    for p in 0..NPFT {
+        let want = if p == 0 { orig[0] } else { orig[p] * 1.2 };
+        assert!(
+            (got[p] - want).abs() <= 1e-12 * want.abs(),
+            "froot_leaf pft {p}"
+        );
+    }
+    assert_eq!(read("d_max"), vec![25.0]);
+    // untouched variables are as in the base
+    assert_eq!(read("dleaf"), read_base("dleaf"));
+
+    // a params file whose PFT order differs is refused and nothing is written
+    let swapped = dir.path().join("swapped.nc");
+    std::fs::copy(&base, &swapped).unwrap();
+    {
+        let mut f = netcdf::append(&swapped).unwrap();
+        let name: Vec<clmtune::demo::params::NcChar> = format!("{:<40}", "c4_grass")
+            .bytes()
+            .map(clmtune::demo::params::NcChar)
+            .collect();
+        f.variable_mut("pftname")
+            .unwrap()
+            .put_values(&name, (13..14, ..))
+            .unwrap();
+    }
+    let dest2 = dir.path().join("case/member2.nc");
+    let e = format!(
+        "{:#}",
+        paramfile::write_member_params(&swapped, &dest2, &vars).unwrap_err()
+    );
+    assert!(
+        e.contains("PFT 13 is 'c4_grass'") && e.contains("c3_non-arctic_grass"),
+        "{e}"
+    );
+    assert!(!dest2.exists());
+    // a variable the spec thinks has no pft dimension
+    let e = format!(
+        "{:#}",
+        paramfile::write_member_params(
+            &base,
+            &dest2,
+            &[paramfile::VarWrites {
+                name: "dleaf".into(),
+                writes: vec![Write {
+                    pfts: vec![],
+                    value: 1.0
+                }]
+            }]
+        )
+        .unwrap_err()
+    );
+    assert!(e.contains("dleaf has dimensions (pft)"), "{e}");
+    assert!(!dest2.exists());
+}
+
+#[test]
+fn the_local_backend_runs_three_demo_members_whose_output_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = experiment(
+        dir.path(),
+        3,
+        "kind = \"local\"\nparallel = 2\ncases_dir = \"cases\"\ndatm_years = [2000, 2004]",
+    );
+    let cfg = Config::load(&cfg_path).unwrap();
+    let ens = from_config::ppe(&cfg, "ppe", false).unwrap();
+    assert!(
+        dir.path().join("design/ppe1.csv").exists(),
+        "the design is saved for next time"
+    );
+    let recs = ens.submit().unwrap();
+    assert!(
+        recs.iter().all(|r| r.status == Status::Complete),
+        "{recs:?}"
+    );
+    // read back through the archive reader: GPP differs between members
+    let cases: Vec<String> = ens.members.iter().map(|m| m.case.clone()).collect();
+    let found = clmtune::archive::find_cases(&cfg.archive.root, &cases).unwrap();
+    assert_eq!(found.len(), 3);
+    let mut means = Vec::new();
+    for c in &found {
+        assert!(c.is_complete((2, 2)));
+        let f = netcdf::open(&c.files[6].path).unwrap();
+        let gpp: Vec<f32> = f.variable("GPP").unwrap().get_values(..).unwrap();
+        let land: Vec<f64> = gpp
+            .iter()
+            .filter(|x| **x < 1e30)
+            .map(|x| *x as f64)
+            .collect();
+        assert!(land.len() > 500);
+        means.push(land.iter().sum::<f64>() / land.len() as f64);
+    }
+    assert!(means.iter().all(|m| *m > 0.0 && m.is_finite()));
+    assert!((means[0] - means[1]).abs() > 1e-3 * means[0], "{means:?}");
+    // each case used its own params file, with its scalings
+    let member = &recs[0];
+    let pf = member.paramfile.as_ref().unwrap();
+    let p = clmtune::demo::read_params(pf).unwrap();
+    let s = member.scalings["kmax"].unwrap();
+    assert!((p.pft("kmax")[40] - (2e-9 + s * 3.6e-8)).abs() < 1e-20);
+    let status = std::fs::read_to_string(dir.path().join("results/ppe/status.csv")).unwrap();
+    assert_eq!(
+        status.lines().filter(|l| l.contains(",complete,")).count(),
+        3,
+        "{status}"
+    );
+    let design = std::fs::read_to_string(dir.path().join("results/ppe/design.csv")).unwrap();
+    assert!(design.starts_with(
+        "member,case,medlynslope,dleaf,kmax,fff,dint,baseflow_scalar,medlynslope[NET/NDT]"
+    ));
+
+    // submitting again runs nothing: one run per CaseStatus
+    ens.submit().unwrap();
+    for c in &cases {
+        let cs =
+            std::fs::read_to_string(dir.path().join("cases").join(c).join("CaseStatus")).unwrap();
+        assert_eq!(cs.matches("case.run starting").count(), 1, "{c}");
+    }
+    // the none backend analyses the same archive, and names a case that is missing
+    let none_cfg = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replace("kind = \"local\"", "kind = \"none\"")
+        .replace("ppe_members = 3", "ppe_members = 4")
+        .replace("design/ppe1.csv", "design/four.csv");
+    std::fs::write(&cfg_path, none_cfg).unwrap();
+    let mut cfg = Config::load(&cfg_path).unwrap();
+    // a new design under the same ensemble folder is refused, naming the member
+    let four = from_config::ppe(&cfg, "ppe", false).unwrap();
+    let e = format!("{:#}", four.submit().unwrap_err());
+    assert!(
+        e.contains("member 1 in ") && e.contains("use another ensemble folder"),
+        "{e}"
+    );
+    cfg.output.dir = dir.path().join("results_none");
+    let four = from_config::ppe(&cfg, "ppe", false).unwrap();
+    let e = format!("{:#}", four.submit().unwrap_err());
+    // members 1-3 are complete in the archive (used as they are, whatever made them)
+    assert!(
+        e.contains("1 of 4 cases are missing")
+            && e.contains("demo_LHC_4 (")
+            && e.contains("no history files"),
+        "{e}"
+    );
+}
+
+/// Runs `clmtune run` on a script text with the fake CIME's environment.
+fn clmtune_run(dir: &Path, script: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
+    let s = dir.join("s.rhai");
+    std::fs::write(&s, script).unwrap();
+    let mut c = Command::new(bin());
+    c.arg("run").arg(&s).arg("--").args(args);
+    c.env("FAKE_CIME_STATE", dir)
+        .env("CLMTUNE_BIN", bin())
+        .env("VIRTUAL_ENV", dir.join("venv"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.join("venv/bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn cime_backend(dir: &Path) -> String {
+    format!(
+        "kind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\nres = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\nwallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2\nxmlchange = {{ NTASKS = 72 }}",
+        fake_cime().display(),
+        dir.join("cases").display()
+    )
+}
+
+#[test]
+fn cime_backend_end_to_end_with_a_fake_cime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 3, &cime_backend(d));
+    let out = clmtune_run(
+        d,
+        "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\ne.wait(#{timeout: 120});\ne.check_complete();\nprint(e.summary());\n",
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_RUN", "1")],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(so.contains("#{\"complete\": 3}"), "{so}");
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    let case1 = d.join("cases/demo_LHC_1");
+    // the commands, in order, as argument vectors
+    let want_first = format!(
+        "create_newcase --case {} --compset I2000Clm50Sp --res f45_f45 --run-unsupported --machine derecho --project P0000",
+        case1.display()
+    );
+    assert_eq!(cmds.lines().next().unwrap(), want_first);
+    for line in [
+        "demo_LHC_1 xmlchange --id STOP_OPTION --val nyears",
+        "demo_LHC_1 xmlchange --id STOP_N --val 2",
+        "demo_LHC_1 xmlchange --id DATM_CLMNCEP_YR_START --val 2000",
+        "demo_LHC_1 xmlchange --id JOB_QUEUE --val regular",
+        "demo_LHC_1 xmlchange --id JOB_WALLCLOCK_TIME --val 01:00:00",
+        "demo_LHC_1 xmlchange --id NTASKS --val 72",
+        "demo_LHC_1 case.setup",
+        "demo_LHC_1 case.build",
+        "demo_LHC_2 xmlchange --id BUILD_COMPLETE --val TRUE",
+        "demo_LHC_3 case.submit",
+    ] {
+        assert!(
+            cmds.lines().any(|l| l.trim_end() == line),
+            "missing '{line}' in\n{cmds}"
+        );
+    }
+    assert_eq!(
+        cmds.matches("case.build").count(),
+        1,
+        "one shared build:\n{cmds}"
+    );
+    // the virtual environment did not leak into CIME's tools
+    let env = std::fs::read_to_string(case1.join(".create_env")).unwrap();
+    assert!(!env.contains("VIRTUAL_ENV="), "{env}");
+    assert!(
+        !env.contains(&d.join("venv/bin").display().to_string()),
+        "{env}"
+    );
+    // user_nl_clm lines, job ids and logs in the registry
+    let nl = std::fs::read_to_string(case1.join("user_nl_clm")).unwrap();
+    assert!(
+        nl.contains(&format!(
+            "paramfile = '{}/clm5_params.demo.demo_LHC_1.nc'",
+            case1.display()
+        )),
+        "{nl}"
+    );
+    assert!(
+        nl.lines().any(|l| l.starts_with("baseflow_scalar = ")),
+        "{nl}"
+    );
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("results/ppe/members/1.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["status"], "complete");
+    assert_eq!(rec["job_id"], "1001");
+    let logs = rec["logs"].as_array().unwrap();
+    assert!(logs
+        .iter()
+        .any(|l| l.as_str().unwrap().ends_with("-case.submit.log")));
+    let submit_log = std::fs::read_to_string(
+        logs.iter()
+            .map(|l| l.as_str().unwrap())
+            .find(|l| l.ends_with("case.submit.log"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        submit_log.contains("Submitted job case.run with id 1001"),
+        "{submit_log}"
+    );
+    // the demo model's output came through the CIME case into the archive
+    assert!(clmtune::archive::is_complete(
+        &d.join("archive"),
+        "demo_LHC_2",
+        (2, 2)
+    ));
+    let status = std::fs::read_to_string(d.join("results/ppe/status.csv")).unwrap();
+    assert!(status.contains("2,demo_LHC_2,complete,1002,"), "{status}");
+}
+
+#[test]
+fn kill_9_while_submitting_then_resume_submits_each_member_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 8, &cime_backend(d));
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\nprint(e.summary());\n";
+    let mut child = clmtune_run(
+        d,
+        script,
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_SUBMIT_SLEEP", "0.3")],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let subs = d.join("submissions");
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&subs)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n >= 3 {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 120, "no submissions seen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGKILL: no chance to clean up
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&subs).unwrap().lines().count();
+    assert!(before < 8, "killed too late: {before} submitted");
+    // a submission in flight finishes on its own (the batch system has it)
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let out = clmtune_run(d, script, &["--config", cfg.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&subs).unwrap();
+    let mut cases: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    cases.sort();
+    let mut want: Vec<String> = (1..=8).map(|m| format!("demo_LHC_{m}")).collect();
+    want.sort();
+    assert_eq!(cases, want, "each member submitted exactly once:\n{text}");
+    let status = std::fs::read_to_string(d.join("results/ppe/status.csv")).unwrap();
+    assert_eq!(status.matches(",submitted,").count(), 8, "{status}");
+    // every job id recorded is the one the fake batch system gave that case
+    for l in text.lines() {
+        let (case, id) = l.split_once(' ').unwrap();
+        assert!(
+            status.contains(&format!("{case},submitted,{id},")),
+            "{case} {id}\n{status}"
+        );
+    }
+    // submitting yet again does nothing
+    clmtune_run(d, script, &["--config", cfg.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&subs).unwrap().lines().count(), 8);
+}
+
+#[test]
+fn dry_run_prints_commands_files_and_namelist_lines_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 2, &cime_backend(d));
+    let before: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let out = clmtune_run(
+        d,
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/02_ppe.rhai"))
+            .unwrap(),
+        &["--config", cfg.to_str().unwrap(), "--dry-run"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let case1 = d.join("cases/demo_LHC_1").display().to_string();
+    for want in [
+        format!(
+            "run: (cd {} && {}/cime/scripts/create_newcase --case {case1} --compset I2000Clm50Sp",
+            d.join("cases").display(),
+            fake_cime().display()
+        ),
+        format!(
+            "run: (cd {case1} && ./xmlchange --id DOUT_S_ROOT --val {}/archive/demo_LHC_1)",
+            d.display()
+        ),
+        format!("run: (cd {case1} && ./case.setup)"),
+        format!("run: (cd {case1} && ./case.submit)"),
+        format!("append to {case1}/user_nl_clm:"),
+        format!("paramfile = '{case1}/clm5_params.demo.demo_LHC_1.nc'"),
+        "kmax[pft 1-78] = ".to_string(),
+        "medlynslope[pft 14,17-18,67-68,75-76] = ".to_string(),
+        format!("write {}/design/ppe1.csv", d.display()),
+        "dry run: ensemble ppe (2 members, backend cime)".to_string(),
+    ] {
+        assert!(so.contains(&want), "missing '{want}' in\n{so}");
+    }
+    let after: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        before.len() + 1,
+        after.len(),
+        "only the test's script was added: {after:?}"
+    );
+    assert!(!d.join("commands").exists(), "no CIME tool ran");
+}
