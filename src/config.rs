@@ -234,7 +234,12 @@ impl Config {
         cfg.path = path.to_path_buf();
         cfg.check()
             .with_context(|| format!("config {}", path.display()))?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // absolute, so that case folders and archives mean the same from any folder
+        let base = std::path::absolute(&base).unwrap_or(base);
         cfg.resolve(&base);
         Ok(cfg)
     }

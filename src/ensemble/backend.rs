@@ -126,7 +126,19 @@ fn xml_settings(s: &Settings, case: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// CLM5 through CIME.
+#[derive(Default)]
 struct Cime;
+
+/// Shared executables a case of this process builds (so a dry run shows one build per
+/// EXEROOT, like the real run, whose marker file is not written in a dry run).
+static BUILDS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn build_planned(exe: &Path) -> bool {
+    BUILDS
+        .lock()
+        .map(|b| b.iter().any(|p| p == exe))
+        .unwrap_or(false)
+}
 
 impl Cime {
     /// CIME's `scripts` folder: `CTSM/cime/scripts`, else the base case's CIMEROOT.
@@ -168,8 +180,8 @@ impl Backend for Cime {
         let case = dir.display().to_string();
         let mut argv: Vec<String>;
         let shared_exe = s.cases_dir.join(format!("{}.bld", s.experiment));
-        // the ensemble folder remembers that the shared build is done
-        let build_marker = ens.dir.join("shared_build.txt");
+        // a file beside the shared EXEROOT says that its build is done
+        let build_marker = shared_exe.with_extension("bld.done");
         if let Some(base) = &b.base_case {
             argv = vec![
                 Cime::tool(&scripts, "create_clone"),
@@ -199,7 +211,8 @@ impl Backend for Cime {
         }
         run.run(&argv, parent)?;
         let mut settings = xml_settings(s, &m.case)?;
-        let build_here = b.base_case.is_none() && !build_marker.exists();
+        let build_here =
+            b.base_case.is_none() && !build_marker.exists() && !build_planned(&shared_exe);
         if b.base_case.is_none() {
             // one build for the whole ensemble: the first case builds into EXEROOT, the others
             // reuse it
@@ -217,6 +230,9 @@ impl Backend for Cime {
         run.run(&["./case.setup".into()], dir)?;
         if build_here {
             run.run(&["./case.build".into()], dir)?;
+            if let Ok(mut b) = BUILDS.lock() {
+                b.push(shared_exe.clone());
+            }
             if !run.dry_run {
                 std::fs::write(
                     &build_marker,

@@ -865,7 +865,7 @@ pub mod from_config {
                 if let Some(p) = other {
                     if dry_run {
                         crate::output::println(&format!(
-                            "write {} ({}, {} members)",
+                            "dry run: write {} ({}, {} members)",
                             p.display(),
                             d.origin,
                             n

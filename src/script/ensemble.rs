@@ -163,7 +163,7 @@ pub mod ensemble_fns {
     /// ```rhai
     /// let x = latin_hypercube(10, 3, 42);
     /// x.shape                              //=> [10, 3]
-    /// sort(floor(x.T[0] * 10))            //=> [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    /// sort(floor(x.T[0] * 10))            //=> [0. 1. 2. 3. 4. 5. 6. 7. 8. 9.]
     /// ```
     #[rhai_fn(return_raw)]
     pub fn latin_hypercube(n: INT, k: INT, seed: INT) -> RResult<NdArray> {
