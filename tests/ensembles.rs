@@ -589,3 +589,90 @@ fn dry_run_prints_commands_files_and_namelist_lines_and_writes_nothing() {
     );
     assert!(!d.join("commands").exists(), "no CIME tool ran");
 }
+
+#[test]
+fn one_at_a_time_runs_change_one_parameter_each_and_the_default_serves_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load(&experiment(dir.path(), 3, "kind = \"local\"")).unwrap();
+    let runs = from_config::oaat(&cfg, false).unwrap();
+    // default + 16 parameters x 2 ends - interception_fraction's max (the default run)
+    assert_eq!(runs.members.len(), 32);
+    assert_eq!(runs.members[0].case, "demo_default");
+    assert_eq!(runs.members[1].case, "demo_medlynslope_min");
+    assert!(runs
+        .members
+        .iter()
+        .any(|m| m.case == "demo_interception_fraction_min"));
+    assert!(!runs
+        .members
+        .iter()
+        .any(|m| m.case == "demo_interception_fraction_max"));
+    // fff at max: only fff in user_nl_clm, and the base params file as it is
+    let m = runs
+        .members
+        .iter()
+        .find(|m| m.case == "demo_fff_max")
+        .unwrap();
+    let (pf, vars, lines) = runs.member_files(m).unwrap();
+    assert!(vars.is_empty());
+    assert_eq!(pf.unwrap(), dir.path().join("clm5_params.demo.nc"));
+    assert_eq!(lines[1], "fff = 5.0");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    // the default run writes no parameter at all
+    let (_, vars, lines) = runs.member_files(&runs.members[0]).unwrap();
+    assert!(vars.is_empty() && lines.len() == 1, "{lines:?}");
+}
+
+#[test]
+fn a_failed_creation_is_retried_only_by_resubmit_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 3, &cime_backend(d));
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\nif OPTIONS.again == \"yes\" { e.resubmit_failed(); } else { e.submit(); }\nprint(e.summary());\n";
+    let args = ["--config", cfg.to_str().unwrap(), "--again"];
+    let out = clmtune_run(
+        d,
+        script,
+        &[&args[..], &["no"]].concat(),
+        &[("FAKE_CREATE_FAIL", "demo_LHC_2")],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    let se = String::from_utf8_lossy(&out.stderr);
+    // the failure is reported, named, with the tool's message and its log
+    assert!(!out.status.success());
+    assert!(
+        se.contains("member 2 (case demo_LHC_2)")
+            && se.contains("machine not supported (fake failure)")
+            && se.contains("01-create_newcase.log"),
+        "{so}\n{se}"
+    );
+    let status = std::fs::read_to_string(d.join("results/ppe/status.csv")).unwrap_or_default();
+    let rec = std::fs::read_to_string(d.join("results/ppe/members/2.json")).unwrap();
+    assert!(rec.contains("\"status\": \"failed\""), "{rec}\n{status}");
+    // submit again: the failed member stays failed
+    let out = clmtune_run(d, script, &[&args[..], &["no"]].concat(), &[])
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(so.contains("\"failed\": 1"), "{so}");
+    // resubmit_failed makes and submits it
+    let out = clmtune_run(d, script, &[&args[..], &["yes"]].concat(), &[])
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(so.contains("#{\"submitted\": 3}"), "{so}");
+    let subs = std::fs::read_to_string(d.join("submissions")).unwrap();
+    assert_eq!(subs.lines().count(), 3, "{subs}");
+}
