@@ -621,6 +621,11 @@ impl Ensemble {
     /// left alone.
     pub fn submit(&self) -> Result<Vec<Record>> {
         let _lock = self.lock()?;
+        self.create_and_submit_locked()
+    }
+
+    /// Makes what is missing and submits what is made (the caller holds the lock).
+    fn create_and_submit_locked(&self) -> Result<Vec<Record>> {
         let mut recs = self.create_locked()?;
         let todo: Vec<usize> = (0..recs.len())
             .filter(|&i| recs[i].status == Status::Created)
@@ -647,15 +652,7 @@ impl Ensemble {
             r.finished = None;
             self.save(r)?;
         }
-        let mut recs = self.create_locked()?;
-        let todo: Vec<usize> = (0..recs.len())
-            .filter(|&i| recs[i].status == Status::Created)
-            .collect();
-        self.submit_members(&mut recs, &todo)?;
-        if !self.settings.dry_run {
-            self.registry().write_status_csv(&recs)?;
-        }
-        Ok(recs)
+        self.create_and_submit_locked()
     }
 
     fn submit_members(&self, recs: &mut [Record], todo: &[usize]) -> Result<()> {
