@@ -20,3 +20,4 @@ pub mod plot;
 pub mod progress;
 pub mod repl;
 pub mod script;
+pub mod sensitivity;

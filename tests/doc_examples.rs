@@ -18,6 +18,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     write_demo_case(&dir.path().join("archive"));
     std::fs::write(dir.path().join("exp.toml"), clmtune::config::EXAMPLE).unwrap();
     write_obs_file(&dir.path().join("obs.nc"));
+    write_oaat_fixture(&dir.path().join("oaat"));
     let failures: Vec<String> = examples
         .iter()
         .filter_map(|ex| {
@@ -92,6 +93,73 @@ fn write_demo_case(root: &std::path::Path) {
             }];
             write_history_month(
                 &hist_path(root, case, 1, m),
+                case,
+                1,
+                m,
+                &grid,
+                &vars,
+                "clmtune test data (synthetic, not CLM)",
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// The one-at-a-time experiment the `sensitivity` examples read: parameters fff and dint
+/// (namelist; dint's max is the default run), backend none, cases t_default, t_fff_min,
+/// t_fff_max, t_dint_min of year 1 on the 2 x 3 grid of [`write_demo_case`]. PE of fff is
+/// the base map [[1, 2, -], [3, 4, 5]]; PE of dint is [[0.5, 0.1, -], [0.2, 0.9, 0.3]].
+fn write_oaat_fixture(dir: &std::path::Path) {
+    use clmtune::archive::{hist_path, write_history_month, HistVar};
+    use ndarray::array;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[experiment]\nname = \"t\"\n[archive]\nroot = \"archive\"\nyears = [1, 1]\n[cases]\ndefault = \"t_default\"\noaat = \"t_{param}_{end}\"\n[parameters]\nspec = \"parameters.toml\"\n[backend]\nkind = \"none\"\n[output]\ndir = \"results\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("parameters.toml"),
+        "[[parameter]]\nname = \"fff\"\nlocation = \"namelist\"\ndefault = 0.5\nmin = 0.02\nmax = 5.0\n\n[[parameter]]\nname = \"dint\"\nlocation = \"namelist\"\ndefault = 0.8\nmin = 0.5\nmax = 1.0\noaat_default_as = \"max\"\n",
+    )
+    .unwrap();
+    let grid = clmtune::field::Grid {
+        lat: vec![-10.0, 10.0],
+        lon: vec![0.0, 120.0, 240.0],
+        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
+        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
+        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
+    };
+    let base = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
+    let dint = [0.5, 0.1, 0.0, 0.2, 0.9, 0.3];
+    let cases: [(&str, [f64; 6]); 4] = [
+        ("t_default", base),
+        ("t_fff_min", base),
+        ("t_fff_max", std::array::from_fn(|i| 2.0 * base[i])),
+        ("t_dint_min", std::array::from_fn(|i| base[i] - dint[i])),
+    ];
+    let root = dir.join("archive");
+    for (case, v) in cases {
+        for m in 1..=12u32 {
+            let et: Vec<f64> = v.iter().map(|x| x * 1e-5).collect();
+            let vars = [
+                HistVar {
+                    name: "GPP",
+                    units: "gC/m^2/s",
+                    long_name: "gross primary production",
+                    levels: None,
+                    values: &v,
+                },
+                HistVar {
+                    name: "QFLX_EVAP_TOT",
+                    units: "mm/s",
+                    long_name: "evapotranspiration",
+                    levels: None,
+                    values: &et,
+                },
+            ];
+            write_history_month(
+                &hist_path(&root, case, 1, m),
                 case,
                 1,
                 m,

@@ -9,29 +9,15 @@ use clmtune::ensemble::{from_config, paramfile, spec::Write, Spec, Status};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::experiment;
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clmtune")
 }
 
 fn fake_cime() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime")
-}
-
-/// An experiment folder with the demo spec and params file and a config of 1 analysed year
-/// (year 2, after 1 year of spin-up) and `members` members; `backend` is the [backend] body.
-fn experiment(dir: &Path, members: usize, backend: &str) -> PathBuf {
-    clmtune::demo::write_default_params(&dir.join("clm5_params.demo.nc")).unwrap();
-    std::fs::write(dir.join("parameters.toml"), clmtune::demo::setup::SPEC).unwrap();
-    let cfg = clmtune::demo::setup::CONFIG
-        .replace("years = [16, 20]", "years = [2, 2]")
-        .replace("ppe_members = 100", &format!("ppe_members = {members}"));
-    let cfg = cfg[..cfg.find("[backend]").unwrap()].to_string()
-        + "[backend]\n"
-        + backend
-        + "\n\n[output]\ndir = \"results\"\n";
-    let p = dir.join("config.toml");
-    std::fs::write(&p, cfg).unwrap();
-    p
 }
 
 #[test]

@@ -203,6 +203,47 @@ impl Ensemble {
         })
     }
 
+    /// For one-at-a-time runs: each parameter with the member indices of its min and max
+    /// runs (the default member where `oaat_default_as` says so).
+    pub fn oaat_pairs(&self) -> Result<Vec<(String, usize, usize)>> {
+        let default = self
+            .design
+            .members
+            .iter()
+            .position(|m| m.scalings.iter().all(Option::is_none));
+        self.params
+            .iter()
+            .map(|p| {
+                let find = |end: spec::End| -> Result<usize> {
+                    if p.oaat_default_as == Some(end) {
+                        return default.with_context(|| {
+                            format!(
+                                "ensemble {}: {} uses the default run as its {}, but there is no \
+                                 default member",
+                                self.name,
+                                p.name,
+                                end.name()
+                            )
+                        });
+                    }
+                    self.design
+                        .members
+                        .iter()
+                        .position(|m| m.oaat.as_ref() == Some(&(p.name.clone(), end)))
+                        .with_context(|| {
+                            format!(
+                                "ensemble {} has no one-at-a-time run of {} at its {}",
+                                self.name,
+                                p.name,
+                                end.name()
+                            )
+                        })
+                };
+                Ok((p.name.clone(), find(spec::End::Min)?, find(spec::End::Max)?))
+            })
+            .collect()
+    }
+
     fn registry(&self) -> Registry {
         Registry {
             dir: self.dir.clone(),

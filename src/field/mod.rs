@@ -175,9 +175,13 @@ pub struct Field {
     pub grid: Arc<Grid>,
     /// (year, month) of each step of the `time` dimension.
     pub months: Vec<(i64, u32)>,
-    /// Case name of each member of the `member` dimension.
+    /// Labels of the `member` dimension (case names), or of the `parameter` dimension
+    /// (parameter names, e.g. parameter-effect maps).
     pub members: Vec<String>,
 }
+
+/// The dimensions labelled by [`Field::members`].
+pub const LABEL_DIMS: [&str; 2] = ["member", "parameter"];
 
 /// The mean of the defined values (NaN if none).
 fn nanmean_lane(v: ndarray::ArrayView1<f64>) -> f64 {
@@ -206,7 +210,7 @@ impl Field {
 
     fn with_values(&self, values: ArrayD<f64>, dims: Vec<String>) -> Field {
         let keep_months = dims.iter().any(|d| d == "time" || d == "month");
-        let keep_members = dims.iter().any(|d| d == "member");
+        let keep_members = dims.iter().any(|d| LABEL_DIMS.contains(&d.as_str()));
         Field {
             name: self.name.clone(),
             units: self.units.clone(),

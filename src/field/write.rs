@@ -166,15 +166,20 @@ fn write_into(
         let m: Vec<i32> = cf.months.iter().map(|&(_, m)| m as i32).collect();
         v.put_values(&m, ..)?;
     }
-    if let Some(mf) = fields
+    for (dim, long) in super::LABEL_DIMS
         .iter()
-        .find(|x| x.dims.iter().any(|d| d == "member") && !x.members.is_empty())
+        .zip(["case name of the ensemble member", "parameter name"])
     {
-        let mut v = f.add_string_variable("member", &["member"])?;
-        for (i, name) in mf.members.iter().enumerate() {
-            v.put_string(name, i)?;
+        if let Some(mf) = fields
+            .iter()
+            .find(|x| x.dims.iter().any(|d| d == dim) && !x.members.is_empty())
+        {
+            let mut v = f.add_string_variable(dim, &[dim])?;
+            for (i, name) in mf.members.iter().enumerate() {
+                v.put_string(name, i)?;
+            }
+            v.put_attribute("long_name", long)?;
         }
-        v.put_attribute("long_name", "case name of the ensemble member")?;
     }
     for fld in fields {
         if [
@@ -187,6 +192,7 @@ fn write_into(
             "time_bounds",
             "month",
             "member",
+            "parameter",
         ]
         .contains(&fld.name.as_str())
         {
@@ -269,12 +275,16 @@ pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
             .collect(),
         None => Vec::new(),
     };
-    let members: Vec<String> = match file.variable("member") {
-        Some(v) => (0..v.len())
-            .map(|i| v.get_string(i))
-            .collect::<std::result::Result<_, _>>()?,
-        None => Vec::new(),
+    let labels = |dim: &str| -> Result<Vec<String>> {
+        Ok(match file.variable(dim) {
+            Some(v) => (0..v.len())
+                .map(|i| v.get_string(i))
+                .collect::<std::result::Result<_, _>>()?,
+            None => Vec::new(),
+        })
     };
+    let members = labels("member")?;
+    let parameters = labels("parameter")?;
     let mut out = BTreeMap::new();
     for v in file.variables() {
         let name = v.name();
@@ -304,6 +314,8 @@ pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
                 },
                 members: if has("member") {
                     members.clone()
+                } else if has("parameter") {
+                    parameters.clone()
                 } else {
                     Vec::new()
                 },

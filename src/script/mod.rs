@@ -11,6 +11,7 @@ pub mod error;
 pub mod field;
 pub mod plot;
 pub mod resolver;
+pub mod sensitivity;
 
 use anyhow::Context;
 use rhai::{Dynamic, Engine, Map, Module, Scope, AST};
@@ -50,6 +51,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: field::module,
     },
     ScriptModule {
+        name: "sensitivity",
+        about: "parameter effects, ranks and pattern correlations of one-at-a-time runs",
+        build: sensitivity::module,
+    },
+    ScriptModule {
         name: "eof",
         about: "EOF analysis of ensembles: SVD, projections, reconstructions",
         build: eof::module,
@@ -72,6 +78,9 @@ pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<field::ScriptField>("Field");
     engine.register_type_with_name::<eof::ScriptEof>("Eof");
     engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
+    engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
+    engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");
+    engine.register_type_with_name::<sensitivity::ScriptRanks>("Ranks");
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module
