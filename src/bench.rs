@@ -61,6 +61,13 @@ pub const BENCHES: &[Bench] = &[
         once: false,
     },
     Bench {
+        name: "sensitivity_stage",
+        about: "sensitivity stage: 25 demo cases x 60 months, 7 outputs, 12 parameters",
+        target_s: 1.0,
+        setup: sensitivity_stage,
+        once: false,
+    },
+    Bench {
         name: "demo_member",
         about: "demo model: one case, 20 years (15 spun up, 5 written as 60 files)",
         target_s: 1.0,
@@ -92,6 +99,58 @@ fn demo_case(root: &Path, case: &str) -> anyhow::Result<std::path::PathBuf> {
     )?;
     std::fs::write(dir.join("user_nl_clm"), "fff = 0.4\n")?;
     Ok(dir)
+}
+
+/// 25 demo-model cases (a default and 12 min/max pairs of fff) in the bench cache, made once.
+fn sensitivity_archive() -> anyhow::Result<(std::path::PathBuf, Vec<String>)> {
+    let root = cache_dir().join("sensitivity_demo_25x60");
+    let cases: Vec<String> = (0..25).map(|k| format!("bench_oaat_{k}")).collect();
+    if !root.join("complete").exists() {
+        let pb = crate::progress::bar(25, "making bench one-at-a-time runs");
+        for (k, c) in cases.iter().enumerate() {
+            let dir = demo_case(&root, c)?;
+            std::fs::write(
+                dir.join("user_nl_clm"),
+                format!("fff = {}\n", 0.1 + 0.15 * k as f64),
+            )?;
+            crate::demo::run_case(&dir)?;
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        std::fs::write(root.join("complete"), "")?;
+    }
+    Ok((root.join("archive"), cases))
+}
+
+fn sensitivity_stage() -> anyhow::Result<Body> {
+    use crate::field::read::Output;
+    use crate::sensitivity as sens;
+    let (root, cases) = sensitivity_archive()?;
+    let cfg =
+        crate::config::Config::parse(crate::demo::setup::CONFIG, Path::new("/demo/config.toml"))?;
+    let outputs: Vec<Output> = cfg
+        .sensitivity
+        .context("demo config has outputs")?
+        .outputs
+        .iter()
+        .map(|(k, v)| Output::new(k, v))
+        .collect::<anyhow::Result<_>>()?;
+    let pairs: Vec<sens::OaatPair> = (0..12)
+        .map(|k| sens::OaatPair {
+            parameter: format!("p{k}"),
+            min: 1 + 2 * k,
+            max: 2 + 2 * k,
+        })
+        .collect();
+    Ok(Box::new(move || {
+        let found = crate::archive::find_cases(&root, &cases)?;
+        let means = crate::field::read::read_ensemble(&found, &outputs, (16, 20), true)?;
+        let e = sens::parameter_effect(&means, &pairs)?;
+        let pc = sens::pattern_correlation(&e, false);
+        let r = sens::rank_effects(&e, &pc);
+        anyhow::ensure!(r.combined_rank.len() == 12);
+        Ok(())
+    }))
 }
 
 fn demo_member() -> anyhow::Result<Body> {

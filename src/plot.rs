@@ -654,11 +654,15 @@ pub fn draw_heatmap<DB: DrawingBackend>(
     let (lo, hi) = range(m.iter().copied(), opts, cmap == "RdBu_r");
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(110).max(50));
+    // room for the longest label (about 7.5 pixels a character at 13 pixels)
+    let room = |l: &[String]| {
+        (l.iter().map(|s| s.chars().count()).max().unwrap_or(0) as u32 * 15 / 2 + 16).max(60)
+    };
     let mut chart = ChartBuilder::on(&main)
         .caption(&opts.title, ("sans-serif", 24))
         .margin(12)
-        .x_label_area_size(110)
-        .y_label_area_size(140)
+        .x_label_area_size(room(col_labels))
+        .y_label_area_size(room(row_labels))
         .build_cartesian_2d(0.0..nc.max(1) as f64, 0.0..nr.max(1) as f64)
         .map_err(de)?;
     let rl = row_labels.to_vec();

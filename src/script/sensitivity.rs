@@ -303,16 +303,17 @@ pub mod sensitivity_fns {
             .max()
             .unwrap_or(9)
             .max(9);
+        let cw: Vec<usize> = t.outputs.iter().map(|o| o.len().max(4)).collect();
         let mut s = format!("{:w$}", "parameter");
-        for o in &t.outputs {
-            s.push_str(&format!(" {:>6}", &o[..o.len().min(6)]));
+        for (o, c) in t.outputs.iter().zip(&cw) {
+            s.push_str(&format!(" {o:>c$}"));
         }
         s.push_str("  pe_rank  pc_mean  pc_rank  combined\n");
         for name in order {
             let k = t.parameters.iter().position(|p| *p == name).unwrap_or(0);
             s.push_str(&format!("{name:w$}"));
-            for o in 0..t.outputs.len() {
-                s.push_str(&format!(" {:>6}", t.per_output[[k, o]]));
+            for (o, c) in cw.iter().enumerate() {
+                s.push_str(&format!(" {:>c$}", t.per_output[[k, o]]));
             }
             s.push_str(&format!(
                 "  {:>7}  {:>7.3}  {:>7}  {:>8}\n",
