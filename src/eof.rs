@@ -245,8 +245,8 @@ impl Eof {
 }
 
 impl Eof {
-    /// Saves the analysis to netCDF: EOF maps (mode, lat, lon), PCs (member, mode), singular
-    /// values, the ensemble mean, the weights and the mask (lat, lon), with coordinates.
+    /// Saves the analysis as netCDF (EOF maps, PCs, singular values, variance fractions,
+    /// mean, weights, mask) with its coordinates.
     pub fn save(
         &self,
         path: &std::path::Path,
@@ -254,136 +254,34 @@ impl Eof {
         lon: &[f64],
         history: &str,
     ) -> Result<()> {
-        use anyhow::Context;
-        let (ny, nx) = self.shape;
-        if lat.len() != ny || lon.len() != nx {
-            bail!(
-                "{}: coordinates ({}, {}) do not fit the EOF maps ({ny}, {nx})",
-                path.display(),
-                lat.len(),
-                lon.len()
-            );
-        }
-        let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-        {
-            let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
-            let k = self.modes();
-            let nm = self.u.nrows();
-            f.add_dimension("lat", ny)?;
-            f.add_dimension("lon", nx)?;
-            f.add_dimension("mode", k)?;
-            f.add_dimension("member", nm)?;
-            f.add_attribute("Conventions", "CF-1.8")?;
-            f.add_attribute(
-                "source",
-                format!("clmtune {} EOF analysis", env!("CARGO_PKG_VERSION")).as_str(),
-            )?;
-            f.add_attribute("history", history)?;
-            f.add_attribute(
-                "sign_convention",
-                "each EOF's largest-magnitude loading is positive",
-            )?;
-            f.add_variable::<f64>("lat", &["lat"])?
-                .put_values(lat, ..)?;
-            f.add_variable::<f64>("lon", &["lon"])?
-                .put_values(lon, ..)?;
-            let fill = crate::field::write::FILL;
-            let put = |f: &mut netcdf::FileMut,
-                       name: &str,
-                       dims: &[&str],
-                       data: Vec<f64>,
-                       long: &str|
-             -> Result<()> {
-                let mut v = f.add_variable::<f64>(name, dims)?;
-                v.set_fill_value(fill)?;
-                v.put_attribute("long_name", long)?;
-                let d: Vec<f64> = data
-                    .into_iter()
-                    .map(|x| if x.is_finite() { x } else { fill })
-                    .collect();
-                let ext: Vec<std::ops::Range<usize>> = dims
-                    .iter()
-                    .map(|n| {
-                        0..match *n {
-                            "lat" => ny,
-                            "lon" => nx,
-                            "mode" => k,
-                            _ => nm,
-                        }
-                    })
-                    .collect();
-                v.put_values(&d, ext.as_slice())?;
-                Ok(())
-            };
-            put(
-                &mut f,
-                "eof",
-                &["mode", "lat", "lon"],
-                self.eofs(k)?.into_iter().collect(),
-                "EOF (right singular vector) maps",
-            )?;
-            put(
-                &mut f,
-                "pcs",
-                &["member", "mode"],
-                self.u.iter().copied().collect(),
-                "principal components (left singular vectors)",
-            )?;
-            put(
-                &mut f,
-                "singular_values",
-                &["mode"],
-                self.s.to_vec(),
-                "singular values",
-            )?;
-            put(
-                &mut f,
-                "variance_fraction",
-                &["mode"],
-                self.variance_fraction().to_vec(),
-                "fraction of variance",
-            )?;
-            put(
-                &mut f,
-                "mean",
-                &["lat", "lon"],
-                self.mean().into_iter().collect(),
-                "ensemble mean",
-            )?;
-            put(
-                &mut f,
-                "weights",
-                &["lat", "lon"],
-                self.weights().into_iter().collect(),
-                "cell weights",
-            )?;
-            put(
-                &mut f,
-                "mask",
-                &["lat", "lon"],
-                self.mask().into_iter().collect(),
-                "cells analysed (1)",
-            )?;
-            f.close()?;
-        }
-        tmp.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        save_all(path, &[("", self)], lat, lon, history)
     }
 
     /// Loads an analysis saved by [`Eof::save`], with its latitudes and longitudes.
     pub fn load(path: &std::path::Path) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+        Eof::load_named(path, "")
+    }
+
+    /// Loads the analysis `name` of a file written by [`save_all`] (`""` = unprefixed).
+    pub fn load_named(path: &std::path::Path, name: &str) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+        let v = |x: &str| {
+            if name.is_empty() {
+                x.to_string()
+            } else {
+                format!("{name}_{x}")
+            }
+        };
         let file = crate::nc::open(path)?;
         let lat = crate::nc::read_f64(&file, path, "lat")?;
         let lon = crate::nc::read_f64(&file, path, "lon")?;
         let (ny, nx) = (lat.len(), lon.len());
-        let mask = crate::nc::read_f64(&file, path, "mask")?;
+        let mask = crate::nc::read_f64(&file, path, &v("mask"))?;
         let cells: Vec<usize> = (0..ny * nx)
             .filter(|&c| mask.get(c).is_some_and(|&m| m == 1.0))
             .collect();
-        let s = Array1::from(crate::nc::read_f64(&file, path, "singular_values")?);
+        let s = Array1::from(crate::nc::read_f64(&file, path, &v("singular_values"))?);
         let k = s.len();
-        let eof = crate::nc::read_f64(&file, path, "eof")?;
+        let eof = crate::nc::read_f64(&file, path, &v("eof"))?;
         if eof.len() != k * ny * nx {
             bail!(
                 "{}: eof holds {} values, expected {k} x {ny} x {nx}",
@@ -392,11 +290,11 @@ impl Eof {
             );
         }
         let vt = Array2::from_shape_fn((k, cells.len()), |(j, c)| eof[j * ny * nx + cells[c]]);
-        let u_flat = crate::nc::read_f64(&file, path, "pcs")?;
+        let u_flat = crate::nc::read_f64(&file, path, &v("pcs"))?;
         let nm = u_flat.len() / k.max(1);
         let u = Array2::from_shape_vec((nm, k), u_flat)?;
-        let mean_map = crate::nc::read_f64(&file, path, "mean")?;
-        let w_map = crate::nc::read_f64(&file, path, "weights")?;
+        let mean_map = crate::nc::read_f64(&file, path, &v("mean"))?;
+        let w_map = crate::nc::read_f64(&file, path, &v("weights"))?;
         let mean = cells.iter().map(|&c| mean_map[c]).collect();
         let weights = cells.iter().map(|&c| w_map[c]).collect();
         Ok((
@@ -442,6 +340,140 @@ pub fn rmse(maps: &Array3<f64>, target: &Array2<f64>) -> Result<Array1<f64>> {
             }
         })
         .collect())
+}
+
+/// Saves several analyses on one grid into one netCDF file: the variables of analysis `NAME`
+/// are `NAME_eof`, `NAME_pcs`, ... on dimensions `NAME_mode`, `NAME_member` (no prefix for
+/// an empty name, as [`Eof::save`] writes).
+pub fn save_all(
+    path: &std::path::Path,
+    items: &[(&str, &Eof)],
+    lat: &[f64],
+    lon: &[f64],
+    history: &str,
+) -> Result<()> {
+    use anyhow::Context;
+    let Some(first) = items.first() else {
+        bail!("{}: no EOF analysis to save", path.display());
+    };
+    let (ny, nx) = first.1.shape;
+    if lat.len() != ny || lon.len() != nx {
+        bail!(
+            "{}: coordinates ({}, {}) do not fit the EOF maps ({ny}, {nx})",
+            path.display(),
+            lat.len(),
+            lon.len()
+        );
+    }
+    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
+    {
+        let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
+        f.add_dimension("lat", ny)?;
+        f.add_dimension("lon", nx)?;
+        f.add_attribute("Conventions", "CF-1.8")?;
+        f.add_attribute(
+            "source",
+            format!("clmtune {} EOF analysis", env!("CARGO_PKG_VERSION")).as_str(),
+        )?;
+        f.add_attribute("history", history)?;
+        f.add_attribute(
+            "sign_convention",
+            "each EOF's largest-magnitude loading is positive",
+        )?;
+        f.add_variable::<f64>("lat", &["lat"])?
+            .put_values(lat, ..)?;
+        f.add_variable::<f64>("lon", &["lon"])?
+            .put_values(lon, ..)?;
+        let fill = crate::field::write::FILL;
+        for (prefix, e) in items {
+            if e.shape != (ny, nx) {
+                bail!(
+                    "{}: EOF analysis {prefix} is on another grid",
+                    path.display()
+                );
+            }
+            let name = |x: &str| {
+                if prefix.is_empty() {
+                    x.to_string()
+                } else {
+                    format!("{prefix}_{x}")
+                }
+            };
+            let k = e.modes();
+            let nm = e.u.nrows();
+            let (dmode, dmember) = (name("mode"), name("member"));
+            f.add_dimension(&dmode, k)?;
+            f.add_dimension(&dmember, nm)?;
+            let mut put = |vname: &str, dims: &[&str], data: Vec<f64>, long: &str| -> Result<()> {
+                let mut v = f.add_variable::<f64>(&name(vname), dims)?;
+                v.set_fill_value(fill)?;
+                v.put_attribute("long_name", long)?;
+                let d: Vec<f64> = data
+                    .into_iter()
+                    .map(|x| if x.is_finite() { x } else { fill })
+                    .collect();
+                let ext: Vec<std::ops::Range<usize>> = dims
+                    .iter()
+                    .map(|n| {
+                        0..match *n {
+                            "lat" => ny,
+                            "lon" => nx,
+                            d if d == dmode => k,
+                            _ => nm,
+                        }
+                    })
+                    .collect();
+                v.put_values(&d, ext.as_slice())?;
+                Ok(())
+            };
+            put(
+                "eof",
+                &[&dmode, "lat", "lon"],
+                e.eofs(k)?.into_iter().collect(),
+                "EOF (right singular vector) maps",
+            )?;
+            put(
+                "pcs",
+                &[&dmember, &dmode],
+                e.u.iter().copied().collect(),
+                "principal components (left singular vectors)",
+            )?;
+            put(
+                "singular_values",
+                &[&dmode],
+                e.s.to_vec(),
+                "singular values",
+            )?;
+            put(
+                "variance_fraction",
+                &[&dmode],
+                e.variance_fraction().to_vec(),
+                "fraction of variance",
+            )?;
+            put(
+                "mean",
+                &["lat", "lon"],
+                e.mean().into_iter().collect(),
+                "ensemble mean",
+            )?;
+            put(
+                "weights",
+                &["lat", "lon"],
+                e.weights().into_iter().collect(),
+                "cell weights",
+            )?;
+            put(
+                "mask",
+                &["lat", "lon"],
+                e.mask().into_iter().collect(),
+                "cells analysed (1)",
+            )?;
+        }
+        f.close()?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

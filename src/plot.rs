@@ -107,6 +107,13 @@ pub fn color(cmap: &str, t: f64) -> RGBColor {
 
 /// The colour range: given limits, else the data's (symmetric about 0 for a diverging map);
 /// a constant or empty range is widened so that it has a width.
+/// An axis tick as text with 3 significant digits; a tick that is zero but for rounding in
+/// the tick arithmetic (|v| < 1e-9 of the axis span) is written 0.
+pub fn tick_text(v: f64, span: f64) -> String {
+    let v = if v.abs() < 1e-9 * span.abs() { 0.0 } else { v };
+    crate::script::core::format_spec(v, ".3g").unwrap_or_default()
+}
+
 pub fn range(values: impl Iterator<Item = f64>, opts: &Options, diverging: bool) -> (f64, f64) {
     let (mut lo, mut hi) = values
         .filter(|x| x.is_finite())
@@ -351,6 +358,13 @@ pub fn draw_histogram<DB: DrawingBackend>(
         opts,
         false,
     );
+    // a marker at an end of the range stays visible inside the frame
+    let pad = if opts.vmin.is_none() && opts.vmax.is_none() && !markers.is_empty() {
+        0.03 * (hi - lo)
+    } else {
+        0.0
+    };
+    let (lo, hi) = (lo - pad, hi + pad);
     let width = (hi - lo) / bins as f64;
     let mut counts = vec![0usize; bins];
     for &x in &finite {
@@ -374,8 +388,8 @@ pub fn draw_histogram<DB: DrawingBackend>(
         } else {
             &opts.ylabel
         })
-        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
-        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .x_label_formatter(&|v| tick_text(*v, hi - lo))
+        .y_label_formatter(&|v| tick_text(*v, top))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE)

@@ -962,7 +962,11 @@ pub mod from_config {
     ) -> Result<Ensemble> {
         check_label(name)?;
         let spec = spec(cfg)?;
-        let params = spec.select(names)?;
+        // exactly these (none: a run at the defaults)
+        let params: Vec<Parameter> = names
+            .iter()
+            .map(|n| spec.get(n).cloned())
+            .collect::<Result<_>>()?;
         let mut members = Vec::new();
         for (i, r) in rows.iter().enumerate() {
             let d = Design::single(names, r, &(i + 1).to_string())

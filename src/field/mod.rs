@@ -209,7 +209,9 @@ impl Field {
     }
 
     fn with_values(&self, values: ArrayD<f64>, dims: Vec<String>) -> Field {
-        let keep_months = dims.iter().any(|d| d == "time" || d == "month");
+        let keep_months = dims
+            .iter()
+            .any(|d| d == "time" || d == "month" || d == "year");
         let keep_members = dims.iter().any(|d| LABEL_DIMS.contains(&d.as_str()));
         Field {
             name: self.name.clone(),
@@ -275,6 +277,53 @@ impl Field {
             }
         });
         Ok(self.with_values(v, self.without(ax)))
+    }
+
+    /// The time steps of the years `first..=last` (an error if there is none).
+    pub fn select_years(&self, first: i64, last: i64) -> Result<Field> {
+        let ax = self.axis("time")?;
+        let idx: Vec<usize> = (0..self.months.len())
+            .filter(|&k| (first..=last).contains(&self.months[k].0))
+            .collect();
+        if idx.is_empty() {
+            let have = match (self.months.first(), self.months.last()) {
+                (Some(a), Some(b)) => format!("{}-{}", a.0, b.0),
+                _ => "none".into(),
+            };
+            bail!(
+                "field {}: no month of the years {first}-{last} (it has {have})",
+                self.name
+            );
+        }
+        let mut f = self.with_values(self.values.select(Axis(ax), &idx), self.dims.clone());
+        f.months = idx.iter().map(|&k| self.months[k]).collect();
+        Ok(f)
+    }
+
+    /// The mean of each year's months (the mean of monthly means, over the months where a
+    /// value is defined): `time` becomes `year`; `months` holds (year, 0) per step.
+    pub fn annual_means(&self) -> Result<Field> {
+        let ax = self.axis("time")?;
+        let mut years: Vec<i64> = self.months.iter().map(|m| m.0).collect();
+        years.dedup();
+        let mut parts = Vec::new();
+        for &y in &years {
+            let idx: Vec<usize> = (0..self.months.len())
+                .filter(|&k| self.months[k].0 == y)
+                .collect();
+            parts.push(
+                self.values
+                    .select(Axis(ax), &idx)
+                    .map_axis(Axis(ax), nanmean_lane),
+            );
+        }
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let v = ndarray::stack(Axis(ax), &views)?;
+        let mut dims = self.dims.clone();
+        dims[ax] = "year".into();
+        let mut f = self.with_values(v, dims);
+        f.months = years.iter().map(|&y| (y, 0)).collect();
+        Ok(f)
     }
 
     /// The mean of each calendar month over the years: `time` becomes `month` (1..12, only the
@@ -470,6 +519,45 @@ pub fn apply(a: f64, b: f64, op: char) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annual_means_and_year_selection_by_hand() {
+        // one cell, 2000-01 .. 2001-12, value = month index t; a missing value in 2001-03
+        let mut v: Vec<f64> = (0..24).map(|t| t as f64).collect();
+        v[14] = f64::NAN;
+        let f = Field {
+            name: "x".into(),
+            units: "1".into(),
+            long_name: "x".into(),
+            dims: vec!["time".into(), "lat".into(), "lon".into()],
+            values: ArrayD::from_shape_vec(IxDyn(&[24, 1, 1]), v).unwrap(),
+            grid: Arc::new(Grid {
+                lat: vec![0.0],
+                lon: vec![0.0],
+                area: Array2::ones((1, 1)),
+                landfrac: Array2::ones((1, 1)),
+                landmask: Array2::ones((1, 1)),
+            }),
+            months: (0..24)
+                .map(|t| (2000 + t / 12, (t % 12) as u32 + 1))
+                .collect(),
+            members: vec![],
+        };
+        let a = f.annual_means().unwrap();
+        assert_eq!(a.dims, vec!["year", "lat", "lon"]);
+        assert_eq!(a.months, vec![(2000, 0), (2001, 0)]);
+        // 2000: mean of 0..11 = 5.5; 2001: mean of 12..23 without 14 = (210 - 14) / 11
+        assert_eq!(a.values[[0, 0, 0]], 5.5);
+        assert!((a.values[[1, 0, 0]] - 196.0 / 11.0).abs() < 1e-12);
+        let s = f.select_years(2001, 2001).unwrap();
+        assert_eq!(s.values.shape(), &[12, 1, 1]);
+        assert_eq!(s.months[0], (2001, 1));
+        assert!(f
+            .select_years(1990, 1991)
+            .unwrap_err()
+            .to_string()
+            .contains("2000-2001"));
+    }
 
     #[test]
     fn regular_grid_areas_sum_to_the_sphere() {

@@ -1410,6 +1410,44 @@ pub mod array_fns {
         ))
     }
 
+    /// Writes rows of mixed values (strings, numbers; NaN and `()` as empty cells) as CSV
+    /// under `header`, numbers at full precision; the file is replaced only once complete.
+    ///
+    /// ```rhai
+    /// let p = `${TEMP_DIR}/rows.csv`;
+    /// write_rows(p, ["variable", "mode", "fraction"], [["GPP", 1, 0.75], ["GPP", 2, 0.25]]);
+    /// read_csv(p, ["mode", "fraction"]).data    //=> [[1.   0.75]
+    ///                                          //=>  [2.   0.25]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn write_rows(path: &str, header: List, rows: List) -> RResult<()> {
+        let head: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+        let mut text: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let r = r
+                .read_lock::<List>()
+                .ok_or_else(|| script_err(format!("write_rows: row {i} is not a list")))?;
+            if r.len() != head.len() {
+                return Err(script_err(format!(
+                    "write_rows: row {i} has {} values for {} columns",
+                    r.len(),
+                    head.len()
+                )));
+            }
+            text.push(r.iter().map(cell_text).collect::<RResult<_>>()?);
+        }
+        crate::files::atomic_write(std::path::Path::new(path), |w| {
+            let mut wr = csv::Writer::from_writer(w);
+            wr.write_record(&head)?;
+            for r in &text {
+                wr.write_record(r)?;
+            }
+            wr.flush()?;
+            Ok(())
+        })
+        .map_err(|e| script_err(format!("{e:#}")))
+    }
+
     /// Writes a 2-D array (1-D: one column) as CSV with a header of `columns`, numbers at
     /// full precision; the file is replaced only once completely written.
     ///
@@ -1424,6 +1462,42 @@ pub mod array_fns {
         crate::array::csv::write_csv(std::path::Path::new(path), &names, &a.data)
             .map_err(|e| script_err(format!("{e:#}")))
     }
+}
+
+/// The text of one CSV cell: strings as they are, numbers at full precision, NaN and `()`
+/// empty.
+fn cell_text(v: &Dynamic) -> RResult<String> {
+    if v.is_unit() {
+        return Ok(String::new());
+    }
+    if let Ok(x) = v.as_float() {
+        return Ok(if x.is_nan() {
+            String::new()
+        } else {
+            format!("{x:?}")
+        });
+    }
+    if let Ok(i) = v.as_int() {
+        return Ok(i.to_string());
+    }
+    if let Ok(b) = v.as_bool() {
+        return Ok(b.to_string());
+    }
+    if let Some(a) = v.read_lock::<NdArray>() {
+        if a.data().len() == 1 {
+            let x = a.data().iter().next().copied().unwrap_or(f64::NAN);
+            return Ok(if x.is_nan() {
+                String::new()
+            } else {
+                format!("{x:?}")
+            });
+        }
+        return Err(script_err(format!(
+            "a CSV cell holds one value, not an Array of shape {:?}",
+            a.data().shape()
+        )));
+    }
+    Ok(v.to_string())
 }
 
 fn table_map(t: anyhow::Result<crate::array::csv::Table>) -> RResult<Map> {

@@ -257,6 +257,60 @@ pub mod eof_fns {
         })
     }
 
+    /// Saves several analyses (a map of name -> Eof, e.g. one per calibration variable) in
+    /// one netCDF file: variables `NAME_eof`, `NAME_pcs`, `NAME_mean`, `NAME_weights`,
+    /// `NAME_mask`, ... (the contract's `eof/eof.nc`).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let e = eof(ens.GPP);
+    /// save_eofs(`${TEMP_DIR}/eofs.nc`, #{GPP: e, GPP2: eof(ens.GPP, #{weights: "none"})});
+    /// load_eof(`${TEMP_DIR}/eofs.nc`, "GPP").pcs(2) == e.pcs(2)    //=> [[ True  True]
+    ///                                                               //=>  [ True  True]
+    ///                                                               //=>  [ True  True]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn save_eofs(path: &str, eofs: Map) -> RResult<()> {
+        let mut items: Vec<(String, ScriptEof)> = Vec::new();
+        for (k, v) in eofs {
+            let e = v
+                .try_cast::<ScriptEof>()
+                .ok_or_else(|| script_err(format!("save_eofs: {k} is not an Eof")))?;
+            items.push((k.to_string(), e));
+        }
+        let first = items
+            .first()
+            .ok_or_else(|| script_err("save_eofs: no analysis to save"))?
+            .1
+            .clone();
+        let refs: Vec<(&str, &crate::eof::Eof)> = items
+            .iter()
+            .map(|(k, e)| (k.as_str(), e.eof.as_ref()))
+            .collect();
+        let cmd: Vec<String> = std::env::args().collect();
+        let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
+        crate::eof::save_all(
+            std::path::Path::new(path),
+            &refs,
+            &first.lat,
+            &first.lon,
+            &history,
+        )
+        .map_err(err)
+    }
+
+    /// Loads the analysis `name` of a file written by `save_eofs`.
+    #[rhai_fn(name = "load_eof", return_raw)]
+    pub fn load_eof_named(path: &str, name: &str) -> RResult<ScriptEof> {
+        let (e, lat, lon) =
+            crate::eof::Eof::load_named(std::path::Path::new(path), name).map_err(err)?;
+        Ok(ScriptEof {
+            eof: Arc::new(e),
+            lat: Arc::new(lat),
+            lon: Arc::new(lon),
+        })
+    }
+
     /// Root-mean-square difference of each map of `maps` (k, lat, lon) from `target` (lat,
     /// lon) over the cells where both are defined (the error decomposition of Fig. 6).
     ///

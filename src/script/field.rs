@@ -362,6 +362,44 @@ pub mod field_fns {
             .map_err(err)
     }
 
+    /// The months of the years [first, last] of a (time, ...) field.
+    ///
+    /// ```rhai
+    /// let f = read_obs(`${TEMP_DIR}/obs.nc`, "GPP", [1999, 2001], read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP);
+    /// f.select_years([2000, 2001]).shape    //=> [24, 2, 3]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn select_years(f: &mut ScriptField, years: Dynamic) -> RResult<ScriptField> {
+        let (a, b) = years_arg(&years)?;
+        f.0.select_years(a, b)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// The mean of each year (mean of its monthly means): dims (year, lat, lon); `years`
+    /// lists them.
+    ///
+    /// ```rhai
+    /// let f = read_obs(`${TEMP_DIR}/obs.nc`, "GPP", [1999, 2001], read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP);
+    /// let a = f.annual_means();
+    /// a.dims     //=> ["year", "lat", "lon"]
+    /// a.years    //=> [1999, 2000, 2001]
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn annual_means(f: &mut ScriptField) -> RResult<ScriptField> {
+        f.0.annual_means()
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// The distinct years of the field's time steps.
+    #[rhai_fn(get = "years", pure)]
+    pub fn years(f: &mut ScriptField) -> List {
+        let mut y: Vec<i64> = f.0.months.iter().map(|m| m.0).collect();
+        y.dedup();
+        y.into_iter().map(Dynamic::from_int).collect()
+    }
+
     /// Sum over a dimension such as `levsoi` (missing levels skipped).
     #[rhai_fn(return_raw, pure)]
     pub fn sum_over(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
