@@ -31,6 +31,8 @@ pub struct Options {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// Region boxes drawn on maps (e.g. the Table 2 regions).
+    pub regions: Vec<crate::field::Region>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             cmap: None,
             vmin: None,
             vmax: None,
+            regions: Vec::new(),
             width: 1000,
             height: 560,
         }
@@ -327,6 +330,38 @@ pub fn draw_map<DB: DrawingBackend>(
             .draw_series(
                 segs.into_iter()
                     .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
+            )
+            .map_err(de)?;
+    }
+    for r in &opts.regions {
+        let (a, b) = (shift(r.lon_min), shift(r.lon_max));
+        // a box across the map's edge at 180 degrees is drawn in two parts
+        let spans = if a <= b {
+            vec![(a, b)]
+        } else {
+            vec![(a, 180.0), (-180.0, b)]
+        };
+        for (x0, x1) in spans {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0, r.lat_min), (x1, r.lat_max)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(de)?;
+        }
+        // name above the box's north-west corner (offsets in pixels from that corner), on a
+        // white patch that keeps it readable over any colour
+        let tw = (r.name.chars().count() as i32 * 15) / 2 + 4;
+        chart
+            .plotting_area()
+            .draw(
+                &(EmptyElement::at((a, r.lat_max))
+                    + Rectangle::new([(0, -18), (tw, -1)], WHITE.mix(0.85).filled())
+                    + Text::new(
+                        r.name.clone(),
+                        (2, -16),
+                        ("sans-serif", 14).into_font().color(&BLACK),
+                    )),
             )
             .map_err(de)?;
     }
@@ -642,6 +677,311 @@ pub fn draw_lines<DB: DrawingBackend>(
             .label_font(("sans-serif", 15))
             .draw()
             .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Vertical bars in groups (Fig. 10): one group per category, one bar per series (e.g. the
+/// optimised and the default run's bias in each region), a legend, a line at zero.
+pub fn draw_grouped_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    categories: &[String],
+    series: &[(String, Vec<f64>)],
+    opts: &Options,
+) -> Result<()> {
+    let n = categories.len();
+    if n == 0 || series.is_empty() {
+        bail!("grouped bars need at least one category and one series");
+    }
+    if let Some((name, v)) = series.iter().find(|(_, v)| v.len() != n) {
+        bail!(
+            "grouped bars: series '{name}' has {} values for {n} categories",
+            v.len()
+        );
+    }
+    let (lo, hi) = range(
+        series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .chain([0.0]),
+        opts,
+        false,
+    );
+    // headroom above the bars for the legend in the upper right
+    let pad = 0.08 * (hi - lo);
+    let (lo, hi) = (
+        if lo < 0.0 { lo - pad } else { lo },
+        hi + 0.12 * (hi - lo) * series.len() as f64 + pad,
+    );
+    let cats = categories.to_vec();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * n + 1)
+        .x_label_formatter(&move |x| {
+            if (x.fract() - 0.5).abs() < 1e-9 {
+                cats.get(*x as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| tick_text(*v, hi - lo))
+        .x_desc(&opts.xlabel)
+        .y_desc(&opts.ylabel)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    let k = series.len() as f64;
+    let w = 0.8 / k;
+    for (s, (name, v)) in series.iter().enumerate() {
+        let c = SERIES[s % SERIES.len()];
+        chart
+            .draw_series(
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, y)| y.is_finite())
+                    .map(|(g, &y)| {
+                        let x0 = g as f64 + 0.1 + w * s as f64;
+                        Rectangle::new([(x0, 0.0), (x0 + w * 0.92, y)], c.filled())
+                    }),
+            )
+            .map_err(de)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+    }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (n as f64, 0.0)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(de)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(de)?;
+    Ok(())
+}
+
+/// A pair (corner) plot of a point cloud (Fig. 9): for k columns a k x k grid with each
+/// column's histogram on the diagonal and the points of each pair below it; columns named by
+/// `names`, every axis over `[vmin, vmax]` if given (e.g. scalings in [0, 1]).
+pub fn draw_pairs<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &Array2<f64>,
+    names: &[String],
+    opts: &Options,
+) -> Result<()> {
+    let (np, k) = points.dim();
+    if k == 0 || names.len() != k {
+        bail!("pair plot: {k} columns with {} names", names.len());
+    }
+    if k > 12 {
+        bail!("pair plot: {k} columns is too many to read (at most 12)");
+    }
+    let area = if opts.title.is_empty() {
+        area.clone()
+    } else {
+        area.titled(&opts.title, ("sans-serif", 24)).map_err(de)?
+    };
+    let cells = area.split_evenly((k, k));
+    let ranges: Vec<(f64, f64)> = (0..k)
+        .map(|j| range(points.column(j).iter().copied(), opts, false))
+        .collect();
+    let small = (np as f64).sqrt().clamp(1.0, 3.0) as u32;
+    for i in 0..k {
+        for j in 0..k {
+            let cell = &cells[i * k + j];
+            if j > i {
+                continue;
+            }
+            let (xlo, xhi) = ranges[j];
+            let left = if j == 0 { 40 } else { 8 };
+            let bottom = if i == k - 1 { 34 } else { 8 };
+            if i == j {
+                let bins = 20usize;
+                let width = (xhi - xlo) / bins as f64;
+                let mut counts = vec![0usize; bins];
+                for &x in points.column(j).iter().filter(|x| x.is_finite()) {
+                    if x >= xlo && x <= xhi {
+                        counts[(((x - xlo) / width) as usize).min(bins - 1)] += 1;
+                    }
+                }
+                let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
+                let mut ch = ChartBuilder::on(cell)
+                    .margin(4)
+                    .x_label_area_size(bottom)
+                    .y_label_area_size(left)
+                    .build_cartesian_2d(xlo..xhi, 0.0..top)
+                    .map_err(de)?;
+                ch.configure_mesh()
+                    .disable_mesh()
+                    .y_labels(0)
+                    .x_labels(if i == k - 1 { 3 } else { 0 })
+                    .x_label_formatter(&|v| tick_text(*v, xhi - xlo))
+                    .x_desc(if i == k - 1 { names[j].as_str() } else { "" })
+                    .label_style(("sans-serif", 11))
+                    .axis_desc_style(("sans-serif", 13))
+                    .draw()
+                    .map_err(de)?;
+                ch.draw_series(counts.iter().enumerate().map(|(b, &c)| {
+                    let x0 = xlo + width * b as f64;
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + width, c as f64)],
+                        RGBColor(120, 150, 190).filled(),
+                    )
+                }))
+                .map_err(de)?;
+                cell.draw(&Text::new(
+                    names[j].clone(),
+                    (left + 8, 6),
+                    ("sans-serif", 13),
+                ))
+                .map_err(de)?;
+            } else {
+                let (ylo, yhi) = ranges[i];
+                let mut ch = ChartBuilder::on(cell)
+                    .margin(4)
+                    .x_label_area_size(bottom)
+                    .y_label_area_size(left)
+                    .build_cartesian_2d(xlo..xhi, ylo..yhi)
+                    .map_err(de)?;
+                ch.configure_mesh()
+                    .disable_mesh()
+                    .x_labels(if i == k - 1 { 3 } else { 0 })
+                    .y_labels(if j == 0 { 3 } else { 0 })
+                    .x_label_formatter(&|v| tick_text(*v, xhi - xlo))
+                    .y_label_formatter(&|v| tick_text(*v, yhi - ylo))
+                    .x_desc(if i == k - 1 { names[j].as_str() } else { "" })
+                    .y_desc(if j == 0 { names[i].as_str() } else { "" })
+                    .label_style(("sans-serif", 11))
+                    .axis_desc_style(("sans-serif", 13))
+                    .draw()
+                    .map_err(de)?;
+                ch.draw_series(
+                    points
+                        .outer_iter()
+                        .filter(|r| r[i].is_finite() && r[j].is_finite())
+                        .map(|r| Circle::new((r[j], r[i]), small, SERIES[0].mix(0.5).filled())),
+                )
+                .map_err(de)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One panel of a multi-panel figure: the data of one figure kind.
+#[derive(Debug, Clone)]
+pub enum Panel {
+    /// A map: values (lat, lon), cell centres, land fraction for coastlines.
+    Map {
+        /// Values.
+        values: Array2<f64>,
+        /// Latitudes.
+        lat: Vec<f64>,
+        /// Longitudes.
+        lon: Vec<f64>,
+        /// Land fraction.
+        land: Option<Array2<f64>>,
+    },
+    /// A histogram with markers.
+    Histogram {
+        /// Values.
+        values: Vec<f64>,
+        /// Bins.
+        bins: usize,
+        /// (value, label) markers.
+        markers: Vec<(f64, String)>,
+    },
+    /// Predicted against actual.
+    Scatter {
+        /// Actual.
+        x: Vec<f64>,
+        /// Predicted.
+        y: Vec<f64>,
+    },
+    /// Lines with markers.
+    Lines {
+        /// x values.
+        x: Vec<f64>,
+        /// (label, y values).
+        series: Vec<(String, Vec<f64>)>,
+    },
+    /// Horizontal bars.
+    Bars {
+        /// Labels.
+        labels: Vec<String>,
+        /// Values.
+        values: Vec<f64>,
+    },
+    /// Grouped vertical bars.
+    GroupedBars {
+        /// Categories.
+        categories: Vec<String>,
+        /// (label, one value per category).
+        series: Vec<(String, Vec<f64>)>,
+    },
+}
+
+/// Panels in a grid of `cols` columns, each labelled (a), (b), ... at its top left, under an
+/// overall title.
+pub fn draw_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panels: &[(Panel, Options)],
+    cols: usize,
+    opts: &Options,
+) -> Result<()> {
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols);
+    let area = if opts.title.is_empty() {
+        area.clone()
+    } else {
+        area.titled(&opts.title, ("sans-serif", 26)).map_err(de)?
+    };
+    let cells = area.split_evenly((rows, cols));
+    for (k, ((panel, o), cell)) in panels.iter().zip(&cells).enumerate() {
+        let (_, h) = cell.dim_in_pixel();
+        // room at the top for the panel letter
+        let (top, body) = cell.split_vertically(24.min(h / 4));
+        match panel {
+            Panel::Map {
+                values,
+                lat,
+                lon,
+                land,
+            } => draw_map(&body, values, lat, lon, land.as_ref(), o)?,
+            Panel::Histogram {
+                values,
+                bins,
+                markers,
+            } => draw_histogram(&body, values, *bins, markers, o)?,
+            Panel::Scatter { x, y } => draw_scatter(&body, x, y, o)?,
+            Panel::Lines { x, series } => draw_lines(&body, x, series, o)?,
+            Panel::Bars { labels, values } => draw_bars(&body, labels, values, o)?,
+            Panel::GroupedBars { categories, series } => {
+                draw_grouped_bars(&body, categories, series, o)?
+            }
+        }
+        let letter = char::from(b'a' + (k % 26) as u8);
+        top.draw(&Text::new(
+            format!("({letter})"),
+            (8, 2),
+            ("sans-serif", 20).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(de)?;
     }
     Ok(())
 }
@@ -1055,5 +1395,190 @@ mod tests {
             &names,
             &Options::default()
         )));
+    }
+
+    #[test]
+    fn region_boxes_grouped_bars_pairs_and_panels() {
+        let g = crate::grids::f45().unwrap();
+        let values = g.landfrac.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
+        let black = |buf: &[u8]| buf.chunks(3).filter(|p| p == &[0, 0, 0]).count();
+        let plain = render(1000, 560, |a| {
+            draw_map(a, &values, &g.lat, &g.lon, None, &Options::default())
+        });
+        let boxed = render(1000, 560, |a| {
+            draw_map(
+                a,
+                &values,
+                &g.lat,
+                &g.lon,
+                None,
+                &Options {
+                    regions: crate::field::Region::table2(),
+                    ..Options::default()
+                },
+            )
+        });
+        // four 2-pixel box outlines (about 20 x 10 degrees each) and their names
+        assert!(
+            black(&boxed) > black(&plain) + 4 * 2 * 60,
+            "{} {}",
+            black(&boxed),
+            black(&plain)
+        );
+        // a box across the 180th meridian is drawn, not a panic
+        let across = crate::field::Region {
+            name: "Bering".into(),
+            lat_min: 55.0,
+            lat_max: 65.0,
+            lon_min: 170.0,
+            lon_max: 190.0,
+        };
+        render(600, 400, |a| {
+            draw_map(
+                a,
+                &values,
+                &g.lat,
+                &g.lon,
+                None,
+                &Options {
+                    regions: vec![across],
+                    ..Options::default()
+                },
+            )
+        });
+
+        // grouped bars: both series' colours appear; mismatched lengths are an error
+        let cats: Vec<String> = ["Global", "Amazon"].iter().map(|s| s.to_string()).collect();
+        let series = vec![
+            ("optimized".to_string(), vec![0.1, -0.4]),
+            ("default".to_string(), vec![0.3, f64::NAN]),
+        ];
+        let buf = render(700, 500, |a| {
+            draw_grouped_bars(a, &cats, &series, &Options::default())
+        });
+        let has = |c: RGBColor| buf.chunks(3).filter(|p| p == &[c.0, c.1, c.2]).count();
+        assert!(
+            has(SERIES[0]) > 2000 && has(SERIES[1]) > 1000,
+            "{} {}",
+            has(SERIES[0]),
+            has(SERIES[1])
+        );
+        assert!(render_err(|a| draw_grouped_bars(
+            a,
+            &cats,
+            &[("x".into(), vec![1.0])],
+            &Options::default()
+        )));
+        assert!(render_err(|a| draw_grouped_bars(
+            a,
+            &[],
+            &series,
+            &Options::default()
+        )));
+
+        // pairs: a 3 x 3 corner, upper triangle blank; NaN and a constant column draw
+        let pts = Array2::from_shape_fn((200, 3), |(i, j)| match j {
+            0 => (i as f64 * 0.37).fract(),
+            1 => 0.5,
+            _ => {
+                if i % 7 == 0 {
+                    f64::NAN
+                } else {
+                    (i as f64 * 0.11).fract()
+                }
+            }
+        });
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let buf = render(600, 600, |a| {
+            draw_pairs(a, &pts, &names, &Options::default())
+        });
+        let ink_in = |x0: u32, y0: u32, x1: u32, y1: u32| {
+            let mut n = 0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let k = ((y * 600 + x) * 3) as usize;
+                    if buf[k..k + 3] != [255, 255, 255] {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        };
+        assert_eq!(ink_in(420, 20, 590, 180), 0, "upper right cell is empty");
+        assert!(
+            ink_in(20, 420, 190, 580) > 500,
+            "lower left scatter is drawn"
+        );
+        assert!(render_err(|a| draw_pairs(
+            a,
+            &pts,
+            &names[..2],
+            &Options::default()
+        )));
+
+        // panels: four kinds in a 2 x 2 grid, each quarter inked
+        let panels = vec![
+            (
+                Panel::Map {
+                    values: values.clone(),
+                    lat: g.lat.clone(),
+                    lon: g.lon.clone(),
+                    land: Some(g.landfrac.clone()),
+                },
+                Options::default(),
+            ),
+            (
+                Panel::Histogram {
+                    values: (0..50).map(|i| i as f64).collect(),
+                    bins: 10,
+                    markers: vec![(20.0, "obs".into())],
+                },
+                Options::default(),
+            ),
+            (
+                Panel::Scatter {
+                    x: vec![0.0, 1.0, 2.0],
+                    y: vec![0.1, 0.9, 2.1],
+                },
+                Options::default(),
+            ),
+            (
+                Panel::GroupedBars {
+                    categories: cats.clone(),
+                    series: series.clone(),
+                },
+                Options::default(),
+            ),
+        ];
+        let (w, h) = (1000u32, 800u32);
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            fonts();
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            draw_panels(
+                &root,
+                &panels,
+                2,
+                &Options {
+                    title: "four".into(),
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            root.present().unwrap();
+        }
+        for (qx, qy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let mut n = 0;
+            for y in (qy * h / 2 + 40)..((qy + 1) * h / 2) {
+                for x in (qx * w / 2)..((qx + 1) * w / 2) {
+                    let k = ((y * w + x) * 3) as usize;
+                    if buf[k..k + 3] != [255, 255, 255] {
+                        n += 1;
+                    }
+                }
+            }
+            assert!(n > 5000, "panel ({qx}, {qy}) has {n} inked pixels");
+        }
     }
 }

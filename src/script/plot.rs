@@ -40,10 +40,11 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
             "vmax" => o.vmax = Some(number(v, "option vmax")?),
             "width" => o.width = number(v, "option width")? as u32,
             "height" => o.height = number(v, "option height")? as u32,
+            "regions" => o.regions = regions_of(v)?,
             _ if extra.contains(&k.as_str()) => {}
             _ => {
                 return Err(script_err(format!(
-                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, cmap, vmin, vmax, width, height{}",
+                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, cmap, vmin, vmax, width, height, regions (maps){}",
                     extra.iter().map(|e| format!(", {e}")).collect::<String>()
                 )))
             }
@@ -51,6 +52,23 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
     }
     let file = file.ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
     Ok((o, file))
+}
+
+/// `regions: true` (the Table 2 regions) or a list of region names.
+fn regions_of(v: &Dynamic) -> RResult<Vec<crate::field::Region>> {
+    if let Ok(b) = v.as_bool() {
+        return Ok(if b {
+            crate::field::Region::table2()
+        } else {
+            Vec::new()
+        });
+    }
+    let list = v
+        .read_lock::<rhai::Array>()
+        .ok_or_else(|| script_err("option regions is true or a list of region names"))?;
+    list.iter()
+        .map(|n| crate::field::Region::named(&n.to_string()).map_err(err))
+        .collect()
 }
 
 fn values_of(d: &Dynamic) -> RResult<Vec<f64>> {
@@ -63,6 +81,173 @@ fn values_of(d: &Dynamic) -> RResult<Vec<f64>> {
     super::array::operand(d).map(|a| a.data().iter().copied().collect())
 }
 
+/// The values, coordinates and land fraction of a map: a (lat, lon) Field (which also gives
+/// the title and units when the options do not), or a 2-D Array with `lat`, `lon` and
+/// optionally `land` options.
+type MapData = (Array2<f64>, Vec<f64>, Vec<f64>, Option<Array2<f64>>);
+
+fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> {
+    let out = if let Some(f) = data.read_lock::<ScriptField>() {
+        let f = &f.0;
+        if f.dims != ["lat", "lon"] {
+            return Err(script_err(format!("plot_map needs a (lat, lon) field, not ({}): take a time mean or select a member first", f.dims.join(", "))));
+        }
+        if o.title.is_empty() {
+            o.title = if f.long_name.is_empty() {
+                f.name.clone()
+            } else {
+                f.long_name.clone()
+            };
+        }
+        if o.units.is_empty() {
+            o.units = f.units.clone();
+        }
+        (
+            f.values
+                .clone()
+                .into_dimensionality::<Ix2>()
+                .map_err(script_err)?,
+            f.grid.lat.clone(),
+            f.grid.lon.clone(),
+            Some(f.grid.landfrac.clone()),
+        )
+    } else if let Some(a) = data.read_lock::<NdArray>() {
+        let v = a.data().clone().into_dimensionality::<Ix2>().map_err(|_| {
+            script_err(format!(
+                "plot_map needs a 2-D Array, not shape {:?}",
+                a.data().shape()
+            ))
+        })?;
+        let coord = |k: &str| -> RResult<Vec<f64>> {
+            options.get(k).map(values_of).transpose()?.ok_or_else(|| {
+                script_err(format!(
+                    "plot_map of an Array needs the {k} option (cell centres)"
+                ))
+            })
+        };
+        let land = match options.get("land") {
+            Some(l) => {
+                let la = l.read_lock::<NdArray>().ok_or_else(|| {
+                    script_err("option land is a (lat, lon) Array of land fractions")
+                })?;
+                Some(
+                    la.data()
+                        .clone()
+                        .into_dimensionality::<Ix2>()
+                        .map_err(|_| script_err("option land is a (lat, lon) Array"))?,
+                )
+            }
+            None => None,
+        };
+        (v, coord("lat")?, coord("lon")?, land)
+    } else {
+        return Err(script_err(format!(
+            "plot_map takes a Field or an Array, not {}",
+            type_name(data)
+        )));
+    };
+    Ok(out)
+}
+
+/// The bins and markers of a histogram's options.
+fn histogram_opts(options: &Map) -> RResult<(usize, Vec<(f64, String)>)> {
+    let bins = match options.get("bins") {
+        Some(b) => b
+            .as_int()
+            .map_err(|_| script_err("option bins is an int"))?
+            .clamp(1, 1000) as usize,
+        None => 20,
+    };
+    let mut markers: Vec<(f64, String)> = Vec::new();
+    if let Some(m) = options.get("markers") {
+        let m = m
+            .read_lock::<Map>()
+            .ok_or_else(|| script_err("option markers is a map of label -> value"))?;
+        for (k, x) in m.iter() {
+            markers.push((number(x, &format!("marker {k}"))?, k.to_string()));
+        }
+    }
+    Ok((bins, markers))
+}
+
+/// One panel of a multi-panel figure from its map: `kind` and that kind's data keys.
+fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
+    let kind = m.get("kind").map(|k| k.to_string()).ok_or_else(|| {
+        script_err("a panel needs kind: map, histogram, scatter, lines, bars or grouped_bars")
+    })?;
+    let get = |k: &str| -> RResult<&Dynamic> {
+        m.get(k)
+            .ok_or_else(|| script_err(format!("a {kind} panel needs {k}")))
+    };
+    let data_keys: &[&str] = match kind.as_str() {
+        "map" => &["kind", "data", "lat", "lon", "land"],
+        "histogram" => &["kind", "values", "bins", "markers"],
+        "scatter" => &["kind", "x", "y"],
+        "lines" => &["kind", "x", "series"],
+        "bars" => &["kind", "labels", "values"],
+        "grouped_bars" => &["kind", "categories", "series"],
+        k => {
+            return Err(script_err(format!(
+            "unknown panel kind '{k}': use map, histogram, scatter, lines, bars or grouped_bars"
+        )))
+        }
+    };
+    let mut with_file = m.clone();
+    with_file.insert("file".into(), "panel.png".into());
+    let (mut o, _) = options(&with_file, data_keys)?;
+    let names = |d: &Dynamic| -> RResult<Vec<String>> {
+        Ok(d.read_lock::<rhai::Array>()
+            .ok_or_else(|| script_err(format!("{kind} panel: give a list of names")))?
+            .iter()
+            .map(|x| x.to_string())
+            .collect())
+    };
+    let series = |d: &Dynamic| -> RResult<Vec<(String, Vec<f64>)>> {
+        let map = d.read_lock::<Map>().ok_or_else(|| {
+            script_err(format!("{kind} panel: series is a map of label -> values"))
+        })?;
+        map.iter()
+            .map(|(k, v)| Ok((k.to_string(), values_of(v)?)))
+            .collect()
+    };
+    let panel = match kind.as_str() {
+        "map" => {
+            let (values, lat, lon, land) = map_data(get("data")?, m, &mut o)?;
+            plot::Panel::Map {
+                values,
+                lat,
+                lon,
+                land,
+            }
+        }
+        "histogram" => {
+            let (bins, markers) = histogram_opts(m)?;
+            plot::Panel::Histogram {
+                values: values_of(get("values")?)?,
+                bins,
+                markers,
+            }
+        }
+        "scatter" => plot::Panel::Scatter {
+            x: values_of(get("x")?)?,
+            y: values_of(get("y")?)?,
+        },
+        "lines" => plot::Panel::Lines {
+            x: values_of(get("x")?)?,
+            series: series(get("series")?)?,
+        },
+        "bars" => plot::Panel::Bars {
+            labels: names(get("labels")?)?,
+            values: values_of(get("values")?)?,
+        },
+        _ => plot::Panel::GroupedBars {
+            categories: names(get("categories")?)?,
+            series: series(get("series")?)?,
+        },
+    };
+    Ok((panel, o))
+}
+
 /// The functions of the `plot` module.
 #[export_module]
 pub mod plot_fns {
@@ -73,75 +258,18 @@ pub mod plot_fns {
     /// labelled with the units. Options: `file` (.png or .svg, required), `title` (default:
     /// the long name), `units`, `cmap` ("viridis" sequential, default; "RdBu_r" diverging,
     /// centred on zero, for biases, effects of either sign and EOFs), `vmin`, `vmax`, `width`,
-    /// `height`. Returns the path written.
+    /// `height`, `regions` (`true`: the Table 2 boxes; or a list of their names). Returns the
+    /// path written.
     ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
     /// plot_map(f, #{file: `${TEMP_DIR}/gpp.png`}).ends_with("gpp.png")    //=> true
+    /// plot_map(f, #{file: `${TEMP_DIR}/boxes.png`, regions: ["Amazon", "Sahel"]}).ends_with("boxes.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_map(data: Dynamic, options: Map) -> RResult<String> {
         let (mut o, file) = options_of(&options, &["lat", "lon", "land"])?;
-        let (values, lat, lon, land): (Array2<f64>, Vec<f64>, Vec<f64>, Option<Array2<f64>>) =
-            if let Some(f) = data.read_lock::<ScriptField>() {
-                let f = &f.0;
-                if f.dims != ["lat", "lon"] {
-                    return Err(script_err(format!("plot_map needs a (lat, lon) field, not ({}): take a time mean or select a member first", f.dims.join(", "))));
-                }
-                if o.title.is_empty() {
-                    o.title = if f.long_name.is_empty() {
-                        f.name.clone()
-                    } else {
-                        f.long_name.clone()
-                    };
-                }
-                if o.units.is_empty() {
-                    o.units = f.units.clone();
-                }
-                (
-                    f.values
-                        .clone()
-                        .into_dimensionality::<Ix2>()
-                        .map_err(script_err)?,
-                    f.grid.lat.clone(),
-                    f.grid.lon.clone(),
-                    Some(f.grid.landfrac.clone()),
-                )
-            } else if let Some(a) = data.read_lock::<NdArray>() {
-                let v = a.data().clone().into_dimensionality::<Ix2>().map_err(|_| {
-                    script_err(format!(
-                        "plot_map needs a 2-D Array, not shape {:?}",
-                        a.data().shape()
-                    ))
-                })?;
-                let coord = |k: &str| -> RResult<Vec<f64>> {
-                    options.get(k).map(values_of).transpose()?.ok_or_else(|| {
-                        script_err(format!(
-                            "plot_map of an Array needs the {k} option (cell centres)"
-                        ))
-                    })
-                };
-                let land = match options.get("land") {
-                    Some(l) => {
-                        let la = l.read_lock::<NdArray>().ok_or_else(|| {
-                            script_err("option land is a (lat, lon) Array of land fractions")
-                        })?;
-                        Some(
-                            la.data()
-                                .clone()
-                                .into_dimensionality::<Ix2>()
-                                .map_err(|_| script_err("option land is a (lat, lon) Array"))?,
-                        )
-                    }
-                    None => None,
-                };
-                (v, coord("lat")?, coord("lon")?, land)
-            } else {
-                return Err(script_err(format!(
-                    "plot_map takes a Field or an Array, not {}",
-                    type_name(&data)
-                )));
-            };
+        let (values, lat, lon, land) = map_data(&data, &options, &mut o)?;
         plot::save(
             Path::new(&file),
             &o,
@@ -164,22 +292,7 @@ pub mod plot_fns {
     pub fn plot_histogram(values: Dynamic, options: Map) -> RResult<String> {
         let (o, file) = options_of(&options, &["bins", "markers"])?;
         let v = values_of(&values)?;
-        let bins = match options.get("bins") {
-            Some(b) => b
-                .as_int()
-                .map_err(|_| script_err("option bins is an int"))?
-                .clamp(1, 1000) as usize,
-            None => 20,
-        };
-        let mut markers: Vec<(f64, String)> = Vec::new();
-        if let Some(m) = options.get("markers") {
-            let m = m
-                .read_lock::<Map>()
-                .ok_or_else(|| script_err("option markers is a map of label -> value"))?;
-            for (k, x) in m.iter() {
-                markers.push((number(x, &format!("marker {k}"))?, k.to_string()));
-            }
-        }
+        let (bins, markers) = histogram_opts(&options)?;
         plot::save(
             Path::new(&file),
             &o,
@@ -271,6 +384,125 @@ pub mod plot_fns {
             &o,
             |a| plot::draw_bars(a, &l, &v, &o),
             |a| plot::draw_bars(a, &l, &v, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// Vertical bars in groups (Fig. 10): `categories` (e.g. regions) and a map of series
+    /// label -> one value per category (e.g. the optimised and the default run's bias).
+    ///
+    /// ```rhai
+    /// let bias = #{"optimized - obs": [0.1, -0.4, 0.2], "default - obs": [0.3, -0.9, 0.5]};
+    /// let opts = #{file: `${TEMP_DIR}/bias.png`, ylabel: "GPP bias (gC m-2 d-1)"};
+    /// plot_grouped_bars(["Global", "Amazon", "Sahel"], bias, opts).ends_with("bias.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_grouped_bars(
+        categories: rhai::Array,
+        series: Map,
+        options: Map,
+    ) -> RResult<String> {
+        let (o, file) = options_of(&options, &[])?;
+        let c: Vec<String> = categories.iter().map(|x| x.to_string()).collect();
+        let mut s: Vec<(String, Vec<f64>)> = Vec::new();
+        for (k, v) in &series {
+            s.push((k.to_string(), values_of(v)?));
+        }
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_grouped_bars(a, &c, &s, &o),
+            |a| plot::draw_grouped_bars(a, &c, &s, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// A pair (corner) plot of a point cloud (Fig. 9): `points` (n x k Array), `names` of the
+    /// k columns; histograms on the diagonal, each pair's points below it. `vmin`/`vmax` fix
+    /// every axis (e.g. 0 and 1 for scalings).
+    ///
+    /// ```rhai
+    /// let best = latin_hypercube(200, 3, 7);
+    /// plot_pairs(best, ["medlynslope", "kmax", "fff"], #{file: `${TEMP_DIR}/pairs.png`, vmin: 0, vmax: 1}).ends_with("pairs.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_pairs(points: NdArray, names: rhai::Array, options: Map) -> RResult<String> {
+        let (mut o, file) = options_of(&options, &[])?;
+        if !options.contains_key("width") && !options.contains_key("height") {
+            (o.width, o.height) = (900, 900);
+        }
+        let pts = points
+            .data()
+            .clone()
+            .into_dimensionality::<Ix2>()
+            .map_err(|_| {
+                script_err(format!(
+                    "plot_pairs needs an (n, k) Array, not shape {:?}",
+                    points.data().shape()
+                ))
+            })?;
+        let n: Vec<String> = names.iter().map(|x| x.to_string()).collect();
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_pairs(a, &pts, &n, &o),
+            |a| plot::draw_pairs(a, &pts, &n, &o),
+        )
+        .map(|p| p.display().to_string())
+        .map_err(err)
+    }
+
+    /// A multi-panel figure with (a), (b), (c) labels: `panels` is a list of maps, each with
+    /// a `kind` (map, histogram, scatter, lines, bars, grouped_bars), that kind's data (map:
+    /// `data` and for an Array `lat`, `lon`; histogram: `values`, `bins`, `markers`; scatter:
+    /// `x`, `y`; lines: `x`, `series`; bars: `labels`, `values`; grouped_bars: `categories`,
+    /// `series`) and its own `title`, labels, `cmap`, limits. Options: `file`, `title`,
+    /// `columns` (default 2), `width` and `height` of the whole figure.
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// let panels = [#{kind: "map", data: f, title: "GPP", regions: true},
+    ///               #{kind: "histogram", values: randn(50, 1), markers: #{observed: 0.2}},
+    ///               #{kind: "scatter", x: linspace(0, 1, 9), y: linspace(0, 1, 9)}];
+    /// plot_panels(panels, #{file: `${TEMP_DIR}/panels.png`, columns: 3}).ends_with("panels.png")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn plot_panels(panels: rhai::Array, options: Map) -> RResult<String> {
+        let (mut o, file) = options_of(&options, &["columns"])?;
+        let cols = match options.get("columns") {
+            Some(c) => c
+                .as_int()
+                .map_err(|_| script_err("option columns is an int"))?
+                .clamp(1, 12) as usize,
+            None => 2,
+        };
+        let parsed: Vec<(plot::Panel, Options)> = panels
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let m = p
+                    .read_lock::<Map>()
+                    .ok_or_else(|| script_err(format!("panel {} is not a map", i + 1)))?;
+                panel_of(&m).map_err(|e| script_err(format!("panel {}: {e}", i + 1)))
+            })
+            .collect::<RResult<_>>()?;
+        if parsed.is_empty() {
+            return Err(script_err("plot_panels: no panels"));
+        }
+        if parsed.len() > 26 {
+            return Err(script_err("plot_panels: at most 26 panels, (a) to (z)"));
+        }
+        let rows = parsed.len().div_ceil(cols);
+        if !options.contains_key("width") && !options.contains_key("height") {
+            (o.width, o.height) = (520 * cols.min(parsed.len()) as u32, 380 * rows as u32 + 40);
+        }
+        plot::save(
+            Path::new(&file),
+            &o,
+            |a| plot::draw_panels(a, &parsed, cols, &o),
+            |a| plot::draw_panels(a, &parsed, cols, &o),
         )
         .map(|p| p.display().to_string())
         .map_err(err)
