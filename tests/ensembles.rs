@@ -662,3 +662,98 @@ fn a_failed_creation_is_retried_only_by_resubmit_failed() {
     let subs = std::fs::read_to_string(d.join("submissions")).unwrap();
     assert_eq!(subs.lines().count(), 3, "{subs}");
 }
+
+#[test]
+fn cime_backend_clones_a_built_base_case_with_keepexe() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = d.join("base_case");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(
+        base.join("env_case.xml"),
+        format!(
+            "<entry id=\"CIMEROOT\" value=\"{}\"/>\n",
+            fake_cime().join("cime").display()
+        ),
+    )
+    .unwrap();
+    let backend = format!(
+        "kind = \"cime\"\nbase_case = \"{}\"\ncases_dir = \"{}\"\nproject = \"P0000\"\nstop_years = 2\npoll = 0.2",
+        base.display(),
+        d.join("cases").display()
+    );
+    let cfg = experiment(d, 2, &backend);
+    let out = clmtune_run(
+        d,
+        "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\nprint(e.summary());\n",
+        &["--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    assert_eq!(
+        cmds.lines().next().unwrap(),
+        format!(
+            "create_clone --case {} --clone {} --keepexe --project P0000",
+            d.join("cases/demo_LHC_1").display(),
+            base.display()
+        )
+    );
+    assert!(
+        !cmds.contains("case.build"),
+        "a clone reuses the base case's build:\n{cmds}"
+    );
+    assert!(!cmds.contains("EXEROOT"), "{cmds}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("submissions"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn an_interrupted_local_run_is_run_again_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg_path = experiment(
+        d,
+        2,
+        "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
+    );
+    let cfg = Config::load(&cfg_path).unwrap();
+    let ens = from_config::ppe(&cfg, "ppe", false).unwrap();
+    ens.submit().unwrap();
+    // as if clmtune was killed while member 2 ran: its record says submitted, its archive
+    // is partial, its CaseStatus says the run started
+    let rec = d.join("results/ppe/members/2.json");
+    let text = std::fs::read_to_string(&rec)
+        .unwrap()
+        .replace("\"complete\"", "\"submitted\"");
+    std::fs::write(&rec, text).unwrap();
+    let hist = d.join("archive/demo_LHC_2/lnd/hist");
+    std::fs::remove_file(hist.join("demo_LHC_2.clm2.h0.0002-12.nc")).unwrap();
+    let cs = d.join("cases/demo_LHC_2/CaseStatus");
+    let mut text = std::fs::read_to_string(&cs).unwrap();
+    text.push_str("2026-01-01 00:00:00: case.run starting\n");
+    std::fs::write(&cs, text).unwrap();
+    let recs = ens.submit().unwrap();
+    assert!(
+        recs.iter().all(|r| r.status == Status::Complete),
+        "{recs:?}"
+    );
+    let runs = |c: &str| {
+        std::fs::read_to_string(d.join("cases").join(c).join("CaseStatus"))
+            .unwrap()
+            .matches("case.run starting")
+            .count()
+    };
+    assert_eq!((runs("demo_LHC_1"), runs("demo_LHC_2")), (1, 3));
+}
