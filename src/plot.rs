@@ -205,7 +205,7 @@ fn colour_bar<DB: DrawingBackend>(
         .disable_x_axis()
         .y_labels(7)
         .y_desc(units)
-        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .y_label_formatter(&|v| tick_text(*v, hi - lo))
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
         .draw()
@@ -549,8 +549,8 @@ pub fn draw_scatter<DB: DrawingBackend>(
         } else {
             &opts.ylabel
         })
-        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
-        .y_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .x_label_formatter(&|v| tick_text(*v, hi - lo))
+        .y_label_formatter(&|v| tick_text(*v, hi - lo))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE)
@@ -633,13 +633,14 @@ pub fn draw_lines<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
         .map_err(de)?;
-    let fmt = |v: &f64| crate::script::core::format_spec(*v, ".3g").unwrap_or_default();
+    let fmt_x = |v: &f64| tick_text(*v, x1 - x0);
+    let fmt_y = |v: &f64| tick_text(*v, y1 - y0 + 2.0 * pad);
     chart
         .configure_mesh()
         .x_desc(&opts.xlabel)
         .y_desc(&opts.ylabel)
-        .x_label_formatter(&fmt)
-        .y_label_formatter(&fmt)
+        .x_label_formatter(&fmt_x)
+        .y_label_formatter(&fmt_y)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE)
@@ -1134,7 +1135,7 @@ pub fn draw_bars<DB: DrawingBackend>(
                 .unwrap_or_default(),
             _ => String::new(),
         })
-        .x_label_formatter(&|v| crate::script::core::format_spec(*v, ".3g").unwrap_or_default())
+        .x_label_formatter(&|v| tick_text(*v, hi - lo))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .light_line_style(WHITE)
