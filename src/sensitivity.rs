@@ -313,16 +313,8 @@ fn num(x: f64) -> String {
 }
 
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
-    crate::files::atomic_write(path, |w| {
-        let mut wr = csv::Writer::from_writer(w);
-        wr.write_record(header)?;
-        for r in rows {
-            wr.write_record(r)?;
-        }
-        wr.flush()?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+    crate::array::csv::write_records(path, header, rows)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `pe_global_mean.csv`: parameter, output, pe.

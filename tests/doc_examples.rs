@@ -56,20 +56,26 @@ fn every_function_and_type_is_documented() {
     }
 }
 
+/// The 2 x 3 grid of the doc fixtures: areas 1..6 km^2, land fractions [[1, .5, 0], [1, 1,
+/// .25]].
+fn tiny_grid() -> clmtune::field::Grid {
+    use ndarray::array;
+    clmtune::field::Grid {
+        lat: vec![-10.0, 10.0],
+        lon: vec![0.0, 120.0, 240.0],
+        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
+        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
+        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
+    }
+}
+
 /// The archive the `field` examples read: case "demo", year 1, on 2 x 3 cells with areas 1..6
 /// km^2 and land fractions [[1, .5, 0], [1, 1, .25]] (one ocean cell); GPP in month t
 /// (0..11) is base + 0.1 t with base [[1, 2, -], [3, 4, 5]], so its time mean is base + 0.55
 /// and its land mean (weights 1, 1, 4, 5, 1.5) is 49.375 / 12.5 = 3.95.
 fn write_demo_case(root: &std::path::Path) {
     use clmtune::archive::{hist_path, write_history_month, HistVar};
-    use ndarray::array;
-    let grid = clmtune::field::Grid {
-        lat: vec![-10.0, 10.0],
-        lon: vec![0.0, 120.0, 240.0],
-        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
-        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
-        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
-    };
+    let grid = tiny_grid();
     let base = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
     // "demo2" and "demo3" differ from "demo" so that the `eof` examples have an ensemble
     let cases: [(&str, [f64; 6]); 3] = [
@@ -111,7 +117,6 @@ fn write_demo_case(root: &std::path::Path) {
 /// the base map [[1, 2, -], [3, 4, 5]]; PE of dint is [[0.5, 0.1, -], [0.2, 0.9, 0.3]].
 fn write_oaat_fixture(dir: &std::path::Path) {
     use clmtune::archive::{hist_path, write_history_month, HistVar};
-    use ndarray::array;
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("config.toml"),
@@ -123,13 +128,7 @@ fn write_oaat_fixture(dir: &std::path::Path) {
         "[[parameter]]\nname = \"fff\"\nlocation = \"namelist\"\ndefault = 0.5\nmin = 0.02\nmax = 5.0\n\n[[parameter]]\nname = \"dint\"\nlocation = \"namelist\"\ndefault = 0.8\nmin = 0.5\nmax = 1.0\noaat_default_as = \"max\"\n",
     )
     .unwrap();
-    let grid = clmtune::field::Grid {
-        lat: vec![-10.0, 10.0],
-        lon: vec![0.0, 120.0, 240.0],
-        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
-        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
-        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
-    };
+    let grid = tiny_grid();
     let base = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
     let dint = [0.5, 0.1, 0.0, 0.2, 0.9, 0.3];
     let cases: [(&str, [f64; 6]); 4] = [

@@ -119,11 +119,33 @@ pub fn write_csv(path: &Path, columns: &[String], data: &ArrayD<f64>) -> anyhow:
             data2.ncols()
         );
     }
+    write_records(
+        path,
+        columns,
+        data2
+            .rows()
+            .into_iter()
+            .map(|row| row.iter().map(|&x| fmt_number(x)).collect::<Vec<_>>()),
+    )
+}
+
+/// Writes a header and rows of text cells as CSV (quoting as needed), atomically: the file
+/// appears under its name only when complete.
+pub fn write_records<H, R, S>(
+    path: &Path,
+    header: &[H],
+    rows: impl IntoIterator<Item = R>,
+) -> anyhow::Result<()>
+where
+    H: AsRef<str>,
+    R: IntoIterator<Item = S>,
+    S: AsRef<[u8]>,
+{
     crate::files::atomic_write(path, |w| {
         let mut wtr = csv::Writer::from_writer(w);
-        wtr.write_record(columns)?;
-        for row in data2.rows() {
-            wtr.write_record(row.iter().map(|&x| fmt_number(x)))?;
+        wtr.write_record(header.iter().map(|h| h.as_ref()))?;
+        for row in rows {
+            wtr.write_record(row)?;
         }
         wtr.flush()?;
         Ok(())

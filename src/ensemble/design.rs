@@ -252,23 +252,21 @@ impl Design {
     /// Writes the scalings as a design CSV (`member`, then one column per parameter) that
     /// [`Design::read_csv`] reads; atomic.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        crate::files::atomic_write(path, |w| {
-            let mut wr = csv::Writer::from_writer(w);
-            let mut head = vec!["member".to_string()];
-            head.extend(self.names.iter().cloned());
-            wr.write_record(&head)?;
-            for m in &self.members {
+        let mut head = vec!["member".to_string()];
+        head.extend(self.names.iter().cloned());
+        crate::array::csv::write_records(
+            path,
+            &head,
+            self.members.iter().map(|m| {
                 let mut row = vec![m.label.clone()];
                 row.extend(
                     m.scalings
                         .iter()
                         .map(|s| s.map_or(String::new(), |x| format!("{x:?}"))),
                 );
-                wr.write_record(&row)?;
-            }
-            wr.flush()?;
-            Ok(())
-        })
+                row
+            }),
+        )
     }
 }
 

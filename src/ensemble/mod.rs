@@ -466,32 +466,30 @@ impl Ensemble {
             crate::output::println(&format!("write {}", p.display()));
             return Ok(p);
         }
-        crate::files::atomic_write(&p, |w| {
-            let mut wr = csv::Writer::from_writer(w);
-            let mut head = vec!["member".to_string(), "case".to_string()];
-            head.extend(self.params.iter().map(|p| p.name.clone()));
-            for p in &self.params {
-                head.extend(p.value_columns());
+        let mut head = vec!["member".to_string(), "case".to_string()];
+        head.extend(self.params.iter().map(|p| p.name.clone()));
+        for p in &self.params {
+            head.extend(p.value_columns());
+        }
+        let num = |x: f64| {
+            if x.is_nan() {
+                String::new()
+            } else {
+                format!("{x:?}")
             }
-            wr.write_record(&head)?;
-            let num = |x: f64| {
-                if x.is_nan() {
-                    String::new()
-                } else {
-                    format!("{x:?}")
-                }
-            };
-            for m in &self.members {
+        };
+        crate::array::csv::write_records(
+            &p,
+            &head,
+            self.members.iter().map(|m| {
                 let mut row = vec![m.label.clone(), m.case.clone()];
                 row.extend(m.scalings.iter().map(|s| s.map_or(String::new(), num)));
                 for (p, s) in self.params.iter().zip(&m.scalings) {
                     row.extend(p.column_values(*s).into_iter().map(num));
                 }
-                wr.write_record(&row)?;
-            }
-            wr.flush()?;
-            Ok(())
-        })?;
+                row
+            }),
+        )?;
         Ok(p)
     }
 

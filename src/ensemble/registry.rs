@@ -122,29 +122,27 @@ impl Registry {
     /// Writes `status.csv`: member, case, status, job_id, history_dir (+ message).
     pub fn write_status_csv(&self, records: &[Record]) -> Result<()> {
         let p = self.dir.join("status.csv");
-        crate::files::atomic_write(&p, |w| {
-            let mut wr = csv::Writer::from_writer(w);
-            wr.write_record([
+        crate::array::csv::write_records(
+            &p,
+            &[
                 "member",
                 "case",
                 "status",
                 "job_id",
                 "history_dir",
                 "message",
-            ])?;
-            for r in records {
-                wr.write_record([
-                    r.member.as_str(),
-                    r.case.as_str(),
-                    r.status.name(),
-                    r.job_id.as_deref().unwrap_or(""),
-                    &r.history_dir.display().to_string(),
-                    r.message.as_deref().unwrap_or(""),
-                ])?;
-            }
-            wr.flush()?;
-            Ok(())
-        })
+            ],
+            records.iter().map(|r| {
+                [
+                    r.member.clone(),
+                    r.case.clone(),
+                    r.status.name().to_string(),
+                    r.job_id.clone().unwrap_or_default(),
+                    r.history_dir.display().to_string(),
+                    r.message.clone().unwrap_or_default(),
+                ]
+            }),
+        )
     }
 
     /// Takes the ensemble's lock (`DIR/.lock`) for as long as the returned file lives, so two

@@ -1426,26 +1426,18 @@ pub mod array_fns {
         for (i, r) in rows.iter().enumerate() {
             let r = r
                 .read_lock::<List>()
-                .ok_or_else(|| script_err(format!("write_rows: row {i} is not a list")))?;
+                .ok_or_else(|| script_err(format!("write_rows {path}: row {i} is not a list")))?;
             if r.len() != head.len() {
                 return Err(script_err(format!(
-                    "write_rows: row {i} has {} values for {} columns",
+                    "write_rows {path}: row {i} has {} values for {} columns",
                     r.len(),
                     head.len()
                 )));
             }
             text.push(r.iter().map(cell_text).collect::<RResult<_>>()?);
         }
-        crate::files::atomic_write(std::path::Path::new(path), |w| {
-            let mut wr = csv::Writer::from_writer(w);
-            wr.write_record(&head)?;
-            for r in &text {
-                wr.write_record(r)?;
-            }
-            wr.flush()?;
-            Ok(())
-        })
-        .map_err(|e| script_err(format!("{e:#}")))
+        crate::array::csv::write_records(std::path::Path::new(path), &head, &text)
+            .map_err(|e| script_err(format!("{e:#}")))
     }
 
     /// Writes a 2-D array (1-D: one column) as CSV with a header of `columns`, numbers at

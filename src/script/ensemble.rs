@@ -135,17 +135,26 @@ pub mod ensemble_fns {
         } else {
             scalings
                 .iter()
-                .map(|row| {
+                .enumerate()
+                .map(|(i, row)| {
                     row.clone()
                         .into_array()
                         .map_err(|_| {
-                            script_err("scalings: give a list of rows, e.g. [[0.5, 0.2]]")
+                            script_err(format!(
+                                "scalings row {}: give a list of rows, e.g. [[0.5, 0.2]]",
+                                i + 1
+                            ))
                         })?
                         .iter()
                         .map(|x| {
                             x.as_float()
                                 .or_else(|_| x.as_int().map(|i| i as f64))
-                                .map_err(|_| script_err("scalings must be numbers"))
+                                .map_err(|_| {
+                                    script_err(format!(
+                                        "scalings row {}: {x} is not a number",
+                                        i + 1
+                                    ))
+                                })
                         })
                         .collect()
                 })

@@ -13,6 +13,23 @@ fn err(e: anyhow::Error) -> Box<EvalAltResult> {
     script_err(format!("{e:#}"))
 }
 
+/// Writes a figure to `file` (PNG or SVG by its extension) with one drawing expression for
+/// both backends, and returns the path written.
+macro_rules! figure {
+    ($file:expr, $o:expr, |$a:ident| $draw:expr) => {
+        plot::save(Path::new(&$file), &$o, |$a| $draw, |$a| $draw)
+            .map(|p| p.display().to_string())
+            .map_err(err)
+    };
+}
+
+/// A map of label -> values (one series each).
+fn series_of(map: &Map) -> RResult<Vec<(String, Vec<f64>)>> {
+    map.iter()
+        .map(|(k, v)| Ok((k.to_string(), values_of(v)?)))
+        .collect()
+}
+
 /// Reads the options every figure takes; returns them and the output file.
 fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
     let mut o = Options::default();
@@ -270,14 +287,14 @@ pub mod plot_fns {
     pub fn plot_map(data: Dynamic, options: Map) -> RResult<String> {
         let (mut o, file) = options_of(&options, &["lat", "lon", "land"])?;
         let (values, lat, lon, land) = map_data(&data, &options, &mut o)?;
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_map(a, &values, &lat, &lon, land.as_ref(), &o),
-            |a| plot::draw_map(a, &values, &lat, &lon, land.as_ref(), &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_map(
+            a,
+            &values,
+            &lat,
+            &lon,
+            land.as_ref(),
+            &o
+        ))
     }
 
     /// A histogram with vertical marker lines (Fig. 3). Options as for every figure, plus
@@ -293,14 +310,7 @@ pub mod plot_fns {
         let (o, file) = options_of(&options, &["bins", "markers"])?;
         let v = values_of(&values)?;
         let (bins, markers) = histogram_opts(&options)?;
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_histogram(a, &v, bins, &markers, &o),
-            |a| plot::draw_histogram(a, &v, bins, &markers, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_histogram(a, &v, bins, &markers, &o))
     }
 
     /// Lines with markers (Figs. 8, S12): `x` and a map of label -> values, one line each
@@ -314,18 +324,8 @@ pub mod plot_fns {
     pub fn plot_lines(x: Dynamic, series: Map, options: Map) -> RResult<String> {
         let (o, file) = options_of(&options, &[])?;
         let xv = values_of(&x)?;
-        let mut s: Vec<(String, Vec<f64>)> = Vec::new();
-        for (k, v) in &series {
-            s.push((k.to_string(), values_of(v)?));
-        }
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_lines(a, &xv, &s, &o),
-            |a| plot::draw_lines(a, &xv, &s, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        let s = series_of(&series)?;
+        figure!(file, o, |a| plot::draw_lines(a, &xv, &s, &o))
     }
 
     /// A labelled heat map of a matrix (Fig. S2), cells annotated with their values, NaN
@@ -359,14 +359,7 @@ pub mod plot_fns {
                 .collect(),
             None => rows.clone(),
         };
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_heatmap(a, &m, &rows, &cols, &o),
-            |a| plot::draw_heatmap(a, &m, &rows, &cols, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_heatmap(a, &m, &rows, &cols, &o))
     }
 
     /// Horizontal bars, one per label from the top (Fig. 7: permutation importance).
@@ -379,14 +372,7 @@ pub mod plot_fns {
         let (o, file) = options_of(&options, &[])?;
         let l: Vec<String> = labels.iter().map(|x| x.to_string()).collect();
         let v = values_of(&values)?;
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_bars(a, &l, &v, &o),
-            |a| plot::draw_bars(a, &l, &v, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_bars(a, &l, &v, &o))
     }
 
     /// Vertical bars in groups (Fig. 10): `categories` (e.g. regions) and a map of series
@@ -405,18 +391,8 @@ pub mod plot_fns {
     ) -> RResult<String> {
         let (o, file) = options_of(&options, &[])?;
         let c: Vec<String> = categories.iter().map(|x| x.to_string()).collect();
-        let mut s: Vec<(String, Vec<f64>)> = Vec::new();
-        for (k, v) in &series {
-            s.push((k.to_string(), values_of(v)?));
-        }
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_grouped_bars(a, &c, &s, &o),
-            |a| plot::draw_grouped_bars(a, &c, &s, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        let s = series_of(&series)?;
+        figure!(file, o, |a| plot::draw_grouped_bars(a, &c, &s, &o))
     }
 
     /// A pair (corner) plot of a point cloud (Fig. 9): `points` (n x k Array), `names` of the
@@ -444,14 +420,7 @@ pub mod plot_fns {
                 ))
             })?;
         let n: Vec<String> = names.iter().map(|x| x.to_string()).collect();
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_pairs(a, &pts, &n, &o),
-            |a| plot::draw_pairs(a, &pts, &n, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_pairs(a, &pts, &n, &o))
     }
 
     /// A multi-panel figure with (a), (b), (c) labels: `panels` is a list of maps, each with
@@ -498,14 +467,7 @@ pub mod plot_fns {
         if !options.contains_key("width") && !options.contains_key("height") {
             (o.width, o.height) = (520 * cols.min(parsed.len()) as u32, 380 * rows as u32 + 40);
         }
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_panels(a, &parsed, cols, &o),
-            |a| plot::draw_panels(a, &parsed, cols, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_panels(a, &parsed, cols, &o))
     }
 
     /// Predicted (`y`) against actual (`x`) with the 1:1 line and r^2 (Figs. 5, 6).
@@ -522,14 +484,7 @@ pub mod plot_fns {
             (o.width, o.height) = (640, 600);
         }
         let (xv, yv) = (values_of(&x)?, values_of(&y)?);
-        plot::save(
-            Path::new(&file),
-            &o,
-            |a| plot::draw_scatter(a, &xv, &yv, &o),
-            |a| plot::draw_scatter(a, &xv, &yv, &o),
-        )
-        .map(|p| p.display().to_string())
-        .map_err(err)
+        figure!(file, o, |a| plot::draw_scatter(a, &xv, &yv, &o))
     }
 }
 
