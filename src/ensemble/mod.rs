@@ -947,6 +947,28 @@ pub mod from_config {
         )
     }
 
+    /// The default-parameter run (`[cases] default`) as a one-member ensemble with no
+    /// parameters varied, kept in `OUT/default`: the run every stage compares against.
+    pub fn default_run(cfg: &Config, dry_run: bool) -> Result<Ensemble> {
+        let spec = spec(cfg)?;
+        let design = Design::single(&[], &[], "default")?;
+        let cases = vec![crate::archive::case_name(
+            &cfg.cases.default,
+            None,
+            None,
+            None,
+        )?];
+        let settings = Settings::from_config(cfg, &spec, dry_run);
+        Ensemble::new(
+            "default",
+            &cfg.output.dir.join("default"),
+            Vec::new(),
+            design,
+            cases,
+            settings,
+        )
+    }
+
     /// An ensemble of given parameter sets (e.g. an optimum): `rows` of scalings over
     /// `names` (spec order as given), case names from `pattern` (`{member}` = 1..), kept in
     /// `OUT/NAME`.

@@ -105,6 +105,22 @@ pub mod ensemble_fns {
             .map_err(err)
     }
 
+    /// The default-parameter run (`[cases] default`): a one-member ensemble with no
+    /// parameter varied, kept in `OUT/default`.
+    ///
+    /// ```rhai
+    /// import "experiment" as ex;
+    /// let d = default_run(ex::config(#{out: `${TEMP_DIR}/out`}));
+    /// d.cases       //=> ["demo_default"]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn default_run(cfg: Map) -> RResult<ScriptEnsemble> {
+        let (c, dry) = config_of(&cfg)?;
+        from_config::default_run(&c, dry)
+            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map_err(err)
+    }
+
     /// An ensemble of given parameter sets, e.g. an optimum to test in CLM: `name` (its
     /// folder `OUT/name`), the parameter names, rows of scalings in [0, 1], and a case
     /// pattern with `{member}` (1, 2, ...).
