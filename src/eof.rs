@@ -8,6 +8,8 @@
 //! V) is flipped so that its loading of largest magnitude is positive, with the matching
 //! column of U flipped too, so results compare between runs and machines.
 
+pub mod stage;
+
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2, Array3, Axis};
 

@@ -17,7 +17,7 @@ fn err(e: anyhow::Error) -> Box<EvalAltResult> {
 }
 
 /// The config and `dry_run` flag of a config map from `experiment::config`.
-fn config_of(cfg: &Map) -> RResult<(Config, bool)> {
+pub(crate) fn config_of(cfg: &Map) -> RResult<(Config, bool)> {
     let mut m = cfg.clone();
     let dry = m
         .remove("dry_run")

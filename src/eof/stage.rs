@@ -1,0 +1,575 @@
+//! The EOF stage as one object (Dagon et al. 2020, sections 3.1 and 4.1): for each
+//! calibration variable, the EOF analysis of the perturbed-parameter ensemble (Eq. 3), the
+//! PCs the emulators learn joined to the members' scalings, the second ensemble's projected
+//! PCs (out-of-sample test data), the projection of the observations (U_obs, Eq. 5), sigma
+//! per mode (the standard deviation of the projections of single observed years, Eq. 6), the
+//! variance fractions (lambda) and the default run's projection.
+//!
+//! [`EofStage::run`] reads the archive and the observations and does all the work;
+//! [`EofStage::save`] writes the contract's `eof/` files and [`EofStage::load`] reads such a
+//! folder back, identical, without touching the archive.
+
+use super::{Eof, Weighting};
+use crate::archive;
+use crate::array::csv::{fmt_number, write_records};
+use crate::config::Config;
+use crate::field::{obs, read, Field};
+use anyhow::{bail, Context, Result};
+use ndarray::{Array1, Array2, Array3, Axis, Ix3};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One calibration variable: its observed and model names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableSpec {
+    /// The calibration variable's name (e.g. `GPP`, `LHF`).
+    pub name: String,
+    /// The observed variable in the observation file.
+    pub obs: String,
+    /// The model expression over history variables.
+    pub model: String,
+}
+
+/// Everything the stage's numbers depend on besides the runs (from the experiment config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// EOF modes kept per variable.
+    pub modes: usize,
+    /// Cell weighting of the SVD: `area` (the authors'), `sqrt_area` or `none`.
+    pub weighting: String,
+    /// The CLM archive the runs were read from.
+    pub archive_root: PathBuf,
+    /// Simulation years analysed (inclusive).
+    pub years: (i64, i64),
+    /// The observation file.
+    pub obs_file: PathBuf,
+    /// Observed years matched to the analysed simulation years (U_obs).
+    pub obs_years: (i64, i64),
+    /// Observed years whose single-year projections give sigma.
+    pub sigma_years: (i64, i64),
+    /// A cell enters the data mask if valid in at least this fraction of the months.
+    pub min_coverage: f64,
+    /// The calibration variables, in config order.
+    pub variables: Vec<VariableSpec>,
+}
+
+impl Settings {
+    /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
+    /// `[observations]` (sigma years default to the observed years).
+    pub fn from_config(cfg: &Config) -> Result<Settings> {
+        let o = cfg.observations.as_ref().with_context(|| {
+            format!(
+                "config {}: the EOF stage needs an [observations] section",
+                cfg.path.display()
+            )
+        })?;
+        if o.variables.is_empty() {
+            bail!(
+                "config {}: [observations.variables] is empty",
+                cfg.path.display()
+            );
+        }
+        let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
+        let sigma = o.sigma_years.unwrap_or(o.years);
+        Ok(Settings {
+            modes,
+            weighting: "area".into(),
+            archive_root: cfg.archive.root.clone(),
+            years: (cfg.archive.years[0], cfg.archive.years[1]),
+            obs_file: o.file.clone(),
+            obs_years: (o.years[0], o.years[1]),
+            sigma_years: (sigma[0], sigma[1]),
+            min_coverage: o.min_coverage,
+            variables: o
+                .variables
+                .iter()
+                .map(|(k, v)| VariableSpec {
+                    name: k.clone(),
+                    obs: v.obs.clone(),
+                    model: v.model.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The members of an ensemble: labels, cases and their scalings in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runs {
+    /// Ensemble name (`ppe`, `ppe_test`).
+    pub name: String,
+    /// Member labels (numbers for a Latin hypercube: 1, 2, ...).
+    pub members: Vec<String>,
+    /// Case names, one per member.
+    pub cases: Vec<String>,
+    /// Parameter names, the columns of `scalings`.
+    pub parameters: Vec<String>,
+    /// Scalings, members x parameters (NaN where a member keeps a default).
+    pub scalings: Array2<f64>,
+}
+
+impl Runs {
+    fn check(&self) -> Result<()> {
+        let n = self.members.len();
+        if self.cases.len() != n || self.scalings.nrows() != n {
+            bail!(
+                "ensemble {}: {} members, {} cases, {} rows of scalings",
+                self.name,
+                n,
+                self.cases.len(),
+                self.scalings.nrows()
+            );
+        }
+        if self.scalings.ncols() != self.parameters.len() {
+            bail!(
+                "ensemble {}: {} parameters for {} columns of scalings",
+                self.name,
+                self.parameters.len(),
+                self.scalings.ncols()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The stage's results for one calibration variable.
+#[derive(Debug, Clone)]
+pub struct VariableResult {
+    /// The calibration variable.
+    pub name: String,
+    /// Units of the model field (and of the observations, converted to them).
+    pub units: String,
+    /// The EOF analysis of the perturbed-parameter ensemble.
+    pub eof: Eof,
+    /// PCs of the ensemble, members x modes (U's first columns): what the emulators learn.
+    pub pcs: Array2<f64>,
+    /// The second ensemble's maps projected onto the EOFs, members x modes.
+    pub test_pcs: Option<Array2<f64>>,
+    /// The observed mean of the observed years projected (Eq. 5), per mode.
+    pub u_obs: Array1<f64>,
+    /// The years of `u_years`.
+    pub sigma_years: Vec<i64>,
+    /// Each single observed year's mean projected, years x modes.
+    pub u_years: Array2<f64>,
+    /// Standard deviation (ddof 0) over the defined rows of `u_years`, per mode.
+    pub sigma: Array1<f64>,
+    /// Variance fraction of each kept mode.
+    pub lambda: Array1<f64>,
+    /// The default run's projection, per mode.
+    pub u_default: Array1<f64>,
+    /// RMSE of each ensemble member against the observed mean, as run.
+    pub rmse_run: Array1<f64>,
+    /// RMSE of each member rebuilt from the kept modes against the observed mean.
+    pub rmse_modes: Array1<f64>,
+}
+
+/// The EOF stage's results: settings, the ensembles and one [`VariableResult`] per
+/// calibration variable.
+#[derive(Debug, Clone)]
+pub struct EofStage {
+    /// What made these numbers.
+    pub settings: Settings,
+    /// Latitudes of the EOF maps.
+    pub lat: Vec<f64>,
+    /// Longitudes of the EOF maps.
+    pub lon: Vec<f64>,
+    /// The perturbed-parameter ensemble (training data).
+    pub ppe: Runs,
+    /// The second, independent ensemble (out-of-sample test data), if configured.
+    pub ppe_test: Option<Runs>,
+    /// The default run's case.
+    pub default_case: String,
+    /// The results, one per calibration variable in settings order.
+    pub variables: Vec<VariableResult>,
+}
+
+/// Standard deviation (ddof 0, as numpy's default) of each column over the rows where it is
+/// defined; NaN with fewer than two defined rows.
+fn nan_std_columns(a: &Array2<f64>) -> Array1<f64> {
+    a.columns()
+        .into_iter()
+        .map(|c| {
+            let v: Vec<f64> = c.iter().copied().filter(|x| x.is_finite()).collect();
+            if v.len() < 2 {
+                return f64::NAN;
+            }
+            let n = v.len() as f64;
+            let m = v.iter().sum::<f64>() / n;
+            (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt()
+        })
+        .collect()
+}
+
+fn maps(f: &Field) -> Result<Array3<f64>> {
+    if f.dims != ["member", "lat", "lon"] {
+        bail!(
+            "field {}: expected (member, lat, lon) maps, not ({})",
+            f.name,
+            f.dims.join(", ")
+        );
+    }
+    Ok(f.values.clone().into_dimensionality::<Ix3>()?)
+}
+
+impl VariableResult {
+    /// The stage's numbers for one variable from fields already read: the ensemble's time
+    /// means `ens` (member, lat, lon), the second ensemble's (if any), the default run's
+    /// (one member), and the observations `obs` (time, lat, lon) on the model grid in the
+    /// model's units, covering the observed and the sigma years.
+    pub fn compute(
+        name: &str,
+        ens: &Field,
+        test: Option<&Field>,
+        default: &Field,
+        obs: &Field,
+        s: &Settings,
+    ) -> Result<VariableResult> {
+        let ctx = || format!("variable {name}");
+        let stack = maps(ens).with_context(ctx)?;
+        let target = obs
+            .select_years(s.obs_years.0, s.obs_years.1)
+            .with_context(ctx)?;
+        let mask = obs::coverage_mask(&target, s.min_coverage).with_context(ctx)?;
+        let weighting: Weighting = s.weighting.parse()?;
+        let eof = Eof::new(&stack, &ens.grid.area, Some(&mask), weighting).with_context(ctx)?;
+        let modes = s.modes;
+        if modes == 0 || modes > eof.modes() {
+            bail!(
+                "variable {name}: [emulator] modes = {modes}, but the ensemble has {} modes ({} members)",
+                eof.modes(),
+                stack.dim().0
+            );
+        }
+        let observed = target
+            .time_mean()?
+            .values
+            .into_dimensionality::<ndarray::Ix2>()?;
+        let u_obs = eof
+            .project(&observed.clone().insert_axis(Axis(0)), modes)?
+            .row(0)
+            .to_owned();
+        if u_obs.iter().any(|x| !x.is_finite()) {
+            bail!(
+                "variable {name}: the observed mean is missing at an analysed cell, so U_obs is undefined"
+            );
+        }
+        let years = obs
+            .select_years(s.sigma_years.0, s.sigma_years.1)
+            .with_context(ctx)?
+            .annual_means()?;
+        let sigma_years: Vec<i64> = years.months.iter().map(|m| m.0).collect();
+        let u_years = eof.project(&years.values.clone().into_dimensionality::<Ix3>()?, modes)?;
+        let sigma = nan_std_columns(&u_years);
+        let u_default = eof
+            .project(&maps(default).with_context(ctx)?, modes)?
+            .row(0)
+            .to_owned();
+        let test_pcs = match test {
+            Some(t) => Some(eof.project(&maps(t).with_context(ctx)?, modes)?),
+            None => None,
+        };
+        let lambda = eof
+            .variance_fraction()
+            .slice(ndarray::s![..modes])
+            .to_owned();
+        let rmse_run = crate::eof::rmse(&stack, &observed)?;
+        let rmse_modes = crate::eof::rmse(&eof.reconstruct(modes)?, &observed)?;
+        Ok(VariableResult {
+            name: name.to_string(),
+            units: ens.units.clone(),
+            pcs: eof.pcs(modes)?,
+            eof,
+            test_pcs,
+            u_obs,
+            sigma_years,
+            u_years,
+            sigma,
+            lambda,
+            u_default,
+            rmse_run,
+            rmse_modes,
+        })
+    }
+}
+
+/// The time means of the analysed years of every case, one field per output.
+fn read_runs(
+    root: &Path,
+    cases: &[String],
+    outputs: &[read::Output],
+    years: (i64, i64),
+) -> Result<Vec<Field>> {
+    let found = archive::find_cases(root, cases)?;
+    read::read_ensemble(&found, outputs, years, true)
+}
+
+impl EofStage {
+    /// Runs the stage: reads the time means of the analysed years of the ensemble, the
+    /// second ensemble (if given) and the default run from the archive, and the observations
+    /// regridded to the model grid, then computes every variable's results.
+    pub fn run(
+        settings: Settings,
+        ppe: Runs,
+        ppe_test: Option<Runs>,
+        default_case: &str,
+    ) -> Result<EofStage> {
+        ppe.check()?;
+        if let Some(t) = &ppe_test {
+            t.check()?;
+        }
+        let outputs: Vec<read::Output> = settings
+            .variables
+            .iter()
+            .map(|v| read::Output::new(&v.name, &v.model))
+            .collect::<Result<_>>()?;
+        let root = &settings.archive_root;
+        let ens = read_runs(root, &ppe.cases, &outputs, settings.years)
+            .with_context(|| format!("ensemble {}", ppe.name))?;
+        let test = match &ppe_test {
+            Some(t) => Some(
+                read_runs(root, &t.cases, &outputs, settings.years)
+                    .with_context(|| format!("ensemble {}", t.name))?,
+            ),
+            None => None,
+        };
+        let dflt = read_runs(root, &[default_case.to_string()], &outputs, settings.years)
+            .with_context(|| format!("the default run {default_case}"))?;
+        let first = settings.obs_years.0.min(settings.sigma_years.0);
+        let last = settings.obs_years.1.max(settings.sigma_years.1);
+        let mut variables = Vec::new();
+        for (k, v) in settings.variables.iter().enumerate() {
+            let grid = ens[k].grid.clone();
+            let o = obs::read_obs(&settings.obs_file, &v.obs, Some((first, last)), grid)
+                .and_then(|o| o.convert(&ens[k].units))
+                .with_context(|| {
+                    format!(
+                        "variable {}: observations {} in {}",
+                        v.name,
+                        v.obs,
+                        settings.obs_file.display()
+                    )
+                })?;
+            variables.push(VariableResult::compute(
+                &v.name,
+                &ens[k],
+                test.as_ref().map(|t| &t[k]),
+                &dflt[k],
+                &o,
+                &settings,
+            )?);
+        }
+        Ok(EofStage {
+            lat: ens[0].grid.lat.clone(),
+            lon: ens[0].grid.lon.clone(),
+            settings,
+            ppe,
+            ppe_test,
+            default_case: default_case.to_string(),
+            variables,
+        })
+    }
+
+    /// The results of a calibration variable (an error lists the variables there are).
+    pub fn variable(&self, name: &str) -> Result<&VariableResult> {
+        self.variables
+            .iter()
+            .find(|v| v.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
+                format!(
+                    "the EOF stage has no variable '{name}' (it has {})",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Writes the contract's files into `dir`: `variance_fraction.csv`, `pcs.csv`,
+    /// `projections.csv`, `targets.csv`, `eof.nc`, and `scalings.csv`, `rmse.csv` and
+    /// `stage.json` so that [`EofStage::load`] reads everything back.
+    pub fn save(&self, dir: &Path, history: &str) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let n = fmt_number;
+        let modes = self.settings.modes;
+        // variance_fraction.csv: every mode, so the truncation can be judged
+        let mut rows = Vec::new();
+        for v in &self.variables {
+            for (k, f) in v.eof.variance_fraction().iter().enumerate() {
+                rows.push(vec![v.name.clone(), (k + 1).to_string(), n(*f)]);
+            }
+        }
+        write_records(
+            &dir.join("variance_fraction.csv"),
+            &["variable", "mode", "fraction"],
+            rows,
+        )?;
+        // pcs.csv
+        let mut rows = Vec::new();
+        let sets: Vec<(&Runs, Vec<&Array2<f64>>)> =
+            std::iter::once((&self.ppe, self.variables.iter().map(|v| &v.pcs).collect()))
+                .chain(self.ppe_test.iter().map(|t| {
+                    (
+                        t,
+                        self.variables
+                            .iter()
+                            .filter_map(|v| v.test_pcs.as_ref())
+                            .collect(),
+                    )
+                }))
+                .collect();
+        for (runs, pcs) in &sets {
+            for (v, u) in self.variables.iter().zip(pcs) {
+                for (m, row) in u.outer_iter().enumerate() {
+                    for (k, x) in row.iter().enumerate() {
+                        rows.push(vec![
+                            runs.name.clone(),
+                            runs.members[m].clone(),
+                            runs.cases[m].clone(),
+                            v.name.clone(),
+                            (k + 1).to_string(),
+                            n(*x),
+                        ]);
+                    }
+                }
+            }
+        }
+        write_records(
+            &dir.join("pcs.csv"),
+            &["ensemble", "member", "case", "variable", "mode", "pc"],
+            rows,
+        )?;
+        // projections.csv
+        let mut rows = Vec::new();
+        for v in &self.variables {
+            for k in 0..modes {
+                rows.push(vec![
+                    "obs".into(),
+                    v.name.clone(),
+                    (k + 1).to_string(),
+                    n(v.u_obs[k]),
+                ]);
+                rows.push(vec![
+                    "default".into(),
+                    v.name.clone(),
+                    (k + 1).to_string(),
+                    n(v.u_default[k]),
+                ]);
+            }
+            for (y, row) in v.sigma_years.iter().zip(v.u_years.outer_iter()) {
+                for (k, x) in row.iter().enumerate() {
+                    rows.push(vec![
+                        format!("obs_{y}"),
+                        v.name.clone(),
+                        (k + 1).to_string(),
+                        n(*x),
+                    ]);
+                }
+            }
+        }
+        write_records(
+            &dir.join("projections.csv"),
+            &["source", "variable", "mode", "pc"],
+            rows,
+        )?;
+        // targets.csv
+        let mut rows = Vec::new();
+        for v in &self.variables {
+            for k in 0..modes {
+                rows.push(vec![
+                    v.name.clone(),
+                    (k + 1).to_string(),
+                    n(v.u_obs[k]),
+                    n(v.sigma[k]),
+                    n(v.lambda[k]),
+                    n(v.u_default[k]),
+                ]);
+            }
+        }
+        write_records(
+            &dir.join("targets.csv"),
+            &["variable", "mode", "u_obs", "sigma", "lambda", "u_default"],
+            rows,
+        )?;
+        // scalings.csv: the training and test inputs, joined to the PCs by case
+        let mut header = vec!["ensemble".to_string(), "member".into(), "case".into()];
+        header.extend(self.ppe.parameters.iter().cloned());
+        let mut rows = Vec::new();
+        for runs in std::iter::once(&self.ppe).chain(self.ppe_test.iter()) {
+            if runs.parameters != self.ppe.parameters {
+                bail!(
+                    "ensemble {} varies {} but {} varies {}",
+                    runs.name,
+                    runs.parameters.join(", "),
+                    self.ppe.name,
+                    self.ppe.parameters.join(", ")
+                );
+            }
+            for (m, row) in runs.scalings.outer_iter().enumerate() {
+                let mut r = vec![
+                    runs.name.clone(),
+                    runs.members[m].clone(),
+                    runs.cases[m].clone(),
+                ];
+                r.extend(row.iter().map(|x| n(*x)));
+                rows.push(r);
+            }
+        }
+        write_records(&dir.join("scalings.csv"), &header, rows)?;
+        // rmse.csv: Fig. 6a-b
+        let mut rows = Vec::new();
+        for v in &self.variables {
+            for m in 0..self.ppe.cases.len() {
+                rows.push(vec![
+                    v.name.clone(),
+                    self.ppe.members[m].clone(),
+                    self.ppe.cases[m].clone(),
+                    n(v.rmse_run[m]),
+                    n(v.rmse_modes[m]),
+                ]);
+            }
+        }
+        write_records(
+            &dir.join("rmse.csv"),
+            &["variable", "member", "case", "as_run", "from_modes"],
+            rows,
+        )?;
+        // eof.nc
+        // TODO(merge of the `plain` branch): NamedEof with case names and units
+        let items: Vec<(&str, &Eof)> = self
+            .variables
+            .iter()
+            .map(|v| (v.name.as_str(), &v.eof))
+            .collect();
+        crate::eof::save_all(&dir.join("eof.nc"), &items, &self.lat, &self.lon, history)?;
+        // stage.json
+        let meta = StageFile {
+            clmtune: env!("CARGO_PKG_VERSION").into(),
+            settings: self.settings.clone(),
+            ppe: self.ppe.name.clone(),
+            ppe_test: self.ppe_test.as_ref().map(|t| t.name.clone()),
+            default_case: self.default_case.clone(),
+            units: self
+                .variables
+                .iter()
+                .map(|v| (v.name.clone(), v.units.clone()))
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&meta)?;
+        crate::files::atomic_write(&dir.join("stage.json"), |w| {
+            w.write_all(text.as_bytes())?;
+            w.write_all(b"\n")?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// What `stage.json` holds: the settings and names the CSV files do not.
+#[derive(Debug, Serialize, Deserialize)]
+struct StageFile {
+    clmtune: String,
+    settings: Settings,
+    ppe: String,
+    ppe_test: Option<String>,
+    default_case: String,
+    units: Vec<(String, String)>,
+}
