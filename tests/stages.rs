@@ -73,33 +73,246 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     );
 
     let so = run("03_eof.rhai", &cfg);
-    assert!(so.contains("GPP: 2 modes explain"), "{so}");
-    let e = d.join("results/eof");
-    let vf = rows(&e.join("variance_fraction.csv"));
-    assert_eq!(vf.len(), 4, "{vf:?}");
-    let total: f64 = vf
-        .iter()
-        .filter(|r| r.starts_with("GPP,"))
-        .map(|r| r.rsplit(',').next().unwrap().parse::<f64>().unwrap())
-        .sum();
-    assert!(total > 0.5 && total <= 1.0 + 1e-12, "{total}");
-    // 2 ensembles x 4 members x 2 variables x 2 modes
-    let pcs = rows(&e.join("pcs.csv"));
+    assert!(so.contains("GPP (gC/m^2/s):"), "{so}");
+    check_eof_folder(&d.join("results/eof"), &cfg);
+}
+
+/// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.
+fn table(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(h: &[String], name: &str) -> usize {
+    h.iter()
+        .position(|x| x == name)
+        .unwrap_or_else(|| panic!("no column {name} in {h:?}"))
+}
+
+/// The numbers of the EOF stage's files agree with each other and with a recomputation.
+fn check_eof_folder(e: &Path, cfg: &Path) {
+    use clmtune::eof::stage::{EofStage, Settings};
+    let modes = 2;
+    // variance fractions: every mode (4 members -> 4 modes), summing to 1 per variable
+    let (h, vf) = table(&e.join("variance_fraction.csv"));
+    assert_eq!(vf.len(), 2 * 4, "{vf:?}");
+    let fraction = |v: &str, k: usize| -> f64 {
+        vf.iter()
+            .find(|r| r[0] == v && r[1] == k.to_string())
+            .map(|r| r[col(&h, "fraction")].parse().unwrap())
+            .unwrap()
+    };
+    let total: f64 = (1..=4).map(|k| fraction("GPP", k)).sum();
+    assert!((total - 1.0).abs() < 1e-12, "{total}");
+
+    // pcs.csv: member is a number, case the case name; 2 ensembles x 4 x 2 variables x 2 modes
+    let (h, pcs) = table(&e.join("pcs.csv"));
+    assert_eq!(h, ["ensemble", "member", "case", "variable", "mode", "pc"]);
     assert_eq!(pcs.len(), 32);
     assert!(pcs
         .iter()
-        .any(|r| r.starts_with("ppe_test,demo_LHC_v2_4,LHF,2,")));
-    // (obs, default, obs_2000, obs_2001) x 2 variables x 2 modes
-    let pr = rows(&e.join("projections.csv"));
-    assert_eq!(pr.len(), 16, "{pr:?}");
-    assert!(pr.iter().any(|r| r.starts_with("obs_2001,GPP,1,")));
-    assert!(
-        pr.iter().all(|r| !r.ends_with(',')),
-        "every projection defined: {pr:?}"
+        .any(|r| r[..5] == ["ppe_test", "4", "demo_LHC_v2_4", "LHF", "2"]));
+
+    // targets.csv
+    let (th, targets) = table(&e.join("targets.csv"));
+    assert_eq!(
+        th,
+        ["variable", "mode", "u_obs", "sigma", "lambda", "u_default"]
     );
-    let (eof, _, _) = clmtune::eof::Eof::load_named(&e.join("eof.nc"), "LHF").unwrap();
-    assert_eq!(eof.pcs(2).unwrap().nrows(), 4);
-    for f in ["eof_GPP_1.png", "pc_LHF_2.png", "rmse_GPP.png"] {
+    assert_eq!(targets.len(), 4);
+    let target = |v: &str, k: usize, c: &str| -> f64 {
+        targets
+            .iter()
+            .find(|r| r[0] == v && r[1] == k.to_string())
+            .map(|r| r[col(&th, c)].parse().unwrap())
+            .unwrap()
+    };
+    let (ph, proj) = table(&e.join("projections.csv"));
+    // (obs, default, obs_2000, obs_2001) x 2 variables x 2 modes
+    assert_eq!(proj.len(), 16, "{proj:?}");
+    assert!(
+        proj.iter().all(|r| !r[3].is_empty()),
+        "every projection defined: {proj:?}"
+    );
+
+    let config = clmtune::config::Config::load(cfg).unwrap();
+    let settings = Settings::from_config(&config).unwrap();
+    for v in ["GPP", "LHF"] {
+        let (eof, _, _) = clmtune::eof::Eof::load_named(&e.join("eof.nc"), v).unwrap();
+        let u = eof.pcs(modes).unwrap();
+        // saved PCs equal U of the saved eof.nc (bit for bit: both are shortest round-trip)
+        for r in pcs.iter().filter(|r| r[0] == "ppe" && r[3] == v) {
+            let m: usize = r[1].parse().unwrap();
+            let k: usize = r[4].parse().unwrap();
+            assert_eq!(r[5].parse::<f64>().unwrap(), u[[m - 1, k - 1]], "{r:?}");
+        }
+        // lambda equals variance_fraction.csv
+        for k in 1..=modes {
+            assert_eq!(target(v, k, "lambda"), fraction(v, k), "{v} {k}");
+        }
+        // sigma = std (ddof 0) of the obs_YYYY rows
+        for k in 1..=modes {
+            let ys: Vec<f64> = proj
+                .iter()
+                .filter(|r| r[0].starts_with("obs_") && r[1] == v && r[2] == k.to_string())
+                .map(|r| r[col(&ph, "pc")].parse().unwrap())
+                .collect();
+            assert_eq!(ys.len(), 2);
+            let m = ys.iter().sum::<f64>() / 2.0;
+            let sd = (ys.iter().map(|y| (y - m).powi(2)).sum::<f64>() / 2.0).sqrt();
+            let s = target(v, k, "sigma");
+            assert!(
+                (s - sd).abs() <= 1e-12 * sd.abs().max(1e-300),
+                "{v} {k}: {s} vs {sd}"
+            );
+            assert!(s > 0.0);
+        }
+        // U_obs = the observed mean of 2000-2001, regridded, projected with the saved EOFs
+        let spec = settings.variables.iter().find(|x| x.name == v).unwrap();
+        let out = clmtune::field::read::Output::new(v, &spec.model).unwrap();
+        let case =
+            clmtune::archive::find_cases(&settings.archive_root, &["demo_default".to_string()])
+                .unwrap();
+        let model =
+            &clmtune::field::read::read_ensemble(&case, &[out], settings.years, true).unwrap()[0];
+        let obs = clmtune::field::obs::read_obs(
+            &settings.obs_file,
+            &spec.obs,
+            Some((2000, 2001)),
+            model.grid.clone(),
+        )
+        .unwrap()
+        .convert(&model.units)
+        .unwrap();
+        let mean = obs
+            .time_mean()
+            .unwrap()
+            .values
+            .into_dimensionality::<ndarray::Ix2>()
+            .unwrap();
+        let u_obs = eof
+            .project(&mean.insert_axis(ndarray::Axis(0)), modes)
+            .unwrap();
+        for k in 1..=modes {
+            let saved = target(v, k, "u_obs");
+            let want = u_obs[[0, k - 1]];
+            assert!(
+                (saved - want).abs() <= 1e-12 * want.abs(),
+                "{v} {k}: {saved} vs {want}"
+            );
+        }
+    }
+
+    // The stage saved and loaded back, then recomputed from the archive: identical arrays.
+    let loaded = EofStage::load(e).unwrap();
+    let again = EofStage::run(
+        settings,
+        loaded.ppe.clone(),
+        loaded.ppe_test.clone(),
+        &loaded.default_case,
+    )
+    .unwrap();
+    assert_eq!(loaded.lat, again.lat);
+    assert_eq!(loaded.lon, again.lon);
+    assert_eq!(loaded.variables.len(), again.variables.len());
+    let bits = |a: &[f64]| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (a, b) in loaded.variables.iter().zip(&again.variables) {
+        assert_eq!(a.units, b.units);
+        assert_eq!(a.sigma_years, b.sigma_years);
+        for (x, y, what) in [
+            (
+                a.pcs.iter().copied().collect::<Vec<_>>(),
+                b.pcs.iter().copied().collect::<Vec<_>>(),
+                "pcs",
+            ),
+            (
+                a.test_pcs
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>(),
+                b.test_pcs
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>(),
+                "test_pcs",
+            ),
+            (
+                a.u_obs.iter().copied().collect::<Vec<_>>(),
+                b.u_obs.iter().copied().collect::<Vec<_>>(),
+                "u_obs",
+            ),
+            (
+                a.u_years.iter().copied().collect::<Vec<_>>(),
+                b.u_years.iter().copied().collect::<Vec<_>>(),
+                "u_years",
+            ),
+            (
+                a.sigma.iter().copied().collect::<Vec<_>>(),
+                b.sigma.iter().copied().collect::<Vec<_>>(),
+                "sigma",
+            ),
+            (
+                a.lambda.iter().copied().collect::<Vec<_>>(),
+                b.lambda.iter().copied().collect::<Vec<_>>(),
+                "lambda",
+            ),
+            (
+                a.u_default.iter().copied().collect::<Vec<_>>(),
+                b.u_default.iter().copied().collect::<Vec<_>>(),
+                "u_default",
+            ),
+            (
+                a.rmse_run.iter().copied().collect::<Vec<_>>(),
+                b.rmse_run.iter().copied().collect::<Vec<_>>(),
+                "rmse_run",
+            ),
+            (
+                a.rmse_modes.iter().copied().collect::<Vec<_>>(),
+                b.rmse_modes.iter().copied().collect::<Vec<_>>(),
+                "rmse_modes",
+            ),
+        ] {
+            assert_eq!(bits(&x), bits(&y), "{} {what}", a.name);
+        }
+        let m = |e: &clmtune::eof::Eof| {
+            let mut v = e
+                .eofs(e.modes())
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>();
+            v.extend(e.pcs(e.modes()).unwrap().iter());
+            v.extend(e.singular_values().iter());
+            v.extend(e.mean().iter());
+            v.extend(e.weights().iter());
+            v.extend(e.mask().iter());
+            v
+        };
+        assert_eq!(bits(&m(&a.eof)), bits(&m(&b.eof)), "{} eof", a.name);
+    }
+    assert_eq!(loaded.ppe, again.ppe);
+    for f in [
+        "eof_GPP_1.png",
+        "pc_LHF_2.png",
+        "rmse_GPP.png",
+        "stage.json",
+        "scalings.csv",
+        "rmse.csv",
+    ] {
         assert!(e.join(f).exists(), "{f}");
     }
 }

@@ -573,3 +573,324 @@ struct StageFile {
     default_case: String,
     units: Vec<(String, String)>,
 }
+
+/// The rows of a CSV file the stage wrote, as text, with its header; errors name the file.
+fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    crate::files::mark_input(path);
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let header = rdr
+        .headers()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    for r in rdr.records() {
+        let r = r.with_context(|| format!("cannot read {}", path.display()))?;
+        rows.push(r.iter().map(str::to_string).collect());
+    }
+    Ok((header, rows))
+}
+
+/// Column positions of `names` in `header`; an error names the file and the column.
+fn positions(path: &Path, header: &[String], names: &[&str]) -> Result<Vec<usize>> {
+    names
+        .iter()
+        .map(|n| {
+            header.iter().position(|h| h == n).with_context(|| {
+                format!(
+                    "{}: no column '{n}' (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn number(path: &Path, line: usize, col: &str, s: &str) -> Result<f64> {
+    if s.is_empty() {
+        return Ok(f64::NAN);
+    }
+    s.parse().with_context(|| {
+        format!(
+            "{}:{line}: column '{col}': '{s}' is not a number",
+            path.display()
+        )
+    })
+}
+
+fn mode_index(path: &Path, line: usize, s: &str, modes: usize) -> Result<usize> {
+    match s.parse::<usize>() {
+        Ok(k) if (1..=modes).contains(&k) => Ok(k - 1),
+        _ => bail!(
+            "{}:{line}: mode '{s}' is not one of 1..={modes}",
+            path.display()
+        ),
+    }
+}
+
+impl EofStage {
+    /// Reads a folder written by [`EofStage::save`] back: the same numbers, bit for bit,
+    /// without the archive or the observations.
+    pub fn load(dir: &Path) -> Result<EofStage> {
+        let meta_path = dir.join("stage.json");
+        crate::files::mark_input(&meta_path);
+        let text = std::fs::read_to_string(&meta_path).with_context(|| {
+            format!(
+                "cannot read {} (is {} a folder written by an EOF stage's save?)",
+                meta_path.display(),
+                dir.display()
+            )
+        })?;
+        let meta: StageFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not an EOF stage file", meta_path.display()))?;
+        let s = meta.settings;
+        let modes = s.modes;
+        let nc = dir.join("eof.nc");
+
+        // scalings.csv -> the ensembles
+        let p = dir.join("scalings.csv");
+        let (header, rows) = read_rows(&p)?;
+        let idx = positions(&p, &header, &["ensemble", "member", "case"])?;
+        let parameters: Vec<String> = header
+            .iter()
+            .filter(|h| !["ensemble", "member", "case"].contains(&h.as_str()))
+            .cloned()
+            .collect();
+        let pidx = positions(
+            &p,
+            &header,
+            &parameters.iter().map(String::as_str).collect::<Vec<_>>(),
+        )?;
+        let runs_of = |name: &str| -> Result<Runs> {
+            let mine: Vec<(usize, &Vec<String>)> = rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r[idx[0]] == name)
+                .collect();
+            let mut sc = Array2::zeros((mine.len(), parameters.len()));
+            for (i, (line, r)) in mine.iter().enumerate() {
+                for (j, &c) in pidx.iter().enumerate() {
+                    sc[[i, j]] = number(&p, line + 2, &parameters[j], &r[c])?;
+                }
+            }
+            Ok(Runs {
+                name: name.to_string(),
+                members: mine.iter().map(|(_, r)| r[idx[1]].clone()).collect(),
+                cases: mine.iter().map(|(_, r)| r[idx[2]].clone()).collect(),
+                parameters: parameters.clone(),
+                scalings: sc,
+            })
+        };
+        let ppe = runs_of(&meta.ppe)?;
+        let ppe_test = match &meta.ppe_test {
+            Some(t) => Some(runs_of(t)?),
+            None => None,
+        };
+        let member_row = |runs: &Runs, case: &str| runs.cases.iter().position(|c| c == case);
+
+        // pcs.csv
+        let p = dir.join("pcs.csv");
+        let (header, rows) = read_rows(&p)?;
+        let c = positions(&p, &header, &["ensemble", "case", "variable", "mode", "pc"])?;
+        let mut pcs: Vec<Array2<f64>> = s
+            .variables
+            .iter()
+            .map(|_| Array2::from_elem((ppe.cases.len(), modes), f64::NAN))
+            .collect();
+        let mut test_pcs: Vec<Array2<f64>> = s
+            .variables
+            .iter()
+            .map(|_| {
+                Array2::from_elem(
+                    (ppe_test.as_ref().map_or(0, |t| t.cases.len()), modes),
+                    f64::NAN,
+                )
+            })
+            .collect();
+        let var_index = |p: &Path, line: usize, v: &str| -> Result<usize> {
+            s.variables
+                .iter()
+                .position(|x| x.name == v)
+                .with_context(|| {
+                    format!(
+                        "{}:{line}: variable '{v}' is not one of the stage's",
+                        p.display()
+                    )
+                })
+        };
+        for (i, r) in rows.iter().enumerate() {
+            let line = i + 2;
+            let vi = var_index(&p, line, &r[c[2]])?;
+            let k = mode_index(&p, line, &r[c[3]], modes)?;
+            let x = number(&p, line, "pc", &r[c[4]])?;
+            let (runs, target) = if r[c[0]] == ppe.name {
+                (&ppe, &mut pcs[vi])
+            } else if let Some(t) = ppe_test.as_ref().filter(|t| t.name == r[c[0]]) {
+                (t, &mut test_pcs[vi])
+            } else {
+                bail!("{}:{line}: unknown ensemble '{}'", p.display(), r[c[0]]);
+            };
+            let m = member_row(runs, &r[c[1]]).with_context(|| {
+                format!(
+                    "{}:{line}: case '{}' is not in scalings.csv",
+                    p.display(),
+                    r[c[1]]
+                )
+            })?;
+            target[[m, k]] = x;
+        }
+
+        // projections.csv
+        let p = dir.join("projections.csv");
+        let (header, rows) = read_rows(&p)?;
+        let c = positions(&p, &header, &["source", "variable", "mode", "pc"])?;
+        let nv = s.variables.len();
+        let mut u_obs = vec![Array1::from_elem(modes, f64::NAN); nv];
+        let mut u_default = vec![Array1::from_elem(modes, f64::NAN); nv];
+        let mut years: Vec<Vec<i64>> = vec![Vec::new(); nv];
+        let mut year_rows: Vec<Vec<(i64, usize, f64)>> = vec![Vec::new(); nv];
+        for (i, r) in rows.iter().enumerate() {
+            let line = i + 2;
+            let vi = var_index(&p, line, &r[c[1]])?;
+            let k = mode_index(&p, line, &r[c[2]], modes)?;
+            let x = number(&p, line, "pc", &r[c[3]])?;
+            match r[c[0]].as_str() {
+                "obs" => u_obs[vi][k] = x,
+                "default" => u_default[vi][k] = x,
+                src => {
+                    let y: i64 = src
+                        .strip_prefix("obs_")
+                        .and_then(|y| y.parse().ok())
+                        .with_context(|| {
+                            format!("{}:{line}: unknown source '{src}'", p.display())
+                        })?;
+                    if !years[vi].contains(&y) {
+                        years[vi].push(y);
+                    }
+                    year_rows[vi].push((y, k, x));
+                }
+            }
+        }
+
+        // targets.csv
+        let p = dir.join("targets.csv");
+        let (header, rows) = read_rows(&p)?;
+        let c = positions(&p, &header, &["variable", "mode", "sigma", "lambda"])?;
+        let mut sigma = vec![Array1::from_elem(modes, f64::NAN); nv];
+        let mut lambda = vec![Array1::from_elem(modes, f64::NAN); nv];
+        for (i, r) in rows.iter().enumerate() {
+            let line = i + 2;
+            let vi = var_index(&p, line, &r[c[0]])?;
+            let k = mode_index(&p, line, &r[c[1]], modes)?;
+            sigma[vi][k] = number(&p, line, "sigma", &r[c[2]])?;
+            lambda[vi][k] = number(&p, line, "lambda", &r[c[3]])?;
+        }
+
+        // rmse.csv
+        let p = dir.join("rmse.csv");
+        let (header, rows) = read_rows(&p)?;
+        let c = positions(&p, &header, &["variable", "case", "as_run", "from_modes"])?;
+        let mut rmse_run = vec![Array1::from_elem(ppe.cases.len(), f64::NAN); nv];
+        let mut rmse_modes = rmse_run.clone();
+        for (i, r) in rows.iter().enumerate() {
+            let line = i + 2;
+            let vi = var_index(&p, line, &r[c[0]])?;
+            let m = member_row(&ppe, &r[c[1]]).with_context(|| {
+                format!(
+                    "{}:{line}: case '{}' is not in scalings.csv",
+                    p.display(),
+                    r[c[1]]
+                )
+            })?;
+            rmse_run[vi][m] = number(&p, line, "as_run", &r[c[2]])?;
+            rmse_modes[vi][m] = number(&p, line, "from_modes", &r[c[3]])?;
+        }
+
+        let mut variables = Vec::new();
+        let mut lat = Vec::new();
+        let mut lon = Vec::new();
+        for (vi, v) in s.variables.iter().enumerate() {
+            let (eof, la, lo) =
+                Eof::load_named(&nc, &v.name).with_context(|| format!("variable {}", v.name))?;
+            lat = la;
+            lon = lo;
+            let mut u_years = Array2::from_elem((years[vi].len(), modes), f64::NAN);
+            for &(y, k, x) in &year_rows[vi] {
+                let row = years[vi].iter().position(|&z| z == y).unwrap_or(0);
+                u_years[[row, k]] = x;
+            }
+            let units = meta
+                .units
+                .iter()
+                .find(|(n, _)| n == &v.name)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_default();
+            variables.push(VariableResult {
+                name: v.name.clone(),
+                units,
+                eof,
+                pcs: std::mem::take(&mut pcs[vi]),
+                test_pcs: ppe_test.as_ref().map(|_| std::mem::take(&mut test_pcs[vi])),
+                u_obs: u_obs[vi].clone(),
+                sigma_years: years[vi].clone(),
+                u_years,
+                sigma: sigma[vi].clone(),
+                lambda: lambda[vi].clone(),
+                u_default: u_default[vi].clone(),
+                rmse_run: rmse_run[vi].clone(),
+                rmse_modes: rmse_modes[vi].clone(),
+            });
+        }
+        Ok(EofStage {
+            settings: s,
+            lat,
+            lon,
+            ppe,
+            ppe_test,
+            default_case: meta.default_case,
+            variables,
+        })
+    }
+}
+
+impl std::fmt::Display for EofStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.settings;
+        writeln!(
+            f,
+            "EofStage: {} members x {} parameters ({}){}, default run {}, {} modes",
+            self.ppe.cases.len(),
+            self.ppe.parameters.len(),
+            self.ppe.parameters.join(", "),
+            match &self.ppe_test {
+                Some(t) => format!(", second ensemble of {}", t.cases.len()),
+                None => String::new(),
+            },
+            self.default_case,
+            s.modes
+        )?;
+        let list = |a: &Array1<f64>| {
+            a.iter()
+                .map(|x| format!("{x:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for v in &self.variables {
+            writeln!(
+                f,
+                "  {} ({}): {:.1} % of the variance in {} modes; U_obs [{}]; sigma [{}]; lambda [{}]",
+                v.name,
+                v.units,
+                100.0 * v.lambda.sum(),
+                s.modes,
+                list(&v.u_obs),
+                list(&v.sigma),
+                list(&v.lambda)
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -2,11 +2,13 @@
 //! accessors in the manner of Python's eofs package.
 
 use super::array::{script_err, type_name, NdArray, RResult};
+use super::ensemble::ScriptEnsemble;
 use super::field::ScriptField;
+use crate::eof::stage::{EofStage, Runs, Settings};
 use crate::eof::{Eof, Weighting};
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use rhai::plugin::*;
-use rhai::{Dynamic, Map, Module, INT};
+use rhai::{Array, Dynamic, Map, Module, INT};
 use std::sync::Arc;
 
 /// An EOF analysis with the coordinates of its maps.
@@ -15,6 +17,51 @@ pub struct ScriptEof {
     eof: Arc<Eof>,
     lat: Arc<Vec<f64>>,
     lon: Arc<Vec<f64>>,
+}
+
+/// The EOF stage's results (script type `EofStage`).
+#[derive(Clone, Debug)]
+pub struct ScriptEofStage(pub Arc<EofStage>);
+
+impl ScriptEofStage {
+    fn var(&self, name: &str) -> RResult<&crate::eof::stage::VariableResult> {
+        self.0.variable(name).map_err(err)
+    }
+    fn eof_of(&self, name: &str) -> RResult<ScriptEof> {
+        Ok(ScriptEof {
+            eof: Arc::new(self.var(name)?.eof.clone()),
+            lat: Arc::new(self.0.lat.clone()),
+            lon: Arc::new(self.0.lon.clone()),
+        })
+    }
+}
+
+/// The members of a script ensemble as the stage's [`Runs`].
+fn runs_of(e: &ScriptEnsemble) -> Runs {
+    let e = &e.0;
+    Runs {
+        name: e.name.clone(),
+        members: e.members.iter().map(|m| m.label.clone()).collect(),
+        cases: e.members.iter().map(|m| m.case.clone()).collect(),
+        parameters: e.params.iter().map(|p| p.name.clone()).collect(),
+        scalings: Array2::from_shape_fn((e.members.len(), e.params.len()), |(i, j)| {
+            e.members[i]
+                .scalings
+                .get(j)
+                .copied()
+                .flatten()
+                .unwrap_or(f64::NAN)
+        }),
+    }
+}
+
+fn strings(v: &[String]) -> Array {
+    v.iter().cloned().map(Dynamic::from).collect()
+}
+
+fn history() -> String {
+    let cmd: Vec<String> = std::env::args().collect();
+    format!("{}: {}", crate::files::now_utc(), cmd.join(" "))
 }
 
 fn err(e: anyhow::Error) -> Box<EvalAltResult> {
@@ -347,6 +394,229 @@ pub mod eof_fns {
     pub fn to_debug(e: &mut ScriptEof) -> String {
         to_string(e)
     }
+
+    /// The EOF stage's results (Dagon et al. 2020, sections 3.1 and 4.1), built by
+    /// `eof_stage` or read back by `load_eof_stage`: per calibration variable the Eof, the
+    /// ensemble's PCs (what the emulators learn) joined by case to the members' scalings,
+    /// the second ensemble's projected PCs, U_obs, sigma, lambda and the default run's
+    /// projection. `stage.save(dir)` writes the contract's `eof/` files.
+    pub type EofStage = ScriptEofStage;
+
+    /// Runs the EOF stage on complete runs: reads the time means of the analysed years of
+    /// the ensemble `ppe` and of the default run `dflt` (`default_run(cfg)`), and the
+    /// observations of `[observations]` regridded to the model grid; for each calibration
+    /// variable makes the EOFs of the ensemble over the cells the observations cover
+    /// (`min_coverage` of the months of `years`), projects the observed mean (Eq. 5), each
+    /// single year of `sigma_years` (sigma = their standard deviation, ddof 0, Eq. 6) and the
+    /// default run, and keeps `[emulator] modes` modes.
+    #[rhai_fn(return_raw)]
+    pub fn eof_stage(
+        cfg: Map,
+        ppe: ScriptEnsemble,
+        dflt: ScriptEnsemble,
+    ) -> RResult<ScriptEofStage> {
+        stage_of(&cfg, &ppe, &dflt, None)
+    }
+
+    /// The EOF stage with a second, independent ensemble `ppe_test` projected onto the
+    /// ensemble's EOFs (the emulators' out-of-sample test data).
+    #[rhai_fn(name = "eof_stage", return_raw)]
+    pub fn eof_stage_test(
+        cfg: Map,
+        ppe: ScriptEnsemble,
+        dflt: ScriptEnsemble,
+        ppe_test: ScriptEnsemble,
+    ) -> RResult<ScriptEofStage> {
+        stage_of(&cfg, &ppe, &dflt, Some(&ppe_test))
+    }
+
+    /// Reads a folder written by `stage.save(dir)` back, identical, without the archive.
+    #[rhai_fn(return_raw)]
+    pub fn load_eof_stage(dir: &str) -> RResult<ScriptEofStage> {
+        crate::eof::stage::EofStage::load(std::path::Path::new(dir))
+            .map(|s| ScriptEofStage(Arc::new(s)))
+            .map_err(err)
+    }
+
+    /// Writes the contract's files into `dir` (e.g. `OUT/eof`): `variance_fraction.csv`
+    /// (every mode), `pcs.csv` (ensemble, member, case, variable, mode, pc), `projections.csv`
+    /// (obs, default, obs_YYYY), `targets.csv` (variable, mode, u_obs, sigma, lambda,
+    /// u_default), `scalings.csv` (ensemble, member, case, one column per parameter),
+    /// `rmse.csv` (Fig. 6a-b), `eof.nc` and `stage.json` (the settings).
+    #[rhai_fn(name = "save", return_raw, pure)]
+    pub fn save_stage(s: &mut ScriptEofStage, dir: &str) -> RResult<()> {
+        s.0.save(std::path::Path::new(dir), &history()).map_err(err)
+    }
+
+    /// The calibration variables, in config order.
+    #[rhai_fn(get = "variables", pure)]
+    pub fn stage_variables(s: &mut ScriptEofStage) -> Array {
+        s.0.variables
+            .iter()
+            .map(|v| Dynamic::from(v.name.clone()))
+            .collect()
+    }
+    /// The number of modes kept per variable.
+    #[rhai_fn(get = "modes", pure)]
+    pub fn stage_modes(s: &mut ScriptEofStage) -> INT {
+        s.0.settings.modes as INT
+    }
+    /// The parameters whose scalings are the emulators' inputs.
+    #[rhai_fn(get = "parameters", pure)]
+    pub fn stage_parameters(s: &mut ScriptEofStage) -> Array {
+        strings(&s.0.ppe.parameters)
+    }
+    /// The ensemble's cases, in the row order of `scalings` and `pcs(v)`.
+    #[rhai_fn(get = "cases", pure)]
+    pub fn stage_cases(s: &mut ScriptEofStage) -> Array {
+        strings(&s.0.ppe.cases)
+    }
+    /// The ensemble's scalings in [0, 1], members x parameters: the emulators' X.
+    #[rhai_fn(get = "scalings", pure)]
+    pub fn stage_scalings(s: &mut ScriptEofStage) -> NdArray {
+        arr(s.0.ppe.scalings.clone())
+    }
+    /// The second ensemble's cases (empty without one).
+    #[rhai_fn(get = "test_cases", pure)]
+    pub fn stage_test_cases(s: &mut ScriptEofStage) -> Array {
+        s.0.ppe_test
+            .as_ref()
+            .map(|t| strings(&t.cases))
+            .unwrap_or_default()
+    }
+    /// The second ensemble's scalings, members x parameters (an error without one).
+    #[rhai_fn(get = "test_scalings", pure, return_raw)]
+    pub fn stage_test_scalings(s: &mut ScriptEofStage) -> RResult<NdArray> {
+        s.0.ppe_test
+            .as_ref()
+            .map(|t| arr(t.scalings.clone()))
+            .ok_or_else(|| script_err("this EOF stage has no second ensemble (ppe_test)"))
+    }
+    /// The default run's case.
+    #[rhai_fn(get = "default_case", pure)]
+    pub fn stage_default_case(s: &mut ScriptEofStage) -> String {
+        s.0.default_case.clone()
+    }
+    /// Latitudes of the maps.
+    #[rhai_fn(get = "lat", pure)]
+    pub fn stage_lat(s: &mut ScriptEofStage) -> NdArray {
+        arr(ndarray::Array1::from(s.0.lat.clone()))
+    }
+    /// Longitudes of the maps.
+    #[rhai_fn(get = "lon", pure)]
+    pub fn stage_lon(s: &mut ScriptEofStage) -> NdArray {
+        arr(ndarray::Array1::from(s.0.lon.clone()))
+    }
+    /// The EOF analysis of variable `v`.
+    #[rhai_fn(name = "eof", return_raw, pure)]
+    pub fn stage_eof(s: &mut ScriptEofStage, v: &str) -> RResult<ScriptEof> {
+        s.eof_of(v)
+    }
+    /// The ensemble's PCs of variable `v`, members x modes: the emulators' Y.
+    #[rhai_fn(name = "pcs", return_raw, pure)]
+    pub fn stage_pcs(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.pcs.clone()))
+    }
+    /// The second ensemble's maps of `v` projected onto the EOFs, members x modes.
+    #[rhai_fn(return_raw, pure)]
+    pub fn test_pcs(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        s.var(v)?
+            .test_pcs
+            .clone()
+            .map(arr)
+            .ok_or_else(|| script_err("this EOF stage has no second ensemble (ppe_test)"))
+    }
+    /// The observed mean of `v` projected onto the EOFs (U_obs, Eq. 5), one value per mode.
+    #[rhai_fn(return_raw, pure)]
+    pub fn u_obs(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.u_obs.clone()))
+    }
+    /// Sigma of `v` per mode (Eq. 6): the standard deviation (ddof 0) of the projections of
+    /// the single years of `sigma_years`.
+    #[rhai_fn(return_raw, pure)]
+    pub fn sigma(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.sigma.clone()))
+    }
+    /// The variance fractions of the kept modes of `v` (lambda of Eq. 6).
+    #[rhai_fn(name = "lambda", return_raw, pure)]
+    pub fn stage_lambda(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.lambda.clone()))
+    }
+    /// The default run of `v` projected onto the EOFs, one value per mode.
+    #[rhai_fn(return_raw, pure)]
+    pub fn u_default(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.u_default.clone()))
+    }
+    /// The projections of each single observed year of `v`, years x modes (see `sigma_years`).
+    #[rhai_fn(return_raw, pure)]
+    pub fn u_years(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        Ok(arr(s.var(v)?.u_years.clone()))
+    }
+    /// The years of the rows of `u_years(v)`.
+    #[rhai_fn(return_raw, pure)]
+    pub fn sigma_years(s: &mut ScriptEofStage, v: &str) -> RResult<Array> {
+        Ok(s.var(v)?
+            .sigma_years
+            .iter()
+            .map(|&y| Dynamic::from(y as INT))
+            .collect())
+    }
+    /// The units of the model field of `v` (the observations are converted to them).
+    #[rhai_fn(return_raw, pure)]
+    pub fn units_of(s: &mut ScriptEofStage, v: &str) -> RResult<String> {
+        Ok(s.var(v)?.units.clone())
+    }
+    /// The RMSE of each member of `v` against the observed mean, as run and rebuilt from the
+    /// kept modes (Fig. 6a-b): `#{as_run: Array, from_modes: Array}`.
+    #[rhai_fn(name = "rmse", return_raw, pure)]
+    pub fn stage_rmse(s: &mut ScriptEofStage, v: &str) -> RResult<Map> {
+        let r = s.var(v)?;
+        let mut m = Map::new();
+        m.insert("as_run".into(), Dynamic::from(arr(r.rmse_run.clone())));
+        m.insert(
+            "from_modes".into(),
+            Dynamic::from(arr(r.rmse_modes.clone())),
+        );
+        Ok(m)
+    }
+
+    /// A summary: variables, modes, the variance they keep, U_obs and sigma.
+    #[rhai_fn(name = "to_string", global, pure)]
+    pub fn stage_to_string(s: &mut ScriptEofStage) -> String {
+        s.0.to_string()
+    }
+
+    /// The same summary (used by the REPL).
+    #[rhai_fn(name = "to_debug", global, pure)]
+    pub fn stage_to_debug(s: &mut ScriptEofStage) -> String {
+        s.0.to_string()
+    }
+}
+
+fn stage_of(
+    cfg: &Map,
+    ppe: &ScriptEnsemble,
+    dflt: &ScriptEnsemble,
+    test: Option<&ScriptEnsemble>,
+) -> RResult<ScriptEofStage> {
+    let (c, _) = super::ensemble::config_of(cfg)?;
+    let settings = Settings::from_config(&c).map_err(err)?;
+    let d = &dflt.0;
+    if d.members.len() != 1 {
+        return Err(script_err(format!(
+            "the default run is one case; ensemble {} has {}",
+            d.name,
+            d.members.len()
+        )));
+    }
+    EofStage::run(
+        settings,
+        runs_of(ppe),
+        test.map(runs_of),
+        &d.members[0].case,
+    )
+    .map(|s| ScriptEofStage(Arc::new(s)))
+    .map_err(err)
 }
 
 /// The `eof` module.

@@ -77,6 +77,7 @@ pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<array::NdArray>("Array");
     engine.register_type_with_name::<field::ScriptField>("Field");
     engine.register_type_with_name::<eof::ScriptEof>("Eof");
+    engine.register_type_with_name::<eof::ScriptEofStage>("EofStage");
     engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
     engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
     engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");
