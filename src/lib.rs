@@ -9,6 +9,7 @@ pub mod bench;
 pub mod clm;
 pub mod config;
 pub mod demo;
+pub mod emulate;
 pub mod ensemble;
 pub mod eof;
 pub mod field;
