@@ -260,8 +260,8 @@ mod tests {
                 );
             }
         }
-        for j in 0..2 {
-            assert!(close(r.intercept[j], intercept[j], 1e-9), "intercept {j}");
+        for (j, (a, b)) in r.intercept.iter().zip(intercept).enumerate() {
+            assert!(close(*a, b, 1e-9), "intercept {j}");
         }
         assert!(close(r.dof, dof, 1e-9), "dof {}", r.dof);
         let xt = array![[0.2, 0.7, 0.4], [0.9, 0.1, 0.5]];
