@@ -6,6 +6,7 @@
 //! checked once, then `fit(x, y, settings)` returns a fitted model whose `predict` is cheap.
 
 pub mod nn;
+pub mod protocol;
 pub mod ridge;
 
 use anyhow::{bail, Result};
