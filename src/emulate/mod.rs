@@ -81,3 +81,190 @@ pub fn check_inputs(x: ArrayView2<f64>, n: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// A fitted emulator of any kind, as saved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    /// Ridge regression (linear or quadratic).
+    Ridge(ridge::Ridge),
+    /// One network.
+    Nn(nn::Network),
+    /// Networks trained on resamplings (the protocol's choice).
+    NnEnsemble(protocol::NetworkEnsemble),
+}
+
+impl Model {
+    /// The model as an [`Emulator`].
+    pub fn emulator(&self) -> &dyn Emulator {
+        match self {
+            Model::Ridge(m) => m,
+            Model::Nn(m) => m,
+            Model::NnEnsemble(m) => m,
+        }
+    }
+}
+
+/// A fitted emulator with what it was trained on: the names of its inputs and outputs, the
+/// training cases and a fingerprint of the training data. Saved as one JSON file; a loaded
+/// emulator predicts bit for bit as the saved one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fitted {
+    /// clmtune version that fitted it.
+    pub clmtune: String,
+    /// The calibration variable it emulates (e.g. `GPP`), if known.
+    pub variable: Option<String>,
+    /// Input names (parameters), one per column of X.
+    pub parameters: Vec<String>,
+    /// Output names (e.g. `PC1`), one per column of Y.
+    pub outputs: Vec<String>,
+    /// The training members' cases (empty if not known).
+    pub training_cases: Vec<String>,
+    /// FNV-1a 64 of the shapes and bits of the training X and Y, in hex.
+    pub fingerprint: String,
+    /// The model.
+    pub model: Model,
+}
+
+/// FNV-1a 64 of the shapes and the bits of `x` and `y` (row-major), as 16 hex digits.
+pub fn fingerprint(x: ArrayView2<f64>, y: ArrayView2<f64>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(x.nrows() as u64);
+    eat(x.ncols() as u64);
+    x.iter().for_each(|v| eat(v.to_bits()));
+    eat(y.nrows() as u64);
+    eat(y.ncols() as u64);
+    y.iter().for_each(|v| eat(v.to_bits()));
+    format!("{h:016x}")
+}
+
+impl Fitted {
+    /// Wraps a model fitted on `x` and `y`.
+    pub fn new(
+        model: Model,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        parameters: Vec<String>,
+        outputs: Vec<String>,
+    ) -> Result<Fitted> {
+        let e = model.emulator();
+        if parameters.len() != e.inputs() || outputs.len() != e.outputs() {
+            bail!(
+                "{} parameter and {} output names for an emulator of {} inputs and {} outputs",
+                parameters.len(),
+                outputs.len(),
+                e.inputs(),
+                e.outputs()
+            );
+        }
+        Ok(Fitted {
+            clmtune: env!("CARGO_PKG_VERSION").into(),
+            variable: None,
+            parameters,
+            outputs,
+            training_cases: Vec::new(),
+            fingerprint: fingerprint(x, y),
+            model,
+        })
+    }
+
+    /// Writes the emulator as JSON, atomically.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let text = serde_json::to_string(self)?;
+        crate::files::atomic_write(path, |w| {
+            w.write_all(text.as_bytes())?;
+            w.write_all(b"\n")?;
+            Ok(())
+        })
+    }
+
+    /// Reads an emulator written by [`Fitted::save`].
+    pub fn load(path: &std::path::Path) -> Result<Fitted> {
+        use anyhow::Context;
+        crate::files::mark_input(path);
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !meta.is_file() || meta.len() > 1 << 30 {
+            bail!(
+                "{} is not an emulator file (not a regular file under 1 GiB)",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a saved emulator", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_emulators_predict_bit_for_bit_and_fingerprints_see_one_bit() {
+        let x = Array2::from_shape_fn((20, 2), |(i, j)| ((3 * i + 7 * j) % 11) as f64 / 10.0);
+        let y = Array2::from_shape_fn((20, 1), |(i, _)| x[[i, 0]] - 0.3 * x[[i, 1]] * x[[i, 1]]);
+        let dir = tempfile::tempdir().unwrap();
+        let xt = Array2::from_shape_fn((7, 2), |(i, j)| 0.13 * i as f64 + 0.05 * j as f64);
+        let nn = nn::Network::fit(
+            x.view(),
+            y.view(),
+            None,
+            &nn::NnSettings {
+                epochs: 30,
+                patience: None,
+                ..nn::NnSettings::default()
+            },
+        )
+        .unwrap();
+        let rd = ridge::Ridge::fit(x.view(), y.view(), ridge::RidgeSettings::default()).unwrap();
+        for (k, model) in [Model::Nn(nn), Model::Ridge(rd)].into_iter().enumerate() {
+            let f = Fitted::new(
+                model,
+                x.view(),
+                y.view(),
+                vec!["a".into(), "b".into()],
+                vec!["PC1".into()],
+            )
+            .unwrap();
+            let p = dir.path().join(format!("e{k}.json"));
+            f.save(&p).unwrap();
+            let g = Fitted::load(&p).unwrap();
+            assert_eq!(f, g);
+            let (a, b) = (
+                f.model.emulator().predict(xt.view()).unwrap(),
+                g.model.emulator().predict(xt.view()).unwrap(),
+            );
+            assert!(a
+                .mean
+                .iter()
+                .zip(b.mean.iter())
+                .all(|(u, v)| u.to_bits() == v.to_bits()));
+            assert!(a
+                .variance
+                .iter()
+                .zip(b.variance.iter())
+                .all(|(u, v)| u.to_bits() == v.to_bits()));
+        }
+        let mut y2 = y.clone();
+        y2[[3, 0]] = f64::from_bits(y2[[3, 0]].to_bits() ^ 1);
+        assert_ne!(
+            fingerprint(x.view(), y.view()),
+            fingerprint(x.view(), y2.view())
+        );
+        assert_eq!(fingerprint(x.view(), y.view()).len(), 16);
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        let e = format!(
+            "{:#}",
+            Fitted::load(&dir.path().join("bad.json")).unwrap_err()
+        );
+        assert!(e.contains("bad.json: not a saved emulator"), "{e}");
+    }
+}
