@@ -191,7 +191,15 @@ mod tests {
         assert_eq!(fmt_number(9007199254740991.0), "9007199254740991");
         assert_eq!(fmt_number(9007199254740992.0), "9007199254740992.0");
         assert_eq!(fmt_number(1e20), "1e20");
-        for x in [0.1, 1.0 / 3.0, 2e-300, 1e20, -4.0, 9007199254740992.0, 5e-324] {
+        for x in [
+            0.1,
+            1.0 / 3.0,
+            2e-300,
+            1e20,
+            -4.0,
+            9007199254740992.0,
+            5e-324,
+        ] {
             assert_eq!(fmt_number(x).parse::<f64>().unwrap().to_bits(), x.to_bits());
         }
     }
