@@ -510,7 +510,7 @@ impl Table {
         let (ipos, cpos) = (pos(&iu), pos(&cu));
         let mut out = Array2::from_elem((iu.len(), cu.len()), f64::NAN);
         let mut first: HashMap<(usize, usize), usize> = HashMap::new();
-        for r in 0..self.rows {
+        for (r, &x) in v.iter().enumerate() {
             let missing = |c: &str| anyhow::anyhow!("Table.pivot: row {r}: '{c}' is missing");
             let a = ic.key(r).map(|k| ipos[&k]).ok_or_else(|| missing(index))?;
             let b = cc
@@ -525,7 +525,7 @@ impl Table {
                     cc.value(r)
                 );
             }
-            out[[a, b]] = v[r];
+            out[[a, b]] = x;
         }
         Ok((iu, cu, out))
     }
