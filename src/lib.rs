@@ -22,3 +22,4 @@ pub mod progress;
 pub mod repl;
 pub mod script;
 pub mod sensitivity;
+pub mod table;

@@ -304,12 +304,9 @@ pub fn select(r: &Ranks, k: usize) -> Vec<String> {
         .collect()
 }
 
+/// A number in a CSV cell, by the one rule of every CSV (integers as integers, NaN empty).
 fn num(x: f64) -> String {
-    if x.is_nan() {
-        String::new()
-    } else {
-        format!("{x:?}")
-    }
+    crate::array::csv::fmt_number(x)
 }
 
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {

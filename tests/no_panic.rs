@@ -32,6 +32,7 @@ const VALUES: &[&str] = &[
     "true",
     "1..3",
     "-5..=99",
+    "table(#{a: [1, NAN], b: [\"x\", \"\"]})",
 ];
 
 /// A smaller set for functions of three or more parameters.
@@ -47,6 +48,7 @@ const FEW: &[&str] = &[
     "[0, 1]",
     "#{}",
     "()",
+    "table(#{a: [1, NAN], b: [\"x\", \"\"]})",
 ];
 
 fn call_expr(name: &str, args: &[&str]) -> String {

@@ -1,4 +1,5 @@
-//! 2-D arrays as CSV files with a header row; numbers written with full precision.
+//! 2-D arrays as CSV files with a header row; the one number rule ([`fmt_number`]) and the
+//! one writer ([`write_records`]) of every CSV clmtune writes.
 
 use anyhow::{bail, Context};
 use ndarray::{Array2, ArrayD, Axis};
@@ -87,11 +88,16 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
     Ok(Table { columns, data })
 }
 
-/// Formats a number for CSV: shortest text that reads back to the same f64; `NaN` if missing.
+/// The one number rule of every CSV clmtune writes: a missing value (NaN) is an empty cell;
+/// a whole number with |x| < 2^53 is written as an integer (`2`, and `-0` as `0`); any other
+/// number as Rust's shortest text that reads back to the same f64 (`0.1`, `1e-300`, `1e20`,
+/// `inf`).
 pub fn fmt_number(x: f64) -> String {
+    /// 2^53: below it every whole f64 is an exact integer.
+    const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
     if x.is_nan() {
-        "NaN".into()
-    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        String::new()
+    } else if x.fract() == 0.0 && x.abs() < EXACT_INTEGERS {
         format!("{}", x as i64)
     } else {
         format!("{x:?}")
@@ -168,6 +174,34 @@ mod tests {
         assert_eq!(t.data[[1, 1]], 2e-300);
         assert!(t.data[[1, 0]].is_nan());
         assert_eq!(t.data[[2, 0]], 1e20);
+    }
+
+    #[test]
+    fn one_number_rule() {
+        assert_eq!(fmt_number(f64::NAN), "");
+        assert_eq!(fmt_number(2.0), "2");
+        assert_eq!(fmt_number(-0.0), "0");
+        assert_eq!(fmt_number(-17.0), "-17");
+        assert_eq!(fmt_number(0.1), "0.1");
+        assert_eq!(fmt_number(1e-300), "1e-300");
+        assert_eq!(fmt_number(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(fmt_number(f64::INFINITY), "inf");
+        assert_eq!(fmt_number(f64::NEG_INFINITY), "-inf");
+        // 2^53 - 1 is the largest whole number written as an integer; 2^53 and 1e20 are not
+        assert_eq!(fmt_number(9007199254740991.0), "9007199254740991");
+        assert_eq!(fmt_number(9007199254740992.0), "9007199254740992.0");
+        assert_eq!(fmt_number(1e20), "1e20");
+        for x in [
+            0.1,
+            1.0 / 3.0,
+            2e-300,
+            1e20,
+            -4.0,
+            9007199254740992.0,
+            5e-324,
+        ] {
+            assert_eq!(fmt_number(x).parse::<f64>().unwrap().to_bits(), x.to_bits());
+        }
     }
 
     #[test]

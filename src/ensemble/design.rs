@@ -262,7 +262,7 @@ impl Design {
                 row.extend(
                     m.scalings
                         .iter()
-                        .map(|s| s.map_or(String::new(), |x| format!("{x:?}"))),
+                        .map(|s| s.map_or(String::new(), crate::array::csv::fmt_number)),
                 );
                 row
             }),

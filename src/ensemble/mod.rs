@@ -471,13 +471,7 @@ impl Ensemble {
         for p in &self.params {
             head.extend(p.value_columns());
         }
-        let num = |x: f64| {
-            if x.is_nan() {
-                String::new()
-            } else {
-                format!("{x:?}")
-            }
-        };
+        let num = crate::array::csv::fmt_number;
         crate::array::csv::write_records(
             &p,
             &head,

@@ -1456,18 +1456,15 @@ pub mod array_fns {
     }
 }
 
-/// The text of one CSV cell: strings as they are, numbers at full precision, NaN and `()`
-/// empty.
+/// The text of one CSV cell: strings as they are, numbers by the one CSV number rule
+/// ([`crate::array::csv::fmt_number`]: integers as integers, NaN and `()` empty).
 fn cell_text(v: &Dynamic) -> RResult<String> {
+    use crate::array::csv::fmt_number;
     if v.is_unit() {
         return Ok(String::new());
     }
     if let Ok(x) = v.as_float() {
-        return Ok(if x.is_nan() {
-            String::new()
-        } else {
-            format!("{x:?}")
-        });
+        return Ok(fmt_number(x));
     }
     if let Ok(i) = v.as_int() {
         return Ok(i.to_string());
@@ -1477,12 +1474,9 @@ fn cell_text(v: &Dynamic) -> RResult<String> {
     }
     if let Some(a) = v.read_lock::<NdArray>() {
         if a.data().len() == 1 {
-            let x = a.data().iter().next().copied().unwrap_or(f64::NAN);
-            return Ok(if x.is_nan() {
-                String::new()
-            } else {
-                format!("{x:?}")
-            });
+            return Ok(fmt_number(
+                a.data().iter().next().copied().unwrap_or(f64::NAN),
+            ));
         }
         return Err(script_err(format!(
             "a CSV cell holds one value, not an Array of shape {:?}",

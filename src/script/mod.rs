@@ -12,6 +12,7 @@ pub mod field;
 pub mod plot;
 pub mod resolver;
 pub mod sensitivity;
+pub mod table;
 
 use anyhow::Context;
 use rhai::{Dynamic, Engine, Map, Module, Scope, AST};
@@ -61,6 +62,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: eof::module,
     },
     ScriptModule {
+        name: "table",
+        about: "tables of named columns: read any CSV, filter, sort, join, pivot, save",
+        build: table::module,
+    },
+    ScriptModule {
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
@@ -82,6 +88,7 @@ pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
     engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");
     engine.register_type_with_name::<sensitivity::ScriptRanks>("Ranks");
+    engine.register_type_with_name::<table::ScriptTable>("Table");
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module
