@@ -75,6 +75,28 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     let so = run("03_eof.rhai", &cfg);
     assert!(so.contains("GPP (gC/m^2/s):"), "{so}");
     check_eof_folder(&d.join("results/eof"), &cfg);
+
+    // every CSV of the results folder reads as a Table, with its columns typed
+    let mut n = 0;
+    let mut stack = vec![d.join("results")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "csv") {
+                let t = clmtune::table::Table::read(&p).unwrap_or_else(|e| panic!("{e:#}"));
+                assert!(!t.is_empty(), "{}", p.display());
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 12, "{n} CSV files");
+    let pcs = clmtune::table::Table::read(&d.join("results/eof/pcs.csv")).unwrap();
+    assert_eq!(pcs.column("member").unwrap().kind(), "numbers");
+    assert_eq!(pcs.column("case").unwrap().kind(), "text");
+    let ranks = std::fs::read_to_string(d.join("results/sensitivity/ranks.csv")).unwrap();
+    assert!(!ranks.contains(".0,"), "ranks are integers: {ranks}");
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

@@ -89,7 +89,7 @@ pub enum Model {
     /// Ridge regression (linear or quadratic).
     Ridge(ridge::Ridge),
     /// One network.
-    Nn(nn::Network),
+    Nn(Box<nn::Network>),
     /// Networks trained on resamplings (the protocol's choice).
     NnEnsemble(protocol::NetworkEnsemble),
 }
@@ -99,7 +99,7 @@ impl Model {
     pub fn emulator(&self) -> &dyn Emulator {
         match self {
             Model::Ridge(m) => m,
-            Model::Nn(m) => m,
+            Model::Nn(m) => m.as_ref(),
             Model::NnEnsemble(m) => m,
         }
     }
@@ -225,7 +225,10 @@ mod tests {
         )
         .unwrap();
         let rd = ridge::Ridge::fit(x.view(), y.view(), ridge::RidgeSettings::default()).unwrap();
-        for (k, model) in [Model::Nn(nn), Model::Ridge(rd)].into_iter().enumerate() {
+        for (k, model) in [Model::Nn(Box::new(nn)), Model::Ridge(rd)]
+            .into_iter()
+            .enumerate()
+        {
             let f = Fitted::new(
                 model,
                 x.view(),

@@ -574,22 +574,23 @@ struct StageFile {
     units: Vec<(String, String)>,
 }
 
-/// The rows of a CSV file the stage wrote, as text, with its header; errors name the file.
+/// The rows of a CSV file the stage wrote (read by [`crate::table::Table`]), each cell as
+/// its CSV text, with the header.
 fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    crate::files::mark_input(path);
-    let mut rdr =
-        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let header = rdr
-        .headers()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .iter()
-        .map(str::to_string)
+    let t = crate::table::Table::read(path)?;
+    let header = t.columns().to_vec();
+    let cols: Vec<&crate::table::Column> =
+        header.iter().map(|h| t.column(h)).collect::<Result<_>>()?;
+    let rows = (0..t.len())
+        .map(|i| {
+            cols.iter()
+                .map(|c| match c.value(i) {
+                    crate::table::Value::Number(x) => fmt_number(x),
+                    crate::table::Value::Text(s) => s,
+                })
+                .collect()
+        })
         .collect();
-    let mut rows = Vec::new();
-    for r in rdr.records() {
-        let r = r.with_context(|| format!("cannot read {}", path.display()))?;
-        rows.push(r.iter().map(str::to_string).collect());
-    }
     Ok((header, rows))
 }
 
