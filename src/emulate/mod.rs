@@ -8,6 +8,7 @@
 pub mod nn;
 pub mod protocol;
 pub mod ridge;
+pub mod stage;
 
 use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayView2};
