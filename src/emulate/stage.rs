@@ -334,7 +334,7 @@ mod tests {
         let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f64 / 9.0);
         let y = x.mapv(|v| {
             2.0 * v
-                + if (v * 9.0) as usize % 2 == 0 {
+                + if ((v * 9.0) as usize).is_multiple_of(2) {
                     0.01
                 } else {
                     -0.01

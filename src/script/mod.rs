@@ -5,6 +5,7 @@ pub mod array;
 pub mod config;
 pub mod core;
 pub mod doc;
+pub mod emulate;
 pub mod ensemble;
 pub mod eof;
 pub mod error;
@@ -67,6 +68,12 @@ pub const MODULES: &[ScriptModule] = &[
         build: table::module,
     },
     ScriptModule {
+        name: "emulate",
+        about:
+            "emulators of the PCs: ridge, quadratic ridge, the paper's networks; fit, compare, save",
+        build: emulate::module,
+    },
+    ScriptModule {
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
@@ -84,6 +91,8 @@ pub fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<field::ScriptField>("Field");
     engine.register_type_with_name::<eof::ScriptEof>("Eof");
     engine.register_type_with_name::<eof::ScriptEofStage>("EofStage");
+    engine.register_type_with_name::<emulate::ScriptEmulator>("Emulator");
+    engine.register_type_with_name::<emulate::ScriptEmulators>("Emulators");
     engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
     engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
     engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");

@@ -1,0 +1,483 @@
+//! The `emulate` module: emulators of the EOF stage's PCs (ridge, quadratic ridge, the
+//! paper's networks) fitted, compared, saved and loaded from scripts.
+
+use super::array::{number, script_err, NdArray, RResult};
+use super::eof::ScriptEofStage;
+use super::table::ScriptTable;
+use crate::emulate::nn::{Activation, Network, NnSettings, Optimizer};
+use crate::emulate::ridge::{Ridge, RidgeSettings};
+use crate::emulate::stage::{EmulatorStage, Inputs, StageSettings, Target};
+use crate::emulate::{Fitted, Model};
+use crate::table::{Column, Table};
+use ndarray::{Array2, Ix2};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Map, Module, INT};
+use std::sync::Arc;
+
+/// A fitted emulator (script type `Emulator`).
+#[derive(Clone, Debug)]
+pub struct ScriptEmulator(pub Arc<Fitted>);
+
+/// The emulator stage's results (script type `Emulators`).
+#[derive(Clone, Debug)]
+pub struct ScriptEmulators(pub Arc<EmulatorStage>);
+
+fn err(e: anyhow::Error) -> Box<EvalAltResult> {
+    script_err(format!("{e:#}"))
+}
+
+fn matrix(a: &NdArray, what: &str) -> RResult<Array2<f64>> {
+    let d = a.data();
+    match d.ndim() {
+        1 => Ok(d
+            .clone()
+            .into_shape_with_order((d.len(), 1))
+            .map_err(script_err)?),
+        2 => Ok(d.clone().into_dimensionality::<Ix2>().map_err(script_err)?),
+        n => Err(script_err(format!(
+            "{what} must be a (rows x columns) Array, not {n}-D"
+        ))),
+    }
+}
+
+fn usize_opt(v: &Dynamic, key: &str, max: usize) -> RResult<usize> {
+    let x = number(v, key)?;
+    if !(x >= 0.0 && x.fract() == 0.0 && x <= max as f64) {
+        return Err(script_err(format!(
+            "option {key} = {x} must be a whole number in 0..={max}"
+        )));
+    }
+    Ok(x as usize)
+}
+
+fn usize_list(v: &Dynamic, key: &str) -> RResult<Vec<usize>> {
+    let list = v.read_lock::<Array>().ok_or_else(|| {
+        script_err(format!(
+            "option {key} is a list of whole numbers, e.g. [5, 10, 15]"
+        ))
+    })?;
+    list.iter().map(|x| usize_opt(x, key, 100_000)).collect()
+}
+
+/// Applies the network options of `m` to `s`; returns the keys it did not know.
+fn nn_options(s: &mut NnSettings, m: &Map) -> RResult<Vec<String>> {
+    let mut lr = None;
+    let mut optimizer = None;
+    let mut rest = Vec::new();
+    for (k, v) in m {
+        match k.as_str() {
+            "hidden" => s.hidden = usize_list(v, "hidden")?,
+            "activations" => {
+                let list = v.read_lock::<Array>().ok_or_else(|| {
+                    script_err("option activations is a list of names, e.g. [\"relu\", \"tanh\", \"linear\"]")
+                })?;
+                s.activations = list
+                    .iter()
+                    .map(|a| a.to_string().parse::<Activation>().map_err(err))
+                    .collect::<RResult<_>>()?;
+            }
+            "l2" => s.l2 = number(v, "l2")?,
+            "lr" => lr = Some(number(v, "lr")?),
+            "optimizer" => optimizer = Some(v.to_string()),
+            "batch_size" => s.batch_size = usize_opt(v, "batch_size", 1 << 30)?,
+            "epochs" => s.epochs = usize_opt(v, "epochs", 10_000_000)?,
+            "patience" => {
+                s.patience = if v.is_unit() {
+                    None
+                } else {
+                    Some(usize_opt(v, "patience", 10_000_000)?)
+                }
+            }
+            "min_delta" => s.min_delta = number(v, "min_delta")?,
+            "restore_best" => {
+                s.restore_best = v
+                    .as_bool()
+                    .map_err(|_| script_err("option restore_best is true or false"))?
+            }
+            "standardize_outputs" => {
+                s.standardize_outputs = v
+                    .as_bool()
+                    .map_err(|_| script_err("option standardize_outputs is true or false"))?
+            }
+            "seed" => s.seed = usize_opt(v, "seed", usize::MAX)? as u64,
+            _ => rest.push(k.to_string()),
+        }
+    }
+    if let Some(o) = optimizer {
+        s.optimizer = match o.as_str() {
+            "rmsprop" => Optimizer::paper(),
+            "adam" => Optimizer::Adam {
+                lr: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-7,
+            },
+            "sgd" => Optimizer::Sgd {
+                lr: 0.01,
+                momentum: 0.0,
+            },
+            _ => {
+                return Err(script_err(format!(
+                    "unknown optimizer '{o}': use rmsprop, adam or sgd"
+                )))
+            }
+        };
+    }
+    if let Some(lr) = lr {
+        match &mut s.optimizer {
+            Optimizer::Sgd { lr: l, .. }
+            | Optimizer::Rmsprop { lr: l, .. }
+            | Optimizer::Adam { lr: l, .. } => *l = lr,
+        }
+    }
+    Ok(rest)
+}
+
+fn unknown(rest: &[String], known: &str) -> RResult<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(k) => Err(script_err(format!("unknown option '{k}': use {known}"))),
+    }
+}
+
+const NN_KEYS: &str = "hidden, activations, l2, lr, optimizer, batch_size, epochs, patience, min_delta, restore_best, standardize_outputs, seed";
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|k| format!("{prefix}{k}")).collect()
+}
+
+fn wrap(model: Model, x: &Array2<f64>, y: &Array2<f64>) -> RResult<ScriptEmulator> {
+    Fitted::new(
+        model,
+        x.view(),
+        y.view(),
+        names("x", x.ncols()),
+        names("PC", y.ncols()),
+    )
+    .map(|f| ScriptEmulator(Arc::new(f)))
+    .map_err(err)
+}
+
+fn metrics_table(s: &EmulatorStage) -> RResult<Table> {
+    let m = &s.metrics;
+    let text =
+        |f: fn(&crate::emulate::stage::Metric) -> String| Column::Text(m.iter().map(f).collect());
+    let nums =
+        |f: fn(&crate::emulate::stage::Metric) -> f64| Column::Numbers(m.iter().map(f).collect());
+    Table::from_columns(vec![
+        ("emulator".into(), text(|r| r.emulator.clone())),
+        ("variable".into(), text(|r| r.variable.clone())),
+        ("mode".into(), nums(|r| r.mode as f64)),
+        ("split".into(), text(|r| r.split.clone())),
+        ("mse".into(), nums(|r| r.mse)),
+        ("r2".into(), nums(|r| r.r2)),
+        ("coverage".into(), nums(|r| r.coverage)),
+    ])
+    .map_err(err)
+}
+
+/// The functions of the `emulate` module.
+#[export_module]
+pub mod emulate_fns {
+    use super::*;
+
+    /// A fitted emulator: `predict(x)` gives the mean and the predictive variance of each
+    /// output for each row of scalings; `save(path)` writes one JSON file that
+    /// `load_emulator` reads back to predict bit for bit.
+    pub type Emulator = ScriptEmulator;
+
+    /// The emulator stage's results: every emulator of every variable, compared.
+    pub type Emulators = ScriptEmulators;
+
+    /// Ridge regression of `y` (rows x outputs) on the scalings `x` (rows x parameters),
+    /// penalty alpha 1e-3 (scikit-learn's `Ridge(alpha)`, intercept not penalised).
+    ///
+    /// ```rhai
+    /// let x = array([[0.0], [0.5], [1.0], [0.25]]);
+    /// let e = fit_ridge(x, 2 * x + 1, #{alpha: 0});
+    /// e.predict(array([[0.75]])).mean    //=> [[2.5]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fit_ridge(x: NdArray, y: NdArray) -> RResult<ScriptEmulator> {
+        fit_ridge_with(x, y, Map::new())
+    }
+
+    /// Ridge regression with options: `alpha` (>= 0) and `degree` (1: linear, 2: also
+    /// every product and square of the scalings).
+    #[rhai_fn(name = "fit_ridge", return_raw)]
+    pub fn fit_ridge_with(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
+        let mut s = RidgeSettings::default();
+        for (k, v) in &options {
+            match k.as_str() {
+                "alpha" => s.alpha = number(v, "alpha")?,
+                "degree" => s.degree = usize_opt(v, "degree", 2)?,
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use alpha, degree"
+                    )))
+                }
+            }
+        }
+        let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
+        let r = Ridge::fit(x.view(), y.view(), s).map_err(err)?;
+        wrap(Model::Ridge(r), &x, &y)
+    }
+
+    /// A neural network of `y` on `x` (the paper's by default: 10-10 hidden nodes, relu then
+    /// tanh, linear output, L2 1e-3, RMSprop 0.005, batch 30, up to 500 epochs, inputs and
+    /// outputs standardised). Options: hidden, activations, l2, lr, optimizer (rmsprop, adam,
+    /// sgd), batch_size, epochs, patience, min_delta, restore_best, standardize_outputs,
+    /// seed, and `validation: [x_val, y_val]` for early stopping.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 2], 1);
+    /// let e = fit_nn(x, x.T[0] - x.T[1], #{hidden: [8, 8], epochs: 50, seed: 3});
+    /// e.method    //=> nn
+    /// e.predict(x).mean.shape    //=> [40, 1]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fit_nn(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
+        let mut s = NnSettings::default();
+        let mut opts = options.clone();
+        let val = opts.remove("validation");
+        let rest = nn_options(&mut s, &opts)?;
+        unknown(&rest, &format!("{NN_KEYS}, validation"))?;
+        let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
+        let val = match val {
+            None => None,
+            Some(v) => {
+                let list = v
+                    .read_lock::<Array>()
+                    .filter(|l| l.len() == 2)
+                    .map(|l| (l[0].clone(), l[1].clone()))
+                    .ok_or_else(|| script_err("option validation is [x_val, y_val]"))?;
+                let a = list.0.read_lock::<NdArray>().map(|a| a.clone());
+                let b = list.1.read_lock::<NdArray>().map(|a| a.clone());
+                match (a, b) {
+                    (Some(a), Some(b)) => Some((matrix(&a, "x_val")?, matrix(&b, "y_val")?)),
+                    _ => {
+                        return Err(script_err(
+                            "option validation is [x_val, y_val], two Arrays",
+                        ))
+                    }
+                }
+            }
+        };
+        let net = Network::fit(
+            x.view(),
+            y.view(),
+            val.as_ref().map(|(a, b)| (a.view(), b.view())),
+            &s,
+        )
+        .map_err(err)?;
+        wrap(Model::Nn(Box::new(net)), &x, &y)
+    }
+
+    /// Runs the emulator stage on an EOF stage's results: for each calibration variable,
+    /// the paper's protocol (seeded 60/20/20 split; networks over a grid of nodes per
+    /// hidden layer, 5..15 x 5..15; the best 10 retrained on 100 resamplings; the
+    /// configuration with the lowest mean + spread of test MSE; its networks as one
+    /// emulator), and ridge and quadratic ridge on the same split; every emulator compared on
+    /// the train, validation and test members and the second ensemble. Options: layer1,
+    /// layer2 (lists of nodes), top, resamples, seed, train, validation (fractions),
+    /// ridge_alpha, and the network options of `fit_nn`.
+    #[rhai_fn(return_raw)]
+    pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
+        let mut s = StageSettings::default();
+        let rest = nn_options(&mut s.protocol.network, &options)?;
+        for k in rest {
+            let v = &options[k.as_str()];
+            match k.as_str() {
+                "layer1" => s.protocol.layer1 = usize_list(v, "layer1")?,
+                "layer2" => s.protocol.layer2 = usize_list(v, "layer2")?,
+                "top" => s.protocol.top = usize_opt(v, "top", 100_000)?,
+                "resamples" => s.protocol.resamples = usize_opt(v, "resamples", 100_000)?,
+                "train" => s.protocol.train = number(v, "train")?,
+                "validation" => s.protocol.validation = number(v, "validation")?,
+                "ridge_alpha" => s.ridge_alpha = number(v, "ridge_alpha")?,
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, ridge_alpha, {NN_KEYS}"
+                    )))
+                }
+            }
+        }
+        s.protocol.seed = s.protocol.network.seed;
+        let e = &stage.0;
+        let inputs = Inputs {
+            parameters: e.ppe.parameters.clone(),
+            cases: e.ppe.cases.clone(),
+            x: e.ppe.scalings.clone(),
+            test_x: e.ppe_test.as_ref().map(|t| t.scalings.clone()),
+        };
+        let targets: Vec<Target> = e
+            .variables
+            .iter()
+            .map(|v| Target {
+                variable: v.name.clone(),
+                y: v.pcs.clone(),
+                test_y: v.test_pcs.clone(),
+            })
+            .collect();
+        let per = s.protocol.layer1.len() * s.protocol.layer2.len()
+            + s.protocol
+                .top
+                .min(s.protocol.layer1.len() * s.protocol.layer2.len())
+                * s.protocol.resamples;
+        let pb = crate::progress::bar((per * targets.len()) as u64, "training networks");
+        let r = EmulatorStage::run(&inputs, &targets, s, &|| pb.inc(1)).map_err(err);
+        pb.finish_and_clear();
+        Ok(ScriptEmulators(Arc::new(r?)))
+    }
+
+    /// Writes `metrics.csv`, `protocol.csv` and one `METHOD_VARIABLE.json` per emulator into
+    /// `dir` (e.g. `OUT/emulator`).
+    #[rhai_fn(name = "save", return_raw, pure)]
+    pub fn save_stage(s: &mut ScriptEmulators, dir: &str) -> RResult<()> {
+        s.0.save(std::path::Path::new(dir)).map_err(err)
+    }
+
+    /// The comparison: emulator, variable, mode, split, mse, r2, coverage (of +-2 sigma).
+    #[rhai_fn(get = "metrics", pure, return_raw)]
+    pub fn stage_metrics(s: &mut ScriptEmulators) -> RResult<ScriptTable> {
+        metrics_table(&s.0).map(|t| ScriptTable(Arc::new(t)))
+    }
+
+    /// The emulator `name` (`nn`, `ridge`, `quadratic_ridge`) of `variable`.
+    #[rhai_fn(name = "get", pure, return_raw)]
+    pub fn stage_get(
+        s: &mut ScriptEmulators,
+        name: &str,
+        variable: &str,
+    ) -> RResult<ScriptEmulator> {
+        s.0.get(name, variable)
+            .map(|f| ScriptEmulator(Arc::new(f.clone())))
+            .map_err(err)
+    }
+
+    /// The variables emulated.
+    #[rhai_fn(get = "variables", pure)]
+    pub fn stage_variables(s: &mut ScriptEmulators) -> Array {
+        s.0.variables
+            .iter()
+            .map(|v| Dynamic::from(v.variable.clone()))
+            .collect()
+    }
+
+    /// The nodes of the chosen network configuration of `variable`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn chosen(s: &mut ScriptEmulators, variable: &str) -> RResult<Array> {
+        let v =
+            s.0.variables
+                .iter()
+                .find(|v| v.variable == variable)
+                .ok_or_else(|| script_err(format!("no emulators of variable '{variable}'")))?;
+        Ok(v.configs[v.chosen]
+            .hidden
+            .iter()
+            .map(|&n| Dynamic::from(n as INT))
+            .collect())
+    }
+
+    /// A summary.
+    #[rhai_fn(name = "to_string", global, pure)]
+    pub fn stage_to_string(s: &mut ScriptEmulators) -> String {
+        let mut out = String::from("Emulators:");
+        for v in &s.0.variables {
+            let names: Vec<&str> = v.emulators.iter().map(|(n, _)| n.as_str()).collect();
+            out += &format!(
+                " {} ({}; network {:?})",
+                v.variable,
+                names.join(", "),
+                v.configs[v.chosen].hidden
+            );
+        }
+        out
+    }
+
+    /// The same summary (used by the REPL).
+    #[rhai_fn(name = "to_debug", global, pure)]
+    pub fn stage_to_debug(s: &mut ScriptEmulators) -> String {
+        stage_to_string(s)
+    }
+
+    /// Mean and predictive variance for each row of scalings `x`: `#{mean, variance}`, both
+    /// rows x outputs.
+    #[rhai_fn(pure, return_raw)]
+    pub fn predict(e: &mut ScriptEmulator, x: NdArray) -> RResult<Map> {
+        let x = matrix(&x, "x")?;
+        let p = e.0.model.emulator().predict(x.view()).map_err(err)?;
+        let mut m = Map::new();
+        m.insert(
+            "mean".into(),
+            Dynamic::from(NdArray::new(p.mean.into_dyn())),
+        );
+        m.insert(
+            "variance".into(),
+            Dynamic::from(NdArray::new(p.variance.into_dyn())),
+        );
+        Ok(m)
+    }
+
+    /// Writes the emulator as one JSON file (atomically).
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn save_emulator(e: &mut ScriptEmulator, path: &str) -> RResult<()> {
+        e.0.save(std::path::Path::new(path)).map_err(err)
+    }
+
+    /// Reads an emulator saved with `save`.
+    ///
+    /// ```rhai
+    /// let x = array([[0.0], [0.5], [1.0], [0.25]]);
+    /// fit_ridge(x, 2 * x + 1).save(`${TEMP_DIR}/ridge.json`);
+    /// load_emulator(`${TEMP_DIR}/ridge.json`).method    //=> ridge
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn load_emulator(path: &str) -> RResult<ScriptEmulator> {
+        Fitted::load(std::path::Path::new(path))
+            .map(|f| ScriptEmulator(Arc::new(f)))
+            .map_err(err)
+    }
+
+    /// The method: `ridge`, `quadratic_ridge`, `nn` or `nn_ensemble`.
+    #[rhai_fn(get = "method", pure)]
+    pub fn method(e: &mut ScriptEmulator) -> String {
+        e.0.model.emulator().method()
+    }
+    /// The input names (parameters).
+    #[rhai_fn(get = "parameters", pure)]
+    pub fn parameters(e: &mut ScriptEmulator) -> Array {
+        e.0.parameters.iter().cloned().map(Dynamic::from).collect()
+    }
+    /// The fingerprint of the training data.
+    #[rhai_fn(get = "fingerprint", pure)]
+    pub fn fingerprint(e: &mut ScriptEmulator) -> String {
+        e.0.fingerprint.clone()
+    }
+
+    /// A summary.
+    #[rhai_fn(name = "to_string", global, pure)]
+    pub fn emulator_to_string(e: &mut ScriptEmulator) -> String {
+        format!(
+            "Emulator: {}{} of {} inputs -> {} outputs",
+            e.0.model.emulator().method(),
+            e.0.variable
+                .as_ref()
+                .map(|v| format!(" of {v}"))
+                .unwrap_or_default(),
+            e.0.parameters.len(),
+            e.0.outputs.len()
+        )
+    }
+
+    /// The same summary (used by the REPL).
+    #[rhai_fn(name = "to_debug", global, pure)]
+    pub fn emulator_to_debug(e: &mut ScriptEmulator) -> String {
+        emulator_to_string(e)
+    }
+}
+
+/// The `emulate` module.
+pub fn module() -> Module {
+    exported_module!(emulate_fns)
+}
