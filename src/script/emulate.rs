@@ -355,6 +355,21 @@ pub mod emulate_fns {
             .map_err(err)
     }
 
+    /// The members (row indices, from 0) of the split every emulator shares:
+    /// `#{train, validation, test}`.
+    #[rhai_fn(get = "split", pure)]
+    pub fn stage_split(s: &mut ScriptEmulators) -> Map {
+        let list = |v: &[usize]| -> Dynamic {
+            Dynamic::from_array(v.iter().map(|&i| Dynamic::from(i as INT)).collect())
+        };
+        let sp = &s.0.split;
+        let mut m = Map::new();
+        m.insert("train".into(), list(&sp.train));
+        m.insert("validation".into(), list(&sp.validation));
+        m.insert("test".into(), list(&sp.test));
+        m
+    }
+
     /// The variables emulated.
     #[rhai_fn(get = "variables", pure)]
     pub fn stage_variables(s: &mut ScriptEmulators) -> Array {
