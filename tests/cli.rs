@@ -363,3 +363,41 @@ fn demo_script_computes_parameter_effects_that_numpy_agrees_with() {
         assert_eq!(row[1], rank);
     }
 }
+
+#[test]
+fn types_have_script_names_in_type_of_messages_doc_and_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    // type_of, a Function-not-found message and an argument error name script types
+    let out = repl(
+        "type_of(zeros(2))\ntype_of(0..3)\ntype_of(1..=3)\nlet r = 0..3;\n:vars\nr.nosuch(zeros(2))\nzeros(r)\n",
+        dir.path(),
+    );
+    let o = text(&out.stdout);
+    let e = text(&out.stderr);
+    assert!(o.contains("\"Array\"\n\"Range\"\n\"Range\"\n"), "{o}");
+    assert!(o.contains("  r: Range"), "{o}");
+    assert!(
+        e.contains("error: Function not found: nosuch (Range, Array)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("error: a shape is an int or a list of ints, not Range"),
+        "{e}"
+    );
+    assert!(!o.contains("::") && !e.contains("::"), "{o}\n{e}");
+    // the docs: signatures in script types, never a Rust type name
+    let out = bin().arg("doc").output().unwrap();
+    let doc = text(&out.stdout);
+    assert!(
+        doc.contains("fn check_complete(ens: Ensemble) -> ()"),
+        "Ensemble"
+    );
+    for line in doc
+        .lines()
+        .filter(|l| l.starts_with("fn ") || l.starts_with("type "))
+    {
+        for rust in ["Script", "NdArray", "::ops::", "clmtune::"] {
+            assert!(!line.contains(rust), "{line}");
+        }
+    }
+}

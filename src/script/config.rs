@@ -1,6 +1,6 @@
 //! The `config` module: the experiment config as a map scripts read (`cfg.archive.root`).
 
-use super::array::{script_err, RResult};
+use super::convert::{script_err, RResult};
 use crate::config::Config;
 use rhai::plugin::*;
 use rhai::{Dynamic, Module};

@@ -46,7 +46,7 @@ pub mod core_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fmt(x: Dynamic, spec: &str) -> Result<String, Box<EvalAltResult>> {
-        let v = crate::script::array::number(&x, "fmt's first argument")?;
+        let v = crate::script::convert::number(&x, "fmt's first argument")?;
         super::format_spec(v, spec).map_err(Into::into)
     }
 }

@@ -1,7 +1,8 @@
 //! The `ensemble` module: designs, and ensembles of CLM runs made, submitted, watched and
 //! waited for from a script. Members come back as maps.
 
-use super::array::{script_err, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{script_err, RResult};
 use crate::config::Config;
 use crate::ensemble::{self, from_config, Ensemble, Record};
 use rhai::plugin::*;

@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod config;
+pub mod convert;
 pub mod core;
 pub mod doc;
 pub mod ensemble;
@@ -78,17 +79,63 @@ pub const MODULES: &[ScriptModule] = &[
     },
 ];
 
-/// Gives the engine the script names of the native types.
+/// A type a script sees: its script name (in `type_of`, messages, `clmtune doc` and the
+/// REPL's `:vars`) and the Rust type behind it.
+pub struct ScriptType {
+    /// The name scripts know it by.
+    pub name: &'static str,
+    /// The Rust type's full name (`std::any::type_name`), recognised and rewritten in
+    /// messages.
+    pub rust: fn() -> &'static str,
+    register: fn(&mut Engine, &'static str),
+}
+
+fn register_one<T: rhai::Variant + Clone>(engine: &mut Engine, name: &'static str) {
+    engine.register_type_with_name::<T>(name);
+}
+
+const fn script_type<T: rhai::Variant + Clone>(name: &'static str) -> ScriptType {
+    ScriptType {
+        name,
+        rust: std::any::type_name::<T>,
+        register: register_one::<T>,
+    }
+}
+
+/// Every native type and its script name: the one list `type_of`, error messages
+/// ([`convert::script_words`]), [`convert::type_name`], `clmtune doc` and the REPL use.
+/// Adding a type is one line here.
+pub const TYPES: &[ScriptType] = &[
+    script_type::<array::NdArray>("Array"),
+    script_type::<field::ScriptField>("Field"),
+    script_type::<eof::ScriptEof>("Eof"),
+    script_type::<eof::ScriptEofStage>("EofStage"),
+    script_type::<ensemble::ScriptEnsemble>("Ensemble"),
+    script_type::<sensitivity::ScriptEffects>("Effects"),
+    script_type::<sensitivity::ScriptPc>("PatternCorrelation"),
+    script_type::<sensitivity::ScriptRanks>("Ranks"),
+    script_type::<table::ScriptTable>("Table"),
+    script_type::<std::ops::Range<rhai::INT>>("Range"),
+    script_type::<std::ops::RangeInclusive<rhai::INT>>("Range"),
+];
+
+/// The script name of a Rust type: by its full name (`std::any::type_name`) or by the
+/// bare name the plugin macros record in signatures (`ScriptField`); `None` if it is not
+/// in [`TYPES`].
+pub fn script_name_of(rust: &str) -> Option<&'static str> {
+    let rust = rust.trim_start_matches("&mut ").trim_start_matches('&');
+    TYPES.iter().find_map(|t| {
+        let full = (t.rust)();
+        let bare = full.rsplit("::").next().unwrap_or(full);
+        (full == rust || (!bare.contains('<') && bare == rust)).then_some(t.name)
+    })
+}
+
+/// Gives the engine the script names of the native types ([`TYPES`]).
 pub fn register_types(engine: &mut Engine) {
-    engine.register_type_with_name::<array::NdArray>("Array");
-    engine.register_type_with_name::<field::ScriptField>("Field");
-    engine.register_type_with_name::<eof::ScriptEof>("Eof");
-    engine.register_type_with_name::<eof::ScriptEofStage>("EofStage");
-    engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
-    engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
-    engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");
-    engine.register_type_with_name::<sensitivity::ScriptRanks>("Ranks");
-    engine.register_type_with_name::<table::ScriptTable>("Table");
+    for t in TYPES {
+        (t.register)(engine, t.name);
+    }
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module
