@@ -401,3 +401,62 @@ fn types_have_script_names_in_type_of_messages_doc_and_vars() {
         }
     }
 }
+
+#[test]
+fn stage_options_are_checked_and_a_typo_names_the_nearest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("stage.rhai");
+    std::fs::write(
+        &s,
+        "import \"experiment\" as ex;\nlet cfg = ex::config(OPTIONS, #{members: \"N\"});\nprint(cfg.output.dir);\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = bin()
+            .current_dir(dir.path())
+            .arg("run")
+            .arg(&s)
+            .arg("--")
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    let known = "(known options: --config FILE, --dry-run, --members N, --out DIR)";
+    for (args, want) in [
+        (
+            &["--confg", "x.toml"][..],
+            format!("error: unknown option --confg: did you mean --config? {known}"),
+        ),
+        (
+            &["--membres", "3"][..],
+            format!("error: unknown option --membres: did you mean --members? {known}"),
+        ),
+        (
+            &["--config=x.toml", "--colour"][..],
+            format!("error: unknown option --colour {known}"),
+        ),
+        (
+            &["x.toml"][..],
+            format!("error: argument 'x.toml' is not an option: options start with -- {known}"),
+        ),
+        (
+            &["--out", "o", "x.toml"][..],
+            format!("error: argument 'x.toml' is not an option: options start with -- {known}"),
+        ),
+        (
+            &["--config"][..],
+            "error: option --config needs a value: --config FILE".to_string(),
+        ),
+        (
+            &["--dry-run", "yes"][..],
+            "error: option --dry-run takes no value, got 'yes'".to_string(),
+        ),
+    ] {
+        let (code, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains(&want), "{args:?}:\n{err}");
+    }
+    // nothing was written: the demo config was never used
+    assert!(!dir.path().join("results").exists());
+}

@@ -757,3 +757,65 @@ fn an_interrupted_local_run_is_run_again_and_only_it() {
     };
     assert_eq!((runs("demo_LHC_1"), runs("demo_LHC_2")), (1, 3));
 }
+
+/// Reported: after one config's runs were complete, running another config (or a mistyped
+/// one falling back to the demo config) into the same results folder marked every complete
+/// member failed ("history files have gone"), though nothing had gone: the registry was read
+/// against the other config's archive. Now the registry refuses a config whose archive is not
+/// the one its records were made for, and changes nothing.
+#[test]
+fn a_results_folder_of_another_archive_is_refused_and_its_complete_members_stay_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = Config::load(&experiment(d, 1, "kind = \"none\"")).unwrap();
+    // the default case complete for the analysed year 2: twelve monthly files
+    for m in 1..=12 {
+        let p = clmtune::archive::hist_path(&cfg.archive.root, "demo_default", 2, m);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"").unwrap();
+    }
+    let run = from_config::default_run(&cfg, false).unwrap();
+    run.submit().unwrap();
+    // the registry records it complete
+    let recs = run.status().unwrap();
+    assert_eq!(recs[0].status, Status::Complete);
+    let record = d.join("results/default/members/default.json");
+    let before = std::fs::read_to_string(&record).unwrap();
+
+    // the same results folder, another archive (an empty one)
+    let mut other = cfg.clone();
+    other.archive.root = d.join("elsewhere");
+    let e = from_config::default_run(&other, false).unwrap();
+    for err in [e.status().unwrap_err(), e.submit().unwrap_err()] {
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("member default in ")
+                && err.contains(&format!(
+                    "was made for the history folder {}",
+                    d.join("archive/demo_default/lnd/hist").display()
+                ))
+                && err.contains("use another results folder (--out DIR)"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), before);
+    assert_eq!(run.status().unwrap()[0].status, Status::Complete);
+
+    // files really gone: failed, naming the months
+    std::fs::remove_file(clmtune::archive::hist_path(
+        &cfg.archive.root,
+        "demo_default",
+        2,
+        7,
+    ))
+    .unwrap();
+    let recs = run.status().unwrap();
+    assert_eq!(recs[0].status, Status::Failed);
+    assert_eq!(
+        recs[0].message.as_deref().unwrap(),
+        format!(
+            "the case was complete, but 1 months of years 2-2 are now missing from {} (first: 0002-07)",
+            d.join("archive/demo_default/lnd/hist").display()
+        )
+    );
+}

@@ -156,23 +156,36 @@ pub fn engine() -> Engine {
     engine
 }
 
+/// The key of [`options_map`] under which arguments that are not options are listed.
+pub const POSITIONAL_KEY: &str = "";
+
 /// The command-line arguments of a script as a map: `--key value` and `--key=value` give
 /// `key: "value"`, a `--flag` followed by another option or nothing gives `flag: true`.
+/// Arguments that are not options (no leading `--`, not the value of one) are listed under
+/// the empty key (`OPTIONS[""]`), so that `check_options` can refuse them.
 pub fn options_map(args: &[String]) -> Map {
     let mut m = Map::new();
+    let mut positional = rhai::Array::new();
     let mut i = 0;
     while i < args.len() {
-        if let Some(key) = args[i].strip_prefix("--").filter(|k| !k.is_empty()) {
-            if let Some((k, v)) = key.split_once('=') {
-                m.insert(k.into(), Dynamic::from(v.to_string()));
-            } else if i + 1 < args.len() && !args[i + 1].starts_with("--") {
-                m.insert(key.into(), Dynamic::from(args[i + 1].clone()));
-                i += 1;
-            } else {
-                m.insert(key.into(), Dynamic::TRUE);
+        let key = args[i].strip_prefix("--");
+        match key {
+            Some(key) if !key.is_empty() && !key.starts_with('=') => {
+                if let Some((k, v)) = key.split_once('=') {
+                    m.insert(k.into(), Dynamic::from(v.to_string()));
+                } else if i + 1 < args.len() && !args[i + 1].starts_with("--") {
+                    m.insert(key.into(), Dynamic::from(args[i + 1].clone()));
+                    i += 1;
+                } else {
+                    m.insert(key.into(), Dynamic::TRUE);
+                }
             }
+            _ => positional.push(Dynamic::from(args[i].clone())),
         }
         i += 1;
+    }
+    if !positional.is_empty() {
+        m.insert(POSITIONAL_KEY.into(), Dynamic::from_array(positional));
     }
     m
 }
@@ -258,6 +271,12 @@ mod tests {
         assert!(m["dry-run"].as_bool().unwrap());
         assert_eq!(m["out"].clone().into_string().unwrap(), "res");
         assert_eq!(m["seed"].clone().into_string().unwrap(), "7");
-        assert_eq!(m.len(), 4);
+        // `x` is no option's value: it is kept as a positional argument
+        let pos = m[POSITIONAL_KEY].clone().into_array().unwrap();
+        assert_eq!(pos.len(), 1);
+        assert_eq!(pos[0].clone().into_string().unwrap(), "x");
+        assert_eq!(m.len(), 5);
+        let m = options_map(&["--".to_string(), "--=v".to_string()]);
+        assert_eq!(m[POSITIONAL_KEY].clone().into_array().unwrap().len(), 2);
     }
 }
