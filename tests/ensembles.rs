@@ -819,3 +819,29 @@ fn a_results_folder_of_another_archive_is_refused_and_its_complete_members_stay_
         )
     );
 }
+
+/// The ensemble functions read the config's spec once per file version: the same spec while
+/// the files are unchanged, the new one as soon as the spec (or its base params file) changes.
+#[test]
+fn the_spec_is_read_once_per_file_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load(&experiment(dir.path(), 2, "kind = \"none\"")).unwrap();
+    let a = from_config::oaat(&cfg, false).unwrap();
+    let b = from_config::oaat(&cfg, false).unwrap();
+    assert_eq!(a.params, b.params);
+    let kmax = |e: &clmtune::ensemble::Ensemble| {
+        e.params
+            .iter()
+            .find(|p| p.name == "kmax")
+            .unwrap()
+            .writes(1.0)[0]
+            .value
+    };
+    assert_eq!(kmax(&a), 3.8e-8);
+    // a new max for kmax (the file's size changes, so a same-second edit is seen too)
+    let spec = &cfg.parameters.spec;
+    let text = std::fs::read_to_string(spec).unwrap();
+    std::fs::write(spec, text.replacen("max = 3.8e-8", "max = 3.85e-8", 1)).unwrap();
+    let c = from_config::oaat(&cfg, false).unwrap();
+    assert_eq!(kmax(&c), 3.85e-8);
+}

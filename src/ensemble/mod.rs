@@ -883,8 +883,10 @@ pub mod from_config {
     use super::*;
     use crate::config::Config;
 
+    /// The config's parameter spec, read once per file version ([`Spec::load_cached`]).
     fn spec(cfg: &Config) -> Result<Spec> {
-        Spec::load(&cfg.parameters.spec).with_context(|| format!("config {}", cfg.path.display()))
+        Spec::load_cached(&cfg.parameters.spec)
+            .with_context(|| format!("config {}", cfg.path.display()))
     }
 
     /// The perturbed-parameter ensemble (`which` = `ppe`) or the second, independent one
