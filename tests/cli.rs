@@ -460,3 +460,44 @@ fn stage_options_are_checked_and_a_typo_names_the_nearest() {
     // nothing was written: the demo config was never used
     assert!(!dir.path().join("results").exists());
 }
+
+/// The script bridge is a leaf: no plain module imports it (only the bridge itself, the
+/// command line and the REPL), so the numeric modules never depend on Rhai.
+#[test]
+fn no_module_outside_the_bridge_imports_script() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    assert!(files.len() > 20, "{} files", files.len());
+    let allowed = |p: &Path| {
+        p.starts_with(src.join("script")) || p == src.join("main.rs") || p == src.join("repl.rs")
+    };
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| !allowed(f)) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("crate::script")
+                || code.contains("clmtune::script")
+                || code.contains("super::script")
+            {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "modules importing script:\n{}",
+        bad.join("\n")
+    );
+}

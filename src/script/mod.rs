@@ -248,6 +248,40 @@ pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The benchmarks of the script engine, rows of `clmtune bench` before those of
+/// [`crate::bench::BENCHES`] (given to [`crate::bench::run`] by the command line).
+pub const BENCHES: &[crate::bench::Bench] = &[crate::bench::Bench {
+    name: "array_arith",
+    about: "a * b + c on 10^7 elements, from a script",
+    target_s: 0.2,
+    setup: array_arith_bench,
+    once: false,
+}];
+
+/// `a * b + c` on three arrays of 10^7 random numbers, evaluated by a script.
+fn array_arith_bench() -> anyhow::Result<crate::bench::Body> {
+    let engine = engine();
+    let mut scope = base_scope("<bench>", &[]);
+    let setup = engine.compile(
+        "let n = 10_000_000; let a = rand(n, 1); let b = rand(n, 2); let c = rand(n, 3);",
+    )?;
+    engine
+        .run_ast_with_scope(&mut scope, &setup)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ast = engine.compile("a * b + c")?;
+    Ok(Box::new(move || {
+        let r: array::NdArray = engine
+            .eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            r.data().len() == 10_000_000,
+            "wrong result size {}",
+            r.data().len()
+        );
+        Ok(())
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
