@@ -55,23 +55,3 @@ pub mod core_fns {
 pub fn module() -> Module {
     exported_module!(core_fns)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::format_spec;
-
-    // Expected strings are Python's format(x, spec) for the same arguments.
-    #[test]
-    fn python_format_specs() {
-        assert_eq!(format_spec(1.23456, ".3f").unwrap(), "1.235");
-        assert_eq!(format_spec(12345.678, ".4g").unwrap(), "1.235e+04");
-        assert_eq!(format_spec(0.00012345, ".3g").unwrap(), "0.000123");
-        assert_eq!(format_spec(0.000012345, ".3g").unwrap(), "1.23e-05");
-        assert_eq!(format_spec(2.5, "g").unwrap(), "2.5");
-        assert_eq!(format_spec(100.0, ".3g").unwrap(), "100");
-        assert_eq!(format_spec(-1.5e-10, "10.2e").unwrap(), " -1.50e-10");
-        assert_eq!(format_spec(f64::NAN, ".2f").unwrap(), "nan");
-        assert!(format_spec(1.0, ".2x").is_err());
-        assert!(format_spec(1.0, "").is_err());
-    }
-}
