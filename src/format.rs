@@ -106,7 +106,7 @@ mod tests {
     fn more_specs_format_as_python_does() {
         // each value printed by Python 3.12: format(x, spec)
         for (x, spec, want) in [
-            (3.14159, ".2f", "3.14"),
+            (5.4321, ".2f", "5.43"),
             (0.000123, ".2e", "1.23e-04"),
             (1234567.0, ".3g", "1.23e+06"),
             (0.5, "8.3f", "   0.500"),
