@@ -614,7 +614,7 @@ fn a_failed_creation_is_retried_only_by_resubmit_failed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = experiment(d, 3, &cime_backend(d));
-    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\nif OPTIONS.again == \"yes\" { e.resubmit_failed(); } else { e.submit(); }\nprint(e.summary());\n";
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS, [\"again\"]));\nif OPTIONS.again == \"yes\" { e.resubmit_failed(); } else { e.submit(); }\nprint(e.summary());\n";
     let args = ["--config", cfg.to_str().unwrap(), "--again"];
     let out = clmtune_run(
         d,

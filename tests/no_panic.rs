@@ -23,7 +23,9 @@ const VALUES: &[&str] = &[
     "-9223372036854775807",
     "NAN",
     "\"DIR/f.csv\"",
-    "\":x\"", // a bogus path; a bare ":" would read "cannot open :: ..."
+    // an odd file name, in the temporary folder (a bare ":" would be written into the
+    // current folder by the writers, and its messages would read "cannot open :: ...")
+    "\"DIR/:x\"",
     "()",
     "[]",
     "[1, [2]]",
