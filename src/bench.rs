@@ -1,6 +1,7 @@
 //! `clmtune bench`: named benchmarks, each timed over several runs after one warm-up, shown
 //! as a table of median / min / max against its target and written as JSON. Later stages
-//! add rows to [`BENCHES`].
+//! add rows to [`BENCHES`]; rows that run scripts (`crate::script::BENCHES`) are given to
+//! [`run`] by the command line, so that this module does not depend on the script engine.
 
 use anyhow::Context;
 use std::path::Path;
@@ -25,13 +26,6 @@ pub struct Bench {
 
 /// Every benchmark.
 pub const BENCHES: &[Bench] = &[
-    Bench {
-        name: "array_arith",
-        about: "a * b + c on 10^7 elements, from a script",
-        target_s: 0.2,
-        setup: array_arith,
-        once: false,
-    },
     Bench {
         name: "ensemble_load",
         about: "GPP, EFLX_LH_TOT 5-yr means: 100 members x 60 months, 4x5",
@@ -432,29 +426,6 @@ fn ensemble_load() -> anyhow::Result<Body> {
     }))
 }
 
-fn array_arith() -> anyhow::Result<Body> {
-    let engine = crate::script::engine();
-    let mut scope = crate::script::base_scope("<bench>", &[]);
-    let setup = engine.compile(
-        "let n = 10_000_000; let a = rand(n, 1); let b = rand(n, 2); let c = rand(n, 3);",
-    )?;
-    engine
-        .run_ast_with_scope(&mut scope, &setup)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ast = engine.compile("a * b + c")?;
-    Ok(Box::new(move || {
-        let r: crate::script::array::NdArray = engine
-            .eval_ast_with_scope(&mut scope, &ast)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        anyhow::ensure!(
-            r.data().len() == 10_000_000,
-            "wrong result size {}",
-            r.data().len()
-        );
-        Ok(())
-    }))
-}
-
 /// Timings of one benchmark, seconds.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Timing {
@@ -566,15 +537,18 @@ pub fn table(rows: &[Timing]) -> String {
     out
 }
 
-/// Runs the benchmarks whose names contain one of `filters` (all if none), prints the table
-/// and writes JSON to `json`.
-pub fn run(filters: &[String], runs: usize, json: &Path) -> anyhow::Result<()> {
-    let chosen: Vec<&Bench> = BENCHES
+/// Runs the benchmarks (`first`, then [`BENCHES`]) whose names contain one of `filters`
+/// (all if none), prints the table and writes JSON to `json`. `first` are rows defined
+/// elsewhere, e.g. the script engine's.
+pub fn run(filters: &[String], runs: usize, json: &Path, first: &[Bench]) -> anyhow::Result<()> {
+    let all: Vec<&Bench> = first.iter().chain(BENCHES).collect();
+    let chosen: Vec<&Bench> = all
         .iter()
+        .copied()
         .filter(|b| filters.is_empty() || filters.iter().any(|f| b.name.contains(f.as_str())))
         .collect();
     if chosen.is_empty() {
-        let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
+        let names: Vec<&str> = all.iter().map(|b| b.name).collect();
         anyhow::bail!(
             "no benchmark matches {filters:?}; there are: {}",
             names.join(", ")

@@ -2,7 +2,7 @@
 //! are resolved relative to the file's folder; types and ranges are checked; an unknown key
 //! is an error naming it, its section, the line, and the nearest known key.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -193,7 +193,7 @@ pub struct Config {
 
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a sentence naming the
 /// nearest known key.
-fn explain_unknown(msg: &str) -> Option<String> {
+pub(crate) fn explain_unknown(msg: &str) -> Option<String> {
     let rest = msg.split("unknown field `").nth(1)?;
     let (key, rest) = rest.split_once('`')?;
     let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
@@ -220,6 +220,53 @@ pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Res
     })
 }
 
+/// A config value [`Config::check`] refuses: its key (dotted, `archive.years`), the value as
+/// written, and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyProblem {
+    /// The key, its sections joined by dots: `archive.years`, `sensitivity.outputs.TF`.
+    pub key: String,
+    /// The value, as it would be written.
+    pub value: Option<String>,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl KeyProblem {
+    fn with_key(&self, key: String) -> String {
+        match &self.value {
+            Some(v) => format!("{key} = {v}: {}", self.problem),
+            None => format!("{key} {}", self.problem),
+        }
+    }
+
+    /// In the words of a config file: `[archive] years = [20, 16]: the first year is after
+    /// the last`.
+    pub fn in_file(&self) -> String {
+        let key = match self.key.split_once('.') {
+            // the section is everything but the last name
+            Some(_) => {
+                let (section, name) = self.key.rsplit_once('.').unwrap_or(("", &self.key));
+                format!("[{section}] {name}")
+            }
+            None => format!("[{}]", self.key),
+        };
+        self.with_key(key)
+    }
+
+    /// In the words of a script whose config map is `var`: `cfg.archive.years = [20, 16]:
+    /// the first year is after the last`.
+    pub fn in_script(&self, var: &str) -> String {
+        self.with_key(format!("{var}.{}", self.key))
+    }
+}
+
+impl std::fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.in_file())
+    }
+}
+
 impl Config {
     /// Reads and checks a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Config> {
@@ -233,6 +280,7 @@ impl Config {
         let mut cfg: Config = from_toml(text, path)?;
         cfg.path = path.to_path_buf();
         cfg.check()
+            .map_err(|p| anyhow::anyhow!(p.in_file()))
             .with_context(|| format!("config {}", path.display()))?;
         let base = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -244,61 +292,97 @@ impl Config {
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<()> {
-        let years = |what: &str, y: [i64; 2]| -> Result<()> {
+    /// Checks the values serde cannot: year ranges, names, fractions, counts, the backend
+    /// kind, the sensitivity expressions. The one check of a config, whether read from a file
+    /// ([`Config::parse`]) or changed in a script; the problem names its key.
+    pub fn check(&self) -> std::result::Result<(), KeyProblem> {
+        let problem = |key: &str, value: Option<String>, problem: &str| KeyProblem {
+            key: key.to_string(),
+            value,
+            problem: problem.to_string(),
+        };
+        let years = |key: &str, y: [i64; 2]| {
             if y[0] > y[1] {
-                bail!(
-                    "{what} = [{}, {}]: the first year is after the last",
-                    y[0],
-                    y[1]
-                );
+                return Err(problem(
+                    key,
+                    Some(format!("[{}, {}]", y[0], y[1])),
+                    "the first year is after the last",
+                ));
             }
             Ok(())
         };
-        years("[archive] years", self.archive.years)?;
+        years("archive.years", self.archive.years)?;
         if self.experiment.name.trim().is_empty() {
-            bail!("[experiment] name is empty");
+            return Err(problem("experiment.name", None, "is empty"));
         }
         if let Some(o) = &self.observations {
-            years("[observations] years", o.years)?;
+            years("observations.years", o.years)?;
             if let Some(s) = o.sigma_years {
-                years("[observations] sigma_years", s)?;
+                years("observations.sigma_years", s)?;
             }
             if !(o.min_coverage > 0.0 && o.min_coverage <= 1.0) {
-                bail!(
-                    "[observations] min_coverage = {} must be in (0, 1]",
-                    o.min_coverage
-                );
+                return Err(problem(
+                    "observations.min_coverage",
+                    Some(o.min_coverage.to_string()),
+                    "must be in (0, 1]",
+                ));
             }
             if o.variables.is_empty() {
-                bail!("[observations.variables] names no calibration variable");
+                return Err(problem(
+                    "observations.variables",
+                    None,
+                    "names no calibration variable",
+                ));
             }
         }
         if let Some(s) = &self.sensitivity {
             for (name, e) in &s.outputs {
-                crate::field::expr::parse(e)
-                    .with_context(|| format!("[sensitivity.outputs] {name}"))?;
+                if let Err(err) = crate::field::expr::parse(e) {
+                    return Err(problem(
+                        &format!("sensitivity.outputs.{name}"),
+                        Some(format!("{e:?}")),
+                        &format!("{err:#}"),
+                    ));
+                }
             }
         }
-        if self.emulator.as_ref().is_some_and(|e| e.modes == 0) {
-            bail!("[emulator] modes must be at least 1");
+        if let Some(e) = self.emulator.as_ref().filter(|e| e.modes == 0) {
+            return Err(problem(
+                "emulator.modes",
+                Some(e.modes.to_string()),
+                "must be at least 1",
+            ));
         }
         if self.cases.ppe_members == Some(0) {
-            bail!("[cases] ppe_members must be at least 1");
+            return Err(problem(
+                "cases.ppe_members",
+                Some("0".into()),
+                "must be at least 1",
+            ));
         }
         match self.backend.kind.as_str() {
             "local" | "cime" | "none" => {}
-            k => bail!("[backend] kind = '{k}': use local, cime or none"),
+            k => {
+                return Err(problem(
+                    "backend.kind",
+                    Some(format!("'{k}'")),
+                    "use local, cime or none",
+                ))
+            }
         }
-        if self
-            .backend
-            .poll
-            .is_some_and(|p| !(p > 0.0 && p.is_finite()))
-        {
-            bail!("[backend] poll must be a positive number of seconds");
+        if let Some(p) = self.backend.poll.filter(|p| !(*p > 0.0 && p.is_finite())) {
+            return Err(problem(
+                "backend.poll",
+                Some(p.to_string()),
+                "must be a positive number of seconds",
+            ));
         }
         if self.backend.parallel == 0 {
-            bail!("[backend] parallel must be at least 1");
+            return Err(problem(
+                "backend.parallel",
+                Some("0".into()),
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -416,7 +500,10 @@ mod tests {
             )
             .unwrap_err()
         );
-        assert!(e.contains("[sensitivity.outputs] TF"), "{e}");
+        assert!(
+            e.contains("[sensitivity.outputs] TF = \"QVEGT / \": expression 'QVEGT / '"),
+            "{e}"
+        );
         let e = format!(
             "{:#}",
             Config::parse(
@@ -428,6 +515,9 @@ mod tests {
             )
             .unwrap_err()
         );
-        assert!(e.contains("min_coverage = 1.5 must be in (0, 1]"), "{e}");
+        assert!(
+            e.contains("config h.toml: [observations] min_coverage = 1.5: must be in (0, 1]"),
+            "{e}"
+        );
     }
 }

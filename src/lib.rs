@@ -14,6 +14,7 @@ pub mod ensemble;
 pub mod eof;
 pub mod field;
 pub mod files;
+pub mod format;
 pub mod grids;
 pub mod nc;
 pub mod output;

@@ -101,7 +101,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             }
         }
-        Command::Bench { names, runs, json } => clmtune::bench::run(&names, runs, &json),
+        Command::Bench { names, runs, json } => {
+            clmtune::bench::run(&names, runs, &json, clmtune::script::BENCHES)
+        }
         Command::DemoModel {
             casedir,
             write_params,

@@ -114,7 +114,7 @@ pub fn color(cmap: &str, t: f64) -> RGBColor {
 /// the tick arithmetic (|v| < 1e-9 of the axis span) is written 0.
 pub fn tick_text(v: f64, span: f64) -> String {
     let v = if v.abs() < 1e-9 * span.abs() { 0.0 } else { v };
-    crate::script::core::format_spec(v, ".3g").unwrap_or_default()
+    crate::format::format_spec(v, ".3g").unwrap_or_default()
 }
 
 pub fn range(values: impl Iterator<Item = f64>, opts: &Options, diverging: bool) -> (f64, f64) {
@@ -1067,7 +1067,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
                     BLACK
                 };
                 Text::new(
-                    crate::script::core::format_spec(v, ".2f").unwrap_or_default(),
+                    crate::format::format_spec(v, ".2f").unwrap_or_default(),
                     (j as f64 + 0.3, r as f64 + 0.6),
                     ("sans-serif", 12).into_font().color(&ink),
                 )

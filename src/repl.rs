@@ -107,7 +107,7 @@ fn cmd_vars(s: &mut Session, _: &str) -> Result<Flow, String> {
     let vars: Vec<_> = s.scope.iter_raw().collect();
     // the scope yields the newest first: list them in definition order
     for (name, constant, value) in vars.into_iter().rev() {
-        let kind = script::array::type_name(value);
+        let kind = script::convert::type_name(value);
         lines.push(format!(
             "  {name}: {kind}{}",
             if constant { " (constant)" } else { "" }

@@ -363,3 +363,141 @@ fn demo_script_computes_parameter_effects_that_numpy_agrees_with() {
         assert_eq!(row[1], rank);
     }
 }
+
+#[test]
+fn types_have_script_names_in_type_of_messages_doc_and_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    // type_of, a Function-not-found message and an argument error name script types
+    let out = repl(
+        "type_of(zeros(2))\ntype_of(0..3)\ntype_of(1..=3)\nlet r = 0..3;\n:vars\nr.nosuch(zeros(2))\nzeros(r)\n",
+        dir.path(),
+    );
+    let o = text(&out.stdout);
+    let e = text(&out.stderr);
+    assert!(o.contains("\"Array\"\n\"Range\"\n\"Range\"\n"), "{o}");
+    assert!(o.contains("  r: Range"), "{o}");
+    assert!(
+        e.contains("error: Function not found: nosuch (Range, Array)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("error: a shape is an int or a list of ints, not Range"),
+        "{e}"
+    );
+    assert!(!o.contains("::") && !e.contains("::"), "{o}\n{e}");
+    // the docs: signatures in script types, never a Rust type name
+    let out = bin().arg("doc").output().unwrap();
+    let doc = text(&out.stdout);
+    assert!(
+        doc.contains("fn check_complete(ens: Ensemble) -> ()"),
+        "Ensemble"
+    );
+    for line in doc
+        .lines()
+        .filter(|l| l.starts_with("fn ") || l.starts_with("type "))
+    {
+        for rust in ["Script", "NdArray", "::ops::", "clmtune::"] {
+            assert!(!line.contains(rust), "{line}");
+        }
+    }
+}
+
+#[test]
+fn stage_options_are_checked_and_a_typo_names_the_nearest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("stage.rhai");
+    std::fs::write(
+        &s,
+        "import \"experiment\" as ex;\nlet cfg = ex::config(OPTIONS, #{members: \"N\"});\nprint(cfg.output.dir);\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = bin()
+            .current_dir(dir.path())
+            .arg("run")
+            .arg(&s)
+            .arg("--")
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    let known = "(known options: --config FILE, --dry-run, --members N, --out DIR)";
+    for (args, want) in [
+        (
+            &["--confg", "x.toml"][..],
+            format!("error: unknown option --confg: did you mean --config? {known}"),
+        ),
+        (
+            &["--membres", "3"][..],
+            format!("error: unknown option --membres: did you mean --members? {known}"),
+        ),
+        (
+            &["--config=x.toml", "--colour"][..],
+            format!("error: unknown option --colour {known}"),
+        ),
+        (
+            &["x.toml"][..],
+            format!("error: argument 'x.toml' is not an option: options start with -- {known}"),
+        ),
+        (
+            &["--out", "o", "x.toml"][..],
+            format!("error: argument 'x.toml' is not an option: options start with -- {known}"),
+        ),
+        (
+            &["--config"][..],
+            "error: option --config needs a value: --config FILE".to_string(),
+        ),
+        (
+            &["--dry-run", "yes"][..],
+            "error: option --dry-run takes no value, got 'yes'".to_string(),
+        ),
+    ] {
+        let (code, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains(&want), "{args:?}:\n{err}");
+    }
+    // nothing was written: the demo config was never used
+    assert!(!dir.path().join("results").exists());
+}
+
+/// The script bridge is a leaf: no plain module imports it (only the bridge itself, the
+/// command line and the REPL), so the numeric modules never depend on Rhai.
+#[test]
+fn no_module_outside_the_bridge_imports_script() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    assert!(files.len() > 20, "{} files", files.len());
+    let allowed = |p: &Path| {
+        p.starts_with(src.join("script")) || p == src.join("main.rs") || p == src.join("repl.rs")
+    };
+    let mut bad = Vec::new();
+    for f in files.iter().filter(|f| !allowed(f)) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("crate::script")
+                || code.contains("clmtune::script")
+                || code.contains("super::script")
+            {
+                bad.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "modules importing script:\n{}",
+        bad.join("\n")
+    );
+}

@@ -614,7 +614,7 @@ fn a_failed_creation_is_retried_only_by_resubmit_failed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cfg = experiment(d, 3, &cime_backend(d));
-    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\nif OPTIONS.again == \"yes\" { e.resubmit_failed(); } else { e.submit(); }\nprint(e.summary());\n";
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS, [\"again\"]));\nif OPTIONS.again == \"yes\" { e.resubmit_failed(); } else { e.submit(); }\nprint(e.summary());\n";
     let args = ["--config", cfg.to_str().unwrap(), "--again"];
     let out = clmtune_run(
         d,
@@ -756,4 +756,92 @@ fn an_interrupted_local_run_is_run_again_and_only_it() {
             .count()
     };
     assert_eq!((runs("demo_LHC_1"), runs("demo_LHC_2")), (1, 3));
+}
+
+/// Reported: after one config's runs were complete, running another config (or a mistyped
+/// one falling back to the demo config) into the same results folder marked every complete
+/// member failed ("history files have gone"), though nothing had gone: the registry was read
+/// against the other config's archive. Now the registry refuses a config whose archive is not
+/// the one its records were made for, and changes nothing.
+#[test]
+fn a_results_folder_of_another_archive_is_refused_and_its_complete_members_stay_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = Config::load(&experiment(d, 1, "kind = \"none\"")).unwrap();
+    // the default case complete for the analysed year 2: twelve monthly files
+    for m in 1..=12 {
+        let p = clmtune::archive::hist_path(&cfg.archive.root, "demo_default", 2, m);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"").unwrap();
+    }
+    let run = from_config::default_run(&cfg, false).unwrap();
+    run.submit().unwrap();
+    // the registry records it complete
+    let recs = run.status().unwrap();
+    assert_eq!(recs[0].status, Status::Complete);
+    let record = d.join("results/default/members/default.json");
+    let before = std::fs::read_to_string(&record).unwrap();
+
+    // the same results folder, another archive (an empty one)
+    let mut other = cfg.clone();
+    other.archive.root = d.join("elsewhere");
+    let e = from_config::default_run(&other, false).unwrap();
+    for err in [e.status().unwrap_err(), e.submit().unwrap_err()] {
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("member default in ")
+                && err.contains(&format!(
+                    "was made for the history folder {}",
+                    d.join("archive/demo_default/lnd/hist").display()
+                ))
+                && err.contains("use another results folder (--out DIR)"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), before);
+    assert_eq!(run.status().unwrap()[0].status, Status::Complete);
+
+    // files really gone: failed, naming the months
+    std::fs::remove_file(clmtune::archive::hist_path(
+        &cfg.archive.root,
+        "demo_default",
+        2,
+        7,
+    ))
+    .unwrap();
+    let recs = run.status().unwrap();
+    assert_eq!(recs[0].status, Status::Failed);
+    assert_eq!(
+        recs[0].message.as_deref().unwrap(),
+        format!(
+            "the case was complete, but 1 months of years 2-2 are now missing from {} (first: 0002-07)",
+            d.join("archive/demo_default/lnd/hist").display()
+        )
+    );
+}
+
+/// The ensemble functions read the config's spec once per file version: the same spec while
+/// the files are unchanged, the new one as soon as the spec (or its base params file) changes.
+#[test]
+fn the_spec_is_read_once_per_file_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load(&experiment(dir.path(), 2, "kind = \"none\"")).unwrap();
+    let a = from_config::oaat(&cfg, false).unwrap();
+    let b = from_config::oaat(&cfg, false).unwrap();
+    assert_eq!(a.params, b.params);
+    let kmax = |e: &clmtune::ensemble::Ensemble| {
+        e.params
+            .iter()
+            .find(|p| p.name == "kmax")
+            .unwrap()
+            .writes(1.0)[0]
+            .value
+    };
+    assert_eq!(kmax(&a), 3.8e-8);
+    // a new max for kmax (the file's size changes, so a same-second edit is seen too)
+    let spec = &cfg.parameters.spec;
+    let text = std::fs::read_to_string(spec).unwrap();
+    std::fs::write(spec, text.replacen("max = 3.8e-8", "max = 3.85e-8", 1)).unwrap();
+    let c = from_config::oaat(&cfg, false).unwrap();
+    assert_eq!(kmax(&c), 3.85e-8);
 }

@@ -331,13 +331,31 @@ impl Ensemble {
 
     /// The records of every member: from the registry, or new (planned); a record whose
     /// scalings differ from the design is an error (the design changed under a live
-    /// ensemble).
+    /// ensemble), and so is one made for another archive (the folder belongs to another
+    /// experiment config): its status says nothing about this config's archive.
     fn load_records(&self) -> Result<Vec<Record>> {
         let reg = self.registry();
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         self.members
             .iter()
             .map(|m| match reg.load(&m.label)? {
                 Some(r) => {
+                    let hist = crate::archive::hist_dir(&self.settings.archive_root, &m.case);
+                    if abs(&r.history_dir) != abs(&hist) {
+                        bail!(
+                            "ensemble {}: member {} in {} was made for the history folder {}, \
+                             but this config's archive gives {}: the folder {} belongs to \
+                             another experiment config; use another results folder (--out DIR), \
+                             the config it was made with, or delete {} to start again",
+                            self.name,
+                            m.label,
+                            reg.record_path(&m.label).display(),
+                            r.history_dir.display(),
+                            hist.display(),
+                            self.dir.display(),
+                            self.dir.join("members").display()
+                        );
+                    }
                     let want = self.scaling_map(m);
                     if r.scalings != want || r.case != m.case {
                         bail!(
@@ -374,11 +392,24 @@ impl Ensemble {
             return;
         }
         if r.status == Status::Complete {
+            let missing = crate::archive::find_case(&self.settings.archive_root, &r.case)
+                .map(|c| c.missing_months(self.settings.years))
+                .unwrap_or_default();
             r.status = Status::Failed;
-            r.message = Some(format!(
-                "history files have gone from {} since the case was complete",
-                r.history_dir.display()
-            ));
+            r.message = Some(match missing.first() {
+                Some(first) => format!(
+                    "the case was complete, but {} months of years {}-{} are now missing from \
+                     {} (first: {first})",
+                    missing.len(),
+                    self.settings.years.0,
+                    self.settings.years.1,
+                    r.history_dir.display()
+                ),
+                None => format!(
+                    "the case was complete, but its history folder {} has gone",
+                    r.history_dir.display()
+                ),
+            });
             return;
         }
         let local = r.backend == "local";
@@ -852,8 +883,10 @@ pub mod from_config {
     use super::*;
     use crate::config::Config;
 
+    /// The config's parameter spec, read once per file version ([`Spec::load_cached`]).
     fn spec(cfg: &Config) -> Result<Spec> {
-        Spec::load(&cfg.parameters.spec).with_context(|| format!("config {}", cfg.path.display()))
+        Spec::load_cached(&cfg.parameters.spec)
+            .with_context(|| format!("config {}", cfg.path.display()))
     }
 
     /// The perturbed-parameter ensemble (`which` = `ppe`) or the second, independent one

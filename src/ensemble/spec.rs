@@ -247,6 +247,44 @@ impl Spec {
         Spec::parse(&text, path)
     }
 
+    /// As [`Spec::load`], read once per file version: the parsed spec is kept while neither
+    /// the spec file nor its base params file changes (modification time and size), so that
+    /// the ensemble functions of a script, each given the config, read it once.
+    pub fn load_cached(path: &Path) -> Result<Spec> {
+        type Stamp = Option<(std::time::SystemTime, u64)>;
+        fn stamp(p: &Path) -> Stamp {
+            let m = std::fs::metadata(p).ok()?;
+            Some((m.modified().ok()?, m.len()))
+        }
+        static CACHE: std::sync::Mutex<Vec<(PathBuf, Stamp, Stamp, Spec)>> =
+            std::sync::Mutex::new(Vec::new());
+        let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let own = stamp(path);
+        if own.is_some() {
+            if let Ok(cache) = CACHE.lock() {
+                let hit = cache.iter().find(|(p, s, b, spec)| {
+                    *p == key && *s == own && *b == spec.base_paramfile.as_deref().and_then(stamp)
+                });
+                if let Some((.., spec)) = hit {
+                    return Ok(spec.clone());
+                }
+            }
+        }
+        let spec = Spec::load(path)?;
+        if own.is_some() {
+            if let Ok(mut cache) = CACHE.lock() {
+                let base = spec.base_paramfile.as_deref().and_then(stamp);
+                cache.retain(|(p, ..)| *p != key);
+                // a few experiments at most in one process
+                if cache.len() >= 16 {
+                    cache.remove(0);
+                }
+                cache.push((key, own, base, spec.clone()));
+            }
+        }
+        Ok(spec)
+    }
+
     /// Parses spec text as if read from `path` (relative paths are relative to its folder),
     /// then checks it against its base params file.
     pub fn parse(text: &str, path: &Path) -> Result<Spec> {

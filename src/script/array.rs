@@ -12,11 +12,10 @@ use crate::array::{
 };
 use ndarray::{ArrayD, IxDyn};
 use rhai::plugin::*;
-use rhai::{Dynamic, EvalAltResult, FuncRegistration, Map, Module, FLOAT, INT};
+use rhai::{Dynamic, FuncRegistration, Map, Module, FLOAT, INT};
 use std::sync::Arc;
 
-/// Result type of native functions.
-pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+use super::convert::{int_list, number, script_err, shape_arg, type_name, usize_arg, RResult};
 
 /// A Rhai list (Rhai's own array of values).
 type List = rhai::Array;
@@ -60,107 +59,8 @@ impl NdArray {
     }
 }
 
-/// Turns an [`ArrayError`] (or any message) into a script error; Rhai adds the position.
-pub fn script_err(e: impl std::fmt::Display) -> Box<EvalAltResult> {
-    e.to_string().into()
-}
-
 fn ok<T>(r: Result<T, ArrayError>) -> RResult<T> {
     r.map_err(script_err)
-}
-
-/// The name a script user knows a value's type by.
-pub fn type_name(d: &Dynamic) -> &'static str {
-    if d.is::<NdArray>() {
-        "Array"
-    } else if d.is_int() {
-        "int"
-    } else if d.is_float() {
-        "float"
-    } else if d.is_bool() {
-        "bool"
-    } else if d.is_string() {
-        "string"
-    } else if d.is_array() {
-        "list"
-    } else if d.is_map() {
-        "map"
-    } else if d.is_unit() {
-        "()"
-    } else {
-        d.type_name()
-    }
-}
-
-/// A number from an int or float argument; `what` names the argument in the error.
-pub fn number(d: &Dynamic, what: &str) -> RResult<f64> {
-    if let Ok(x) = d.as_float() {
-        return Ok(x);
-    }
-    if let Ok(i) = d.as_int() {
-        return Ok(i as f64);
-    }
-    Err(script_err(format!(
-        "{what} must be a number, not {}",
-        type_name(d)
-    )))
-}
-
-fn usize_arg(i: INT, what: &str) -> RResult<usize> {
-    usize::try_from(i).map_err(|_| script_err(format!("{what} must be >= 0, got {i}")))
-}
-
-/// A shape from an int or a list of ints.
-pub fn shape_arg(d: &Dynamic) -> RResult<Vec<usize>> {
-    if let Ok(n) = d.as_int() {
-        return Ok(vec![usize_arg(n, "a dimension")?]);
-    }
-    if let Some(list) = d.read_lock::<List>() {
-        return list
-            .iter()
-            .map(|x| {
-                x.as_int()
-                    .map_err(|_| script_err(format!("a shape holds ints, not {}", type_name(x))))
-                    .and_then(|n| usize_arg(n, "a dimension"))
-            })
-            .collect();
-    }
-    Err(script_err(format!(
-        "a shape is an int or a list of ints, not {}",
-        type_name(d)
-    )))
-}
-
-fn int_list(d: &Dynamic, what: &str) -> RResult<Vec<i64>> {
-    if let Some(a) = d.read_lock::<NdArray>() {
-        return a
-            .data
-            .iter()
-            .map(|&x| {
-                if x.fract() == 0.0 && x.abs() < 9e15 {
-                    Ok(x as i64)
-                } else {
-                    Err(script_err(format!("{what} must be whole numbers, got {x}")))
-                }
-            })
-            .collect();
-    }
-    if let Ok(i) = d.as_int() {
-        return Ok(vec![i]);
-    }
-    if let Some(list) = d.read_lock::<List>() {
-        return list
-            .iter()
-            .map(|x| {
-                x.as_int()
-                    .map_err(|_| script_err(format!("{what} must be ints, not {}", type_name(x))))
-            })
-            .collect();
-    }
-    Err(script_err(format!(
-        "{what} must be an int, a list of ints or an Array, not {}",
-        type_name(d)
-    )))
 }
 
 /// Builds an array from nested lists (ragged lists are an error naming the place).

@@ -46,114 +46,12 @@ pub mod core_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fmt(x: Dynamic, spec: &str) -> Result<String, Box<EvalAltResult>> {
-        let v = crate::script::array::number(&x, "fmt's first argument")?;
-        super::format_spec(v, spec).map_err(Into::into)
+        let v = crate::script::convert::number(&x, "fmt's first argument")?;
+        crate::format::format_spec(v, spec).map_err(Into::into)
     }
-}
-
-/// Formats a number with a Python-style spec `[<|>][width][.precision](f|e|g)`, e.g. ".3f",
-/// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
-/// precision up, and drops trailing zeros, as Python does.
-pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
-    let bad =
-        || format!("bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"");
-    let (align_left, rest) = match spec.strip_prefix('<') {
-        Some(r) => (true, r),
-        None => (false, spec.strip_prefix('>').unwrap_or(spec)),
-    };
-    let kind = rest.chars().last().ok_or_else(bad)?;
-    let body = &rest[..rest.len() - kind.len_utf8()];
-    let (w, p) = body.split_once('.').unwrap_or((body, ""));
-    let width: usize = if w.is_empty() {
-        0
-    } else {
-        w.parse().map_err(|_| bad())?
-    };
-    let prec: usize = if p.is_empty() {
-        6
-    } else {
-        p.parse().map_err(|_| bad())?
-    };
-    if width > 200 || prec > 30 {
-        return Err(bad());
-    }
-    let sci = |x: f64, prec: usize| {
-        let s = format!("{x:.prec$e}");
-        match s.split_once('e') {
-            Some((m, e)) => {
-                let e: i32 = e.parse().unwrap_or(0);
-                format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-            }
-            None => s,
-        }
-    };
-    let text = if !x.is_finite() {
-        if x.is_nan() {
-            "nan".into()
-        } else if x > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        }
-    } else {
-        match kind {
-            'f' => format!("{x:.prec$}"),
-            'e' => sci(x, prec),
-            'g' => {
-                let p = prec.max(1);
-                let exp = if x == 0.0 {
-                    0
-                } else {
-                    x.abs().log10().floor() as i32
-                };
-                let trim = |s: String| {
-                    if s.contains('.') {
-                        let (m, e) = s
-                            .split_once('e')
-                            .map(|(m, e)| (m.to_string(), format!("e{e}")))
-                            .unwrap_or((s.clone(), String::new()));
-                        format!("{}{e}", m.trim_end_matches('0').trim_end_matches('.'))
-                    } else {
-                        s
-                    }
-                };
-                if exp < -4 || exp >= p as i32 {
-                    trim(sci(x, p - 1))
-                } else {
-                    trim(format!("{x:.*}", (p as i32 - 1 - exp).max(0) as usize))
-                }
-            }
-            _ => return Err(bad()),
-        }
-    };
-    Ok(if align_left {
-        format!("{text:<width$}")
-    } else {
-        format!("{text:>width$}")
-    })
 }
 
 /// The `core` module.
 pub fn module() -> Module {
     exported_module!(core_fns)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_spec;
-
-    // Expected strings are Python's format(x, spec) for the same arguments.
-    #[test]
-    fn python_format_specs() {
-        assert_eq!(format_spec(1.23456, ".3f").unwrap(), "1.235");
-        assert_eq!(format_spec(12345.678, ".4g").unwrap(), "1.235e+04");
-        assert_eq!(format_spec(0.00012345, ".3g").unwrap(), "0.000123");
-        assert_eq!(format_spec(0.000012345, ".3g").unwrap(), "1.23e-05");
-        assert_eq!(format_spec(2.5, "g").unwrap(), "2.5");
-        assert_eq!(format_spec(100.0, ".3g").unwrap(), "100");
-        assert_eq!(format_spec(-1.5e-10, "10.2e").unwrap(), " -1.50e-10");
-        assert_eq!(format_spec(f64::NAN, ".2f").unwrap(), "nan");
-        assert!(format_spec(1.0, ".2x").is_err());
-        assert!(format_spec(1.0, "").is_err());
-    }
 }

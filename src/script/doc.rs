@@ -70,12 +70,13 @@ fn display_name(name: &str) -> String {
     }
 }
 
-/// The script name of a Rust type as the plugin macros record it.
+/// The script name of a Rust type as the plugin macros record it: a native type by
+/// [`super::TYPES`], Rhai's own by its script word.
 fn script_type(rust: &str) -> &str {
+    if let Some(name) = super::script_name_of(rust) {
+        return name;
+    }
     match rust {
-        "NdArray" => "Array",
-        "ScriptField" => "Field",
-        "ScriptEof" => "Eof",
         "List" | "Array" => "list",
         "i64" | "INT" => "int",
         "f64" | "FLOAT" => "float",

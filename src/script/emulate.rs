@@ -1,7 +1,8 @@
 //! The `emulate` module: emulators of the EOF stage's PCs (ridge, quadratic ridge, the
 //! paper's networks) fitted, compared, saved and loaded from scripts.
 
-use super::array::{number, script_err, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{number, script_err, RResult};
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
 use crate::emulate::nn::{Activation, Network, NnSettings, Optimizer};

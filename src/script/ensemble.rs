@@ -1,7 +1,8 @@
 //! The `ensemble` module: designs, and ensembles of CLM runs made, submitted, watched and
 //! waited for from a script. Members come back as maps.
 
-use super::array::{script_err, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{script_err, RResult};
 use crate::config::Config;
 use crate::ensemble::{self, from_config, Ensemble, Record};
 use rhai::plugin::*;
@@ -16,16 +17,10 @@ fn err(e: anyhow::Error) -> Box<EvalAltResult> {
     script_err(format!("{e:#}"))
 }
 
-/// The config and `dry_run` flag of a config map from `experiment::config`.
+/// The config and `dry_run` flag of a config map from `experiment::config`, checked
+/// ([`super::config::config_from_map`]).
 pub(crate) fn config_of(cfg: &Map) -> RResult<(Config, bool)> {
-    let mut m = cfg.clone();
-    let dry = m
-        .remove("dry_run")
-        .map(|d| d.as_bool().unwrap_or(false))
-        .unwrap_or(false);
-    let c: Config = rhai::serde::from_dynamic(&Dynamic::from_map(m))
-        .map_err(|e| script_err(format!("not an experiment config map: {e}")))?;
-    Ok((c, dry))
+    super::config::config_from_map(cfg)
 }
 
 fn records(r: anyhow::Result<Vec<Record>>) -> RResult<Array> {

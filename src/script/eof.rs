@@ -1,7 +1,8 @@
 //! The script `Eof` type: an EOF analysis built once from an ensemble field, then cheap
 //! accessors in the manner of Python's eofs package.
 
-use super::array::{script_err, type_name, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{script_err, type_name, RResult};
 use super::ensemble::ScriptEnsemble;
 use super::field::ScriptField;
 use crate::eof::stage::{EofStage, Runs, Settings};
@@ -599,7 +600,7 @@ fn stage_of(
     dflt: &ScriptEnsemble,
     test: Option<&ScriptEnsemble>,
 ) -> RResult<ScriptEofStage> {
-    let (c, _) = super::ensemble::config_of(cfg)?;
+    let (c, _) = super::config::config_from_map(cfg)?;
     let settings = Settings::from_config(&c).map_err(err)?;
     let d = &dflt.0;
     if d.members.len() != 1 {

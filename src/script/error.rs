@@ -34,8 +34,13 @@ fn snippet(p: &Place, text: Option<&str>) -> String {
     format!("{pad} |\n{num} | {src_line}\n{pad} | {caret}\n")
 }
 
-/// The message of an error without Rhai's own position suffix.
-fn message(e: &EvalAltResult) -> String {
+/// The message of an error without Rhai's own position suffix, in script words (Rust type
+/// paths rewritten by [`super::convert::script_words`]).
+pub fn message(e: &EvalAltResult) -> String {
+    super::convert::script_words(&raw_message(e))
+}
+
+fn raw_message(e: &EvalAltResult) -> String {
     match e {
         EvalAltResult::ErrorRuntime(v, _) => {
             if v.is_string() {
@@ -119,7 +124,7 @@ pub fn report_parse(err: &ParseError, source: &str, text: &str) -> String {
     format!(
         "{}: syntax error: {}\n{}",
         location(&place),
-        err.err_type(),
+        super::convert::script_words(&err.err_type().to_string()),
         snippet(&place, Some(text))
     )
 }

@@ -1,7 +1,8 @@
 //! The script `Field` type and the archive functions: find cases and their months, read
 //! history variables and derived outputs, time means, area-weighted means, units.
 
-use super::array::{number, script_err, type_name, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{number, script_err, type_name, RResult};
 use crate::archive;
 use crate::field::read::{
     read_case as read_case_fields, read_ensemble as read_ensemble_fields, Output,

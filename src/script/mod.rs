@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod config;
+pub mod convert;
 pub mod core;
 pub mod doc;
 pub mod emulate;
@@ -85,19 +86,65 @@ pub const MODULES: &[ScriptModule] = &[
     },
 ];
 
-/// Gives the engine the script names of the native types.
+/// A type a script sees: its script name (in `type_of`, messages, `clmtune doc` and the
+/// REPL's `:vars`) and the Rust type behind it.
+pub struct ScriptType {
+    /// The name scripts know it by.
+    pub name: &'static str,
+    /// The Rust type's full name (`std::any::type_name`), recognised and rewritten in
+    /// messages.
+    pub rust: fn() -> &'static str,
+    register: fn(&mut Engine, &'static str),
+}
+
+fn register_one<T: rhai::Variant + Clone>(engine: &mut Engine, name: &'static str) {
+    engine.register_type_with_name::<T>(name);
+}
+
+const fn script_type<T: rhai::Variant + Clone>(name: &'static str) -> ScriptType {
+    ScriptType {
+        name,
+        rust: std::any::type_name::<T>,
+        register: register_one::<T>,
+    }
+}
+
+/// Every native type and its script name: the one list `type_of`, error messages
+/// ([`convert::script_words`]), [`convert::type_name`], `clmtune doc` and the REPL use.
+/// Adding a type is one line here.
+pub const TYPES: &[ScriptType] = &[
+    script_type::<array::NdArray>("Array"),
+    script_type::<field::ScriptField>("Field"),
+    script_type::<eof::ScriptEof>("Eof"),
+    script_type::<eof::ScriptEofStage>("EofStage"),
+    script_type::<emulate::ScriptEmulator>("Emulator"),
+    script_type::<emulate::ScriptEmulators>("Emulators"),
+    script_type::<ensemble::ScriptEnsemble>("Ensemble"),
+    script_type::<sensitivity::ScriptEffects>("Effects"),
+    script_type::<sensitivity::ScriptPc>("PatternCorrelation"),
+    script_type::<sensitivity::ScriptRanks>("Ranks"),
+    script_type::<table::ScriptTable>("Table"),
+    script_type::<std::ops::Range<rhai::INT>>("Range"),
+    script_type::<std::ops::RangeInclusive<rhai::INT>>("Range"),
+];
+
+/// The script name of a Rust type: by its full name (`std::any::type_name`) or by the
+/// bare name the plugin macros record in signatures (`ScriptField`); `None` if it is not
+/// in [`TYPES`].
+pub fn script_name_of(rust: &str) -> Option<&'static str> {
+    let rust = rust.trim_start_matches("&mut ").trim_start_matches('&');
+    TYPES.iter().find_map(|t| {
+        let full = (t.rust)();
+        let bare = full.rsplit("::").next().unwrap_or(full);
+        (full == rust || (!bare.contains('<') && bare == rust)).then_some(t.name)
+    })
+}
+
+/// Gives the engine the script names of the native types ([`TYPES`]).
 pub fn register_types(engine: &mut Engine) {
-    engine.register_type_with_name::<array::NdArray>("Array");
-    engine.register_type_with_name::<field::ScriptField>("Field");
-    engine.register_type_with_name::<eof::ScriptEof>("Eof");
-    engine.register_type_with_name::<eof::ScriptEofStage>("EofStage");
-    engine.register_type_with_name::<emulate::ScriptEmulator>("Emulator");
-    engine.register_type_with_name::<emulate::ScriptEmulators>("Emulators");
-    engine.register_type_with_name::<ensemble::ScriptEnsemble>("Ensemble");
-    engine.register_type_with_name::<sensitivity::ScriptEffects>("Effects");
-    engine.register_type_with_name::<sensitivity::ScriptPc>("PatternCorrelation");
-    engine.register_type_with_name::<sensitivity::ScriptRanks>("Ranks");
-    engine.register_type_with_name::<table::ScriptTable>("Table");
+    for t in TYPES {
+        (t.register)(engine, t.name);
+    }
 }
 
 /// The engine every script, the REPL and the docs run on: standard Rhai plus every module
@@ -118,23 +165,36 @@ pub fn engine() -> Engine {
     engine
 }
 
+/// The key of [`options_map`] under which arguments that are not options are listed.
+pub const POSITIONAL_KEY: &str = "";
+
 /// The command-line arguments of a script as a map: `--key value` and `--key=value` give
 /// `key: "value"`, a `--flag` followed by another option or nothing gives `flag: true`.
+/// Arguments that are not options (no leading `--`, not the value of one) are listed under
+/// the empty key (`OPTIONS[""]`), so that `check_options` can refuse them.
 pub fn options_map(args: &[String]) -> Map {
     let mut m = Map::new();
+    let mut positional = rhai::Array::new();
     let mut i = 0;
     while i < args.len() {
-        if let Some(key) = args[i].strip_prefix("--").filter(|k| !k.is_empty()) {
-            if let Some((k, v)) = key.split_once('=') {
-                m.insert(k.into(), Dynamic::from(v.to_string()));
-            } else if i + 1 < args.len() && !args[i + 1].starts_with("--") {
-                m.insert(key.into(), Dynamic::from(args[i + 1].clone()));
-                i += 1;
-            } else {
-                m.insert(key.into(), Dynamic::TRUE);
+        let key = args[i].strip_prefix("--");
+        match key {
+            Some(key) if !key.is_empty() && !key.starts_with('=') => {
+                if let Some((k, v)) = key.split_once('=') {
+                    m.insert(k.into(), Dynamic::from(v.to_string()));
+                } else if i + 1 < args.len() && !args[i + 1].starts_with("--") {
+                    m.insert(key.into(), Dynamic::from(args[i + 1].clone()));
+                    i += 1;
+                } else {
+                    m.insert(key.into(), Dynamic::TRUE);
+                }
             }
+            _ => positional.push(Dynamic::from(args[i].clone())),
         }
         i += 1;
+    }
+    if !positional.is_empty() {
+        m.insert(POSITIONAL_KEY.into(), Dynamic::from_array(positional));
     }
     m
 }
@@ -197,6 +257,40 @@ pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The benchmarks of the script engine, rows of `clmtune bench` before those of
+/// [`crate::bench::BENCHES`] (given to [`crate::bench::run`] by the command line).
+pub const BENCHES: &[crate::bench::Bench] = &[crate::bench::Bench {
+    name: "array_arith",
+    about: "a * b + c on 10^7 elements, from a script",
+    target_s: 0.2,
+    setup: array_arith_bench,
+    once: false,
+}];
+
+/// `a * b + c` on three arrays of 10^7 random numbers, evaluated by a script.
+fn array_arith_bench() -> anyhow::Result<crate::bench::Body> {
+    let engine = engine();
+    let mut scope = base_scope("<bench>", &[]);
+    let setup = engine.compile(
+        "let n = 10_000_000; let a = rand(n, 1); let b = rand(n, 2); let c = rand(n, 3);",
+    )?;
+    engine
+        .run_ast_with_scope(&mut scope, &setup)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ast = engine.compile("a * b + c")?;
+    Ok(Box::new(move || {
+        let r: array::NdArray = engine
+            .eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(
+            r.data().len() == 10_000_000,
+            "wrong result size {}",
+            r.data().len()
+        );
+        Ok(())
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +314,12 @@ mod tests {
         assert!(m["dry-run"].as_bool().unwrap());
         assert_eq!(m["out"].clone().into_string().unwrap(), "res");
         assert_eq!(m["seed"].clone().into_string().unwrap(), "7");
-        assert_eq!(m.len(), 4);
+        // `x` is no option's value: it is kept as a positional argument
+        let pos = m[POSITIONAL_KEY].clone().into_array().unwrap();
+        assert_eq!(pos.len(), 1);
+        assert_eq!(pos[0].clone().into_string().unwrap(), "x");
+        assert_eq!(m.len(), 5);
+        let m = options_map(&["--".to_string(), "--=v".to_string()]);
+        assert_eq!(m[POSITIONAL_KEY].clone().into_array().unwrap().len(), 2);
     }
 }

@@ -1,7 +1,8 @@
 //! The `plot` module: one call per figure, settings in an options map, the written path
 //! returned (the REPL prints it).
 
-use super::array::{number, script_err, type_name, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{number, script_err, type_name, RResult};
 use super::field::ScriptField;
 use crate::plot::{self, Options};
 use ndarray::{Array2, Ix2};

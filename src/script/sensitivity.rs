@@ -1,7 +1,8 @@
 //! The `sensitivity` module: parameter effects of one-at-a-time runs, ranks and pattern
 //! correlations (Dagon et al. 2020, section 2.2), as script types with cheap accessors.
 
-use super::array::{script_err, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{script_err, RResult};
 use super::ensemble::ScriptEnsemble;
 use super::field::ScriptField;
 use crate::field::read::Output;

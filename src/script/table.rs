@@ -4,7 +4,8 @@
 //! A `Table` holds its data behind an `Arc`: passing one between calls never copies it; every
 //! operation returns a new table.
 
-use super::array::{number, script_err, type_name, NdArray, RResult};
+use super::array::NdArray;
+use super::convert::{number, script_err, type_name, RResult};
 use crate::table::{Column, Table, Value};
 use ndarray::Array1;
 use rhai::plugin::*;
