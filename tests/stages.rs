@@ -1,4 +1,4 @@
-//! The stage scripts end to end on a small demo experiment (4-member ensembles, one analysed
+//! The stage scripts end to end on a small demo experiment (10-member ensembles, one analysed
 //! year after one spun up, observations of 2000-2001): every contract file is written with
 //! the rows it should have.
 
@@ -6,6 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(script: &str, cfg: &Path) -> String {
+    run_with(script, cfg, &[])
+}
+
+fn run_with(script: &str, cfg: &Path, more: &[&str]) -> String {
     let s = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
         .join(script);
@@ -15,6 +19,7 @@ fn run(script: &str, cfg: &Path) -> String {
         .arg("--")
         .arg("--config")
         .arg(cfg)
+        .args(more)
         .output()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout).to_string();
@@ -43,7 +48,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("years = [16, 20]", "years = [2, 2]")
-        .replace("ppe_members = 100", "ppe_members = 4")
+        .replace("ppe_members = 100", "ppe_members = 10")
         .replace("years = [2000, 2004]", "years = [2000, 2001]")
         .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
         .replace("modes = 3", "modes = 2");
@@ -97,6 +102,37 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     assert_eq!(pcs.column("case").unwrap().kind(), "text");
     let ranks = std::fs::read_to_string(d.join("results/sensitivity/ranks.csv")).unwrap();
     assert!(!ranks.contains(".0,"), "ranks are integers: {ranks}");
+
+    // 04: emulators from the saved EOF stage, compared on every split
+    let so = run_with("04_emulate.rhai", &cfg, &["--quick"]);
+    assert!(so.contains("GPP: network ["), "{so}");
+    let em = d.join("results/emulator");
+    let m = clmtune::table::Table::read(&em.join("metrics.csv")).unwrap();
+    assert_eq!(
+        m.columns(),
+        ["emulator", "variable", "mode", "split", "mse", "r2", "coverage"]
+    );
+    // 3 emulators x 2 variables x 2 modes x (train, validation, test, ppe_test)
+    assert_eq!(m.len(), 48);
+    let mse = m.numbers("mse").unwrap();
+    let r2 = m.numbers("r2").unwrap();
+    let cov = m.numbers("coverage").unwrap();
+    assert!(mse.iter().all(|&x| x.is_finite() && x >= 0.0), "{mse:?}");
+    assert!(
+        r2.iter()
+            .all(|&x| x.is_nan() || (-1e-12..=1.0 + 1e-12).contains(&x)),
+        "{r2:?}"
+    );
+    assert!(cov.iter().all(|&x| (0.0..=1.0).contains(&x)), "{cov:?}");
+    for name in ["nn", "ridge", "quadratic_ridge"] {
+        for v in ["GPP", "LHF"] {
+            let f = clmtune::emulate::Fitted::load(&em.join(format!("{name}_{v}.json"))).unwrap();
+            assert_eq!(f.variable.as_deref(), Some(v));
+            assert_eq!(f.parameters.len(), 6);
+            assert_eq!(f.training_cases.len(), 6, "60 % of 10 members");
+        }
+    }
+    assert!(em.join("fit_LHF_2_ppe_test.png").exists());
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.
@@ -125,22 +161,22 @@ fn col(h: &[String], name: &str) -> usize {
 fn check_eof_folder(e: &Path, cfg: &Path) {
     use clmtune::eof::stage::{EofStage, Settings};
     let modes = 2;
-    // variance fractions: every mode (4 members -> 4 modes), summing to 1 per variable
+    // variance fractions: every mode (10 members -> 10 modes), summing to 1 per variable
     let (h, vf) = table(&e.join("variance_fraction.csv"));
-    assert_eq!(vf.len(), 2 * 4, "{vf:?}");
+    assert_eq!(vf.len(), 2 * 10, "{vf:?}");
     let fraction = |v: &str, k: usize| -> f64 {
         vf.iter()
             .find(|r| r[0] == v && r[1] == k.to_string())
             .map(|r| r[col(&h, "fraction")].parse().unwrap())
             .unwrap()
     };
-    let total: f64 = (1..=4).map(|k| fraction("GPP", k)).sum();
+    let total: f64 = (1..=10).map(|k| fraction("GPP", k)).sum();
     assert!((total - 1.0).abs() < 1e-12, "{total}");
 
-    // pcs.csv: member is a number, case the case name; 2 ensembles x 4 x 2 variables x 2 modes
+    // pcs.csv: member is a number, case the case name; 2 ensembles x 10 x 2 variables x 2 modes
     let (h, pcs) = table(&e.join("pcs.csv"));
     assert_eq!(h, ["ensemble", "member", "case", "variable", "mode", "pc"]);
-    assert_eq!(pcs.len(), 32);
+    assert_eq!(pcs.len(), 80);
     assert!(pcs
         .iter()
         .any(|r| r[..5] == ["ppe_test", "4", "demo_LHC_v2_4", "LHF", "2"]));
