@@ -398,7 +398,7 @@ fn eof_stage() -> anyhow::Result<Body> {
             let _u_obs = e.project(&obs_mean.clone().insert_axis(ndarray::Axis(0)), 3)?;
             let _sigma = e.project(&per_year, 3)?.std_axis(ndarray::Axis(0), 0.0);
             let rec = e.reconstruct(3)?;
-            let _err = crate::eof::rmse(&rec, &obs_mean)?;
+            let _err = crate::metrics::rmse_maps(&rec, &obs_mean)?;
         }
         Ok(())
     }))

@@ -16,6 +16,7 @@ pub mod eof;
 pub mod field;
 pub mod files;
 pub mod grids;
+pub mod metrics;
 pub mod nc;
 pub mod output;
 pub mod plot;
