@@ -4,6 +4,7 @@
 //! `env_run.xml` / `env_case.xml` entries.
 
 use super::pft::{self, NAME_LEN, NPFT, NVEGWCS, PFT_NAMES};
+pub use crate::cime::{read_env_xml, write_env_xml};
 pub use crate::clm::{read_pft_names, NcChar};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -431,44 +432,6 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-/// Reads the `<entry id="KEY" value="VALUE">` entries of CIME's `env_*.xml` files.
-pub fn read_env_xml(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = BTreeMap::new();
-    for piece in text.split("<entry").skip(1) {
-        let tag = piece.split('>').next().unwrap_or("");
-        let attr = |key: &str| -> Option<String> {
-            let rest = tag.split(&format!("{key}=\"")).nth(1)?;
-            Some(rest.split('"').next()?.to_string())
-        };
-        if let (Some(id), Some(value)) = (attr("id"), attr("value")) {
-            let unescape = |v: String| {
-                v.replace("&quot;", "\"")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&amp;", "&")
-            };
-            out.insert(id, unescape(value));
-        }
-    }
-    Ok(out)
-}
-
-/// Writes CIME-style `<entry id=... value=...>` lines into an `env_*.xml` file.
-pub fn write_env_xml(path: &Path, entries: &[(&str, String)]) -> Result<()> {
-    let mut s = String::from("<?xml version=\"1.0\"?>\n<file id=\"env_run.xml\" version=\"2.0\">\n  <group id=\"run_desc\">\n");
-    for (k, v) in entries {
-        let esc = v
-            .replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;");
-        s.push_str(&format!("    <entry id=\"{k}\" value=\"{esc}\"/>\n"));
-    }
-    s.push_str("  </group>\n</file>\n");
-    crate::files::atomic_write(path, |w| Ok(w.write_all(s.as_bytes())?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,20 +456,6 @@ mod tests {
             .to_string();
         assert!(e.contains("u:1: dint needs one finite number"), "{e}");
         assert!(parse_user_nl("dint = nan", Path::new("u")).is_err());
-    }
-
-    #[test]
-    fn env_xml_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("env_run.xml");
-        write_env_xml(
-            &p,
-            &[("STOP_N", "20".into()), ("DOUT_S_ROOT", "/a \"b\"".into())],
-        )
-        .unwrap();
-        let e = read_env_xml(&p).unwrap();
-        assert_eq!(e["STOP_N"], "20");
-        assert_eq!(e["DOUT_S_ROOT"], "/a \"b\"");
     }
 
     #[test]
