@@ -210,60 +210,43 @@ pub fn parameter_names() -> Vec<&'static str> {
 /// Writes the demo model's default params file in CLM5's layout (64-bit offset netCDF,
 /// `pft` = 79, `nvegwcs` = 4, `pftname(pft, string_length)`). Written atomically.
 pub fn write_default_params(path: &Path) -> Result<()> {
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    let tmp_path = tmp.path().to_path_buf();
-    {
-        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)
-            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
-        f.add_dimension("pft", NPFT)?;
-        f.add_dimension("string_length", NAME_LEN)?;
-        f.add_dimension("nvegwcs", NVEGWCS)?;
-        f.add_attribute(
-            "title",
-            "clmtune demo model parameters (CLM5 params-file layout)",
-        )?;
-        f.add_attribute("source", NOTICE)?;
-        f.add_attribute("history", crate::files::written_by())?;
-        {
-            let mut v = f.add_variable::<NcChar>("pftname", &["pft", "string_length"])?;
-            v.put_attribute("long_name", "Description of plant type")?;
-        }
-        for pv in &PARAM_VARS {
-            let dims: &[&str] = match pv.dims {
-                Dims::Scalar => &[],
-                Dims::Pft => &["pft"],
-                Dims::SegmentPft => &["nvegwcs", "pft"],
-            };
-            let mut v = f.add_variable::<f64>(pv.name, dims)?;
-            v.put_attribute("long_name", pv.long_name)?;
-            v.put_attribute("units", pv.units)?;
-        }
-        f.enddef()?;
-        let mut names = vec![NcChar(b' '); NPFT * NAME_LEN];
-        for (p, n) in PFT_NAMES.iter().enumerate() {
-            for (i, b) in n.bytes().enumerate() {
-                names[p * NAME_LEN + i] = NcChar(b);
-            }
-        }
-        f.variable_mut("pftname")
-            .context("pftname")?
-            .put_values(&names, ..)?;
-        for pv in &PARAM_VARS {
-            let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
-            let values: Vec<f64> = match pv.dims {
-                Dims::Scalar => vec![(pv.default)(0)],
-                Dims::Pft => per_pft,
-                Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
-            };
-            f.variable_mut(pv.name)
-                .context("param")?
-                .put_values(&values, ..)?;
-        }
-        f.close()?;
+    let mut w = crate::nc::Writer::new(crate::nc::Format::Offset64);
+    w.dim("pft", NPFT)
+        .dim("string_length", NAME_LEN)
+        .dim("nvegwcs", NVEGWCS);
+    w.global(
+        "title",
+        "clmtune demo model parameters (CLM5 params-file layout)",
+    )
+    .global("source", NOTICE)
+    .global("history", crate::files::written_by());
+    let mut names = vec![b' '; NPFT * NAME_LEN];
+    for (p, n) in PFT_NAMES.iter().enumerate() {
+        names[p * NAME_LEN..p * NAME_LEN + n.len()].copy_from_slice(n.as_bytes());
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    w.var(
+        "pftname",
+        &["pft", "string_length"],
+        crate::nc::Values::Chars(names),
+    )
+    .attr("long_name", "Description of plant type");
+    for pv in &PARAM_VARS {
+        let dims: &[&str] = match pv.dims {
+            Dims::Scalar => &[],
+            Dims::Pft => &["pft"],
+            Dims::SegmentPft => &["nvegwcs", "pft"],
+        };
+        let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
+        let values: Vec<f64> = match pv.dims {
+            Dims::Scalar => vec![(pv.default)(0)],
+            Dims::Pft => per_pft,
+            Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
+        };
+        w.var(pv.name, dims, values)
+            .attr("long_name", pv.long_name)
+            .attr("units", pv.units);
+    }
+    w.save(path)
 }
 
 /// Reads a params file: checks the PFT list against CLM5's, then every variable the demo
