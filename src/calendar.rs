@@ -59,7 +59,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A CF time axis: "UNIT since YYYY-MM-DD[ hh:mm:ss]" in a calendar.
+/// A CF time axis: `UNIT since YYYY-MM-DD[ hh:mm:ss]` in a calendar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeAxis {
     /// Days per unit (1 for days, 1/24 for hours, ...).
