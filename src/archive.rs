@@ -252,125 +252,94 @@ pub fn write_history_month(
     vars: &[HistVar],
     source: &str,
 ) -> Result<()> {
+    use crate::nc::{Format, Writer};
     let (nlat, nlon) = grid.shape();
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    let tmp_path = tmp.path().to_path_buf();
-    {
-        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)
-            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
-        f.add_unlimited_dimension("time")?;
-        f.add_dimension("lat", nlat)?;
-        f.add_dimension("lon", nlon)?;
-        f.add_dimension("hist_interval", 2)?;
-        let nlev = vars.iter().filter_map(|v| v.levels).max();
-        if let Some(n) = nlev {
-            f.add_dimension("levsoi", n)?;
+    for hv in vars {
+        let n = hv.levels.unwrap_or(1) * nlat * nlon;
+        if hv.values.len() != n {
+            bail!(
+                "{}: {} has {} values, the grid needs {n}",
+                path.display(),
+                hv.name,
+                hv.values.len()
+            );
         }
-        f.add_attribute("title", "CLM History file information")?;
-        f.add_attribute("case_id", case)?;
-        f.add_attribute("source", source)?;
-        {
-            let mut t = f.add_variable::<f64>("time", &["time"])?;
-            t.put_attribute("long_name", "time")?;
-            t.put_attribute("units", "days since 0001-01-01 00:00:00")?;
-            t.put_attribute("calendar", "noleap")?;
-            t.put_attribute("bounds", "time_bounds")?;
-        }
-        {
-            let mut t = f.add_variable::<f64>("time_bounds", &["time", "hist_interval"])?;
-            t.put_attribute("long_name", "history time interval endpoints")?;
-        }
-        for (name, units, long) in [
-            ("lat", "degrees_north", "coordinate latitude"),
-            ("lon", "degrees_east", "coordinate longitude"),
-        ] {
-            let mut v = f.add_variable::<f32>(name, &[name])?;
-            v.put_attribute("long_name", long)?;
-            v.put_attribute("units", units)?;
-            v.set_fill_value(CLM_FILL)?;
-            v.put_attribute("missing_value", CLM_FILL)?;
-        }
-        for (name, units, long) in [
-            ("area", "km^2", "grid cell areas"),
-            ("landfrac", "unitless", "land fraction"),
-        ] {
-            let mut v = f.add_variable::<f32>(name, &["lat", "lon"])?;
-            v.put_attribute("long_name", long)?;
-            v.put_attribute("units", units)?;
-            v.set_fill_value(CLM_FILL)?;
-            v.put_attribute("missing_value", CLM_FILL)?;
-        }
-        {
-            let mut v = f.add_variable::<i32>("landmask", &["lat", "lon"])?;
-            v.put_attribute("long_name", "land/ocean mask (0.=ocean and 1.=land)")?;
-            v.set_fill_value(-9999i32)?;
-            v.put_attribute("missing_value", -9999i32)?;
-        }
-        for hv in vars {
-            let dims: &[&str] = if hv.levels.is_some() {
-                &["time", "levsoi", "lat", "lon"]
-            } else {
-                &["time", "lat", "lon"]
-            };
-            let mut v = f.add_variable::<f32>(hv.name, dims)?;
-            v.put_attribute("long_name", hv.long_name)?;
-            v.put_attribute("units", hv.units)?;
-            v.put_attribute("cell_methods", "time: mean")?;
-            v.set_fill_value(CLM_FILL)?;
-            v.put_attribute("missing_value", CLM_FILL)?;
-        }
-        f.enddef()?;
-        let start = (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64;
-        let end = start + crate::nc::DAYS_IN_MONTH[(month - 1) as usize] as i64;
-        f.variable_mut("time")
-            .context("time")?
-            .put_values(&[end as f64], (0..1,))?;
-        f.variable_mut("time_bounds")
-            .context("time_bounds")?
-            .put_values(&[start as f64, end as f64], [0..1, 0..2])?;
-        let to_f32 = |x: f64| if x.is_finite() { x as f32 } else { CLM_FILL };
-        let lat: Vec<f32> = grid.lat.iter().map(|&x| x as f32).collect();
-        let lon: Vec<f32> = grid.lon.iter().map(|&x| x as f32).collect();
-        f.variable_mut("lat").context("lat")?.put_values(&lat, ..)?;
-        f.variable_mut("lon").context("lon")?.put_values(&lon, ..)?;
-        let area_km2: Vec<f32> = grid.area.iter().map(|&a| to_f32(a / 1e6)).collect();
-        f.variable_mut("area")
-            .context("area")?
-            .put_values(&area_km2, ..)?;
-        let lf: Vec<f32> = grid.landfrac.iter().map(|&x| to_f32(x)).collect();
-        f.variable_mut("landfrac")
-            .context("landfrac")?
-            .put_values(&lf, ..)?;
-        let lm: Vec<i32> = grid
-            .landmask
-            .iter()
-            .map(|&x| if x > 0.5 { 1 } else { 0 })
-            .collect();
-        f.variable_mut("landmask")
-            .context("landmask")?
-            .put_values(&lm, ..)?;
-        for hv in vars {
-            let n = hv.levels.unwrap_or(1) * nlat * nlon;
-            if hv.values.len() != n {
-                bail!(
-                    "{}: {} has {} values, the grid needs {n}",
-                    path.display(),
-                    hv.name,
-                    hv.values.len()
-                );
-            }
-            let vals: Vec<f32> = hv.values.iter().map(|&x| to_f32(x)).collect();
-            let mut v = f.variable_mut(hv.name).context("variable")?;
-            match hv.levels {
-                Some(l) => v.put_values(&vals, [0..1, 0..l, 0..nlat, 0..nlon])?,
-                None => v.put_values(&vals, [0..1, 0..nlat, 0..nlon])?,
-            }
-        }
-        f.close()?;
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let fill = CLM_FILL as f64;
+    let f32s = |v: &mut dyn Iterator<Item = f64>| -> Vec<f32> { v.map(|x| x as f32).collect() };
+    let mut w = Writer::new(Format::Offset64);
+    w.unlimited("time")
+        .dim("lat", nlat)
+        .dim("lon", nlon)
+        .dim("hist_interval", 2);
+    if let Some(n) = vars.iter().filter_map(|v| v.levels).max() {
+        w.dim("levsoi", n);
+    }
+    w.global("title", "CLM History file information")
+        .global("case_id", case)
+        .global("source", source);
+    let start = (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64;
+    let end = start + crate::nc::DAYS_IN_MONTH[(month - 1) as usize] as i64;
+    w.var("time", &["time"], vec![end as f64])
+        .attr("long_name", "time")
+        .attr("units", "days since 0001-01-01 00:00:00")
+        .attr("calendar", "noleap")
+        .attr("bounds", "time_bounds");
+    w.var(
+        "time_bounds",
+        &["time", "hist_interval"],
+        vec![start as f64, end as f64],
+    )
+    .attr("long_name", "history time interval endpoints");
+    for (name, units, long, values) in [
+        ("lat", "degrees_north", "coordinate latitude", &grid.lat),
+        ("lon", "degrees_east", "coordinate longitude", &grid.lon),
+    ] {
+        w.var(name, &[name], f32s(&mut values.iter().copied()))
+            .attr("long_name", long)
+            .attr("units", units)
+            .fill_and_missing(fill);
+    }
+    for (name, units, long, values) in [
+        (
+            "area",
+            "km^2",
+            "grid cell areas",
+            grid.area.mapv(|a| a / 1e6),
+        ),
+        (
+            "landfrac",
+            "unitless",
+            "land fraction",
+            grid.landfrac.clone(),
+        ),
+    ] {
+        w.var(name, &["lat", "lon"], f32s(&mut values.iter().copied()))
+            .attr("long_name", long)
+            .attr("units", units)
+            .fill_and_missing(fill);
+    }
+    let lm: Vec<i32> = grid
+        .landmask
+        .iter()
+        .map(|&x| if x > 0.5 { 1 } else { 0 })
+        .collect();
+    w.var("landmask", &["lat", "lon"], lm)
+        .attr("long_name", "land/ocean mask (0.=ocean and 1.=land)")
+        .fill_and_missing(-9999.0);
+    for hv in vars {
+        let dims: &[&str] = if hv.levels.is_some() {
+            &["time", "levsoi", "lat", "lon"]
+        } else {
+            &["time", "lat", "lon"]
+        };
+        w.var(hv.name, dims, f32s(&mut hv.values.iter().copied()))
+            .attr("long_name", hv.long_name)
+            .attr("units", hv.units)
+            .attr("cell_methods", "time: mean")
+            .fill_and_missing(fill);
+    }
+    w.save(path)
 }
 
 #[cfg(test)]

@@ -213,56 +213,32 @@ pub fn cache_dir() -> std::path::PathBuf {
 /// CLM's layout,
 /// made once; a `complete` marker guards against a half-made cache.
 fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
-    use crate::archive::{hist_path, write_history_month, HistVar};
     let root = cache_dir().join("ensemble_f45_100x60");
     if root.join("complete").exists() {
         return Ok(root);
     }
     let grid = crate::grids::f45()?;
-    let (nlat, nlon) = grid.shape();
+    let land: Vec<bool> = grid.landfrac.iter().map(|&f| f > 0.0).collect();
+    let archive = crate::demo::fixture::Archive::new(&root, grid)
+        .source("clmtune benchmark data (synthetic, not CLM)")
+        .var("GPP", "gC/m^2/s", "gross primary production")
+        .var("EFLX_LH_TOT", "W/m^2", "total latent heat flux [+ to atm]");
     let pb = crate::progress::bar(100, "making bench ensemble");
     for member in 1..=100 {
         let case = format!("bench_LHC_{member}");
-        for year in 16..=20 {
-            for month in 1..=12u32 {
-                let season = (month as f64 / 12.0 * std::f64::consts::TAU).cos();
-                let gpp: Vec<f64> = (0..nlat * nlon)
-                    .map(|k| {
-                        if grid.landfrac.as_slice().map_or(0.0, |s| s[k]) > 0.0 {
-                            1e-5 * (1.0 + 0.3 * season + 0.01 * member as f64)
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect();
-                let lh: Vec<f64> = gpp.iter().map(|g| g * 4e6).collect();
-                let vars = [
-                    HistVar {
-                        name: "GPP",
-                        units: "gC/m^2/s",
-                        long_name: "gross primary production",
-                        levels: None,
-                        values: &gpp,
-                    },
-                    HistVar {
-                        name: "EFLX_LH_TOT",
-                        units: "W/m^2",
-                        long_name: "total latent heat flux [+ to atm]",
-                        levels: None,
-                        values: &lh,
-                    },
-                ];
-                write_history_month(
-                    &hist_path(&root, &case, year, month),
-                    &case,
-                    year,
-                    month,
-                    &grid,
-                    &vars,
-                    "clmtune benchmark data (synthetic, not CLM)",
-                )?;
-            }
-        }
+        archive.write_case(&case, (16, 20), |var, m| {
+            let season = (m.month as f64 / 12.0 * std::f64::consts::TAU).cos();
+            let scale = if var == "GPP" { 1.0 } else { 4e6 };
+            land.iter()
+                .map(|&l| {
+                    if l {
+                        1e-5 * (1.0 + 0.3 * season + 0.01 * member as f64) * scale
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        })?;
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -277,30 +253,25 @@ fn obs_file() -> anyhow::Result<std::path::PathBuf> {
     if path.exists() {
         return Ok(path);
     }
-    std::fs::create_dir_all(cache_dir())?;
-    let tmp = cache_dir().join("mte_0.5deg_324.nc.tmp");
-    {
-        let mut f = netcdf::create_with(&tmp, netcdf::Options::NETCDF4)?;
-        let (ny, nx, nt) = (360, 720, 324);
-        f.add_dimension("time", nt)?;
-        f.add_dimension("lat", ny)?;
-        f.add_dimension("lon", nx)?;
-        let lat: Vec<f64> = (0..ny).map(|i| 89.75 - 0.5 * i as f64).collect();
-        let lon: Vec<f64> = (0..nx).map(|j| -179.75 + 0.5 * j as f64).collect();
-        let mut v = f.add_variable::<f64>("lat", &["lat"])?;
-        v.put_attribute("units", "degrees_north")?;
-        v.put_values(&lat, ..)?;
-        let mut v = f.add_variable::<f64>("lon", &["lon"])?;
-        v.put_attribute("units", "degrees_east")?;
-        v.put_values(&lon, ..)?;
-        let t: Vec<f64> = (0..nt).map(|k| 15.0 + 30.4375 * k as f64).collect();
-        let mut v = f.add_variable::<f64>("time", &["time"])?;
-        v.put_attribute("units", "days since 1982-01-01")?;
-        v.put_attribute("calendar", "standard")?;
-        v.put_values(&t, ..)?;
-        let mut v = f.add_variable::<f32>("GPP", &["time", "lat", "lon"])?;
-        v.set_fill_value(-9999.0f32)?;
-        v.put_attribute("units", "gC m-2 d-1")?;
+    use crate::nc::{Format, Kind, Values, Writer};
+    let (ny, nx, nt) = (360, 720, 324);
+    let lat: Vec<f64> = (0..ny).map(|i| 89.75 - 0.5 * i as f64).collect();
+    let lon: Vec<f64> = (0..nx).map(|j| -179.75 + 0.5 * j as f64).collect();
+    let mut w = Writer::new(Format::Netcdf4);
+    w.dim("time", nt).dim("lat", ny).dim("lon", nx);
+    w.var("lat", &["lat"], lat.clone())
+        .attr("units", "degrees_north");
+    w.var("lon", &["lon"], lon.clone())
+        .attr("units", "degrees_east");
+    let t: Vec<f64> = (0..nt).map(|k| 15.0 + 30.4375 * k as f64).collect();
+    w.var("time", &["time"], t)
+        .attr("units", "days since 1982-01-01")
+        .attr("calendar", "standard");
+    w.var("GPP", &["time", "lat", "lon"], Values::Later(Kind::F32))
+        .fill(-9999.0)
+        .attr("units", "gC m-2 d-1");
+    w.save_with(&path, |f| {
+        let mut v = f.variable_mut("GPP").context("GPP")?;
         for k in 0..nt {
             let month = (k % 12) as f64;
             let map: Vec<f32> = (0..ny * nx)
@@ -318,8 +289,8 @@ fn obs_file() -> anyhow::Result<std::path::PathBuf> {
                 .collect();
             v.put_values(&map, [k..k + 1, 0..ny, 0..nx])?;
         }
-    }
-    std::fs::rename(&tmp, &path)?;
+        Ok(())
+    })?;
     Ok(path)
 }
 
@@ -392,7 +363,7 @@ fn eof_stage() -> anyhow::Result<Body> {
             let _u_obs = e.project(&obs_mean.clone().insert_axis(ndarray::Axis(0)), 3)?;
             let _sigma = e.project(&per_year, 3)?.std_axis(ndarray::Axis(0), 0.0);
             let rec = e.reconstruct(3)?;
-            let _err = crate::eof::rmse(&rec, &obs_mean)?;
+            let _err = crate::metrics::rmse_maps(&rec, &obs_mean)?;
         }
         Ok(())
     }))

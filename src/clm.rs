@@ -97,18 +97,7 @@ pub const PFT_NAMES: [&str; NPFT] = [
     "irrigated_tropical_soybean",
 ];
 
-/// A netCDF character (`NC_CHAR`), for `pftname`.
-#[repr(transparent)]
-#[derive(Copy, Clone, Default)]
-pub struct NcChar(pub u8);
-
-// SAFETY: NcChar is a transparent single byte, the layout of NC_CHAR (see the netcdf crate's
-// `NcTypeDescriptor` documentation, which gives this exact type as its example).
-unsafe impl netcdf::types::NcTypeDescriptor for NcChar {
-    fn type_descriptor() -> netcdf::types::NcVariableType {
-        netcdf::types::NcVariableType::Char
-    }
-}
+pub use crate::nc::NcChar;
 
 /// Reads the `pftname` list of a params file.
 pub fn read_pft_names(file: &netcdf::File, path: &Path) -> Result<Vec<String>> {

@@ -10,8 +10,9 @@
 
 pub mod stage;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use ndarray::{Array1, Array2, Array3, Axis};
+use std::path::Path;
 
 /// How grid cells are weighted before the SVD.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +23,26 @@ pub enum Weighting {
     SqrtArea,
     /// No weighting.
     None,
+}
+
+impl Weighting {
+    /// The name the option and the files use: `area`, `sqrt_area` or `none`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Weighting::Area => "area",
+            Weighting::SqrtArea => "sqrt_area",
+            Weighting::None => "none",
+        }
+    }
+
+    /// The units of the weights: m^2, m or 1.
+    pub fn units(&self) -> &'static str {
+        match self {
+            Weighting::Area => "m^2",
+            Weighting::SqrtArea => "m",
+            Weighting::None => "1",
+        }
+    }
 }
 
 impl std::str::FromStr for Weighting {
@@ -52,6 +73,8 @@ pub struct Eof {
     s: Array1<f64>,
     /// Right singular vectors, modes x cells (the EOFs).
     vt: Array2<f64>,
+    /// How the cells were weighted (`None`: loaded from a file that does not say).
+    weighting: Option<Weighting>,
 }
 
 impl Eof {
@@ -131,7 +154,13 @@ impl Eof {
             u,
             s,
             vt,
+            weighting: Some(weighting),
         })
+    }
+
+    /// How the cells were weighted, if known.
+    pub fn weighting(&self) -> Option<Weighting> {
+        self.weighting
     }
 
     /// Number of modes (members, or analysed cells if fewer).
@@ -248,31 +277,25 @@ impl Eof {
 
 impl Eof {
     /// Saves the analysis as netCDF (EOF maps, PCs, singular values, variance fractions,
-    /// mean, weights, mask) with its coordinates.
-    pub fn save(
-        &self,
-        path: &std::path::Path,
-        lat: &[f64],
-        lon: &[f64],
-        history: &str,
-    ) -> Result<()> {
-        save_all(path, &[("", self)], lat, lon, history)
+    /// mean, weights, mask) with its coordinates; see [`save_all`].
+    pub fn save(&self, path: &Path, lat: &[f64], lon: &[f64], history: &str) -> Result<()> {
+        let item = NamedEof {
+            name: "",
+            eof: self,
+            cases: None,
+            units: None,
+        };
+        save_all(path, &[item], lat, lon, history)
     }
 
     /// Loads an analysis saved by [`Eof::save`], with its latitudes and longitudes.
-    pub fn load(path: &std::path::Path) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+    pub fn load(path: &Path) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
         Eof::load_named(path, "")
     }
 
     /// Loads the analysis `name` of a file written by [`save_all`] (`""` = unprefixed).
-    pub fn load_named(path: &std::path::Path, name: &str) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
-        let v = |x: &str| {
-            if name.is_empty() {
-                x.to_string()
-            } else {
-                format!("{name}_{x}")
-            }
-        };
+    pub fn load_named(path: &Path, name: &str) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+        let v = |x: &str| prefixed(name, x);
         let file = crate::nc::open(path)?;
         let lat = crate::nc::read_f64(&file, path, "lat")?;
         let lon = crate::nc::read_f64(&file, path, "lon")?;
@@ -286,8 +309,9 @@ impl Eof {
         let eof = crate::nc::read_f64(&file, path, &v("eof"))?;
         if eof.len() != k * ny * nx {
             bail!(
-                "{}: eof holds {} values, expected {k} x {ny} x {nx}",
+                "{}: {} holds {} values, expected {k} x {ny} x {nx}",
                 path.display(),
+                v("eof"),
                 eof.len()
             );
         }
@@ -296,7 +320,17 @@ impl Eof {
         let nm = u_flat.len() / k.max(1);
         let u = Array2::from_shape_vec((nm, k), u_flat)?;
         let mean_map = crate::nc::read_f64(&file, path, &v("mean"))?;
+        let w_var = crate::nc::variable(&file, path, &v("weights"))?;
+        let weighting = crate::nc::attr_string(&w_var, "weighting").and_then(|w| w.parse().ok());
         let w_map = crate::nc::read_f64(&file, path, &v("weights"))?;
+        if mean_map.len() != ny * nx || w_map.len() != ny * nx {
+            bail!(
+                "{}: {} and {} must be ({ny}, {nx}) maps",
+                path.display(),
+                v("mean"),
+                v("weights")
+            );
+        }
         let mean = cells.iter().map(|&c| mean_map[c]).collect();
         let weights = cells.iter().map(|&c| w_map[c]).collect();
         Ok((
@@ -308,6 +342,7 @@ impl Eof {
                 u,
                 s,
                 vt,
+                weighting,
             },
             lat,
             lon,
@@ -315,50 +350,71 @@ impl Eof {
     }
 }
 
-/// Root-mean-square difference over the cells where both maps are defined, for each map of
-/// `maps` (k, lat, lon) against `target` (lat, lon).
-pub fn rmse(maps: &Array3<f64>, target: &Array2<f64>) -> Result<Array1<f64>> {
-    let (_, ny, nx) = maps.dim();
-    if target.dim() != (ny, nx) {
-        bail!(
-            "target map is {:?}, the maps are ({ny}, {nx})",
-            target.dim()
-        );
+/// `NAME_x`, or `x` for an unnamed analysis.
+fn prefixed(name: &str, x: &str) -> String {
+    if name.is_empty() {
+        x.to_string()
+    } else {
+        format!("{name}_{x}")
     }
-    Ok(maps
-        .outer_iter()
-        .map(|m| {
-            let (n, s) = m
-                .iter()
-                .zip(target.iter())
-                .filter(|(a, b)| a.is_finite() && b.is_finite())
-                .fold((0usize, 0.0), |(n, s), (a, b)| {
-                    (n + 1, s + (a - b) * (a - b))
-                });
-            if n == 0 {
-                f64::NAN
-            } else {
-                (s / n as f64).sqrt()
-            }
-        })
-        .collect())
 }
 
-/// Saves several analyses on one grid into one netCDF file: the variables of analysis `NAME`
-/// are `NAME_eof`, `NAME_pcs`, ... on dimensions `NAME_mode`, `NAME_member` (no prefix for
-/// an empty name, as [`Eof::save`] writes).
+/// The case names of the members of analysis `name` in a file written by [`save_all`]
+/// (the `NAME_member` coordinate), or `None` if it was saved without them.
+pub fn load_cases(path: &Path, name: &str) -> Result<Option<Vec<String>>> {
+    let file = crate::nc::open(path)?;
+    let vname = prefixed(name, "member");
+    let v = crate::nc::variable(&file, path, &vname)?;
+    if v.vartype() != netcdf::types::NcVariableType::String {
+        return Ok(None);
+    }
+    (0..v.len())
+        .map(|i| {
+            v.get_string(i)
+                .with_context(|| format!("{}: cannot read {vname}", path.display()))
+        })
+        .collect::<Result<Vec<String>>>()
+        .map(Some)
+}
+
+/// The masked per-map RMSE, now [`crate::metrics::rmse_maps`] (kept under this name for
+/// existing callers).
+pub use crate::metrics::rmse_maps as rmse;
+
+/// One analysis to save with [`save_all`]: its name (the prefix of its variables and
+/// dimensions), the members' case names and the units of the field it was made from, when
+/// known.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedEof<'a> {
+    /// Prefix of the variables (`NAME_eof`, ...); `""` for none.
+    pub name: &'a str,
+    /// The analysis.
+    pub eof: &'a Eof,
+    /// Case name of each member (the `NAME_member` coordinate); numbers 1.. if `None`.
+    pub cases: Option<&'a [String]>,
+    /// Units of the field analysed (the mean's units).
+    pub units: Option<&'a str>,
+}
+
+/// Saves several analyses on one grid into one CF netCDF-4 file. Analysis `NAME` has
+/// dimensions `NAME_mode` and `NAME_member` with coordinates of the same names (mode
+/// numbers 1..k; case names, or member numbers 1.. without them) and variables `NAME_eof`
+/// (mode, lat, lon), `NAME_pcs` (member, mode), `NAME_singular_values`,
+/// `NAME_variance_fraction` (mode), `NAME_mean`, `NAME_weights` and `NAME_mask` (a byte, 1 =
+/// analysed) on (lat, lon); no prefix for an empty name. Every variable has a `long_name`,
+/// lat/lon their CF attributes. Written atomically.
 pub fn save_all(
-    path: &std::path::Path,
-    items: &[(&str, &Eof)],
+    path: &Path,
+    items: &[NamedEof],
     lat: &[f64],
     lon: &[f64],
     history: &str,
 ) -> Result<()> {
-    use anyhow::Context;
+    use crate::nc::{Format, Values, Writer};
     let Some(first) = items.first() else {
         bail!("{}: no EOF analysis to save", path.display());
     };
-    let (ny, nx) = first.1.shape;
+    let (ny, nx) = first.eof.shape;
     if lat.len() != ny || lon.len() != nx {
         bail!(
             "{}: coordinates ({}, {}) do not fit the EOF maps ({ny}, {nx})",
@@ -367,115 +423,147 @@ pub fn save_all(
             lon.len()
         );
     }
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    {
-        let mut f = netcdf::create_with(tmp.path(), netcdf::Options::NETCDF4)?;
-        f.add_dimension("lat", ny)?;
-        f.add_dimension("lon", nx)?;
-        f.add_attribute("Conventions", "CF-1.8")?;
-        f.add_attribute(
+    let mut w = Writer::new(Format::Netcdf4);
+    w.dim("lat", ny).dim("lon", nx);
+    w.global("Conventions", "CF-1.8")
+        .global("title", "EOF analysis of an ensemble (clmtune)")
+        .global(
             "source",
             format!("clmtune {} EOF analysis", env!("CARGO_PKG_VERSION")).as_str(),
-        )?;
-        f.add_attribute("history", history)?;
-        f.add_attribute(
+        )
+        .global("history", history)
+        .global(
             "sign_convention",
             "each EOF's largest-magnitude loading is positive",
-        )?;
-        f.add_variable::<f64>("lat", &["lat"])?
-            .put_values(lat, ..)?;
-        f.add_variable::<f64>("lon", &["lon"])?
-            .put_values(lon, ..)?;
-        let fill = crate::field::write::FILL;
-        for (prefix, e) in items {
-            if e.shape != (ny, nx) {
-                bail!(
-                    "{}: EOF analysis {prefix} is on another grid",
-                    path.display()
-                );
-            }
-            let name = |x: &str| {
-                if prefix.is_empty() {
-                    x.to_string()
-                } else {
-                    format!("{prefix}_{x}")
-                }
-            };
-            let k = e.modes();
-            let nm = e.u.nrows();
-            let (dmode, dmember) = (name("mode"), name("member"));
-            f.add_dimension(&dmode, k)?;
-            f.add_dimension(&dmember, nm)?;
-            let mut put = |vname: &str, dims: &[&str], data: Vec<f64>, long: &str| -> Result<()> {
-                let mut v = f.add_variable::<f64>(&name(vname), dims)?;
-                v.set_fill_value(fill)?;
-                v.put_attribute("long_name", long)?;
-                let d: Vec<f64> = data
-                    .into_iter()
-                    .map(|x| if x.is_finite() { x } else { fill })
-                    .collect();
-                let ext: Vec<std::ops::Range<usize>> = dims
-                    .iter()
-                    .map(|n| {
-                        0..match *n {
-                            "lat" => ny,
-                            "lon" => nx,
-                            d if d == dmode => k,
-                            _ => nm,
-                        }
-                    })
-                    .collect();
-                v.put_values(&d, ext.as_slice())?;
-                Ok(())
-            };
-            put(
-                "eof",
-                &[&dmode, "lat", "lon"],
-                e.eofs(k)?.into_iter().collect(),
-                "EOF (right singular vector) maps",
-            )?;
-            put(
-                "pcs",
-                &[&dmember, &dmode],
-                e.u.iter().copied().collect(),
-                "principal components (left singular vectors)",
-            )?;
-            put(
-                "singular_values",
-                &[&dmode],
-                e.s.to_vec(),
-                "singular values",
-            )?;
-            put(
-                "variance_fraction",
-                &[&dmode],
-                e.variance_fraction().to_vec(),
-                "fraction of variance",
-            )?;
-            put(
-                "mean",
-                &["lat", "lon"],
-                e.mean().into_iter().collect(),
-                "ensemble mean",
-            )?;
-            put(
-                "weights",
-                &["lat", "lon"],
-                e.weights().into_iter().collect(),
-                "cell weights",
-            )?;
-            put(
-                "mask",
-                &["lat", "lon"],
-                e.mask().into_iter().collect(),
-                "cells analysed (1)",
-            )?;
+        )
+        .global(
+            "decomposition",
+            "X = U s V: X holds the weighted anomalies (member minus ensemble mean, times the \
+             cell weight) over the analysed cells, one row per member; EOFs are the rows of V, \
+             PCs the columns of U",
+        );
+    w.coord("lat", lat.to_vec(), "latitude", "degrees_north");
+    w.coord("lon", lon.to_vec(), "longitude", "degrees_east");
+    let fill = crate::field::write::FILL;
+    for (i, item) in items.iter().enumerate() {
+        let (prefix, e) = (item.name, item.eof);
+        let what = if prefix.is_empty() {
+            "the analysis".to_string()
+        } else {
+            prefix.to_string()
+        };
+        if items[..i].iter().any(|x| x.name == prefix) {
+            bail!("{}: EOF analysis {what} is given twice", path.display());
         }
-        f.close()?;
+        if e.shape != (ny, nx) {
+            bail!("{}: EOF analysis {what} is on another grid", path.display());
+        }
+        let name = |x: &str| prefixed(prefix, x);
+        let k = e.modes();
+        let nm = e.u.nrows();
+        let (dmode, dmember) = (name("mode"), name("member"));
+        w.dim(&dmode, k).dim(&dmember, nm);
+        w.var(&dmode, &[&dmode], (1..=k as i32).collect::<Vec<i32>>())
+            .attr("long_name", format!("EOF mode number of {what}").as_str());
+        match item.cases {
+            Some(c) if c.len() != nm => bail!(
+                "{}: EOF analysis {what} has {nm} members but {} case names",
+                path.display(),
+                c.len()
+            ),
+            Some(c) => {
+                w.var(&dmember, &[&dmember], Values::Text(c.to_vec()))
+                    .attr("long_name", "case name of the ensemble member");
+            }
+            None => {
+                w.var(&dmember, &[&dmember], (1..=nm as i32).collect::<Vec<i32>>())
+                    .attr("long_name", "ensemble member number");
+            }
+        }
+        w.var(
+            &name("eof"),
+            &[&dmode, "lat", "lon"],
+            e.eofs(k)?.into_iter().collect::<Vec<f64>>(),
+        )
+        .fill(fill)
+        .attr(
+            "long_name",
+            format!("EOF maps of {what} (rows of V)").as_str(),
+        )
+        .attr("units", "1")
+        .attr(
+            "comment",
+            "dimensionless loadings; each EOF has unit Euclidean norm over the analysed cells \
+             (sum of squares 1); undefined outside the mask",
+        );
+        w.var(
+            &name("pcs"),
+            &[&dmember, &dmode],
+            e.u.iter().copied().collect::<Vec<f64>>(),
+        )
+        .fill(fill)
+        .attr(
+            "long_name",
+            format!("principal components of {what} (columns of U)").as_str(),
+        )
+        .attr("units", "1")
+        .attr(
+            "comment",
+            "dimensionless; each column has unit Euclidean norm over the members",
+        );
+        let sv = w.var(&name("singular_values"), &[&dmode], e.s.to_vec());
+        sv.fill(fill).attr(
+            "long_name",
+            format!("singular values of the weighted anomalies of {what}").as_str(),
+        );
+        if let (Some(u), Some(wt)) = (item.units, e.weighting) {
+            sv.attr("units", format!("{u} {}", wt.units()).as_str());
+        }
+        w.var(
+            &name("variance_fraction"),
+            &[&dmode],
+            e.variance_fraction().to_vec(),
+        )
+        .fill(fill)
+        .attr(
+            "long_name",
+            format!("fraction of variance of {what}").as_str(),
+        )
+        .attr("units", "1");
+        let mean = w.var(
+            &name("mean"),
+            &["lat", "lon"],
+            e.mean().into_iter().collect::<Vec<f64>>(),
+        );
+        mean.fill(fill).attr(
+            "long_name",
+            format!("ensemble mean of {what} over the analysed cells").as_str(),
+        );
+        if let Some(u) = item.units {
+            mean.attr("units", u);
+        }
+        let wv = w.var(
+            &name("weights"),
+            &["lat", "lon"],
+            e.weights().into_iter().collect::<Vec<f64>>(),
+        );
+        wv.fill(fill).attr(
+            "long_name",
+            format!("cell weights of {what} (they multiply the anomalies before the SVD)").as_str(),
+        );
+        if let Some(wt) = e.weighting {
+            wv.attr("units", wt.units()).attr("weighting", wt.name());
+        }
+        w.var(
+            &name("mask"),
+            &["lat", "lon"],
+            e.mask().iter().map(|&m| m as i8).collect::<Vec<i8>>(),
+        )
+        .attr("long_name", format!("cells analysed for {what}").as_str())
+        .attr("flag_values", vec![0i8, 1])
+        .attr("flag_meanings", "not_analysed analysed");
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    w.save(path)
 }
 
 #[cfg(test)]
@@ -593,6 +681,18 @@ mod tests {
         assert!((b.weights()[[1, 2]] - 6f64.sqrt()).abs() < 1e-15);
     }
 
+    /// Whether two arrays hold the same bits (NaN equal to NaN).
+    fn same_bits<'a>(
+        a: impl IntoIterator<Item = &'a f64>,
+        b: impl IntoIterator<Item = &'a f64>,
+    ) -> bool {
+        let (a, b): (Vec<u64>, Vec<u64>) = (
+            a.into_iter().map(|x| x.to_bits()).collect(),
+            b.into_iter().map(|x| x.to_bits()).collect(),
+        );
+        a == b
+    }
+
     #[test]
     fn save_and_load_give_the_same_analysis() {
         let dir = tempfile::tempdir().unwrap();
@@ -608,13 +708,141 @@ mod tests {
         assert_eq!(b.pcs(3).unwrap(), e.pcs(3).unwrap());
         assert_eq!(b.project(&st, 3).unwrap(), e.project(&st, 3).unwrap());
         assert_eq!(b.mask(), e.mask());
+        assert_eq!(b.weighting(), Some(Weighting::Area));
+        assert_eq!(load_cases(&p, "").unwrap(), None);
     }
 
     #[test]
-    fn rmse_over_common_cells() {
-        let maps = Array3::from_shape_vec((1, 1, 3), vec![1.0, 2.0, f64::NAN]).unwrap();
-        let t = array![[2.0, 4.0, 9.0]];
-        // sqrt((1 + 4) / 2)
-        assert!((rmse(&maps, &t).unwrap()[0] - 2.5f64.sqrt()).abs() < 1e-15);
+    fn named_analyses_round_trip_bit_for_bit_with_cf_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("eof.nc");
+        let area = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6;
+        let st = stack();
+        let mask = array![[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]];
+        let a = Eof::new(&st, &area, Some(&mask), Weighting::Area).unwrap();
+        let b = Eof::new(&st, &area, None, Weighting::SqrtArea).unwrap();
+        let cases: Vec<String> = (1..=4).map(|m| format!("ppe_{m}")).collect();
+        let items = [
+            NamedEof {
+                name: "GPP",
+                eof: &a,
+                cases: Some(&cases),
+                units: Some("gC m-2 d-1"),
+            },
+            NamedEof {
+                name: "LHF",
+                eof: &b,
+                cases: None,
+                units: None,
+            },
+        ];
+        let (lat, lon) = ([-10.0, 10.0], [0.0, 120.0, 240.0]);
+        save_all(&p, &items, &lat, &lon, "made by a test").unwrap();
+        for (name, e) in [("GPP", &a), ("LHF", &b)] {
+            let (l, la, lo) = Eof::load_named(&p, name).unwrap();
+            assert_eq!((la, lo), (lat.to_vec(), lon.to_vec()));
+            let k = e.modes();
+            assert!(
+                same_bits(&l.eofs(k).unwrap(), &e.eofs(k).unwrap()),
+                "{name}"
+            );
+            assert!(same_bits(&l.pcs(k).unwrap(), &e.pcs(k).unwrap()));
+            assert!(same_bits(l.singular_values(), e.singular_values()));
+            assert!(same_bits(&l.mean(), &e.mean()));
+            assert!(same_bits(&l.weights(), &e.weights()));
+            assert!(same_bits(&l.mask(), &e.mask()));
+            assert!(same_bits(&l.variance_fraction(), &e.variance_fraction()));
+            assert_eq!(l.weighting(), e.weighting());
+        }
+        assert_eq!(load_cases(&p, "GPP").unwrap(), Some(cases.clone()));
+        assert_eq!(load_cases(&p, "LHF").unwrap(), None);
+
+        // what a scientist opening the file sees
+        let f = netcdf::open(&p).unwrap();
+        let text = |v: &str, a: &str| {
+            crate::nc::attr_string(&f.variable(v).unwrap(), a)
+                .unwrap_or_else(|| panic!("{v} has no {a}"))
+        };
+        for (v, units, std, axis) in [
+            ("lat", "degrees_north", "latitude", "Y"),
+            ("lon", "degrees_east", "longitude", "X"),
+        ] {
+            assert_eq!(text(v, "units"), units);
+            assert_eq!(text(v, "standard_name"), std);
+            assert_eq!(text(v, "axis"), axis);
+        }
+        for v in f.variables() {
+            assert!(
+                v.attribute("long_name").is_some(),
+                "{} has no long_name",
+                v.name()
+            );
+        }
+        assert_eq!(text("GPP_mean", "units"), "gC m-2 d-1");
+        assert!(!f
+            .variable("LHF_mean")
+            .unwrap()
+            .attributes()
+            .any(|a| a.name() == "units"));
+        assert_eq!(text("GPP_weights", "units"), "m^2");
+        assert_eq!(text("LHF_weights", "units"), "m");
+        assert_eq!(text("LHF_weights", "weighting"), "sqrt_area");
+        assert_eq!(text("GPP_singular_values", "units"), "gC m-2 d-1 m^2");
+        assert_eq!(text("GPP_eof", "units"), "1");
+        assert!(text("GPP_eof", "comment").contains("unit Euclidean norm"));
+        let dims = |v: &str| -> Vec<String> {
+            f.variable(v)
+                .unwrap()
+                .dimensions()
+                .iter()
+                .map(|d| d.name())
+                .collect()
+        };
+        assert_eq!(dims("GPP_eof"), ["GPP_mode", "lat", "lon"]);
+        assert_eq!(dims("GPP_pcs"), ["GPP_member", "GPP_mode"]);
+        assert_eq!(dims("GPP_member"), ["GPP_member"]);
+        let m = f.variable("GPP_member").unwrap();
+        assert_eq!(m.vartype(), netcdf::types::NcVariableType::String);
+        assert_eq!(m.get_string(3).unwrap(), "ppe_4");
+        let modes: Vec<i32> = f.variable("GPP_mode").unwrap().get_values(..).unwrap();
+        assert_eq!(modes, [1, 2, 3, 4]);
+        let lm: Vec<i32> = f.variable("LHF_member").unwrap().get_values(..).unwrap();
+        assert_eq!(lm, [1, 2, 3, 4]);
+        let mv = f.variable("GPP_mask").unwrap();
+        assert_eq!(
+            mv.vartype(),
+            netcdf::types::NcVariableType::Int(netcdf::types::IntType::I8)
+        );
+        let mask_back: Vec<i8> = mv.get_values(..).unwrap();
+        assert_eq!(
+            mask_back,
+            [1, 1, 0, 0, 1, 1],
+            "cell (0, 2) is NaN in member 2"
+        );
+        assert_eq!(text("GPP_mask", "flag_meanings"), "not_analysed analysed");
+        let g = |a: &str| match f.attribute(a).unwrap().value().unwrap() {
+            netcdf::AttributeValue::Str(s) => s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(g("history"), "made by a test");
+        assert_eq!(g("Conventions"), "CF-1.8");
+        assert!(g("source").starts_with("clmtune "));
+
+        // errors name the analysis
+        let wrong = [NamedEof {
+            name: "GPP",
+            eof: &a,
+            cases: Some(&cases[..3]),
+            units: None,
+        }];
+        let e = save_all(&dir.path().join("x.nc"), &wrong, &lat, &lon, "")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("GPP has 4 members but 3 case names"), "{e}");
+        let twice = [items[0], items[0]];
+        let e = save_all(&dir.path().join("x.nc"), &twice, &lat, &lon, "")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("GPP is given twice"), "{e}");
     }
 }

@@ -16,24 +16,7 @@ pub fn written_by() -> String {
 
 /// The current time in UTC as `YYYY-MM-DDTHH:MM:SSZ` (for provenance attributes).
 pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let axis = crate::nc::TimeAxis {
-        days_per_unit: 1.0,
-        since: (1970, 1, 1),
-        calendar: crate::nc::Calendar::Standard,
-    };
-    let (y, m, d) = axis.date(days as f64);
-    format!(
-        "{y:04}-{m:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d as u32,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::calendar::now_utc()
 }
 
 /// Identity of a file: (device, inode, modification time in ns) on Unix — the time tells a

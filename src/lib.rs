@@ -6,6 +6,8 @@
 pub mod archive;
 pub mod array;
 pub mod bench;
+pub mod calendar;
+pub mod cime;
 pub mod clm;
 pub mod config;
 pub mod demo;
@@ -16,6 +18,7 @@ pub mod field;
 pub mod files;
 pub mod format;
 pub mod grids;
+pub mod metrics;
 pub mod nc;
 pub mod output;
 pub mod plot;

@@ -1,10 +1,12 @@
 //! Small helpers over the netcdf crate: opening with errors that name the file, reading a
-//! variable as f64 with its fill values turned into NaN, attributes as text or numbers, and
-//! the noleap / standard calendars of CF time coordinates.
+//! variable as f64 with its fill values turned into NaN, attributes as text or numbers; the
+//! calendars of CF time coordinates are re-exported from [`crate::calendar`].
 
 use anyhow::{bail, Context, Result};
 use netcdf::AttributeValue;
 use std::path::Path;
+
+pub use crate::calendar::{days_from_civil, Calendar, TimeAxis, DAYS_IN_MONTH, MONTH_START};
 
 /// Opens a netCDF file for reading; a missing, truncated or non-netCDF file is an error
 /// naming it.
@@ -122,167 +124,478 @@ pub fn nearest_list(name: &str, known: &[String]) -> String {
     }
 }
 
-/// Cumulative days before each month in a 365-day year.
-pub const MONTH_START: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+/// A netCDF character (`NC_CHAR`), e.g. for a params file's `pftname`.
+#[repr(transparent)]
+#[derive(Copy, Clone, Default, Debug, PartialEq)]
+pub struct NcChar(pub u8);
 
-/// Days in each month of the noleap calendar.
-pub const DAYS_IN_MONTH: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/// A CF calendar we can count days in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Calendar {
-    /// 365 days every year (CLM's `noleap`, also `365_day`).
-    NoLeap,
-    /// The proleptic Gregorian calendar (`standard`, `gregorian`, `proleptic_gregorian`).
-    Standard,
-}
-
-impl Calendar {
-    /// Reads the `calendar` attribute (CF's default is standard).
-    pub fn parse(s: Option<&str>) -> Result<Calendar> {
-        match s.map(|s| s.trim().to_lowercase()).as_deref() {
-            None | Some("standard") | Some("gregorian") | Some("proleptic_gregorian") => {
-                Ok(Calendar::Standard)
-            }
-            Some("noleap") | Some("365_day") => Ok(Calendar::NoLeap),
-            Some(other) => {
-                bail!("calendar '{other}' is not supported (noleap, 365_day, standard, gregorian)")
-            }
-        }
+// SAFETY: NcChar is a transparent single byte, the layout of NC_CHAR (see the netcdf crate's
+// `NcTypeDescriptor` documentation, which gives this exact type as its example).
+unsafe impl netcdf::types::NcTypeDescriptor for NcChar {
+    fn type_descriptor() -> netcdf::types::NcVariableType {
+        netcdf::types::NcVariableType::Char
     }
 }
 
-/// Days from 0000-03-01-based civil counting (Howard Hinnant's algorithm) for the proleptic
-/// Gregorian calendar: days since 1970-01-01 of a date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+/// The on-disk format of a file a [`Writer`] makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Format {
+    /// netCDF-4 (HDF5): string variables, chunking and compression.
+    Netcdf4,
+    /// The classic 64-bit offset format CLM writes its history and params files in.
+    Offset64,
 }
 
-/// The date of a day count since 1970-01-01 (inverse of `days_from_civil`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// The element type of a variable whose values are written later (see [`Writer::save_with`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Double.
+    F64,
+    /// Float.
+    F32,
+    /// 32-bit integer.
+    I32,
+    /// Signed byte.
+    I8,
 }
 
-/// A CF time axis: "UNIT since YYYY-MM-DD[ hh:mm:ss]" in a calendar.
+/// The values of a variable, row-major. Non-finite floats become the variable's fill value
+/// when it has one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TimeAxis {
-    /// Days per unit (1 for days, 1/24 for hours, ...).
-    pub days_per_unit: f64,
-    /// Reference date (year, month, day).
-    pub since: (i64, u32, u32),
-    /// The calendar.
-    pub calendar: Calendar,
+pub enum Values {
+    /// Doubles.
+    F64(Vec<f64>),
+    /// Floats.
+    F32(Vec<f32>),
+    /// 32-bit integers.
+    I32(Vec<i32>),
+    /// Signed bytes (`NC_BYTE`), e.g. a 0/1 mask.
+    I8(Vec<i8>),
+    /// Characters (`NC_CHAR`), e.g. fixed-length names padded with blanks.
+    Chars(Vec<u8>),
+    /// Variable-length strings (netCDF-4 only), e.g. case names.
+    Text(Vec<String>),
+    /// Defined now, written afterwards by the closure of [`Writer::save_with`] (data too
+    /// large to hold at once, or written slice by slice).
+    Later(Kind),
 }
 
-impl TimeAxis {
-    /// Parses the `units` and `calendar` attributes of a time coordinate.
-    pub fn parse(units: &str, calendar: Option<&str>) -> Result<TimeAxis> {
-        let (unit, date) = units.split_once(" since ").with_context(|| {
-            format!("time units '{units}' are not of the form 'days since YYYY-MM-DD'")
-        })?;
-        let days_per_unit = match unit.trim().to_lowercase().as_str() {
-            "days" | "day" | "d" => 1.0,
-            "hours" | "hour" | "h" => 1.0 / 24.0,
-            "minutes" | "minute" => 1.0 / 1440.0,
-            "seconds" | "second" | "s" => 1.0 / 86400.0,
-            other => bail!("time unit '{other}' in '{units}' is not supported"),
-        };
-        let d = date.trim().split(['T', ' ']).next().unwrap_or_default();
-        let parts: Vec<&str> = d.split('-').collect();
-        let bad = || anyhow::anyhow!("cannot read the reference date in time units '{units}'");
-        if parts.len() != 3 {
-            return Err(bad());
-        }
-        let y: i64 = parts[0].parse().map_err(|_| bad())?;
-        let m: u32 = parts[1].parse().map_err(|_| bad())?;
-        let day: u32 = parts[2].parse().map_err(|_| bad())?;
-        if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-            return Err(bad());
-        }
-        Ok(TimeAxis {
-            days_per_unit,
-            since: (y, m, day),
-            calendar: Calendar::parse(calendar)?,
+impl Values {
+    fn len(&self) -> Option<usize> {
+        Some(match self {
+            Values::F64(v) => v.len(),
+            Values::F32(v) => v.len(),
+            Values::I32(v) => v.len(),
+            Values::I8(v) => v.len(),
+            Values::Chars(v) => v.len(),
+            Values::Text(v) => v.len(),
+            Values::Later(_) => return None,
         })
     }
+}
 
-    /// The (year, month, day-of-month with fraction) of a time value.
-    pub fn date(&self, t: f64) -> (i64, u32, f64) {
-        let days = t * self.days_per_unit;
-        let (y0, m0, d0) = self.since;
-        match self.calendar {
-            Calendar::NoLeap => {
-                let start = y0 * 365 + MONTH_START[(m0 - 1) as usize] as i64 + (d0 as i64 - 1);
-                let total = start as f64 + days;
-                let whole = total.floor() as i64;
-                let frac = total - whole as f64;
-                let year = whole.div_euclid(365);
-                let doy = whole.rem_euclid(365) as u32;
-                let month = (0..12).rev().find(|&i| MONTH_START[i] <= doy).unwrap_or(0);
-                (
-                    year,
-                    month as u32 + 1,
-                    (doy - MONTH_START[month]) as f64 + 1.0 + frac,
-                )
-            }
-            Calendar::Standard => {
-                let total = days_from_civil(y0, m0, d0) as f64 + days;
-                let whole = total.floor() as i64;
-                let (y, m, d) = civil_from_days(whole);
-                (y, m, d as f64 + (total - whole as f64))
-            }
+impl From<Vec<f64>> for Values {
+    fn from(v: Vec<f64>) -> Values {
+        Values::F64(v)
+    }
+}
+
+impl From<&[f64]> for Values {
+    fn from(v: &[f64]) -> Values {
+        Values::F64(v.to_vec())
+    }
+}
+
+impl From<Vec<f32>> for Values {
+    fn from(v: Vec<f32>) -> Values {
+        Values::F32(v)
+    }
+}
+
+impl From<Vec<i32>> for Values {
+    fn from(v: Vec<i32>) -> Values {
+        Values::I32(v)
+    }
+}
+
+impl From<Vec<i8>> for Values {
+    fn from(v: Vec<i8>) -> Values {
+        Values::I8(v)
+    }
+}
+
+impl From<Vec<String>> for Values {
+    fn from(v: Vec<String>) -> Values {
+        Values::Text(v)
+    }
+}
+
+/// One variable of a [`Writer`]: its dimensions, values and attributes in the order given
+/// (`_FillValue` set with [`Var::fill`] among them).
+#[derive(Debug, Clone)]
+pub struct Var {
+    name: String,
+    dims: Vec<String>,
+    values: Values,
+    attrs: Vec<(String, AttributeValue)>,
+    fill: Option<f64>,
+    chunking: Option<Vec<usize>>,
+    compression: Option<(i32, bool)>,
+}
+
+impl Var {
+    /// Adds an attribute.
+    pub fn attr(&mut self, name: &str, value: impl Into<AttributeValue>) -> &mut Var {
+        self.attrs.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets `_FillValue` (in the variable's type); non-finite values are written as it.
+    pub fn fill(&mut self, fill: f64) -> &mut Var {
+        self.fill = Some(fill);
+        self.attrs
+            .push(("_FillValue".to_string(), AttributeValue::Double(fill)));
+        self
+    }
+
+    /// Sets `_FillValue` and an equal `missing_value`, as CLM does.
+    pub fn fill_and_missing(&mut self, fill: f64) -> &mut Var {
+        self.fill(fill);
+        self.attrs
+            .push(("missing_value".to_string(), AttributeValue::Double(fill)));
+        self
+    }
+
+    /// Chunk sizes (netCDF-4).
+    pub fn chunking(&mut self, sizes: &[usize]) -> &mut Var {
+        self.chunking = Some(sizes.to_vec());
+        self
+    }
+
+    /// Deflate level and byte shuffle (netCDF-4).
+    pub fn compression(&mut self, level: i32, shuffle: bool) -> &mut Var {
+        self.compression = Some((level, shuffle));
+        self
+    }
+}
+
+/// One netCDF file, described whole and then written: dimensions, global attributes,
+/// variables with their attributes, fill values and values. The file is made in a temporary
+/// file beside the target and renamed over it only when complete; a file read as input in
+/// this run is never replaced ([`crate::files::check_not_input`]). Errors name the file and
+/// the variable.
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("x.nc");
+/// let mut w = clmtune::nc::Writer::new(clmtune::nc::Format::Netcdf4);
+/// w.dim("lat", 2).global("history", "made by hand");
+/// w.coord("lat", vec![-10.0, 10.0], "latitude", "degrees_north");
+/// w.var("t", &["lat"], vec![280.5, f64::NAN])
+///     .attr("units", "K")
+///     .fill(1e36);
+/// w.save(&p)?;
+/// let f = clmtune::nc::open(&p)?;
+/// assert!(clmtune::nc::read_f64(&f, &p, "t")?[1].is_nan());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Writer {
+    format: Format,
+    dims: Vec<(String, Option<usize>)>,
+    globals: Vec<(String, AttributeValue)>,
+    vars: Vec<Var>,
+}
+
+impl Writer {
+    /// An empty file of `format`.
+    pub fn new(format: Format) -> Writer {
+        Writer {
+            format,
+            dims: Vec::new(),
+            globals: Vec::new(),
+            vars: Vec::new(),
         }
     }
 
-    /// The month an averaging interval [t0, t1] belongs to: the month of its midpoint.
-    pub fn interval_month(&self, t0: f64, t1: f64) -> (i64, u32) {
-        let (y, m, _) = self.date((t0 + t1) / 2.0);
-        (y, m)
+    /// Adds a dimension of fixed length.
+    pub fn dim(&mut self, name: &str, len: usize) -> &mut Writer {
+        self.dims.push((name.to_string(), Some(len)));
+        self
+    }
+
+    /// Adds an unlimited dimension (its length follows from the values written).
+    pub fn unlimited(&mut self, name: &str) -> &mut Writer {
+        self.dims.push((name.to_string(), None));
+        self
+    }
+
+    /// Whether the dimension `name` is defined.
+    pub fn has_dim(&self, name: &str) -> bool {
+        self.dims.iter().any(|d| d.0 == name)
+    }
+
+    /// Adds a global attribute.
+    pub fn global(&mut self, name: &str, value: impl Into<AttributeValue>) -> &mut Writer {
+        self.globals.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Adds a variable on `dims` (names of dimensions already added).
+    pub fn var(&mut self, name: &str, dims: &[&str], values: impl Into<Values>) -> &mut Var {
+        self.vars.push(Var {
+            name: name.to_string(),
+            dims: dims.iter().map(|d| d.to_string()).collect(),
+            values: values.into(),
+            attrs: Vec::new(),
+            fill: None,
+            chunking: None,
+            compression: None,
+        });
+        self.vars.last_mut().expect("just pushed")
+    }
+
+    /// A CF coordinate variable `name(name)` of doubles: `standard_name`, `long_name` and
+    /// `units`, plus `axis` Y or X for latitude and longitude.
+    pub fn coord(
+        &mut self,
+        name: &str,
+        values: Vec<f64>,
+        standard_name: &str,
+        units: &str,
+    ) -> &mut Var {
+        let axis = match standard_name {
+            "latitude" => Some("Y"),
+            "longitude" => Some("X"),
+            "time" => Some("T"),
+            _ => None,
+        };
+        let v = self.var(name, &[name], values);
+        v.attr("standard_name", standard_name)
+            .attr("long_name", standard_name)
+            .attr("units", units);
+        if let Some(a) = axis {
+            v.attr("axis", a);
+        }
+        v
+    }
+
+    /// Writes the file to `path` (see the type's documentation).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_with(path, |_| Ok(()))
+    }
+
+    /// Writes the file to `path`; `later` then writes the values of the [`Values::Later`]
+    /// variables into the open file before it is closed and renamed.
+    pub fn save_with(
+        &self,
+        path: &Path,
+        later: impl FnOnce(&mut netcdf::FileMut) -> Result<()>,
+    ) -> Result<()> {
+        self.check(path)?;
+        let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
+        self.write_to(tmp.path(), later)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The length of each dimension of `v` (an unlimited one from the number of values).
+    fn extents(&self, v: &Var) -> Result<Vec<usize>> {
+        let mut fixed = 1usize;
+        let mut open = None;
+        let mut lens = Vec::new();
+        for (k, d) in v.dims.iter().enumerate() {
+            match self.dims.iter().find(|x| &x.0 == d) {
+                None => bail!(
+                    "variable {} is on dimension {d}, which is not defined",
+                    v.name
+                ),
+                Some((_, Some(n))) => {
+                    fixed *= n;
+                    lens.push(*n);
+                }
+                Some((_, None)) => {
+                    open = Some(k);
+                    lens.push(0);
+                }
+            }
+        }
+        match (v.values.len(), open) {
+            (None, _) => {}
+            (Some(n), Some(k)) => {
+                if fixed == 0 || n % fixed != 0 {
+                    bail!(
+                        "variable {} has {n} values, not a multiple of {fixed}",
+                        v.name
+                    );
+                }
+                lens[k] = n / fixed;
+            }
+            (Some(n), None) => {
+                if n != fixed {
+                    bail!(
+                        "variable {} has {n} values; its dimensions ({}) hold {fixed}",
+                        v.name,
+                        v.dims.join(", ")
+                    );
+                }
+            }
+        }
+        Ok(lens)
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        let ctx = || format!("cannot write {}", path.display());
+        for (i, v) in self.vars.iter().enumerate() {
+            if self.vars[..i].iter().any(|w| w.name == v.name) {
+                return Err(anyhow::anyhow!("variable {} is defined twice", v.name))
+                    .with_context(ctx);
+            }
+            self.extents(v).with_context(ctx)?;
+            if matches!(v.values, Values::Text(_)) && v.dims.len() != 1 {
+                return Err(anyhow::anyhow!(
+                    "variable {} holds strings: it must have one dimension",
+                    v.name
+                ))
+                .with_context(ctx);
+            }
+            if matches!(v.values, Values::Text(_)) && self.format != Format::Netcdf4 {
+                return Err(anyhow::anyhow!(
+                    "variable {} holds strings, which need netCDF-4",
+                    v.name
+                ))
+                .with_context(ctx);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_to(
+        &self,
+        tmp: &Path,
+        later: impl FnOnce(&mut netcdf::FileMut) -> Result<()>,
+    ) -> Result<()> {
+        let opts = match self.format {
+            Format::Netcdf4 => netcdf::Options::NETCDF4,
+            Format::Offset64 => netcdf::Options::_64BIT_OFFSET,
+        };
+        let mut f = netcdf::create_with(tmp, opts)?;
+        for (name, len) in &self.dims {
+            match len {
+                Some(n) => f.add_dimension(name, *n)?,
+                None => f.add_unlimited_dimension(name)?,
+            };
+        }
+        for (name, value) in &self.globals {
+            f.add_attribute(name, value.clone())?;
+        }
+        for v in &self.vars {
+            let dims: Vec<&str> = v.dims.iter().map(String::as_str).collect();
+            let mut var = match &v.values {
+                Values::F64(_) | Values::Later(Kind::F64) => {
+                    f.add_variable::<f64>(&v.name, &dims)?
+                }
+                Values::F32(_) | Values::Later(Kind::F32) => {
+                    f.add_variable::<f32>(&v.name, &dims)?
+                }
+                Values::I32(_) | Values::Later(Kind::I32) => {
+                    f.add_variable::<i32>(&v.name, &dims)?
+                }
+                Values::I8(_) | Values::Later(Kind::I8) => f.add_variable::<i8>(&v.name, &dims)?,
+                Values::Chars(_) => f.add_variable::<NcChar>(&v.name, &dims)?,
+                Values::Text(_) => f.add_string_variable(&v.name, &dims)?,
+            };
+            if let Some(c) = &v.chunking {
+                var.set_chunking(c)?;
+            }
+            if let Some((level, shuffle)) = v.compression {
+                var.set_compression(level, shuffle)?;
+            }
+            for (name, value) in &v.attrs {
+                let typed = |x: f64| -> AttributeValue {
+                    match &v.values {
+                        Values::F32(_) | Values::Later(Kind::F32) => {
+                            AttributeValue::Float(x as f32)
+                        }
+                        Values::I32(_) | Values::Later(Kind::I32) => AttributeValue::Int(x as i32),
+                        Values::I8(_) | Values::Later(Kind::I8) => AttributeValue::Schar(x as i8),
+                        _ => AttributeValue::Double(x),
+                    }
+                };
+                match (name.as_str(), value) {
+                    ("_FillValue", AttributeValue::Double(x)) => match typed(*x) {
+                        AttributeValue::Float(x) => var.set_fill_value(x)?,
+                        AttributeValue::Int(x) => var.set_fill_value(x)?,
+                        AttributeValue::Schar(x) => var.set_fill_value(x)?,
+                        _ => var.set_fill_value(*x)?,
+                    },
+                    ("missing_value", AttributeValue::Double(x)) => {
+                        var.put_attribute(name, typed(*x))?;
+                    }
+                    _ => {
+                        var.put_attribute(name, value.clone())?;
+                    }
+                }
+            }
+        }
+        f.enddef()?;
+        for v in &self.vars {
+            let lens = self.extents(v)?;
+            let ext: Vec<std::ops::Range<usize>> = lens.iter().map(|&n| 0..n).collect();
+            let ext = ext.as_slice();
+            let mut var = f
+                .variable_mut(&v.name)
+                .with_context(|| format!("variable {}", v.name))?;
+            let fill = v.fill;
+            let put = |e: netcdf::Error| anyhow::anyhow!("variable {}: {e}", v.name);
+            match &v.values {
+                Values::F64(x) => {
+                    let d: Vec<f64> = match fill {
+                        Some(fv) => x
+                            .iter()
+                            .map(|&a| if a.is_finite() { a } else { fv })
+                            .collect(),
+                        None => x.clone(),
+                    };
+                    var.put_values(&d, ext).map_err(put)?
+                }
+                Values::F32(x) => {
+                    let d: Vec<f32> = match fill {
+                        Some(fv) => x
+                            .iter()
+                            .map(|&a| if a.is_finite() { a } else { fv as f32 })
+                            .collect(),
+                        None => x.clone(),
+                    };
+                    var.put_values(&d, ext).map_err(put)?
+                }
+                Values::I32(x) => var.put_values(x, ext).map_err(put)?,
+                Values::I8(x) => var.put_values(x, ext).map_err(put)?,
+                Values::Chars(x) => {
+                    let d: Vec<NcChar> = x.iter().map(|&c| NcChar(c)).collect();
+                    var.put_values(&d, ext).map_err(put)?
+                }
+                Values::Text(x) => {
+                    for (i, s) in x.iter().enumerate() {
+                        var.put_string(s, i).map_err(put)?;
+                    }
+                }
+                Values::Later(_) => {}
+            }
+        }
+        later(&mut f)?;
+        f.close()?;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn noleap_dates_of_clm_stamps() {
-        let t = TimeAxis::parse("days since 0001-01-01 00:00:00", Some("noleap")).unwrap();
-        // CLM stamps the January mean of year 1 at day 31 = 1 February
-        assert_eq!(t.date(31.0), (1, 2, 1.0));
-        // bounds [0, 31] are January of year 1; [5475, 5506] January of year 16 (15*365)
-        assert_eq!(t.interval_month(0.0, 31.0), (1, 1));
-        assert_eq!(t.interval_month(5475.0, 5506.0), (16, 1));
-        assert_eq!(t.interval_month(7265.0, 7300.0), (20, 12));
-    }
-
-    #[test]
-    fn standard_calendar_counts_leap_days() {
-        let t = TimeAxis::parse("days since 1980-01-01", Some("standard")).unwrap();
-        // 1980 is a leap year: day 59 is 29 February, day 366 is 1 January 1981
-        assert_eq!(t.date(59.0), (1980, 2, 29.0));
-        assert_eq!(t.date(60.0), (1980, 3, 1.0));
-        assert_eq!(t.date(366.0), (1981, 1, 1.0));
-        let h = TimeAxis::parse("hours since 2000-01-01 00:00:00", None).unwrap();
-        assert_eq!(h.date(24.0 * 31.0), (2000, 2, 1.0));
-        assert!(TimeAxis::parse("months since 2000-01-01", None).is_err());
-        assert!(TimeAxis::parse("days after 2000", None).is_err());
-    }
 
     #[test]
     fn nearest_names_first() {
@@ -292,5 +605,56 @@ mod tests {
             .collect();
         assert!(nearest_list("EFLX_LH", &known).starts_with("did you mean EFLX_LH_TOT?"));
         assert!(nearest_list("gpp", &known).starts_with("did you mean GPP?"));
+    }
+
+    #[test]
+    fn writer_writes_types_fills_and_an_unlimited_dimension_and_refuses_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.nc");
+        let mut w = Writer::new(Format::Offset64);
+        w.unlimited("time").dim("x", 3).global("title", "t");
+        w.var("time", &["time"], vec![31.0, 59.0])
+            .attr("units", "days since 0001-01-01");
+        w.var(
+            "v",
+            &["time", "x"],
+            vec![1.0f32, f32::NAN, 3.0, 4.0, 5.0, 6.0],
+        )
+        .fill_and_missing(1e36);
+        w.var("m", &["x"], vec![1i8, 0, 1]);
+        w.var("n", &["x"], vec![7i32, 8, 9]).fill(-9999.0);
+        w.save(&p).unwrap();
+        let f = open(&p).unwrap();
+        assert_eq!(f.dimension_len("time"), Some(2));
+        let v = read_f64(&f, &p, "v").unwrap();
+        assert!(v[1].is_nan() && v[5] == 6.0, "{v:?}");
+        let raw: Vec<f32> = f.variable("v").unwrap().get_values(..).unwrap();
+        assert_eq!(raw[1], 1e36f32, "NaN written as the fill value");
+        assert_eq!(fill_values(&f.variable("v").unwrap()), [1e36f32 as f64; 2]);
+        assert_eq!(read_f64(&f, &p, "m").unwrap(), [1.0, 0.0, 1.0]);
+        assert_eq!(
+            f.variable("n").unwrap().fill_value::<i32>().unwrap(),
+            Some(-9999)
+        );
+        drop(f);
+        // the file was read: it is an input now and is not replaced
+        let e = w.save(&p).unwrap_err().to_string();
+        assert!(e.contains("read as input"), "{e}");
+        let q = dir.path().join("bad.nc");
+        let mut bad = Writer::new(Format::Offset64);
+        bad.dim("x", 3);
+        bad.var("a", &["x"], vec![1.0, 2.0]);
+        let e = format!("{:#}", bad.save(&q).unwrap_err());
+        assert!(e.contains("bad.nc") && e.contains("a has 2 values"), "{e}");
+        let mut bad = Writer::new(Format::Offset64);
+        bad.var("a", &["y"], vec![1.0]);
+        let e = format!("{:#}", bad.save(&q).unwrap_err());
+        assert!(e.contains("dimension y, which is not defined"), "{e}");
+        let mut bad = Writer::new(Format::Offset64);
+        bad.dim("x", 1);
+        bad.var("s", &["x"], vec!["a".to_string()]);
+        let e = format!("{:#}", bad.save(&q).unwrap_err());
+        assert!(e.contains("need netCDF-4"), "{e}");
+        assert!(!q.exists() && std::fs::read_dir(dir.path()).unwrap().count() == 1);
     }
 }

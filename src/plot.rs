@@ -481,37 +481,8 @@ pub fn draw_histogram<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The squared Pearson correlation of the pairs where both are finite (NaN if undefined).
-pub fn r_squared(x: &[f64], y: &[f64]) -> f64 {
-    let pairs: Vec<(f64, f64)> = x
-        .iter()
-        .zip(y)
-        .filter(|(a, b)| a.is_finite() && b.is_finite())
-        .map(|(a, b)| (*a, *b))
-        .collect();
-    let n = pairs.len() as f64;
-    if n < 2.0 {
-        return f64::NAN;
-    }
-    let (mx, my) = (
-        pairs.iter().map(|p| p.0).sum::<f64>() / n,
-        pairs.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let (sxy, sxx, syy) = pairs.iter().fold((0.0, 0.0, 0.0), |(a, b, c), &(x, y)| {
-        (
-            a + (x - mx) * (y - my),
-            b + (x - mx).powi(2),
-            c + (y - my).powi(2),
-        )
-    });
-    if sxx == 0.0 || syy == 0.0 {
-        f64::NAN
-    } else {
-        sxy * sxy / (sxx * syy)
-    }
-}
-
-/// Predicted (y) against actual (x) with the 1:1 line and r^2 in the legend.
+/// Predicted (y) against actual (x) with the 1:1 line and r^2 in the legend (the squared
+/// correlation, [`crate::metrics::r2_linear`]).
 pub fn draw_scatter<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x: &[f64],
@@ -558,7 +529,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
         .map_err(de)?
         .label("1:1")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    let r2 = r_squared(x, y);
+    let r2 = crate::metrics::r2_linear(x, y);
     let blue = RGBColor(31, 119, 180);
     chart
         .draw_series(
@@ -1291,13 +1262,15 @@ mod tests {
         let x: Vec<f64> = (0..50).map(|k| k as f64).collect();
         let y: Vec<f64> = x.iter().map(|a| 2.0 * a + 1.0).collect();
         // y linear in x: r^2 = 1
-        assert!((r_squared(&x, &y) - 1.0).abs() < 1e-12);
+        assert!((crate::metrics::r2_linear(&x, &y) - 1.0).abs() < 1e-12);
         // numpy: np.corrcoef([1, 2, 3, 4], [2, 4, 5, 9])[0, 1] ** 2 = 0.9307692307692307
         assert!(
-            (r_squared(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 9.0]) - 0.9307692307692307).abs()
+            (crate::metrics::r2_linear(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 9.0])
+                - 0.9307692307692307)
+                .abs()
                 < 1e-12
         );
-        assert!(r_squared(&[1.0, 1.0], &[2.0, 3.0]).is_nan());
+        assert!(crate::metrics::r2_linear(&[1.0, 1.0], &[2.0, 3.0]).is_nan());
         let buf = render(600, 600, |a| draw_scatter(a, &x, &y, &Options::default()));
         assert!(inked(&buf) > 0.05);
         render(400, 400, |a| draw_scatter(a, &[], &[], &Options::default()));

@@ -8,7 +8,7 @@
 //! share the lowest rank (`min`); `pe_rank` ranks the mean of those ranks; `pc_rank` gives 1 to
 //! the lowest `pc_mean`; `combined_rank` ranks the mean of `pe_rank` and `pc_rank`. A pattern
 //! correlation is the Pearson correlation over the land cells where both maps are defined,
-//! weighted by `area * landfrac`. A map with zero variance there (a parameter with no effect,
+//! weighted by `area * landfrac` ([`crate::metrics::pattern_correlation`]). A map with zero variance there (a parameter with no effect,
 //! or the same effect everywhere) has no correlation: the matrix holds NaN (an empty cell in
 //! `pattern_correlation.csv`), it counts as 0 (no shared pattern) in the sums, and a
 //! parameter whose maps all have zero variance gets `pc_mean` NaN and the last `pc_rank`
@@ -124,40 +124,6 @@ pub fn rank_min(x: &[f64], descending: bool) -> Vec<f64> {
         .collect()
 }
 
-/// The weighted Pearson correlation of two maps over the cells where both are defined and
-/// the weight is positive; `None` when either has zero variance there (or no cell is shared).
-pub fn weighted_corr(a: &[f64], b: &[f64], w: &[f64]) -> Option<f64> {
-    let mut sw = 0.0;
-    let (mut ma, mut mb) = (0.0, 0.0);
-    for ((&x, &y), &wi) in a.iter().zip(b).zip(w) {
-        if x.is_finite() && y.is_finite() && wi > 0.0 {
-            sw += wi;
-            ma += wi * x;
-            mb += wi * y;
-        }
-    }
-    if sw == 0.0 {
-        return None;
-    }
-    ma /= sw;
-    mb /= sw;
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for ((&x, &y), &wi) in a.iter().zip(b).zip(w) {
-        if x.is_finite() && y.is_finite() && wi > 0.0 {
-            let (da, db) = (x - ma, y - mb);
-            sab += wi * da * db;
-            saa += wi * da * da;
-            sbb += wi * db * db;
-        }
-    }
-    // relative tolerance: a map whose spread is rounding noise has no pattern
-    let tiny = |s: f64, m: f64| s <= 1e-24 * (m * m * sw).max(f64::MIN_POSITIVE);
-    if tiny(saa, ma) || tiny(sbb, mb) {
-        return None;
-    }
-    Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0))
-}
-
 /// Pattern correlations of the PE maps.
 #[derive(Debug, Clone)]
 pub struct PatternCorrelation {
@@ -193,7 +159,7 @@ pub fn pattern_correlation(e: &Effects, absolute: bool) -> PatternCorrelation {
             .unwrap_or_else(|| f.values.iter().copied().collect());
         for p in 0..np {
             for q in p..np {
-                let c = weighted_corr(
+                let c = crate::metrics::pattern_correlation(
                     &flat[p * cells..(p + 1) * cells],
                     &flat[q * cells..(q + 1) * cells],
                     &w,
@@ -404,32 +370,6 @@ pub fn write_pattern_correlation(pc: &PatternCorrelation, path: &Path) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn weighted_correlation_by_hand() {
-        // unweighted: a = [1, 2, 3], b = [2, 4, 7]: r = 0.9933992677987828 (numpy.corrcoef)
-        let r = weighted_corr(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0], &[1.0; 3]).unwrap();
-        assert!((r - 0.9933992677987828).abs() < 1e-14, "{r}");
-        // weights 2 on the first cell equal repeating it: a = [1, 1, 2, 3], b = [2, 2, 4, 7]
-        // r = 0.9945577827230725 (numpy.corrcoef([1, 1, 2, 3], [2, 2, 4, 7]))
-        let r = weighted_corr(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0], &[2.0, 1.0, 1.0]).unwrap();
-        assert!((r - 0.9945577827230725).abs() < 1e-14, "{r}");
-        // NaN cells and zero weights are left out
-        let r = weighted_corr(
-            &[1.0, f64::NAN, 2.0, 3.0, 9.0],
-            &[2.0, 0.0, 4.0, 7.0, -5.0],
-            &[1.0, 1.0, 1.0, 1.0, 0.0],
-        )
-        .unwrap();
-        assert!((r - 0.9933992677987828).abs() < 1e-14);
-        // zero variance: no correlation
-        assert_eq!(weighted_corr(&[0.0; 3], &[1.0, 2.0, 3.0], &[1.0; 3]), None);
-        assert_eq!(weighted_corr(&[5.0; 3], &[1.0, 2.0, 3.0], &[1.0; 3]), None);
-        assert_eq!(
-            weighted_corr(&[f64::NAN; 3], &[1.0, 2.0, 3.0], &[1.0; 3]),
-            None
-        );
-    }
 
     #[test]
     fn ranks_share_the_lowest_on_ties_and_nan_goes_last() {

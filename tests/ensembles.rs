@@ -240,7 +240,9 @@ fn the_local_backend_runs_three_demo_members_whose_output_reads_back() {
         "kind = \"local\"\nparallel = 2\ncases_dir = \"cases\"\ndatm_years = [2000, 2004]",
     );
     let cfg = Config::load(&cfg_path).unwrap();
-    let ens = from_config::ppe(&cfg, "ppe", false).unwrap();
+    let ens = from_config::ppe(&cfg, "ppe", false)
+        .unwrap()
+        .with_local_model(clmtune::demo::run::LOCAL_MODEL);
     assert!(
         dir.path().join("design/ppe1.csv").exists(),
         "the design is saved for next time"
@@ -580,7 +582,9 @@ fn dry_run_prints_commands_files_and_namelist_lines_and_writes_nothing() {
 fn one_at_a_time_runs_change_one_parameter_each_and_the_default_serves_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::load(&experiment(dir.path(), 3, "kind = \"local\"")).unwrap();
-    let runs = from_config::oaat(&cfg, false).unwrap();
+    let runs = from_config::oaat(&cfg, false)
+        .unwrap()
+        .with_local_model(clmtune::demo::run::LOCAL_MODEL);
     // default + 16 parameters x 2 ends - interception_fraction's max (the default run)
     assert_eq!(runs.members.len(), 32);
     assert_eq!(runs.members[0].case, "demo_default");
@@ -729,7 +733,9 @@ fn an_interrupted_local_run_is_run_again_and_only_it() {
         "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
     );
     let cfg = Config::load(&cfg_path).unwrap();
-    let ens = from_config::ppe(&cfg, "ppe", false).unwrap();
+    let ens = from_config::ppe(&cfg, "ppe", false)
+        .unwrap()
+        .with_local_model(clmtune::demo::run::LOCAL_MODEL);
     ens.submit().unwrap();
     // as if clmtune was killed while member 2 ran: its record says submitted, its archive
     // is partial, its CaseStatus says the run started

@@ -2,22 +2,17 @@
 //! at the end of each month, fill values over ocean), checked against hand-computed values;
 //! and every kind of bad input giving an error that names the file, case and variable.
 
-use clmtune::archive::{self, HistVar};
+use clmtune::archive;
+use clmtune::demo::fixture;
 use clmtune::field::read::{read_case, read_ensemble, Output};
 use clmtune::field::{Grid, Region};
-use ndarray::{array, Array2};
+use ndarray::Array2;
 use std::path::Path;
 
 /// 2 x 3 cells: areas 1..6 km^2, land fractions [[1, .5, 0], [1, 1, .25]] (one ocean cell).
 /// Land weights area * landfrac (km^2): [[1, 1, 0], [4, 5, 1.5]], sum 12.5.
 fn grid() -> Grid {
-    Grid {
-        lat: vec![-10.0, 10.0],
-        lon: vec![0.0, 120.0, 240.0],
-        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
-        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
-        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
-    }
+    fixture::tiny_grid()
 }
 
 const BASE: [f64; 6] = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
@@ -26,90 +21,61 @@ const BASE: [f64; 6] = [1.0, 2.0, f64::NAN, 3.0, 4.0, 5.0];
 /// ocean; ET = 2 except 0 in cell (0, 0); QVEGT = ET / 2; SOILLIQ = 10, 20, 30 by level with
 /// bedrock (NaN) at level 3 of cell (1, 0); SOILICE = 1.
 fn write_case(root: &Path, case: &str, grid: &Grid, years: (i64, i64), skip: Option<(i64, u32)>) {
-    let mut t = 0.0;
-    for y in years.0..=years.1 {
-        for m in 1..=12 {
-            let gpp: Vec<f64> = BASE.iter().map(|b| b + 0.1 * t).collect();
-            let et: Vec<f64> = BASE
-                .iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    if b.is_nan() {
+    let mut a = fixture::Archive::new(root, grid.clone())
+        .var("GPP", "gC/m^2/s", "gross primary production")
+        .var(
+            "QFLX_EVAP_TOT",
+            "mm/s",
+            "qflx_evap_soi + qflx_evap_can + qflx_tran_veg",
+        )
+        .var("QVEGT", "mm/s", "canopy transpiration")
+        .soil_var(
+            "SOILLIQ",
+            "kg/m2",
+            "soil liquid water (vegetated landunits only)",
+            3,
+        )
+        .soil_var("SOILICE", "kg/m2", "soil ice (vegetated landunits only)", 3);
+    if let Some((y, m)) = skip {
+        a = a.skip(y, m);
+    }
+    let et = |i: usize, b: f64| {
+        if b.is_nan() {
+            f64::NAN
+        } else if i == 0 {
+            0.0
+        } else {
+            2.0
+        }
+    };
+    let soil = |liquid: bool| -> Vec<f64> {
+        (0..3)
+            .flat_map(|lev| {
+                BASE.iter().enumerate().map(move |(i, b)| {
+                    let bedrock = lev == 2 && i == 3;
+                    if b.is_nan() || bedrock {
                         f64::NAN
-                    } else if i == 0 {
-                        0.0
+                    } else if liquid {
+                        10.0 * (lev + 1) as f64
                     } else {
-                        2.0
+                        1.0
                     }
                 })
-                .collect();
-            let qvegt: Vec<f64> = et.iter().map(|e| e / 2.0).collect();
-            let mut liq = Vec::new();
-            let mut ice = Vec::new();
-            for lev in 0..3 {
-                for (i, b) in BASE.iter().enumerate() {
-                    let bedrock = lev == 2 && i == 3;
-                    liq.push(if b.is_nan() || bedrock {
-                        f64::NAN
-                    } else {
-                        10.0 * (lev + 1) as f64
-                    });
-                    ice.push(if b.is_nan() || bedrock { f64::NAN } else { 1.0 });
-                }
-            }
-            t += 1.0;
-            if skip == Some((y, m)) {
-                continue;
-            }
-            let vars = [
-                HistVar {
-                    name: "GPP",
-                    units: "gC/m^2/s",
-                    long_name: "gross primary production",
-                    levels: None,
-                    values: &gpp,
-                },
-                HistVar {
-                    name: "QFLX_EVAP_TOT",
-                    units: "mm/s",
-                    long_name: "qflx_evap_soi + qflx_evap_can + qflx_tran_veg",
-                    levels: None,
-                    values: &et,
-                },
-                HistVar {
-                    name: "QVEGT",
-                    units: "mm/s",
-                    long_name: "canopy transpiration",
-                    levels: None,
-                    values: &qvegt,
-                },
-                HistVar {
-                    name: "SOILLIQ",
-                    units: "kg/m2",
-                    long_name: "soil liquid water (vegetated landunits only)",
-                    levels: Some(3),
-                    values: &liq,
-                },
-                HistVar {
-                    name: "SOILICE",
-                    units: "kg/m2",
-                    long_name: "soil ice (vegetated landunits only)",
-                    levels: Some(3),
-                    values: &ice,
-                },
-            ];
-            archive::write_history_month(
-                &archive::hist_path(root, case, y, m),
-                case,
-                y,
-                m,
-                grid,
-                &vars,
-                "clmtune test data (synthetic, not CLM)",
-            )
-            .unwrap();
-        }
-    }
+            })
+            .collect()
+    };
+    a.write_case(case, years, |var, m| match var {
+        "GPP" => BASE.iter().map(|b| b + 0.1 * m.index as f64).collect(),
+        "QFLX_EVAP_TOT" => BASE.iter().enumerate().map(|(i, &b)| et(i, b)).collect(),
+        "QVEGT" => BASE
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| et(i, b) / 2.0)
+            .collect(),
+        "SOILLIQ" => soil(true),
+        _ => soil(false),
+    })
+    .unwrap();
 }
 
 fn close(a: f64, b: f64) -> bool {

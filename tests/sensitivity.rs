@@ -161,7 +161,9 @@ fn the_demo_models_one_at_a_time_runs_rank_as_its_physics_page_says() {
         "kind = \"local\"\nparallel = 2\ncases_dir = \"cases\"\ndatm_years = [2000, 2004]",
     );
     let cfg = clmtune::config::Config::load(&cfg_path).unwrap();
-    let runs = clmtune::ensemble::from_config::oaat(&cfg, false).unwrap();
+    let runs = clmtune::ensemble::from_config::oaat(&cfg, false)
+        .unwrap()
+        .with_local_model(clmtune::demo::run::LOCAL_MODEL);
     let recs = runs.submit().unwrap();
     assert!(recs
         .iter()

@@ -7,6 +7,7 @@
 //! folder exactly as it would for CLM and runs [`run::run_case`] in it.
 
 pub mod climate;
+pub mod fixture;
 pub mod model;
 pub mod obs;
 pub mod params;

@@ -141,61 +141,50 @@ pub fn write_observations(
     let fill = -9999.0f32;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
 
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    let tmp_path = tmp.path().to_path_buf();
-    {
-        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::NETCDF4)
-            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
-        f.add_dimension("time", nmonths)?;
-        f.add_dimension("lat", 360)?;
-        f.add_dimension("lon", 720)?;
-        f.add_attribute(
-            "title",
-            "Synthetic FLUXNET-MTE-shaped GPP and latent heat from the clmtune demo model (NOT real observations)",
-        )?;
-        f.add_attribute("source", NOTICE)?;
-        f.add_attribute(
-            "comment",
-            format!(
-                "Demo model run with a truth parameter set (recorded apart, in truth.toml) through forcing years {y0}-{y1}, bilinearly interpolated to 0.5 degrees, multiplied by exp(0.06 N(0,1)) observation noise, 0.3 % of land values missing each month, no data south of 60S or on Greenland{}.",
-                if opts.bias {
-                    "; a regional structural bias is applied (GPP +18 % in the wet tropics, -20 % boreal; LE -15 % in the semi-arid tropics, +10 % in the eastern United States)"
-                } else {
-                    "; no structural bias (for identical-twin tests)"
-                }
-            ),
-        )?;
-        f.add_attribute("history", crate::files::written_by())?;
-        f.add_attribute("Conventions", "CF-1.6")?;
-        {
-            let mut t = f.add_variable::<f64>("time", &["time"])?;
-            t.put_attribute("units", "days since 1582-10-15 00:00:00")?;
-            t.put_attribute("calendar", "standard")?;
-            t.put_attribute("long_name", "time")?;
-        }
-        for (n, u) in [("lat", "degrees_north"), ("lon", "degrees_east")] {
-            let mut v = f.add_variable::<f32>(n, &[n])?;
-            v.put_attribute("units", u)?;
-        }
-        for (n, u, long) in [
-            ("GPP", "gC m-2 d-1", "gross primary production"),
-            ("LE", "MJ m-2 d-1", "latent heat flux"),
-        ] {
-            let mut v = f.add_variable::<f32>(n, &["time", "lat", "lon"])?;
-            v.set_chunking(&[1, 360, 720])?;
-            v.set_compression(1, true)?;
-            v.set_fill_value(fill)?;
-            v.put_attribute("units", u)?;
-            v.put_attribute("long_name", long)?;
-        }
-        let lat32: Vec<f32> = lat.iter().map(|&x| x as f32).collect();
-        let lon32: Vec<f32> = lon.iter().map(|&x| x as f32).collect();
-        f.variable_mut("lat")
-            .context("lat")?
-            .put_values(&lat32, ..)?;
-        f.variable_mut("lon")
-            .context("lon")?
-            .put_values(&lon32, ..)?;
+    use crate::nc::{Format, Kind, Values, Writer};
+    let mut w = Writer::new(Format::Netcdf4);
+    w.dim("time", nmonths).dim("lat", 360).dim("lon", 720);
+    w.global(
+        "title",
+        "Synthetic FLUXNET-MTE-shaped GPP and latent heat from the clmtune demo model (NOT real observations)",
+    )
+    .global("source", NOTICE)
+    .global(
+        "comment",
+        format!(
+            "Demo model run with a truth parameter set (recorded apart, in truth.toml) through forcing years {y0}-{y1}, bilinearly interpolated to 0.5 degrees, multiplied by exp(0.06 N(0,1)) observation noise, 0.3 % of land values missing each month, no data south of 60S or on Greenland{}.",
+            if opts.bias {
+                "; a regional structural bias is applied (GPP +18 % in the wet tropics, -20 % boreal; LE -15 % in the semi-arid tropics, +10 % in the eastern United States)"
+            } else {
+                "; no structural bias (for identical-twin tests)"
+            }
+        ),
+    )
+    .global("history", crate::files::written_by())
+    .global("Conventions", "CF-1.6");
+    w.var("time", &["time"], Values::Later(Kind::F64))
+        .attr("units", "days since 1582-10-15 00:00:00")
+        .attr("calendar", "standard")
+        .attr("long_name", "time");
+    for (n, u, values) in [
+        ("lat", "degrees_north", &lat),
+        ("lon", "degrees_east", &lon),
+    ] {
+        let v32: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+        w.var(n, &[n], v32).attr("units", u);
+    }
+    for (n, u, long) in [
+        ("GPP", "gC m-2 d-1", "gross primary production"),
+        ("LE", "MJ m-2 d-1", "latent heat flux"),
+    ] {
+        w.var(n, &["time", "lat", "lon"], Values::Later(Kind::F32))
+            .chunking(&[1, 360, 720])
+            .compression(1, true)
+            .fill(fill as f64)
+            .attr("units", u)
+            .attr("long_name", long);
+    }
+    w.save_with(path, |f| {
         let mut times = Vec::with_capacity(nmonths);
         for t in 0..nmonths {
             let year = y0 + (t / 12) as i64;
@@ -250,9 +239,6 @@ pub fn write_observations(
         f.variable_mut("time")
             .context("time")?
             .put_values(&times, ..)?;
-        f.close()?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -4,6 +4,7 @@
 //! `env_run.xml` / `env_case.xml` entries.
 
 use super::pft::{self, NAME_LEN, NPFT, NVEGWCS, PFT_NAMES};
+pub use crate::cime::{read_env_xml, write_env_xml};
 pub use crate::clm::{read_pft_names, NcChar};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -209,60 +210,43 @@ pub fn parameter_names() -> Vec<&'static str> {
 /// Writes the demo model's default params file in CLM5's layout (64-bit offset netCDF,
 /// `pft` = 79, `nvegwcs` = 4, `pftname(pft, string_length)`). Written atomically.
 pub fn write_default_params(path: &Path) -> Result<()> {
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    let tmp_path = tmp.path().to_path_buf();
-    {
-        let mut f = netcdf::create_with(&tmp_path, netcdf::Options::_64BIT_OFFSET)
-            .with_context(|| format!("cannot create {}", tmp_path.display()))?;
-        f.add_dimension("pft", NPFT)?;
-        f.add_dimension("string_length", NAME_LEN)?;
-        f.add_dimension("nvegwcs", NVEGWCS)?;
-        f.add_attribute(
-            "title",
-            "clmtune demo model parameters (CLM5 params-file layout)",
-        )?;
-        f.add_attribute("source", NOTICE)?;
-        f.add_attribute("history", crate::files::written_by())?;
-        {
-            let mut v = f.add_variable::<NcChar>("pftname", &["pft", "string_length"])?;
-            v.put_attribute("long_name", "Description of plant type")?;
-        }
-        for pv in &PARAM_VARS {
-            let dims: &[&str] = match pv.dims {
-                Dims::Scalar => &[],
-                Dims::Pft => &["pft"],
-                Dims::SegmentPft => &["nvegwcs", "pft"],
-            };
-            let mut v = f.add_variable::<f64>(pv.name, dims)?;
-            v.put_attribute("long_name", pv.long_name)?;
-            v.put_attribute("units", pv.units)?;
-        }
-        f.enddef()?;
-        let mut names = vec![NcChar(b' '); NPFT * NAME_LEN];
-        for (p, n) in PFT_NAMES.iter().enumerate() {
-            for (i, b) in n.bytes().enumerate() {
-                names[p * NAME_LEN + i] = NcChar(b);
-            }
-        }
-        f.variable_mut("pftname")
-            .context("pftname")?
-            .put_values(&names, ..)?;
-        for pv in &PARAM_VARS {
-            let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
-            let values: Vec<f64> = match pv.dims {
-                Dims::Scalar => vec![(pv.default)(0)],
-                Dims::Pft => per_pft,
-                Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
-            };
-            f.variable_mut(pv.name)
-                .context("param")?
-                .put_values(&values, ..)?;
-        }
-        f.close()?;
+    let mut w = crate::nc::Writer::new(crate::nc::Format::Offset64);
+    w.dim("pft", NPFT)
+        .dim("string_length", NAME_LEN)
+        .dim("nvegwcs", NVEGWCS);
+    w.global(
+        "title",
+        "clmtune demo model parameters (CLM5 params-file layout)",
+    )
+    .global("source", NOTICE)
+    .global("history", crate::files::written_by());
+    let mut names = vec![b' '; NPFT * NAME_LEN];
+    for (p, n) in PFT_NAMES.iter().enumerate() {
+        names[p * NAME_LEN..p * NAME_LEN + n.len()].copy_from_slice(n.as_bytes());
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    w.var(
+        "pftname",
+        &["pft", "string_length"],
+        crate::nc::Values::Chars(names),
+    )
+    .attr("long_name", "Description of plant type");
+    for pv in &PARAM_VARS {
+        let dims: &[&str] = match pv.dims {
+            Dims::Scalar => &[],
+            Dims::Pft => &["pft"],
+            Dims::SegmentPft => &["nvegwcs", "pft"],
+        };
+        let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
+        let values: Vec<f64> = match pv.dims {
+            Dims::Scalar => vec![(pv.default)(0)],
+            Dims::Pft => per_pft,
+            Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
+        };
+        w.var(pv.name, dims, values)
+            .attr("long_name", pv.long_name)
+            .attr("units", pv.units);
+    }
+    w.save(path)
 }
 
 /// Reads a params file: checks the PFT list against CLM5's, then every variable the demo
@@ -431,44 +415,6 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-/// Reads the `<entry id="KEY" value="VALUE">` entries of CIME's `env_*.xml` files.
-pub fn read_env_xml(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = BTreeMap::new();
-    for piece in text.split("<entry").skip(1) {
-        let tag = piece.split('>').next().unwrap_or("");
-        let attr = |key: &str| -> Option<String> {
-            let rest = tag.split(&format!("{key}=\"")).nth(1)?;
-            Some(rest.split('"').next()?.to_string())
-        };
-        if let (Some(id), Some(value)) = (attr("id"), attr("value")) {
-            let unescape = |v: String| {
-                v.replace("&quot;", "\"")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&amp;", "&")
-            };
-            out.insert(id, unescape(value));
-        }
-    }
-    Ok(out)
-}
-
-/// Writes CIME-style `<entry id=... value=...>` lines into an `env_*.xml` file.
-pub fn write_env_xml(path: &Path, entries: &[(&str, String)]) -> Result<()> {
-    let mut s = String::from("<?xml version=\"1.0\"?>\n<file id=\"env_run.xml\" version=\"2.0\">\n  <group id=\"run_desc\">\n");
-    for (k, v) in entries {
-        let esc = v
-            .replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;");
-        s.push_str(&format!("    <entry id=\"{k}\" value=\"{esc}\"/>\n"));
-    }
-    s.push_str("  </group>\n</file>\n");
-    crate::files::atomic_write(path, |w| Ok(w.write_all(s.as_bytes())?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,20 +439,6 @@ mod tests {
             .to_string();
         assert!(e.contains("u:1: dint needs one finite number"), "{e}");
         assert!(parse_user_nl("dint = nan", Path::new("u")).is_err());
-    }
-
-    #[test]
-    fn env_xml_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("env_run.xml");
-        write_env_xml(
-            &p,
-            &[("STOP_N", "20".into()), ("DOUT_S_ROOT", "/a \"b\"".into())],
-        )
-        .unwrap();
-        let e = read_env_xml(&p).unwrap();
-        assert_eq!(e["STOP_N"], "20");
-        assert_eq!(e["DOUT_S_ROOT"], "/a \"b\"");
     }
 
     #[test]

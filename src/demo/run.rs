@@ -7,49 +7,29 @@ use super::climate::{self, YearAnomaly};
 use super::model::{self, Cell, Monthly};
 use super::params::{self, Params, NOTICE};
 use crate::archive::HistVar;
+pub use crate::cime::{case_seed, CaseSetup};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// What a demo case needs: the CIME settings the demo model reads.
-#[derive(Debug, Clone)]
-pub struct CaseSetup {
-    /// Case name (CASE).
-    pub case: String,
-    /// Short-term archive of this case (DOUT_S_ROOT), e.g. `ARCHIVE/CASE`.
-    pub archive: PathBuf,
-    /// First simulated year written (RUN_STARTDATE's year); earlier years are spun up in
-    /// memory.
-    pub start_year: i64,
-    /// Years simulated and written (STOP_N with STOP_OPTION = nyears).
-    pub stop_years: i64,
-    /// DATM forcing years cycled (DATM_CLMNCEP_YR_START, _END).
-    pub datm_years: (i64, i64),
-}
-
 /// Writes `env_case.xml` and `env_run.xml` of a demo case (the `user_nl_clm` is the caller's:
 /// the ensemble machinery writes it as it would for CLM).
 pub fn write_case_settings(casedir: &Path, s: &CaseSetup) -> Result<()> {
-    params::write_env_xml(
-        &casedir.join("env_case.xml"),
-        &[
-            ("CASE", s.case.clone()),
-            ("CASEROOT", casedir.display().to_string()),
-            ("MODEL", "clmtune demo model (not CLM)".to_string()),
-        ],
-    )?;
-    params::write_env_xml(
-        &casedir.join("env_run.xml"),
-        &[
-            ("RUN_STARTDATE", format!("{:04}-01-01", s.start_year)),
-            ("STOP_OPTION", "nyears".to_string()),
-            ("STOP_N", s.stop_years.to_string()),
-            ("DATM_CLMNCEP_YR_START", s.datm_years.0.to_string()),
-            ("DATM_CLMNCEP_YR_END", s.datm_years.1.to_string()),
-            ("DOUT_S_ROOT", s.archive.display().to_string()),
-        ],
-    )
+    crate::cime::write_case_settings(casedir, s, "clmtune demo model (not CLM)")
+}
+
+/// The demo model as the `local` backend of an ensemble runs it: its case settings and a run
+/// in this process (give it with `Ensemble::with_local_model`).
+pub const LOCAL_MODEL: crate::ensemble::LocalModel = crate::ensemble::LocalModel {
+    name: "demo model",
+    write_case: write_case_settings,
+    run_case: run_for_ensemble,
+};
+
+/// [`run_case`] as [`LOCAL_MODEL`] reports it: history files written and seconds taken.
+fn run_for_ensemble(casedir: &Path) -> Result<(usize, f64)> {
+    run_case(casedir).map(|s| (s.files.len(), s.seconds))
 }
 
 /// Reads the settings of a case folder.
@@ -117,13 +97,6 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
         start_year,
         stop_years,
         datm_years: datm,
-    })
-}
-
-/// A stable 64-bit hash (FNV-1a) of a case name: the seed of its weather noise.
-pub fn case_seed(case: &str) -> u64 {
-    case.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
     })
 }
 

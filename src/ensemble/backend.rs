@@ -1,6 +1,7 @@
-//! Backends behind one interface: `cime` (CLM5 cases through CIME's tools), `local` (the demo
-//! model run in each case folder, N at a time) and `none` (existing output only: nothing is
-//! made or submitted; a missing case is an error).
+//! Backends behind one interface: `cime` (CLM5 cases through CIME's tools), `local` (a model
+//! run in this process in each case folder, N at a time: the demo model, supplied as a
+//! [`LocalModel`] by the code that builds the ensemble) and `none` (existing output only:
+//! nothing is made or submitted; a missing case is an error).
 
 use super::runner::Runner;
 use super::{Ensemble, Member, Settings};
@@ -25,6 +26,24 @@ pub trait Backend: Sync {
         dir: &Path,
         run: &mut Runner,
     ) -> Result<Option<String>>;
+}
+
+/// The model the `local` backend runs in this process, given by the code that builds the
+/// ensemble (the demo model's is `clmtune::demo::run::LOCAL_MODEL`).
+#[derive(Clone, Copy)]
+pub struct LocalModel {
+    /// What logs and messages call it, e.g. "demo model".
+    pub name: &'static str,
+    /// Writes the CIME settings the model reads into a new case folder.
+    pub write_case: fn(&Path, &crate::cime::CaseSetup) -> Result<()>,
+    /// Runs the case in its folder: the history files written and the seconds taken.
+    pub run_case: fn(&Path) -> Result<(usize, f64)>,
+}
+
+impl std::fmt::Debug for LocalModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LocalModel({})", self.name)
+    }
 }
 
 /// Checks the backend settings before anything is made.
@@ -63,6 +82,7 @@ pub fn for_settings(s: &Settings) -> Box<dyn Backend> {
         "cime" => Box::new(Cime),
         "local" => Box::new(Local {
             parallel: s.backend.parallel,
+            model: s.local_model,
         }),
         _ => Box::new(NoBackend),
     }
@@ -147,7 +167,7 @@ impl Cime {
             return Ok(root.join("cime").join("scripts"));
         }
         let base = s.backend.base_case.as_ref().context("no base_case")?;
-        let env = crate::demo::params::read_env_xml(&base.join("env_case.xml"))
+        let env = crate::cime::read_env_xml(&base.join("env_case.xml"))
             .with_context(|| format!("base_case {}", base.display()))?;
         let cime = env.get("CIMEROOT").with_context(|| {
             format!(
@@ -265,9 +285,23 @@ impl Backend for Cime {
     }
 }
 
-/// The demo model, run in this process.
+/// A model run in this process (the demo model).
 struct Local {
     parallel: usize,
+    model: Option<LocalModel>,
+}
+
+impl Local {
+    /// The model, or an error saying none was given.
+    fn model(&self, m: &Member) -> Result<LocalModel> {
+        self.model.with_context(|| {
+            format!(
+                "case {}: [backend] kind = \"local\" runs a model in this process, and none \
+                 was given to this ensemble",
+                m.case
+            )
+        })
+    }
 }
 
 impl Backend for Local {
@@ -281,7 +315,7 @@ impl Backend for Local {
 
     fn create(&self, ens: &Ensemble, m: &Member, dir: &Path, run: &mut Runner) -> Result<()> {
         let s = &ens.settings;
-        let setup = crate::demo::CaseSetup {
+        let setup = crate::cime::CaseSetup {
             case: m.case.clone(),
             archive: s.archive_root.join(&m.case),
             start_year: s.years.0,
@@ -306,9 +340,10 @@ impl Backend for Local {
             ))?;
             return Ok(());
         }
+        let model = self.model(m)?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        crate::demo::run::write_case_settings(dir, &setup)?;
-        run.note(&format!("made {} (demo model case)", dir.display()))
+        (model.write_case)(dir, &setup)?;
+        run.note(&format!("made {} ({} case)", dir.display(), model.name))
     }
 
     fn submit(
@@ -319,26 +354,26 @@ impl Backend for Local {
         run: &mut Runner,
     ) -> Result<Option<String>> {
         if run.dry_run {
+            let name = self.model.map_or("local model", |l| l.name);
             run.note(&format!(
-                "run the demo model in {} (clmtune demo-model {})",
+                "run the {name} in {} (clmtune demo-model {})",
                 dir.display(),
                 dir.display()
             ))?;
             return Ok(None);
         }
-        run.note(&format!("demo model run of {} starting", m.case))?;
-        match crate::demo::run_case(dir) {
-            Ok(sum) => {
+        let model = self.model(m)?;
+        run.note(&format!("{} run of {} starting", model.name, m.case))?;
+        match (model.run_case)(dir) {
+            Ok((files, seconds)) => {
                 run.note(&format!(
-                    "demo model run of {} done: {} history files in {:.1} s",
-                    m.case,
-                    sum.files.len(),
-                    sum.seconds
+                    "{} run of {} done: {files} history files in {seconds:.1} s",
+                    model.name, m.case,
                 ))?;
                 Ok(None)
             }
             Err(e) => {
-                run.note(&format!("demo model run of {} failed: {e:#}", m.case))?;
+                run.note(&format!("{} run of {} failed: {e:#}", model.name, m.case))?;
                 Err(e)
             }
         }

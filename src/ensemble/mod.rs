@@ -14,6 +14,7 @@ pub mod runner;
 pub mod spec;
 
 use anyhow::{bail, Context, Result};
+pub use backend::LocalModel;
 pub use design::{Design, DesignMember};
 use paramfile::VarWrites;
 pub use registry::{Record, Registry, Status};
@@ -42,7 +43,7 @@ pub fn check_label(label: &str) -> Result<()> {
 /// A derived seed: `seed` mixed with a purpose (`"ppe"`, `"ppe_test"`), so each random
 /// choice of an experiment has its own stream yet follows from the one seed.
 pub fn derive_seed(seed: u64, purpose: &str) -> u64 {
-    crate::demo::run::case_seed(purpose) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    crate::cime::case_seed(purpose) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// What an ensemble needs from the experiment config.
@@ -64,6 +65,9 @@ pub struct Settings {
     pub hist_fincl1: Vec<String>,
     /// Print, write nothing.
     pub dry_run: bool,
+    /// The model the `local` backend runs, given by the code that builds the ensemble
+    /// ([`Ensemble::with_local_model`]).
+    pub local_model: Option<LocalModel>,
 }
 
 impl Settings {
@@ -83,6 +87,7 @@ impl Settings {
             base_paramfile: spec.base_paramfile.clone(),
             hist_fincl1: Vec::new(),
             dry_run,
+            local_model: None,
         }
     }
 }
@@ -201,6 +206,13 @@ impl Ensemble {
             members,
             settings,
         })
+    }
+
+    /// The ensemble with `model` as what its `local` backend runs (the caller that builds
+    /// the ensemble supplies it: the ensemble machinery knows no model).
+    pub fn with_local_model(mut self, model: LocalModel) -> Ensemble {
+        self.settings.local_model = Some(model);
+        self
     }
 
     /// For one-at-a-time runs: each parameter with the member indices of its min and max
@@ -751,7 +763,10 @@ impl Ensemble {
                     self.refresh(&mut r, false);
                     if be.name() == "local" && !self.settings.dry_run && !r.status.settled() {
                         r.status = Status::Failed;
-                        r.message = Some("the demo model ended without a complete archive".into());
+                        r.message = Some(format!(
+                            "the {} ended without a complete archive",
+                            self.settings.local_model.map_or("local model", |l| l.name)
+                        ));
                     }
                     None
                 }
@@ -1035,5 +1050,26 @@ pub mod from_config {
             cases,
             settings,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ensemble_machinery_knows_no_model() {
+        // the demo model is supplied by the caller (`Ensemble::with_local_model`): no file of
+        // this folder may import it
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ensemble");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let needle = ["crate", "::demo"].concat();
+                assert!(!text.contains(&needle), "{} mentions {needle}", p.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 8, "only {seen} files read in {}", dir.display());
     }
 }

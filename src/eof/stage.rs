@@ -533,11 +533,15 @@ impl EofStage {
             rows,
         )?;
         // eof.nc
-        // TODO(merge of the `plain` branch): NamedEof with case names and units
-        let items: Vec<(&str, &Eof)> = self
+        let items: Vec<crate::eof::NamedEof> = self
             .variables
             .iter()
-            .map(|v| (v.name.as_str(), &v.eof))
+            .map(|v| crate::eof::NamedEof {
+                name: v.name.as_str(),
+                eof: &v.eof,
+                cases: Some(&self.ppe.cases),
+                units: Some(v.units.as_str()),
+            })
             .collect();
         crate::eof::save_all(&dir.join("eof.nc"), &items, &self.lat, &self.lon, history)?;
         // stage.json

@@ -62,26 +62,32 @@ pub fn write_netcdf(
             }
         }
     }
-    let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-    let tmp_path = tmp.path().to_path_buf();
-    write_into(&tmp_path, fields, arrays, grid.as_deref(), &dims, history)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let mut w = nc::Writer::new(nc::Format::Netcdf4);
+    for (d, &n) in &dims {
+        w.dim(d, n);
+    }
+    w.global("Conventions", "CF-1.8")
+        .global(
+            "source",
+            format!("clmtune {}", env!("CARGO_PKG_VERSION")).as_str(),
+        )
+        .global("history", history);
+    if let Some(grid) = grid.as_deref() {
+        describe_grid(&mut w, grid);
+    }
+    describe(&mut w, fields, arrays).with_context(|| format!("cannot write {}", path.display()))?;
+    w.save(path)
 }
 
 /// Coordinates and the grid's area, land fraction and land mask.
-fn write_grid(f: &mut netcdf::FileMut, grid: &Grid) -> Result<()> {
-    let (nlat, nlon) = grid.shape();
+fn describe_grid(w: &mut nc::Writer, grid: &Grid) {
     for (name, units, std, vals) in [
         ("lat", "degrees_north", "latitude", &grid.lat),
         ("lon", "degrees_east", "longitude", &grid.lon),
     ] {
-        let mut v = f.add_variable::<f64>(name, &[name])?;
-        v.put_attribute("units", units)?;
-        v.put_attribute("standard_name", std)?;
-        v.put_values(vals, ..)?;
+        w.var(name, &[name], vals.clone())
+            .attr("units", units)
+            .attr("standard_name", std);
     }
     for (name, units, long, arr) in [
         ("area", "m^2", "grid cell area", &grid.area),
@@ -93,40 +99,18 @@ fn write_grid(f: &mut netcdf::FileMut, grid: &Grid) -> Result<()> {
             &grid.landmask,
         ),
     ] {
-        let mut v = f.add_variable::<f64>(name, &["lat", "lon"])?;
-        v.put_attribute("units", units)?;
-        v.put_attribute("long_name", long)?;
-        v.set_fill_value(FILL)?;
-        let data: Vec<f64> = arr
-            .iter()
-            .map(|&x| if x.is_finite() { x } else { FILL })
-            .collect();
-        v.put_values(&data, [0..nlat, 0..nlon])?;
+        w.var(
+            name,
+            &["lat", "lon"],
+            arr.iter().copied().collect::<Vec<f64>>(),
+        )
+        .attr("units", units)
+        .attr("long_name", long)
+        .fill(FILL);
     }
-    Ok(())
 }
 
-fn write_into(
-    tmp: &Path,
-    fields: &[&Field],
-    arrays: &[(&str, &ArrayD<f64>)],
-    grid: Option<&Grid>,
-    dims: &BTreeMap<String, usize>,
-    history: &str,
-) -> Result<()> {
-    let mut f = netcdf::create_with(tmp, netcdf::Options::NETCDF4)?;
-    for (d, &n) in dims {
-        f.add_dimension(d, n)?;
-    }
-    f.add_attribute("Conventions", "CF-1.8")?;
-    f.add_attribute(
-        "source",
-        format!("clmtune {}", env!("CARGO_PKG_VERSION")).as_str(),
-    )?;
-    f.add_attribute("history", history)?;
-    if let Some(grid) = grid {
-        write_grid(&mut f, grid)?;
-    }
+fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[(&str, &ArrayD<f64>)]) -> Result<()> {
     let with_months = fields
         .iter()
         .find(|x| x.dims.iter().any(|d| d == "time") && !x.months.is_empty());
@@ -141,30 +125,27 @@ fn write_into(
             .iter()
             .map(|&(_, m)| nc::DAYS_IN_MONTH[(m - 1) as usize] as f64)
             .collect();
-        f.add_dimension("nbnd", 2)?;
-        let mut t = f.add_variable::<f64>("time", &["time"])?;
-        t.put_attribute("units", "days since 0001-01-01 00:00:00")?;
-        t.put_attribute("calendar", "noleap")?;
-        t.put_attribute("bounds", "time_bounds")?;
-        t.put_attribute("standard_name", "time")?;
+        w.dim("nbnd", 2);
         let mid: Vec<f64> = start.iter().zip(&len).map(|(s, l)| s + l / 2.0).collect();
-        t.put_values(&mid, ..)?;
-        let mut b = f.add_variable::<f64>("time_bounds", &["time", "nbnd"])?;
+        w.var("time", &["time"], mid)
+            .attr("units", "days since 0001-01-01 00:00:00")
+            .attr("calendar", "noleap")
+            .attr("bounds", "time_bounds")
+            .attr("standard_name", "time");
         let bounds: Vec<f64> = start
             .iter()
             .zip(&len)
             .flat_map(|(s, l)| [*s, s + l])
             .collect();
-        b.put_values(&bounds, ..)?;
+        w.var("time_bounds", &["time", "nbnd"], bounds);
     }
     if let Some(cf) = fields
         .iter()
         .find(|x| x.dims.iter().any(|d| d == "month") && !x.months.is_empty())
     {
-        let mut v = f.add_variable::<i32>("month", &["month"])?;
-        v.put_attribute("long_name", "calendar month of the climatology")?;
         let m: Vec<i32> = cf.months.iter().map(|&(_, m)| m as i32).collect();
-        v.put_values(&m, ..)?;
+        w.var("month", &["month"], m)
+            .attr("long_name", "calendar month of the climatology");
     }
     for (dim, long) in super::LABEL_DIMS
         .iter()
@@ -174,11 +155,8 @@ fn write_into(
             .iter()
             .find(|x| x.dims.iter().any(|d| d == dim) && !x.members.is_empty())
         {
-            let mut v = f.add_string_variable(dim, &[dim])?;
-            for (i, name) in mf.members.iter().enumerate() {
-                v.put_string(name, i)?;
-            }
-            v.put_attribute("long_name", long)?;
+            w.var(dim, &[dim], nc::Values::Text(mf.members.clone()))
+                .attr("long_name", long);
         }
     }
     for fld in fields {
@@ -202,32 +180,21 @@ fn write_into(
             );
         }
         let dn: Vec<&str> = fld.dims.iter().map(String::as_str).collect();
-        let mut v = f.add_variable::<f64>(&fld.name, &dn)?;
-        v.put_attribute("units", fld.units.as_str())?;
-        v.put_attribute("long_name", fld.long_name.as_str())?;
-        v.set_fill_value(FILL)?;
-        let data: Vec<f64> = fld
-            .values
-            .iter()
-            .map(|&x| if x.is_finite() { x } else { FILL })
-            .collect();
-        let extents: Vec<std::ops::Range<usize>> =
-            fld.values.shape().iter().map(|&n| 0..n).collect();
-        v.put_values(&data, extents.as_slice())?;
+        w.var(
+            &fld.name,
+            &dn,
+            fld.values.iter().copied().collect::<Vec<f64>>(),
+        )
+        .attr("units", fld.units.as_str())
+        .attr("long_name", fld.long_name.as_str())
+        .fill(FILL);
     }
     for (name, a) in arrays {
         let dn: Vec<String> = (0..a.ndim()).map(|k| format!("{name}_{k}")).collect();
         let dr: Vec<&str> = dn.iter().map(String::as_str).collect();
-        let mut v = f.add_variable::<f64>(name, &dr)?;
-        v.set_fill_value(FILL)?;
-        let data: Vec<f64> = a
-            .iter()
-            .map(|&x| if x.is_finite() { x } else { FILL })
-            .collect();
-        let extents: Vec<std::ops::Range<usize>> = a.shape().iter().map(|&n| 0..n).collect();
-        v.put_values(&data, extents.as_slice())?;
+        w.var(name, &dr, a.iter().copied().collect::<Vec<f64>>())
+            .fill(FILL);
     }
-    f.close()?;
     Ok(())
 }
 

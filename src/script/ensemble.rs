@@ -67,7 +67,7 @@ pub mod ensemble_fns {
     pub fn ppe(cfg: Map) -> RResult<ScriptEnsemble> {
         let (c, dry) = config_of(&cfg)?;
         from_config::ppe(&c, "ppe", dry)
-            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map(|e| ScriptEnsemble(Arc::new(e.with_local_model(crate::demo::run::LOCAL_MODEL))))
             .map_err(err)
     }
 
@@ -77,7 +77,7 @@ pub mod ensemble_fns {
     pub fn ppe_test(cfg: Map) -> RResult<ScriptEnsemble> {
         let (c, dry) = config_of(&cfg)?;
         from_config::ppe(&c, "ppe_test", dry)
-            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map(|e| ScriptEnsemble(Arc::new(e.with_local_model(crate::demo::run::LOCAL_MODEL))))
             .map_err(err)
     }
 
@@ -96,7 +96,7 @@ pub mod ensemble_fns {
     pub fn oaat_runs(cfg: Map) -> RResult<ScriptEnsemble> {
         let (c, dry) = config_of(&cfg)?;
         from_config::oaat(&c, dry)
-            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map(|e| ScriptEnsemble(Arc::new(e.with_local_model(crate::demo::run::LOCAL_MODEL))))
             .map_err(err)
     }
 
@@ -112,7 +112,7 @@ pub mod ensemble_fns {
     pub fn default_run(cfg: Map) -> RResult<ScriptEnsemble> {
         let (c, dry) = config_of(&cfg)?;
         from_config::default_run(&c, dry)
-            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map(|e| ScriptEnsemble(Arc::new(e.with_local_model(crate::demo::run::LOCAL_MODEL))))
             .map_err(err)
     }
 
@@ -172,7 +172,7 @@ pub mod ensemble_fns {
                 .collect::<RResult<_>>()?
         };
         from_config::custom(&c, name, &names, &rows, case_pattern, dry)
-            .map(|e| ScriptEnsemble(Arc::new(e)))
+            .map(|e| ScriptEnsemble(Arc::new(e.with_local_model(crate::demo::run::LOCAL_MODEL))))
             .map_err(err)
     }
 

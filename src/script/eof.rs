@@ -331,9 +331,14 @@ pub mod eof_fns {
             .ok_or_else(|| script_err("save_eofs: no analysis to save"))?
             .1
             .clone();
-        let refs: Vec<(&str, &crate::eof::Eof)> = items
+        let refs: Vec<crate::eof::NamedEof> = items
             .iter()
-            .map(|(k, e)| (k.as_str(), e.eof.as_ref()))
+            .map(|(k, e)| crate::eof::NamedEof {
+                name: k.as_str(),
+                eof: e.eof.as_ref(),
+                cases: None,
+                units: None,
+            })
             .collect();
         let cmd: Vec<String> = std::env::args().collect();
         let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
