@@ -377,10 +377,6 @@ pub fn load_cases(path: &Path, name: &str) -> Result<Option<Vec<String>>> {
         .map(Some)
 }
 
-/// The masked per-map RMSE, now [`crate::metrics::rmse_maps`] (kept under this name for
-/// existing callers).
-pub use crate::metrics::rmse_maps as rmse;
-
 /// One analysis to save with [`save_all`]: its name (the prefix of its variables and
 /// dimensions), the members' case names and the units of the field it was made from, when
 /// known.

@@ -596,23 +596,6 @@ impl Emulator for Network {
     }
 }
 
-/// Coefficient of determination of each column of `pred` against `truth`.
-pub fn r2_columns(pred: &Array2<f64>, truth: &Array2<f64>) -> Array1<f64> {
-    (0..truth.ncols())
-        .map(|j| {
-            let t = truth.column(j);
-            let m = t.mean().unwrap_or(f64::NAN);
-            let ss_tot: f64 = t.iter().map(|v| (v - m).powi(2)).sum();
-            let ss_res: f64 = t
-                .iter()
-                .zip(pred.column(j))
-                .map(|(a, b)| (a - b).powi(2))
-                .sum();
-            1.0 - ss_res / ss_tot
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,7 +709,11 @@ mod tests {
             ..NnSettings::default()
         };
         let net = Network::fit(x.view(), y.view(), Some((vx.view(), vy.view())), &s).unwrap();
-        let r2 = r2_columns(&net.predict_mean(tx.view()).unwrap(), &ty);
+        let r2 = crate::metrics::r2_score_columns(
+            ty.view(),
+            net.predict_mean(tx.view()).unwrap().view(),
+        )
+        .unwrap();
         assert!(
             r2.iter().all(|&r| r > 0.99),
             "held-out r^2 {r2} after {} epochs",

@@ -98,29 +98,12 @@ pub struct Skill {
     pub r2: Vec<f64>,
 }
 
-/// MSE and squared correlation per column.
-pub fn skill(pred: &Array2<f64>, truth: ArrayView2<f64>) -> Skill {
-    let k = truth.ncols();
-    let mut mse = Vec::with_capacity(k);
-    let mut r2 = Vec::with_capacity(k);
-    for j in 0..k {
-        let (p, t) = (pred.column(j), truth.column(j));
-        let n = t.len() as f64;
-        mse.push(p.iter().zip(t).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n);
-        let (mp, mt) = (p.sum() / n, t.sum() / n);
-        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-        for (a, b) in p.iter().zip(t) {
-            sxy += (a - mp) * (b - mt);
-            sxx += (a - mp).powi(2);
-            syy += (b - mt).powi(2);
-        }
-        r2.push(if sxx > 0.0 && syy > 0.0 {
-            sxy * sxy / (sxx * syy)
-        } else {
-            f64::NAN
-        });
-    }
-    Skill { mse, r2 }
+/// MSE and squared correlation per column ([`crate::metrics`]).
+pub fn skill(pred: &Array2<f64>, truth: ArrayView2<f64>) -> Result<Skill> {
+    Ok(Skill {
+        mse: crate::metrics::mse_columns(truth, pred.view())?.to_vec(),
+        r2: crate::metrics::r2_linear_columns(truth, pred.view())?.to_vec(),
+    })
 }
 
 /// One configuration's results: on the fixed split, and over the resamplings if retrained.
@@ -294,8 +277,8 @@ pub fn run(
             let tp = net.predict_mean(tx.view())?;
             Ok(ConfigResult {
                 hidden: hidden.clone(),
-                validation: skill(&vp, rows(y, &sp.validation).view()),
-                test: skill(&tp, ty.view()),
+                validation: skill(&vp, rows(y, &sp.validation).view())?,
+                test: skill(&tp, ty.view())?,
                 best_epoch: net.history.best_epoch,
                 resampled: Vec::new(),
             })
@@ -332,7 +315,7 @@ pub fn run(
             };
             let net = train_one(x, y, &resplits[r], &ns)?;
             progress();
-            let sk = skill(&net.predict_mean(tx.view())?, ty.view());
+            let sk = skill(&net.predict_mean(tx.view())?, ty.view())?;
             Ok((c, net, sk))
         })
         .collect::<Result<_>>()?;
@@ -388,7 +371,7 @@ mod tests {
         // corr: mean p = 2.75, mean t = 3; sxy = 10, sxx = 8.75, syy = 14 -> r^2 = 100 / 122.5
         let p = ndarray::array![[1.0], [2.0], [3.0], [5.0]];
         let t = ndarray::array![[1.0], [3.0], [2.0], [6.0]];
-        let s = skill(&p, t.view());
+        let s = skill(&p, t.view()).unwrap();
         assert_eq!(s.mse, vec![0.75]);
         assert!((s.r2[0] - 100.0 / 122.5).abs() < 1e-15);
     }
@@ -433,7 +416,7 @@ mod tests {
         assert!(r.configs[r.chosen].resampled.len() == 8);
         let (hx, hy) = mk(&mut rng, 400);
         let p = r.ensemble.predict(hx.view()).unwrap();
-        let sk = skill(&p.mean, hy.view());
+        let sk = skill(&p.mean, hy.view()).unwrap();
         assert!(sk.r2[0] > 0.9, "r^2 {:?}", sk.r2);
         let inside = (0..400)
             .filter(|&i| (hy[[i, 0]] - p.mean[[i, 0]]).abs() <= 2.0 * p.variance[[i, 0]].sqrt())

@@ -118,7 +118,7 @@ fn metrics_of(
     y: ArrayView2<f64>,
 ) -> Result<Vec<Metric>> {
     let p = f.model.emulator().predict(x)?;
-    let sk = protocol::skill(&p.mean, y);
+    let sk = protocol::skill(&p.mean, y)?;
     Ok((0..y.ncols())
         .map(|k| {
             let inside = (0..y.nrows())

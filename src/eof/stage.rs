@@ -272,8 +272,8 @@ impl VariableResult {
             .variance_fraction()
             .slice(ndarray::s![..modes])
             .to_owned();
-        let rmse_run = crate::eof::rmse(&stack, &observed)?;
-        let rmse_modes = crate::eof::rmse(&eof.reconstruct(modes)?, &observed)?;
+        let rmse_run = crate::metrics::rmse_maps(&stack, &observed)?;
+        let rmse_modes = crate::metrics::rmse_maps(&eof.reconstruct(modes)?, &observed)?;
         Ok(VariableResult {
             name: name.to_string(),
             units: ens.units.clone(),

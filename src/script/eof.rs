@@ -377,7 +377,7 @@ pub mod eof_fns {
         if !single {
             return Err(script_err("the target of rmse is one (lat, lon) map"));
         }
-        crate::eof::rmse(&m, &t.index_axis(ndarray::Axis(0), 0).to_owned())
+        crate::metrics::rmse_maps(&m, &t.index_axis(ndarray::Axis(0), 0).to_owned())
             .map(arr)
             .map_err(err)
     }
