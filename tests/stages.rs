@@ -133,6 +133,56 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         }
     }
     assert!(em.join("fit_LHF_2_ppe_test.png").exists());
+
+    // 05: importance, partial dependence and Sobol indices of every emulator
+    run("05_interpret.rhai", &cfg);
+    let t = |f: &str| clmtune::table::Table::read(&em.join(f)).unwrap();
+    // 3 emulators x 2 variables x 2 modes x 6 parameters
+    let imp = t("importance.csv");
+    assert_eq!(imp.len(), 72);
+    assert!(imp
+        .numbers("mse_increase")
+        .unwrap()
+        .iter()
+        .all(|x| x.is_finite()));
+    let pd = t("partial_dependence.csv");
+    assert_eq!(pd.len(), 720);
+    // rows: value by value, two modes each
+    let values: Vec<f64> = pd.numbers("value").unwrap()[..20]
+        .iter()
+        .step_by(2)
+        .copied()
+        .collect();
+    assert_eq!(values, (0..10).map(|i| i as f64 / 9.0).collect::<Vec<_>>());
+    let sob = t("sobol.csv");
+    assert_eq!(
+        sob.columns(),
+        [
+            "emulator",
+            "variable",
+            "mode",
+            "parameter",
+            "first_order",
+            "total"
+        ]
+    );
+    assert_eq!(sob.len(), 72);
+    // a linear ridge has no interactions: first-order = total up to Monte Carlo error
+    let lin = sob
+        .filter(&[("emulator", clmtune::table::Value::Text("ridge".into()))])
+        .unwrap();
+    for (a, b) in lin
+        .numbers("first_order")
+        .unwrap()
+        .iter()
+        .zip(lin.numbers("total").unwrap())
+    {
+        assert!((a - b).abs() < 0.05, "{a} vs {b}");
+    }
+    assert!(
+        em.join("partial_dependence_GPP_2.png").exists()
+            && em.join("importance_LHF_1.png").exists()
+    );
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

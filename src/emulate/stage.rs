@@ -319,8 +319,114 @@ impl EmulatorStage {
                 f.save(&dir.join(format!("{name}_{}.json", v.variable)))?;
             }
         }
-        Ok(())
+        let meta = StageFile {
+            clmtune: env!("CARGO_PKG_VERSION").into(),
+            settings: self.settings.clone(),
+            split: self.split.clone(),
+            variables: self
+                .variables
+                .iter()
+                .map(|v| VariableFile {
+                    variable: v.variable.clone(),
+                    emulators: v.emulators.iter().map(|(n, _)| n.clone()).collect(),
+                    configs: v.configs.clone(),
+                    chosen: v.chosen,
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&meta)?;
+        crate::files::atomic_write(&dir.join("stage.json"), |w| {
+            w.write_all(text.as_bytes())?;
+            w.write_all(b"\n")?;
+            Ok(())
+        })
     }
+
+    /// Reads a folder written by [`EmulatorStage::save`] back.
+    pub fn load(dir: &Path) -> Result<EmulatorStage> {
+        let p = dir.join("stage.json");
+        crate::files::mark_input(&p);
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "cannot read {} (is {} a folder written by an emulator stage's save?)",
+                p.display(),
+                dir.display()
+            )
+        })?;
+        let meta: StageFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not an emulator stage file", p.display()))?;
+        let mut variables = Vec::new();
+        for v in meta.variables {
+            let emulators = v
+                .emulators
+                .iter()
+                .map(|n| {
+                    Ok((
+                        n.clone(),
+                        Fitted::load(&dir.join(format!("{n}_{}.json", v.variable)))?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            variables.push(VariableEmulators {
+                variable: v.variable,
+                emulators,
+                configs: v.configs,
+                chosen: v.chosen,
+            });
+        }
+        let t = crate::table::Table::read(&dir.join("metrics.csv"))?;
+        let text_col = |name: &str| -> Result<Vec<String>> {
+            match t.column(name)? {
+                crate::table::Column::Text(v) => Ok(v.clone()),
+                crate::table::Column::Numbers(v) => Ok(v.iter().map(|x| fmt_number(*x)).collect()),
+            }
+        };
+        let (em, var, split) = (
+            text_col("emulator")?,
+            text_col("variable")?,
+            text_col("split")?,
+        );
+        let (mode, mse, r2, cov) = (
+            t.numbers("mode")?,
+            t.numbers("mse")?,
+            t.numbers("r2")?,
+            t.numbers("coverage")?,
+        );
+        let metrics = (0..t.len())
+            .map(|i| Metric {
+                emulator: em[i].clone(),
+                variable: var[i].clone(),
+                mode: mode[i] as usize,
+                split: split[i].clone(),
+                mse: mse[i],
+                r2: r2[i],
+                coverage: cov[i],
+            })
+            .collect();
+        Ok(EmulatorStage {
+            settings: meta.settings,
+            split: meta.split,
+            variables,
+            metrics,
+        })
+    }
+}
+
+/// What `stage.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct StageFile {
+    clmtune: String,
+    settings: StageSettings,
+    split: Split,
+    variables: Vec<VariableFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct VariableFile {
+    variable: String,
+    emulators: Vec<String>,
+    configs: Vec<protocol::ConfigResult>,
+    chosen: usize,
 }
 
 #[cfg(test)]

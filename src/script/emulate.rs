@@ -177,6 +177,50 @@ fn metrics_table(s: &EmulatorStage) -> RResult<Table> {
     .map_err(err)
 }
 
+/// Rows of an interpretation table: emulator, variable, mode, parameter, then numbers.
+#[derive(Default)]
+struct Rows {
+    emulator: Vec<String>,
+    variable: Vec<String>,
+    mode: Vec<f64>,
+    parameter: Vec<String>,
+    values: Vec<Vec<f64>>,
+}
+
+impl Rows {
+    fn push(
+        &mut self,
+        emulator: &str,
+        variable: &str,
+        mode: usize,
+        parameter: &str,
+        values: &[f64],
+    ) {
+        self.emulator.push(emulator.to_string());
+        self.variable.push(variable.to_string());
+        self.mode.push(mode as f64);
+        self.parameter.push(parameter.to_string());
+        self.values.push(values.to_vec());
+    }
+    fn table(self, names: &[&str]) -> RResult<ScriptTable> {
+        let mut cols = vec![
+            ("emulator".to_string(), Column::Text(self.emulator)),
+            ("variable".to_string(), Column::Text(self.variable)),
+            ("mode".to_string(), Column::Numbers(self.mode)),
+            ("parameter".to_string(), Column::Text(self.parameter)),
+        ];
+        for (i, n) in names.iter().enumerate() {
+            cols.push((
+                n.to_string(),
+                Column::Numbers(self.values.iter().map(|v| v[i]).collect()),
+            ));
+        }
+        Table::from_columns(cols)
+            .map(|t| ScriptTable(Arc::new(t)))
+            .map_err(err)
+    }
+}
+
 /// The functions of the `emulate` module.
 #[export_module]
 pub mod emulate_fns {
@@ -331,8 +375,16 @@ pub mod emulate_fns {
         Ok(ScriptEmulators(Arc::new(r?)))
     }
 
-    /// Writes `metrics.csv`, `protocol.csv` and one `METHOD_VARIABLE.json` per emulator into
-    /// `dir` (e.g. `OUT/emulator`).
+    /// Reads a folder written by `ems.save(dir)` back (the emulators predict bit for bit).
+    #[rhai_fn(return_raw)]
+    pub fn load_emulators(dir: &str) -> RResult<ScriptEmulators> {
+        EmulatorStage::load(std::path::Path::new(dir))
+            .map(|s| ScriptEmulators(Arc::new(s)))
+            .map_err(err)
+    }
+
+    /// Writes `metrics.csv`, `protocol.csv`, `stage.json` and one `METHOD_VARIABLE.json` per
+    /// emulator into `dir` (e.g. `OUT/emulator`).
     #[rhai_fn(name = "save", return_raw, pure)]
     pub fn save_stage(s: &mut ScriptEmulators, dir: &str) -> RResult<()> {
         s.0.save(std::path::Path::new(dir)).map_err(err)
@@ -393,6 +445,138 @@ pub mod emulate_fns {
             .iter()
             .map(|&n| Dynamic::from(n as INT))
             .collect())
+    }
+
+    /// Permutation importance (Fig. 7) of every emulator of every variable: the rise of the
+    /// MSE of each mode when one parameter's column is shuffled (mean of `repeats`, default
+    /// 10), on the second ensemble if the stage has one, else on every member. A Table:
+    /// emulator, variable, mode, parameter, mse_increase.
+    #[rhai_fn(pure, return_raw)]
+    pub fn importance(
+        s: &mut ScriptEmulators,
+        stage: ScriptEofStage,
+        options: Map,
+    ) -> RResult<ScriptTable> {
+        let mut repeats = 10;
+        let mut seed = 0u64;
+        for (k, v) in &options {
+            match k.as_str() {
+                "repeats" => repeats = usize_opt(v, "repeats", 100_000)?,
+                "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use repeats, seed"
+                    )))
+                }
+            }
+        }
+        let st = &stage.0;
+        let mut rows = Rows::default();
+        for v in &s.0.variables {
+            let r = st.variable(&v.variable).map_err(err)?;
+            let (x, y) = match (&st.ppe_test, &r.test_pcs) {
+                (Some(t), Some(tp)) => (t.scalings.view(), tp.view()),
+                _ => (st.ppe.scalings.view(), r.pcs.view()),
+            };
+            for (name, f) in &v.emulators {
+                let imp = crate::emulate::interpret::permutation_importance(
+                    f.model.emulator(),
+                    x,
+                    y,
+                    repeats,
+                    seed,
+                )
+                .map_err(err)?;
+                for (j, p) in f.parameters.iter().enumerate() {
+                    for k in 0..imp.ncols() {
+                        rows.push(name, &v.variable, k + 1, p, &[imp[[j, k]]]);
+                    }
+                }
+            }
+        }
+        rows.table(&["mse_increase"])
+    }
+
+    /// Partial dependence (Fig. 8) of every emulator of every variable on each parameter at
+    /// `values` (default 10) evenly spaced scalings in [0, 1], averaged over the ensemble's
+    /// members. A Table: emulator, variable, mode, parameter, value, prediction.
+    #[rhai_fn(pure, return_raw)]
+    pub fn partial_dependence(
+        s: &mut ScriptEmulators,
+        stage: ScriptEofStage,
+        options: Map,
+    ) -> RResult<ScriptTable> {
+        let mut n = 10;
+        for (k, v) in &options {
+            match k.as_str() {
+                "values" => n = usize_opt(v, "values", 10_000)?,
+                _ => return Err(script_err(format!("unknown option '{k}': use values"))),
+            }
+        }
+        if n < 2 {
+            return Err(script_err("partial dependence needs at least 2 values"));
+        }
+        let grid: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+        let x = stage.0.ppe.scalings.view();
+        let mut rows = Rows::default();
+        for v in &s.0.variables {
+            for (name, f) in &v.emulators {
+                for (j, p) in f.parameters.iter().enumerate() {
+                    let pd = crate::emulate::interpret::partial_dependence(
+                        f.model.emulator(),
+                        x,
+                        j,
+                        &grid,
+                    )
+                    .map_err(err)?;
+                    for (i, g) in grid.iter().enumerate() {
+                        for k in 0..pd.ncols() {
+                            rows.push(name, &v.variable, k + 1, p, &[*g, pd[[i, k]]]);
+                        }
+                    }
+                }
+            }
+        }
+        rows.table(&["value", "prediction"])
+    }
+
+    /// Sobol first-order and total indices of every emulator of every variable (Saltelli's
+    /// and Jansen's estimators on `samples` (default 100000) seeded uniform pairs over
+    /// [0, 1]^d). A Table: emulator, variable, mode, parameter, first_order, total.
+    #[rhai_fn(pure, return_raw)]
+    pub fn sobol(s: &mut ScriptEmulators, options: Map) -> RResult<ScriptTable> {
+        let mut n = 100_000;
+        let mut seed = 0u64;
+        for (k, v) in &options {
+            match k.as_str() {
+                "samples" => n = usize_opt(v, "samples", 100_000_000)?,
+                "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use samples, seed"
+                    )))
+                }
+            }
+        }
+        let mut rows = Rows::default();
+        for v in &s.0.variables {
+            for (name, f) in &v.emulators {
+                let so =
+                    crate::emulate::interpret::sobol(f.model.emulator(), n, seed).map_err(err)?;
+                for (j, p) in f.parameters.iter().enumerate() {
+                    for k in 0..so.total.ncols() {
+                        rows.push(
+                            name,
+                            &v.variable,
+                            k + 1,
+                            p,
+                            &[so.first_order[[j, k]], so.total[[j, k]]],
+                        );
+                    }
+                }
+            }
+        }
+        rows.table(&["first_order", "total"])
     }
 
     /// A summary.
