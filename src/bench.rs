@@ -75,7 +75,116 @@ pub const BENCHES: &[Bench] = &[
         setup: demo_ensemble,
         once: true,
     },
+    Bench {
+        name: "nn_fit",
+        about: "network 6-10-10-3 on 60 members, 500 epochs, batch 30, RMSprop",
+        target_s: 0.01,
+        setup: nn_fit,
+        once: false,
+    },
+    Bench {
+        name: "nn_predict_10m",
+        about: "10 million inputs through a 6-15-15-3 network",
+        target_s: 1.0,
+        setup: nn_predict,
+        once: false,
+    },
+    Bench {
+        name: "ridge_fit",
+        about: "quadratic ridge (27 features) on 100 members x 3 modes, with variances",
+        target_s: 0.001,
+        setup: ridge_fit,
+        once: false,
+    },
+    Bench {
+        name: "nn_protocol",
+        about: "the paper's protocol for 2 variables: 121 configurations + 100 resamplings of the top 10 (run once)",
+        target_s: 60.0,
+        setup: nn_protocol,
+        once: true,
+    },
 ];
+
+/// Emulator training data: 100 seeded uniform scalings of 6 parameters and 3 smooth
+/// outputs of PC-like size.
+fn emulator_data(n: usize) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let x = ndarray::Array2::from_shape_fn((n, 6), |_| rng.gen_range(0.0..1.0));
+    let y = ndarray::Array2::from_shape_fn((n, 3), |(i, k)| {
+        let r: Vec<f64> = x.row(i).to_vec();
+        0.1 * match k {
+            0 => (2.0 * r[0]).sin() + r[1] * r[2],
+            1 => (-r[3]).exp() - r[5] * r[4],
+            _ => r[0] - 0.5 * r[2] * r[2],
+        }
+    });
+    (x, y)
+}
+
+fn nn_fit() -> anyhow::Result<Body> {
+    use crate::emulate::nn::{Network, NnSettings};
+    let (x, y) = emulator_data(60);
+    let s = NnSettings {
+        epochs: 500,
+        patience: None,
+        ..NnSettings::default()
+    };
+    Ok(Box::new(move || {
+        Network::fit(x.view(), y.view(), None, &s)?;
+        Ok(())
+    }))
+}
+
+fn nn_predict() -> anyhow::Result<Body> {
+    use crate::emulate::nn::{Network, NnSettings};
+    use rand::{Rng, SeedableRng};
+    let (x, y) = emulator_data(60);
+    let s = NnSettings {
+        hidden: vec![15, 15],
+        epochs: 5,
+        patience: None,
+        ..NnSettings::default()
+    };
+    let net = Network::fit(x.view(), y.view(), None, &s)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let big = ndarray::Array2::from_shape_fn((10_000_000, 6), |_| rng.gen_range(0.0..1.0));
+    Ok(Box::new(move || {
+        net.predict_mean(big.view())?;
+        Ok(())
+    }))
+}
+
+fn ridge_fit() -> anyhow::Result<Body> {
+    use crate::emulate::ridge::{Ridge, RidgeSettings};
+    use crate::emulate::Emulator;
+    let (x, y) = emulator_data(100);
+    Ok(Box::new(move || {
+        let r = Ridge::fit(
+            x.view(),
+            y.view(),
+            RidgeSettings {
+                alpha: 1e-3,
+                degree: 2,
+            },
+        )?;
+        r.predict(x.view())?;
+        Ok(())
+    }))
+}
+
+fn nn_protocol() -> anyhow::Result<Body> {
+    use crate::emulate::protocol::{run, ProtocolSettings};
+    let (x, y) = emulator_data(100);
+    let y2 = y.mapv(|v| v * v - 0.01);
+    Ok(Box::new(move || {
+        let s = ProtocolSettings::default();
+        for yy in [&y, &y2] {
+            run(x.view(), yy.view(), &s, &|| {})?;
+        }
+        Ok(())
+    }))
+}
 
 /// A demo case folder like the demo config's runs (start year 16, 5 years written).
 fn demo_case(root: &Path, case: &str) -> anyhow::Result<std::path::PathBuf> {

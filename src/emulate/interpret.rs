@@ -163,9 +163,7 @@ mod tests {
             1
         }
         fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
-            let mean = Array2::from_shape_fn((x.nrows(), 1), |(i, _)| {
-                (self.1)(&x.row(i).to_vec())
-            });
+            let mean = Array2::from_shape_fn((x.nrows(), 1), |(i, _)| (self.1)(&x.row(i).to_vec()));
             Ok(Prediction {
                 variance: mean.mapv(|_| 0.0),
                 mean,
