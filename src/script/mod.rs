@@ -2,6 +2,7 @@
 //! stage, the engine that holds them, the script runner and its error reports.
 
 pub mod array;
+pub mod numpy;
 pub mod config;
 pub mod convert;
 pub mod core;
