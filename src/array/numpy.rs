@@ -16,7 +16,10 @@ pub fn corrcoef(x: &ArrayD<f64>, y: Option<&ArrayD<f64>>) -> Result<ArrayD<f64>>
     let rows = |a: &ArrayD<f64>| -> Result<Vec<Vec<f64>>> {
         match a.ndim() {
             1 => Ok(vec![a.iter().copied().collect()]),
-            2 => Ok(a.outer_iter().map(|r| r.iter().copied().collect()).collect()),
+            2 => Ok(a
+                .outer_iter()
+                .map(|r| r.iter().copied().collect())
+                .collect()),
             _ => Err(ArrayError::Shape(format!(
                 "corrcoef takes 1-D or 2-D arrays (variables in rows), not shape {}",
                 fmt_shape(a.shape())
@@ -151,7 +154,10 @@ pub fn interp(x: &ArrayD<f64>, xp: &ArrayD<f64>, fp: &ArrayD<f64>) -> Result<Arr
     if xp.is_empty() {
         return Err(ArrayError::Value("interp: xp and fp are empty".into()));
     }
-    if xp.windows(2).any(|w| w[1] < w[0] || w[0].is_nan() || w[1].is_nan()) {
+    if xp
+        .windows(2)
+        .any(|w| w[1] < w[0] || w[0].is_nan() || w[1].is_nan())
+    {
         return Err(ArrayError::Value(
             "interp: xp must be increasing (sort it together with fp first)".into(),
         ));
@@ -456,10 +462,7 @@ mod tests {
         // np.minimum([1,5,nan],[3,2,1]) = [1, 2, nan]; np.sign([-2,0,3,nan]) = [-1, 0, 1, nan]
         assert_eq!(minimum(5.0, 2.0), 2.0);
         assert!(minimum(f64::NAN, 1.0).is_nan() && maximum(1.0, f64::NAN).is_nan());
-        assert_eq!(
-            [sign(-2.0), sign(0.0), sign(3.0)],
-            [-1.0, 0.0, 1.0]
-        );
+        assert_eq!([sign(-2.0), sign(0.0), sign(3.0)], [-1.0, 0.0, 1.0]);
         assert!(sign(f64::NAN).is_nan());
     }
 
@@ -487,10 +490,7 @@ mod tests {
         assert!(polyfit(&arr(&[2], &[0., 1.]), &arr(&[2], &[0., 1.]), 2).is_err());
         // rank-deficient: two equal columns, minimum-norm solution splits the weight
         let a = arr(&[3, 2], &[1., 1., 2., 2., 3., 3.]);
-        close(
-            &lstsq(&a, &arr(&[3], &[2., 4., 6.])).unwrap(),
-            &[1.0, 1.0],
-        );
+        close(&lstsq(&a, &arr(&[3], &[2., 4., 6.])).unwrap(), &[1.0, 1.0]);
     }
 
     #[test]

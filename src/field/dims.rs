@@ -101,7 +101,9 @@ impl Field {
                 let (y, m) = self.months[k];
                 format!("{y:04}-{m:02}") == *s
             }),
-            ("year", Label::Number(y)) => (0..len.min(self.months.len())).find(|&k| self.months[k].0 == *y),
+            ("year", Label::Number(y)) => {
+                (0..len.min(self.months.len())).find(|&k| self.months[k].0 == *y)
+            }
             ("month", Label::Number(m)) => {
                 (0..len.min(self.months.len())).find(|&k| i64::from(self.months[k].1) == *m)
             }
@@ -221,10 +223,7 @@ impl Field {
     /// Both operands' values broadcast by dimension name (as xarray): the result has this
     /// field's dimensions, then the other's that this one lacks, then lat and lon. A
     /// dimension both have must have the same length (and labels).
-    pub fn broadcast_with(
-        &self,
-        other: &Field,
-    ) -> Result<(Vec<String>, ArrayD<f64>, ArrayD<f64>)> {
+    pub fn broadcast_with(&self, other: &Field) -> Result<(Vec<String>, ArrayD<f64>, ArrayD<f64>)> {
         let mut dims: Vec<String> = self
             .dims
             .iter()
@@ -336,9 +335,15 @@ mod tests {
         assert!((s.values[[0, 0]] - 2.943_920_288_775_949).abs() < 1e-12);
         assert_eq!(s.values[[0, 1]], 2.0);
         let md = f.reduce_dim("member", Reduction::Median).unwrap();
-        assert_eq!(md.values.iter().copied().collect::<Vec<_>>(), vec![3.0, 4.0]);
+        assert_eq!(
+            md.values.iter().copied().collect::<Vec<_>>(),
+            vec![3.0, 4.0]
+        );
         let sm = f.reduce_dim("member", Reduction::Sum).unwrap();
-        assert_eq!(sm.values.iter().copied().collect::<Vec<_>>(), vec![12.0, 8.0]);
+        assert_eq!(
+            sm.values.iter().copied().collect::<Vec<_>>(),
+            vec![12.0, 8.0]
+        );
         let v = f.reduce_dim("member", Reduction::Var(0.0)).unwrap();
         assert_eq!(v.units, "(gC/m^2/s)^2");
         assert!(f.reduce_dim("lat", Reduction::Mean).is_err());
@@ -356,7 +361,12 @@ mod tests {
         let e = f.sel("member", &Label::Text("z".into())).unwrap_err();
         assert!(e.to_string().contains("a, b, c"), "{e}");
         assert!(f.isel("member", 3).is_err());
-        let one = f.with_array(f.values.slice_axis(Axis(0), (0..1).into()).to_owned(), Some(vec!["member".into()])).unwrap();
+        let one = f
+            .with_array(
+                f.values.slice_axis(Axis(0), (0..1).into()).to_owned(),
+                Some(vec!["member".into()]),
+            )
+            .unwrap();
         assert_eq!(one.values.shape(), &[1, 1, 2]);
         // the length differs from the 3 members: no labels
         assert!(one.members.is_empty());
@@ -378,7 +388,9 @@ mod tests {
         assert_eq!(modes.dims, vec!["mode", "lat", "lon"]);
         let map = f.with_array(ArrayD::zeros(IxDyn(&[1, 2])), None).unwrap();
         assert_eq!(map.dims, vec!["lat", "lon"]);
-        let anon = f.with_array(ArrayD::zeros(IxDyn(&[2, 1, 2])), None).unwrap();
+        let anon = f
+            .with_array(ArrayD::zeros(IxDyn(&[2, 1, 2])), None)
+            .unwrap();
         assert_eq!(anon.dims, vec!["dim_0", "lat", "lon"]);
         assert!(f.with_array(ArrayD::zeros(IxDyn(&[2, 2])), None).is_err());
     }
@@ -401,8 +413,17 @@ mod tests {
         assert_eq!(sq.units, "(gC/m^2/s)^2");
         assert_eq!(sq.values[[2, 0, 0]], 64.0);
         let two = f.isel("member", 0).unwrap();
-        let bad = f.with_array(ArrayD::zeros(IxDyn(&[2, 1, 2])), Some(vec!["member".into()])).unwrap();
-        assert!(f.combine(&bad, '+').unwrap_err().to_string().contains("length of member"));
+        let bad = f
+            .with_array(
+                ArrayD::zeros(IxDyn(&[2, 1, 2])),
+                Some(vec!["member".into()]),
+            )
+            .unwrap();
+        assert!(f
+            .combine(&bad, '+')
+            .unwrap_err()
+            .to_string()
+            .contains("length of member"));
         assert!(two.combine(&f, '+').is_ok());
     }
 }

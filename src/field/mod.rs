@@ -470,7 +470,9 @@ impl Field {
             f.members = other.members.clone();
         }
         if f.months.is_empty()
-            && f.dims.iter().any(|d| d == "time" || d == "month" || d == "year")
+            && f.dims
+                .iter()
+                .any(|d| d == "time" || d == "month" || d == "year")
         {
             f.months = other.months.clone();
         }

@@ -4,11 +4,11 @@
 use super::array::NdArray;
 use super::convert::{number, script_err, type_name, RResult};
 use crate::archive;
+use crate::array::reduce::Reduction;
+use crate::field::dims::Label;
 use crate::field::read::{
     read_case as read_case_fields, read_ensemble as read_ensemble_fields, Output,
 };
-use crate::array::reduce::Reduction;
-use crate::field::dims::Label;
 use crate::field::{Field, Region};
 use rhai::plugin::*;
 use rhai::{Dynamic, Map, Module, FLOAT, INT};
@@ -792,7 +792,9 @@ pub mod field_fns {
     #[rhai_fn(index_get, return_raw, pure)]
     pub fn index_get(f: &mut ScriptField, i: INT) -> RResult<ScriptField> {
         let dim = f.0.dims.first().cloned().unwrap_or_default();
-        f.0.isel(&dim, i).map(|x| ScriptField(Arc::new(x))).map_err(err)
+        f.0.isel(&dim, i)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
     }
 
     /// The field without its length-one dimensions (xarray's `squeeze`); lat and lon stay.

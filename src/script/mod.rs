@@ -2,7 +2,6 @@
 //! stage, the engine that holds them, the script runner and its error reports.
 
 pub mod array;
-pub mod numpy;
 pub mod config;
 pub mod convert;
 pub mod core;
@@ -12,6 +11,7 @@ pub mod ensemble;
 pub mod eof;
 pub mod error;
 pub mod field;
+pub mod numpy;
 pub mod plot;
 pub mod resolver;
 pub mod sensitivity;
@@ -156,6 +156,7 @@ pub fn engine() -> Engine {
     for m in MODULES {
         engine.register_global_module((m.build)().into());
     }
+    numpy::register_index_syntax(&mut engine);
     engine.set_module_resolver(resolver::Resolver::default());
     engine.set_max_expr_depths(256, 256);
     engine.on_print(crate::output::println);

@@ -324,14 +324,14 @@ pub mod numpy_fns {
         ok(np::prod_axis(a.data(), axis)).map(NdArray::new)
     }
 
-    /// Product over a list of axes.
+    /// Product over a list of axes (a number when no axis is left).
     ///
     /// ```rhai
-    /// prod(array([[1, 2], [3, 4]]), [0, 1])    //=> [24.]
+    /// prod(array([[1, 2], [3, 4]]), [0, 1])    //=> 24.0
     /// ```
     #[rhai_fn(name = "prod", return_raw, pure)]
-    pub fn prod_axes(a: &mut NdArray, axes: List) -> RResult<NdArray> {
-        ok(np::prod_axes(a.data(), &axes_arg(&axes)?)).map(NdArray::new)
+    pub fn prod_axes(a: &mut NdArray, axes: List) -> RResult<Dynamic> {
+        ok(np::prod_axes(a.data(), &axes_arg(&axes)?)).map(number_or_array)
     }
 }
 
@@ -365,13 +365,13 @@ fn register_multi_axis(m: &mut Module) {
             ""
         };
         let doc = format!(
-            "/// `{name}` over a list of axes (numpy's `axis=(0, 1)`); they disappear from the shape.{example}"
+            "/// `{name}` over a list of axes (numpy's `axis=(0, 1)`); they disappear from the shape (a number when none is left).{example}"
         );
         FuncRegistration::new(name)
             .with_comments([doc.as_str()])
-            .with_params_info(["a: NdArray", "axes: Array", "NdArray"])
-            .set_into_module(m, move |a: &mut NdArray, axes: List| -> RResult<NdArray> {
-                ok(np::reduce_axes(a.data(), &axes_arg(&axes)?, r, skip_nan)).map(NdArray::new)
+            .with_params_info(["a: NdArray", "axes: Array", "Dynamic"])
+            .set_into_module(m, move |a: &mut NdArray, axes: List| -> RResult<Dynamic> {
+                ok(np::reduce_axes(a.data(), &axes_arg(&axes)?, r, skip_nan)).map(number_or_array)
             });
     }
 }
@@ -380,4 +380,90 @@ fn register_multi_axis(m: &mut Module) {
 pub fn register(m: &mut Module) {
     m.combine_flatten(exported_module!(numpy_fns));
     register_multi_axis(m);
+}
+
+/// The operator that `,` inside an index bracket becomes (see [`register_index_syntax`]).
+pub const INDEX_SEP: &str = "index_comma";
+
+/// The positions of a multi-index `a[i, j]`, collected by the [`INDEX_SEP`] operator.
+#[derive(Clone, Debug)]
+pub struct IndexTuple(pub List);
+
+/// What the token mapper remembers while a script is tokenized: one entry per open
+/// bracket, parenthesis or brace (true for an index bracket), whether the last token can
+/// be indexed, and where it was.
+#[derive(Default)]
+struct Brackets {
+    open: Vec<bool>,
+    indexable: bool,
+    last: (usize, usize),
+}
+
+/// Lets scripts write numpy's `a[0, 1]` for `a[[0, 1]]`: inside an index bracket (one that
+/// follows a name, `]` or `)`), a top-level `,` becomes the [`INDEX_SEP`] operator, whose
+/// operands are gathered into an [`IndexTuple`] that Array indexing reads as a list of
+/// per-axis selectors. Commas inside calls, lists and maps within the bracket are unchanged,
+/// and a comma there was a syntax error before, so no valid script changes meaning.
+#[allow(deprecated)] // `on_parse_token` is marked volatile, not deprecated
+pub fn register_index_syntax(engine: &mut rhai::Engine) {
+    use rhai::Token;
+    use std::sync::Mutex;
+    // precedence 2: below every Rhai operator (`||` is 30), above the expression floor (1)
+    if engine.register_custom_operator(INDEX_SEP, 2).is_err() {
+        return;
+    }
+    engine.register_type_with_name::<IndexTuple>("IndexTuple");
+    engine.register_fn(INDEX_SEP, |a: Dynamic, b: Dynamic| -> IndexTuple {
+        if a.is::<IndexTuple>() {
+            let mut t = a.cast::<IndexTuple>();
+            t.0.push(b);
+            t
+        } else {
+            IndexTuple(vec![a, b])
+        }
+    });
+    engine.register_indexer_get(|a: &mut NdArray, idx: IndexTuple| -> RResult<Dynamic> {
+        super::array::array_fns::index_get(a, Dynamic::from_array(idx.0))
+    });
+    engine.register_indexer_set(
+        |a: &mut NdArray, idx: IndexTuple, value: Dynamic| -> RResult<()> {
+            super::array::array_fns::index_set(a, Dynamic::from_array(idx.0), value)
+        },
+    );
+    let state = Mutex::new(Brackets::default());
+    engine.on_parse_token(move |token, pos, _| {
+        let Ok(mut s) = state.lock() else {
+            return token;
+        };
+        let here = (pos.line().unwrap_or(0), pos.position().unwrap_or(0));
+        // a new script (or REPL line) starts before where the last one stopped
+        if here < s.last || matches!(token, Token::EOF) {
+            *s = Brackets::default();
+        }
+        s.last = here;
+        let out = match &token {
+            Token::LeftBracket => {
+                let idx = s.indexable;
+                s.open.push(idx);
+                token
+            }
+            Token::LeftParen | Token::LeftBrace | Token::MapStart => {
+                s.open.push(false);
+                token
+            }
+            Token::RightBracket | Token::RightParen | Token::RightBrace => {
+                s.open.pop();
+                token
+            }
+            Token::Comma if s.open.last() == Some(&true) => {
+                Token::Custom(Box::new(INDEX_SEP.into()))
+            }
+            _ => token,
+        };
+        s.indexable = matches!(
+            out,
+            Token::Identifier(_) | Token::RightBracket | Token::RightParen
+        );
+        out
+    });
 }
