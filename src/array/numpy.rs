@@ -45,6 +45,7 @@ pub fn corrcoef(x: &ArrayD<f64>, y: Option<&ArrayD<f64>>) -> Result<ArrayD<f64>>
         })
         .collect();
     let k = vars.len();
+    super::checked_size(&[k, k])?;
     let mut out = vec![0.0; k * k];
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     for i in 0..k {
@@ -204,7 +205,10 @@ pub fn lstsq(a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>> {
     }
     let am = nalgebra::DMatrix::from_row_iterator(m, n, a.iter().copied());
     let bm = nalgebra::DMatrix::from_row_iterator(m, k, b.iter().copied());
-    let svd = am.svd(true, true);
+    // a bounded number of sweeps, so that no input can keep the decomposition iterating
+    let svd = am
+        .try_svd(true, true, f64::EPSILON, 100_000)
+        .ok_or_else(|| ArrayError::Value("lstsq: the SVD did not converge".into()))?;
     let smax = svd.singular_values.iter().copied().fold(0.0, f64::max);
     let eps = f64::EPSILON * m.max(n) as f64 * smax;
     let x = svd

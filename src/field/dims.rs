@@ -322,10 +322,10 @@ mod tests {
 
     #[test]
     fn reductions_over_member_match_xarray() {
-        // xr.DataArray([[[1,2]],[[3,nan]],[[8,6]]], dims=("member","lat","lon"))
+        // xarray 2026.9: d = xr.DataArray([[[1,2]],[[3,nan]],[[8,6]]], dims=("member","lat","lon"))
         //   .mean("member") = [[4, 4]]; .std("member") = [[2.94392029, 2.0]];
         //   .median("member") = [[3, 4]]; .sum("member", min_count=1) = [[12, 8]];
-        //   .var("member") = [[8.66666667, 4]]
+        //   .var("member") = [[8.66666667, 4]]; d.sel(member="b") = [[3, nan]]
         let f = ens();
         let m = f.reduce_dim("member", Reduction::Mean).unwrap();
         assert_eq!(m.dims, vec!["lat", "lon"]);
@@ -397,7 +397,10 @@ mod tests {
 
     #[test]
     fn arithmetic_broadcasts_by_dimension_name_and_squares_units() {
-        // xr: ens - ens.mean("member") has dims (member, lat, lon), member c = [[4, 2]]
+        // d = xr.DataArray([[[1,2]],[[3,nan]],[[8,6]]], dims=("member","lat","lon"));
+        // (d - d.mean("member")).dims = (member, lat, lon), [2] = [[4, 2]];
+        // (d.mean("member") - d) is (lat, lon, member) in xarray, [[-4, -2]] for member 2
+        // (clmtune keeps lat, lon last)
         let f = ens();
         let m = f.reduce_dim("member", Reduction::Mean).unwrap();
         let anom = f.combine(&m, '-').unwrap();

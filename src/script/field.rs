@@ -831,7 +831,12 @@ pub mod field_fns {
     ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
-    /// f.with_values(zeros([2, 2, 3]), ["mode"]).dims    //=> ["mode", "lat", "lon"]
+    /// let modes = f.with_values(ones([2, 2, 3]), ["mode"]);
+    /// modes.dims    //=> ["mode", "lat", "lon"]
+    /// write_netcdf(`${TEMP_DIR}/modes.nc`, #{GPP_modes: modes});
+    /// let back = read_netcdf(`${TEMP_DIR}/modes.nc`).GPP_modes;
+    /// back.dims     //=> ["mode", "lat", "lon"]
+    /// back.units    //=> gC/m^2/s
     /// ```
     #[rhai_fn(name = "with_values", return_raw, pure)]
     pub fn with_values_dims(f: &mut ScriptField, a: NdArray, dims: List) -> RResult<ScriptField> {
