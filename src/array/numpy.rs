@@ -293,7 +293,11 @@ pub fn histogram(a: &ArrayD<f64>, bins: usize) -> Result<(ArrayD<f64>, ArrayD<f6
 /// `[e_i, e_{i+1})` except the last, closed on both sides; values outside are not counted.
 pub fn histogram_edges(a: &ArrayD<f64>, edges: &ArrayD<f64>) -> Result<ArrayD<f64>> {
     let e: Vec<f64> = edges.iter().copied().collect();
-    if edges.ndim() != 1 || e.len() < 2 || e.windows(2).any(|w| !(w[1] > w[0])) {
+    if edges.ndim() != 1
+        || e.len() < 2
+        || e.windows(2)
+            .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+    {
         return Err(ArrayError::Value(
             "histogram: bin edges must be a 1-D increasing list of at least two values".into(),
         ));
