@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod format;
+pub mod numpy;
 pub mod ops;
 pub mod reduce;
 

@@ -3,6 +3,7 @@
 //! means, arithmetic and unit conversion. Missing values are NaN and never enter a sum or
 //! mean.
 
+pub mod dims;
 pub mod expr;
 pub mod obs;
 pub mod read;
@@ -429,19 +430,12 @@ impl Field {
         Ok(f)
     }
 
-    /// Element-wise `self OP other` for fields of the same dimensions and grid. `+` and `-`
+    /// Element-wise `self OP other` for fields on the same grid, broadcast by dimension name
+    /// as xarray does (a (lat, lon) map with a (member, lat, lon) ensemble; see
+    /// [`Field::broadcast_with`]). `+` and `-`
     /// need the same units (after conversion of `other`); `/` of like units is unitless
     /// ("1"); division by zero gives a missing value, never infinity.
     pub fn combine(&self, other: &Field, op: char) -> Result<Field> {
-        if self.dims != other.dims || self.values.shape() != other.values.shape() {
-            bail!(
-                "fields {} {:?} and {} {:?} differ in dimensions",
-                self.name,
-                self.values.shape(),
-                other.name,
-                other.values.shape()
-            );
-        }
         if !self.grid.same_coords(&other.grid) {
             bail!(
                 "fields {} and {} are on different grids",
@@ -467,11 +461,21 @@ impl Field {
             '/' => (other.clone(), units::quotient(&self.units, &other.units)),
             _ => bail!("unknown operator {op}"),
         };
-        let mut v = self.values.clone();
+        let (dims, mut v, b) = self.broadcast_with(&other)?;
         ndarray::Zip::from(&mut v)
-            .and(&other.values)
+            .and(&b)
             .for_each(|a, &b| *a = apply(*a, b, op));
-        let mut f = self.with_values(v, self.dims.clone());
+        let mut f = self.with_values(v, dims);
+        if f.members.is_empty() && f.dims.iter().any(|d| LABEL_DIMS.contains(&d.as_str())) {
+            f.members = other.members.clone();
+        }
+        if f.months.is_empty()
+            && f.dims
+                .iter()
+                .any(|d| d == "time" || d == "month" || d == "year")
+        {
+            f.months = other.months.clone();
+        }
         f.name = format!("{} {op} {}", self.name, other.name);
         f.long_name = f.name.clone();
         f.units = units;

@@ -192,7 +192,19 @@ pub fn product(a: &str, b: &str) -> String {
     match (lookup(a).map(|u| u.quantity), lookup(b).map(|u| u.quantity)) {
         (Some("dimensionless"), _) => b.to_string(),
         (_, Some("dimensionless")) => a.to_string(),
-        _ => format!("{a} {b}"),
+        _ if normalize(a) == normalize(b) => format!("{}^2", factor_text(a)),
+        _ => format!("{} {}", factor_text(a), factor_text(b)),
+    }
+}
+
+/// A unit as one factor of a product: in parentheses when it has several parts
+/// (`gC/m^2/s` -> `(gC/m^2/s)`), bare otherwise (`K`).
+fn factor_text(u: &str) -> String {
+    let u = normalize(u);
+    if u.contains([' ', '/', '*']) {
+        format!("({u})")
+    } else {
+        u
     }
 }
 
@@ -214,6 +226,15 @@ mod tests {
     fn convert(x: f64, from: &str, to: &str) -> f64 {
         let (s, o) = conversion(from, to).unwrap();
         x * s + o
+    }
+
+    #[test]
+    fn products_square_or_bracket_their_factors() {
+        // f * f: one squared factor, not the units written twice
+        assert_eq!(product("gC/m^2/s", "gC/m^2/s"), "(gC/m^2/s)^2");
+        assert_eq!(product("K", "K"), "K^2");
+        assert_eq!(product("W m-2", "K"), "(W m-2) K");
+        assert_eq!(product("1", "W m-2"), "W m-2");
     }
 
     #[test]

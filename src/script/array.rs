@@ -1712,5 +1712,6 @@ pub fn module() -> Module {
     });
     register_reductions(&mut m);
     register_elementwise(&mut m);
+    super::numpy::register(&mut m);
     m
 }

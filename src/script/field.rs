@@ -4,6 +4,8 @@
 use super::array::NdArray;
 use super::convert::{number, script_err, type_name, RResult};
 use crate::archive;
+use crate::array::reduce::Reduction;
+use crate::field::dims::Label;
 use crate::field::read::{
     read_case as read_case_fields, read_ensemble as read_ensemble_fields, Output,
 };
@@ -151,6 +153,26 @@ fn field_op(a: &ScriptField, b: &Dynamic, op: char, scalar_first: bool) -> RResu
         a.0.combine_scalar(number(b, "the other operand")?, op, scalar_first)
     };
     f.map(|f| ScriptField(Arc::new(f))).map_err(err)
+}
+
+fn reduce_dim(f: &ScriptField, dim: &str, r: Reduction) -> RResult<ScriptField> {
+    f.0.reduce_dim(dim, r)
+        .map(|x| ScriptField(Arc::new(x)))
+        .map_err(err)
+}
+
+fn ddof_opt(opts: &Map) -> RResult<f64> {
+    for k in opts.keys() {
+        if k != "ddof" {
+            return Err(script_err(format!(
+                "unknown option '{k}': a field's std takes ddof"
+            )));
+        }
+    }
+    match opts.get("ddof") {
+        Some(d) => number(d, "option ddof"),
+        None => Ok(0.0),
+    }
 }
 
 /// The functions of the `field` module.
@@ -608,6 +630,227 @@ pub mod field_fns {
     pub fn read_netcdf(path: &str) -> RResult<Map> {
         let fields = crate::field::write::read_fields(Path::new(path)).map_err(err)?;
         Ok(to_map(fields.into_values().collect()))
+    }
+
+    // ---- xarray habits ---------------------------------------------------------------
+
+    /// Mean over a named dimension (not `lat`/`lon`), skipping missing values: xarray's
+    /// `f.mean("member")`.
+    ///
+    /// ```rhai
+    /// // xarray: ens.mean("member")[0, 0] = 1.6166666666666667 (members 1.55, 2.05, 1.25)
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// let m = ens.mean("member");
+    /// m.dims                        //=> ["lat", "lon"]
+    /// fmt(m.values[[0, 0]], ".6f")  //=> 1.616667
+    /// ```
+    #[rhai_fn(name = "mean", return_raw, pure)]
+    pub fn mean_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Mean)
+    }
+
+    /// Standard deviation over a named dimension (ddof 0 as xarray), skipping missing values.
+    ///
+    /// ```rhai
+    /// // xarray: ens.std("member")[0, 0] = 0.329983164553722
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.std("member").values[[0, 0]], ".6f")    //=> 0.329983
+    /// ```
+    #[rhai_fn(name = "std", return_raw, pure)]
+    pub fn std_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Std(0.0))
+    }
+
+    /// Standard deviation over a named dimension with options: `ddof` (default 0).
+    ///
+    /// ```rhai
+    /// // xarray: ens.std("member", ddof=1)[0, 0] = 0.4041451884327381
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.std("member", #{ddof: 1}).values[[0, 0]], ".6f")    //=> 0.404145
+    /// ```
+    #[rhai_fn(name = "std", return_raw, pure)]
+    pub fn std_dim_opts(f: &mut ScriptField, dim: &str, options: Map) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Std(ddof_opt(&options)?))
+    }
+
+    /// Variance over a named dimension (ddof 0); the units are squared.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// ens.variance("member").units    //=> (gC/m^2/s)^2
+    /// ```
+    #[rhai_fn(name = "variance", return_raw, pure)]
+    pub fn var_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Var(0.0))
+    }
+
+    /// Sum over a named dimension of the defined values; missing where none is defined
+    /// (xarray's `f.sum(dim, min_count=1)`).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.sum("member").values[[0, 0]], ".2f")    //=> 4.85
+    /// ```
+    #[rhai_fn(name = "sum", return_raw, pure)]
+    pub fn sum_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Sum)
+    }
+
+    /// Smallest value over a named dimension, skipping missing values.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.min("member").values[[0, 0]], ".2f")    //=> 1.25
+    /// ```
+    #[rhai_fn(name = "min", return_raw, pure)]
+    pub fn min_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Min)
+    }
+
+    /// Largest value over a named dimension, skipping missing values.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.max("member").values[[1, 2]], ".2f")    //=> 6.15
+    /// ```
+    #[rhai_fn(name = "max", return_raw, pure)]
+    pub fn max_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Max)
+    }
+
+    /// Median over a named dimension, skipping missing values.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens.median("member").values[[1, 1]], ".2f")    //=> 4.55
+    /// ```
+    #[rhai_fn(name = "median", return_raw, pure)]
+    pub fn median_dim(f: &mut ScriptField, dim: &str) -> RResult<ScriptField> {
+        reduce_dim(f, dim, Reduction::Median)
+    }
+
+    /// Selection by label, one dimension per key (xarray's `sel`): a member or parameter
+    /// name, a month "2000-01" of `time`, a year of `year`, a month number of `month`. The
+    /// selected dimensions disappear.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// let d2 = ens.sel(#{member: "demo2"});
+    /// d2.dims                        //=> ["lat", "lon"]
+    /// fmt(d2.values[[0, 0]], ".2f")  //=> 2.05
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn sel(f: &mut ScriptField, labels: Map) -> RResult<ScriptField> {
+        let mut out = f.0.as_ref().clone();
+        for (dim, v) in labels {
+            let label = if let Ok(i) = v.as_int() {
+                Label::Number(i)
+            } else if let Ok(s) = v.clone().into_string() {
+                Label::Text(s)
+            } else {
+                return Err(script_err(format!(
+                    "sel: the label of {dim} is a string or an int, not {}",
+                    type_name(&v)
+                )));
+            };
+            out = out.sel(&dim, &label).map_err(err)?;
+        }
+        Ok(ScriptField(Arc::new(out)))
+    }
+
+    /// Selection by position, one dimension per key (xarray's `isel`; negative counts
+    /// from the end).
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// let jan = f.isel(#{time: 0});
+    /// jan.dims                         //=> ["lat", "lon"]
+    /// fmt(f.isel(#{time: -1}).values[[0, 0]], ".2f")    //=> 2.10
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn isel(f: &mut ScriptField, positions: Map) -> RResult<ScriptField> {
+        let mut out = f.0.as_ref().clone();
+        for (dim, v) in positions {
+            let i = v.as_int().map_err(|_| {
+                script_err(format!(
+                    "isel: the position of {dim} is an int, not {}",
+                    type_name(&v)
+                ))
+            })?;
+            out = out.isel(&dim, i).map_err(err)?;
+        }
+        Ok(ScriptField(Arc::new(out)))
+    }
+
+    /// `f[i]`: position `i` of the first dimension (e.g. one member of an ensemble), as
+    /// numpy and xarray index.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], ["GPP"], [1, 1]).GPP;
+    /// fmt(ens[2].values[[0, 0]], ".2f")    //=> 1.25
+    /// ```
+    #[rhai_fn(index_get, return_raw, pure)]
+    pub fn index_get(f: &mut ScriptField, i: INT) -> RResult<ScriptField> {
+        let dim = f.0.dims.first().cloned().unwrap_or_default();
+        f.0.isel(&dim, i)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// The field without its length-one dimensions (xarray's `squeeze`); lat and lon stay.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo"], ["GPP"], [1, 1]).GPP;
+    /// ens.dims              //=> ["member", "lat", "lon"]
+    /// ens.squeeze().dims    //=> ["lat", "lon"]
+    /// ```
+    #[rhai_fn(pure)]
+    pub fn squeeze(f: &mut ScriptField) -> ScriptField {
+        ScriptField(Arc::new(f.0.squeeze()))
+    }
+
+    /// A field holding the Array `a` with this field's grid, units and name (xarray's
+    /// `f.copy(data=a)`), e.g. an EOF pattern or a cost map that should write as CF netCDF.
+    /// `a` ends with (lat, lon); its leading dimensions take this field's names if the shape
+    /// is the same, else `dim_0`, `dim_1`, ... .
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
+    /// let g = f.with_values(f.values * 2);
+    /// g.units                                         //=> gC/m^2/s
+    /// fmt(g.global_mean() / f.global_mean(), ".1f")   //=> 2.0
+    /// ```
+    #[rhai_fn(return_raw, pure)]
+    pub fn with_values(f: &mut ScriptField, a: NdArray) -> RResult<ScriptField> {
+        f.0.with_array(a.into_data(), None)
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
+    }
+
+    /// Like `with_values(a)`, naming the leading dimensions of `a` (e.g. `["mode"]`).
+    ///
+    /// ```rhai
+    /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// let modes = f.with_values(ones([2, 2, 3]), ["mode"]);
+    /// modes.dims    //=> ["mode", "lat", "lon"]
+    /// write_netcdf(`${TEMP_DIR}/modes.nc`, #{GPP_modes: modes});
+    /// let back = read_netcdf(`${TEMP_DIR}/modes.nc`).GPP_modes;
+    /// back.dims     //=> ["mode", "lat", "lon"]
+    /// back.units    //=> gC/m^2/s
+    /// ```
+    #[rhai_fn(name = "with_values", return_raw, pure)]
+    pub fn with_values_dims(f: &mut ScriptField, a: NdArray, dims: List) -> RResult<ScriptField> {
+        let names = dims
+            .iter()
+            .map(|d| {
+                d.clone()
+                    .into_string()
+                    .map_err(|_| script_err("with_values: dimension names are strings"))
+            })
+            .collect::<RResult<Vec<_>>>()?;
+        f.0.with_array(a.into_data(), Some(names))
+            .map(|x| ScriptField(Arc::new(x)))
+            .map_err(err)
     }
 
     /// A one-line summary.

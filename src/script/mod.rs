@@ -11,6 +11,7 @@ pub mod ensemble;
 pub mod eof;
 pub mod error;
 pub mod field;
+pub mod numpy;
 pub mod plot;
 pub mod resolver;
 pub mod sensitivity;
@@ -155,6 +156,7 @@ pub fn engine() -> Engine {
     for m in MODULES {
         engine.register_global_module((m.build)().into());
     }
+    numpy::register_index_syntax(&mut engine);
     engine.set_module_resolver(resolver::Resolver::default());
     engine.set_max_expr_depths(256, 256);
     engine.on_print(crate::output::println);

@@ -1,0 +1,85 @@
+//! The numpy and xarray names of issue 19 as scripts use them: `a[i, j]` indexing, and
+//! results checked against values recorded from numpy (the command is in each comment).
+
+fn eval(src: &str) -> rhai::Dynamic {
+    let engine = clmtune::script::engine();
+    let mut scope = clmtune::script::base_scope("<test>", &[]);
+    engine
+        .eval_with_scope::<rhai::Dynamic>(&mut scope, src)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn eval_err(src: &str) -> String {
+    let engine = clmtune::script::engine();
+    let mut scope = clmtune::script::base_scope("<test>", &[]);
+    match engine.eval_with_scope::<rhai::Dynamic>(&mut scope, src) {
+        Ok(v) => panic!("{src} gave {v} instead of an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn comma_indexing_reads_and_writes_like_numpy() {
+    // a = numpy.array([[1, 2, 3], [4, 5, 6]]); a[0, 1] = 2.0; a[1, 0:2] = [4, 5]; a[:, 2] = [3, 6]
+    let a = "let a = array([[1, 2, 3], [4, 5, 6]]);";
+    assert_eq!(eval(&format!("{a} a[0, 1]")).as_float().unwrap(), 2.0);
+    assert_eq!(
+        eval(&format!("{a} a[1, 0..2].to_string()")).to_string(),
+        "[4. 5.]"
+    );
+    assert_eq!(
+        eval(&format!("{a} a[\":\", 2].to_string()")).to_string(),
+        "[3. 6.]"
+    );
+    let i = "let i = 0;";
+    assert_eq!(
+        eval(&format!("{a} {i} a[i + 1, -1]")).as_float().unwrap(),
+        6.0
+    );
+    // a[1, 1] = 50 writes one element
+    assert_eq!(
+        eval(&format!("{a} a[1, 1] = 50; sum(a)"))
+            .as_float()
+            .unwrap(),
+        66.0
+    );
+    // commas elsewhere keep their meaning: calls, lists, maps, lists of lists
+    assert_eq!(
+        eval("fn f(x, y) { x + y } let l = [[1, 2], [3, 4]]; f(l[1][0], #{a: [1, 2]}.a[1])")
+            .as_int()
+            .unwrap(),
+        5
+    );
+    assert_eq!(eval("[10, 20][1]").as_int().unwrap(), 20);
+    assert_eq!(eval("let x = [1, 2]; x[0]").as_int().unwrap(), 1);
+    // too many indices is an error in script words
+    let e = eval_err(&format!("{a} a[0, 1, 2]"));
+    assert!(e.contains("too many indices"), "{e}");
+}
+
+#[test]
+fn numpy_names_from_a_script_match_numpy() {
+    let f = |src: &str| eval(src).as_float().unwrap();
+    // numpy.percentile([2, 4, 4, 4, 5, 5, 7, 9], 25) = 4.0
+    assert_eq!(f("percentile(array([2, 4, 4, 4, 5, 5, 7, 9]), 25)"), 4.0);
+    // numpy.corrcoef([1, 2, 3, 4], [2, 4, 5, 9])[0, 1] = 0.9647638212377322
+    assert!((f("corrcoef([1, 2, 3, 4], [2, 4, 5, 9])[0, 1]") - 0.9647638212377322).abs() < 1e-12);
+    // numpy.linalg.lstsq([[1, 0], [1, 1], [1, 2], [1, 3]], [1, 2, 2.5, 4.5])[0][1] = 1.1
+    assert!(
+        (f("lstsq([[1, 0], [1, 1], [1, 2], [1, 3]], [1, 2, 2.5, 4.5])[1]") - 1.1).abs() < 1e-12
+    );
+    // numpy.arange(24.).reshape(2, 3, 4).std(axis=(0, 2))[0] = 6.103277807866851
+    assert!((f("std(arange(24).reshape([2, 3, 4]), [0, 2])[1]") - 6.103277807866851).abs() < 1e-12);
+    // numpy.arange(24.).reshape(2, 3, 4).sum(axis=(0, 1, 2)) = 276.0
+    assert_eq!(f("sum(arange(24).reshape([2, 3, 4]), [0, 1, 2])"), 276.0);
+    // numpy.prod([]) = 1.0
+    assert_eq!(f("prod(zeros([0]))"), 1.0);
+    // numpy.interp(3.0, [1, 2], [10, 20]) = 20.0 (right of xp: the last fp)
+    assert_eq!(f("interp(3.0, [1, 2], [10, 20])"), 20.0);
+    let e = eval_err("interp(1.0, [2, 1], [10, 20])");
+    assert!(e.contains("xp must be increasing"), "{e}");
+    let e = eval_err("histogram(array([1, NAN]), 2)");
+    assert!(e.contains("NaN"), "{e}");
+    let e = eval_err("mean(arange(4), [0, 0])");
+    assert!(e.contains("repeated axis"), "{e}");
+}
