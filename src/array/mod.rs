@@ -15,9 +15,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Largest number of elements an array may hold (2^31, 16 GiB of f64): a guard that turns
-/// an accidental huge shape into an error instead of an out-of-memory abort.
-pub const MAX_ELEMENTS: usize = 1 << 31;
+/// Largest number of elements an array may hold (2^31 - 1, just under 16 GiB of f64): a
+/// guard that turns an accidental huge shape into an error instead of an out-of-memory
+/// abort. Every constructor goes through [`alloc`], which checks it.
+pub const MAX_ELEMENTS: usize = (1 << 31) - 1;
+
+/// Most dimensions an array may have (numpy's limit of 32): deeper nesting is refused
+/// before it can exhaust the stack.
+pub const MAX_DIMS: usize = 32;
 
 /// Everything that can go wrong in an array operation; messages follow numpy's wording.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,8 +101,16 @@ pub fn norm_index(index: i64, axis: usize, len: usize) -> Result<usize> {
     Ok(i as usize)
 }
 
-/// An array of `shape` filled with `value`.
-pub fn full(shape: &[usize], value: f64) -> Result<ArrayD<f64>> {
+/// An empty vector with room for the elements of `shape`: the one size check of every
+/// array constructor (more than [`MAX_ELEMENTS`] elements or [`MAX_DIMS`] dimensions,
+/// or memory the system refuses, is an error, never an abort).
+pub fn alloc(shape: &[usize]) -> Result<Vec<f64>> {
+    if shape.len() > MAX_DIMS {
+        return Err(ArrayError::Value(format!(
+            "an array may have at most {MAX_DIMS} dimensions, not {}",
+            shape.len()
+        )));
+    }
     let n = checked_size(shape)?;
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| {
@@ -106,7 +119,13 @@ pub fn full(shape: &[usize], value: f64) -> Result<ArrayD<f64>> {
             fmt_shape(shape)
         ))
     })?;
-    v.resize(n, value);
+    Ok(v)
+}
+
+/// An array of `shape` filled with `value`.
+pub fn full(shape: &[usize], value: f64) -> Result<ArrayD<f64>> {
+    let mut v = alloc(shape)?;
+    v.resize(checked_size(shape)?, value);
     from_vec(shape, v)
 }
 
@@ -132,21 +151,19 @@ pub fn eye(n: usize) -> Result<ArrayD<f64>> {
 
 /// `num` evenly spaced values from `start` to `stop` inclusive (numpy `linspace`).
 pub fn linspace(start: f64, stop: f64, num: usize) -> Result<ArrayD<f64>> {
-    checked_size(&[num])?;
+    let mut v = alloc(&[num])?;
     let step = if num > 1 {
         (stop - start) / (num - 1) as f64
     } else {
         0.0
     };
-    let v = (0..num)
-        .map(|i| {
-            if i + 1 == num && num > 1 {
-                stop
-            } else {
-                start + step * i as f64
-            }
-        })
-        .collect();
+    v.extend((0..num).map(|i| {
+        if i + 1 == num && num > 1 {
+            stop
+        } else {
+            start + step * i as f64
+        }
+    }));
     from_vec(&[num], v)
 }
 
@@ -164,27 +181,27 @@ pub fn arange(start: f64, stop: f64, step: f64) -> Result<ArrayD<f64>> {
         )));
     }
     let n = n as usize;
-    from_vec(&[n], (0..n).map(|i| start + step * i as f64).collect())
+    let mut v = alloc(&[n])?;
+    v.extend((0..n).map(|i| start + step * i as f64));
+    from_vec(&[n], v)
 }
 
 /// Uniform random numbers in [0, 1), reproducible from `seed` (ChaCha8).
 pub fn rand(shape: &[usize], seed: u64) -> Result<ArrayD<f64>> {
+    let mut v = alloc(shape)?;
     let n = checked_size(shape)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    from_vec(
-        shape,
-        (0..n).map(|_| rand::Rng::gen::<f64>(&mut rng)).collect(),
-    )
+    v.extend((0..n).map(|_| rand::Rng::gen::<f64>(&mut rng)));
+    from_vec(shape, v)
 }
 
 /// Standard normal random numbers, reproducible from `seed` (ChaCha8).
 pub fn randn(shape: &[usize], seed: u64) -> Result<ArrayD<f64>> {
+    let mut v = alloc(shape)?;
     let n = checked_size(shape)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    from_vec(
-        shape,
-        (0..n).map(|_| StandardNormal.sample(&mut rng)).collect(),
-    )
+    v.extend((0..n).map(|_| -> f64 { StandardNormal.sample(&mut rng) }));
+    from_vec(shape, v)
 }
 
 /// A new shape for the same elements; one entry may be -1 (inferred).
@@ -313,6 +330,14 @@ mod tests {
     fn huge_shapes_are_refused_not_allocated() {
         assert!(full(&[1 << 20, 1 << 20], 0.0).is_err());
         assert!(full(&[usize::MAX, 2], 0.0).is_err());
+        // 2^31 elements is one too many (issue 18): refused by the check, not allocated
+        assert!(full(&[1 << 31], 0.0).is_err());
+        assert!(arange(0.0, 2147483648.0, 1.0).is_err());
+        assert!(linspace(0.0, 1.0, 1 << 31).is_err());
+        assert!(rand(&[1 << 31], 1).is_err());
+        assert!(randn(&[1 << 16, 1 << 15], 1).is_err());
+        assert!(full(&[1; 33], 0.0).is_err());
+        assert_eq!(full(&[1; 32], 2.0).unwrap().sum(), 2.0);
     }
 
     #[test]

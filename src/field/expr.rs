@@ -74,13 +74,36 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>> {
     Ok(out)
 }
 
+/// Most tokens an expression may have: real outputs have a few dozen; the cap bounds the
+/// depth of the tree (and of its evaluation) that a chain `A + A + ...` builds.
+const MAX_TOKENS: usize = 1000;
+/// Deepest nesting of parentheses, `sum(...)` and unary minus, so that no expression can
+/// exhaust the stack while parsed.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
+    /// Runs `f` one nesting level deeper (just after the opening token), refusing nesting
+    /// beyond [`MAX_DEPTH`]; the error names the column of the opening token.
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Result<Expr>) -> Result<Expr> {
+        if self.depth >= MAX_DEPTH {
+            let col = self.toks[self.pos.saturating_sub(1)].1 + 1;
+            bail!(
+                "expression '{}': nested more than {MAX_DEPTH} levels deep at column {col}",
+                short(self.src),
+            );
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|t| &t.0)
     }
@@ -121,7 +144,7 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Expr> {
         if self.peek() == Some(&Tok::Op('-')) {
             self.pos += 1;
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            return Ok(Expr::Neg(Box::new(self.nested(|p| p.unary())?)));
         }
         self.primary()
     }
@@ -141,7 +164,7 @@ impl Parser<'_> {
                     bail!("expression '{}': unknown function {name} at column {col} (there is sum(EXPR, DIM))", self.src);
                 }
                 self.pos += 1;
-                let inner = self.expr()?;
+                let inner = self.nested(|p| p.expr())?;
                 self.expect(',')?;
                 let dim = match self.peek().cloned() {
                     Some(Tok::Ident(d)) => d,
@@ -157,7 +180,7 @@ impl Parser<'_> {
             }
             Some(Tok::Op('(')) => {
                 self.pos += 1;
-                let e = self.expr()?;
+                let e = self.nested(|p| p.expr())?;
                 self.expect(')')?;
                 Ok(e)
             }
@@ -171,10 +194,19 @@ impl Parser<'_> {
 
 /// Parses an expression; errors name the expression and the column.
 pub fn parse(src: &str) -> Result<Expr> {
+    let toks = tokenize(src)?;
+    if toks.len() > MAX_TOKENS {
+        bail!(
+            "expression '{}' has {} tokens, more than the {MAX_TOKENS} allowed",
+            short(src),
+            toks.len()
+        );
+    }
     let mut p = Parser {
         src,
-        toks: tokenize(src)?,
+        toks,
         pos: 0,
+        depth: 0,
     };
     if p.toks.is_empty() {
         bail!("expression is empty");
@@ -184,6 +216,15 @@ pub fn parse(src: &str) -> Result<Expr> {
         bail!("expression '{src}': unexpected text at column {}", p.col());
     }
     Ok(e)
+}
+
+/// An expression as quoted in a message: at most 60 characters.
+fn short(src: &str) -> String {
+    if src.chars().count() <= 60 {
+        src.to_string()
+    } else {
+        format!("{}...", src.chars().take(57).collect::<String>())
+    }
 }
 
 enum Val {
@@ -297,5 +338,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unexpected text at column 5"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // issue 18: 20,000 parentheses or 10,000 leading minus signs overflowed the stack
+        let parens = format!("{}GPP{}", "(".repeat(20_000), ")".repeat(20_000));
+        let e = parse(&parens).unwrap_err().to_string();
+        assert!(e.contains("more than the 1000 allowed"), "{e}");
+        let minus = format!("{}GPP", "-".repeat(10_000));
+        assert!(parse(&minus).is_err());
+        // within the token cap, nesting stops at 64 levels: 65 parentheses name column 65
+        let e = parse(&format!("{}GPP{}", "(".repeat(65), ")".repeat(65)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested more than 64 levels deep at column 65"), "{e}");
+        let e = parse(&format!("{}GPP", "-".repeat(65))).unwrap_err().to_string();
+        assert!(e.contains("nested more than 64 levels"), "{e}");
+        // 64 levels still parse, and evaluate to the same variable list
+        let ok = format!("{}GPP{}", "(".repeat(64), ")".repeat(64));
+        assert_eq!(parse(&ok).unwrap(), Expr::Var("GPP".into()));
+        // a long flat chain within the cap is fine: 499 '+' make a 499-deep tree
+        let chain = vec!["GPP"; 500].join(" + ");
+        assert_eq!(parse(&chain).unwrap().variables(), vec!["GPP"]);
     }
 }

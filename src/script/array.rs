@@ -74,6 +74,13 @@ fn from_list(list: &List) -> RResult<NdArray> {
         path: &str,
     ) -> RResult<()> {
         if let Some(list) = d.read_lock::<List>() {
+            if depth >= core::MAX_DIMS {
+                return Err(script_err(format!(
+                    "nested list {path} is deeper than {} levels (an array has at most {} dimensions)",
+                    core::MAX_DIMS,
+                    core::MAX_DIMS
+                )));
+            }
             if shape.len() == depth {
                 if !out.is_empty() {
                     return Err(script_err(format!(
