@@ -129,8 +129,29 @@ pub fn find_case(root: &Path, case: &str) -> Result<Case> {
     })
 }
 
-/// Every (year, month) of the years `first..=last`.
+/// Latest simulation year a range may name: history file names have four-digit years.
+pub const MAX_YEAR: i64 = 9999;
+
+/// Checks a year range `[first, last]`: `0 <= first <= last <= 9999` (four-digit years, as
+/// in history file names). The one check of every range that becomes a list of months, so
+/// that `[1, 1000000000]` is an error, not gigabytes of months.
+pub fn check_years(years: (i64, i64)) -> Result<()> {
+    let (a, b) = years;
+    if a > b {
+        bail!("years [{a}, {b}]: the first is after the last");
+    }
+    if a < 0 || b > MAX_YEAR {
+        bail!("years [{a}, {b}]: years must lie in 0-{MAX_YEAR}");
+    }
+    Ok(())
+}
+
+/// Every (year, month) of the years `first..=last` (a range [`check_years`] refuses gives
+/// no months).
 pub fn expected_months(years: (i64, i64)) -> Vec<(i64, u32)> {
+    if check_years(years).is_err() {
+        return Vec::new();
+    }
     (years.0..=years.1)
         .flat_map(|y| (1..=12).map(move |m| (y, m)))
         .collect()
@@ -148,12 +169,13 @@ impl Case {
 
     /// Whether every month of `years` has a file.
     pub fn is_complete(&self, years: (i64, i64)) -> bool {
-        self.missing_months(years).is_empty()
+        check_years(years).is_ok() && self.missing_months(years).is_empty()
     }
 
     /// The files of `years` in time order; a missing month is an error naming the case and
     /// the months.
     pub fn select(&self, years: (i64, i64)) -> Result<Vec<HistFile>> {
+        check_years(years).with_context(|| format!("case {}", self.name))?;
         let missing = self.missing_months(years);
         if !missing.is_empty() {
             let shown: Vec<&str> = missing.iter().take(6).map(String::as_str).collect();

@@ -309,6 +309,13 @@ impl Config {
                     "the first year is after the last",
                 ));
             }
+            if y[0] < 0 || y[1] > crate::archive::MAX_YEAR {
+                return Err(problem(
+                    key,
+                    Some(format!("[{}, {}]", y[0], y[1])),
+                    &format!("years must lie in 0-{}", crate::archive::MAX_YEAR),
+                ));
+            }
             Ok(())
         };
         years("archive.years", self.archive.years)?;
@@ -370,11 +377,11 @@ impl Config {
                 ))
             }
         }
-        if let Some(p) = self.backend.poll.filter(|p| !(*p > 0.0 && p.is_finite())) {
+        if let Some(p) = self.backend.poll.filter(|p| !(*p > 0.0 && *p <= 86400.0)) {
             return Err(problem(
                 "backend.poll",
-                Some(p.to_string()),
-                "must be a positive number of seconds",
+                Some(format!("{p:?}")),
+                "must be a positive number of seconds, at most 86400 (one day)",
             ));
         }
         if self.backend.parallel == 0 {
@@ -492,6 +499,28 @@ mod tests {
             .unwrap_err()
         );
         assert!(e.contains("kind = 'slurm': use local, cime or none"), "{e}");
+        // issue 18: a huge year range and a poll no Duration holds are refused by the check
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace("years = [16, 20]", "years = [1, 1000000000]"),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("[archive] years = [1, 1000000000]: years must lie in 0-9999"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            Config::parse(
+                &EXAMPLE.replace("[backend]", "[backend]\npoll = 1e300"),
+                Path::new("h.toml")
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("[backend] poll = 1e300: must be a positive number"), "{e}");
         let e = format!(
             "{:#}",
             Config::parse(

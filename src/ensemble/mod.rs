@@ -869,9 +869,18 @@ impl Ensemble {
                     if pending.len() > 5 { ", ..." } else { "" }
                 );
             }
-            std::thread::sleep(std::time::Duration::from_secs_f64(poll.max(0.01)));
+            std::thread::sleep(poll_pause(poll, timeout - t0.elapsed().as_secs_f64()));
         }
     }
+}
+
+/// The pause between two status polls: `poll` seconds, but at least 10 ms, at most one day
+/// and never past the `remaining` time of the wait, so that any number (1e300, NaN) gives a
+/// valid pause.
+pub fn poll_pause(poll: f64, remaining: f64) -> std::time::Duration {
+    let s = if poll.is_nan() { 30.0 } else { poll };
+    let limit = if remaining.is_nan() { 86400.0 } else { remaining.min(86400.0) };
+    std::time::Duration::from_secs_f64(s.min(limit).max(0.01))
 }
 
 /// `1-3,7` style text of a sorted index list.
@@ -1055,6 +1064,19 @@ pub mod from_config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn any_poll_gives_a_valid_pause() {
+        use std::time::Duration;
+        // issue 18: poll 1e300 panicked converting to a Duration
+        assert_eq!(super::poll_pause(1e300, 5.0), Duration::from_secs(5));
+        assert_eq!(super::poll_pause(1e300, 1e300), Duration::from_secs(86400));
+        assert_eq!(super::poll_pause(2.0, 1e300), Duration::from_secs(2));
+        assert_eq!(super::poll_pause(0.0, 5.0), Duration::from_millis(10));
+        assert_eq!(super::poll_pause(2.0, -3.0), Duration::from_millis(10));
+        assert_eq!(super::poll_pause(f64::NAN, f64::NAN), Duration::from_secs(30));
+        assert_eq!(super::poll_pause(f64::INFINITY, 1.5), Duration::from_millis(1500));
+    }
+
     #[test]
     fn the_ensemble_machinery_knows_no_model() {
         // the demo model is supplied by the caller (`Ensemble::with_local_model`): no file of

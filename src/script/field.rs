@@ -41,11 +41,7 @@ fn years_arg(d: &Dynamic) -> RResult<(i64, i64)> {
         list[0].as_int().map_err(|_| bad())?,
         list[1].as_int().map_err(|_| bad())?,
     );
-    if a > b {
-        return Err(script_err(format!(
-            "years [{a}, {b}]: the first is after the last"
-        )));
-    }
+    archive::check_years((a, b)).map_err(err)?;
     Ok((a, b))
 }
 
