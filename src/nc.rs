@@ -84,13 +84,45 @@ pub fn read_f64(file: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>
     Ok(values)
 }
 
+/// Why `name` cannot name a netCDF variable, dimension or attribute, if it cannot: the
+/// netCDF rules (not empty, at most 256 bytes, beginning with a letter, digit, `_` or a
+/// non-ASCII character, no `/`, no control character, no trailing space). The netcdf
+/// crate panics on such a name, so every name from a user is checked here first.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    let Some(first) = name.chars().next() else {
+        return Some("is empty");
+    };
+    if name.len() > 256 {
+        Some("is longer than 256 bytes")
+    } else if !(first.is_alphanumeric() || first == '_' || !first.is_ascii()) {
+        Some("must begin with a letter, a digit or '_'")
+    } else if name.contains('/') {
+        Some("may not contain '/'")
+    } else if name.chars().any(|c| c.is_control()) {
+        Some("may not contain control characters")
+    } else if name.ends_with(char::is_whitespace) {
+        Some("may not end with a space")
+    } else {
+        None
+    }
+}
+
+/// Checks a netCDF name (see [`name_problem`]); `what` says what it names (`variable`).
+pub fn check_name(name: &str, what: &str) -> Result<()> {
+    if let Some(p) = name_problem(name) {
+        bail!("{what} name {name:?} is not a valid netCDF name: it {p}");
+    }
+    Ok(())
+}
+
 /// A variable by name; if it is missing, the error lists the variables that exist, nearest
-/// name first.
+/// name first. A name netCDF cannot hold (`"/"`, a NUL) is an error, not a panic.
 pub fn variable<'f>(
     file: &'f netcdf::File,
     path: &Path,
     name: &str,
 ) -> Result<netcdf::Variable<'f>> {
+    check_name(name, "variable").with_context(|| format!("{}", path.display()))?;
     if let Some(v) = file.variable(name) {
         return Ok(v);
     }
@@ -450,6 +482,18 @@ impl Writer {
 
     fn check(&self, path: &Path) -> Result<()> {
         let ctx = || format!("cannot write {}", path.display());
+        let names = self
+            .dims
+            .iter()
+            .map(|d| (&d.0, "dimension"))
+            .chain(self.globals.iter().map(|g| (&g.0, "attribute")))
+            .chain(self.vars.iter().flat_map(|v| {
+                std::iter::once((&v.name, "variable"))
+                    .chain(v.attrs.iter().map(|a| (&a.0, "attribute")))
+            }));
+        for (name, what) in names {
+            check_name(name, what).with_context(ctx)?;
+        }
         for (i, v) in self.vars.iter().enumerate() {
             if self.vars[..i].iter().any(|w| w.name == v.name) {
                 return Err(anyhow::anyhow!("variable {} is defined twice", v.name))

@@ -140,6 +140,45 @@ pub fn range(values: impl Iterator<Item = f64>, opts: &Options, diverging: bool)
     }
 }
 
+impl Options {
+    /// Checks the limits before any drawing: `vmin` and `vmax` must be finite numbers and,
+    /// if both are given, `vmin < vmax` (NaN or inverted limits made plotters panic).
+    pub fn check(&self) -> Result<()> {
+        for (k, v) in [("vmin", self.vmin), ("vmax", self.vmax)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                bail!("figure option {k}: {v} is not a finite number");
+            }
+        }
+        if let (Some(a), Some(b)) = (self.vmin, self.vmax) {
+            if a >= b {
+                bail!("figure options vmin = {a} and vmax = {b}: vmin must be below vmax");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An axis range plotters can draw: finite ends, `lo < hi`, a span a float holds, and wide
+/// enough for distinct ticks (at least 1e-12 of its magnitude; narrower spans are widened).
+/// Every chart's numeric axis goes through it: a span beyond the largest float made
+/// plotters' tick search loop forever.
+pub fn axis(lo: f64, hi: f64) -> Result<std::ops::Range<f64>> {
+    let span = hi - lo;
+    if !lo.is_finite() || !hi.is_finite() || !span.is_finite() {
+        bail!("cannot plot values from {lo:e} to {hi:e}: the span is larger than the largest float");
+    }
+    if hi < lo {
+        bail!("cannot plot an axis from {lo} down to {hi}");
+    }
+    let mag = lo.abs().max(hi.abs());
+    let min_span = (mag * 1e-12).max(1e-300);
+    if span < min_span {
+        let mid = lo + span / 2.0;
+        return Ok(mid - min_span..mid + min_span);
+    }
+    Ok(lo..hi)
+}
+
 fn de<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing failed: {e:?}")
 }
@@ -151,6 +190,7 @@ pub fn save(
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
     draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<PathBuf> {
+    opts.check()?;
     fonts();
     let ext = path
         .extension()
@@ -198,7 +238,7 @@ fn colour_bar<DB: DrawingBackend>(
         .margin_bottom(bottom)
         .margin_right(8)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .build_cartesian_2d(0.0..1.0, axis(lo, hi)?)
         .map_err(de)?;
     cb.configure_mesh()
         .disable_mesh()
@@ -413,7 +453,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(46)
         .y_label_area_size(60)
-        .build_cartesian_2d(lo..hi, 0.0..top)
+        .build_cartesian_2d(axis(lo, hi)?, 0.0..top)
         .map_err(de)?;
     chart
         .configure_mesh()
@@ -500,7 +540,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(46)
         .y_label_area_size(70)
-        .build_cartesian_2d(lo..hi, lo..hi)
+        .build_cartesian_2d(axis(lo, hi)?, axis(lo, hi)?)
         .map_err(de)?;
     chart
         .configure_mesh()
@@ -589,7 +629,7 @@ pub fn draw_lines<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(46)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .build_cartesian_2d(axis(x0, x1)?, axis(y0 - pad, y1 + pad)?)
         .map_err(de)?;
     let fmt_x = |v: &f64| tick_text(*v, x1 - x0);
     let fmt_y = |v: &f64| tick_text(*v, y1 - y0 + 2.0 * pad);
@@ -687,7 +727,7 @@ pub fn draw_grouped_bars<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(46)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .build_cartesian_2d(0.0..n as f64, axis(lo, hi)?)
         .map_err(de)?;
     chart
         .configure_mesh()
@@ -785,7 +825,7 @@ pub fn draw_pairs<DB: DrawingBackend>(
                     .margin(4)
                     .x_label_area_size(bottom)
                     .y_label_area_size(left)
-                    .build_cartesian_2d(xlo..xhi, 0.0..top)
+                    .build_cartesian_2d(axis(xlo, xhi)?, 0.0..top)
                     .map_err(de)?;
                 ch.configure_mesh()
                     .disable_mesh()
@@ -817,7 +857,7 @@ pub fn draw_pairs<DB: DrawingBackend>(
                     .margin(4)
                     .x_label_area_size(bottom)
                     .y_label_area_size(left)
-                    .build_cartesian_2d(xlo..xhi, ylo..yhi)
+                    .build_cartesian_2d(axis(xlo, xhi)?, axis(ylo, yhi)?)
                     .map_err(de)?;
                 ch.configure_mesh()
                     .disable_mesh()
@@ -1077,7 +1117,7 @@ pub fn draw_bars<DB: DrawingBackend>(
         .x_label_area_size(46)
         .y_label_area_size(160)
         .build_cartesian_2d(
-            lo..hi + (hi - lo) * 0.05,
+            axis(lo, hi + (hi - lo) * 0.05)?,
             (0..n.saturating_sub(1).max(1)).into_segmented(),
         )
         .map_err(de)?;

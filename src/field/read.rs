@@ -66,7 +66,7 @@ fn bounds_month(file: &netcdf::File, path: &Path) -> Result<Option<(i64, u32)>> 
         return Ok(None);
     };
     let bname = nc::attr_string(&tv, "bounds").unwrap_or_else(|| "time_bounds".into());
-    if file.variable(&bname).is_none() {
+    if nc::name_problem(&bname).is_some() || file.variable(&bname).is_none() {
         return Ok(None);
     }
     let units = nc::attr_string(&tv, "units")
