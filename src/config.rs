@@ -269,10 +269,13 @@ impl std::fmt::Display for KeyProblem {
 
 impl Config {
     /// Reads and checks a config file; relative paths become relative to its folder.
+    /// The config and the parameter spec it names are marked as inputs of this run, so
+    /// that no write of the run replaces them.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?;
-        Config::parse(&text, path)
+        let text = crate::files::read_text(path, "config")?;
+        let cfg = Config::parse(&text, path)?;
+        crate::files::mark_input(&cfg.parameters.spec);
+        Ok(cfg)
     }
 
     /// Parses config text as if read from `path`.
@@ -520,7 +523,10 @@ mod tests {
             )
             .unwrap_err()
         );
-        assert!(e.contains("[backend] poll = 1e300: must be a positive number"), "{e}");
+        assert!(
+            e.contains("[backend] poll = 1e300: must be a positive number"),
+            "{e}"
+        );
         let e = format!(
             "{:#}",
             Config::parse(

@@ -58,15 +58,111 @@ pub fn is_input(path: &Path) -> bool {
     }
 }
 
-/// Refuses a write that would replace an input of this run.
+/// Refuses a write that would replace an input of this run, an empty path, or an existing
+/// target that is not a regular file (a folder, a device such as /dev/null, a FIFO, a
+/// socket): a rename would replace it by a regular file.
 pub fn check_not_input(path: &Path) -> anyhow::Result<()> {
+    if path.as_os_str().is_empty() {
+        anyhow::bail!("cannot write a file with an empty name");
+    }
     if is_input(path) {
         anyhow::bail!(
             "refusing to overwrite {}: it was read as input in this run",
             path.display()
         );
     }
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() {
+            anyhow::bail!(
+                "refusing to write {}: it exists and is {}, not a regular file",
+                path.display(),
+                kind_of(&m)
+            );
+        }
+    }
     Ok(())
+}
+
+/// What a file system entry that is not a regular file is, in words.
+fn kind_of(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if m.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }
+}
+
+/// Largest text input read whole (a script, a config, a spec): 64 MiB. Reading
+/// /dev/zero or a wrong multi-gigabyte file stops here with an error.
+pub const MAX_TEXT_BYTES: u64 = 64 << 20;
+
+/// Reads a text input whole: `what` names it in errors (`config`, `script`). More than
+/// [`MAX_TEXT_BYTES`] is an error, so is a folder or invalid UTF-8 (naming the line and
+/// column of the first bad byte); a leading UTF-8 byte order mark is dropped. The file is
+/// marked as an input of this run.
+pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {}", path.display(), os_text(&e)))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("cannot read {what} {}: it is a folder", path.display());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {}", path.display(), os_text(&e)))?;
+    if bytes.len() as u64 > MAX_TEXT_BYTES {
+        anyhow::bail!(
+            "{what} {} is larger than {} MiB: not a text input clmtune reads",
+            path.display(),
+            MAX_TEXT_BYTES >> 20
+        );
+    }
+    mark_input(path);
+    text_from_bytes(bytes).map_err(|e| anyhow::anyhow!("{what} {}:{e}", path.display()))
+}
+
+/// Text from bytes: a leading byte order mark is dropped; invalid UTF-8 is an error
+/// `LINE:COL: invalid UTF-8 (byte 0xNN)` naming the first bad byte.
+pub fn text_from_bytes(mut bytes: Vec<u8>) -> Result<String, String> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let b = e.as_bytes();
+        let line = b[..good].iter().filter(|&&c| c == b'\n').count() + 1;
+        let start = b[..good]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&b[start..good]).chars().count() + 1;
+        format!("{line}:{col}: invalid UTF-8 (byte 0x{:02X})", b[good])
+    })
+}
+
+/// An OS error as a sentence, without the Rust `(os error N)` suffix repeated: `No such
+/// file or directory`.
+pub fn os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// A temporary file in `dir` named `.clmtune-XXXX{suffix}`, readable by others (0644) like
@@ -112,8 +208,16 @@ pub fn atomic_write(
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot write {}", path.display()))?;
+    persist(tmp, path)
+}
+
+/// Renames a finished temporary file over `path` (checked again just before, since the
+/// target may have appeared meanwhile); the error names the file and gives the OS reason
+/// once. On failure the temporary file is removed.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> {
+    check_not_input(path)?;
     tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), os_text(&e.error)))?;
     Ok(())
 }
 

@@ -430,8 +430,7 @@ impl Writer {
         let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
         self.write_to(tmp.path(), later)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::files::persist(tmp, path)?;
         Ok(())
     }
 

@@ -165,7 +165,9 @@ impl Options {
 pub fn axis(lo: f64, hi: f64) -> Result<std::ops::Range<f64>> {
     let span = hi - lo;
     if !lo.is_finite() || !hi.is_finite() || !span.is_finite() {
-        bail!("cannot plot values from {lo:e} to {hi:e}: the span is larger than the largest float");
+        bail!(
+            "cannot plot values from {lo:e} to {hi:e}: the span is larger than the largest float"
+        );
     }
     if hi < lo {
         bail!("cannot plot an axis from {lo} down to {hi}");
@@ -218,8 +220,7 @@ pub fn save(
         }
         _ => bail!("{}: figures are .png or .svg files", path.display()),
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::files::persist(tmp, path)?;
     Ok(path.to_path_buf())
 }
 

@@ -388,16 +388,114 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bracket depth of Rhai source read line by line, outside strings and comments: while a
+/// bracket is open the input is surely incomplete and need not be parsed again, so an
+/// unclosed `[` followed by thousands of lines costs one parse, not one per line.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Brackets {
+    depth: i64,
+    /// Inside a `` ` `` string (which spans lines).
+    backtick: bool,
+    /// Depth of `/* */` comments (they nest in Rhai).
+    comment: usize,
+}
+
+impl Brackets {
+    /// Follows one more line.
+    pub fn feed(&mut self, line: &str) {
+        let b: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            let next = b.get(i + 1).copied();
+            if self.comment > 0 {
+                match (c, next) {
+                    ('*', Some('/')) => {
+                        self.comment -= 1;
+                        i += 1;
+                    }
+                    ('/', Some('*')) => {
+                        self.comment += 1;
+                        i += 1;
+                    }
+                    _ => {}
+                }
+            } else if self.backtick {
+                if c == '`' {
+                    self.backtick = false;
+                }
+            } else {
+                match (c, next) {
+                    ('/', Some('/')) => return,
+                    ('/', Some('*')) => {
+                        self.comment += 1;
+                        i += 1;
+                    }
+                    ('`', _) => self.backtick = true,
+                    ('"' | '\'', _) => {
+                        // to the closing quote on this line, skipping escapes
+                        i += 1;
+                        while i < b.len() && b[i] != c {
+                            if b[i] == '\\' {
+                                i += 1;
+                            }
+                            i += 1;
+                        }
+                    }
+                    ('(' | '[' | '{', _) => self.depth += 1,
+                    (')' | ']' | '}', _) => self.depth -= 1,
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Whether a bracket, a `` ` `` string or a comment is surely still open.
+    pub fn open(&self) -> bool {
+        self.depth > 0 || self.backtick || self.comment > 0
+    }
+}
+
 fn run_piped(session: &mut Session) -> anyhow::Result<()> {
     let parser = Engine::new_raw();
     let mut buffer = String::new();
+    let mut brackets = Brackets::default();
     let mut failed = 0;
-    for line in std::io::stdin().lock().lines() {
-        buffer.push_str(&line?);
+    let mut stdin = std::io::stdin().lock();
+    let mut line_no = 0usize;
+    loop {
+        let mut raw = Vec::new();
+        if stdin.read_until(b'\n', &mut raw)? == 0 {
+            break;
+        }
+        line_no += 1;
+        if line_no == 1 && raw.starts_with(b"\xEF\xBB\xBF") {
+            raw.drain(..3);
+        }
+        while raw.last().is_some_and(|&c| c == b'\n' || c == b'\r') {
+            raw.pop();
+        }
+        let line = match String::from_utf8(raw) {
+            Ok(l) => l,
+            Err(e) => {
+                // the line is skipped, the session goes on
+                failed += 1;
+                let col = String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()])
+                    .chars()
+                    .count()
+                    + 1;
+                eprintln!("error: <stdin>:{line_no}:{col}: invalid UTF-8; the line is skipped");
+                continue;
+            }
+        };
+        buffer.push_str(&line);
         buffer.push('\n');
-        if is_incomplete(&parser, &buffer) {
+        brackets.feed(&line);
+        if brackets.open() || is_incomplete(&parser, &buffer) {
             continue;
         }
+        brackets = Brackets::default();
         let input = std::mem::take(&mut buffer);
         match session.handle(&input) {
             Ok(Flow::Quit) => return finish(failed),

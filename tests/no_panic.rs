@@ -167,3 +167,267 @@ fn huge_requests_are_errors_not_aborts() {
         assert!(r.is_err(), "{code} should be an error");
     }
 }
+
+/// A folder with the archive of case "demo" (year 1, GPP on a 2 x 3 grid) that the
+/// reproducers of issue 18 read.
+fn issue18_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    clmtune::demo::fixture::Archive::new(
+        &dir.path().join("archive"),
+        clmtune::demo::fixture::tiny_grid(),
+    )
+    .var("GPP", "gC/m^2/s", "gross primary production")
+    .write_case("demo", (1, 1), |_, m| vec![1.0 + m.index as f64; 6])
+    .unwrap();
+    dir
+}
+
+/// Runs `code` with `ROOT` (the archive), `DIR` (the folder) and `F` (GPP of case demo)
+/// defined; a panic fails the test, and so does a call over `secs` seconds. Returns the
+/// message of the error (empty if the call succeeded).
+fn run_bounded(dir: &std::path::Path, code: &str, secs: f64) -> String {
+    let engine = clmtune::script::engine();
+    let d = dir.display().to_string();
+    let prelude = format!(
+        "const ROOT = \"{d}/archive\"; const DIR = \"{d}\"; \
+         let F = read_case(ROOT, \"demo\", \"GPP\", [1, 1]).GPP;\n"
+    );
+    let mut scope = clmtune::script::base_scope("<issue18>", &[]);
+    let t0 = std::time::Instant::now();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        engine.eval_with_scope::<rhai::Dynamic>(&mut scope, &format!("{prelude}{code}"))
+    }));
+    let took = t0.elapsed().as_secs_f64();
+    assert!(took < secs, "{code} took {took:.1} s (bound {secs} s)");
+    match r {
+        Err(_) => panic!("{code} panicked"),
+        Ok(Ok(_)) => String::new(),
+        Ok(Err(e)) => clmtune::script::error::report(&e, "<issue18>", &|_| None),
+    }
+}
+
+/// Every file in `dir` (not recursive) whose name starts with `.clmtune-`.
+fn stray_temporaries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".clmtune-"))
+        .collect()
+}
+
+#[test]
+fn issue18_aborts_are_errors() {
+    common::demo_fixture();
+    let dir = issue18_folder();
+    let p = dir.path();
+    // (code, a phrase the error must contain); each within 10 s
+    let cases: &[(&str, &str)] = &[
+        // 1: names netCDF cannot hold, in reading and in writing
+        (
+            "write_netcdf(`${DIR}/g.nc`, #{GPP: F}); read_obs(`${DIR}/g.nc`, \"/\", (), F)",
+            "variable name \"/\" is not a valid netCDF name: it must begin with",
+        ),
+        (
+            "read_obs(`${DIR}/g.nc`, \"a / b\", (), F)",
+            "may not contain '/'",
+        ),
+        (
+            "read_obs(`${DIR}/g.nc`, \"G\\x00P\", (), F)",
+            "variable name \"G\\0P\" is not a valid netCDF name: it may not contain control",
+        ),
+        (
+            "load_eof(`${DIR}/g.nc`, \"/\")",
+            "is not a valid netCDF name",
+        ),
+        (
+            "write_netcdf(`${DIR}/h.nc`, #{\"a/b\": F})",
+            "variable name \"a/b\" is not a valid netCDF name: it may not contain '/'",
+        ),
+        // 2: NaN and inverted plot ranges
+        (
+            "plot_scatter([1, 2], [1, 2], #{file: `${DIR}/s.png`, vmin: NAN})",
+            "figure option vmin: NaN is not a finite number",
+        ),
+        (
+            "plot_scatter([1, 2], [1, 2], #{file: `${DIR}/s.png`, vmin: INF, vmax: -INF})",
+            "figure option vmin: inf is not a finite number",
+        ),
+        (
+            "plot_histogram([1, 2, 3], #{file: `${DIR}/h.png`, vmin: 3, vmax: 1})",
+            "vmin = 3 and vmax = 1: vmin must be below vmax",
+        ),
+        (
+            "plot_map(F.time_mean(), #{file: `${DIR}/m.png`, vmax: NAN})",
+            "figure option vmax: NaN is not a finite number",
+        ),
+        (
+            "plot_pairs(array([[0.1, 0.2], [0.3, 0.4]]), [\"a\", \"b\"], #{file: `${DIR}/p.png`, vmin: 1, vmax: 1})",
+            "vmin must be below vmax",
+        ),
+        (
+            "plot_heatmap(eye(2), [\"a\", \"b\"], #{file: `${DIR}/q.png`, vmin: -INF})",
+            "is not a finite number",
+        ),
+        // 4: nesting
+        (
+            "let x = 1; for i in 0..3000 { x = [x]; } array(x)",
+            "deeper than 32 levels",
+        ),
+        // 5: 2^31 elements
+        ("arange(2147483648)", "too long"),
+        ("linspace(0, 1, 2147483648)", "more than 2147483647 elements"),
+        ("rand([2147483648], 1)", "more than 2147483647 elements"),
+        ("randn([65536, 32768], 1)", "more than 2147483647 elements"),
+        ("zeros(2147483648)", "more than 2147483647 elements"),
+        // 6: huge year ranges
+        (
+            "is_complete(ROOT, \"demo\", [1, 1000000000])",
+            "years [1, 1000000000]: years must lie in 0-9999",
+        ),
+        (
+            "missing_months(ROOT, \"demo\", [1, 1000000000])",
+            "years must lie in 0-9999",
+        ),
+        (
+            "read_case(ROOT, \"demo\", \"GPP\", [-5, 1])",
+            "years [-5, 1]: years must lie in 0-9999",
+        ),
+        (
+            "read_ensemble(ROOT, [\"demo\"], \"GPP\", [1, 1000000000])",
+            "years must lie in 0-9999",
+        ),
+    ];
+    for (code, phrase) in cases {
+        let e = run_bounded(p, code, 10.0);
+        assert!(e.contains(phrase), "{code}\n  gave: {e}");
+    }
+    // 4: an output expression nested 20,000 deep, or with 10,000 leading minus signs
+    for expr in [
+        format!("{}GPP{}", "(".repeat(20_000), ")".repeat(20_000)),
+        format!("{}GPP", "-".repeat(10_000)),
+    ] {
+        let e = run_bounded(
+            p,
+            &format!("read_case(ROOT, \"demo\", #{{X: \"{expr}\"}}, [1, 1])"),
+            10.0,
+        );
+        assert!(e.contains("more than the 1000 allowed"), "{e}");
+    }
+    // the plots refused above left no file and no temporary file
+    assert!(
+        stray_temporaries(p).is_empty(),
+        "{:?}",
+        stray_temporaries(p)
+    );
+    for f in ["s.png", "h.png", "m.png", "p.png", "q.png"] {
+        assert!(!p.join(f).exists(), "{f} was written");
+    }
+}
+
+#[test]
+fn issue18_hangs_end_quickly() {
+    common::demo_fixture();
+    let dir = issue18_folder();
+    let p = dir.path();
+    // 7: data or limits whose span exceeds the largest float: an error in well under 10 s
+    for code in [
+        "plot_bars([\"a\", \"b\"], [1e308, -1e308], #{file: `${DIR}/b.png`})",
+        "plot_scatter([0, 1], [0, 1], #{file: `${DIR}/s.png`, vmin: -1e308, vmax: 1e308})",
+        "plot_histogram([-1e308, 1e308], #{file: `${DIR}/h.png`})",
+        "plot_scatter([-1e308, 1e308], [0, 1], #{file: `${DIR}/t.png`})",
+    ] {
+        let e = run_bounded(p, code, 10.0);
+        assert!(
+            e.contains("the span is larger than the largest float"),
+            "{code}\n  gave: {e}"
+        );
+    }
+    // a span narrower than a float's resolution is widened and drawn
+    let e = run_bounded(
+        p,
+        "plot_scatter([1e16, 1e16 + 2], [1e16, 1e16 + 4], #{file: `${DIR}/n.png`})",
+        20.0,
+    );
+    assert_eq!(e, "");
+    assert!(p.join("n.png").is_file());
+    assert!(
+        stray_temporaries(p).is_empty(),
+        "{:?}",
+        stray_temporaries(p)
+    );
+    for f in ["b.png", "s.png", "h.png", "t.png"] {
+        assert!(!p.join(f).exists(), "{f} was written");
+    }
+}
+
+#[test]
+fn issue18_special_files_and_inputs_are_never_replaced() {
+    common::demo_fixture();
+    let dir = issue18_folder();
+    let p = dir.path();
+    // 10: a device, a folder and a FIFO as targets are refused and left as they were
+    let e = run_bounded(p, "write_csv(eye(2), \"/dev/null\", [\"a\", \"b\"])", 10.0);
+    assert!(
+        e.contains("refusing to write /dev/null: it exists and is a device, not a regular file"),
+        "{e}"
+    );
+    std::fs::create_dir(p.join("folder.csv")).unwrap();
+    let e = run_bounded(p, "write_rows(`${DIR}/folder.csv`, [\"a\"], [[1]])", 10.0);
+    assert!(
+        e.contains("it exists and is a folder, not a regular file"),
+        "{e}"
+    );
+    // the OS reason appears once, never "(os error 21): ... (os error 21)"
+    assert!(e.matches("os error").count() <= 1, "{e}");
+    let fifo = p.join("fifo.png");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let e = run_bounded(
+            p,
+            "plot_bars([\"a\"], [1], #{file: `${DIR}/fifo.png`})",
+            10.0,
+        );
+        assert!(e.contains("is a FIFO, not a regular file"), "{e}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+    // 14: an empty path
+    let e = run_bounded(p, "write_rows(\"\", [\"a\"], [[1]])", 10.0);
+    assert!(e.contains("cannot write a file with an empty name"), "{e}");
+    // 11: the config and the spec read_config read are inputs of the run
+    let cfg = common::experiment(p, 2, "kind = \"none\"");
+    let before = std::fs::read_to_string(&cfg).unwrap();
+    let spec = p.join("parameters.toml");
+    let spec_before = std::fs::read_to_string(&spec).unwrap();
+    let e = run_bounded(
+        p,
+        &format!(
+            "let c = read_config(\"{}\"); write_rows(\"{}\", [\"a\"], [[1]])",
+            cfg.display(),
+            cfg.display()
+        ),
+        10.0,
+    );
+    assert!(e.contains("it was read as input in this run"), "{e}");
+    let e = run_bounded(
+        p,
+        &format!(
+            "let c = read_config(\"{}\"); write_rows(\"{}\", [\"a\"], [[1]])",
+            cfg.display(),
+            spec.display()
+        ),
+        10.0,
+    );
+    assert!(e.contains("it was read as input in this run"), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), before);
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), spec_before);
+    // 14: /dev/zero as a config ends at the size cap, quickly
+    let e = run_bounded(p, "read_config(\"/dev/zero\")", 10.0);
+    assert!(e.contains("config /dev/zero is larger than 64 MiB"), "{e}");
+    assert!(
+        stray_temporaries(p).is_empty(),
+        "{:?}",
+        stray_temporaries(p)
+    );
+}

@@ -879,7 +879,11 @@ impl Ensemble {
 /// valid pause.
 pub fn poll_pause(poll: f64, remaining: f64) -> std::time::Duration {
     let s = if poll.is_nan() { 30.0 } else { poll };
-    let limit = if remaining.is_nan() { 86400.0 } else { remaining.min(86400.0) };
+    let limit = if remaining.is_nan() {
+        86400.0
+    } else {
+        remaining.min(86400.0)
+    };
     std::time::Duration::from_secs_f64(s.min(limit).max(0.01))
 }
 
@@ -1073,8 +1077,14 @@ mod tests {
         assert_eq!(super::poll_pause(2.0, 1e300), Duration::from_secs(2));
         assert_eq!(super::poll_pause(0.0, 5.0), Duration::from_millis(10));
         assert_eq!(super::poll_pause(2.0, -3.0), Duration::from_millis(10));
-        assert_eq!(super::poll_pause(f64::NAN, f64::NAN), Duration::from_secs(30));
-        assert_eq!(super::poll_pause(f64::INFINITY, 1.5), Duration::from_millis(1500));
+        assert_eq!(
+            super::poll_pause(f64::NAN, f64::NAN),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            super::poll_pause(f64::INFINITY, 1.5),
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]

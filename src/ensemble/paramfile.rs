@@ -123,8 +123,7 @@ pub fn write_member_params(base: &Path, dest: &Path, vars: &[VarWrites]) -> Resu
             }
         }
     }
-    tmp.persist(dest)
-        .with_context(|| format!("cannot write {}", dest.display()))?;
+    crate::files::persist(tmp, dest)?;
     Ok(())
 }
 

@@ -242,8 +242,7 @@ impl Spec {
     /// Reads and checks a spec; with a base params file, checks every paramfile parameter
     /// against it and reads the defaults the spec does not give.
     pub fn load(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read parameter spec {}", path.display()))?;
+        let text = crate::files::read_text(path, "parameter spec")?;
         Spec::parse(&text, path)
     }
 

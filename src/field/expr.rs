@@ -352,8 +352,13 @@ mod tests {
         let e = parse(&format!("{}GPP{}", "(".repeat(65), ")".repeat(65)))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("nested more than 64 levels deep at column 65"), "{e}");
-        let e = parse(&format!("{}GPP", "-".repeat(65))).unwrap_err().to_string();
+        assert!(
+            e.contains("nested more than 64 levels deep at column 65"),
+            "{e}"
+        );
+        let e = parse(&format!("{}GPP", "-".repeat(65)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nested more than 64 levels"), "{e}");
         // 64 levels still parse, and evaluate to the same variable list
         let ok = format!("{}GPP{}", "(".repeat(64), ")".repeat(64));

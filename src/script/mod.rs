@@ -17,7 +17,6 @@ pub mod resolver;
 pub mod sensitivity;
 pub mod table;
 
-use anyhow::Context;
 use rhai::{Dynamic, Engine, Map, Module, Scope, AST};
 use std::path::Path;
 
@@ -230,8 +229,7 @@ impl std::error::Error for ScriptFailure {}
 
 /// Compiles a script file, its source name set to the path (for imports and errors).
 pub fn compile_file(engine: &Engine, scope: &Scope, path: &Path) -> anyhow::Result<AST> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read script {}", path.display()))?;
+    let text = crate::files::read_text(path, "script")?;
     let name = path.display().to_string();
     let mut ast = engine
         .compile_with_scope(scope, &text)
