@@ -501,3 +501,94 @@ fn no_module_outside_the_bridge_imports_script() {
         bad.join("\n")
     );
 }
+
+fn repl_bytes(input: &[u8], dir: &Path) -> Output {
+    let mut child = bin()
+        .current_dir(dir)
+        .env("CLMTUNE_HISTORY", dir.join("history"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clmtune starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // written from a thread, so that a large input cannot block on a full pipe
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn piped_repl_input_with_an_open_bracket_is_not_parsed_once_per_line() {
+    // issue 18 item 9: `[` then 20,000 lines of `1,` took over 30 s
+    let dir = tempfile::tempdir().unwrap();
+    let input = format!("let x = [\n{}];\nprint(x.len());\n", "1,\n".repeat(20_000));
+    let t0 = std::time::Instant::now();
+    let out = repl_bytes(input.as_bytes(), dir.path());
+    let took = t0.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("20000"), "{}", text(&out.stdout));
+    assert!(took < 10.0, "took {took:.1} s");
+    // brackets inside strings and comments do not count
+    let out = repl_bytes(
+        b"let s = \"[(\"; // ]\nprint(s.len());\nlet t = [1, /* ] */\n2];\nprint(t.len());\n",
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "2\n2");
+}
+
+#[test]
+fn invalid_utf8_and_a_byte_order_mark_in_scripts_and_piped_input() {
+    // issue 18 item 13
+    let dir = tempfile::tempdir().unwrap();
+    // piped: the bad line is an error naming line and column, the session goes on
+    let out = repl_bytes(
+        b"let a = 1;\nlet b = \"\xff\";\nprint(a + 1);\n",
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("<stdin>:2:10: invalid UTF-8"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout).trim(), "2");
+    // a piped BOM is dropped
+    let out = repl_bytes(b"\xEF\xBB\xBFprint(40 + 2);\n", dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42");
+    // a script with a BOM runs
+    let s = dir.path().join("bom.rhai");
+    std::fs::write(&s, b"\xEF\xBB\xBFprint(6 * 7);\n").unwrap();
+    let out = bin().arg("run").arg(&s).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42");
+    // a script with invalid UTF-8 names the file, line and column
+    let s = dir.path().join("bad.rhai");
+    std::fs::write(&s, b"print(1);\nlet x = \"ab\xc3\";\n").unwrap();
+    let out = bin().arg("run").arg(&s).output().unwrap();
+    assert!(!out.status.success());
+    let e = text(&out.stderr);
+    assert!(
+        e.contains(&format!(
+            "script {}:2:12: invalid UTF-8 (byte 0xC3)",
+            s.display()
+        )),
+        "{e}"
+    );
+    // /dev/zero as a script stops at the size cap, in seconds
+    let t0 = std::time::Instant::now();
+    let out = bin().arg("run").arg("/dev/zero").output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("script /dev/zero is larger than 64 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(t0.elapsed().as_secs_f64() < 10.0);
+}
