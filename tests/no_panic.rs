@@ -431,3 +431,196 @@ fn issue18_special_files_and_inputs_are_never_replaced() {
         stray_temporaries(p)
     );
 }
+
+/// Malformed arguments of the classes of issue 18: wrong types, NaN/inf and inverted
+/// ranges, sizes at and above 2^31, deep nesting, huge year ranges, special files as
+/// targets (`DIR` is the test folder; `F` a Field, `ROOT` an archive).
+const MALFORMED: &[&str] = &[
+    // wrong types
+    "()",
+    "true",
+    "#{}",
+    "\"text\"",
+    "F",
+    "table(#{a: [1, NAN]})",
+    // NaN, inf and inverted ranges
+    "NAN",
+    "INF",
+    "-INF",
+    "[5, 1]",
+    "[NAN, INF]",
+    "#{file: `${DIR}/x.png`, vmin: NAN}",
+    "#{file: `${DIR}/x.png`, vmin: INF, vmax: -INF}",
+    "#{file: `${DIR}/x.png`, vmin: 2, vmax: 1}",
+    "#{file: `${DIR}/x.png`, vmin: -1e308, vmax: 1e308}",
+    "[1e308, -1e308]",
+    "array([1e308, -1e308, NAN])",
+    // sizes at and above 2^31
+    "2147483648",
+    "[2147483648]",
+    "[65536, 32768]",
+    "-2147483649",
+    // deep nesting
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+    // (and output expressions nested 3,000 deep, added in the test)
+    // huge year ranges
+    "[1, 1000000000000]",
+    "[-9223372036854775807, 9223372036854775807]",
+    // special files as targets, names netCDF cannot hold
+    "\"/dev/null\"",
+    "`${DIR}/folder`",
+    // (a FIFO is not in the pool: a reader opening it waits for a writer; the writers'
+    // refusal of a FIFO is tested in issue18_special_files_and_inputs_are_never_replaced)
+    "\"\"",
+    "\"/\"",
+    "\"a\\x00b\"",
+    "\"line\\nbreak\"",
+    // plausible values, so that a call reaches the code past its first argument
+    "ROOT",
+    "\"demo\"",
+    "\"GPP\"",
+    "[1, 1]",
+    "array([[1, 2], [3, 4]])",
+    "[\"a\", \"b\"]",
+    "`${DIR}/out.png`",
+    "`${DIR}/out.csv`",
+    "2",
+];
+
+/// A small deterministic generator (xorshift64*), so that the fuzz test is repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+}
+
+/// Issue 18's "done means": a seeded fuzz of every function `clmtune doc --json` lists,
+/// with malformed arguments of every class, bounded in count (30 calls per function) and time
+/// (45 s in all, 10 s per call). No call may panic or abort the process, none may run
+/// over its bound, no temporary file may be left beside a target, and the special files
+/// given as targets keep their kind.
+#[test]
+fn seeded_fuzz_of_every_documented_function() {
+    use std::os::unix::fs::FileTypeExt;
+    common::demo_fixture();
+    let dir = issue18_folder();
+    let p = dir.path();
+    std::fs::create_dir(p.join("folder")).unwrap();
+    let engine = clmtune::script::engine();
+    let d = p.display().to_string();
+    let mut base = clmtune::script::base_scope("<fuzz>", &[]);
+    engine
+        .run_with_scope(
+            &mut base,
+            &format!(
+                "const DIR = \"{d}\"; const ROOT = \"{d}/archive\"; \
+                 const F = read_case(ROOT, \"demo\", \"GPP\", [1, 1]).GPP;"
+            ),
+        )
+        .unwrap();
+    // the functions as `clmtune doc --json` lists them
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .args(["doc", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut functions: Vec<(String, usize)> = Vec::new();
+    fn collect(v: &serde_json::Value, out: &mut Vec<(String, usize)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let (Some(name), Some(sig)) = (
+                    m.get("name").and_then(|n| n.as_str()),
+                    m.get("signature").and_then(|s| s.as_str()),
+                ) {
+                    let params = sig
+                        .split_once('(')
+                        .and_then(|(_, r)| r.rsplit_once(')'))
+                        .map(|(p, _)| p)
+                        .unwrap_or("");
+                    let n = if params.trim().is_empty() {
+                        0
+                    } else {
+                        params.split(',').count()
+                    };
+                    out.push((name.to_string(), n));
+                }
+                m.values().for_each(|x| collect(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    collect(&doc, &mut functions);
+    assert!(
+        functions.len() > 100,
+        "only {} functions listed",
+        functions.len()
+    );
+    let mut pool: Vec<String> = MALFORMED.iter().map(|s| s.to_string()).collect();
+    pool.push(format!(
+        "#{{X: \"{}GPP{}\"}}",
+        "(".repeat(3000),
+        ")".repeat(3000)
+    ));
+    pool.push(format!("\"{}GPP\"", "-".repeat(5000)));
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut rng = Rng(0x5EED_1818);
+    let t0 = std::time::Instant::now();
+    let (mut calls, mut panics, mut slow) = (0, Vec::new(), Vec::new());
+    'all: for round in 0..30 {
+        for (name, n) in &functions {
+            if t0.elapsed().as_secs_f64() > 45.0 {
+                break 'all;
+            }
+            let args: Vec<&str> = (0..*n)
+                .map(|_| pool[rng.below(pool.len())].as_str())
+                .collect();
+            let code = call_expr(name, &args);
+            let mut scope = base.clone();
+            let t = std::time::Instant::now();
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                engine.eval_with_scope::<rhai::Dynamic>(&mut scope, &code)
+            }));
+            calls += 1;
+            if r.is_err() {
+                panics.push(code.clone());
+            }
+            if t.elapsed().as_secs_f64() > 10.0 {
+                slow.push(format!("{code} ({:.1} s)", t.elapsed().as_secs_f64()));
+            }
+            let _ = round;
+        }
+    }
+    let _ = std::panic::take_hook();
+    assert!(
+        calls >= functions.len(),
+        "only {calls} calls in the time bound"
+    );
+    assert!(
+        panics.is_empty(),
+        "{} panics:\n{}",
+        panics.len(),
+        panics.join("\n")
+    );
+    assert!(slow.is_empty(), "over 10 s:\n{}", slow.join("\n"));
+    assert!(
+        stray_temporaries(p).is_empty(),
+        "{:?}",
+        stray_temporaries(p)
+    );
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(p.join("folder").is_dir());
+    eprintln!(
+        "fuzz: {calls} calls of {} functions in {:.1} s",
+        functions.len(),
+        t0.elapsed().as_secs_f64()
+    );
+}
