@@ -14,8 +14,14 @@ pub fn open(path: &Path) -> Result<netcdf::File> {
     if !path.is_file() {
         bail!("{}: no such file", path.display());
     }
-    let f = netcdf::open(path)
-        .with_context(|| format!("{}: not a readable netCDF file", path.display()))?;
+    // the library's own text ("netcdf error(7): Argument list too long" for a truncated
+    // file) says nothing to a user: the sentence names the file and the likely causes
+    let f = netcdf::open(path).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: not a readable netCDF file (truncated, damaged or another format)",
+            path.display()
+        )
+    })?;
     crate::files::mark_input(path);
     Ok(f)
 }
@@ -639,6 +645,30 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_truncated_file_and_bad_names_are_plain_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.nc");
+        let mut w = Writer::new(Format::Netcdf4);
+        w.dim("x", 3).var("v", &["x"], vec![1.0, 2.0, 3.0]);
+        w.save(&p).unwrap();
+        let f = open(&p).unwrap();
+        for bad in ["/", "a / b", "x\0y", "", " v"] {
+            let e = format!("{:#}", read_f64(&f, &p, bad).unwrap_err());
+            assert!(e.contains("is not a valid netCDF name"), "{e}");
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        let q = dir.path().join("cut.nc");
+        std::fs::write(&q, &bytes[..bytes.len() / 2]).unwrap();
+        let e = format!("{:#}", open(&q).unwrap_err());
+        assert!(
+            e.ends_with(
+                "cut.nc: not a readable netCDF file (truncated, damaged or another format)"
+            ),
+            "{e}"
+        );
+    }
 
     #[test]
     fn nearest_names_first() {
