@@ -121,6 +121,15 @@ impl Eof {
         let sub = flat.select(Axis(1), &cells);
         let mean = sub.mean_axis(Axis(0)).expect("at least two members");
         let x = (&sub - &mean) * &weights;
+        // Values near the largest float overflow in the mean or the SVD's sums of squares:
+        // refuse them here, before an SVD that would iterate for minutes or give NaN.
+        let ss = x.iter().fold(0.0f64, |s, v| s + v * v);
+        if !ss.is_finite() {
+            bail!(
+                "the field's weighted anomalies are too large for an SVD (their sum of squares overflows, largest |value| {:e}): convert to smaller units first",
+                sub.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+            );
+        }
         let m = nalgebra::DMatrix::from_row_slice(
             nm,
             cells.len(),
@@ -840,5 +849,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("GPP is given twice"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    /// Issue 18 item 8: `eof(F * 1e308)` ran for minutes and `eof(F * 1e150)` gave NaN
+    /// variance fractions; both are now errors, and a large but safe scale still works.
+    #[test]
+    fn huge_values_are_refused_before_the_svd() {
+        let stack = Array3::from_shape_fn((4, 2, 3), |(m, i, j)| {
+            (m * 7 + i * 3 + j) as f64 % 5.0 + 1.0
+        });
+        let area = Array2::from_elem((2, 3), 1e10);
+        let e = Eof::new(&stack.mapv(|v| v * 1e150), &area, None, Weighting::Area).unwrap_err();
+        assert!(e.to_string().contains("too large for an SVD"), "{e}");
+        // + 1e308: the ensemble mean overflows, the anomalies are NaN
+        let e = Eof::new(&stack.mapv(|v| v + 1e308), &area, None, Weighting::Area).unwrap_err();
+        assert!(e.to_string().contains("too large for an SVD"), "{e}");
+        // * 1e308: most values are infinite, so no cell is defined in every member
+        assert!(Eof::new(&stack.mapv(|v| v * 1e308), &area, None, Weighting::Area).is_err());
+        let ok = Eof::new(&stack.mapv(|v| v * 1e100), &area, None, Weighting::Area).unwrap();
+        assert!(ok.variance_fraction().iter().all(|f| f.is_finite()));
     }
 }
