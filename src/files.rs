@@ -221,6 +221,23 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Writes `value` as pretty JSON with a final newline, atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    atomic_write(path, |w| {
+        w.write_all(text.as_bytes())?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+}
+
+/// Reads JSON written by [`write_json`] through [`read_text`] (`what` names the file in
+/// errors, e.g. `emulator file`); a file that does not parse says so with the file's name.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let text = read_text(path, what)?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

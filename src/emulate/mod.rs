@@ -178,30 +178,12 @@ impl Fitted {
 
     /// Writes the emulator as JSON, atomically.
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let text = serde_json::to_string(self)?;
-        crate::files::atomic_write(path, |w| {
-            w.write_all(text.as_bytes())?;
-            w.write_all(b"\n")?;
-            Ok(())
-        })
+        crate::files::write_json(path, self)
     }
 
     /// Reads an emulator written by [`Fitted::save`].
     pub fn load(path: &std::path::Path) -> Result<Fitted> {
-        use anyhow::Context;
-        crate::files::mark_input(path);
-        let meta =
-            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if !meta.is_file() || meta.len() > 1 << 30 {
-            bail!(
-                "{} is not an emulator file (not a regular file under 1 GiB)",
-                path.display()
-            );
-        }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a saved emulator", path.display()))
+        crate::files::read_json(path, "saved emulator")
     }
 }
 
@@ -270,6 +252,6 @@ mod tests {
             "{:#}",
             Fitted::load(&dir.path().join("bad.json")).unwrap_err()
         );
-        assert!(e.contains("bad.json: not a saved emulator"), "{e}");
+        assert!(e.contains("bad.json: not a valid saved emulator"), "{e}");
     }
 }

@@ -334,27 +334,15 @@ impl EmulatorStage {
                 })
                 .collect(),
         };
-        let text = serde_json::to_string_pretty(&meta)?;
-        crate::files::atomic_write(&dir.join("stage.json"), |w| {
-            w.write_all(text.as_bytes())?;
-            w.write_all(b"\n")?;
-            Ok(())
-        })
+        crate::files::write_json(&dir.join("stage.json"), &meta)
     }
 
     /// Reads a folder written by [`EmulatorStage::save`] back.
     pub fn load(dir: &Path) -> Result<EmulatorStage> {
-        let p = dir.join("stage.json");
-        crate::files::mark_input(&p);
-        let text = std::fs::read_to_string(&p).with_context(|| {
-            format!(
-                "cannot read {} (is {} a folder written by an emulator stage's save?)",
-                p.display(),
-                dir.display()
-            )
-        })?;
-        let meta: StageFile = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not an emulator stage file", p.display()))?;
+        let meta: StageFile = crate::files::read_json(
+            &dir.join("stage.json"),
+            "emulator stage file (written by an emulator stage's save)",
+        )?;
         let mut variables = Vec::new();
         for v in meta.variables {
             let emulators = v

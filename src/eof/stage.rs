@@ -557,13 +557,7 @@ impl EofStage {
                 .map(|v| (v.name.clone(), v.units.clone()))
                 .collect(),
         };
-        let text = serde_json::to_string_pretty(&meta)?;
-        crate::files::atomic_write(&dir.join("stage.json"), |w| {
-            w.write_all(text.as_bytes())?;
-            w.write_all(b"\n")?;
-            Ok(())
-        })?;
-        Ok(())
+        crate::files::write_json(&dir.join("stage.json"), &meta)
     }
 }
 
@@ -578,13 +572,23 @@ struct StageFile {
     units: Vec<(String, String)>,
 }
 
-/// The rows of a CSV file the stage wrote (read by [`crate::table::Table`]), each cell as
-/// its CSV text, with the header.
-fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+/// The rows of a CSV file the stage wrote, read by [`crate::table::Table`] (whose errors
+/// name the file and a missing column): each row holds the cells of `names` in that order,
+/// then those of the other columns, as CSV text; the other columns' names are returned too.
+fn read_rows(path: &Path, names: &[&str]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let t = crate::table::Table::read(path)?;
-    let header = t.columns().to_vec();
-    let cols: Vec<&crate::table::Column> =
-        header.iter().map(|h| t.column(h)).collect::<Result<_>>()?;
+    let others: Vec<String> = t
+        .columns()
+        .iter()
+        .filter(|h| !names.contains(&h.as_str()))
+        .cloned()
+        .collect();
+    let cols: Vec<&crate::table::Column> = names
+        .iter()
+        .copied()
+        .chain(others.iter().map(String::as_str))
+        .map(|h| t.column(h))
+        .collect::<Result<_>>()?;
     let rows = (0..t.len())
         .map(|i| {
             cols.iter()
@@ -595,23 +599,7 @@ fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
                 .collect()
         })
         .collect();
-    Ok((header, rows))
-}
-
-/// Column positions of `names` in `header`; an error names the file and the column.
-fn positions(path: &Path, header: &[String], names: &[&str]) -> Result<Vec<usize>> {
-    names
-        .iter()
-        .map(|n| {
-            header.iter().position(|h| h == n).with_context(|| {
-                format!(
-                    "{}: no column '{n}' (columns: {})",
-                    path.display(),
-                    header.join(", ")
-                )
-            })
-        })
-        .collect()
+    Ok((others, rows))
 }
 
 fn number(path: &Path, line: usize, col: &str, s: &str) -> Result<f64> {
@@ -640,51 +628,33 @@ impl EofStage {
     /// Reads a folder written by [`EofStage::save`] back: the same numbers, bit for bit,
     /// without the archive or the observations.
     pub fn load(dir: &Path) -> Result<EofStage> {
-        let meta_path = dir.join("stage.json");
-        crate::files::mark_input(&meta_path);
-        let text = std::fs::read_to_string(&meta_path).with_context(|| {
-            format!(
-                "cannot read {} (is {} a folder written by an EOF stage's save?)",
-                meta_path.display(),
-                dir.display()
-            )
-        })?;
-        let meta: StageFile = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not an EOF stage file", meta_path.display()))?;
+        let meta: StageFile = crate::files::read_json(
+            &dir.join("stage.json"),
+            "EOF stage file (written by an EOF stage's save)",
+        )?;
         let s = meta.settings;
         let modes = s.modes;
         let nc = dir.join("eof.nc");
 
         // scalings.csv -> the ensembles
         let p = dir.join("scalings.csv");
-        let (header, rows) = read_rows(&p)?;
-        let idx = positions(&p, &header, &["ensemble", "member", "case"])?;
-        let parameters: Vec<String> = header
-            .iter()
-            .filter(|h| !["ensemble", "member", "case"].contains(&h.as_str()))
-            .cloned()
-            .collect();
-        let pidx = positions(
-            &p,
-            &header,
-            &parameters.iter().map(String::as_str).collect::<Vec<_>>(),
-        )?;
+        let (parameters, rows) = read_rows(&p, &["ensemble", "member", "case"])?;
         let runs_of = |name: &str| -> Result<Runs> {
             let mine: Vec<(usize, &Vec<String>)> = rows
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r[idx[0]] == name)
+                .filter(|(_, r)| r[0] == name)
                 .collect();
             let mut sc = Array2::zeros((mine.len(), parameters.len()));
             for (i, (line, r)) in mine.iter().enumerate() {
-                for (j, &c) in pidx.iter().enumerate() {
-                    sc[[i, j]] = number(&p, line + 2, &parameters[j], &r[c])?;
+                for (j, name) in parameters.iter().enumerate() {
+                    sc[[i, j]] = number(&p, line + 2, name, &r[3 + j])?;
                 }
             }
             Ok(Runs {
                 name: name.to_string(),
-                members: mine.iter().map(|(_, r)| r[idx[1]].clone()).collect(),
-                cases: mine.iter().map(|(_, r)| r[idx[2]].clone()).collect(),
+                members: mine.iter().map(|(_, r)| r[1].clone()).collect(),
+                cases: mine.iter().map(|(_, r)| r[2].clone()).collect(),
                 parameters: parameters.clone(),
                 scalings: sc,
             })
@@ -698,8 +668,7 @@ impl EofStage {
 
         // pcs.csv
         let p = dir.join("pcs.csv");
-        let (header, rows) = read_rows(&p)?;
-        let c = positions(&p, &header, &["ensemble", "case", "variable", "mode", "pc"])?;
+        let (_, rows) = read_rows(&p, &["ensemble", "case", "variable", "mode", "pc"])?;
         let mut pcs: Vec<Array2<f64>> = s
             .variables
             .iter()
@@ -728,21 +697,21 @@ impl EofStage {
         };
         for (i, r) in rows.iter().enumerate() {
             let line = i + 2;
-            let vi = var_index(&p, line, &r[c[2]])?;
-            let k = mode_index(&p, line, &r[c[3]], modes)?;
-            let x = number(&p, line, "pc", &r[c[4]])?;
-            let (runs, target) = if r[c[0]] == ppe.name {
+            let vi = var_index(&p, line, &r[2])?;
+            let k = mode_index(&p, line, &r[3], modes)?;
+            let x = number(&p, line, "pc", &r[4])?;
+            let (runs, target) = if r[0] == ppe.name {
                 (&ppe, &mut pcs[vi])
-            } else if let Some(t) = ppe_test.as_ref().filter(|t| t.name == r[c[0]]) {
+            } else if let Some(t) = ppe_test.as_ref().filter(|t| t.name == r[0]) {
                 (t, &mut test_pcs[vi])
             } else {
-                bail!("{}:{line}: unknown ensemble '{}'", p.display(), r[c[0]]);
+                bail!("{}:{line}: unknown ensemble '{}'", p.display(), r[0]);
             };
-            let m = member_row(runs, &r[c[1]]).with_context(|| {
+            let m = member_row(runs, &r[1]).with_context(|| {
                 format!(
                     "{}:{line}: case '{}' is not in scalings.csv",
                     p.display(),
-                    r[c[1]]
+                    r[1]
                 )
             })?;
             target[[m, k]] = x;
@@ -750,8 +719,7 @@ impl EofStage {
 
         // projections.csv
         let p = dir.join("projections.csv");
-        let (header, rows) = read_rows(&p)?;
-        let c = positions(&p, &header, &["source", "variable", "mode", "pc"])?;
+        let (_, rows) = read_rows(&p, &["source", "variable", "mode", "pc"])?;
         let nv = s.variables.len();
         let mut u_obs = vec![Array1::from_elem(modes, f64::NAN); nv];
         let mut u_default = vec![Array1::from_elem(modes, f64::NAN); nv];
@@ -759,10 +727,10 @@ impl EofStage {
         let mut year_rows: Vec<Vec<(i64, usize, f64)>> = vec![Vec::new(); nv];
         for (i, r) in rows.iter().enumerate() {
             let line = i + 2;
-            let vi = var_index(&p, line, &r[c[1]])?;
-            let k = mode_index(&p, line, &r[c[2]], modes)?;
-            let x = number(&p, line, "pc", &r[c[3]])?;
-            match r[c[0]].as_str() {
+            let vi = var_index(&p, line, &r[1])?;
+            let k = mode_index(&p, line, &r[2], modes)?;
+            let x = number(&p, line, "pc", &r[3])?;
+            match r[0].as_str() {
                 "obs" => u_obs[vi][k] = x,
                 "default" => u_default[vi][k] = x,
                 src => {
@@ -782,36 +750,34 @@ impl EofStage {
 
         // targets.csv
         let p = dir.join("targets.csv");
-        let (header, rows) = read_rows(&p)?;
-        let c = positions(&p, &header, &["variable", "mode", "sigma", "lambda"])?;
+        let (_, rows) = read_rows(&p, &["variable", "mode", "sigma", "lambda"])?;
         let mut sigma = vec![Array1::from_elem(modes, f64::NAN); nv];
         let mut lambda = vec![Array1::from_elem(modes, f64::NAN); nv];
         for (i, r) in rows.iter().enumerate() {
             let line = i + 2;
-            let vi = var_index(&p, line, &r[c[0]])?;
-            let k = mode_index(&p, line, &r[c[1]], modes)?;
-            sigma[vi][k] = number(&p, line, "sigma", &r[c[2]])?;
-            lambda[vi][k] = number(&p, line, "lambda", &r[c[3]])?;
+            let vi = var_index(&p, line, &r[0])?;
+            let k = mode_index(&p, line, &r[1], modes)?;
+            sigma[vi][k] = number(&p, line, "sigma", &r[2])?;
+            lambda[vi][k] = number(&p, line, "lambda", &r[3])?;
         }
 
         // rmse.csv
         let p = dir.join("rmse.csv");
-        let (header, rows) = read_rows(&p)?;
-        let c = positions(&p, &header, &["variable", "case", "as_run", "from_modes"])?;
+        let (_, rows) = read_rows(&p, &["variable", "case", "as_run", "from_modes"])?;
         let mut rmse_run = vec![Array1::from_elem(ppe.cases.len(), f64::NAN); nv];
         let mut rmse_modes = rmse_run.clone();
         for (i, r) in rows.iter().enumerate() {
             let line = i + 2;
-            let vi = var_index(&p, line, &r[c[0]])?;
-            let m = member_row(&ppe, &r[c[1]]).with_context(|| {
+            let vi = var_index(&p, line, &r[0])?;
+            let m = member_row(&ppe, &r[1]).with_context(|| {
                 format!(
                     "{}:{line}: case '{}' is not in scalings.csv",
                     p.display(),
-                    r[c[1]]
+                    r[1]
                 )
             })?;
-            rmse_run[vi][m] = number(&p, line, "as_run", &r[c[2]])?;
-            rmse_modes[vi][m] = number(&p, line, "from_modes", &r[c[3]])?;
+            rmse_run[vi][m] = number(&p, line, "as_run", &r[2])?;
+            rmse_modes[vi][m] = number(&p, line, "from_modes", &r[3])?;
         }
 
         let mut variables = Vec::new();
