@@ -7,6 +7,7 @@ pub mod archive;
 pub mod array;
 pub mod bench;
 pub mod calendar;
+pub mod calibrate;
 pub mod cime;
 pub mod clm;
 pub mod config;
