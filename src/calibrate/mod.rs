@@ -6,6 +6,9 @@
 //! once and a cost written in a script sees whole arrays. Depends on `array`, `metrics` and
 //! the emulators' predictions only.
 
+pub mod cost;
+pub mod history_match;
+
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::seq::SliceRandom;

@@ -1,0 +1,431 @@
+//! Costs of candidate scalings (Dagon et al. 2020, Eq. 6 and its variants): emulated PCs of
+//! each calibration variable compared with the observed projections.
+//!
+//! `z[v, m] = (Uhat[v, m](p) - Uobs[v, m]) / sigma[v, m]`, and per candidate
+//! - `eq6`: `sum_v w_v sum_m lambda[v, m] z^2` (the paper's Eq. 6, w = 1),
+//! - `unweighted`: `sum_v w_v sum_m z^2` (the paper's alternate cost),
+//! - `rmse`: `sqrt(sum_v w_v sum_m z^2)` (the authors' other form; with `w_LHF = 1.49` it is
+//!   `sqrt(sum_GPP z^2 + B sum_LHF z^2)`).
+
+use super::{check_batch, Objective};
+use crate::emulate::Emulator;
+use anyhow::{bail, Context, Result};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use std::sync::Arc;
+
+/// What one calibration variable's PCs are compared with (the EOF stage's `targets.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Calibration variable (e.g. `GPP`).
+    pub variable: String,
+    /// Observed projection U_obs per mode (Eq. 5).
+    pub observed: Array1<f64>,
+    /// Standard deviation of the single observed years' projections per mode.
+    pub sigma: Array1<f64>,
+    /// Fraction of variance of each mode (lambda in Eq. 6).
+    pub lambda: Array1<f64>,
+    /// The default run's projection per mode.
+    pub default: Array1<f64>,
+}
+
+impl Target {
+    /// Number of modes.
+    pub fn modes(&self) -> usize {
+        self.observed.len()
+    }
+
+    /// Checks lengths and values: finite observations, sigma > 0, lambda >= 0.
+    pub fn check(&self) -> Result<()> {
+        let m = self.observed.len();
+        let v = &self.variable;
+        if m == 0 {
+            bail!("target {v}: no modes");
+        }
+        for (what, a) in [
+            ("sigma", &self.sigma),
+            ("lambda", &self.lambda),
+            ("default", &self.default),
+        ] {
+            if a.len() != m {
+                bail!(
+                    "target {v}: {what} has {} modes but observed has {m}",
+                    a.len()
+                );
+            }
+        }
+        for (k, ((o, s), l)) in self
+            .observed
+            .iter()
+            .zip(&self.sigma)
+            .zip(&self.lambda)
+            .enumerate()
+        {
+            if !o.is_finite() {
+                bail!("target {v}: observed PC{} is {o}", k + 1);
+            }
+            if !(s.is_finite() && *s > 0.0) {
+                bail!(
+                    "target {v}: sigma of PC{} is {s}; the cost divides by it (a positive number is needed)",
+                    k + 1
+                );
+            }
+            if !(l.is_finite() && *l >= 0.0) {
+                bail!("target {v}: lambda of PC{} is {l}", k + 1);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The built-in forms of the cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Eq. 6: lambda-weighted sum of squared normalised distances.
+    Eq6,
+    /// Eq. 6 without lambda.
+    Unweighted,
+    /// Square root of the unweighted sum (the authors' RMSE form).
+    Rmse,
+}
+
+impl Form {
+    /// The form named `eq6`, `unweighted` or `rmse`.
+    pub fn parse(name: &str) -> Result<Form> {
+        Ok(match name {
+            "eq6" => Form::Eq6,
+            "unweighted" => Form::Unweighted,
+            "rmse" => Form::Rmse,
+            _ => bail!("unknown cost form {name:?}: use \"eq6\", \"unweighted\" or \"rmse\""),
+        })
+    }
+
+    /// The form's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Form::Eq6 => "eq6",
+            Form::Unweighted => "unweighted",
+            Form::Rmse => "rmse",
+        }
+    }
+}
+
+/// One calibration variable in a cost: its emulator, its target and its weight.
+#[derive(Clone)]
+pub struct Term {
+    /// Emulator of the variable's PCs.
+    pub emulator: Arc<dyn Emulator>,
+    /// Observed projections, sigma, lambda.
+    pub target: Target,
+    /// Weight of the variable's sum (1 in Eq. 6).
+    pub weight: f64,
+}
+
+/// Emulated PCs of a batch of candidates, one entry per variable (in the cost's order).
+#[derive(Debug, Clone)]
+pub struct Emulated {
+    /// Predictive means, candidates x modes.
+    pub mean: Vec<Array2<f64>>,
+    /// Predictive variances, candidates x modes.
+    pub variance: Vec<Array2<f64>>,
+}
+
+/// A cost over candidate scalings: emulators, targets, weights and a built-in form.
+#[derive(Clone)]
+pub struct Cost {
+    terms: Vec<Term>,
+    form: Form,
+    dim: usize,
+}
+
+impl Cost {
+    /// A cost from its terms (at least one); checks that every emulator takes the same
+    /// parameters and predicts as many modes as its target has.
+    pub fn new(terms: Vec<Term>, form: Form) -> Result<Cost> {
+        let Some(first) = terms.first() else {
+            bail!("a cost needs at least one variable (emulator and target)");
+        };
+        let dim = first.emulator.inputs();
+        for t in &terms {
+            let v = &t.target.variable;
+            t.target.check()?;
+            if t.emulator.inputs() != dim {
+                bail!(
+                    "the emulator of {v} takes {} parameters, the one of {} takes {dim}",
+                    t.emulator.inputs(),
+                    first.target.variable
+                );
+            }
+            if t.emulator.outputs() != t.target.modes() {
+                bail!(
+                    "the emulator of {v} predicts {} modes but its target has {}",
+                    t.emulator.outputs(),
+                    t.target.modes()
+                );
+            }
+            if !(t.weight.is_finite() && t.weight >= 0.0) {
+                bail!("the weight of {v} is {}: use a number >= 0", t.weight);
+            }
+        }
+        Ok(Cost { terms, form, dim })
+    }
+
+    /// The terms, in order.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// The built-in form.
+    pub fn form(&self) -> Form {
+        self.form
+    }
+
+    /// The variables, in order.
+    pub fn variables(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .map(|t| t.target.variable.clone())
+            .collect()
+    }
+
+    /// Emulated PCs (mean and variance) of every variable for a batch of candidates.
+    pub fn emulate(&self, x: ArrayView2<f64>) -> Result<Emulated> {
+        check_batch(x, self.dim)?;
+        let mut mean = Vec::with_capacity(self.terms.len());
+        let mut variance = Vec::with_capacity(self.terms.len());
+        for t in &self.terms {
+            let p = t
+                .emulator
+                .predict(x)
+                .with_context(|| format!("emulating {}", t.target.variable))?;
+            mean.push(p.mean);
+            variance.push(p.variance);
+        }
+        Ok(Emulated { mean, variance })
+    }
+
+    /// The cost of PCs given per variable (candidates x modes each, in the cost's order).
+    pub fn of_pcs(&self, pcs: &[ArrayView2<f64>]) -> Result<Array1<f64>> {
+        if pcs.len() != self.terms.len() {
+            bail!(
+                "{} variables of PCs given, the cost has {}",
+                pcs.len(),
+                self.terms.len()
+            );
+        }
+        let n = pcs[0].nrows();
+        let mut out = Array1::<f64>::zeros(n);
+        for (t, p) in self.terms.iter().zip(pcs) {
+            if p.nrows() != n || p.ncols() != t.target.modes() {
+                bail!(
+                    "PCs of {} are {} x {}, expected {n} x {}",
+                    t.target.variable,
+                    p.nrows(),
+                    p.ncols(),
+                    t.target.modes()
+                );
+            }
+            let tg = &t.target;
+            let lambda = match self.form {
+                Form::Eq6 => tg.lambda.clone(),
+                _ => Array1::ones(tg.modes()),
+            };
+            for (row, o) in p.rows().into_iter().zip(out.iter_mut()) {
+                *o += t.weight * weighted_z2(row, &tg.observed, &tg.sigma, &lambda);
+            }
+        }
+        if self.form == Form::Rmse {
+            out.mapv_inplace(f64::sqrt);
+        }
+        Ok(out)
+    }
+
+    /// The cost of the default run, from its projections (not emulated).
+    pub fn default_cost(&self) -> Result<f64> {
+        let rows: Vec<Array2<f64>> = self
+            .terms
+            .iter()
+            .map(|t| t.target.default.clone().insert_axis(ndarray::Axis(0)))
+            .collect();
+        let views: Vec<ArrayView2<f64>> = rows.iter().map(|r| r.view()).collect();
+        Ok(self.of_pcs(&views)?[0])
+    }
+
+    /// Gaussian log-likelihood of each candidate (up to a constant): with
+    /// `s2 = sigma^2 + emulator variance`, `-1/2 sum_v w_v sum_m c_m ((Uhat - Uobs)^2 / s2 +
+    /// ln s2)`, where c_m is lambda for the `eq6` form and 1 otherwise.
+    pub fn log_likelihood(&self, em: &Emulated) -> Array1<f64> {
+        let n = em.mean.first().map_or(0, |m| m.nrows());
+        let mut out = Array1::<f64>::zeros(n);
+        for ((t, mean), var) in self.terms.iter().zip(&em.mean).zip(&em.variance) {
+            let tg = &t.target;
+            for i in 0..n {
+                let mut s = 0.0;
+                for m in 0..tg.modes() {
+                    let c = if self.form == Form::Eq6 {
+                        tg.lambda[m]
+                    } else {
+                        1.0
+                    };
+                    let s2 = tg.sigma[m] * tg.sigma[m] + var[[i, m]].max(0.0);
+                    let d = mean[[i, m]] - tg.observed[m];
+                    s += c * (d * d / s2 + s2.ln());
+                }
+                out[i] -= 0.5 * t.weight * s;
+            }
+        }
+        out
+    }
+}
+
+fn weighted_z2(
+    row: ArrayView1<f64>,
+    obs: &Array1<f64>,
+    sigma: &Array1<f64>,
+    lambda: &Array1<f64>,
+) -> f64 {
+    let mut s = 0.0;
+    for m in 0..row.len() {
+        let z = (row[m] - obs[m]) / sigma[m];
+        s += lambda[m] * z * z;
+    }
+    s
+}
+
+impl Objective for Cost {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn cost(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
+        let em = self.emulate(x)?;
+        let views: Vec<ArrayView2<f64>> = em.mean.iter().map(|m| m.view()).collect();
+        self.of_pcs(&views)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::emulate::Prediction;
+    use ndarray::array;
+
+    /// A linear emulator: PC_m = sum_j a[m][j] x_j + b[m], variance `var` everywhere.
+    pub(crate) struct Linear {
+        pub a: Array2<f64>,
+        pub b: Array1<f64>,
+        pub var: f64,
+    }
+
+    impl Emulator for Linear {
+        fn method(&self) -> String {
+            "linear".into()
+        }
+        fn inputs(&self) -> usize {
+            self.a.ncols()
+        }
+        fn outputs(&self) -> usize {
+            self.a.nrows()
+        }
+        fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
+            let mean = x.dot(&self.a.t()) + &self.b;
+            let variance = Array2::from_elem(mean.dim(), self.var);
+            Ok(Prediction { mean, variance })
+        }
+    }
+
+    pub(crate) fn two_variable_cost(form: Form, w_lhf: f64) -> Cost {
+        let gpp = Linear {
+            a: array![[1.0, 0.0], [0.0, 2.0]],
+            b: array![0.0, 0.0],
+            var: 0.01,
+        };
+        let lhf = Linear {
+            a: array![[1.0, 1.0]],
+            b: array![0.5],
+            var: 0.04,
+        };
+        Cost::new(
+            vec![
+                Term {
+                    emulator: Arc::new(gpp),
+                    target: Target {
+                        variable: "GPP".into(),
+                        observed: array![0.3, 1.0],
+                        sigma: array![0.1, 0.2],
+                        lambda: array![0.75, 0.25],
+                        default: array![0.5, 0.5],
+                    },
+                    weight: 1.0,
+                },
+                Term {
+                    emulator: Arc::new(lhf),
+                    target: Target {
+                        variable: "LHF".into(),
+                        observed: array![1.2],
+                        sigma: array![0.5],
+                        lambda: array![1.0],
+                        default: array![1.0],
+                    },
+                    weight: w_lhf,
+                },
+            ],
+            form,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn built_in_forms_equal_hand_computation() {
+        // candidate (0.4, 0.6): GPP PCs (0.4, 1.2), LHF PC 1.5
+        // z_GPP = (1, 1), z_LHF = 0.6
+        let x = array![[0.4, 0.6]];
+        let eq6 = two_variable_cost(Form::Eq6, 1.0).cost(x.view()).unwrap()[0];
+        assert!((eq6 - (0.75 + 0.25 + 0.36)).abs() < 1e-12, "{eq6}");
+        let un = two_variable_cost(Form::Unweighted, 1.0)
+            .cost(x.view())
+            .unwrap()[0];
+        assert!((un - 2.36).abs() < 1e-12, "{un}");
+        let rmse = two_variable_cost(Form::Rmse, 1.49).cost(x.view()).unwrap()[0];
+        assert!(
+            (rmse - (2.0f64 + 1.49 * 0.36).sqrt()).abs() < 1e-12,
+            "{rmse}"
+        );
+    }
+
+    #[test]
+    fn default_cost_uses_the_default_projections() {
+        // z_GPP = (2, -2.5), z_LHF = -0.4
+        let c = two_variable_cost(Form::Eq6, 1.0).default_cost().unwrap();
+        assert!((c - (0.75 * 4.0 + 0.25 * 6.25 + 0.16)).abs() < 1e-12, "{c}");
+    }
+
+    #[test]
+    fn log_likelihood_adds_emulator_variance_to_sigma() {
+        let cost = two_variable_cost(Form::Unweighted, 1.0);
+        let x = array![[0.4, 0.6]];
+        let em = cost.emulate(x.view()).unwrap();
+        let ll = cost.log_likelihood(&em)[0];
+        let term = |d: f64, s: f64, v: f64| {
+            let s2 = s * s + v;
+            d * d / s2 + s2.ln()
+        };
+        let want = -0.5 * (term(0.1, 0.1, 0.01) + term(0.2, 0.2, 0.01) + term(0.3, 0.5, 0.04));
+        assert!((ll - want).abs() < 1e-12, "{ll} vs {want}");
+    }
+
+    #[test]
+    fn bad_terms_are_refused_with_the_variable_named() {
+        let c = two_variable_cost(Form::Eq6, 1.0);
+        let mut terms = c.terms().to_vec();
+        terms[1].target.sigma[0] = 0.0;
+        let e = Cost::new(terms, Form::Eq6).err().unwrap().to_string();
+        assert!(e.contains("LHF") && e.contains("sigma"), "{e}");
+        let mut terms = c.terms().to_vec();
+        terms[0].target.observed = array![1.0];
+        terms[0].target.sigma = array![1.0];
+        terms[0].target.lambda = array![1.0];
+        terms[0].target.default = array![1.0];
+        let e = Cost::new(terms, Form::Eq6).err().unwrap().to_string();
+        assert!(e.contains("predicts 2 modes but its target has 1"), "{e}");
+        assert!(Form::parse("eq7").is_err());
+    }
+}
