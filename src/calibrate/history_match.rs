@@ -555,7 +555,7 @@ mod tests {
             t.target.sigma.mapv_inplace(|v| v / 2.0);
         }
         let cost2 = Cost::new(sharper, Form::Eq6).unwrap();
-        let w2 = implausibility_match(&cost2, &s, &[w1.clone()], |_, _| {}).unwrap();
+        let w2 = implausibility_match(&cost2, &s, std::slice::from_ref(&w1), |_, _| {}).unwrap();
         assert!(w2.nroy_fraction < w1.nroy_fraction);
         assert!(w2.kept.implausibility.as_ref().unwrap()[0] < 3.0);
         // the truth is not ruled out by either wave
