@@ -14,6 +14,7 @@
 
 use super::cost::{Cost, Emulated};
 use super::{latin_hypercube, Objective};
+use crate::table::{Column, Table};
 use anyhow::{bail, Result};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -430,6 +431,33 @@ pub fn head(kept: &Kept, k: usize) -> Kept {
         evaluated: kept.evaluated,
         accepted: kept.accepted,
     }
+}
+
+/// The kept set as `history_match.csv` rows (contract): rank (from 1), cost,
+/// implausibility (where it was used), then one column per parameter scaling.
+pub fn table(kept: &Kept, parameters: &[String]) -> Result<Table> {
+    if parameters.len() != kept.x.ncols() {
+        bail!(
+            "{} parameter names for {} columns of scalings",
+            parameters.len(),
+            kept.x.ncols()
+        );
+    }
+    let n = kept.cost.len();
+    let mut cols = vec![
+        (
+            "rank".to_string(),
+            Column::Numbers((1..=n).map(|r| r as f64).collect()),
+        ),
+        ("cost".to_string(), Column::Numbers(kept.cost.to_vec())),
+    ];
+    if let Some(i) = &kept.implausibility {
+        cols.push(("implausibility".to_string(), Column::Numbers(i.to_vec())));
+    }
+    for (j, p) in parameters.iter().enumerate() {
+        cols.push((p.clone(), Column::Numbers(kept.x.column(j).to_vec())));
+    }
+    Table::from_columns(cols)
 }
 
 #[cfg(test)]

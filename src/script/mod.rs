@@ -2,6 +2,7 @@
 //! stage, the engine that holds them, the script runner and its error reports.
 
 pub mod array;
+pub mod calibrate;
 pub mod config;
 pub mod convert;
 pub mod core;
@@ -75,6 +76,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: emulate::module,
     },
     ScriptModule {
+        name: "calibrate",
+        about: "targets, costs (built in or a script closure), history matching",
+        build: calibrate::module,
+    },
+    ScriptModule {
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
@@ -119,6 +125,8 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<eof::ScriptEofStage>("EofStage"),
     script_type::<emulate::ScriptEmulator>("Emulator"),
     script_type::<emulate::ScriptEmulators>("Emulators"),
+    script_type::<calibrate::ScriptCost>("Cost"),
+    script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
     script_type::<sensitivity::ScriptPc>("PatternCorrelation"),

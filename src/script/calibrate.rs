@@ -1,0 +1,728 @@
+//! The `calibrate` module: targets from the EOF stage, costs (built in or a script closure
+//! over whole arrays), history matching (cost filter and implausibility with waves).
+
+use super::array::{operand, NdArray};
+use super::convert::{number, script_err, RResult};
+use super::emulate::ScriptEmulators;
+use super::eof::ScriptEofStage;
+use super::table::ScriptTable;
+use crate::calibrate::cost::{Cost, Form, Target, Term};
+use crate::calibrate::history_match::{
+    self, cost_filter, implausibility_match, FilterSettings, Keep, Kept, MatchSettings, Wave,
+};
+use crate::calibrate::Objective;
+use crate::emulate::{Emulator, Fitted, Prediction};
+use anyhow::anyhow;
+use ndarray::{Array1, Array2, ArrayView2};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, FnPtr, Map, Module, NativeCallContext, INT};
+use std::path::Path;
+use std::sync::Arc;
+
+fn err(e: anyhow::Error) -> Box<EvalAltResult> {
+    script_err(format!("{e:#}"))
+}
+
+/// A saved emulator used as an [`Emulator`] inside a cost.
+struct Saved(Arc<Fitted>);
+
+impl Emulator for Saved {
+    fn method(&self) -> String {
+        self.0.model.emulator().method()
+    }
+    fn inputs(&self) -> usize {
+        self.0.model.emulator().inputs()
+    }
+    fn outputs(&self) -> usize {
+        self.0.model.emulator().outputs()
+    }
+    fn predict(&self, x: ArrayView2<f64>) -> anyhow::Result<Prediction> {
+        self.0.model.emulator().predict(x)
+    }
+}
+
+/// A cost of candidate scalings (script type `Cost`): emulators, targets, weights and a
+/// built-in form, or a script closure `|pcs, x| ...` over whole arrays.
+#[derive(Clone)]
+pub struct ScriptCost {
+    /// Emulators, targets, weights, built-in form.
+    pub cost: Arc<Cost>,
+    /// The script's own cost, if any.
+    pub custom: Option<FnPtr>,
+    /// Parameter names (the emulators' inputs).
+    pub parameters: Vec<String>,
+    /// Which emulator of each variable (`nn`, `gp`, `ridge`, ...).
+    pub emulator: String,
+}
+
+impl std::fmt::Debug for ScriptCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Cost({}; {} emulators of {}; parameters {})",
+            match &self.custom {
+                Some(p) => format!("script closure {}", p.fn_name()),
+                None => self.cost.form().name().to_string(),
+            },
+            self.emulator,
+            self.cost.variables().join(", "),
+            self.parameters.join(", ")
+        )
+    }
+}
+
+/// A history match's result (script type `HistoryMatch`).
+#[derive(Clone)]
+pub struct ScriptHistoryMatch {
+    /// Kept candidates, lowest cost first.
+    pub kept: Arc<Kept>,
+    /// The implausibility wave, where that method was used.
+    pub wave: Option<Arc<Wave>>,
+    /// Earlier waves this one sampled inside.
+    pub previous: Vec<Wave>,
+    /// Parameter names.
+    pub parameters: Vec<String>,
+    /// What made it (written beside the CSV).
+    pub settings: serde_json::Value,
+}
+
+impl std::fmt::Debug for ScriptHistoryMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HistoryMatch({} kept of {} evaluated",
+            self.kept.cost.len(),
+            self.kept.evaluated
+        )?;
+        if let Some(w) = &self.wave {
+            write!(f, "; NROY fraction {:.4}", w.nroy_fraction)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A candidate-by-candidate objective that calls the script's closure with whole arrays.
+struct ClosureObjective<'a> {
+    cost: &'a Cost,
+    f: &'a FnPtr,
+    ctx: &'a NativeCallContext<'a>,
+}
+
+impl Objective for ClosureObjective<'_> {
+    fn dim(&self) -> usize {
+        self.cost.dim()
+    }
+    fn cost(&self, x: ArrayView2<f64>) -> anyhow::Result<Array1<f64>> {
+        let em = self.cost.emulate(x)?;
+        let mut pcs = Map::new();
+        for (v, m) in self.cost.variables().into_iter().zip(em.mean) {
+            pcs.insert(v.into(), Dynamic::from(NdArray::new(m.into_dyn())));
+        }
+        call_closure(self.f, self.ctx, pcs, x.to_owned(), x.nrows())
+    }
+}
+
+fn call_closure(
+    f: &FnPtr,
+    ctx: &NativeCallContext,
+    pcs: Map,
+    x: Array2<f64>,
+    n: usize,
+) -> anyhow::Result<Array1<f64>> {
+    let r: Dynamic = f
+        .call_within_context(ctx, (pcs, NdArray::new(x.into_dyn())))
+        .map_err(|e| anyhow!("the cost closure failed: {e}"))?;
+    let a = operand(&r).map_err(|e| {
+        anyhow!(
+            "the cost closure must return one cost per candidate (an Array of {n}), not {}: {e}",
+            super::convert::type_name(&r)
+        )
+    })?;
+    let d = a.data();
+    if d.len() != n || (d.ndim() == 2 && d.shape()[1] != 1) || d.ndim() > 2 {
+        anyhow::bail!(
+            "the cost closure must return one cost per candidate: {n} values, not shape {:?}",
+            d.shape()
+        );
+    }
+    Ok(d.iter().copied().collect())
+}
+
+fn vector(m: &Map, key: &str, variable: &str) -> RResult<Array1<f64>> {
+    let d = m.get(key).ok_or_else(|| {
+        script_err(format!(
+            "target {variable} has no '{key}' (a target is #{{observed, sigma, lambda, default}})"
+        ))
+    })?;
+    let a = operand(d)?;
+    if a.data().ndim() != 1 {
+        return Err(script_err(format!(
+            "target {variable}: '{key}' must be a 1-D Array (one value per mode)"
+        )));
+    }
+    Ok(a.data().iter().copied().collect())
+}
+
+fn target_of(targets: &Map, variable: &str) -> RResult<Target> {
+    let t = targets
+        .get(variable)
+        .and_then(|d| d.read_lock::<Map>().map(|m| m.clone()))
+        .ok_or_else(|| {
+            script_err(format!(
+                "the targets have no map for variable '{variable}' (they have: {})",
+                targets
+                    .keys()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    Ok(Target {
+        variable: variable.to_string(),
+        observed: vector(&t, "observed", variable)?,
+        sigma: vector(&t, "sigma", variable)?,
+        lambda: vector(&t, "lambda", variable)?,
+        default: vector(&t, "default", variable)?,
+    })
+}
+
+fn string_list(d: &Dynamic, key: &str) -> RResult<Vec<String>> {
+    let list = d
+        .read_lock::<Array>()
+        .ok_or_else(|| script_err(format!("option {key} is a list of names")))?;
+    list.iter()
+        .map(|v| {
+            v.clone()
+                .into_string()
+                .map_err(|_| script_err(format!("option {key} is a list of names")))
+        })
+        .collect()
+}
+
+fn build_cost(
+    ems: &ScriptEmulators,
+    targets: &Map,
+    options: &Map,
+    custom: Option<FnPtr>,
+) -> RResult<ScriptCost> {
+    let mut form = Form::Eq6;
+    let mut emulator = "nn".to_string();
+    let mut weights = Map::new();
+    let mut variables: Vec<String> = ems.0.variables.iter().map(|v| v.variable.clone()).collect();
+    for (k, v) in options {
+        match k.as_str() {
+            "form" => {
+                let s = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| script_err("option form is a name: eq6, unweighted or rmse"))?;
+                form = Form::parse(&s).map_err(err)?;
+            }
+            "emulator" => {
+                emulator = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| script_err("option emulator is a name, e.g. \"nn\""))?
+            }
+            "weights" => {
+                weights = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
+                    script_err("option weights is a map of variable -> weight, e.g. #{LHF: 1.49}")
+                })?
+            }
+            "variables" => variables = string_list(v, "variables")?,
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}': use form, emulator, weights, variables"
+                )))
+            }
+        }
+    }
+    for w in weights.keys() {
+        if !variables.iter().any(|v| v == w.as_str()) {
+            return Err(script_err(format!(
+                "weights: '{w}' is not a variable of this cost ({})",
+                variables.join(", ")
+            )));
+        }
+    }
+    let mut terms = Vec::new();
+    let mut parameters: Option<Vec<String>> = None;
+    for v in &variables {
+        let fitted = ems.0.get(&emulator, v).map_err(err)?;
+        match &parameters {
+            None => parameters = Some(fitted.parameters.clone()),
+            Some(p) if *p != fitted.parameters => {
+                return Err(script_err(format!(
+                    "the {emulator} emulator of {v} takes parameters {} but another takes {}",
+                    fitted.parameters.join(", "),
+                    p.join(", ")
+                )))
+            }
+            _ => {}
+        }
+        let weight = match weights.get(v.as_str()) {
+            Some(w) => number(w, &format!("weights.{v}"))?,
+            None => 1.0,
+        };
+        terms.push(Term {
+            emulator: Arc::new(Saved(Arc::new(fitted.clone()))),
+            target: target_of(targets, v)?,
+            weight,
+        });
+    }
+    let cost = Cost::new(terms, form).map_err(err)?;
+    Ok(ScriptCost {
+        cost: Arc::new(cost),
+        custom,
+        parameters: parameters.unwrap_or_default(),
+        emulator,
+    })
+}
+
+fn matrix_of(x: &NdArray, dim: usize) -> RResult<Array2<f64>> {
+    let d = x.data();
+    let a = match d.ndim() {
+        1 if d.len() == dim => d
+            .clone()
+            .into_shape_with_order((1, dim))
+            .map_err(script_err)?,
+        2 => d
+            .clone()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(script_err)?,
+        _ => {
+            return Err(script_err(format!(
+                "candidates are an Array (candidates x {dim} parameters), not shape {:?}",
+                d.shape()
+            )))
+        }
+    };
+    if a.ncols() != dim {
+        return Err(script_err(format!(
+            "candidates have {} parameters per row, the cost takes {dim}",
+            a.ncols()
+        )));
+    }
+    Ok(a)
+}
+
+fn evaluate(c: &ScriptCost, ctx: &NativeCallContext, x: ArrayView2<f64>) -> RResult<Array1<f64>> {
+    match &c.custom {
+        None => c.cost.cost(x).map_err(err),
+        Some(f) => ClosureObjective {
+            cost: &c.cost,
+            f,
+            ctx,
+        }
+        .cost(x)
+        .map_err(err),
+    }
+}
+
+fn default_cost_of(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<f64> {
+    match &c.custom {
+        None => c.cost.default_cost().map_err(err),
+        Some(f) => {
+            let mut pcs = Map::new();
+            for t in c.cost.terms() {
+                let row = t.target.default.clone().insert_axis(ndarray::Axis(0));
+                pcs.insert(
+                    t.target.variable.as_str().into(),
+                    Dynamic::from(NdArray::new(row.into_dyn())),
+                );
+            }
+            let x = Array2::from_elem((1, c.cost.dim()), f64::NAN);
+            Ok(call_closure(f, ctx, pcs, x, 1).map_err(err)?[0])
+        }
+    }
+}
+
+fn usize_option(v: &Dynamic, key: &str, max: f64) -> RResult<usize> {
+    let x = number(v, key)?;
+    if !(x >= 1.0 && x.fract() == 0.0 && x <= max) {
+        return Err(script_err(format!(
+            "option {key} = {x} must be a whole number in 1..={max}"
+        )));
+    }
+    Ok(x as usize)
+}
+
+fn seed_option(v: &Dynamic) -> RResult<u64> {
+    let x = number(v, "seed")?;
+    if !(x >= 0.0 && x.fract() == 0.0 && x < 9.007_199_254_740_992e15) {
+        return Err(script_err(format!(
+            "option seed = {x} must be a whole number >= 0"
+        )));
+    }
+    Ok(x as u64)
+}
+
+#[export_module]
+pub mod calibrate_fns {
+    use super::*;
+
+    /// The targets of the cost (Eq. 5, 6) from the EOF stage: a map of calibration variable
+    /// to `#{observed, sigma, lambda, default}` (one value per mode each: U_obs, the standard
+    /// deviation of the single years' projections, the variance fraction, the default run's
+    /// projection). An ordinary map: edit it to try another target.
+    #[rhai_fn(return_raw)]
+    pub fn targets(stage: ScriptEofStage) -> RResult<Map> {
+        let mut out = Map::new();
+        for v in &stage.0.variables {
+            let mut t = Map::new();
+            let a = |x: &Array1<f64>| Dynamic::from(NdArray::new(x.clone().into_dyn()));
+            t.insert("observed".into(), a(&v.u_obs));
+            t.insert("sigma".into(), a(&v.sigma));
+            t.insert("lambda".into(), a(&v.lambda));
+            t.insert("default".into(), a(&v.u_default));
+            out.insert(v.name.as_str().into(), Dynamic::from_map(t));
+        }
+        Ok(out)
+    }
+
+    /// The paper's cost (Eq. 6) over the emulators' PCs of every variable: `sum_v sum_m
+    /// lambda ((Uhat - Uobs) / sigma)^2`, with the `nn` emulators.
+    #[rhai_fn(name = "cost", return_raw)]
+    pub fn cost_default(ems: ScriptEmulators, targets: Map) -> RResult<ScriptCost> {
+        build_cost(&ems, &targets, &Map::new(), None)
+    }
+
+    /// A built-in cost with options: `form` (`"eq6"`, `"unweighted"`: without lambda,
+    /// `"rmse"`: the square root of the unweighted sum), `weights` (a weight per variable,
+    /// e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`, `"ridge"`, `"quadratic_ridge"`, ...),
+    /// `variables` (a subset, in order).
+    #[rhai_fn(name = "cost", return_raw)]
+    pub fn cost_options(ems: ScriptEmulators, targets: Map, options: Map) -> RResult<ScriptCost> {
+        build_cost(&ems, &targets, &options, None)
+    }
+
+    /// A cost written in the script: `f(pcs, x)` receives whole arrays, `pcs` a map of
+    /// variable -> emulated PCs (candidates x modes) and `x` the scalings (candidates x
+    /// parameters), and returns one cost per candidate. It is called on chunks of many
+    /// candidates, so array arithmetic runs at close to native speed.
+    #[rhai_fn(name = "cost", return_raw)]
+    pub fn cost_closure(ems: ScriptEmulators, targets: Map, f: FnPtr) -> RResult<ScriptCost> {
+        build_cost(&ems, &targets, &Map::new(), Some(f))
+    }
+
+    /// A cost written in the script with options (`emulator`, `variables`).
+    #[rhai_fn(name = "cost", return_raw)]
+    pub fn cost_closure_options(
+        ems: ScriptEmulators,
+        targets: Map,
+        options: Map,
+        f: FnPtr,
+    ) -> RResult<ScriptCost> {
+        build_cost(&ems, &targets, &options, Some(f))
+    }
+
+    /// The cost of each row of `x` (candidates x parameters, or one candidate).
+    #[rhai_fn(name = "evaluate", return_raw, pure)]
+    pub fn cost_eval(ctx: NativeCallContext, c: &mut ScriptCost, x: NdArray) -> RResult<NdArray> {
+        let x = matrix_of(&x, c.cost.dim())?;
+        Ok(NdArray::new(evaluate(c, &ctx, x.view())?.into_dyn()))
+    }
+
+    /// The cost of the default run, from its projections (not emulated). A script closure
+    /// gets the default's PCs and, for `x`, a row of NaN: its scalings are not on the
+    /// design's scale.
+    #[rhai_fn(name = "default_cost", return_raw, pure)]
+    pub fn cost_default_run(ctx: NativeCallContext, c: &mut ScriptCost) -> RResult<f64> {
+        default_cost_of(&ctx, c)
+    }
+
+    /// The emulated PCs of each row of `x`: a map of variable -> `#{mean, variance}`
+    /// (candidates x modes each).
+    #[rhai_fn(name = "emulate", return_raw, pure)]
+    pub fn cost_emulate(c: &mut ScriptCost, x: NdArray) -> RResult<Map> {
+        let x = matrix_of(&x, c.cost.dim())?;
+        let em = c.cost.emulate(x.view()).map_err(err)?;
+        let mut out = Map::new();
+        for ((v, m), s) in c.cost.variables().into_iter().zip(em.mean).zip(em.variance) {
+            let mut e = Map::new();
+            e.insert("mean".into(), Dynamic::from(NdArray::new(m.into_dyn())));
+            e.insert("variance".into(), Dynamic::from(NdArray::new(s.into_dyn())));
+            out.insert(v.into(), Dynamic::from_map(e));
+        }
+        Ok(out)
+    }
+
+    /// The parameters (columns of the candidates), in order.
+    #[rhai_fn(get = "parameters", pure)]
+    pub fn cost_parameters(c: &mut ScriptCost) -> Array {
+        c.parameters
+            .iter()
+            .map(|p| Dynamic::from(p.clone()))
+            .collect()
+    }
+
+    /// The calibration variables of the cost, in order.
+    #[rhai_fn(get = "variables", pure)]
+    pub fn cost_variables(c: &mut ScriptCost) -> Array {
+        c.cost.variables().into_iter().map(Dynamic::from).collect()
+    }
+
+    /// `Cost(eq6; nn emulators of GPP, LHF; parameters ...)`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn cost_to_string(c: &mut ScriptCost) -> String {
+        format!("{c:?}")
+    }
+
+    /// History matching. `method: "cost"` (the paper's, default): `n` candidates (default
+    /// 10,000,000) from Latin hypercubes in chunks, keeping the `keep` best (default 1000),
+    /// or all with a cost below `threshold`, or all better than the default run
+    /// (`better_than_default: true`); at most `limit` (1,000,000) of those.
+    /// `method: "implausibility"`: `n` (default 1,000,000) candidates, implausibility
+    /// `|Uobs - E[Uhat]| / sqrt(sigma^2 + emulator variance + discrepancy)` per output, the
+    /// `order`-th largest (1) cut at `cutoff` (3); `discrepancy` a variance per variable
+    /// (`#{GPP: 1e-5}`); `emulator_variance: false` leaves the emulator's variance out;
+    /// `previous`: an earlier wave's result to sample inside. `seed` for both (0).
+    #[rhai_fn(return_raw)]
+    pub fn history_match(
+        ctx: NativeCallContext,
+        c: ScriptCost,
+        options: Map,
+    ) -> RResult<ScriptHistoryMatch> {
+        let method = match options.get("method") {
+            None => "cost".to_string(),
+            Some(m) => m
+                .clone()
+                .into_string()
+                .map_err(|_| script_err("option method is \"cost\" or \"implausibility\""))?,
+        };
+        match method.as_str() {
+            "cost" => match_by_cost(&ctx, &c, &options),
+            "implausibility" => match_by_implausibility(&c, &options),
+            m => Err(script_err(format!(
+                "unknown method '{m}': use \"cost\" or \"implausibility\""
+            ))),
+        }
+    }
+
+    /// The kept candidates' scalings, kept x parameters.
+    #[rhai_fn(get = "x", pure)]
+    pub fn hm_x(h: &mut ScriptHistoryMatch) -> NdArray {
+        NdArray::new(h.kept.x.clone().into_dyn())
+    }
+
+    /// The kept candidates' costs, lowest first.
+    #[rhai_fn(get = "cost", pure)]
+    pub fn hm_cost(h: &mut ScriptHistoryMatch) -> NdArray {
+        NdArray::new(h.kept.cost.clone().into_dyn())
+    }
+
+    /// Candidates evaluated.
+    #[rhai_fn(get = "evaluated", pure)]
+    pub fn hm_evaluated(h: &mut ScriptHistoryMatch) -> INT {
+        h.kept.evaluated as INT
+    }
+
+    /// Candidates that met the criterion (more than kept when a limit cut them).
+    #[rhai_fn(get = "accepted", pure)]
+    pub fn hm_accepted(h: &mut ScriptHistoryMatch) -> INT {
+        h.kept.accepted as INT
+    }
+
+    /// The not-ruled-out-yet fraction of [0, 1]^d (implausibility method; else the accepted
+    /// fraction).
+    #[rhai_fn(get = "nroy_fraction", pure)]
+    pub fn hm_nroy(h: &mut ScriptHistoryMatch) -> f64 {
+        match &h.wave {
+            Some(w) => w.nroy_fraction,
+            None => h.kept.accepted as f64 / h.kept.evaluated.max(1) as f64,
+        }
+    }
+
+    /// `history_match.csv` as a Table: rank, cost, implausibility (where used), one column
+    /// per parameter.
+    #[rhai_fn(get = "table", pure, return_raw)]
+    pub fn hm_table(h: &mut ScriptHistoryMatch) -> RResult<ScriptTable> {
+        history_match::table(&h.kept, &h.parameters)
+            .map(|t| ScriptTable(Arc::new(t)))
+            .map_err(err)
+    }
+
+    /// Writes `history_match.csv` and `history_match.json` (the settings and counts) into
+    /// `dir` (e.g. `OUT/calibrate`).
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn hm_save(h: &mut ScriptHistoryMatch, dir: &str) -> RResult<()> {
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        history_match::table(&h.kept, &h.parameters)
+            .and_then(|t| t.write(&dir.join("history_match.csv")))
+            .map_err(err)?;
+        crate::files::write_json(&dir.join("history_match.json"), &h.settings).map_err(err)
+    }
+
+    /// `HistoryMatch(1000 kept of 10000000 evaluated)`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn hm_to_string(h: &mut ScriptHistoryMatch) -> String {
+        format!("{h:?}")
+    }
+}
+
+fn match_by_cost(
+    ctx: &NativeCallContext,
+    c: &ScriptCost,
+    options: &Map,
+) -> RResult<ScriptHistoryMatch> {
+    let mut s = FilterSettings::default();
+    let mut keep: Option<Keep> = None;
+    let mut better = false;
+    for (k, v) in options {
+        match k.as_str() {
+            "method" => {}
+            "n" => s.n = usize_option(v, "n", 1e12)?,
+            "keep" => keep = Some(Keep::Best(usize_option(v, "keep", 1e7)?)),
+            "threshold" => keep = Some(Keep::Below(number(v, "threshold")?)),
+            "better_than_default" => {
+                better = v
+                    .as_bool()
+                    .map_err(|_| script_err("option better_than_default is true or false"))?
+            }
+            "limit" => s.limit = usize_option(v, "limit", 1e7)?,
+            "seed" => s.seed = seed_option(v)?,
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}' for method \"cost\": use n, keep, threshold, better_than_default, limit, seed"
+                )))
+            }
+        }
+    }
+    let default_cost = if better {
+        if keep.is_some() {
+            return Err(script_err(
+                "give one of keep, threshold and better_than_default",
+            ));
+        }
+        let d = default_cost_of(ctx, c)?;
+        keep = Some(Keep::Below(d));
+        Some(d)
+    } else {
+        None
+    };
+    if let Some(k) = keep {
+        s.keep = k;
+    }
+    let pb = crate::progress::bar(s.n as u64, "history matching");
+    let kept = match &c.custom {
+        None => cost_filter(c.cost.as_ref(), &s, |d, _| pb.set_position(d as u64)),
+        Some(f) => {
+            let obj = ClosureObjective {
+                cost: &c.cost,
+                f,
+                ctx,
+            };
+            cost_filter(&obj, &s, |d, _| pb.set_position(d as u64))
+        }
+    };
+    pb.finish_and_clear();
+    let kept = kept.map_err(err)?;
+    let settings = serde_json::json!({
+        "method": "cost",
+        "cost": format!("{c:?}"),
+        "n": s.n,
+        "keep": match s.keep { Keep::Best(k) => serde_json::json!(k), Keep::Below(_) => serde_json::Value::Null },
+        "threshold": match s.keep { Keep::Below(t) => serde_json::json!(t), Keep::Best(_) => serde_json::Value::Null },
+        "default_cost": default_cost,
+        "limit": s.limit,
+        "seed": s.seed,
+        "chunk": history_match::CHUNK,
+        "evaluated": kept.evaluated,
+        "accepted": kept.accepted,
+        "kept": kept.cost.len(),
+        "candidates": "one Latin hypercube per chunk, seeded from seed and chunk index",
+    });
+    Ok(ScriptHistoryMatch {
+        kept: Arc::new(kept),
+        wave: None,
+        previous: Vec::new(),
+        parameters: c.parameters.clone(),
+        settings,
+    })
+}
+
+fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHistoryMatch> {
+    let mut s = MatchSettings::default();
+    let mut previous: Vec<Wave> = Vec::new();
+    let variables = c.cost.variables();
+    for (k, v) in options {
+        match k.as_str() {
+            "method" => {}
+            "n" => s.n = usize_option(v, "n", 1e12)?,
+            "cutoff" => s.cutoff = number(v, "cutoff")?,
+            "order" => s.order = usize_option(v, "order", 1e6)?,
+            "limit" => s.limit = usize_option(v, "limit", 1e7)?,
+            "seed" => s.seed = seed_option(v)?,
+            "emulator_variance" => {
+                s.emulator_variance = v
+                    .as_bool()
+                    .map_err(|_| script_err("option emulator_variance is true or false"))?
+            }
+            "discrepancy" => {
+                let m = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
+                    script_err("option discrepancy is a map of variable -> variance, e.g. #{GPP: 1e-5}")
+                })?;
+                s.discrepancy = vec![0.0; variables.len()];
+                for (name, d) in &m {
+                    let i = variables.iter().position(|v| v == name.as_str()).ok_or_else(|| {
+                        script_err(format!(
+                            "discrepancy: '{name}' is not a variable of this cost ({})",
+                            variables.join(", ")
+                        ))
+                    })?;
+                    s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
+                }
+            }
+            "previous" => {
+                let p = v.clone().try_cast::<ScriptHistoryMatch>().ok_or_else(|| {
+                    script_err("option previous is the HistoryMatch of an earlier implausibility wave")
+                })?;
+                let w = p.wave.clone().ok_or_else(|| {
+                    script_err("option previous must come from method \"implausibility\"")
+                })?;
+                previous = p.previous.clone();
+                previous.push((*w).clone());
+            }
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}' for method \"implausibility\": use n, cutoff, order, discrepancy, emulator_variance, previous, limit, seed"
+                )))
+            }
+        }
+    }
+    let pb = crate::progress::bar(s.n as u64, "history matching (implausibility)");
+    let wave = implausibility_match(&c.cost, &s, &previous, |d, _| pb.set_position(d as u64));
+    pb.finish_and_clear();
+    let wave = wave.map_err(err)?;
+    let kept = history_match::by_cost(&wave.kept);
+    let settings = serde_json::json!({
+        "method": "implausibility",
+        "cost": format!("{c:?}"),
+        "wave": previous.len() + 1,
+        "n": s.n,
+        "cutoff": s.cutoff,
+        "order": s.order,
+        "discrepancy": s.discrepancy,
+        "emulator_variance": s.emulator_variance,
+        "limit": s.limit,
+        "seed": s.seed,
+        "evaluated": wave.kept.evaluated,
+        "accepted": wave.kept.accepted,
+        "nroy_fraction": wave.nroy_fraction,
+        "bounds": wave.bounds,
+    });
+    Ok(ScriptHistoryMatch {
+        kept: Arc::new(kept),
+        wave: Some(Arc::new(wave)),
+        previous,
+        parameters: c.parameters.clone(),
+        settings,
+    })
+}
+
+/// The `calibrate` module.
+pub fn module() -> Module {
+    exported_module!(calibrate_fns)
+}
