@@ -183,6 +183,60 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         em.join("partial_dependence_GPP_2.png").exists()
             && em.join("importance_LHF_1.png").exists()
     );
+
+    // the scripted Eq. 6 equals the built-in (tests/scripts/cost_check.rhai asserts it)
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/cost_check.rhai");
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(&check)
+        .arg("--")
+        .arg("--out")
+        .arg(d.join("results"))
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && so.starts_with("ok "),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 06: calibration on the emulators
+    let so = run_with("06_calibrate.rhai", &cfg, &["--quick"]);
+    assert!(so.contains("NROY fraction"), "{so}");
+    let c = d.join("results/calibrate");
+    let hm = clmtune::table::Table::read(&c.join("history_match.csv")).unwrap();
+    assert_eq!(
+        hm.columns(),
+        [
+            "rank",
+            "cost",
+            "medlynslope",
+            "dleaf",
+            "kmax",
+            "fff",
+            "dint",
+            "baseflow_scalar"
+        ]
+    );
+    assert_eq!(hm.len(), 1000);
+    let cost = hm.numbers("cost").unwrap();
+    assert!(cost.iter().all(|c| c.is_finite() && *c >= 0.0));
+    assert!(cost.windows(2).all(|w| w[0] <= w[1]), "sorted by cost");
+    for p in ["medlynslope", "kmax"] {
+        assert!(hm
+            .numbers(p)
+            .unwrap()
+            .iter()
+            .all(|x| (0.0..1.0).contains(x)));
+    }
+    let w1 = clmtune::table::Table::read(&c.join("nroy_wave1.csv")).unwrap();
+    assert!(w1
+        .numbers("implausibility")
+        .unwrap()
+        .iter()
+        .all(|i| *i < 3.0));
+    assert!(c.join("history_match_pairs.png").exists());
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

@@ -418,8 +418,8 @@ pub mod calibrate_fns {
 
     /// The cost of each row of `x` (candidates x parameters, or one candidate).
     #[rhai_fn(name = "evaluate", return_raw, pure)]
-    pub fn cost_eval(ctx: NativeCallContext, c: &mut ScriptCost, x: NdArray) -> RResult<NdArray> {
-        let x = matrix_of(&x, c.cost.dim())?;
+    pub fn cost_eval(ctx: NativeCallContext, c: &mut ScriptCost, x: Dynamic) -> RResult<NdArray> {
+        let x = matrix_of(&operand(&x)?, c.cost.dim())?;
         Ok(NdArray::new(evaluate(c, &ctx, x.view())?.into_dyn()))
     }
 
@@ -434,8 +434,8 @@ pub mod calibrate_fns {
     /// The emulated PCs of each row of `x`: a map of variable -> `#{mean, variance}`
     /// (candidates x modes each).
     #[rhai_fn(name = "emulate", return_raw, pure)]
-    pub fn cost_emulate(c: &mut ScriptCost, x: NdArray) -> RResult<Map> {
-        let x = matrix_of(&x, c.cost.dim())?;
+    pub fn cost_emulate(c: &mut ScriptCost, x: Dynamic) -> RResult<Map> {
+        let x = matrix_of(&operand(&x)?, c.cost.dim())?;
         let em = c.cost.emulate(x.view()).map_err(err)?;
         let mut out = Map::new();
         for ((v, m), s) in c.cost.variables().into_iter().zip(em.mean).zip(em.variance) {
@@ -542,17 +542,22 @@ pub mod calibrate_fns {
             .map_err(err)
     }
 
-    /// Writes `history_match.csv` and `history_match.json` (the settings and counts) into
-    /// `dir` (e.g. `OUT/calibrate`).
+    /// Writes the kept set and its settings and counts into `dir` (e.g. `OUT/calibrate`):
+    /// `history_match.csv` and `.json` for the cost filter, `nroy_waveK.csv` and `.json`
+    /// for wave K of an implausibility match.
     #[rhai_fn(name = "save", pure, return_raw)]
     pub fn hm_save(h: &mut ScriptHistoryMatch, dir: &str) -> RResult<()> {
         let dir = Path::new(dir);
+        let stem = match &h.wave {
+            None => "history_match".to_string(),
+            Some(_) => format!("nroy_wave{}", h.previous.len() + 1),
+        };
         std::fs::create_dir_all(dir)
             .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
         history_match::table(&h.kept, &h.parameters)
-            .and_then(|t| t.write(&dir.join("history_match.csv")))
+            .and_then(|t| t.write(&dir.join(format!("{stem}.csv"))))
             .map_err(err)?;
-        crate::files::write_json(&dir.join("history_match.json"), &h.settings).map_err(err)
+        crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings).map_err(err)
     }
 
     /// `HistoryMatch(1000 kept of 10000000 evaluated)`.
