@@ -103,6 +103,13 @@ pub const BENCHES: &[Bench] = &[
         setup: nn_protocol,
         once: true,
     },
+    Bench {
+        name: "history_match_10m",
+        about: "the paper's history matching: Eq. 6 on 10 million candidates through two 6-10-10-3 networks, keep the best 1000",
+        target_s: 2.0,
+        setup: history_match_10m,
+        once: false,
+    },
 ];
 
 /// Emulator training data: 100 seeded uniform scalings of 6 parameters and 3 smooth
@@ -182,6 +189,46 @@ fn nn_protocol() -> anyhow::Result<Body> {
         for yy in [&y, &y2] {
             run(x.view(), yy.view(), &s, &|| {})?;
         }
+        Ok(())
+    }))
+}
+
+/// Eq. 6 over two networks (GPP-like and LHF-like) with targets near the middle.
+pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
+    use crate::calibrate::cost::{Cost, Form, Target, Term};
+    use crate::emulate::nn::{Network, NnSettings};
+    use crate::emulate::Emulator;
+    let (x, y) = emulator_data(100);
+    let s = NnSettings {
+        epochs: 200,
+        patience: None,
+        ..NnSettings::default()
+    };
+    let mut terms = Vec::new();
+    for (v, yy) in [("GPP", y.clone()), ("LHF", y.mapv(|v| v * v - 0.01))] {
+        let net = Network::fit(x.view(), yy.view(), None, &s)?;
+        let mid = net.predict(ndarray::Array2::from_elem((1, 6), 0.4).view())?;
+        terms.push(Term {
+            emulator: std::sync::Arc::new(net),
+            target: Target {
+                variable: v.into(),
+                observed: mid.mean.row(0).to_owned(),
+                sigma: ndarray::arr1(&[0.01, 0.01, 0.01]),
+                lambda: ndarray::arr1(&[0.7, 0.2, 0.1]),
+                default: mid.mean.row(0).mapv(|v| v + 0.02),
+            },
+            weight: 1.0,
+        });
+    }
+    Cost::new(terms, Form::Eq6)
+}
+
+fn history_match_10m() -> anyhow::Result<Body> {
+    use crate::calibrate::history_match::{cost_filter, FilterSettings};
+    let cost = network_cost()?;
+    Ok(Box::new(move || {
+        let kept = cost_filter(&cost, &FilterSettings::default(), |_, _| {})?;
+        anyhow::ensure!(kept.cost.len() == 1000);
         Ok(())
     }))
 }

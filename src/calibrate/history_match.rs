@@ -19,6 +19,7 @@ use anyhow::{bail, Result};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use std::collections::BinaryHeap;
 
 /// Candidates per chunk.
@@ -131,9 +132,32 @@ pub fn cost_filter(
     let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(cap + 1);
     let mut accepted = 0usize;
     let chunks = settings.n.div_ceil(CHUNK);
+    let group = if objective.parallel() {
+        rayon::current_num_threads().clamp(1, 8)
+    } else {
+        1
+    };
+    let mut evaluated = Vec::new();
     for c in 0..chunks {
-        let x = chunk_candidates(settings.seed, c, settings.n, dim);
-        let cost = objective.cost(x.view())?;
+        if c % group == 0 {
+            // the next `group` chunks, made and evaluated in parallel, merged in chunk order
+            let last = (c + group).min(chunks);
+            let eval = |c: usize| -> Result<(Array2<f64>, Array1<f64>)> {
+                let x = chunk_candidates(settings.seed, c, settings.n, dim);
+                let cost = objective.cost(x.view())?;
+                Ok((x, cost))
+            };
+            evaluated = if group > 1 {
+                (c..last)
+                    .into_par_iter()
+                    .map(eval)
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                vec![eval(c)?]
+            };
+            evaluated.reverse();
+        }
+        let (x, cost) = evaluated.pop().expect("one evaluated chunk per index");
         if cost.len() != x.nrows() {
             bail!(
                 "the cost returned {} values for {} candidates",
@@ -499,6 +523,24 @@ mod tests {
         // a Latin hypercube per chunk: the smallest first coordinate of 200,000 stratified
         // points is below 1/65536 (chunk 0 has one point in [0, 1/65536))
         assert!(kept.cost[0] < 1.0 / CHUNK as f64);
+    }
+
+    #[test]
+    fn cost_filter_is_the_same_on_one_thread_and_on_many() {
+        let obj = FnObjective::new(4, |x: &[f64]| (x[0] - 0.3).abs() + x[1] * x[2] - x[3]);
+        let s = FilterSettings {
+            n: 300_000,
+            keep: Keep::Best(50),
+            limit: 10,
+            seed: 11,
+        };
+        let many = cost_filter(&obj, &s, |_, _| {}).unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| cost_filter(&obj, &s, |_, _| {}).unwrap());
+        assert_eq!(many, one);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub trait Objective: Sync {
     /// One cost per row of `x` (candidates x parameters). A cost may be `+inf` (treated as
     /// worst); NaN is an error the optimisers report.
     fn cost(&self, x: ArrayView2<f64>) -> Result<Array1<f64>>;
+    /// Whether batches may be evaluated on several threads at once (true for native costs;
+    /// a cost that calls back into a script says false).
+    fn parallel(&self) -> bool {
+        true
+    }
 }
 
 /// A log-probability density over `[0, 1]^dim` (up to a constant), for many points at once.

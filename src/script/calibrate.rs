@@ -120,6 +120,9 @@ impl Objective for ClosureObjective<'_> {
         }
         call_closure(self.f, self.ctx, pcs, x.to_owned(), x.nrows())
     }
+    fn parallel(&self) -> bool {
+        false
+    }
 }
 
 fn call_closure(
