@@ -3,7 +3,7 @@
 
 use super::array::{operand, NdArray};
 use super::convert::{number, script_err, RResult};
-use super::emulate::ScriptEmulators;
+use super::emulate::{ScriptEmulator, ScriptEmulators};
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
 use crate::calibrate::cost::{Cost, Form, Target, Term};
@@ -202,8 +202,16 @@ fn string_list(d: &Dynamic, key: &str) -> RResult<Vec<String>> {
         .collect()
 }
 
+/// Where a cost's emulators come from.
+enum Source {
+    /// The emulator stage: the emulator named by the `emulator` option, per variable.
+    Stage(ScriptEmulators),
+    /// A map of variable -> Emulator.
+    Chosen(Map),
+}
+
 fn build_cost(
-    ems: &ScriptEmulators,
+    ems: &Dynamic,
     targets: &Map,
     options: &Map,
     custom: Option<FnPtr>,
@@ -211,7 +219,20 @@ fn build_cost(
     let mut form = Form::Eq6;
     let mut emulator = "nn".to_string();
     let mut weights = Map::new();
-    let mut variables: Vec<String> = ems.0.variables.iter().map(|v| v.variable.clone()).collect();
+    let source = if let Some(st) = ems.clone().try_cast::<ScriptEmulators>() {
+        Source::Stage(st)
+    } else if let Some(m) = ems.read_lock::<Map>() {
+        Source::Chosen(m.clone())
+    } else {
+        return Err(script_err(format!(
+            "a cost takes the Emulators of 04_emulate (load_emulators) or a map of variable -> Emulator, not {}",
+            super::convert::type_name(ems)
+        )));
+    };
+    let mut variables: Vec<String> = match &source {
+        Source::Stage(st) => st.0.variables.iter().map(|v| v.variable.clone()).collect(),
+        Source::Chosen(m) => m.keys().map(|k| k.to_string()).collect(),
+    };
     for (k, v) in options {
         match k.as_str() {
             "form" => {
@@ -251,7 +272,16 @@ fn build_cost(
     let mut terms = Vec::new();
     let mut parameters: Option<Vec<String>> = None;
     for v in &variables {
-        let fitted = ems.0.get(&emulator, v).map_err(err)?;
+        let fitted: Fitted = match &source {
+            Source::Stage(st) => st.0.get(&emulator, v).map_err(err)?.clone(),
+            Source::Chosen(m) => m
+                .get(v.as_str())
+                .and_then(|d| d.clone().try_cast::<ScriptEmulator>())
+                .map(|e| (*e.0).clone())
+                .ok_or_else(|| {
+                    script_err(format!("the map of emulators has no Emulator for '{v}'"))
+                })?,
+        };
         match &parameters {
             None => parameters = Some(fitted.parameters.clone()),
             Some(p) if *p != fitted.parameters => {
@@ -268,7 +298,7 @@ fn build_cost(
             None => 1.0,
         };
         terms.push(Term {
-            emulator: Arc::new(Saved(Arc::new(fitted.clone()))),
+            emulator: Arc::new(Saved(Arc::new(fitted))),
             target: target_of(targets, v)?,
             weight,
         });
@@ -384,9 +414,11 @@ pub mod calibrate_fns {
     }
 
     /// The paper's cost (Eq. 6) over the emulators' PCs of every variable: `sum_v sum_m
-    /// lambda ((Uhat - Uobs) / sigma)^2`, with the `nn` emulators.
+    /// lambda ((Uhat - Uobs) / sigma)^2`, with the `nn` emulators. `ems` is what
+    /// `load_emulators` gives, or a map of variable -> Emulator (any mix, e.g.
+    /// `#{GPP: ems.get("gp", "GPP"), LHF: ems.get("nn", "LHF")}`).
     #[rhai_fn(name = "cost", return_raw)]
-    pub fn cost_default(ems: ScriptEmulators, targets: Map) -> RResult<ScriptCost> {
+    pub fn cost_default(ems: Dynamic, targets: Map) -> RResult<ScriptCost> {
         build_cost(&ems, &targets, &Map::new(), None)
     }
 
@@ -395,7 +427,7 @@ pub mod calibrate_fns {
     /// e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`, `"ridge"`, `"quadratic_ridge"`, ...),
     /// `variables` (a subset, in order).
     #[rhai_fn(name = "cost", return_raw)]
-    pub fn cost_options(ems: ScriptEmulators, targets: Map, options: Map) -> RResult<ScriptCost> {
+    pub fn cost_options(ems: Dynamic, targets: Map, options: Map) -> RResult<ScriptCost> {
         build_cost(&ems, &targets, &options, None)
     }
 
@@ -404,14 +436,14 @@ pub mod calibrate_fns {
     /// parameters), and returns one cost per candidate. It is called on chunks of many
     /// candidates, so array arithmetic runs at close to native speed.
     #[rhai_fn(name = "cost", return_raw)]
-    pub fn cost_closure(ems: ScriptEmulators, targets: Map, f: FnPtr) -> RResult<ScriptCost> {
+    pub fn cost_closure(ems: Dynamic, targets: Map, f: FnPtr) -> RResult<ScriptCost> {
         build_cost(&ems, &targets, &Map::new(), Some(f))
     }
 
     /// A cost written in the script with options (`emulator`, `variables`).
     #[rhai_fn(name = "cost", return_raw)]
     pub fn cost_closure_options(
-        ems: ScriptEmulators,
+        ems: Dynamic,
         targets: Map,
         options: Map,
         f: FnPtr,

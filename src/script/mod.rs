@@ -267,13 +267,76 @@ pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
 
 /// The benchmarks of the script engine, rows of `clmtune bench` before those of
 /// [`crate::bench::BENCHES`] (given to [`crate::bench::run`] by the command line).
-pub const BENCHES: &[crate::bench::Bench] = &[crate::bench::Bench {
-    name: "array_arith",
-    about: "a * b + c on 10^7 elements, from a script",
-    target_s: 0.2,
-    setup: array_arith_bench,
-    once: false,
-}];
+pub const BENCHES: &[crate::bench::Bench] = &[
+    crate::bench::Bench {
+        name: "array_arith",
+        about: "a * b + c on 10^7 elements, from a script",
+        target_s: 0.2,
+        setup: array_arith_bench,
+        once: false,
+    },
+    crate::bench::Bench {
+        name: "history_match_10m_script",
+        about:
+            "history_match_10m with Eq. 6 written as a script closure (target: 3x the built-in's)",
+        target_s: 6.0,
+        setup: script_cost_bench,
+        once: false,
+    },
+];
+
+/// `history_match` of 10 million candidates through the bench's two networks
+/// ([`crate::bench::network_cost`]) with Eq. 6 written as a script closure.
+fn script_cost_bench() -> anyhow::Result<crate::bench::Body> {
+    let engine = engine();
+    let mut scope = base_scope("<bench>", &[]);
+    let cost = crate::bench::network_cost()?;
+    let mut t = Map::new();
+    for term in cost.terms() {
+        let tg = &term.target;
+        let a = |x: &ndarray::Array1<f64>| Dynamic::from(array::NdArray::new(x.clone().into_dyn()));
+        let mut m = Map::new();
+        m.insert("observed".into(), a(&tg.observed));
+        m.insert("sigma".into(), a(&tg.sigma));
+        m.insert("lambda".into(), a(&tg.lambda));
+        m.insert("default".into(), a(&tg.default));
+        t.insert(tg.variable.as_str().into(), Dynamic::from_map(m));
+    }
+    scope.push("t", t);
+    let setup = engine.compile(
+        "let f = |pcs, x| {
+             let s = 0.0;
+             for v in [\"GPP\", \"LHF\"] {
+                 let z = (pcs[v] - t[v].observed) / t[v].sigma;
+                 s += sum(t[v].lambda * z * z, 1);
+             }
+             s
+         };",
+    )?;
+    engine
+        .run_ast_with_scope(&mut scope, &setup)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let f = scope
+        .get_value::<rhai::FnPtr>("f")
+        .ok_or_else(|| anyhow::anyhow!("the bench closure is missing"))?;
+    scope.push(
+        "j",
+        calibrate::ScriptCost {
+            cost: std::sync::Arc::new(cost),
+            custom: Some(f),
+            parameters: (1..=6).map(|i| format!("p{i}")).collect(),
+            emulator: "nn".into(),
+        },
+    );
+    let ast = engine.compile("history_match(j, #{n: 10_000_000, keep: 1000}).accepted")?;
+    Ok(Box::new(move || {
+        let r: rhai::INT = engine
+            .eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(r == 10_000_000, "accepted {r}");
+        Ok(())
+    }))
+}
 
 /// `a * b + c` on three arrays of 10^7 random numbers, evaluated by a script.
 fn array_arith_bench() -> anyhow::Result<crate::bench::Body> {
