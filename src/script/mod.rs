@@ -328,7 +328,10 @@ fn script_cost_bench() -> anyhow::Result<crate::bench::Body> {
             emulator: "nn".into(),
         },
     );
-    let ast = engine.compile("history_match(j, #{n: 10_000_000, keep: 1000}).accepted")?;
+    // the closure's function lives in the setup's AST: keep its functions
+    let ast = setup
+        .clone_functions_only()
+        .merge(&engine.compile("history_match(j, #{n: 10_000_000, keep: 1000}).accepted")?);
     Ok(Box::new(move || {
         let r: rhai::INT = engine
             .eval_ast_with_scope(&mut scope, &ast)
