@@ -516,3 +516,154 @@ pub fn particle_swarm(
         message: format!("ran its {} iterations (no convergence test)", s.max_iter),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testfns::*;
+    use super::*;
+    use crate::calibrate::FnObjective;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    /// `(x0-1.2)^2 + (x1-0.3)^2 + (x0-1.2)(x1-0.3) + 3 (x2-0.7)^2`: convex, unconstrained
+    /// minimum (1.2, 0.3, 0.7) outside the box. By hand: x0 = 1 is active; then
+    /// d/dx1 = 2 (x1 - 0.3) + (1 - 1.2) = 0 gives x1 = 0.4; x2 = 0.7; the cost is
+    /// 0.04 + 0.01 - 0.02 = 0.03, and d/dx0 = 2 (-0.2) + 0.1 = -0.3 < 0 pushes against the
+    /// bound (KKT). scipy 1.17.1 `minimize(q, [0.5]*3, method="L-BFGS-B", bounds=[(0,1)]*3)`
+    /// gives [1, 0.40000478, 0.70000132], 0.030000000028.
+    fn quadratic(x: &[f64]) -> f64 {
+        (x[0] - 1.2).powi(2)
+            + (x[1] - 0.3).powi(2)
+            + (x[0] - 1.2) * (x[1] - 0.3)
+            + 3.0 * (x[2] - 0.7).powi(2)
+    }
+
+    struct Counting<F: Fn(&[f64]) -> f64 + Sync> {
+        f: FnObjective<F>,
+        rows: AtomicUsize,
+        calls: AtomicUsize,
+        max_batch: AtomicUsize,
+    }
+    impl<F: Fn(&[f64]) -> f64 + Sync> Objective for Counting<F> {
+        fn dim(&self) -> usize {
+            self.f.dim()
+        }
+        fn cost(&self, x: ndarray::ArrayView2<f64>) -> Result<ndarray::Array1<f64>> {
+            self.rows.fetch_add(x.nrows(), Relaxed);
+            self.calls.fetch_add(1, Relaxed);
+            self.max_batch.fetch_max(x.nrows(), Relaxed);
+            self.f.cost(x)
+        }
+    }
+    fn counting<F: Fn(&[f64]) -> f64 + Sync>(d: usize, f: F) -> Counting<F> {
+        Counting {
+            f: FnObjective::new(d, f),
+            rows: 0.into(),
+            calls: 0.into(),
+            max_batch: 0.into(),
+        }
+    }
+
+    #[test]
+    fn lbfgsb_finds_the_bounded_minimum_of_a_quadratic_exactly() {
+        // scipy's default tolerances: as close as scipy gets (it is 4.8e-6 off in x1)
+        let r = lbfgsb(
+            &FnObjective::new(3, quadratic),
+            &LbfgsbSettings::default(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.x[0], 1.0, "{r:?}");
+        assert!(
+            (r.x[1] - 0.4).abs() < 5e-6 && (r.x[2] - 0.7).abs() < 5e-6,
+            "{r:?}"
+        );
+        // tight tolerances: exact up to the rounding of the difference quotients
+        let s = LbfgsbSettings {
+            pgtol: 1e-11,
+            ftol: 0.0,
+            ..LbfgsbSettings::default()
+        };
+        let f = counting(3, quadratic);
+        let r = lbfgsb(&f, &s, 1).unwrap();
+        assert_eq!(r.x[0], 1.0, "{r:?}");
+        assert!((r.x[1] - 0.4).abs() < 1e-9, "{r:?}");
+        assert!((r.x[2] - 0.7).abs() < 1e-9, "{r:?}");
+        assert!((r.cost - 0.03).abs() < 1e-15, "{r:?}");
+        assert!(r.converged, "{r:?}");
+        // evaluations: exact, and gradients come as batches of 2d + 1 = 7 rows
+        assert_eq!(r.nfev, f.rows.load(Relaxed));
+        assert_eq!(f.max_batch.load(Relaxed), 7);
+        assert!(r.nfev < 5 * 7 * 30, "{r:?}");
+    }
+
+    #[test]
+    fn lbfgsb_gradient_batch_is_central_inside_and_one_sided_at_bounds() {
+        let f = FnObjective::new(2, |x: &[f64]| x[0] * x[0] + 3.0 * x[1]);
+        let c = Counted::new(&f).unwrap();
+        let p = BasinProblem {
+            f: &c,
+            lower: vec![0.0; 2],
+            upper: vec![1.0; 2],
+            step: 1e-3,
+            batch: std::cell::RefCell::new(Array2::zeros((5, 2))),
+        };
+        let (v, g) = p.cost_and_grad(&[0.5, 1.0], true).unwrap();
+        assert_eq!(v, 3.25);
+        // central for x0: exact 2 * 0.5 = 1; backward over h at the upper bound for x1
+        assert!(
+            (g[0] - 1.0).abs() < 1e-12 && (g[1] - 3.0).abs() < 1e-9,
+            "{g:?}"
+        );
+        let (_, g) = p.cost_and_grad(&[0.0, 0.2], false).unwrap();
+        // forward over h at the lower bound: (h^2 - 0) / h = h
+        assert!((g[0] - 1e-3).abs() < 1e-12, "{g:?}");
+        assert_eq!(c.nfev(), 5 + 4);
+    }
+
+    #[test]
+    fn lbfgsb_from_a_few_starts_gets_stuck_on_rastrigin() {
+        // a local method: each start ends in a local minimum of Rastrigin (cost >= ~1)
+        let f = FnObjective::new(6, rastrigin);
+        let r = lbfgsb(&f, &LbfgsbSettings::default(), 2).unwrap();
+        assert!(r.cost > 0.9, "{r:?}");
+        assert!(r.converged, "{r:?}");
+    }
+
+    #[test]
+    fn nelder_mead_and_swarm_get_rosenbrock_2d_roughly() {
+        let f = counting(2, rosenbrock);
+        let r = nelder_mead(&f, &NelderMeadSettings::default(), 1).unwrap();
+        assert!(r.cost < 1e-6, "{r:?}");
+        assert!(r.x.iter().all(|v| (v - U_ROSENBROCK).abs() < 1e-3), "{r:?}");
+        assert_eq!(r.nfev, f.rows.load(Relaxed));
+        let f = counting(2, rosenbrock);
+        let s = SwarmSettings::default();
+        let r = particle_swarm(&f, &s, 1).unwrap();
+        assert!(r.cost < 1e-3, "{r:?}");
+        assert!(r.x.iter().all(|v| (v - U_ROSENBROCK).abs() < 0.01), "{r:?}");
+        // initial swarm plus one batch of 40 per iteration
+        assert_eq!(r.nfev, f.rows.load(Relaxed));
+        assert_eq!(r.nfev, 40 * (s.max_iter + 1));
+        assert_eq!(f.calls.load(Relaxed), s.max_iter + 1);
+        // the same seed gives the same swarm
+        let r2 = particle_swarm(&FnObjective::new(2, rosenbrock), &s, 1).unwrap();
+        assert_eq!(r.x, r2.x);
+    }
+
+    #[test]
+    fn nelder_mead_respects_the_bounds() {
+        // minimum of the quadratic in the box has x0 on its upper bound
+        let r = nelder_mead(
+            &FnObjective::new(3, quadratic),
+            &NelderMeadSettings::default(),
+            3,
+        )
+        .unwrap();
+        assert!(r.x.iter().all(|v| (0.0..=1.0).contains(v)), "{r:?}");
+        assert!(
+            (r.x[0] - 1.0).abs() < 1e-4 && (r.x[1] - 0.4).abs() < 1e-3,
+            "{r:?}"
+        );
+        assert!((r.cost - 0.03).abs() < 1e-6, "{r:?}");
+    }
+}

@@ -356,3 +356,95 @@ mod tests {
         assert_eq!(argmin(&[f64::INFINITY, f64::INFINITY]), 0);
     }
 }
+
+#[cfg(test)]
+mod compare_tests {
+    use super::testfns::*;
+    use super::*;
+    use crate::calibrate::FnObjective;
+
+    /// scipy reference, recorded with scipy 1.17.1 (numpy's PCG64 stream, so not draw for
+    /// draw): for seed in 0..20,
+    /// `differential_evolution(rosen, [(0, 1)] * 2, rng=seed, updating="deferred")` with
+    /// `rosen(u)` the 2-D Rosenbrock of x = -2 + 5 u (testfns::rosenbrock) gave nfev median
+    /// 4980 (min 4785, max 5355), nit median 163.5, x = [0.6, 0.6], fun = 0.0; seed 1:
+    /// nit 160, nfev 4875. (`updating="immediate"`, scipy's default: nfev median 4095.)
+    #[test]
+    fn de_matches_a_recorded_scipy_run_on_rosenbrock_2d() {
+        let f = FnObjective::new(2, rosenbrock);
+        let mut nfev = Vec::new();
+        for seed in 0..20 {
+            let r = de::differential_evolution(&f, &DeSettings::default(), seed).unwrap();
+            assert!(r.converged, "{r:?}");
+            assert!(r.cost < 1e-12, "{r:?}");
+            assert!(r.x.iter().all(|v| (v - 0.6).abs() < 1e-6), "{r:?}");
+            nfev.push(r.nfev as f64);
+        }
+        nfev.sort_by(f64::total_cmp);
+        let median = 0.5 * (nfev[9] + nfev[10]);
+        assert!((0.7 * 4980.0..1.4 * 4980.0).contains(&median), "{nfev:?}");
+    }
+
+    #[test]
+    fn compare_runs_the_methods_in_order_and_writes_csv() {
+        let f = FnObjective::new(2, rastrigin);
+        let methods = vec![
+            Method::by_name("lbfgsb").unwrap(),
+            Method::De(DeSettings {
+                polish: false,
+                ..DeSettings::default()
+            }),
+        ];
+        let r = compare(&f, &methods, 7).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].method.as_str(), r[1].method.as_str()),
+            ("lbfgsb", "de")
+        );
+        assert!(r[1].cost < 1e-3, "{:?}", r[1]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("optimum.csv");
+        write_csv(&p, &r, Some(&["a".to_string(), "b".to_string()])).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "method,cost,nfev,iterations,seconds,converged,message,a,b"
+        );
+        assert!(lines[2].starts_with(&format!("de,{},{},", r[1].cost, r[1].nfev)));
+        assert_eq!(lines.len(), 3);
+        // a bad setting is refused before anything runs
+        let bad = vec![Method::Lbfgsb(LbfgsbSettings {
+            starts: 0,
+            ..LbfgsbSettings::default()
+        })];
+        assert_eq!(
+            compare(&f, &bad, 1).unwrap_err().to_string(),
+            "lbfgsb: starts must be at least 1"
+        );
+    }
+
+    /// The table of the report: `cargo test --lib print_method_table -- --ignored
+    /// --nocapture`.
+    #[test]
+    #[ignore]
+    fn print_method_table() {
+        let methods: Vec<Method> = METHOD_NAMES
+            .iter()
+            .map(|n| Method::by_name(n).unwrap())
+            .collect();
+        for (name, func) in [
+            ("rastrigin6", rastrigin as fn(&[f64]) -> f64),
+            ("rosenbrock6", rosenbrock),
+            ("ackley6", ackley),
+        ] {
+            let f = FnObjective::new(6, func);
+            for r in compare(&f, &methods, 1).unwrap() {
+                println!(
+                    "{name:12} {:15} cost {:10.3e} nfev {:8} it {:6} {:8.4}s conv {} | {}",
+                    r.method, r.cost, r.nfev, r.iterations, r.seconds, r.converged, r.message
+                );
+            }
+        }
+    }
+}
