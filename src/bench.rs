@@ -110,7 +110,33 @@ pub const BENCHES: &[Bench] = &[
         setup: history_match_10m,
         once: false,
     },
+    Bench {
+        name: "de_rosenbrock6",
+        about: "differential evolution (scipy defaults, deferred, polished) to convergence on 6-D Rosenbrock",
+        target_s: 0.1,
+        setup: de_rosenbrock6,
+        once: false,
+    },
 ];
+
+/// DE's own overhead: the cost (6-D Rosenbrock on [-2, 3]^6) is cheap next to it.
+fn de_rosenbrock6() -> anyhow::Result<Body> {
+    use crate::calibrate::optimize::{de::differential_evolution, DeSettings};
+    use crate::calibrate::FnObjective;
+    let f = FnObjective::new(6, |u: &[f64]| {
+        let mut s = 0.0;
+        for j in 0..5 {
+            let (a, b) = (-2.0 + 5.0 * u[j], -2.0 + 5.0 * u[j + 1]);
+            s += 100.0 * (b - a * a).powi(2) + (1.0 - a).powi(2);
+        }
+        s
+    });
+    Ok(Box::new(move || {
+        let r = differential_evolution(&f, &DeSettings::default(), 1)?;
+        anyhow::ensure!(r.converged && r.cost < 1e-8, "DE did not converge: {r:?}");
+        Ok(())
+    }))
+}
 
 /// Emulator training data: 100 seeded uniform scalings of 6 parameters and 3 smooth
 /// outputs of PC-like size.
