@@ -9,6 +9,9 @@
 //! relative cost decrease `<= 2.22e-9` (scipy's `ftol = factr * eps`, here tested as
 //! `|f_k - f_k+1| <= ftol` or `<= ftol |f_k|`), or the iteration limit.
 //!
+//! A `+inf` cost along a step makes basin's line search fail: that start stops where it
+//! stands (`converged` false, "line search failed"); the other starts go on.
+//!
 //! **Bounds for Nelder-Mead**: argmin's Nelder-Mead is unconstrained, so it minimises
 //! `f(p(x)) + (1 + |f(p(x))|) ||x - p(x)||_1` with `p` the projection (clip) onto
 //! `[0, 1]^d`: the cost of the nearest feasible point plus a penalty that grows with the
@@ -214,6 +217,10 @@ pub(crate) fn lbfgsb_from(
             (true, "relative cost decrease <= ftol".to_string())
         }
         R::MaxIter => (false, format!("iteration limit {max_iter} reached")),
+        R::SolverFailed => (
+            false,
+            "line search failed (an infinite cost along the step?)".to_string(),
+        ),
         other => (false, format!("stopped: {other:?}")),
     };
     Ok(LocalRun {
@@ -302,9 +309,14 @@ impl NelderMeadSettings {
 
 /// The objective for argmin: projection plus penalty (Nelder-Mead) or plain (the swarm
 /// clamps itself); `bulk_cost` hands a whole set of points to the objective as one batch.
+///
+/// argmin's Nelder-Mead unwraps the costs of its initial simplex, so for it `cost` never
+/// fails: the first error is kept in `error` (and reported after the run) and every cost
+/// from then on is `+inf` without evaluating anything.
 struct ArgminProblem<'a, 'b> {
     f: &'b Counted<'a>,
     penalise: bool,
+    error: std::cell::RefCell<Option<anyhow::Error>>,
 }
 
 impl ArgminProblem<'_, '_> {
@@ -326,7 +338,8 @@ impl ArgminProblem<'_, '_> {
         Ok(c.iter()
             .zip(&dist)
             .map(|(&c, &dd)| {
-                if self.penalise {
+                // (+inf stays +inf: inf * 0 would be NaN)
+                if self.penalise && dd > 0.0 {
                     c + (1.0 + c.abs()) * dd
                 } else {
                     c
@@ -340,7 +353,16 @@ impl argmin::core::CostFunction for ArgminProblem<'_, '_> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, x: &Vec<f64>) -> Result<f64> {
-        Ok(self.batch(&[x])?[0])
+        if self.error.borrow().is_some() {
+            return Ok(f64::INFINITY);
+        }
+        match self.batch(&[x]) {
+            Ok(c) => Ok(c[0]),
+            Err(e) => {
+                *self.error.borrow_mut() = Some(e);
+                Ok(f64::INFINITY)
+            }
+        }
     }
     fn bulk_cost<P>(&self, params: &[P]) -> Result<Vec<f64>>
     where
@@ -385,10 +407,14 @@ pub fn nelder_mead(
         let problem = ArgminProblem {
             f: &f,
             penalise: true,
+            error: None.into(),
         };
         let res = argmin::core::Executor::new(problem, solver)
             .configure(|st| st.max_iters(s.max_iter as u64))
             .run()?;
+        if let Some(e) = res.problem.problem.as_ref().and_then(|p| p.error.take()) {
+            return Err(e);
+        }
         let st = res.state();
         iterations += st.get_iter() as usize;
         let x: Vec<f64> = st
@@ -497,6 +523,7 @@ pub fn particle_swarm(
     let problem = ArgminProblem {
         f: &f,
         penalise: false,
+        error: None.into(),
     };
     let res = argmin::core::Executor::new(problem, solver)
         .configure(|st| st.max_iters(s.max_iter as u64))
@@ -648,6 +675,39 @@ mod tests {
         // the same seed gives the same swarm
         let r2 = particle_swarm(&FnObjective::new(2, rosenbrock), &s, 1).unwrap();
         assert_eq!(r.x, r2.x);
+    }
+
+    #[test]
+    fn nan_costs_are_errors_and_inf_is_worst_for_every_local_method() {
+        let nan = FnObjective::new(2, |x: &[f64]| if x[0] > 0.3 { f64::NAN } else { x[1] });
+        for e in [
+            lbfgsb(&nan, &LbfgsbSettings::default(), 1).unwrap_err(),
+            nelder_mead(&nan, &NelderMeadSettings::default(), 1).unwrap_err(),
+            particle_swarm(&nan, &SwarmSettings::default(), 1).unwrap_err(),
+        ] {
+            assert!(
+                e.to_string().starts_with("the cost is NaN for candidate ["),
+                "{e}"
+            );
+        }
+        // +inf beyond x0 = 0.7: the minimum of (x0 - 0.9)^2 + (x1 - 0.5)^2 on the finite
+        // part is at (0.7, 0.5), cost 0.04
+        let inf = FnObjective::new(2, |x: &[f64]| {
+            if x[0] > 0.7 {
+                f64::INFINITY
+            } else {
+                (x[0] - 0.9).powi(2) + (x[1] - 0.5).powi(2)
+            }
+        });
+        // L-BFGS-B's line search cannot step into +inf: it stops where it stands, says so,
+        // and reports the best finite start
+        let r = lbfgsb(&inf, &LbfgsbSettings::default(), 1).unwrap();
+        assert!(r.cost.is_finite() && !r.converged, "{r:?}");
+        assert!(r.message.contains("line search failed"), "{r:?}");
+        let r = nelder_mead(&inf, &NelderMeadSettings::default(), 1).unwrap();
+        assert!((r.cost - 0.04).abs() < 1e-6, "{r:?}");
+        let r = particle_swarm(&inf, &SwarmSettings::default(), 1).unwrap();
+        assert!((r.cost - 0.04).abs() < 1e-4, "{r:?}");
     }
 
     #[test]
