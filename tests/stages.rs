@@ -250,6 +250,33 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Fig. 6c-d: stage.observed(v) is the map of the stage's RMSEs
+    // (tests/scripts/observed_check.rhai asserts it), and rmse_VAR.csv has every member
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/observed_check.rhai");
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(&check)
+        .arg("--")
+        .arg("--out")
+        .arg(d.join("results"))
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && so.starts_with("ok observed"),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = clmtune::table::Table::read(&em.join("rmse_GPP.csv")).unwrap();
+    assert_eq!(r.columns(), ["case", "as_run", "from_modes", "emulated"]);
+    assert_eq!(r.len(), 10);
+    assert!(r
+        .numbers("emulated")
+        .unwrap()
+        .iter()
+        .all(|x| x.is_finite() && *x > 0.0));
+    assert!(em.join("rmse_LHF.png").exists());
+
     // 06: calibration on the emulators
     let so = run_with("06_calibrate.rhai", &cfg, &["--quick"]);
     assert!(so.contains("NROY fraction"), "{so}");
