@@ -381,8 +381,13 @@ impl EofStage {
             .find(|x| x.name == v)
             .ok_or_else(|| anyhow::anyhow!("no calibration variable '{v}' in the EOF stage"))?;
         let out = [read::Output::new(&spec.name, &spec.model)?];
-        let dflt = read_runs(&s.archive_root, &[self.default_case.clone()], &out, s.years)
-            .with_context(|| format!("the default run {}", self.default_case))?;
+        let dflt = read_runs(
+            &s.archive_root,
+            std::slice::from_ref(&self.default_case),
+            &out,
+            s.years,
+        )
+        .with_context(|| format!("the default run {}", self.default_case))?;
         let o = obs::read_obs(
             &s.obs_file,
             &spec.obs,
