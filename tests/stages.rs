@@ -183,6 +183,55 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         em.join("partial_dependence_GPP_2.png").exists()
             && em.join("importance_LHF_1.png").exists()
     );
+    // ensemble inflation (Fig. S10): 9 quantiles per emulator, variable and mode; the
+    // ensemble's column is the same for every emulator, the median the middle of 10 PCs
+    let inf = t("inflation.csv");
+    assert_eq!(
+        inf.columns(),
+        [
+            "emulator",
+            "variable",
+            "mode",
+            "probability",
+            "ensemble",
+            "emulated"
+        ]
+    );
+    use clmtune::table::Value;
+    let n_emulators = sob.len() / (2 * 2 * 6);
+    assert_eq!(inf.len(), n_emulators * 2 * 2 * 9);
+    assert!(inf
+        .numbers("emulated")
+        .unwrap()
+        .iter()
+        .all(|x| x.is_finite()));
+    // the ensemble median of GPP PC1 is the mean of the middle two of the 10 PCs in pcs.csv
+    let pcs = clmtune::table::Table::read(&d.join("results/eof/pcs.csv"))
+        .unwrap()
+        .filter(&[
+            ("ensemble", Value::Text("ppe".into())),
+            ("variable", Value::Text("GPP".into())),
+            ("mode", Value::Number(1.0)),
+        ])
+        .unwrap();
+    let mut u = pcs.numbers("pc").unwrap().to_vec();
+    assert_eq!(u.len(), 10);
+    u.sort_by(f64::total_cmp);
+    let median = inf
+        .filter(&[
+            ("emulator", Value::Text("nn".into())),
+            ("variable", Value::Text("GPP".into())),
+            ("mode", Value::Number(1.0)),
+            ("probability", Value::Number(0.5)),
+        ])
+        .unwrap()
+        .numbers("ensemble")
+        .unwrap()[0];
+    assert!(
+        (median - (u[4] + u[5]) / 2.0).abs() < 1e-9 * u[9].abs().max(1.0),
+        "{median} vs {u:?}"
+    );
+    assert!(em.join("inflation_GPP.png").exists() && em.join("inflation_LHF.png").exists());
 
     // the scripted Eq. 6 equals the built-in (tests/scripts/cost_check.rhai asserts it)
     let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/cost_check.rhai");
@@ -200,6 +249,33 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         "{so}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Fig. 6c-d: stage.observed(v) is the map of the stage's RMSEs
+    // (tests/scripts/observed_check.rhai asserts it), and rmse_VAR.csv has every member
+    let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/observed_check.rhai");
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(&check)
+        .arg("--")
+        .arg("--out")
+        .arg(d.join("results"))
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && so.starts_with("ok observed"),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = clmtune::table::Table::read(&em.join("rmse_GPP.csv")).unwrap();
+    assert_eq!(r.columns(), ["case", "as_run", "from_modes", "emulated"]);
+    assert_eq!(r.len(), 10);
+    assert!(r
+        .numbers("emulated")
+        .unwrap()
+        .iter()
+        .all(|x| x.is_finite() && *x > 0.0));
+    assert!(em.join("rmse_LHF.png").exists());
 
     // 06: calibration on the emulators
     let so = run_with("06_calibrate.rhai", &cfg, &["--quick"]);

@@ -144,6 +144,80 @@ pub fn sobol(em: &dyn Emulator, n: usize, seed: u64) -> Result<Sobol> {
     })
 }
 
+/// Quantiles of each column at the probabilities `probs`, numpy's default (linear
+/// interpolation between order statistics: position `(n - 1) p`), NaN rows left out.
+pub fn quantiles(a: ArrayView2<f64>, probs: &[f64]) -> Result<Array2<f64>> {
+    if let Some(p) = probs.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        bail!("quantile probability {p} is not in [0, 1]");
+    }
+    let mut out = Array2::from_elem((probs.len(), a.ncols()), f64::NAN);
+    for (j, col) in a.columns().into_iter().enumerate() {
+        let mut v: Vec<f64> = col.iter().copied().filter(|x| !x.is_nan()).collect();
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_by(f64::total_cmp);
+        for (i, &p) in probs.iter().enumerate() {
+            let h = (v.len() - 1) as f64 * p;
+            let lo = h.floor() as usize;
+            let hi = (lo + 1).min(v.len() - 1);
+            out[[i, j]] = v[lo] + (h - lo as f64) * (v[hi] - v[lo]);
+        }
+    }
+    Ok(out)
+}
+
+/// Ensemble inflation (Fig. S10): an emulator's outputs at new Latin-hypercube scalings,
+/// against the outputs of the ensemble it learned from.
+#[derive(Debug, Clone)]
+pub struct Inflation {
+    /// The new scalings, `n` x inputs, in [0, 1].
+    pub x: Array2<f64>,
+    /// The emulator's means there, `n` x outputs.
+    pub emulated: Array2<f64>,
+    /// The probabilities of the quantiles.
+    pub probs: Vec<f64>,
+    /// Quantiles of the ensemble's outputs, probabilities x outputs.
+    pub ensemble_quantiles: Array2<f64>,
+    /// Quantiles of the emulated outputs, probabilities x outputs.
+    pub emulated_quantiles: Array2<f64>,
+}
+
+/// The probabilities [`inflate`] reports by default.
+pub const INFLATION_PROBS: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
+
+/// Inflates an ensemble with an emulator (Fig. S10): `n` new scalings from a seeded Latin
+/// hypercube ([`crate::calibrate::latin_hypercube`] with ChaCha8 from `seed`), the
+/// emulator's means there, and the quantiles at `probs` of those and of the ensemble's
+/// outputs `y` (members x outputs).
+pub fn inflate(
+    em: &dyn Emulator,
+    y: ArrayView2<f64>,
+    n: usize,
+    seed: u64,
+    probs: &[f64],
+) -> Result<Inflation> {
+    if n < 2 {
+        bail!("inflation needs n >= 2 new members, got {n}");
+    }
+    if y.ncols() != em.outputs() {
+        bail!(
+            "the ensemble has {} outputs, the emulator {}",
+            y.ncols(),
+            em.outputs()
+        );
+    }
+    let x = crate::calibrate::latin_hypercube(n, em.inputs(), &mut ChaCha8Rng::seed_from_u64(seed));
+    let emulated = em.predict(x.view())?.mean;
+    Ok(Inflation {
+        ensemble_quantiles: quantiles(y, probs)?,
+        emulated_quantiles: quantiles(emulated.view(), probs)?,
+        probs: probs.to_vec(),
+        x,
+        emulated,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Prediction;
@@ -237,5 +311,62 @@ mod tests {
             "{} vs {want}",
             imp[[0, 0]]
         );
+    }
+
+    /// numpy's default quantiles, by hand: [1, 2, 3, 4, 10] at 0.1 -> position 0.4 -> 1.4;
+    /// 0.5 -> 3; 0.9 -> position 3.6 -> 4 + 0.6 * 6 = 7.6; 0 and 1 the extremes; NaN left out.
+    #[test]
+    fn quantiles_as_numpy() {
+        let a = ndarray::array![[4.0], [1.0], [10.0], [f64::NAN], [3.0], [2.0]];
+        let q = quantiles(a.view(), &[0.0, 0.1, 0.5, 0.9, 1.0]).unwrap();
+        let want = [1.0, 1.4, 3.0, 7.6, 10.0];
+        for (g, w) in q.column(0).iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+        }
+        assert!(quantiles(a.view(), &[1.5]).is_err());
+    }
+
+    /// An emulator that is the identity on its inputs: the Latin hypercube puts one point
+    /// in each of n strata of every input, so its quantile p lies within 2/n of p; the
+    /// ensemble's quantiles are those of `y`; the same seed gives the same points.
+    #[test]
+    fn inflating_the_identity_gives_uniform_quantiles() {
+        struct Identity;
+        impl Emulator for Identity {
+            fn method(&self) -> String {
+                "identity".into()
+            }
+            fn inputs(&self) -> usize {
+                3
+            }
+            fn outputs(&self) -> usize {
+                3
+            }
+            fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
+                Ok(Prediction {
+                    mean: x.to_owned(),
+                    variance: x.mapv(|_| 0.0),
+                })
+            }
+        }
+        let y = ndarray::array![[0.0, 0.0, 1.0], [1.0, 2.0, 1.0], [2.0, 4.0, 1.0]];
+        let n = 1000;
+        let inf = inflate(&Identity, y.view(), n, 5, &INFLATION_PROBS).unwrap();
+        assert_eq!(inf.emulated.dim(), (n, 3));
+        for (i, &p) in INFLATION_PROBS.iter().enumerate() {
+            for k in 0..3 {
+                let q = inf.emulated_quantiles[[i, k]];
+                assert!((q - p).abs() <= 2.0 / n as f64, "mode {k}: q({p}) = {q}");
+            }
+            // y's columns: 0..2 -> 2p, 0..4 -> 4p, constant 1
+            assert!((inf.ensemble_quantiles[[i, 0]] - 2.0 * p).abs() < 1e-12);
+            assert!((inf.ensemble_quantiles[[i, 1]] - 4.0 * p).abs() < 1e-12);
+            assert_eq!(inf.ensemble_quantiles[[i, 2]], 1.0);
+        }
+        let again = inflate(&Identity, y.view(), n, 5, &INFLATION_PROBS).unwrap();
+        assert_eq!(again.x, inf.x);
+        assert_ne!(inflate(&Identity, y.view(), n, 6, &[0.5]).unwrap().x, inf.x);
+        assert!(inflate(&Identity, y.view(), 1, 5, &[0.5]).is_err());
+        assert!(inflate(&Identity, y.slice(ndarray::s![.., ..2]), n, 5, &[0.5]).is_err());
     }
 }

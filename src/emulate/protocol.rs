@@ -50,6 +50,47 @@ pub fn split(n: usize, train: f64, validation: f64, seed: u64) -> Result<Split> 
     })
 }
 
+/// How the emulator's networks are trained at the end of the protocol (the paper's
+/// authors offered both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinalTraining {
+    /// The chosen configuration's resampled networks as they are: each trained on its
+    /// resampling's training members and early-stopped on its validation members.
+    #[default]
+    Split,
+    /// Each of the chosen configuration's resampled networks trained again, with a new
+    /// seed, on every member (training, validation and test) for a fixed number of epochs:
+    /// the median of the best epochs of early stopping of those resampled networks
+    /// ([`median_epoch`]). Each keeps the validation residual variance of its resampled
+    /// network (the MSE on members it did not see), so the ensemble's variance stays
+    /// honest; the test members are then no longer held out (the second ensemble is).
+    All,
+}
+
+impl std::str::FromStr for FinalTraining {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "split" => Ok(FinalTraining::Split),
+            "all" => Ok(FinalTraining::All),
+            _ => bail!("final = '{s}': use \"split\" or \"all\""),
+        }
+    }
+}
+
+/// The median of best epochs; for an even count the mean of the two middle values rounded
+/// up (e.g. [4, 1, 3, 2] -> 3); 1 for none.
+pub fn median_epoch(epochs: &[usize]) -> usize {
+    let mut v = epochs.to_vec();
+    v.sort_unstable();
+    match v.len() {
+        0 => 1,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]).div_ceil(2),
+    }
+}
+
 /// Settings of the protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolSettings {
@@ -69,6 +110,9 @@ pub struct ProtocolSettings {
     pub resamples: usize,
     /// Seed of the split, the resamplings and every network.
     pub seed: u64,
+    /// The final training: on the splits, or on every member.
+    #[serde(default)]
+    pub final_training: FinalTraining,
 }
 
 impl Default for ProtocolSettings {
@@ -84,6 +128,7 @@ impl Default for ProtocolSettings {
             top: 10,
             resamples: 100,
             seed: 0,
+            final_training: FinalTraining::Split,
         }
     }
 }
@@ -119,6 +164,14 @@ pub struct ConfigResult {
     pub best_epoch: usize,
     /// Test skill of each resampled network (empty unless retrained).
     pub resampled: Vec<Skill>,
+    /// The best epoch (early stopping) of each resampled network, in the order of
+    /// `resampled`.
+    #[serde(default)]
+    pub resampled_epochs: Vec<usize>,
+    /// The epochs every network was trained for on all members, if this configuration was
+    /// chosen and the final training was `all`.
+    #[serde(default)]
+    pub final_epochs: Option<usize>,
 }
 
 impl ConfigResult {
@@ -232,7 +285,8 @@ pub struct ProtocolResult {
 }
 
 /// Runs the protocol on `x` (members x parameters) and `y` (members x outputs).
-/// `progress` is called after each network (for a progress bar).
+/// `progress` is called after each network (for a progress bar): grid, resamplings, and
+/// with the final training `all` one more per resampling.
 pub fn run(
     x: ArrayView2<f64>,
     y: ArrayView2<f64>,
@@ -281,6 +335,8 @@ pub fn run(
                 test: skill(&tp, ty.view())?,
                 best_epoch: net.history.best_epoch,
                 resampled: Vec::new(),
+                resampled_epochs: Vec::new(),
+                final_epochs: None,
             })
         })
         .collect::<Result<_>>()?;
@@ -322,17 +378,41 @@ pub fn run(
     let mut nets: Vec<Vec<Network>> = vec![Vec::new(); top];
     for (c, net, sk) in trained {
         configs[c].resampled.push(sk);
+        configs[c].resampled_epochs.push(net.history.best_epoch);
         nets[c].push(net);
     }
     let chosen = (0..top)
         .min_by(|&a, &b| configs[a].score().total_cmp(&configs[b].score()))
         .expect("top >= 1");
+    let mut networks = std::mem::take(&mut nets[chosen]);
+    if s.final_training == FinalTraining::All {
+        let epochs = median_epoch(&configs[chosen].resampled_epochs);
+        let base = NnSettings {
+            hidden: configs[chosen].hidden.clone(),
+            epochs,
+            patience: None,
+            ..s.network.clone()
+        };
+        networks = networks
+            .par_iter()
+            .enumerate()
+            .map(|(r, resampled)| {
+                let ns = NnSettings {
+                    seed: seed_for(s.seed, 4, r as u64),
+                    ..base.clone()
+                };
+                let mut net = Network::fit(x, y, None, &ns)?;
+                net.residual_variance = resampled.residual_variance.clone();
+                progress();
+                Ok(net)
+            })
+            .collect::<Result<_>>()?;
+        configs[chosen].final_epochs = Some(epochs);
+    }
     Ok(ProtocolResult {
         settings: s.clone(),
         split: sp,
-        ensemble: NetworkEnsemble {
-            networks: std::mem::take(&mut nets[chosen]),
-        },
+        ensemble: NetworkEnsemble { networks },
         configs,
         chosen,
     })
@@ -374,6 +454,91 @@ mod tests {
         let s = skill(&p, t.view()).unwrap();
         assert_eq!(s.mse, vec![0.75]);
         assert!((s.r2[0] - 100.0 / 122.5).abs() < 1e-15);
+    }
+
+    /// The final training on all members: every network of the ensemble is trained on
+    /// every member (its input and output means are those of all 60 members, which no split
+    /// has) for exactly the median best epoch of the chosen configuration's resampled
+    /// networks, and keeps their validation residual variances; `split` keeps the resampled
+    /// networks themselves.
+    #[test]
+    fn final_training_on_all_members_uses_the_median_best_epoch() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let x = Array2::<f64>::from_shape_fn((60, 3), |_| rng.gen_range(0.0..1.0));
+        let y = Array2::from_shape_fn((60, 2), |(i, k)| {
+            (2.0 * x[[i, 0]]).sin()
+                + x[[i, 1]] * x[[i, 2]] * (k + 1) as f64
+                + 0.05 * rng.gen_range(-1.0..1.0)
+        });
+        let mut s = ProtocolSettings {
+            network: NnSettings {
+                epochs: 200,
+                patience: Some(10),
+                ..NnSettings::default()
+            },
+            layer1: vec![4, 6],
+            layer2: vec![4],
+            top: 2,
+            resamples: 5,
+            seed: 11,
+            ..ProtocolSettings::default()
+        };
+        let split_run = run(x.view(), y.view(), &s, &|| {}).unwrap();
+        s.final_training = FinalTraining::All;
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let all = run(x.view(), y.view(), &s, &|| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(count.into_inner(), 2 + 2 * 5 + 5);
+        let c = &all.configs[all.chosen];
+        assert_eq!(c.resampled_epochs.len(), 5);
+        let mut e = c.resampled_epochs.clone();
+        e.sort();
+        let epochs = e[2]; // the middle of 5
+        assert!(epochs < 200, "early stopping chose epochs {e:?}");
+        assert_eq!(c.final_epochs, Some(epochs));
+        assert!(
+            all.configs
+                .iter()
+                .filter(|c| c.final_epochs.is_some())
+                .count()
+                == 1
+        );
+        let x_mean = x.mean_axis(Axis(0)).unwrap();
+        let y_mean = y.mean_axis(Axis(0)).unwrap();
+        assert_eq!(all.ensemble.networks.len(), 5);
+        for (net, old) in all
+            .ensemble
+            .networks
+            .iter()
+            .zip(&split_run.ensemble.networks)
+        {
+            assert_eq!(net.history.loss.len(), epochs);
+            assert_eq!(net.history.best_epoch, epochs);
+            assert!(net.history.val_loss.is_empty());
+            assert!((&net.x_mean - &x_mean).iter().all(|d| d.abs() < 1e-15));
+            assert!((&net.y_mean - &y_mean).iter().all(|d| d.abs() < 1e-15));
+            assert!((&old.x_mean - &x_mean).iter().any(|d| d.abs() > 1e-6));
+            assert_eq!(net.residual_variance, old.residual_variance);
+            assert_eq!(net.architecture(), old.architecture());
+        }
+        assert_eq!(split_run.configs[split_run.chosen].final_epochs, None);
+        // the setting travels through JSON (stage.json) and old files read as "split"
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(r#""final_training":"all""#), "{text}");
+        let old = text.replace(r#","final_training":"all""#, "");
+        let back: ProtocolSettings = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.final_training, FinalTraining::Split);
+        assert_eq!(median_epoch(&[4, 1, 3, 2]), 3);
+        assert_eq!(median_epoch(&[7]), 7);
+        assert_eq!(median_epoch(&[5, 9]), 7);
+        assert_eq!(median_epoch(&[5, 8]), 7);
+        assert!("every"
+            .parse::<FinalTraining>()
+            .unwrap_err()
+            .to_string()
+            .contains("split"));
     }
 
     /// On y = f(x) + noise of known sd 0.1, the ensemble's +-2 sigma intervals cover 90-99 %

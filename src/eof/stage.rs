@@ -369,6 +369,44 @@ impl EofStage {
         })
     }
 
+    /// The observed mean map of calibration variable `v` on the model grid, in the model's
+    /// units: the observations of the observed years read again from the observation file,
+    /// regridded onto the default run's grid and converted as [`EofStage::run`] does (the
+    /// map the RMSEs of Fig. 6 are against; the stage does not store it).
+    pub fn observed_mean(&self, v: &str) -> Result<Array2<f64>> {
+        let s = &self.settings;
+        let spec = s
+            .variables
+            .iter()
+            .find(|x| x.name == v)
+            .ok_or_else(|| anyhow::anyhow!("no calibration variable '{v}' in the EOF stage"))?;
+        let out = [read::Output::new(&spec.name, &spec.model)?];
+        let dflt = read_runs(
+            &s.archive_root,
+            std::slice::from_ref(&self.default_case),
+            &out,
+            s.years,
+        )
+        .with_context(|| format!("the default run {}", self.default_case))?;
+        let o = obs::read_obs(
+            &s.obs_file,
+            &spec.obs,
+            Some(s.obs_years),
+            dflt[0].grid.clone(),
+        )
+        .and_then(|o| o.convert(&dflt[0].units))
+        .with_context(|| {
+            format!(
+                "variable {v}: observations {} in {}",
+                spec.obs,
+                s.obs_file.display()
+            )
+        })?;
+        Ok(o.time_mean()?
+            .values
+            .into_dimensionality::<ndarray::Ix2>()?)
+    }
+
     /// The results of a calibration variable (an error lists the variables there are).
     pub fn variable(&self, name: &str) -> Result<&VariableResult> {
         self.variables

@@ -221,6 +221,24 @@ impl Rows {
     }
 }
 
+/// The options `n` (new members, default 1000) and `seed` (default 0) of inflation.
+fn inflate_options(options: &Map) -> RResult<(usize, u64)> {
+    let (mut n, mut seed) = (1000, 0u64);
+    for (k, v) in options {
+        match k.as_str() {
+            "n" => n = usize_opt(v, "n", 100_000_000)?,
+            "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
+            _ => return Err(script_err(format!("unknown option '{k}': use n, seed"))),
+        }
+    }
+    if n < 2 {
+        return Err(script_err(format!(
+            "option n = {n}: inflation needs at least 2 new members"
+        )));
+    }
+    Ok((n, seed))
+}
+
 /// The functions of the `emulate` module.
 #[export_module]
 pub mod emulate_fns {
@@ -325,7 +343,10 @@ pub mod emulate_fns {
     /// emulator), and ridge and quadratic ridge on the same split; every emulator compared on
     /// the train, validation and test members and the second ensemble. Options: layer1,
     /// layer2 (lists of nodes), top, resamples, seed, train, validation (fractions),
-    /// ridge_alpha, and the network options of `fit_nn`.
+    /// ridge_alpha, the network options of `fit_nn`, and `final`: `"split"` (default: the
+    /// resampled networks as trained) or `"all"` (each retrained on every member for the
+    /// median best epoch of those networks, recorded as `final_epochs` in `stage.json`;
+    /// the test members are then seen in training, the second ensemble stays out of sample).
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
         let mut s = StageSettings::default();
@@ -340,9 +361,12 @@ pub mod emulate_fns {
                 "train" => s.protocol.train = number(v, "train")?,
                 "validation" => s.protocol.validation = number(v, "validation")?,
                 "ridge_alpha" => s.ridge_alpha = number(v, "ridge_alpha")?,
+                "final" => {
+                    s.protocol.final_training = v.to_string().parse().map_err(err)?;
+                }
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, ridge_alpha, {NN_KEYS}"
+                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, {NN_KEYS}"
                     )))
                 }
             }
@@ -368,7 +392,11 @@ pub mod emulate_fns {
             + s.protocol
                 .top
                 .min(s.protocol.layer1.len() * s.protocol.layer2.len())
-                * s.protocol.resamples;
+                * s.protocol.resamples
+            + match s.protocol.final_training {
+                crate::emulate::protocol::FinalTraining::Split => 0,
+                crate::emulate::protocol::FinalTraining::All => s.protocol.resamples,
+            };
         let pb = crate::progress::bar((per * targets.len()) as u64, "training networks");
         let r = EmulatorStage::run(&inputs, &targets, s, &|| pb.inc(1)).map_err(err);
         pb.finish_and_clear();
@@ -577,6 +605,80 @@ pub mod emulate_fns {
             }
         }
         rows.table(&["first_order", "total"])
+    }
+
+    /// Ensemble inflation (Fig. S10) with every emulator of every variable: `n` (default
+    /// 1000) new scalings from a seeded Latin hypercube (`seed`, default 0), the emulated
+    /// PCs there, and their quantiles at 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99
+    /// against those of the ensemble's PCs. A Table: emulator, variable, mode, probability,
+    /// ensemble, emulated. `em.inflate(n, seed)` gives the emulated PCs themselves.
+    #[rhai_fn(name = "inflate", pure, return_raw)]
+    pub fn stage_inflate(
+        s: &mut ScriptEmulators,
+        stage: ScriptEofStage,
+        options: Map,
+    ) -> RResult<ScriptTable> {
+        let (n, seed) = inflate_options(&options)?;
+        let (mut em, mut var, mut mode, mut prob, mut ens, mut emu) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for v in &s.0.variables {
+            let r = stage.0.variable(&v.variable).map_err(err)?;
+            for (name, f) in &v.emulators {
+                let inf = crate::emulate::interpret::inflate(
+                    f.model.emulator(),
+                    r.pcs.view(),
+                    n,
+                    seed,
+                    &crate::emulate::interpret::INFLATION_PROBS,
+                )
+                .map_err(err)?;
+                for k in 0..inf.emulated.ncols() {
+                    for (i, &p) in inf.probs.iter().enumerate() {
+                        em.push(name.clone());
+                        var.push(v.variable.clone());
+                        mode.push((k + 1) as f64);
+                        prob.push(p);
+                        ens.push(inf.ensemble_quantiles[[i, k]]);
+                        emu.push(inf.emulated_quantiles[[i, k]]);
+                    }
+                }
+            }
+        }
+        Table::from_columns(vec![
+            ("emulator".into(), Column::Text(em)),
+            ("variable".into(), Column::Text(var)),
+            ("mode".into(), Column::Numbers(mode)),
+            ("probability".into(), Column::Numbers(prob)),
+            ("ensemble".into(), Column::Numbers(ens)),
+            ("emulated".into(), Column::Numbers(emu)),
+        ])
+        .map(|t| ScriptTable(Arc::new(t)))
+        .map_err(err)
+    }
+
+    /// The emulated outputs (means) at `n` new scalings from a seeded Latin hypercube, rows
+    /// x outputs: an inflated ensemble (Fig. S10); the same points as `ems.inflate` with the
+    /// same `n` and `seed`.
+    ///
+    /// ```rhai
+    /// let x = array([[0.0], [0.5], [1.0], [0.25]]);
+    /// let e = fit_ridge(x, 2 * x + 1, #{alpha: 0});
+    /// let y = e.inflate(100, 1);
+    /// y.shape    //=> [100, 1]
+    /// nanmin(y) > 0.99 && nanmax(y) < 3.01    //=> true
+    /// ```
+    #[rhai_fn(name = "inflate", pure, return_raw)]
+    pub fn emulator_inflate(e: &mut ScriptEmulator, n: INT, seed: INT) -> RResult<NdArray> {
+        let mut options = Map::new();
+        options.insert("n".into(), Dynamic::from(n));
+        options.insert("seed".into(), Dynamic::from(seed));
+        let (n, seed) = inflate_options(&options)?;
+        let em = e.0.model.emulator();
+        let y = Array2::<f64>::zeros((0, em.outputs()));
+        // the quantiles of an empty ensemble are NaN and unused here
+        crate::emulate::interpret::inflate(em, y.view(), n, seed, &[])
+            .map(|inf| NdArray::new(inf.emulated.into_dyn()))
+            .map_err(err)
     }
 
     /// A summary.

@@ -572,6 +572,15 @@ pub mod eof_fns {
     pub fn units_of(s: &mut ScriptEofStage, v: &str) -> RResult<String> {
         Ok(s.var(v)?.units.clone())
     }
+    /// The observed mean map of `v` (lat, lon) on the model grid in the model's units, read
+    /// again from the observation file (the target of `rmse`): e.g. the RMSE of maps rebuilt
+    /// from emulated PCs, `rmse(stage.eof(v).reconstruct_from(pcs), stage.observed(v))`
+    /// (Fig. 6c-d).
+    #[rhai_fn(return_raw, pure)]
+    pub fn observed(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
+        s.0.observed_mean(v).map(arr).map_err(err)
+    }
+
     /// The RMSE of each member of `v` against the observed mean, as run and rebuilt from the
     /// kept modes (Fig. 6a-b): `#{as_run: Array, from_modes: Array}`.
     #[rhai_fn(name = "rmse", return_raw, pure)]
