@@ -256,6 +256,9 @@ impl Built {
 /// Rows per chunk of prediction.
 const CHUNK: usize = 1024;
 
+/// A chunk's predictions: first row, means, variances.
+type Part = (usize, Array2<f64>, Array2<f64>);
+
 /// A fitted Gaussian-process emulator (one GP per output).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "GpFile", into = "GpFile")]
@@ -537,7 +540,7 @@ impl Emulator for Gp {
         let mut mean = Array2::zeros((n, k));
         let mut variance = Array2::zeros((n, k));
         let chunks: Vec<usize> = (0..n).step_by(CHUNK).collect();
-        let parts: Vec<Result<(usize, Array2<f64>, Array2<f64>)>> = chunks
+        let parts: Vec<Result<Part>> = chunks
             .par_iter()
             .map(|&a| {
                 let b = (a + CHUNK).min(n);
