@@ -97,6 +97,13 @@ pub const BENCHES: &[Bench] = &[
         once: false,
     },
     Bench {
+        name: "gp_fit",
+        about: "Gaussian process on 100 members x 6 parameters x 3 modes: 3 kernels x 5 starts, nugget chosen",
+        target_s: 5.0,
+        setup: gp_fit,
+        once: false,
+    },
+    Bench {
         name: "nn_protocol",
         about: "the paper's protocol for 2 variables: 121 configurations + 100 resamplings of the top 10 (run once)",
         target_s: 60.0,
@@ -202,6 +209,15 @@ fn ridge_fit() -> anyhow::Result<Body> {
             },
         )?;
         r.predict(x.view())?;
+        Ok(())
+    }))
+}
+
+fn gp_fit() -> anyhow::Result<Body> {
+    use crate::emulate::gp::{Gp, GpSettings};
+    let (x, y) = emulator_data(100);
+    Ok(Box::new(move || {
+        Gp::fit(x.view(), y.view(), &GpSettings::default())?;
         Ok(())
     }))
 }

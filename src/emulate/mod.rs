@@ -5,6 +5,7 @@
 //! Every emulator implements [`Emulator`]; fitting follows linfa's habit: settings are
 //! checked once, then `fit(x, y, settings)` returns a fitted model whose `predict` is cheap.
 
+pub mod gp;
 pub mod interpret;
 pub mod nn;
 pub mod protocol;
@@ -94,6 +95,8 @@ pub enum Model {
     Nn(Box<nn::Network>),
     /// Networks trained on resamplings (the protocol's choice).
     NnEnsemble(protocol::NetworkEnsemble),
+    /// Gaussian processes, one per output.
+    Gp(gp::Gp),
 }
 
 impl Model {
@@ -103,6 +106,7 @@ impl Model {
             Model::Ridge(m) => m,
             Model::Nn(m) => m.as_ref(),
             Model::NnEnsemble(m) => m,
+            Model::Gp(m) => m,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The emulator stage as one object: for each calibration variable of an EOF stage, the
-//! paper's network protocol and the ridge baselines fitted on the same split, compared on
+//! paper's network protocol, a Gaussian process and the ridge baselines fitted on the same
+//! split, compared on
 //! the training, validation and test members and on the second ensemble (out of sample),
 //! with the coverage of their +-2 sigma predictive intervals.
 //!
@@ -7,6 +8,7 @@
 //! coverage), `protocol.csv` (every grid configuration's skill) and one JSON file per
 //! emulator and variable (`METHOD_VARIABLE.json`, read back by [`super::Fitted::load`]).
 
+use super::gp::{Gp, GpSettings};
 use super::protocol::{self, ProtocolSettings, Split};
 use super::ridge::{Ridge, RidgeSettings};
 use super::{Fitted, Model};
@@ -23,6 +25,9 @@ pub struct StageSettings {
     pub protocol: ProtocolSettings,
     /// Penalty of the two ridge baselines.
     pub ridge_alpha: f64,
+    /// The Gaussian process (kernels, trend, nugget).
+    #[serde(default)]
+    pub gp: GpSettings,
 }
 
 impl Default for StageSettings {
@@ -30,6 +35,7 @@ impl Default for StageSettings {
         StageSettings {
             protocol: ProtocolSettings::default(),
             ridge_alpha: 1e-3,
+            gp: GpSettings::default(),
         }
     }
 }
@@ -62,7 +68,7 @@ pub struct Target {
 /// One row of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
-    /// Emulator name (`nn`, `ridge`, `quadratic_ridge`).
+    /// Emulator name (`nn`, `gp`, `ridge`, `quadratic_ridge`).
     pub emulator: String,
     /// Calibration variable.
     pub variable: String,
@@ -183,6 +189,9 @@ impl EmulatorStage {
                 Ok(())
             };
             add("nn", Model::NnEnsemble(r.ensemble.clone()))?;
+            let g = Gp::fit(tx.view(), ty.view(), &settings.gp)
+                .with_context(|| format!("variable {}: gp", v.variable))?;
+            add("gp", Model::Gp(g))?;
             for (name, degree) in [("ridge", 1), ("quadratic_ridge", 2)] {
                 let m = Ridge::fit(
                     tx.view(),
@@ -492,8 +501,8 @@ mod tests {
         settings.protocol.resamples = 3;
         settings.protocol.network.epochs = 20;
         let s = EmulatorStage::run(&inputs, &targets, settings, &|| {}).unwrap();
-        // 3 emulators x 4 splits x 2 modes
-        assert_eq!(s.metrics.len(), 24);
+        // 4 emulators x 4 splits x 2 modes
+        assert_eq!(s.metrics.len(), 32);
         let q = s
             .metrics
             .iter()
@@ -506,17 +515,38 @@ mod tests {
         let f = s.get("nn", "GPP").unwrap();
         assert_eq!(f.training_cases.len(), 18);
         assert!(s
-            .get("gp", "GPP")
+            .get("svm", "GPP")
             .unwrap_err()
             .to_string()
-            .contains("there are nn, ridge, quadratic_ridge"));
+            .contains("there are nn, gp, ridge, quadratic_ridge"));
+        // a smooth function of 2 inputs: the GP is near exact on the second ensemble
+        let g = s
+            .metrics
+            .iter()
+            .find(|m| m.emulator == "gp" && m.split == "ppe_test" && m.mode == 1)
+            .unwrap();
+        assert!(g.r2 > 0.99, "{g:?}");
         let dir = tempfile::tempdir().unwrap();
         s.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-        assert_eq!(text.lines().count(), 25);
+        assert_eq!(text.lines().count(), 33);
         assert!(text.starts_with("emulator,variable,mode,split,mse,r2,coverage\n"));
         let back = Fitted::load(&dir.path().join("quadratic_ridge_GPP.json")).unwrap();
         assert_eq!(&back, s.get("quadratic_ridge", "GPP").unwrap());
+        let back = EmulatorStage::load(dir.path()).unwrap();
+        let (a, b) = (s.get("gp", "GPP").unwrap(), back.get("gp", "GPP").unwrap());
+        assert_eq!(a, b);
+        let (pa, pb) = (
+            a.model
+                .emulator()
+                .predict(inputs.test_x.as_ref().unwrap().view())
+                .unwrap(),
+            b.model
+                .emulator()
+                .predict(inputs.test_x.as_ref().unwrap().view())
+                .unwrap(),
+        );
+        assert_eq!(pa, pb);
         assert_eq!(
             std::fs::read_to_string(dir.path().join("protocol.csv"))
                 .unwrap()

@@ -5,6 +5,7 @@ use super::array::NdArray;
 use super::convert::{number, script_err, RResult};
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
+use crate::emulate::gp::{Gp, GpSettings};
 use crate::emulate::nn::{Activation, Network, NnSettings, Optimizer};
 use crate::emulate::ridge::{Ridge, RidgeSettings};
 use crate::emulate::stage::{EmulatorStage, Inputs, StageSettings, Target};
@@ -142,6 +143,50 @@ fn unknown(rest: &[String], known: &str) -> RResult<()> {
 }
 
 const NN_KEYS: &str = "hidden, activations, l2, lr, optimizer, batch_size, epochs, patience, min_delta, restore_best, standardize_outputs, seed";
+
+const GP_KEYS: &str = "kernels, trend, nugget, n_start, seed";
+
+/// Applies the Gaussian-process options of `m` to `s`; returns the keys it did not know.
+fn gp_options(s: &mut GpSettings, m: &Map) -> RResult<Vec<String>> {
+    let mut rest = Vec::new();
+    for (k, v) in m {
+        match k.as_str() {
+            "kernels" => {
+                let names: Vec<String> = match v.read_lock::<Array>() {
+                    Some(list) => list.iter().map(|a| a.to_string()).collect(),
+                    None => vec![v.to_string()],
+                };
+                s.kernels = names
+                    .iter()
+                    .map(|n| n.parse().map_err(err))
+                    .collect::<RResult<_>>()?;
+            }
+            "trend" => s.trend = v.to_string().parse().map_err(err)?,
+            "nugget" => {
+                s.nugget = if v.is_unit() {
+                    None
+                } else {
+                    Some(number(v, "nugget")?)
+                }
+            }
+            "n_start" => s.n_start = usize_opt(v, "n_start", 1000)?,
+            "seed" => s.seed = usize_opt(v, "seed", usize::MAX)? as u64,
+            _ => rest.push(k.to_string()),
+        }
+    }
+    s.check().map_err(err)?;
+    Ok(rest)
+}
+
+/// Applies the Gaussian-process options among the keys `rest` of `m` to the stage's GP
+/// settings; returns the keys left.
+fn gp_stage_options(s: &mut StageSettings, m: &Map, rest: Vec<String>) -> RResult<Vec<String>> {
+    let sub: Map = rest
+        .iter()
+        .filter_map(|k| m.get(k.as_str()).map(|v| (k.as_str().into(), v.clone())))
+        .collect();
+    gp_options(&mut s.gp, &sub)
+}
 
 fn names(prefix: &str, n: usize) -> Vec<String> {
     (1..=n).map(|k| format!("{prefix}{k}")).collect()
@@ -336,21 +381,51 @@ pub mod emulate_fns {
         wrap(Model::Nn(Box::new(net)), &x, &y)
     }
 
+    /// A Gaussian process per column of `y` on the scalings `x`: kernel (squared exponential,
+    /// Matern 3/2, Matern 5/2) and noise (nugget) chosen per output by the likelihood,
+    /// constant trend, thetas per input. Options: `kernels` (a name or a list of
+    /// `squared_exponential`, `matern32`, `matern52`), `trend` (`constant` or `linear`),
+    /// `nugget` (a number fixes the noise variance over the process variance; `()` chooses
+    /// it), `n_start` (restarts of the likelihood maximisation, default 4), `seed`. The
+    /// variance is that of a new observation (kriging variance plus noise).
+    ///
+    /// ```rhai
+    /// let x = array([[0.0], [0.2], [0.4], [0.6], [0.8], [1.0]]);
+    /// let e = fit_gp(x, x * x, #{kernels: "matern52", nugget: 0});
+    /// e.method    //=> gp
+    /// let p = e.predict(array([[0.4], [0.5]]));
+    /// round(p.mean[0][0] * 1000) / 1000    //=> 0.16
+    /// p.variance[0][0] < 1e-9    //=> true
+    /// p.variance[1][0] > 1e-9    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fit_gp(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
+        let mut s = GpSettings::default();
+        let rest = gp_options(&mut s, &options)?;
+        unknown(&rest, GP_KEYS)?;
+        let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
+        let g = Gp::fit(x.view(), y.view(), &s).map_err(err)?;
+        wrap(Model::Gp(g), &x, &y)
+    }
+
     /// Runs the emulator stage on an EOF stage's results: for each calibration variable,
     /// the paper's protocol (seeded 60/20/20 split; networks over a grid of nodes per
     /// hidden layer, 5..15 x 5..15; the best 10 retrained on 100 resamplings; the
     /// configuration with the lowest mean + spread of test MSE; its networks as one
-    /// emulator), and ridge and quadratic ridge on the same split; every emulator compared on
-    /// the train, validation and test members and the second ensemble. Options: layer1,
-    /// layer2 (lists of nodes), top, resamples, seed, train, validation (fractions),
-    /// ridge_alpha, the network options of `fit_nn`, and `final`: `"split"` (default: the
-    /// resampled networks as trained) or `"all"` (each retrained on every member for the
-    /// median best epoch of those networks, recorded as `final_epochs` in `stage.json`;
-    /// the test members are then seen in training, the second ensemble stays out of sample).
+    /// emulator), and a Gaussian process (`gp`), ridge and quadratic ridge on the same split;
+    /// every emulator compared on the train, validation and test members and the second
+    /// ensemble. Options: layer1, layer2 (lists of nodes), top, resamples, seed, train,
+    /// validation (fractions), ridge_alpha, the network options of `fit_nn`, the Gaussian
+    /// process options of `fit_gp` (kernels, trend, nugget, n_start), and `final`:
+    /// `"split"` (default: the resampled networks as trained) or `"all"` (each retrained on
+    /// every member for the median best epoch of those networks, recorded as `final_epochs`
+    /// in `stage.json`; the test members are then seen in training, the second ensemble
+    /// stays out of sample).
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
         let mut s = StageSettings::default();
         let rest = nn_options(&mut s.protocol.network, &options)?;
+        let rest = gp_stage_options(&mut s, &options, rest)?;
         for k in rest {
             let v = &options[k.as_str()];
             match k.as_str() {
@@ -366,7 +441,7 @@ pub mod emulate_fns {
                 }
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, {NN_KEYS}"
+                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, {NN_KEYS}, {GP_KEYS}"
                     )))
                 }
             }
@@ -424,7 +499,7 @@ pub mod emulate_fns {
         metrics_table(&s.0).map(|t| ScriptTable(Arc::new(t)))
     }
 
-    /// The emulator `name` (`nn`, `ridge`, `quadratic_ridge`) of `variable`.
+    /// The emulator `name` (`nn`, `gp`, `ridge`, `quadratic_ridge`) of `variable`.
     #[rhai_fn(name = "get", pure, return_raw)]
     pub fn stage_get(
         s: &mut ScriptEmulators,
@@ -741,7 +816,7 @@ pub mod emulate_fns {
             .map_err(err)
     }
 
-    /// The method: `ridge`, `quadratic_ridge`, `nn` or `nn_ensemble`.
+    /// The method: `ridge`, `quadratic_ridge`, `nn`, `nn_ensemble` or `gp`.
     #[rhai_fn(get = "method", pure)]
     pub fn method(e: &mut ScriptEmulator) -> String {
         e.0.model.emulator().method()
