@@ -8,6 +8,7 @@
 
 pub mod cost;
 pub mod history_match;
+pub mod mcmc;
 
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2, ArrayView2};
