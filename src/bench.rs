@@ -110,7 +110,39 @@ pub const BENCHES: &[Bench] = &[
         setup: history_match_10m,
         once: false,
     },
+    Bench {
+        name: "mcmc_gaussian6",
+        about: "ensemble sampler, 200 walkers x 10,000 steps on a 6-D Gaussian, + summary (tau, quantiles)",
+        target_s: 10.0,
+        setup: mcmc_gaussian6,
+        once: false,
+    },
 ];
+
+/// A cheap correlated 6-D Gaussian posterior inside the unit box: the sampler's own cost.
+fn mcmc_gaussian6() -> anyhow::Result<Body> {
+    use crate::calibrate::mcmc::{sample, GaussianDensity, McmcSettings, Start};
+    let sd = [0.05, 0.06, 0.04, 0.07, 0.05, 0.06];
+    let cov = ndarray::Array2::from_shape_fn((6, 6), |(i, j)| {
+        let r = if i == j { 1.0 } else { 0.3 };
+        r * sd[i.min(j)] * sd[i.max(j)]
+    });
+    let g = GaussianDensity::new(vec![0.35, 0.5, 0.65, 0.45, 0.55, 0.6], cov.view())?;
+    let s = McmcSettings {
+        walkers: 200,
+        steps: 10_000,
+        burn: 1000,
+        thin: 1,
+        seed: 1,
+        a: 2.0,
+    };
+    Ok(Box::new(move || {
+        let chain = sample(&g, &Start::Uniform, &s)?;
+        let sum = chain.summary();
+        anyhow::ensure!((sum.mean[0] - 0.35).abs() < 0.01 && sum.acceptance > 0.2);
+        Ok(())
+    }))
+}
 
 /// Emulator training data: 100 seeded uniform scalings of 6 parameters and 3 smooth
 /// outputs of PC-like size.

@@ -14,7 +14,7 @@
 
 use super::LogDensity;
 use anyhow::{bail, Result};
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3};
+use ndarray::{Array1, Array2, ArrayView2, ArrayView3};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -304,7 +304,11 @@ fn evaluate<D: LogDensity + ?Sized>(density: &D, x: ArrayView2<f64>) -> Result<A
 /// `z = ((a - 1) u + 1)^2 / a` (`u` uniform), accepted with probability
 /// `min(1, z^(d-1) p(y) / p(x_k))`. The proposals of a half are evaluated as one batch;
 /// proposals outside the box are rejected without being evaluated. The starting walkers
-/// must have finite log-density and span all `d` directions.
+/// must have finite log-density and span all `d` directions. The density must not return
+/// NaN or `+inf` (an error naming the point); `-inf` rejects a proposal.
+///
+/// Costs of the sampler itself: no allocation per step except the density's answer; the
+/// chain (kept steps x walkers x parameters) is allocated once.
 pub fn sample<D: LogDensity + ?Sized>(
     density: &D,
     start: &Start,
@@ -333,11 +337,12 @@ pub fn sample<D: LogDensity + ?Sized>(
     let mut lp: Vec<f64> = lp0.to_vec();
     let mut accepted = vec![0u64; nw];
     let mut order: Vec<usize> = (0..nw).collect();
-    // per-half work space, allocated once
-    let mut proposal = vec![0.0; half * dim];
+    // per-half work space, allocated once: the proposals inside the box, packed in the
+    // batch given to the density; `row[i]` is where walker i's proposal went (or NONE)
+    const NONE: usize = usize::MAX;
+    let mut batch = vec![0.0; half * dim];
+    let mut row = vec![NONE; half];
     let mut factor = vec![0.0; half];
-    let mut is_inside = vec![false; half];
-    let mut batch = Array2::<f64>::zeros((half, dim));
     let a = settings.a;
     let pb = crate::progress::bar(settings.steps as u64, "mcmc steps");
 
@@ -355,39 +360,39 @@ pub fn sample<D: LogDensity + ?Sized>(
                 let z = ((a - 1.0) * u + 1.0).powi(2) / a;
                 let c = other[rng.gen_range(0..half)];
                 factor[i] = (dim as f64 - 1.0) * z.ln();
-                let q = &mut proposal[i * dim..(i + 1) * dim];
+                // written in the next free batch row; kept there only when inside the box
+                let q = &mut batch[n_in * dim..(n_in + 1) * dim];
                 let xk = &pos[k * dim..(k + 1) * dim];
                 let xc = &pos[c * dim..(c + 1) * dim];
                 let mut ok = true;
-                for j in 0..dim {
-                    let v = xc[j] - (xc[j] - xk[j]) * z;
+                for ((qj, &cj), &kj) in q.iter_mut().zip(xc).zip(xk) {
+                    let v = cj - (cj - kj) * z;
                     ok &= (0.0..=1.0).contains(&v);
-                    q[j] = v;
+                    *qj = v;
                 }
-                is_inside[i] = ok;
-                if ok {
-                    batch.row_mut(n_in).assign(&ndarray::aview1(q));
+                row[i] = if ok {
                     n_in += 1;
-                }
-            }
-            let new_lp = if n_in > 0 {
-                evaluate(density, batch.slice(s![..n_in, ..]))?
-            } else {
-                Array1::zeros(0)
-            };
-            let mut next = 0;
-            for (i, &k) in active.iter().enumerate() {
-                let l = if is_inside[i] {
-                    next += 1;
-                    new_lp[next - 1]
+                    n_in - 1
                 } else {
-                    f64::NEG_INFINITY
+                    NONE
                 };
-                let diff = factor[i] + l - lp[k];
+            }
+            if n_in == 0 {
+                continue;
+            }
+            let view = ArrayView2::from_shape((n_in, dim), &batch[..n_in * dim])?;
+            let new_lp = evaluate(density, view)?;
+            for (i, &k) in active.iter().enumerate() {
+                // a proposal outside the box has log-posterior -inf: rejected, no draw
+                let r = row[i];
+                if r == NONE {
+                    continue;
+                }
+                let diff = factor[i] + new_lp[r] - lp[k];
                 let u: f64 = rng.gen();
                 if diff > u.ln() {
-                    pos[k * dim..(k + 1) * dim].copy_from_slice(&proposal[i * dim..(i + 1) * dim]);
-                    lp[k] = l;
+                    pos[k * dim..(k + 1) * dim].copy_from_slice(&batch[r * dim..(r + 1) * dim]);
+                    lp[k] = new_lp[r];
                     accepted[k] += 1;
                 }
             }
@@ -486,11 +491,12 @@ impl Chain {
 
     /// Posterior mean of each parameter over every kept sample.
     pub fn mean(&self) -> Array1<f64> {
-        let mut m = Array1::zeros(self.dim);
-        for row in self.flat().rows() {
-            m += &row;
+        let mut m = vec![0.0; self.dim];
+        for row in self.samples.chunks_exact(self.dim) {
+            m.iter_mut().zip(row).for_each(|(a, v)| *a += v);
         }
-        m / (self.kept_steps() * self.walkers) as f64
+        let n = (self.kept_steps() * self.walkers) as f64;
+        m.into_iter().map(|a| a / n).collect()
     }
 
     /// Posterior covariance of the parameters over every kept sample (divisor n - 1).
@@ -499,9 +505,9 @@ impl Chain {
         let n = self.kept_steps() * self.walkers;
         let mut c = Array2::<f64>::zeros((self.dim, self.dim));
         let mut d = vec![0.0; self.dim];
-        for row in self.flat().rows() {
-            for j in 0..self.dim {
-                d[j] = row[j] - m[j];
+        for row in self.samples.chunks_exact(self.dim) {
+            for ((dj, v), mj) in d.iter_mut().zip(row).zip(&m) {
+                *dj = v - mj;
             }
             for i in 0..self.dim {
                 for j in 0..=i {
@@ -670,146 +676,179 @@ pub fn quantile_linear(values: &mut [f64], q: f64) -> f64 {
     }
 }
 
-/// Cosine and sine of `2 pi k / n` for `k < n / 2`.
-fn twiddles(n: usize) -> (Vec<f64>, Vec<f64>) {
-    (0..n / 2)
-        .map(|k| {
-            let t = 2.0 * std::f64::consts::PI * k as f64 / n as f64;
-            (t.cos(), t.sin())
-        })
-        .unzip()
+/// Precomputed tables of a radix-2 FFT of length `n` (a power of two): the bit-reversal
+/// swaps, and for every stage of half-length `h` the twiddles `exp(-2 pi i k / 2h)`,
+/// `k < h`, stored contiguously from offset `h - 1`.
+struct FftPlan {
+    swaps: Vec<(usize, usize)>,
+    wr: Vec<f64>,
+    wi: Vec<f64>,
 }
 
-/// In-place radix-2 forward FFT (`X_k = sum x_j exp(-2 pi i jk / n)`) of `re + i im`,
-/// `n` a power of two, with the twiddles of [`twiddles`]`(n)`.
-fn fft(re: &mut [f64], im: &mut [f64], cos: &[f64], sin: &[f64]) {
-    let n = re.len();
-    let mut j = 0;
-    for i in 1..n {
-        let mut bit = n >> 1;
-        while j & bit != 0 {
-            j ^= bit;
-            bit >>= 1;
+impl FftPlan {
+    fn new(n: usize) -> FftPlan {
+        let mut swaps = Vec::new();
+        let mut j = 0;
+        for i in 1..n {
+            let mut bit = n >> 1;
+            while j & bit != 0 {
+                j ^= bit;
+                bit >>= 1;
+            }
+            j |= bit;
+            if i < j {
+                swaps.push((i, j));
+            }
         }
-        j |= bit;
-        if i < j {
+        let (mut wr, mut wi) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut h = 1;
+        while h < n {
+            for k in 0..h {
+                let t = std::f64::consts::PI * k as f64 / h as f64;
+                wr.push(t.cos());
+                wi.push(-t.sin());
+            }
+            h *= 2;
+        }
+        FftPlan { swaps, wr, wi }
+    }
+
+    /// In-place forward FFT (`X_k = sum_j x_j exp(-2 pi i jk / n)`) of `re + i im`.
+    fn forward(&self, re: &mut [f64], im: &mut [f64]) {
+        let n = re.len();
+        for &(i, j) in &self.swaps {
             re.swap(i, j);
             im.swap(i, j);
         }
-    }
-    let mut len = 2;
-    while len <= n {
-        let h = len / 2;
-        let stride = n / len;
-        for start in (0..n).step_by(len) {
-            for k in 0..h {
-                let (wr, wi) = (cos[k * stride], -sin[k * stride]);
-                let (p, q) = (start + k, start + k + h);
-                let tr = re[q] * wr - im[q] * wi;
-                let ti = re[q] * wi + im[q] * wr;
-                re[q] = re[p] - tr;
-                im[q] = im[p] - ti;
-                re[p] += tr;
-                im[p] += ti;
+        let mut h = 1;
+        while h < n {
+            let (wr, wi) = (&self.wr[h - 1..2 * h - 1], &self.wi[h - 1..2 * h - 1]);
+            for (rc, ic) in re.chunks_exact_mut(2 * h).zip(im.chunks_exact_mut(2 * h)) {
+                let (r0, r1) = rc.split_at_mut(h);
+                let (i0, i1) = ic.split_at_mut(h);
+                for (((((a_r, a_i), b_r), b_i), &w_r), &w_i) in r0
+                    .iter_mut()
+                    .zip(i0.iter_mut())
+                    .zip(r1.iter_mut())
+                    .zip(i1.iter_mut())
+                    .zip(wr)
+                    .zip(wi)
+                {
+                    let tr = *b_r * w_r - *b_i * w_i;
+                    let ti = *b_r * w_i + *b_i * w_r;
+                    *b_r = *a_r - tr;
+                    *b_i = *a_i - ti;
+                    *a_r += tr;
+                    *a_i += ti;
+                }
             }
+            h *= 2;
         }
-        len <<= 1;
     }
 }
 
-/// Autocovariances (lags `0..len`, up to a factor) of two real series at once: `x + i y` is
-/// transformed once, the two power spectra are separated by symmetry and transformed back
-/// together (both are real and even, so a forward transform serves as the inverse up to
-/// the factor `n`, which the normalisation by lag 0 removes). Zero padding to twice the next
-/// power of two makes them the linear (not circular) sums, as emcee's `function_1d`.
-fn acov_pair(x: &[f64], y: &[f64], re: &mut [f64], im: &mut [f64], tw: &(Vec<f64>, Vec<f64>)) {
+/// Adds the power spectra of two real series (or of `x` alone), each centred and scaled to
+/// unit norm, to `acc` (the lower half, `n / 2 + 1` values: the spectra are even). One
+/// complex FFT of `x + i y` gives both, separated by symmetry. The series are zero-padded
+/// to `n` >= twice their length, so that the spectra's inverse transform is the linear (not
+/// circular) autocovariance, as in emcee's `function_1d`. False when a series is constant.
+fn add_spectra(
+    x: &[f64],
+    y: Option<&[f64]>,
+    re: &mut [f64],
+    im: &mut [f64],
+    plan: &FftPlan,
+    acc: &mut [f64],
+) -> bool {
     let len = x.len();
-    let mx = x.iter().sum::<f64>() / len as f64;
-    let my = y.iter().sum::<f64>() / len as f64;
-    // each series scaled to unit norm, so that neither drowns the other in rounding; a
-    // constant series gives 0/0 = NaN, as in emcee
-    let nx = x.iter().map(|v| (v - mx) * (v - mx)).sum::<f64>().sqrt();
-    let ny = y.iter().map(|v| (v - my) * (v - my)).sum::<f64>().sqrt();
     re.fill(0.0);
     im.fill(0.0);
-    for t in 0..len {
-        re[t] = (x[t] - mx) / nx;
-        im[t] = (y[t] - my) / ny;
-    }
-    if nx == 0.0 || ny == 0.0 {
-        re[..len].fill(if nx == 0.0 { f64::NAN } else { 0.0 });
-        im[..len].fill(if ny == 0.0 { f64::NAN } else { 0.0 });
-        if nx != 0.0 {
-            acov_pair(x, x, re, im, tw);
-            im[..len].fill(f64::NAN);
-        } else if ny != 0.0 {
-            acov_pair(y, y, re, im, tw);
-            re.swap_with_slice(im);
-            re[..len].fill(f64::NAN);
+    for (series, out) in std::iter::once(x)
+        .chain(y)
+        .zip([&mut re[..len], &mut im[..len]])
+    {
+        let m = series.iter().sum::<f64>() / len as f64;
+        let norm = series.iter().map(|v| (v - m) * (v - m)).sum::<f64>().sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return false;
         }
-        return;
+        for (o, v) in out.iter_mut().zip(series) {
+            *o = (v - m) / norm;
+        }
     }
-    fft(re, im, &tw.0, &tw.1);
+    plan.forward(re, im);
     let n = re.len();
-    // power spectra: P_x[k] = |(Z_k + conj Z_m)/2|^2, P_y[k] = |(Z_k - conj Z_m)/2i|^2, m = n-k
-    for k in 0..=n / 2 {
+    // P_x[k] = |(Z_k + conj Z_m)/2|^2, P_y[k] = |(Z_k - conj Z_m)/2i|^2, m = n - k
+    for (k, a) in acc.iter_mut().enumerate() {
         let m = (n - k) % n;
         let (rk, ik, rm, im_m) = (re[k], im[k], re[m], im[m]);
-        let px = 0.25 * ((rk + rm).powi(2) + (ik - im_m).powi(2));
-        let py = 0.25 * ((ik + im_m).powi(2) + (rk - rm).powi(2));
-        re[k] = px;
-        im[k] = py;
-        re[m] = px;
-        im[m] = py;
+        *a += 0.25 * ((rk + rm).powi(2) + (ik - im_m).powi(2));
+        if y.is_some() {
+            *a += 0.25 * ((ik + im_m).powi(2) + (rk - rm).powi(2));
+        }
     }
-    fft(re, im, &tw.0, &tw.1);
+    true
 }
 
 /// emcee's `autocorr.integrated_time(x, c, quiet=True)` for a chain `x` of steps x walkers x
 /// parameters: per parameter, the normalised autocorrelation function of each walker's
 /// series (emcee's `function_1d`), averaged over the walkers, `tau(M) = 2 sum_{t<=M} rho(t) -
 /// 1`, and Sokal's automatic window: the first `M` with `M >= c tau(M)` (emcee's quirks kept:
-/// if no `M` satisfies `M < c tau(M)`, e.g. NaN from a walker that never moved, the last
-/// lag; if all do, lag 0). Computed with a radix-2 FFT like emcee's, so it equals emcee's
-/// numbers up to rounding (1e-12 relative in the tests). Parameters run in parallel; the
-/// result does not depend on the thread count.
+/// if no `M` satisfies `M < c tau(M)` the last lag; if all do, lag 0). A walker that never
+/// moved in a parameter makes its tau NaN (emcee divides 0 by 0).
+///
+/// Computed with FFTs as emcee does, so it equals emcee's numbers up to rounding (1e-12
+/// relative in the tests): as the transform is linear, the walkers' power spectra (of the
+/// series scaled to unit norm, so that each autocorrelation is normalised) are summed and
+/// transformed back once per parameter. Parameters run in parallel; the result does not
+/// depend on the thread count.
 pub fn integrated_time(x: ArrayView3<f64>, c: f64) -> Array1<f64> {
     let (n_t, n_w, n_d) = x.dim();
     if n_t == 0 || n_w == 0 {
         return Array1::from_elem(n_d, f64::NAN);
     }
     let n = n_t.next_power_of_two() * 2;
-    let tw = twiddles(n);
+    let plan = FftPlan::new(n);
     let taus: Vec<f64> = (0..n_d)
         .into_par_iter()
         .map(|d| {
             let mut re = vec![0.0; n];
             let mut im = vec![0.0; n];
-            let mut f = vec![0.0; n_t];
+            let mut acc = vec![0.0; n / 2 + 1];
             let mut a = vec![0.0; n_t];
             let mut b = vec![0.0; n_t];
             for k in (0..n_w).step_by(2) {
-                let k2 = (k + 1).min(n_w - 1);
-                for t in 0..n_t {
-                    a[t] = x[[t, k, d]];
-                    b[t] = x[[t, k2, d]];
+                for (t, v) in a.iter_mut().enumerate() {
+                    *v = x[[t, k, d]];
                 }
-                acov_pair(&a, &b, &mut re, &mut im, &tw);
-                for t in 0..n_t {
-                    f[t] += re[t] / re[0];
-                }
-                if k2 != k {
-                    for t in 0..n_t {
-                        f[t] += im[t] / im[0];
+                let ok = if k + 1 < n_w {
+                    for (t, v) in b.iter_mut().enumerate() {
+                        *v = x[[t, k + 1, d]];
                     }
+                    add_spectra(&a, Some(&b), &mut re, &mut im, &plan, &mut acc)
+                } else {
+                    add_spectra(&a, None, &mut re, &mut im, &plan, &mut acc)
+                };
+                if !ok {
+                    return f64::NAN;
                 }
             }
+            // the summed spectrum is real and even: its forward transform is n times the
+            // inverse, and the factor goes with the normalisation by lag 0
+            for k in 0..=n / 2 {
+                re[k] = acc[k];
+                re[(n - k) % n] = acc[k];
+            }
+            im.fill(0.0);
+            plan.forward(&mut re, &mut im);
+            let f0 = re[0];
+            let f = re[..n_t].iter().map(|v| v / f0);
             let mut sum = 0.0;
             let mut first_false = None;
             let mut last = f64::NAN;
             let mut any_true = false;
-            for (t, ft) in f.iter().enumerate() {
-                sum += ft / n_w as f64;
+            for (t, ft) in f.enumerate() {
+                sum += ft;
                 let tau = 2.0 * sum - 1.0;
                 last = tau;
                 if (t as f64) < c * tau {
@@ -885,17 +924,27 @@ impl LogDensity for GaussianDensity {
         super::check_batch(x, self.dim())?;
         let d = self.dim();
         let mut z = vec![0.0; d];
+        let mut xr = vec![0.0; d];
+        let chol = self.chol.as_slice().unwrap_or(&[]);
         Ok(x.rows()
             .into_iter()
             .map(|r| {
+                let xs = match r.as_slice() {
+                    Some(s) => s,
+                    None => {
+                        xr.iter_mut().zip(r.iter()).for_each(|(o, v)| *o = *v);
+                        &xr
+                    }
+                };
                 // solve L z = x - m by forward substitution; log p = -|z|^2 / 2
                 let mut q = 0.0;
                 for i in 0..d {
-                    let mut s = r[i] - self.mean[i];
-                    for (l, zk) in self.chol.row(i).iter().zip(&z[..i]) {
+                    let li = &chol[i * d..i * d + i + 1];
+                    let mut s = xs[i] - self.mean[i];
+                    for (l, zk) in li.iter().zip(&z[..i]) {
                         s -= l * zk;
                     }
-                    z[i] = s / self.chol[[i, i]];
+                    z[i] = s / li[i];
                     q += z[i] * z[i];
                 }
                 -0.5 * q
@@ -908,7 +957,7 @@ impl LogDensity for GaussianDensity {
 mod tests {
     use super::*;
     use crate::calibrate::FnDensity;
-    use ndarray::{array, Array3};
+    use ndarray::{array, s, Array3};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A 64-bit LCG (Knuth's MMIX constants) giving uniforms in [0, 1) from the top 53 bits;
