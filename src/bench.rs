@@ -124,6 +124,13 @@ pub const BENCHES: &[Bench] = &[
         setup: de_rosenbrock6,
         once: false,
     },
+    Bench {
+        name: "mcmc_gaussian6",
+        about: "ensemble sampler, 200 walkers x 10,000 steps on a 6-D Gaussian, + summary (tau, quantiles)",
+        target_s: 10.0,
+        setup: mcmc_gaussian6,
+        once: false,
+    },
 ];
 
 /// DE's own overhead: the cost (6-D Rosenbrock on [-2, 3]^6) is cheap next to it.
@@ -141,6 +148,31 @@ fn de_rosenbrock6() -> anyhow::Result<Body> {
     Ok(Box::new(move || {
         let r = differential_evolution(&f, &DeSettings::default(), 1)?;
         anyhow::ensure!(r.converged && r.cost < 1e-8, "DE did not converge: {r:?}");
+        Ok(())
+    }))
+}
+
+/// A cheap correlated 6-D Gaussian posterior inside the unit box: the sampler's own cost.
+fn mcmc_gaussian6() -> anyhow::Result<Body> {
+    use crate::calibrate::mcmc::{sample, GaussianDensity, McmcSettings, Start};
+    let sd = [0.05, 0.06, 0.04, 0.07, 0.05, 0.06];
+    let cov = ndarray::Array2::from_shape_fn((6, 6), |(i, j)| {
+        let r = if i == j { 1.0 } else { 0.3 };
+        r * sd[i.min(j)] * sd[i.max(j)]
+    });
+    let g = GaussianDensity::new(vec![0.35, 0.5, 0.65, 0.45, 0.55, 0.6], cov.view())?;
+    let s = McmcSettings {
+        walkers: 200,
+        steps: 10_000,
+        burn: 1000,
+        thin: 1,
+        seed: 1,
+        a: 2.0,
+    };
+    Ok(Box::new(move || {
+        let chain = sample(&g, &Start::Uniform, &s)?;
+        let sum = chain.summary();
+        anyhow::ensure!((sum.mean[0] - 0.35).abs() < 0.01 && sum.acceptance > 0.2);
         Ok(())
     }))
 }

@@ -8,6 +8,7 @@
 
 pub mod cost;
 pub mod history_match;
+pub mod mcmc;
 pub mod optimize;
 
 use anyhow::{bail, Result};
