@@ -10,7 +10,9 @@ use crate::calibrate::cost::{Cost, Form, Target, Term};
 use crate::calibrate::history_match::{
     self, cost_filter, implausibility_match, FilterSettings, Keep, Kept, MatchSettings, Wave,
 };
-use crate::calibrate::Objective;
+use crate::calibrate::mcmc::{sample, Chain, McmcSettings, PosteriorSummary, Start};
+use crate::calibrate::optimize::{self, Method, OptimumResult};
+use crate::calibrate::{LogDensity, Objective};
 use crate::emulate::{Emulator, Fitted, Prediction};
 use anyhow::anyhow;
 use ndarray::{Array1, Array2, ArrayView2};
@@ -98,6 +100,74 @@ impl std::fmt::Debug for ScriptHistoryMatch {
             write!(f, "; NROY fraction {:.4}", w.nroy_fraction)?;
         }
         write!(f, ")")
+    }
+}
+
+/// Optimisers compared on one cost (script type `Optima`).
+#[derive(Clone, Debug)]
+pub struct ScriptOptima {
+    /// One result per method, in the order run.
+    pub results: Arc<Vec<OptimumResult>>,
+    /// Parameter names.
+    pub parameters: Vec<String>,
+}
+
+/// An MCMC posterior of the scalings (script type `Posterior`).
+#[derive(Clone)]
+pub struct ScriptPosterior {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// Its summary.
+    pub summary: Arc<PosteriorSummary>,
+    /// Parameter names.
+    pub parameters: Vec<String>,
+    /// What made it.
+    pub settings: serde_json::Value,
+}
+
+impl std::fmt::Debug for ScriptPosterior {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Posterior({} walkers x {} kept steps; acceptance {:.3}; mean [{}])",
+            self.summary.walkers,
+            self.summary.kept_steps,
+            self.summary.acceptance,
+            self.summary
+                .mean
+                .iter()
+                .map(|m| format!("{m:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// The log-likelihood of a cost: the built-in Gaussian one (sigma^2 plus the emulator's
+/// variance), or `-J / 2` for a script's cost.
+struct CostDensity<'a> {
+    c: &'a ScriptCost,
+    ctx: &'a NativeCallContext<'a>,
+}
+
+impl LogDensity for CostDensity<'_> {
+    fn dim(&self) -> usize {
+        self.c.cost.dim()
+    }
+    fn log_prob(&self, x: ArrayView2<f64>) -> anyhow::Result<Array1<f64>> {
+        match &self.c.custom {
+            None => {
+                let em = self.c.cost.emulate(x)?;
+                Ok(self.c.cost.log_likelihood(&em))
+            }
+            Some(f) => Ok(ClosureObjective {
+                cost: &self.c.cost,
+                f,
+                ctx: self.ctx,
+            }
+            .cost(x)?
+            .mapv(|j| -0.5 * j)),
+        }
     }
 }
 
@@ -532,6 +602,224 @@ pub mod calibrate_fns {
                 "unknown method '{m}': use \"cost\" or \"implausibility\""
             ))),
         }
+    }
+
+    /// Optimisers compared on the cost (paper section 4.3), each from the same `seed`:
+    /// `methods` a list of `"de"` (differential evolution as scipy's), `"dual_annealing"`,
+    /// `"lbfgsb"` (from several starts), `"nelder_mead"`, `"particle_swarm"` (default: all).
+    /// Each reports its optimum, cost, evaluations, iterations and time.
+    #[rhai_fn(return_raw)]
+    pub fn optimize(ctx: NativeCallContext, c: ScriptCost, options: Map) -> RResult<ScriptOptima> {
+        let mut names: Vec<String> = optimize::METHOD_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut seed = 0;
+        for (k, v) in &options {
+            match k.as_str() {
+                "methods" => names = string_list(v, "methods")?,
+                "seed" => seed = seed_option(v)?,
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use methods, seed"
+                    )))
+                }
+            }
+        }
+        let methods = names
+            .iter()
+            .map(|n| Method::by_name(n))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(err)?;
+        let results = match &c.custom {
+            None => optimize::compare(c.cost.as_ref(), &methods, seed),
+            Some(f) => optimize::compare(
+                &ClosureObjective {
+                    cost: &c.cost,
+                    f,
+                    ctx: &ctx,
+                },
+                &methods,
+                seed,
+            ),
+        }
+        .map_err(err)?;
+        Ok(ScriptOptima {
+            results: Arc::new(results),
+            parameters: c.parameters.clone(),
+        })
+    }
+
+    /// `optimum.csv` as a Table: method, cost, nfev, iterations, seconds, converged,
+    /// message, one column per parameter.
+    #[rhai_fn(get = "table", pure, return_raw)]
+    pub fn optima_table(o: &mut ScriptOptima) -> RResult<ScriptTable> {
+        optimize::table(&o.results, Some(&o.parameters))
+            .map(|t| ScriptTable(Arc::new(t)))
+            .map_err(err)
+    }
+
+    /// The lowest cost found: `#{method, cost, x}`.
+    #[rhai_fn(get = "best", pure)]
+    pub fn optima_best(o: &mut ScriptOptima) -> Map {
+        let mut m = Map::new();
+        if let Some(r) = o.results.iter().min_by(|a, b| a.cost.total_cmp(&b.cost)) {
+            m.insert("method".into(), Dynamic::from(r.method.clone()));
+            m.insert("cost".into(), Dynamic::from_float(r.cost));
+            m.insert(
+                "x".into(),
+                Dynamic::from(NdArray::new(Array1::from(r.x.clone()).into_dyn())),
+            );
+        }
+        m
+    }
+
+    /// Writes `optimum.csv` into `dir`.
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn optima_save(o: &mut ScriptOptima, dir: &str) -> RResult<()> {
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        optimize::write_csv(&dir.join("optimum.csv"), &o.results, Some(&o.parameters)).map_err(err)
+    }
+
+    /// The posterior of the scalings by an affine-invariant ensemble sampler (emcee's
+    /// stretch move), uniform prior on [0, 1]^d, log-likelihood `-1/2 sum ((Uhat - Uobs)^2
+    /// / s2 + ln s2)` with `s2 = sigma^2 +` the emulator's variance (lambda-weighted for the
+    /// `eq6` form), or `-J/2` for a script's cost. Options: `walkers` (64), `steps` (5000,
+    /// burn-in included), `burn` (1000), `thin` (1), `seed` (0), `start` (`"uniform"`, or
+    /// a candidate to start around, e.g. the optimum's `x`), `radius` (0.05, around it).
+    #[rhai_fn(return_raw)]
+    pub fn posterior(
+        ctx: NativeCallContext,
+        c: ScriptCost,
+        options: Map,
+    ) -> RResult<ScriptPosterior> {
+        let mut s = McmcSettings::default();
+        let mut start = Start::Uniform;
+        let mut radius = 0.05;
+        let mut center: Option<Vec<f64>> = None;
+        for (k, v) in &options {
+            match k.as_str() {
+                "walkers" => s.walkers = usize_option(v, "walkers", 1e6)?,
+                "steps" => s.steps = usize_option(v, "steps", 1e9)?,
+                "burn" => s.burn = number(v, "burn")?.max(0.0) as usize,
+                "thin" => s.thin = usize_option(v, "thin", 1e6)?,
+                "seed" => s.seed = seed_option(v)?,
+                "radius" => radius = number(v, "radius")?,
+                "start" => {
+                    if v.clone().into_string().ok().as_deref() == Some("uniform") {
+                        center = None;
+                    } else {
+                        let a = operand(v)?;
+                        center = Some(a.data().iter().copied().collect());
+                    }
+                }
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius"
+                    )))
+                }
+            }
+        }
+        if let Some(c0) = center {
+            start = Start::Ball { center: c0, radius };
+        }
+        s.check(c.cost.dim()).map_err(err)?;
+        let chain = sample(&CostDensity { c: &c, ctx: &ctx }, &start, &s).map_err(err)?;
+        let summary = chain.summary();
+        let settings = serde_json::json!({
+            "cost": format!("{c:?}"),
+            "walkers": s.walkers, "steps": s.steps, "burn": s.burn, "thin": s.thin,
+            "seed": s.seed, "a": s.a,
+            "start": match &start { Start::Ball { center, radius } => serde_json::json!({"center": center, "radius": radius}), _ => serde_json::json!("uniform") },
+            "acceptance": summary.acceptance,
+            "likelihood": if c.custom.is_some() { "-J/2 of the script's cost" } else { "Gaussian: sigma^2 + emulator variance" },
+        });
+        Ok(ScriptPosterior {
+            chain: Arc::new(chain),
+            summary: Arc::new(summary),
+            parameters: c.parameters.clone(),
+            settings,
+        })
+    }
+
+    /// `posterior.csv` as a Table: parameter, mean, p05, p50, p95, acceptance, tau, ess,
+    /// tau_reliable.
+    #[rhai_fn(get = "table", pure, return_raw)]
+    pub fn posterior_table(p: &mut ScriptPosterior) -> RResult<ScriptTable> {
+        let rows = p.summary.rows(&p.parameters).map_err(err)?;
+        let cols = PosteriorSummary::COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let cells: Vec<String> = rows.iter().map(|r| r[j].clone()).collect();
+                let col = if cells
+                    .iter()
+                    .all(|c| c.is_empty() || c.parse::<f64>().is_ok())
+                {
+                    crate::table::Column::Numbers(
+                        cells
+                            .iter()
+                            .map(|c| c.parse().unwrap_or(f64::NAN))
+                            .collect(),
+                    )
+                } else {
+                    crate::table::Column::Text(cells)
+                };
+                (name.to_string(), col)
+            })
+            .collect();
+        crate::table::Table::from_columns(cols)
+            .map(|t| ScriptTable(Arc::new(t)))
+            .map_err(err)
+    }
+
+    /// The kept samples, (kept steps x walkers) x parameters: for a corner plot.
+    #[rhai_fn(get = "samples", pure)]
+    pub fn posterior_samples(p: &mut ScriptPosterior) -> NdArray {
+        NdArray::new(p.chain.flat().to_owned().into_dyn())
+    }
+
+    /// The posterior mean per parameter.
+    #[rhai_fn(get = "mean", pure)]
+    pub fn posterior_mean(p: &mut ScriptPosterior) -> NdArray {
+        NdArray::new(Array1::from(p.summary.mean.clone()).into_dyn())
+    }
+
+    /// The mean acceptance fraction of the walkers.
+    #[rhai_fn(get = "acceptance", pure)]
+    pub fn posterior_acceptance(p: &mut ScriptPosterior) -> f64 {
+        p.summary.acceptance
+    }
+
+    /// Writes `posterior.csv` and `posterior.json` (the sampler's settings) into `dir`.
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn posterior_save(p: &mut ScriptPosterior, dir: &str) -> RResult<()> {
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        p.summary
+            .write_csv(&dir.join("posterior.csv"), &p.parameters)
+            .map_err(err)?;
+        crate::files::write_json(&dir.join("posterior.json"), &p.settings).map_err(err)
+    }
+
+    /// `Posterior(64 walkers x 4000 kept steps; acceptance ...; mean [...])`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn posterior_to_string(p: &mut ScriptPosterior) -> String {
+        format!("{p:?}")
+    }
+
+    /// `Optima(de: 1.234, ...)`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn optima_to_string(o: &mut ScriptOptima) -> String {
+        let parts: Vec<String> = o
+            .results
+            .iter()
+            .map(|r| format!("{}: {:.6} ({} evaluations)", r.method, r.cost, r.nfev))
+            .collect();
+        format!("Optima({})", parts.join("; "))
     }
 
     /// The kept candidates' scalings, kept x parameters.

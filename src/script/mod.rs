@@ -77,7 +77,7 @@ pub const MODULES: &[ScriptModule] = &[
     },
     ScriptModule {
         name: "calibrate",
-        about: "targets, costs (built in or a script closure), history matching",
+        about: "targets, costs (built in or a script closure), history matching, optimisers, MCMC",
         build: calibrate::module,
     },
     ScriptModule {
@@ -127,6 +127,8 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<emulate::ScriptEmulators>("Emulators"),
     script_type::<calibrate::ScriptCost>("Cost"),
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
+    script_type::<calibrate::ScriptOptima>("Optima"),
+    script_type::<calibrate::ScriptPosterior>("Posterior"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
     script_type::<sensitivity::ScriptPc>("PatternCorrelation"),

@@ -27,10 +27,10 @@ pub use de::{DeSettings, Updating};
 pub use local::{LbfgsbSettings, NelderMeadSettings, SwarmSettings};
 
 use super::Objective;
+use crate::table::{Column, Table};
 use anyhow::{bail, Result};
 use ndarray::{Array1, ArrayView2};
 use std::cell::Cell;
-use std::io::Write;
 use std::path::Path;
 
 /// Where one optimiser ended.
@@ -141,50 +141,39 @@ pub fn compare(
     methods.iter().map(|m| m.run(objective, seed)).collect()
 }
 
-/// Writes results as CSV (`method,cost,nfev,iterations,seconds,converged,message,x1..xd`;
-/// `names` label the parameter columns, else `x1`, `x2`, ...), atomically.
-pub fn write_csv(path: &Path, results: &[OptimumResult], names: Option<&[String]>) -> Result<()> {
+/// The results as `optimum.csv` rows (contract): method, cost, nfev, iterations, seconds,
+/// converged, message, then one column per parameter (`names`, else `x1`, `x2`, ...).
+pub fn table(results: &[OptimumResult], names: Option<&[String]>) -> Result<Table> {
     let d = results.first().map_or(0, |r| r.x.len());
     if let Some(n) = names {
         if n.len() != d {
             bail!("{} parameter names for optima of {d} parameters", n.len());
         }
     }
-    crate::files::atomic_write(path, |w: &mut dyn Write| {
-        let mut out = csv::Writer::from_writer(w);
-        let mut head: Vec<String> = [
-            "method",
-            "cost",
-            "nfev",
-            "iterations",
-            "seconds",
-            "converged",
-            "message",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        match names {
-            Some(n) => head.extend(n.iter().cloned()),
-            None => head.extend((1..=d).map(|i| format!("x{i}"))),
-        }
-        out.write_record(&head)?;
-        for r in results {
-            let mut row = vec![
-                r.method.clone(),
-                format!("{}", r.cost),
-                r.nfev.to_string(),
-                r.iterations.to_string(),
-                format!("{:.6}", r.seconds),
-                r.converged.to_string(),
-                r.message.clone(),
-            ];
-            row.extend(r.x.iter().map(|v| format!("{v}")));
-            out.write_record(&row)?;
-        }
-        out.flush()?;
-        Ok(())
-    })
+    let text = |f: fn(&OptimumResult) -> String| Column::Text(results.iter().map(f).collect());
+    let nums = |f: fn(&OptimumResult) -> f64| Column::Numbers(results.iter().map(f).collect());
+    let mut cols = vec![
+        ("method".to_string(), text(|r| r.method.clone())),
+        ("cost".to_string(), nums(|r| r.cost)),
+        ("nfev".to_string(), nums(|r| r.nfev as f64)),
+        ("iterations".to_string(), nums(|r| r.iterations as f64)),
+        ("seconds".to_string(), nums(|r| r.seconds)),
+        ("converged".to_string(), text(|r| r.converged.to_string())),
+        ("message".to_string(), text(|r| r.message.clone())),
+    ];
+    for j in 0..d {
+        let name = names.map_or_else(|| format!("x{}", j + 1), |n| n[j].clone());
+        cols.push((
+            name,
+            Column::Numbers(results.iter().map(|r| r.x[j]).collect()),
+        ));
+    }
+    Table::from_columns(cols)
+}
+
+/// Writes [`table`] as CSV through the one CSV writer, atomically.
+pub fn write_csv(path: &Path, results: &[OptimumResult], names: Option<&[String]>) -> Result<()> {
+    table(results, names)?.write(path)
 }
 
 /// The objective behind one counter: every evaluation of a run goes through here, so
