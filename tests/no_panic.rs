@@ -54,6 +54,17 @@ const FEW: &[&str] = &[
     "table(#{a: [1, NAN], b: [\"x\", \"\"]})",
 ];
 
+/// Calls with text arguments may write files under relative names (`"text"`, `"demo"`):
+/// every test here runs with the process's working folder in a temporary folder, never the
+/// source tree.
+fn sandbox_cwd() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        std::env::set_current_dir(dir.path()).unwrap();
+    });
+}
+
 fn call_expr(name: &str, args: &[&str]) -> String {
     let is_op = !name
         .chars()
@@ -82,6 +93,7 @@ fn combos(pool: &[&'static str], n: usize) -> Vec<Vec<&'static str>> {
 
 #[test]
 fn no_native_function_panics_on_malformed_arguments() {
+    sandbox_cwd();
     common::demo_fixture();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
@@ -151,6 +163,7 @@ fn no_native_function_panics_on_malformed_arguments() {
 
 #[test]
 fn huge_requests_are_errors_not_aborts() {
+    sandbox_cwd();
     common::demo_fixture();
     let engine = clmtune::script::engine();
     for code in [
@@ -218,6 +231,7 @@ fn stray_temporaries(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn issue18_aborts_are_errors() {
+    sandbox_cwd();
     common::demo_fixture();
     let dir = issue18_folder();
     let p = dir.path();
@@ -327,6 +341,7 @@ fn issue18_aborts_are_errors() {
 
 #[test]
 fn issue18_hangs_end_quickly() {
+    sandbox_cwd();
     common::demo_fixture();
     let dir = issue18_folder();
     let p = dir.path();
@@ -363,6 +378,7 @@ fn issue18_hangs_end_quickly() {
 
 #[test]
 fn issue18_special_files_and_inputs_are_never_replaced() {
+    sandbox_cwd();
     common::demo_fixture();
     let dir = issue18_folder();
     let p = dir.path();
@@ -506,6 +522,7 @@ impl Rng {
 /// given as targets keep their kind.
 #[test]
 fn seeded_fuzz_of_every_documented_function() {
+    sandbox_cwd();
     use std::os::unix::fs::FileTypeExt;
     common::demo_fixture();
     let dir = issue18_folder();

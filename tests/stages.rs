@@ -313,6 +313,53 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .iter()
         .all(|i| *i < 3.0));
     assert!(c.join("history_match_pairs.png").exists());
+    let opt = clmtune::table::Table::read(&c.join("optimum.csv")).unwrap();
+    assert_eq!(
+        opt.column("method").unwrap(),
+        &clmtune::table::Column::Text(
+            [
+                "de",
+                "dual_annealing",
+                "lbfgsb",
+                "nelder_mead",
+                "particle_swarm"
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    let best = opt.numbers("cost").unwrap();
+    assert!(best.iter().all(|c| c.is_finite() && *c >= 0.0));
+    // DE evaluates far more candidates than the 1000 best of history matching reach, and
+    // its optimum is no worse than the best of 100,000 candidates
+    assert!(best[0] <= cost[0] + 1e-9, "{} vs {}", best[0], cost[0]);
+    for p in [
+        "medlynslope",
+        "dleaf",
+        "kmax",
+        "fff",
+        "dint",
+        "baseflow_scalar",
+    ] {
+        assert!(opt
+            .numbers(p)
+            .unwrap()
+            .iter()
+            .all(|x| (0.0..=1.0).contains(x)));
+    }
+    let post = clmtune::table::Table::read(&c.join("posterior.csv")).unwrap();
+    assert_eq!(post.len(), 6);
+    let (lo, mid, hi) = (
+        post.numbers("p05").unwrap(),
+        post.numbers("p50").unwrap(),
+        post.numbers("p95").unwrap(),
+    );
+    for i in 0..6 {
+        assert!(0.0 <= lo[i] && lo[i] <= mid[i] && mid[i] <= hi[i] && hi[i] <= 1.0);
+    }
+    let acc = post.numbers("acceptance").unwrap()[0];
+    assert!(acc > 0.05 && acc < 0.95, "acceptance {acc}");
+    assert!(c.join("posterior_pairs.png").exists());
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

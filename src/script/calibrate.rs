@@ -552,6 +552,18 @@ pub mod calibrate_fns {
         Ok(out)
     }
 
+    /// The implausibility of each row of `x`: the largest over variables and modes of
+    /// `|Uobs - E[Uhat]| / sqrt(sigma^2 + emulator variance)` (below 3: not ruled out).
+    #[rhai_fn(name = "implausibility", return_raw, pure)]
+    pub fn cost_implausibility(c: &mut ScriptCost, x: Dynamic) -> RResult<NdArray> {
+        let x = matrix_of(&operand(&x)?, c.cost.dim())?;
+        let em = c.cost.emulate(x.view()).map_err(err)?;
+        let s = MatchSettings::default();
+        Ok(NdArray::new(
+            history_match::implausibility(&c.cost, &em, &s).into_dyn(),
+        ))
+    }
+
     /// The parameters (columns of the candidates), in order.
     #[rhai_fn(get = "parameters", pure)]
     pub fn cost_parameters(c: &mut ScriptCost) -> Array {
