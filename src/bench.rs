@@ -131,7 +131,63 @@ pub const BENCHES: &[Bench] = &[
         setup: mcmc_gaussian6,
         once: false,
     },
+    Bench {
+        name: "de_eq6_networks",
+        about: "differential evolution (scipy defaults, polished) to convergence on Eq. 6 through two 6-10-10-3 networks",
+        target_s: 0.1,
+        setup: de_eq6_networks,
+        once: false,
+    },
+    Bench {
+        name: "mcmc_networks",
+        about: "ensemble sampler, 200 walkers x 10,000 steps, Gaussian likelihood of Eq. 6 through two 6-10-10-3 networks",
+        target_s: 10.0,
+        setup: mcmc_networks,
+        once: false,
+    },
 ];
+
+/// DE on the bench's network cost ([`network_cost`]).
+fn de_eq6_networks() -> anyhow::Result<Body> {
+    use crate::calibrate::optimize::{de::differential_evolution, DeSettings};
+    let cost = network_cost()?;
+    Ok(Box::new(move || {
+        let r = differential_evolution(&cost, &DeSettings::default(), 1)?;
+        anyhow::ensure!(r.converged, "DE did not converge: {r:?}");
+        Ok(())
+    }))
+}
+
+/// The cost's Gaussian log-likelihood as a density (what `posterior(cost, ...)` samples).
+struct Likelihood(crate::calibrate::cost::Cost);
+
+impl crate::calibrate::LogDensity for Likelihood {
+    fn dim(&self) -> usize {
+        crate::calibrate::Objective::dim(&self.0)
+    }
+    fn log_prob(&self, x: ndarray::ArrayView2<f64>) -> anyhow::Result<ndarray::Array1<f64>> {
+        Ok(self.0.log_likelihood(&self.0.emulate(x)?))
+    }
+}
+
+/// MCMC on the bench's network cost.
+fn mcmc_networks() -> anyhow::Result<Body> {
+    use crate::calibrate::mcmc::{sample, McmcSettings, Start};
+    let d = Likelihood(network_cost()?);
+    let s = McmcSettings {
+        walkers: 200,
+        steps: 10_000,
+        burn: 1000,
+        thin: 1,
+        seed: 1,
+        a: 2.0,
+    };
+    Ok(Box::new(move || {
+        let chain = sample(&d, &Start::Uniform, &s)?;
+        anyhow::ensure!(chain.summary().acceptance > 0.05);
+        Ok(())
+    }))
+}
 
 /// DE's own overhead: the cost (6-D Rosenbrock on [-2, 3]^6) is cheap next to it.
 fn de_rosenbrock6() -> anyhow::Result<Body> {
