@@ -133,7 +133,7 @@ pub const BENCHES: &[Bench] = &[
     },
     Bench {
         name: "de_eq6_networks",
-        about: "differential evolution (scipy defaults, polished) to convergence on Eq. 6 through two 6-10-10-3 networks",
+        about: "differential evolution (scipy defaults, polished) on Eq. 6 through two 6-10-10-3 networks (minimum 0: all 1000 generations)",
         target_s: 0.1,
         setup: de_eq6_networks,
         once: false,
@@ -152,8 +152,10 @@ fn de_eq6_networks() -> anyhow::Result<Body> {
     use crate::calibrate::optimize::{de::differential_evolution, DeSettings};
     let cost = network_cost()?;
     Ok(Box::new(move || {
+        // the cost's minimum is 0 here, where scipy's stop rule std(E) <= tol |mean(E)|
+        // (atol 0) never holds: DE runs its 1000 generations
         let r = differential_evolution(&cost, &DeSettings::default(), 1)?;
-        anyhow::ensure!(r.converged, "DE did not converge: {r:?}");
+        anyhow::ensure!(r.cost < 1e-12, "DE did not find the minimum: {r:?}");
         Ok(())
     }))
 }
