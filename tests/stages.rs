@@ -360,6 +360,8 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     let acc = post.numbers("acceptance").unwrap()[0];
     assert!(acc > 0.05 && acc < 0.95, "acceptance {acc}");
     assert!(c.join("posterior_pairs.png").exists());
+    assert!(c.join("rmse_GPP.png").exists() && c.join("rmse_LHF.png").exists());
+    assert!(so.contains("LHF: RMSE of the kept sets"), "{so}");
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

@@ -224,7 +224,7 @@ fn call_closure(
 fn vector(m: &Map, key: &str, variable: &str) -> RResult<Array1<f64>> {
     let d = m.get(key).ok_or_else(|| {
         script_err(format!(
-            "target {variable} has no '{key}' (a target is #{{observed, sigma, lambda, default}})"
+            "target {variable} has no '{key}' (a target is #{{observed, sigma, lambda, default_run}})"
         ))
     })?;
     let a = operand(d)?;
@@ -255,7 +255,7 @@ fn target_of(targets: &Map, variable: &str) -> RResult<Target> {
         observed: vector(&t, "observed", variable)?,
         sigma: vector(&t, "sigma", variable)?,
         lambda: vector(&t, "lambda", variable)?,
-        default: vector(&t, "default", variable)?,
+        default: vector(&t, "default_run", variable)?,
     })
 }
 
@@ -465,7 +465,7 @@ pub mod calibrate_fns {
     use super::*;
 
     /// The targets of the cost (Eq. 5, 6) from the EOF stage: a map of calibration variable
-    /// to `#{observed, sigma, lambda, default}` (one value per mode each: U_obs, the standard
+    /// to `#{observed, sigma, lambda, default_run}` (one value per mode each: U_obs, the standard
     /// deviation of the single years' projections, the variance fraction, the default run's
     /// projection). An ordinary map: edit it to try another target.
     #[rhai_fn(return_raw)]
@@ -477,7 +477,7 @@ pub mod calibrate_fns {
             t.insert("observed".into(), a(&v.u_obs));
             t.insert("sigma".into(), a(&v.sigma));
             t.insert("lambda".into(), a(&v.lambda));
-            t.insert("default".into(), a(&v.u_default));
+            t.insert("default_run".into(), a(&v.u_default));
             out.insert(v.name.as_str().into(), Dynamic::from_map(t));
         }
         Ok(out)

@@ -301,7 +301,7 @@ fn script_cost_bench() -> anyhow::Result<crate::bench::Body> {
         m.insert("observed".into(), a(&tg.observed));
         m.insert("sigma".into(), a(&tg.sigma));
         m.insert("lambda".into(), a(&tg.lambda));
-        m.insert("default".into(), a(&tg.default));
+        m.insert("default_run".into(), a(&tg.default));
         t.insert(tg.variable.as_str().into(), Dynamic::from_map(m));
     }
     scope.push("t", t);
