@@ -296,8 +296,16 @@ impl Objective for Cost {
         self.dim
     }
     fn cost(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
-        let em = self.emulate(x)?;
-        let views: Vec<ArrayView2<f64>> = em.mean.iter().map(|m| m.view()).collect();
+        check_batch(x, self.dim)?;
+        let mut means = Vec::with_capacity(self.terms.len());
+        for t in &self.terms {
+            means.push(
+                t.emulator
+                    .predict_mean(x)
+                    .with_context(|| format!("emulating {}", t.target.variable))?,
+            );
+        }
+        let views: Vec<ArrayView2<f64>> = means.iter().map(|m| m.view()).collect();
         self.of_pcs(&views)
     }
 }

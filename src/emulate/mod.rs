@@ -34,6 +34,10 @@ pub trait Emulator: Send + Sync {
     fn outputs(&self) -> usize;
     /// Mean and variance for each row of `x` (inputs x parameters).
     fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction>;
+    /// The mean alone (what a cost needs); emulators whose variance costs extra skip it.
+    fn predict_mean(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        Ok(self.predict(x)?.mean)
+    }
 }
 
 /// Checks training data: the same number of rows, at least `min_rows`, every value finite.

@@ -798,9 +798,12 @@ impl Emulator for Network {
     }
     /// Mean, and the residual variance of validation (or training) as the variance.
     fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
-        let mean = self.predict_mean(x)?;
+        let mean = Network::predict_mean(self, x)?;
         let variance = Array2::from_shape_fn(mean.dim(), |(_, j)| self.residual_variance[j]);
         Ok(Prediction { mean, variance })
+    }
+    fn predict_mean(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        Network::predict_mean(self, x)
     }
 }
 

@@ -41,6 +41,9 @@ impl Emulator for Saved {
     fn predict(&self, x: ArrayView2<f64>) -> anyhow::Result<Prediction> {
         self.0.model.emulator().predict(x)
     }
+    fn predict_mean(&self, x: ArrayView2<f64>) -> anyhow::Result<Array2<f64>> {
+        self.0.model.emulator().predict_mean(x)
+    }
 }
 
 /// A cost of candidate scalings (script type `Cost`): emulators, targets, weights and a
