@@ -23,6 +23,7 @@
 //! so visits are evaluated one at a time; only the local searches' gradients are batches.
 //! The random stream differs from numpy's: runs match scipy's in distribution only.
 
+use super::at_least_one;
 use super::local::{lbfgsb_from, LbfgsbSettings};
 use super::{Counted, OptimumResult};
 use crate::calibrate::Objective;
@@ -70,9 +71,7 @@ impl Default for AnnealingSettings {
 impl AnnealingSettings {
     /// Checks the settings (scipy's ranges).
     pub fn check(&self) -> Result<()> {
-        if self.maxiter == 0 {
-            bail!("dual_annealing: maxiter must be at least 1");
-        }
+        at_least_one("dual_annealing", "maxiter", self.maxiter)?;
         if !(self.initial_temp > 0.01 && self.initial_temp <= 5e4) {
             bail!(
                 "dual_annealing: initial_temp must be in (0.01, 5e4], got {}",
@@ -97,9 +96,7 @@ impl AnnealingSettings {
                 self.accept
             );
         }
-        if self.maxfun == 0 {
-            bail!("dual_annealing: maxfun must be at least 1");
-        }
+        at_least_one("dual_annealing", "maxfun", self.maxfun)?;
         Ok(())
     }
 }

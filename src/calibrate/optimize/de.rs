@@ -28,6 +28,7 @@
 //! buffers allocated once; the objective returns one cost array per generation.
 
 use super::{argmin, Counted, OptimumResult};
+use super::{at_least_one, non_negative};
 use crate::calibrate::{latin_hypercube, Objective};
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2};
@@ -87,18 +88,10 @@ impl Default for DeSettings {
 impl DeSettings {
     /// Checks the settings (scipy's ranges).
     pub fn check(&self) -> Result<()> {
-        if self.popsize == 0 {
-            bail!("de: popsize must be at least 1");
-        }
-        if self.maxiter == 0 {
-            bail!("de: maxiter must be at least 1");
-        }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            bail!("de: tol must be >= 0, got {}", self.tol);
-        }
-        if !(self.atol >= 0.0 && self.atol.is_finite()) {
-            bail!("de: atol must be >= 0, got {}", self.atol);
-        }
+        at_least_one("de", "popsize", self.popsize)?;
+        at_least_one("de", "maxiter", self.maxiter)?;
+        non_negative("de", "tol", self.tol)?;
+        non_negative("de", "atol", self.atol)?;
         match self.dither {
             Some((lo, hi)) => {
                 if !(0.0 <= lo && lo < hi && hi <= 2.0) {

@@ -22,6 +22,7 @@
 //! Each swarm iteration's positions are one batch for the objective.
 
 use super::{argmin, Counted, OptimumResult};
+use super::{at_least_one, non_negative};
 use crate::calibrate::{latin_hypercube, Objective};
 use anyhow::{bail, Result};
 use ndarray::Array2;
@@ -62,24 +63,14 @@ impl Default for LbfgsbSettings {
 impl LbfgsbSettings {
     /// Checks the settings.
     pub fn check(&self) -> Result<()> {
-        if self.starts == 0 {
-            bail!("lbfgsb: starts must be at least 1");
-        }
-        if self.max_iter == 0 {
-            bail!("lbfgsb: max_iter must be at least 1");
-        }
-        if !(self.pgtol >= 0.0 && self.pgtol.is_finite()) {
-            bail!("lbfgsb: pgtol must be >= 0, got {}", self.pgtol);
-        }
-        if !(self.ftol >= 0.0 && self.ftol.is_finite()) {
-            bail!("lbfgsb: ftol must be >= 0, got {}", self.ftol);
-        }
+        at_least_one("lbfgsb", "starts", self.starts)?;
+        at_least_one("lbfgsb", "max_iter", self.max_iter)?;
+        non_negative("lbfgsb", "pgtol", self.pgtol)?;
+        non_negative("lbfgsb", "ftol", self.ftol)?;
         if !(self.step > 0.0 && self.step <= 0.1) {
             bail!("lbfgsb: step must be in (0, 0.1], got {}", self.step);
         }
-        if self.memory == 0 {
-            bail!("lbfgsb: memory must be at least 1");
-        }
+        at_least_one("lbfgsb", "memory", self.memory)?;
         Ok(())
     }
 }
@@ -288,18 +279,9 @@ impl Default for NelderMeadSettings {
 impl NelderMeadSettings {
     /// Checks the settings.
     pub fn check(&self) -> Result<()> {
-        if self.starts == 0 {
-            bail!("nelder_mead: starts must be at least 1");
-        }
-        if self.max_iter == 0 {
-            bail!("nelder_mead: max_iter must be at least 1");
-        }
-        if !(self.sd_tolerance >= 0.0 && self.sd_tolerance.is_finite()) {
-            bail!(
-                "nelder_mead: sd_tolerance must be >= 0, got {}",
-                self.sd_tolerance
-            );
-        }
+        at_least_one("nelder_mead", "starts", self.starts)?;
+        at_least_one("nelder_mead", "max_iter", self.max_iter)?;
+        non_negative("nelder_mead", "sd_tolerance", self.sd_tolerance)?;
         if !(self.size > 0.0 && self.size <= 0.5) {
             bail!("nelder_mead: size must be in (0, 0.5], got {}", self.size);
         }
@@ -483,9 +465,7 @@ impl SwarmSettings {
         if self.particles < 2 {
             bail!("particle_swarm: particles must be at least 2");
         }
-        if self.max_iter == 0 {
-            bail!("particle_swarm: max_iter must be at least 1");
-        }
+        at_least_one("particle_swarm", "max_iter", self.max_iter)?;
         for (n, v) in [
             ("inertia", self.inertia),
             ("cognitive", self.cognitive),

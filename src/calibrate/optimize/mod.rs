@@ -129,6 +129,22 @@ impl Method {
     }
 }
 
+/// A setting that must be a whole number >= 1 (`method: name must be at least 1`).
+pub(crate) fn at_least_one(method: &str, name: &str, v: usize) -> Result<()> {
+    if v == 0 {
+        bail!("{method}: {name} must be at least 1");
+    }
+    Ok(())
+}
+
+/// A setting that must be a finite number >= 0 (`method: name must be >= 0, got v`).
+pub(crate) fn non_negative(method: &str, name: &str, v: f64) -> Result<()> {
+    if !(v >= 0.0 && v.is_finite()) {
+        bail!("{method}: {name} must be >= 0, got {v}");
+    }
+    Ok(())
+}
+
 /// Runs every method in `methods` on `objective`, each with the same `seed`, in order.
 pub fn compare(
     objective: &dyn Objective,
