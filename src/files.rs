@@ -175,8 +175,33 @@ pub fn temp_in(dir: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFi
         use std::os::unix::fs::PermissionsExt;
         b.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    b.tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
+    let tmp = b
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    register_temporary(tmp.path());
+    Ok(tmp)
+}
+
+/// Temporary files made by [`temp_in`] that may still exist (renamed or dropped ones are
+/// pruned now and then), for [`remove_temporaries`].
+static TEMPORARIES: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn register_temporary(path: &Path) {
+    let mut t = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    if t.len() >= 64 {
+        t.retain(|p| p.exists());
+    }
+    t.push(path.to_path_buf());
+}
+
+/// Removes every temporary file of an unfinished write (called before quitting on a
+/// signal, when no destructor will run); returns how many it removed.
+pub fn remove_temporaries() -> usize {
+    let paths = std::mem::take(&mut *TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner()));
+    paths
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
 }
 
 /// A temporary file beside `path` (its folder created if missing) for a write that will

@@ -140,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    clmtune::interrupt::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -223,9 +223,11 @@ impl Session {
         let mut full = AST::new(statements, merged.shared_lib().clone());
         let source = ast.source().unwrap_or("<repl>").to_string();
         full.set_source(source.as_str());
+        crate::interrupt::evaluating(true);
         let result = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &full);
+        crate::interrupt::evaluating(false);
         self.functions = merged;
         self.functions.clear_statements();
         match result {

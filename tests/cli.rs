@@ -592,3 +592,96 @@ fn invalid_utf8_and_a_byte_order_mark_in_scripts_and_piped_input() {
     );
     assert!(t0.elapsed().as_secs_f64() < 10.0);
 }
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// Issue 18 item 16: Ctrl-C during a long computation in the REPL stops that computation
+/// and returns to the prompt, every variable kept.
+#[test]
+fn ctrl_c_in_the_repl_stops_the_computation_and_keeps_the_session() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env("CLMTUNE_HISTORY", dir.path().join("history"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"let kept = 41;\nprint(\"started\"); let n = 0; loop { n += 1; }\nprint(`after: ${kept + 1} ${n > 0}`);\n")
+        .unwrap();
+    drop(stdin);
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "started");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "INT");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        rest.contains("after: 42 true"),
+        "stdout: {rest}\nstderr: {err}"
+    );
+    assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
+    assert_ne!(status.code(), Some(130), "the session must go on: {err}");
+}
+
+/// Issue 18 item 12: a script stopped by a signal in the middle of writing a file leaves no
+/// temporary file beside it, and the exit status says which signal (128 + 2, 128 + 15).
+#[test]
+fn a_signal_during_a_write_leaves_no_temporary_file() {
+    for sig in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("write.rhai");
+        std::fs::write(
+            &s,
+            "let a = zeros([2000000, 2]);\nloop { write_csv(a, \"big.csv\", [\"x\", \"y\"]); }\n",
+        )
+        .unwrap();
+        let mut child = bin()
+            .current_dir(dir.path())
+            .arg("run")
+            .arg(&s)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let temps = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".clmtune-"))
+                .count()
+        };
+        let t0 = std::time::Instant::now();
+        while temps() == 0 {
+            assert!(t0.elapsed().as_secs() < 120, "no write began");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        signal(&child, sig);
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        let code = if sig == "INT" { 130 } else { 143 };
+        assert_eq!(status.code(), Some(code), "{err}");
+        assert_eq!(temps(), 0, "a temporary file survived SIG{sig}: {err}");
+        if let Ok(t) = std::fs::read_to_string(dir.path().join("big.csv")) {
+            assert_eq!(t.lines().count(), 2_000_001, "big.csv is half written");
+        }
+    }
+}

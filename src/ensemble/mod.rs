@@ -869,7 +869,22 @@ impl Ensemble {
                     if pending.len() > 5 { ", ..." } else { "" }
                 );
             }
-            std::thread::sleep(poll_pause(poll, timeout - t0.elapsed().as_secs_f64()));
+            let pause = poll_pause(poll, timeout - t0.elapsed().as_secs_f64());
+            let until = std::time::Instant::now() + pause;
+            while std::time::Instant::now() < until {
+                if let Err(e) = crate::interrupt::check() {
+                    bar.finish_and_clear();
+                    return Err(e.context(format!(
+                        "ensemble {}: stopped waiting (the members keep running; wait again later)",
+                        self.name
+                    )));
+                }
+                std::thread::sleep(
+                    until
+                        .saturating_duration_since(std::time::Instant::now())
+                        .min(std::time::Duration::from_millis(100)),
+                );
+            }
         }
     }
 }

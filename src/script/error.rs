@@ -50,6 +50,10 @@ fn raw_message(e: &EvalAltResult) -> String {
             }
         }
         EvalAltResult::ErrorParsing(p, _) => p.to_string(),
+        EvalAltResult::ErrorTerminated(v, _) => v
+            .clone()
+            .into_string()
+            .unwrap_or_else(|_| "interrupted".into()),
         EvalAltResult::ErrorMismatchDataType(want, got, _) => format!("expected {want}, got {got}"),
         other => {
             let text = other.to_string();

@@ -168,6 +168,9 @@ pub fn engine() -> Engine {
     numpy::register_index_syntax(&mut engine);
     engine.set_module_resolver(resolver::Resolver::default());
     engine.set_max_expr_depths(256, 256);
+    engine.on_progress(|_| {
+        crate::interrupt::requested().then(|| Dynamic::from("interrupted (Ctrl-C)"))
+    });
     engine.on_print(crate::output::println);
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
         (Some(src), Some(l)) => eprintln!("{src}:{l}: {s}"),
