@@ -212,11 +212,42 @@ pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Res
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let msg = e.message().to_string();
-        let msg = explain_unknown(&msg).unwrap_or(msg);
+        let msg = match explain_unknown(&msg) {
+            Some(m) => m,
+            None => match e.span().and_then(|s| key_at(text, s.start)) {
+                Some(k) => format!("{k}: {msg}"),
+                None => msg,
+            },
+        };
         match line {
             Some(l) => anyhow::anyhow!("{}:{l}: {msg}", path.display()),
             None => anyhow::anyhow!("{}: {msg}", path.display()),
         }
+    })
+}
+
+/// The dotted key (`archive.years`) whose value starts at byte `offset` of TOML `text`: the
+/// key of that line (before its `=`) under the nearest table header above it; `None` if
+/// the offset is not in a value.
+pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (lhs, _) = text[start..offset].split_once('=')?;
+    let key = lhs.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
+        return None;
+    }
+    let section = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        if l.starts_with('[') {
+            Some(l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        } else {
+            None
+        }
+    });
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key.to_string(),
     })
 }
 
@@ -480,7 +511,17 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("h.toml:7:"), "{e}");
+        // issue 18 item 15: the key is named, not only the line
+        assert!(
+            e.starts_with("h.toml:7: archive.years: invalid type"),
+            "{e}"
+        );
+        assert_eq!(
+            key_at("[a.b]\nx = 1\n[c]\n  y = [1]", 22).as_deref(),
+            Some("c.y")
+        );
+        assert_eq!(key_at("top = 1\n", 6).as_deref(), Some("top"));
+        assert_eq!(key_at("[a]\n# no key here\n", 10), None);
         let e = format!(
             "{:#}",
             Config::parse(

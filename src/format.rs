@@ -1,5 +1,23 @@
 //! Number formatting shared by scripts (`fmt`) and figures (tick and cell labels): a
-//! Python-style format spec.
+//! Python-style format spec; and names made safe to quote in messages.
+
+/// A user's name as an error message quotes it: control characters (a newline, a tab, an
+/// escape) written as escapes (`\n`), so that a name cannot start a line of its own that
+/// looks like something else (e.g. a namelist line).
+pub fn printable(name: &str) -> String {
+    if !name.chars().any(char::is_control) {
+        return name.to_string();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 /// Formats a number with a Python-style spec `[<|>][width][.precision](f|e|g)`, e.g. ".3f",
 /// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
@@ -85,7 +103,15 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::format_spec;
+    use super::{format_spec, printable};
+
+    #[test]
+    fn names_with_control_characters_print_escaped() {
+        assert_eq!(printable("kmax"), "kmax");
+        assert_eq!(printable("a\nb = 1"), "a\\nb = 1");
+        assert_eq!(printable("t\tx\u{1b}"), "t\\tx\\u{1b}");
+        assert_eq!(printable("it's ok"), "it's ok");
+    }
 
     // Expected strings are Python's format(x, spec) for the same arguments.
     #[test]

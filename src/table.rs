@@ -339,7 +339,8 @@ impl Table {
     fn position(&self, name: &str) -> Result<usize> {
         self.names.iter().position(|n| n == name).with_context(|| {
             format!(
-                "Table has no column '{name}' ({})",
+                "Table has no column '{}' ({})",
+                crate::format::printable(name),
                 nearest(name, &self.names)
             )
         })

@@ -685,3 +685,29 @@ fn a_signal_during_a_write_leaves_no_temporary_file() {
         }
     }
 }
+
+/// Issue 18 item 15: a name with a newline is quoted escaped, so no line of the error looks
+/// like a namelist line.
+#[test]
+fn errors_quote_names_with_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("names.rhai");
+    std::fs::write(
+        &s,
+        "import \"experiment\" as ex;\nlet cfg = ex::config(#{out: \"o\"});\nensemble(cfg, \"x\", [\"kmax\\nfff = 1\"], [[0.5]], \"c_{member}\");\n",
+    )
+    .unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&s)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("parameter 'kmax\\nfff = 1' is not in the spec"),
+        "{err}"
+    );
+    assert!(!err.lines().any(|l| l.starts_with("fff = 1")), "{err}");
+}

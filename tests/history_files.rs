@@ -230,7 +230,9 @@ fn ensembles_stack_members_and_check_grids() {
         .unwrap_err()
     );
     assert!(
-        e.contains("case ppe_4 is on a different grid from case ppe_1"),
+        e.contains(
+            "case ppe_4 is on a different grid from case ppe_1 (lon[0] is 2.5, the other 0)"
+        ),
         "{e}"
     );
 

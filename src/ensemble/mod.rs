@@ -25,6 +25,12 @@ use std::path::{Path, PathBuf};
 
 /// A member label must be usable in a file name: letters, digits, `_`, `-`, `.`, not first.
 pub fn check_label(label: &str) -> Result<()> {
+    check_name(label, "member label")
+}
+
+/// A name that becomes a file or folder name (`what` says whose: "member label", "ensemble
+/// name"): letters, digits, `_`, `-`, `.`, not first, at most 100 characters.
+pub fn check_name(label: &str, what: &str) -> Result<()> {
     let ok = !label.is_empty()
         && !label.starts_with('.')
         && label.len() <= 100
@@ -33,7 +39,7 @@ pub fn check_label(label: &str) -> Result<()> {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
         bail!(
-            "member label '{}' may hold only letters, digits, '_', '-' and '.'",
+            "{what} '{}' may hold only letters, digits, '_', '-' and '.' (not first), at most 100 characters",
             label.escape_debug()
         );
     }
@@ -1050,7 +1056,7 @@ pub mod from_config {
         pattern: &str,
         dry_run: bool,
     ) -> Result<Ensemble> {
-        check_label(name)?;
+        check_name(name, "ensemble name")?;
         let spec = spec(cfg)?;
         // exactly these (none: a run at the defaults)
         let params: Vec<Parameter> = names
@@ -1083,6 +1089,17 @@ pub mod from_config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_of_files_are_checked_in_the_words_of_their_owner() {
+        assert!(super::check_name("wave_2", "ensemble name").is_ok());
+        let e = super::check_name("bad/x", "ensemble name")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("ensemble name 'bad/x' may hold only"), "{e}");
+        let e = super::check_label("a\nb").unwrap_err().to_string();
+        assert!(e.starts_with("member label 'a\\nb'"), "{e}");
+    }
+
     #[test]
     fn any_poll_gives_a_valid_pause() {
         use std::time::Duration;

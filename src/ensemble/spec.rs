@@ -352,7 +352,8 @@ impl Spec {
             .with_context(|| {
                 let known: Vec<String> = self.parameters.iter().map(|p| p.name.clone()).collect();
                 format!(
-                    "parameter '{name}' is not in the spec {}; {}",
+                    "parameter '{}' is not in the spec {}; {}",
+                    crate::format::printable(name),
                     self.path.display(),
                     crate::nc::nearest_list(name, &known)
                 )

@@ -48,10 +48,29 @@ impl Grid {
 
     /// Whether two grids have the same coordinates (to 1e-4 degrees).
     pub fn same_coords(&self, other: &Grid) -> bool {
-        let close = |a: &[f64], b: &[f64]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
-        };
-        close(&self.lat, &other.lat) && close(&self.lon, &other.lon)
+        self.coord_difference(other).is_none()
+    }
+
+    /// What differs between the coordinates of two grids, in words (`lat has 46 values, the
+    /// other 47`; `lon[3] is 16.25, the other 15`: the first differing value, 1e-4 degree
+    /// tolerance), or `None` when they are the same grid.
+    pub fn coord_difference(&self, other: &Grid) -> Option<String> {
+        for (name, a, b) in [
+            ("lat", &self.lat, &other.lat),
+            ("lon", &self.lon, &other.lon),
+        ] {
+            if a.len() != b.len() {
+                return Some(format!(
+                    "{name} has {} values, the other {}",
+                    a.len(),
+                    b.len()
+                ));
+            }
+            if let Some(i) = (0..a.len()).find(|&i| !((a[i] - b[i]).abs() < 1e-4)) {
+                return Some(format!("{name}[{i}] is {}, the other {}", a[i], b[i]));
+            }
+        }
+        None
     }
 
     /// A regular global grid of `nlat` latitudes from -90 to 90 and `nlon` longitudes from 0,
@@ -436,9 +455,9 @@ impl Field {
     /// need the same units (after conversion of `other`); `/` of like units is unitless
     /// ("1"); division by zero gives a missing value, never infinity.
     pub fn combine(&self, other: &Field, op: char) -> Result<Field> {
-        if !self.grid.same_coords(&other.grid) {
+        if let Some(d) = self.grid.coord_difference(&other.grid) {
             bail!(
-                "fields {} and {} are on different grids",
+                "fields {} and {} are on different grids ({d})",
                 self.name,
                 other.name
             );

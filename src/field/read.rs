@@ -159,9 +159,9 @@ pub fn read_files(
             lon,
             ..(*grid).clone()
         };
-        if !g.same_coords(&grid) {
+        if let Some(d) = g.coord_difference(&grid) {
             bail!(
-                "case {case}: {} is on a different grid from {}",
+                "case {case}: {} is on a different grid from {} ({d})",
                 hf.path.display(),
                 first.path.display()
             );
@@ -267,9 +267,9 @@ pub fn read_ensemble(
     pb.finish_and_clear();
     let grid0 = per_member[0][0].grid.clone();
     for (c, fields) in cases.iter().zip(&per_member) {
-        if !fields[0].grid.same_coords(&grid0) {
+        if let Some(d) = fields[0].grid.coord_difference(&grid0) {
             bail!(
-                "case {} is on a different grid from case {}",
+                "case {} is on a different grid from case {} ({d})",
                 c.name,
                 cases[0].name
             );

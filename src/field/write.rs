@@ -41,12 +41,12 @@ pub fn write_netcdf(
     }
     for f in fields {
         let (first, grid) = (fields[0], grid.as_ref().context("grid")?);
-        if !f.grid.same_coords(grid) {
+        if let Some(d) = f.grid.coord_difference(grid) {
             bail!(
-                "{}: fields {} and {} are on different grids",
+                "{}: fields {} and {} are on different grids ({d})",
                 path.display(),
-                first.name,
-                f.name
+                f.name,
+                first.name
             );
         }
         for (d, &n) in f.dims.iter().zip(f.values.shape()) {
