@@ -66,7 +66,10 @@ impl Grid {
                     b.len()
                 ));
             }
-            if let Some(i) = (0..a.len()).find(|&i| !((a[i] - b[i]).abs() < 1e-4)) {
+            if let Some(i) = (0..a.len()).find(|&i| {
+                let d = (a[i] - b[i]).abs();
+                d.is_nan() || d >= 1e-4
+            }) {
                 return Some(format!("{name}[{i}] is {}, the other {}", a[i], b[i]));
             }
         }
