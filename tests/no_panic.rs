@@ -258,6 +258,10 @@ fn issue18_aborts_are_errors() {
             "write_netcdf(`${DIR}/h.nc`, #{\"a/b\": F})",
             "variable name \"a/b\" is not a valid netCDF name: it may not contain '/'",
         ),
+        (
+            "write_netcdf(`${DIR}/h2.nc`, #{\"x/y\": zeros([2])})",
+            "key \"x/y\": variable name \"x/y\" is not a valid netCDF name",
+        ),
         // 2: NaN and inverted plot ranges
         (
             "plot_scatter([1, 2], [1, 2], #{file: `${DIR}/s.png`, vmin: NAN})",

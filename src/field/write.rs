@@ -32,6 +32,14 @@ pub fn write_netcdf(
     if fields.is_empty() && arrays.is_empty() {
         bail!("{}: nothing to write", path.display());
     }
+    for name in fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(arrays.iter().map(|a| a.0))
+    {
+        nc::check_name(name, "variable")
+            .with_context(|| format!("cannot write {}: key {name:?}", path.display()))?;
+    }
     let grid = fields.first().map(|f| f.grid.clone());
     let mut dims: BTreeMap<String, usize> = BTreeMap::new();
     for (name, a) in arrays {
