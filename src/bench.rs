@@ -133,14 +133,14 @@ pub const BENCHES: &[Bench] = &[
     },
     Bench {
         name: "de_eq6_networks",
-        about: "differential evolution (scipy defaults, polished) on Eq. 6 through two 6-10-10-3 networks (minimum 0: all 1000 generations)",
+        about: "differential evolution (scipy defaults, polished) on Eq. 6 through two 6-10-10-3 networks, one per variable as 06's nn cost (minimum 0: all 1000 generations)",
         target_s: 0.1,
         setup: de_eq6_networks,
         once: false,
     },
     Bench {
         name: "mcmc_networks",
-        about: "ensemble sampler, 200 walkers x 10,000 steps, Gaussian likelihood of Eq. 6 through two 6-10-10-3 networks",
+        about: "ensemble sampler, 200 walkers x 10,000 steps, Gaussian likelihood of Eq. 6 through two 6-10-10-3 networks, one per variable as 06's nn posterior",
         target_s: 10.0,
         setup: mcmc_networks,
         once: false,
@@ -325,7 +325,9 @@ fn nn_protocol() -> anyhow::Result<Body> {
     }))
 }
 
-/// Eq. 6 over two networks (GPP-like and LHF-like) with targets near the middle.
+/// Eq. 6 over two networks (GPP-like and LHF-like) with targets near the middle: one
+/// network per variable, as the emulator stage's `nn` (what 06_calibrate.rhai's cost,
+/// optimisers and posterior use).
 pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
     use crate::calibrate::cost::{Cost, Form, Target, Term};
     use crate::emulate::nn::{Network, NnSettings};

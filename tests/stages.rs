@@ -112,8 +112,27 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         m.columns(),
         ["emulator", "variable", "mode", "split", "mse", "r2", "coverage"]
     );
-    // 4 emulators x 2 variables x 2 modes x (train, validation, test, ppe_test)
-    assert_eq!(m.len(), 64);
+    // 5 emulators x 2 variables x 2 modes x (train, validation, test, ppe_test)
+    assert_eq!(m.len(), 80);
+    use clmtune::table::Value;
+    let names: clmtune::table::Column = m
+        .filter(&[
+            ("variable", Value::Text("GPP".into())),
+            ("mode", Value::Number(1.0)),
+            ("split", Value::Text("test".into())),
+        ])
+        .unwrap()
+        .column("emulator")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        names,
+        clmtune::table::Column::Text(
+            ["nn", "nn_ensemble", "gp", "ridge", "quadratic_ridge"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
     let mse = m.numbers("mse").unwrap();
     let r2 = m.numbers("r2").unwrap();
     let cov = m.numbers("coverage").unwrap();
@@ -124,7 +143,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         "{r2:?}"
     );
     assert!(cov.iter().all(|&x| (0.0..=1.0).contains(&x)), "{cov:?}");
-    for name in ["nn", "gp", "ridge", "quadratic_ridge"] {
+    for name in ["nn", "nn_ensemble", "gp", "ridge", "quadratic_ridge"] {
         for v in ["GPP", "LHF"] {
             let f = clmtune::emulate::Fitted::load(&em.join(format!("{name}_{v}.json"))).unwrap();
             assert_eq!(f.variable.as_deref(), Some(v));
@@ -137,16 +156,16 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     // 05: importance, partial dependence and Sobol indices of every emulator
     run("05_interpret.rhai", &cfg);
     let t = |f: &str| clmtune::table::Table::read(&em.join(f)).unwrap();
-    // 4 emulators x 2 variables x 2 modes x 6 parameters
+    // 5 emulators x 2 variables x 2 modes x 6 parameters
     let imp = t("importance.csv");
-    assert_eq!(imp.len(), 96);
+    assert_eq!(imp.len(), 120);
     assert!(imp
         .numbers("mse_increase")
         .unwrap()
         .iter()
         .all(|x| x.is_finite()));
     let pd = t("partial_dependence.csv");
-    assert_eq!(pd.len(), 960);
+    assert_eq!(pd.len(), 1200);
     // rows: value by value, two modes each
     let values: Vec<f64> = pd.numbers("value").unwrap()[..20]
         .iter()
@@ -166,7 +185,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
             "total"
         ]
     );
-    assert_eq!(sob.len(), 96);
+    assert_eq!(sob.len(), 120);
     // a linear ridge has no interactions: first-order = total up to Monte Carlo error
     let lin = sob
         .filter(&[("emulator", clmtune::table::Value::Text("ridge".into()))])
@@ -197,7 +216,6 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
             "emulated"
         ]
     );
-    use clmtune::table::Value;
     let n_emulators = sob.len() / (2 * 2 * 6);
     assert_eq!(inf.len(), n_emulators * 2 * 2 * 9);
     assert!(inf

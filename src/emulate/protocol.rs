@@ -65,6 +65,9 @@ pub enum FinalTraining {
     /// ([`median_epoch`]). Each keeps the validation residual variance of its resampled
     /// network (the MSE on members it did not see), so the ensemble's variance stays
     /// honest; the test members are then no longer held out (the second ensemble is).
+    /// The single network ([`ProtocolResult::network`]) is likewise trained again on every
+    /// member for its own best epoch on the fixed split, keeping its validation residual
+    /// variance.
     All,
 }
 
@@ -269,7 +272,8 @@ impl Emulator for NetworkEnsemble {
     }
 }
 
-/// The protocol's results: the split, every configuration, the chosen one and its networks.
+/// The protocol's results: the split, every configuration, the chosen one, its network on
+/// the fixed split and its resampled networks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolResult {
     /// The settings.
@@ -280,13 +284,18 @@ pub struct ProtocolResult {
     pub configs: Vec<ConfigResult>,
     /// Index into `configs` of the chosen configuration.
     pub chosen: usize,
+    /// The chosen configuration's network as trained in the grid search on the fixed split
+    /// (early-stopped on the validation members): the paper's emulator. Its predictive
+    /// variance is its validation residual variance per output, a constant. With the final
+    /// training `all`, trained again on every member for its best epoch.
+    pub network: Network,
     /// The chosen configuration's resampled networks.
     pub ensemble: NetworkEnsemble,
 }
 
 /// Runs the protocol on `x` (members x parameters) and `y` (members x outputs).
 /// `progress` is called after each network (for a progress bar): grid, resamplings, and
-/// with the final training `all` one more per resampling.
+/// with the final training `all` one more per resampling and one for the single network.
 pub fn run(
     x: ArrayView2<f64>,
     y: ArrayView2<f64>,
@@ -316,7 +325,7 @@ pub fn run(
         .flat_map(|&a| s.layer2.iter().map(move |&b| vec![a, b]))
         .collect();
     let (tx, ty) = (rows(x, &sp.test), rows(y, &sp.test));
-    let mut configs: Vec<ConfigResult> = grid
+    let mut grid_run: Vec<(ConfigResult, Network)> = grid
         .par_iter()
         .enumerate()
         .map(|(i, hidden)| {
@@ -329,7 +338,7 @@ pub fn run(
             progress();
             let vp = net.predict_mean(rows(x, &sp.validation).view())?;
             let tp = net.predict_mean(tx.view())?;
-            Ok(ConfigResult {
+            let c = ConfigResult {
                 hidden: hidden.clone(),
                 validation: skill(&vp, rows(y, &sp.validation).view())?,
                 test: skill(&tp, ty.view())?,
@@ -337,10 +346,14 @@ pub fn run(
                 resampled: Vec::new(),
                 resampled_epochs: Vec::new(),
                 final_epochs: None,
-            })
+            };
+            Ok((c, net))
         })
         .collect::<Result<_>>()?;
-    configs.sort_by(|a, b| a.validation_mse().total_cmp(&b.validation_mse()));
+    // a stable sort of (config, network) pairs: the grid networks follow their configs
+    grid_run.sort_by(|a, b| a.0.validation_mse().total_cmp(&b.0.validation_mse()));
+    let (mut configs, mut grid_nets): (Vec<ConfigResult>, Vec<Network>) =
+        grid_run.into_iter().unzip();
     let top = s.top.min(configs.len());
     // resamplings of the non-test members into train and validation, the same for every
     // configuration so they compare on equal terms
@@ -385,7 +398,20 @@ pub fn run(
         .min_by(|&a, &b| configs[a].score().total_cmp(&configs[b].score()))
         .expect("top >= 1");
     let mut networks = std::mem::take(&mut nets[chosen]);
+    let mut network = grid_nets.swap_remove(chosen);
+    drop(grid_nets);
     if s.final_training == FinalTraining::All {
+        let ns = NnSettings {
+            hidden: configs[chosen].hidden.clone(),
+            epochs: configs[chosen].best_epoch.max(1),
+            patience: None,
+            seed: seed_for(s.seed, 5, 0),
+            ..s.network.clone()
+        };
+        let mut net = Network::fit(x, y, None, &ns)?;
+        net.residual_variance = network.residual_variance.clone();
+        progress();
+        network = net;
         let epochs = median_epoch(&configs[chosen].resampled_epochs);
         let base = NnSettings {
             hidden: configs[chosen].hidden.clone(),
@@ -412,6 +438,7 @@ pub fn run(
     Ok(ProtocolResult {
         settings: s.clone(),
         split: sp,
+        network,
         ensemble: NetworkEnsemble { networks },
         configs,
         chosen,
@@ -490,7 +517,7 @@ mod tests {
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })
         .unwrap();
-        assert_eq!(count.into_inner(), 2 + 2 * 5 + 5);
+        assert_eq!(count.into_inner(), 2 + 2 * 5 + 5 + 1);
         let c = &all.configs[all.chosen];
         assert_eq!(c.resampled_epochs.len(), 5);
         let mut e = c.resampled_epochs.clone();
@@ -524,6 +551,30 @@ mod tests {
             assert_eq!(net.architecture(), old.architecture());
         }
         assert_eq!(split_run.configs[split_run.chosen].final_epochs, None);
+        // the single network: on the split, the grid's network of the chosen configuration
+        // (its validation residual variance is the validation MSE of the grid's table, its
+        // best epoch the grid's); with `all`, retrained on every member for that epoch
+        let (one, c1) = (&split_run.network, &split_run.configs[split_run.chosen]);
+        assert_eq!(one.architecture()[1..3], c1.hidden[..]);
+        assert_eq!(one.history.best_epoch, c1.best_epoch);
+        for (a, b) in one.residual_variance.iter().zip(&c1.validation.mse) {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+        }
+        let vx = x.select(Axis(0), &split_run.split.validation);
+        let vy = y.select(Axis(0), &split_run.split.validation);
+        let p = one.predict(vx.view()).unwrap();
+        assert!(p
+            .variance
+            .rows()
+            .into_iter()
+            .all(|r| r == one.residual_variance));
+        assert!((skill(&p.mean, vy.view()).unwrap().mse[0] - c1.validation.mse[0]).abs() < 1e-12);
+        let all1 = &all.network;
+        assert_eq!(all.chosen, split_run.chosen);
+        assert_eq!(all1.history.loss.len(), c1.best_epoch);
+        assert!((&all1.x_mean - &x_mean).iter().all(|d| d.abs() < 1e-15));
+        assert_eq!(all1.residual_variance, one.residual_variance);
+        assert_ne!(all1.weights, one.weights);
         // the setting travels through JSON (stage.json) and old files read as "split"
         let text = serde_json::to_string(&s).unwrap();
         assert!(text.contains(r#""final_training":"all""#), "{text}");
@@ -578,6 +629,8 @@ mod tests {
         .unwrap();
         assert_eq!(count.into_inner(), 4 + 2 * 8);
         assert_eq!(r.ensemble.networks.len(), 8);
+        assert_eq!(r.network.method(), "nn");
+        assert_eq!(r.ensemble.method(), "nn_ensemble");
         assert!(r.configs[r.chosen].resampled.len() == 8);
         let (hx, hy) = mk(&mut rng, 400);
         let p = r.ensemble.predict(hx.view()).unwrap();
@@ -588,5 +641,15 @@ mod tests {
             .count() as f64
             / 400.0;
         assert!((0.90..=0.99).contains(&inside), "coverage {inside}");
+        // the single network: skilful too, and its constant variance (validation MSE,
+        // noise 0.01 + its error) gives +-2 sigma intervals near 95 % as well
+        let p1 = r.network.predict(hx.view()).unwrap();
+        let s1 = skill(&p1.mean, hy.view()).unwrap();
+        assert!(s1.r2[0] > 0.9, "r^2 {:?}", s1.r2);
+        let inside1 = (0..400)
+            .filter(|&i| (hy[[i, 0]] - p1.mean[[i, 0]]).abs() <= 2.0 * p1.variance[[i, 0]].sqrt())
+            .count() as f64
+            / 400.0;
+        assert!((0.88..=0.99).contains(&inside1), "coverage {inside1}");
     }
 }

@@ -1,5 +1,8 @@
 //! The emulator stage as one object: for each calibration variable of an EOF stage, the
-//! paper's network protocol, a Gaussian process and the ridge baselines fitted on the same
+//! paper's network protocol (two emulators: `nn`, the chosen configuration's one network on
+//! the fixed split, with its validation residual variance as a constant predictive variance,
+//! and `nn_ensemble`, its resampled networks, whose spread plus mean residual variance is the
+//! predictive variance), a Gaussian process and the ridge baselines fitted on the same
 //! split, compared on
 //! the training, validation and test members and on the second ensemble (out of sample),
 //! with the coverage of their +-2 sigma predictive intervals.
@@ -68,7 +71,7 @@ pub struct Target {
 /// One row of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
-    /// Emulator name (`nn`, `gp`, `ridge`, `quadratic_ridge`).
+    /// Emulator name (`nn`, `nn_ensemble`, `gp`, `ridge`, `quadratic_ridge`).
     pub emulator: String,
     /// Calibration variable.
     pub variable: String,
@@ -89,7 +92,8 @@ pub struct Metric {
 pub struct VariableEmulators {
     /// Calibration variable.
     pub variable: String,
-    /// The fitted emulators by name, the protocol's network ensemble first.
+    /// The fitted emulators by name: the protocol's network (`nn`) and network ensemble
+    /// (`nn_ensemble`) first.
     pub emulators: Vec<(String, Fitted)>,
     /// Every grid configuration of the protocol, best validation MSE first.
     pub configs: Vec<protocol::ConfigResult>,
@@ -188,7 +192,10 @@ impl EmulatorStage {
                 fitted.push((name.to_string(), f));
                 Ok(())
             };
-            add("nn", Model::NnEnsemble(r.ensemble.clone()))?;
+            // the paper's emulator: one network (the chosen configuration on the fixed split);
+            // the resampled networks as a second emulator whose spread is its uncertainty
+            add("nn", Model::Nn(Box::new(r.network)))?;
+            add("nn_ensemble", Model::NnEnsemble(r.ensemble))?;
             let g = Gp::fit(tx.view(), ty.view(), &settings.gp)
                 .with_context(|| format!("variable {}: gp", v.variable))?;
             add("gp", Model::Gp(g))?;
@@ -501,8 +508,8 @@ mod tests {
         settings.protocol.resamples = 3;
         settings.protocol.network.epochs = 20;
         let s = EmulatorStage::run(&inputs, &targets, settings, &|| {}).unwrap();
-        // 4 emulators x 4 splits x 2 modes
-        assert_eq!(s.metrics.len(), 32);
+        // 5 emulators x 4 splits x 2 modes
+        assert_eq!(s.metrics.len(), 40);
         let q = s
             .metrics
             .iter()
@@ -518,7 +525,25 @@ mod tests {
             .get("svm", "GPP")
             .unwrap_err()
             .to_string()
-            .contains("there are nn, gp, ridge, quadratic_ridge"));
+            .contains("there are nn, nn_ensemble, gp, ridge, quadratic_ridge"));
+        // nn is one network with a constant variance, nn_ensemble the 3 resampled ones
+        match (&f.model, &s.get("nn_ensemble", "GPP").unwrap().model) {
+            (Model::Nn(one), Model::NnEnsemble(e)) => {
+                assert_eq!(e.networks.len(), 3);
+                let c = &s.variables[0].configs[s.variables[0].chosen];
+                assert_eq!(one.history.best_epoch, c.best_epoch);
+                // its validation metric is the grid's validation MSE of that configuration
+                for (k, mse) in c.validation.mse.iter().enumerate() {
+                    let m = s
+                        .metrics
+                        .iter()
+                        .find(|m| m.emulator == "nn" && m.split == "validation" && m.mode == k + 1)
+                        .unwrap();
+                    assert!((m.mse - mse).abs() <= 1e-12 * mse, "{m:?} vs {mse}");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
         // a smooth function of 2 inputs: the GP is near exact on the second ensemble
         let g = s
             .metrics
@@ -529,11 +554,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         s.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-        assert_eq!(text.lines().count(), 33);
+        assert_eq!(text.lines().count(), 41);
+        assert_eq!(text.matches("\nnn_ensemble,GPP,").count(), 8);
+        assert_eq!(text.matches("\nnn,GPP,").count(), 8);
         assert!(text.starts_with("emulator,variable,mode,split,mse,r2,coverage\n"));
         let back = Fitted::load(&dir.path().join("quadratic_ridge_GPP.json")).unwrap();
         assert_eq!(&back, s.get("quadratic_ridge", "GPP").unwrap());
         let back = EmulatorStage::load(dir.path()).unwrap();
+        for name in ["nn", "nn_ensemble"] {
+            assert!(dir.path().join(format!("{name}_GPP.json")).exists());
+            assert_eq!(back.get(name, "GPP").unwrap(), s.get(name, "GPP").unwrap());
+        }
         let (a, b) = (s.get("gp", "GPP").unwrap(), back.get("gp", "GPP").unwrap());
         assert_eq!(a, b);
         let (pa, pb) = (

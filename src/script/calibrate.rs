@@ -487,7 +487,9 @@ pub mod calibrate_fns {
     }
 
     /// The paper's cost (Eq. 6) over the emulators' PCs of every variable: `sum_v sum_m
-    /// lambda ((Uhat - Uobs) / sigma)^2`, with the `nn` emulators. `ems` is what
+    /// lambda ((Uhat - Uobs) / sigma)^2`, with the `nn` emulators (one network per variable,
+    /// as in the paper; their variance, used by `implausibility` and `posterior`, is their
+    /// validation residual variance, constant over the scalings). `ems` is what
     /// `load_emulators` gives, or a map of variable -> Emulator (any mix, e.g.
     /// `#{GPP: ems.get("gp", "GPP"), LHF: ems.get("nn", "LHF")}`).
     #[rhai_fn(name = "cost", return_raw)]
@@ -497,8 +499,10 @@ pub mod calibrate_fns {
 
     /// A built-in cost with options: `form` (`"eq6"`, `"unweighted"`: without lambda,
     /// `"rmse"`: the square root of the unweighted sum), `weights` (a weight per variable,
-    /// e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`, `"ridge"`, `"quadratic_ridge"`, ...),
-    /// `variables` (a subset, in order).
+    /// e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`: one network, the default; `"nn_ensemble"`:
+    /// the resampled networks, whose spread makes the variance grow where they disagree, at
+    /// 100 times the cost of `nn`: for implausibility; `"gp"`, `"ridge"`,
+    /// `"quadratic_ridge"`), `variables` (a subset, in order).
     #[rhai_fn(name = "cost", return_raw)]
     pub fn cost_options(ems: Dynamic, targets: Map, options: Map) -> RResult<ScriptCost> {
         build_cost(&ems, &targets, &options, None)

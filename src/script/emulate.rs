@@ -411,16 +411,20 @@ pub mod emulate_fns {
     /// Runs the emulator stage on an EOF stage's results: for each calibration variable,
     /// the paper's protocol (seeded 60/20/20 split; networks over a grid of nodes per
     /// hidden layer, 5..15 x 5..15; the best 10 retrained on 100 resamplings; the
-    /// configuration with the lowest mean + spread of test MSE; its networks as one
-    /// emulator), and a Gaussian process (`gp`), ridge and quadratic ridge on the same split;
+    /// configuration with the lowest mean + spread of test MSE) giving two emulators: `nn`,
+    /// that configuration's one network trained on the fixed split (the paper's emulator; its
+    /// variance is its validation residual variance per PC, a constant), and `nn_ensemble`,
+    /// its resampled networks (variance: their spread plus their mean residual variance, the
+    /// better uncertainty, at 100 times the cost); and a Gaussian process (`gp`), ridge
+    /// (`ridge`) and quadratic ridge (`quadratic_ridge`) on the same split;
     /// every emulator compared on the train, validation and test members and the second
     /// ensemble. Options: layer1, layer2 (lists of nodes), top, resamples, seed, train,
     /// validation (fractions), ridge_alpha, the network options of `fit_nn`, the Gaussian
     /// process options of `fit_gp` (kernels, trend, nugget, n_start), and `final`:
-    /// `"split"` (default: the resampled networks as trained) or `"all"` (each retrained on
-    /// every member for the median best epoch of those networks, recorded as `final_epochs`
-    /// in `stage.json`; the test members are then seen in training, the second ensemble
-    /// stays out of sample).
+    /// `"split"` (default: the networks as trained) or `"all"` (each resampled network
+    /// retrained on every member for the median best epoch of those networks, recorded as
+    /// `final_epochs` in `stage.json`, and the one network for its own best epoch; the test
+    /// members are then seen in training, the second ensemble stays out of sample).
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
         let mut s = StageSettings::default();
@@ -470,7 +474,7 @@ pub mod emulate_fns {
                 * s.protocol.resamples
             + match s.protocol.final_training {
                 crate::emulate::protocol::FinalTraining::Split => 0,
-                crate::emulate::protocol::FinalTraining::All => s.protocol.resamples,
+                crate::emulate::protocol::FinalTraining::All => s.protocol.resamples + 1,
             };
         let pb = crate::progress::bar((per * targets.len()) as u64, "training networks");
         let r = EmulatorStage::run(&inputs, &targets, s, &|| pb.inc(1)).map_err(err);
