@@ -32,9 +32,10 @@ fn run(script: &Path, args: &[&str]) -> String {
 
 /// The demo config made small: `MEMBERS` members, no second ensemble, each case 10 years
 /// (model years 6-10 = forcing 2000-2004 analysed, as the observations' years), sigma from
-/// the observations of 2000-2004, and the unbiased observations.
+/// the observations of 2000-2004, and the unbiased observations (made for 1982-2008, as the
+/// demo folder's).
 fn twin_config(d: &Path) -> std::path::PathBuf {
-    let cfg = clmtune::demo::setup::ensure(d, (2000, 2004)).unwrap();
+    let cfg = clmtune::demo::setup::ensure(d, (1982, 2008)).unwrap();
     let text = std::fs::read_to_string(&cfg).unwrap();
     let mut out = String::new();
     for line in text.lines() {
