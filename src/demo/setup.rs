@@ -103,9 +103,10 @@ fn truth_text() -> Result<String> {
 pub const VERSION: u32 = 2;
 
 /// Whether an observation file has every variable the demo writes (a file made before `H`
-/// was added lacks it).
+/// was added lacks it). Opened directly, not through [`crate::nc::open`], which would mark
+/// it as an input of this run and so refuse its replacement.
 fn obs_complete(path: &Path) -> bool {
-    crate::nc::open(path).is_ok_and(|f| {
+    netcdf::open(path).is_ok_and(|f| {
         obs::VARIABLES
             .iter()
             .all(|(n, _, _)| f.variable(n).is_some())
@@ -176,5 +177,43 @@ mod tests {
         let cfg = crate::config::Config::parse(CONFIG, Path::new("/demo/config.toml")).unwrap();
         assert_eq!(cfg.parameters.calibrate.len(), 6);
         assert!(truth_text().unwrap().contains("kmax = [2.1800"));
+    }
+
+    #[test]
+    fn an_old_demo_folder_is_upgraded_not_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // as an older clmtune left it: no version, a config without [test_case],
+        // observation files without H
+        std::fs::create_dir_all(d.join("obs")).unwrap();
+        std::fs::write(d.join("config.toml"), "# old\n").unwrap();
+        for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
+            let mut w = crate::nc::Writer::new(crate::nc::Format::Netcdf4);
+            w.dim("x", 1);
+            w.var("GPP", &["x"], vec![1.0f64]);
+            w.save(&d.join(f)).unwrap();
+        }
+        assert!(!obs_complete(&d.join("obs/fluxnet_mte.nc")));
+        ensure(d, (2000, 2000)).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "2\n");
+        let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+        assert!(
+            cfg.contains("FSH = { obs = \"H\", model = \"FSH\" }"),
+            "{cfg}"
+        );
+        for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
+            let file = crate::nc::open(&d.join(f)).unwrap();
+            for v in ["GPP", "LE", "H"] {
+                assert!(file.variable(v).is_some(), "{f}: {v}");
+            }
+            assert_eq!(file.variable("GPP").unwrap().len(), 12 * 360 * 720);
+        }
+        // a current folder is used as it is: an edited config stays
+        std::fs::write(d.join("config.toml"), "# edited\n").unwrap();
+        ensure(d, (2000, 2000)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("config.toml")).unwrap(),
+            "# edited\n"
+        );
     }
 }
