@@ -46,6 +46,9 @@ pub struct Cases {
     pub ppe_test: Option<String>,
     /// Its design.
     pub ppe_test_design: Option<PathBuf>,
+    /// The test case's runs of calibrated parameters (`{member}`; 07_test_case.rhai's
+    /// default: `EXPERIMENT_opt_{member}`).
+    pub test_case: Option<String>,
 }
 
 /// `[parameters]`.
@@ -99,6 +102,16 @@ pub struct Observations {
 
 fn default_coverage() -> f64 {
     0.8
+}
+
+/// `[test_case]`: what the test case judges besides the calibration variables.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// Further variables (not calibrated on) -> observed and model variable, e.g.
+    /// `FSH = { obs = "H", model = "FSH" }`; judged where the observation file has them.
+    #[serde(default)]
+    pub variables: BTreeMap<String, ObsVariable>,
 }
 
 /// `[emulator]`.
@@ -182,6 +195,8 @@ pub struct Config {
     pub observations: Option<Observations>,
     /// `[emulator]`.
     pub emulator: Option<Emulator>,
+    /// `[test_case]`.
+    pub test_case: Option<TestCase>,
     /// `[backend]`.
     pub backend: Backend,
     /// `[output]`.

@@ -29,3 +29,4 @@ pub mod repl;
 pub mod script;
 pub mod sensitivity;
 pub mod table;
+pub mod test_case;

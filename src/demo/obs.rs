@@ -96,8 +96,21 @@ fn fill_out(map: &mut Array2<f64>) {
     }
 }
 
+/// The observed variables: name, units, long name. `H` (sensible heat, which FLUXNET-MTE
+/// also provides) is not calibrated on; the test case judges it.
+pub const VARIABLES: [(&str, &str, &str); 3] = [
+    ("GPP", "gC m-2 d-1", "gross primary production"),
+    ("LE", "MJ m-2 d-1", "latent heat flux"),
+    ("H", "MJ m-2 d-1", "sensible heat flux"),
+];
+
+/// Seed offset of the noise of `H`: its own random stream, so that `GPP` and `LE` are the
+/// same values as in files made before `H` was added.
+const H_STREAM: u64 = 0x4853_454e_5349_424c;
+
 /// Runs the truth and writes the observation file (netCDF-4, compressed): `GPP` in
-/// gC m-2 d-1 and `LE` in MJ m-2 d-1 on (time, lat, lon) at 0.5 degrees, fill -9999.
+/// gC m-2 d-1, `LE` and `H` in MJ m-2 d-1 on (time, lat, lon) at 0.5 degrees, fill -9999.
+/// The structural bias touches GPP and LE only.
 #[allow(clippy::needless_range_loop)] // months index the per-cell series
 pub fn write_observations(
     path: &Path,
@@ -140,13 +153,14 @@ pub fn write_observations(
     let (ny, nx) = grid.shape();
     let fill = -9999.0f32;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rng_h = ChaCha8Rng::seed_from_u64(opts.seed ^ H_STREAM);
 
     use crate::nc::{Format, Kind, Values, Writer};
     let mut w = Writer::new(Format::Netcdf4);
     w.dim("time", nmonths).dim("lat", 360).dim("lon", 720);
     w.global(
         "title",
-        "Synthetic FLUXNET-MTE-shaped GPP and latent heat from the clmtune demo model (NOT real observations)",
+        "Synthetic FLUXNET-MTE-shaped GPP, latent and sensible heat from the clmtune demo model (NOT real observations)",
     )
     .global("source", NOTICE)
     .global(
@@ -173,10 +187,7 @@ pub fn write_observations(
         let v32: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         w.var(n, &[n], v32).attr("units", u);
     }
-    for (n, u, long) in [
-        ("GPP", "gC m-2 d-1", "gross primary production"),
-        ("LE", "MJ m-2 d-1", "latent heat flux"),
-    ] {
+    for (n, u, long) in VARIABLES {
         w.var(n, &["time", "lat", "lon"], Values::Later(Kind::F32))
             .chunking(&[1, 360, 720])
             .compression(1, true)
@@ -200,14 +211,15 @@ pub fn write_observations(
                 days_since(year, m as u32 + 2, 1)
             } as f64;
             times.push(0.5 * (start + end));
-            for (vi, name) in ["GPP", "LE"].iter().enumerate() {
+            for (vi, (name, _, _)) in VARIABLES.iter().enumerate() {
+                let rng = if vi == 2 { &mut rng_h } else { &mut rng };
                 let mut map = Array2::from_elem((ny, nx), f64::NAN);
                 for (k, ((i, j), _)) in cells.iter().enumerate() {
                     let mo = &out[k][t];
-                    map[[*i, *j]] = if vi == 0 {
-                        mo.gpp_umol * 12.011e-6 * 86400.0
-                    } else {
-                        mo.lh * 0.0864
+                    map[[*i, *j]] = match vi {
+                        0 => mo.gpp_umol * 12.011e-6 * 86400.0,
+                        1 => mo.lh * 0.0864,
+                        _ => mo.fsh * 0.0864,
                     };
                 }
                 fill_out(&mut map);
@@ -218,10 +230,10 @@ pub fn write_observations(
                         if !valid[[i, j]] {
                             continue;
                         }
-                        let noise: f64 = StandardNormal.sample(&mut rng);
+                        let noise: f64 = StandardNormal.sample(&mut *rng);
                         let missing = rng.gen::<f64>() < 0.003;
                         let mut x = half[[i, j]] * (0.06 * noise).exp();
-                        if opts.bias {
+                        if opts.bias && vi < 2 {
                             let (bg, bl) = bias_factors(lat[i], lon[j]);
                             x *= if vi == 0 { bg } else { bl };
                         }

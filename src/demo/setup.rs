@@ -95,13 +95,37 @@ fn truth_text() -> Result<String> {
     Ok(s)
 }
 
+/// The version of the demo folder's made files, recorded in its `version` file. A folder
+/// of an older version (or none) is upgraded by [`ensure`]: its config and parameter spec
+/// are written again and observation files without a variable of
+/// [`super::obs::VARIABLES`] are made again. 2: the observations have `H` and the config a
+/// `[test_case]` table.
+pub const VERSION: u32 = 2;
+
+/// Whether an observation file has every variable the demo writes (a file made before `H`
+/// was added lacks it). Opened directly, not through [`crate::nc::open`], which would mark
+/// it as an input of this run and so refuse its replacement.
+fn obs_complete(path: &Path) -> bool {
+    netcdf::open(path).is_ok_and(|f| {
+        obs::VARIABLES
+            .iter()
+            .all(|(n, _, _)| f.variable(n).is_some())
+    })
+}
+
 /// Makes whatever the demo folder `dir` lacks and returns the path of its config. The
 /// observations cover `obs_years` (the demo config's sigma years, 1982-2008, by default).
+/// A folder made by an older clmtune (see [`VERSION`]) is upgraded, not used as it is.
 pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = dir.join("version");
+    let current = std::fs::read_to_string(&stamp)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .is_some_and(|v| v >= VERSION);
     let write_text = |name: &str, text: &str| -> Result<()> {
         let p = dir.join(name);
-        if !p.exists() {
+        if !p.exists() || !current {
             crate::files::atomic_write(&p, |w| Ok(w.write_all(text.as_bytes())?))?;
         }
         Ok(())
@@ -115,11 +139,12 @@ pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
     }
     let biased = dir.join("obs/fluxnet_mte.nc");
     let unbiased = dir.join("obs/fluxnet_mte_nobias.nc");
-    if !biased.exists() || !unbiased.exists() {
+    let stale = |p: &Path| !p.exists() || (!current && !obs_complete(p));
+    if stale(&biased) || stale(&unbiased) {
         let (grid, cells) = super::run::cells()?;
         let truth = truth_params()?;
         for (path, bias) in [(&biased, true), (&unbiased, false)] {
-            if !path.exists() {
+            if stale(path) {
                 let opts = ObsOptions {
                     years: obs_years,
                     bias,
@@ -128,6 +153,9 @@ pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
                 obs::write_observations(path, &truth, &opts, &cells, &grid)?;
             }
         }
+    }
+    if !current {
+        crate::files::atomic_write(&stamp, |w| Ok(writeln!(w, "{VERSION}")?))?;
     }
     Ok(dir.join("config.toml"))
 }
@@ -149,5 +177,43 @@ mod tests {
         let cfg = crate::config::Config::parse(CONFIG, Path::new("/demo/config.toml")).unwrap();
         assert_eq!(cfg.parameters.calibrate.len(), 6);
         assert!(truth_text().unwrap().contains("kmax = [2.1800"));
+    }
+
+    #[test]
+    fn an_old_demo_folder_is_upgraded_not_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // as an older clmtune left it: no version, a config without [test_case],
+        // observation files without H
+        std::fs::create_dir_all(d.join("obs")).unwrap();
+        std::fs::write(d.join("config.toml"), "# old\n").unwrap();
+        for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
+            let mut w = crate::nc::Writer::new(crate::nc::Format::Netcdf4);
+            w.dim("x", 1);
+            w.var("GPP", &["x"], vec![1.0f64]);
+            w.save(&d.join(f)).unwrap();
+        }
+        assert!(!obs_complete(&d.join("obs/fluxnet_mte.nc")));
+        ensure(d, (2000, 2000)).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "2\n");
+        let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+        assert!(
+            cfg.contains("FSH = { obs = \"H\", model = \"FSH\" }"),
+            "{cfg}"
+        );
+        for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
+            let file = crate::nc::open(&d.join(f)).unwrap();
+            for v in ["GPP", "LE", "H"] {
+                assert!(file.variable(v).is_some(), "{f}: {v}");
+            }
+            assert_eq!(file.variable("GPP").unwrap().len(), 12 * 360 * 720);
+        }
+        // a current folder is used as it is: an edited config stays
+        std::fs::write(d.join("config.toml"), "# edited\n").unwrap();
+        ensure(d, (2000, 2000)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("config.toml")).unwrap(),
+            "# edited\n"
+        );
     }
 }

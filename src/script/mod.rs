@@ -17,6 +17,7 @@ pub mod plot;
 pub mod resolver;
 pub mod sensitivity;
 pub mod table;
+pub mod test_case;
 
 use rhai::{Dynamic, Engine, Map, Module, Scope, AST};
 use std::path::Path;
@@ -81,6 +82,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: calibrate::module,
     },
     ScriptModule {
+        name: "test_case",
+        about: "the CLM test case: the optimum, its runs judged against the observations (Table 2)",
+        build: test_case::module,
+    },
+    ScriptModule {
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
@@ -134,6 +140,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<sensitivity::ScriptPc>("PatternCorrelation"),
     script_type::<sensitivity::ScriptRanks>("Ranks"),
     script_type::<table::ScriptTable>("Table"),
+    script_type::<test_case::ScriptTestCase>("TestCase"),
     script_type::<std::ops::Range<rhai::INT>>("Range"),
     script_type::<std::ops::RangeInclusive<rhai::INT>>("Range"),
 ];

@@ -1,0 +1,758 @@
+//! The CLM test case (Dagon et al. 2020, section 4.4, Figs. 10, 11, S12-S13, Table 2): runs
+//! made with calibrated parameters, judged against the observations and the default run.
+//!
+//! For every variable (the EOF stage's calibration variables, and further variables the
+//! calibration did not use, such as sensible heat): the time mean of each run over the
+//! analysed years minus the observed mean of the observed years, on the model grid, over
+//! the cells where the analysis is defined (the stage's EOF mask; the observations'
+//! coverage mask for a further variable), in the paper's units (gC m-2 d-1, W m-2). From
+//! these bias maps: Table 2 (land area-weighted mean bias, global and in the four regions),
+//! the RMSE against the observations, and the regional monthly climatologies. For the
+//! calibration variables: the run's time-mean map projected onto the stage's EOFs exactly as
+//! the stage projects the default run, beside the observed, default and emulated PCs.
+
+use crate::archive;
+use crate::eof::stage::EofStage;
+use crate::field::{obs, read, Field, Grid, Region};
+use crate::table::{Column, Table};
+use anyhow::{bail, Context, Result};
+use ndarray::{Array2, Axis, Ix2};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A variable the test case judges: its name, observed and model variable, and whether the
+/// calibration used it (then its PCs are compared too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    /// Name (e.g. `GPP`, `FSH`).
+    pub name: String,
+    /// The observed variable in the observation file (e.g. `H`).
+    pub obs: String,
+    /// The model expression over history variables (e.g. `FSH`).
+    pub model: String,
+    /// Whether it is one of the EOF stage's calibration variables.
+    pub calibrated: bool,
+}
+
+/// One run: a label (`default`, `optimized`, ...), its case, and the monthly fields of the
+/// analysed years, one per variable in the test case's order, in the model's units.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Label used in the files (`optimized`, `posterior_mean`, `plausible_2`).
+    pub label: String,
+    /// The case name.
+    pub case: String,
+    /// Monthly fields (time, lat, lon), one per variable.
+    pub fields: Vec<Field>,
+}
+
+/// The paper's units of a quantity: carbon fluxes in gC m-2 d-1, energy fluxes in W m-2,
+/// anything else as it is.
+pub fn paper_units(units: &str) -> String {
+    match crate::field::units::quantity(units) {
+        Some("carbon flux") => "gC m-2 d-1".into(),
+        Some("energy flux") => "W m-2".into(),
+        _ => units.to_string(),
+    }
+}
+
+/// The regions of Table 2, the globe first.
+pub fn table2_regions() -> Vec<Region> {
+    let mut r = vec![Region {
+        name: "Global".into(),
+        lat_min: -90.0,
+        lat_max: 90.0,
+        lon_min: 0.0,
+        lon_max: 360.0,
+    }];
+    r.extend(Region::table2());
+    r
+}
+
+/// The test case's results.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    /// The variables judged, in order (calibration variables first).
+    pub variables: Vec<Variable>,
+    /// The paper's units of each variable (bias maps, tables, climatologies).
+    pub units: Vec<String>,
+    /// The runs' labels, then `default`.
+    pub labels: Vec<String>,
+    /// The runs' cases, then the default run's.
+    pub cases: Vec<String>,
+    /// The model grid.
+    pub grid: Arc<Grid>,
+    /// Bias maps (lat, lon), per variable, per label (in `labels` order): run minus
+    /// observed, NaN outside the analysed cells; named `VAR_bias_LABEL`.
+    pub bias: Vec<Vec<Field>>,
+    /// `pcs.csv`: variable, mode, observed, default, emulated, simulated, run.
+    pub pcs: Table,
+    /// `bias_table.csv` (Table 2): region, comparison, then one column per variable
+    /// (lower-case name).
+    pub bias_table: Table,
+    /// `climatology.csv`: region, variable, units, source, month, value.
+    pub climatology: Table,
+    /// `rmse.csv`: variable, units, run, rmse, rmse_area_weighted, cells.
+    pub rmse: Table,
+    /// Notes (a further variable skipped, a region without land).
+    pub notes: Vec<String>,
+}
+
+/// A (lat, lon) array of a field whose dims are exactly (lat, lon).
+fn map2(f: &Field) -> Result<Array2<f64>> {
+    Ok(f.values.clone().into_dimensionality::<Ix2>()?)
+}
+
+fn text(v: Vec<String>) -> Column {
+    Column::Text(v)
+}
+
+/// Root mean square of the defined values of `b`, unweighted and weighted by `w`, and the
+/// number of cells.
+fn rms(b: &Array2<f64>, w: &Array2<f64>) -> (f64, f64, usize) {
+    let (mut s, mut n, mut sw, mut sww) = (0.0, 0usize, 0.0, 0.0);
+    for (&x, &wi) in b.iter().zip(w) {
+        if x.is_finite() {
+            s += x * x;
+            n += 1;
+            if wi > 0.0 {
+                sw += wi * x * x;
+                sww += wi;
+            }
+        }
+    }
+    let r = if n > 0 {
+        (s / n as f64).sqrt()
+    } else {
+        f64::NAN
+    };
+    let ra = if sww > 0.0 {
+        (sw / sww).sqrt()
+    } else {
+        f64::NAN
+    };
+    (r, ra, n)
+}
+
+impl TestCase {
+    /// Reads what the test case needs and judges the runs: each of `runs` (label, case) and
+    /// the stage's default run from the stage's archive for its analysed years, and the
+    /// observations of its observed years regridded to the model grid, for the stage's
+    /// calibration variables and the `further` ones. A further variable whose observed
+    /// variable is not in the observation file is skipped with a note. `emulated` holds,
+    /// per run, the emulated PCs of each calibration variable (none: NaN in `pcs.csv`).
+    pub fn read(
+        stage: &EofStage,
+        further: &[Variable],
+        runs: &[(String, String)],
+        emulated: &[BTreeMap<String, Vec<f64>>],
+    ) -> Result<TestCase> {
+        let s = &stage.settings;
+        let mut notes = Vec::new();
+        let mut variables: Vec<Variable> = s
+            .variables
+            .iter()
+            .map(|v| Variable {
+                name: v.name.clone(),
+                obs: v.obs.clone(),
+                model: v.model.clone(),
+                calibrated: true,
+            })
+            .collect();
+        let file = crate::nc::open(&s.obs_file)?;
+        for v in further {
+            if variables.iter().any(|x| x.name == v.name) {
+                bail!(
+                    "[test_case] variable {} is a calibration variable already; name further variables only",
+                    v.name
+                );
+            }
+            if file.variable(&v.obs).is_none() {
+                notes.push(format!(
+                    "{}: the observations ({}) have no {}, so {} is not judged",
+                    v.name,
+                    s.obs_file.display(),
+                    v.obs,
+                    v.name
+                ));
+                continue;
+            }
+            variables.push(Variable {
+                calibrated: false,
+                ..v.clone()
+            });
+        }
+        drop(file);
+        let outputs: Vec<read::Output> = variables
+            .iter()
+            .map(|v| read::Output::new(&v.name, &v.model))
+            .collect::<Result<_>>()?;
+        let read_run = |label: &str, case: &str| -> Result<Run> {
+            let c = archive::find_case(&s.archive_root, case)?;
+            let fields = read::read_case(&c, &outputs, s.years, false)
+                .with_context(|| format!("the {label} run {case}"))?;
+            Ok(Run {
+                label: label.to_string(),
+                case: case.to_string(),
+                fields,
+            })
+        };
+        let default = read_run("default", &stage.default_case)?;
+        let runs: Vec<Run> = runs
+            .iter()
+            .map(|(l, c)| read_run(l, c))
+            .collect::<Result<_>>()?;
+        let mut observed = Vec::new();
+        for (k, v) in variables.iter().enumerate() {
+            let model = &default.fields[k];
+            let o = obs::read_obs(&s.obs_file, &v.obs, Some(s.obs_years), model.grid.clone())
+                .and_then(|o| o.convert(&model.units))
+                .with_context(|| {
+                    format!(
+                        "variable {}: observations {} in {}",
+                        v.name,
+                        v.obs,
+                        s.obs_file.display()
+                    )
+                })?;
+            observed.push(o);
+        }
+        let mut tc = TestCase::new(stage, &variables, &observed, &default, &runs, emulated)?;
+        notes.append(&mut tc.notes);
+        tc.notes = notes;
+        Ok(tc)
+    }
+
+    /// Judges runs already read: `observed` holds the monthly observations of each variable
+    /// (time, lat, lon) on the model grid in the model's units, `default` and `runs` the
+    /// monthly fields of each variable, `emulated` the emulated PCs per run.
+    pub fn new(
+        stage: &EofStage,
+        variables: &[Variable],
+        observed: &[Field],
+        default: &Run,
+        runs: &[Run],
+        emulated: &[BTreeMap<String, Vec<f64>>],
+    ) -> Result<TestCase> {
+        if runs.is_empty() {
+            bail!("a test case needs at least one run besides the default run");
+        }
+        if observed.len() != variables.len()
+            || std::iter::once(default)
+                .chain(runs)
+                .any(|r| r.fields.len() != variables.len())
+        {
+            bail!(
+                "a test case of {} variables needs observations and fields of each",
+                variables.len()
+            );
+        }
+        if let Some(r) = runs
+            .iter()
+            .find(|r| r.label == "default" || r.label == "observed")
+        {
+            bail!(
+                "run {}: the labels 'default' and 'observed' are taken",
+                r.case
+            );
+        }
+        let s = &stage.settings;
+        let sources: Vec<&Run> = runs.iter().chain(std::iter::once(default)).collect();
+        let labels: Vec<String> = sources.iter().map(|r| r.label.clone()).collect();
+        let grid = default.fields[0].grid.clone();
+        let w = grid.weights();
+        let regions = table2_regions();
+        let mut notes = Vec::new();
+        let mut units = Vec::new();
+        let mut bias_all = Vec::new();
+        // pcs.csv
+        let (mut p_var, mut p_mode, mut p_run) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut p_obs, mut p_def, mut p_emu, mut p_sim) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // climatology.csv
+        let (mut c_reg, mut c_var, mut c_units, mut c_src, mut c_month, mut c_val) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        // rmse.csv
+        let (mut r_var, mut r_units, mut r_run, mut r_rmse, mut r_area, mut r_cells) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for (k, v) in variables.iter().enumerate() {
+            let ctx = || format!("variable {}", v.name);
+            let model_units = default.fields[k].units.clone();
+            let pu = paper_units(&model_units);
+            let obs_k = observed[k]
+                .select_years(s.obs_years.0, s.obs_years.1)
+                .with_context(ctx)?;
+            let mask = if v.calibrated {
+                stage.variable(&v.name)?.eof.mask()
+            } else {
+                obs::coverage_mask(&obs_k, s.min_coverage).with_context(ctx)?
+            };
+            if mask.dim() != grid.shape() {
+                bail!(
+                    "variable {}: the analysis mask is {:?}, the runs' grid {:?}",
+                    v.name,
+                    mask.dim(),
+                    grid.shape()
+                );
+            }
+            let obs_pu = obs::apply_mask(&obs_k.convert(&pu)?, &mask)?;
+            let obs_mean = map2(&obs_pu.time_mean()?)?;
+            // PCs
+            if v.calibrated {
+                let vr = stage.variable(&v.name)?;
+                let modes = s.modes;
+                for (ri, r) in runs.iter().enumerate() {
+                    let mean = map2(&r.fields[k].time_mean()?).with_context(ctx)?;
+                    let sim = vr.eof.project(&mean.insert_axis(Axis(0)), modes)?;
+                    let emu = emulated.get(ri).and_then(|m| m.get(&v.name));
+                    if let Some(e) = emu.filter(|e| e.len() != modes) {
+                        bail!(
+                            "run {}: {} emulated PCs of {} for {modes} modes",
+                            r.label,
+                            e.len(),
+                            v.name
+                        );
+                    }
+                    for m in 0..modes {
+                        p_var.push(v.name.clone());
+                        p_mode.push((m + 1) as f64);
+                        p_obs.push(vr.u_obs[m]);
+                        p_def.push(vr.u_default[m]);
+                        p_emu.push(emu.map_or(f64::NAN, |e| e[m]));
+                        p_sim.push(sim[[0, m]]);
+                        p_run.push(r.label.clone());
+                    }
+                }
+            }
+            // bias maps, RMSE, climatologies
+            let mut maps = Vec::new();
+            let clim_obs = obs_pu.climatology()?;
+            for reg in &regions {
+                let vals = clim_obs.area_mean(Some(reg));
+                let vals = match vals {
+                    Ok(a) => a.iter().copied().collect::<Vec<f64>>(),
+                    Err(_) => vec![f64::NAN; clim_obs.months.len()],
+                };
+                for (mo, x) in clim_obs.months.iter().zip(vals) {
+                    c_reg.push(reg.name.clone());
+                    c_var.push(v.name.clone());
+                    c_units.push(pu.clone());
+                    c_src.push("observed".to_string());
+                    c_month.push(mo.1 as f64);
+                    c_val.push(x);
+                }
+            }
+            for r in &sources {
+                let f = obs::apply_mask(&r.fields[k].convert(&pu)?, &mask)?;
+                let mean = map2(&f.time_mean()?)?;
+                let b = &mean - &obs_mean;
+                let (rm, ra, n) = rms(&b, &w);
+                r_var.push(v.name.clone());
+                r_units.push(pu.clone());
+                r_run.push(r.label.clone());
+                r_rmse.push(rm);
+                r_area.push(ra);
+                r_cells.push(n as f64);
+                let mut bf = f.time_mean()?;
+                bf.values = b.into_dyn();
+                bf.name = format!("{}_bias_{}", v.name, r.label);
+                bf.long_name = format!(
+                    "{} of the {} run ({}) minus the observed mean",
+                    v.name, r.label, r.case
+                );
+                maps.push(bf);
+                let clim = f.climatology()?;
+                for reg in &regions {
+                    let vals = match clim.area_mean(Some(reg)) {
+                        Ok(a) => a.iter().copied().collect::<Vec<f64>>(),
+                        Err(_) => vec![f64::NAN; clim.months.len()],
+                    };
+                    for (mo, x) in clim.months.iter().zip(vals) {
+                        c_reg.push(reg.name.clone());
+                        c_var.push(v.name.clone());
+                        c_units.push(pu.clone());
+                        c_src.push(r.label.clone());
+                        c_month.push(mo.1 as f64);
+                        c_val.push(x);
+                    }
+                }
+            }
+            units.push(pu);
+            bias_all.push(maps);
+        }
+        // Table 2
+        let (mut t_reg, mut t_cmp) = (Vec::new(), Vec::new());
+        let mut t_vals: Vec<Vec<f64>> = vec![Vec::new(); variables.len()];
+        for reg in &regions {
+            for (li, label) in labels.iter().enumerate() {
+                t_reg.push(reg.name.clone());
+                t_cmp.push(format!("{label}-obs"));
+                for (k, v) in variables.iter().enumerate() {
+                    let x = match bias_all[k][li].area_mean(Some(reg)) {
+                        Ok(a) => a.iter().next().copied().unwrap_or(f64::NAN),
+                        Err(e) => {
+                            let n = format!("{}, {}: {e}", reg.name, v.name);
+                            if !notes.contains(&n) {
+                                notes.push(n);
+                            }
+                            f64::NAN
+                        }
+                    };
+                    t_vals[k].push(x);
+                }
+            }
+        }
+        let mut cols = vec![
+            ("region".to_string(), text(t_reg)),
+            ("comparison".to_string(), text(t_cmp)),
+        ];
+        for (v, vals) in variables.iter().zip(t_vals) {
+            cols.push((v.name.to_lowercase(), Column::Numbers(vals)));
+        }
+        let bias_table = Table::from_columns(cols)?;
+        let pcs = Table::from_columns(vec![
+            ("variable".into(), text(p_var)),
+            ("mode".into(), Column::Numbers(p_mode)),
+            ("observed".into(), Column::Numbers(p_obs)),
+            ("default".into(), Column::Numbers(p_def)),
+            ("emulated".into(), Column::Numbers(p_emu)),
+            ("simulated".into(), Column::Numbers(p_sim)),
+            ("run".into(), text(p_run)),
+        ])?;
+        let climatology = Table::from_columns(vec![
+            ("region".into(), text(c_reg)),
+            ("variable".into(), text(c_var)),
+            ("units".into(), text(c_units)),
+            ("source".into(), text(c_src)),
+            ("month".into(), Column::Numbers(c_month)),
+            ("value".into(), Column::Numbers(c_val)),
+        ])?;
+        let rmse = Table::from_columns(vec![
+            ("variable".into(), text(r_var)),
+            ("units".into(), text(r_units)),
+            ("run".into(), text(r_run)),
+            ("rmse".into(), Column::Numbers(r_rmse)),
+            ("rmse_area_weighted".into(), Column::Numbers(r_area)),
+            ("cells".into(), Column::Numbers(r_cells)),
+        ])?;
+        Ok(TestCase {
+            variables: variables.to_vec(),
+            units,
+            labels,
+            cases: sources.iter().map(|r| r.case.clone()).collect(),
+            grid,
+            bias: bias_all,
+            pcs,
+            bias_table,
+            climatology,
+            rmse,
+            notes,
+        })
+    }
+
+    /// The RMSE (unweighted over the analysed cells, as the EOF stage's `rmse.csv`) of
+    /// variable `v` for run `label`.
+    pub fn rmse_of(&self, v: &str, label: &str) -> Option<f64> {
+        let vars = self.rmse.column("variable").ok()?;
+        let runs = self.rmse.column("run").ok()?;
+        let vals = self.rmse.numbers("rmse").ok()?;
+        (0..self.rmse.len())
+            .find(|&i| {
+                vars.value(i) == crate::table::Value::Text(v.into())
+                    && runs.value(i) == crate::table::Value::Text(label.into())
+            })
+            .map(|i| vals[i])
+    }
+
+    /// One sentence per run and variable: whether the run is closer to the observations
+    /// than the default run, with both RMSEs, e.g. `GPP: the optimized run is closer to the
+    /// observations than the default run (RMSE 0.81 against 0.93 gC m-2 d-1)`.
+    pub fn verdict(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for label in self.labels.iter().filter(|l| *l != "default") {
+            for (v, u) in self.variables.iter().zip(&self.units) {
+                let (Some(a), Some(b)) = (
+                    self.rmse_of(&v.name, label),
+                    self.rmse_of(&v.name, "default"),
+                ) else {
+                    continue;
+                };
+                let word = if a < b {
+                    "closer to"
+                } else if a > b {
+                    "farther from"
+                } else {
+                    "as close to"
+                };
+                let g = |x: f64| crate::format::format_spec(x, ".3g").unwrap_or_default();
+                out.push(format!(
+                    "{}{}: the {label} run is {word} the observations than the default run (RMSE {} against {} {u})",
+                    v.name,
+                    if v.calibrated { "" } else { " (not calibrated)" },
+                    g(a),
+                    g(b)
+                ));
+            }
+        }
+        out
+    }
+
+    /// Writes into `dir`: `pcs.csv`, `bias_table.csv`, `climatology.csv`, `rmse.csv`,
+    /// `bias_maps.nc` (CF netCDF: lat, lon, area, landfrac and one variable per map), and
+    /// the figures `fig10_pcs.png`, `fig11_bias_maps.png` (and `bias_maps_VAR.png` for each
+    /// further variable), `climatology_VAR.png` (Figs. S12-S13). Every file is written
+    /// atomically. Returns the paths written.
+    pub fn save(&self, dir: &Path, history: &str) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut out = Vec::new();
+        for (name, t) in [
+            ("pcs.csv", &self.pcs),
+            ("bias_table.csv", &self.bias_table),
+            ("climatology.csv", &self.climatology),
+            ("rmse.csv", &self.rmse),
+        ] {
+            let p = dir.join(name);
+            t.write(&p)?;
+            out.push(p);
+        }
+        let p = dir.join("bias_maps.nc");
+        let all: Vec<&Field> = self.bias.iter().flatten().collect();
+        crate::field::write::write_fields(&p, &all, history)?;
+        out.push(p);
+        out.extend(self.figures(dir)?);
+        Ok(out)
+    }
+
+    fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        use crate::plot::{self, Options, Panel};
+        let mut out = Vec::new();
+        let save = |path: PathBuf, panels: &[(Panel, Options)], cols: usize, opts: &Options| {
+            plot::save(
+                &path,
+                opts,
+                |a| plot::draw_panels(a, panels, cols, opts),
+                |a| plot::draw_panels(a, panels, cols, opts),
+            )
+        };
+        // Fig. 10: PCs per mode
+        let runs: Vec<&String> = self.labels.iter().filter(|l| *l != "default").collect();
+        let mut panels = Vec::new();
+        let vars = self.pcs.column("variable")?;
+        let run_col = self.pcs.column("run")?;
+        let col = |n: &str| self.pcs.numbers(n);
+        for v in self.variables.iter().filter(|v| v.calibrated) {
+            let rows_of = |label: &str| -> Vec<usize> {
+                (0..self.pcs.len())
+                    .filter(|&i| {
+                        vars.value(i) == crate::table::Value::Text(v.name.clone())
+                            && run_col.value(i) == crate::table::Value::Text(label.into())
+                    })
+                    .collect()
+            };
+            let first = rows_of(runs[0]);
+            let pick = |c: &[f64], rows: &[usize]| rows.iter().map(|&i| c[i]).collect::<Vec<f64>>();
+            let mut series = vec![
+                ("observed".to_string(), pick(col("observed")?, &first)),
+                ("default".to_string(), pick(col("default")?, &first)),
+            ];
+            for label in &runs {
+                let rows = rows_of(label);
+                let suffix = if runs.len() > 1 {
+                    format!(" ({label})")
+                } else {
+                    String::new()
+                };
+                series.push((format!("emulated{suffix}"), pick(col("emulated")?, &rows)));
+                series.push((format!("simulated{suffix}"), pick(col("simulated")?, &rows)));
+            }
+            let categories: Vec<String> = (1..=first.len()).map(|m| format!("PC{m}")).collect();
+            panels.push((
+                Panel::GroupedBars { categories, series },
+                Options {
+                    title: v.name.clone(),
+                    ylabel: "PC (projection on the EOF)".into(),
+                    ..Options::default()
+                },
+            ));
+        }
+        if !panels.is_empty() {
+            let n = panels.len() as u32;
+            let opts = Options {
+                title: format!(
+                    "Projected PCs: observed, default, emulated and simulated ({} run)",
+                    runs.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                width: 700 * n.min(3),
+                height: 520,
+                ..Options::default()
+            };
+            out.push(save(dir.join("fig10_pcs.png"), &panels, n as usize, &opts)?);
+        }
+        // Fig. 11: bias maps, one row per variable, one column per run (default last)
+        let map_rows = |vars: &[usize]| -> Vec<(Panel, Options)> {
+            let mut panels = Vec::new();
+            for &k in vars {
+                let v = &self.variables[k];
+                let mut abs: Vec<f64> = self.bias[k]
+                    .iter()
+                    .flat_map(|f| f.values.iter().copied())
+                    .filter(|x| x.is_finite())
+                    .map(f64::abs)
+                    .collect();
+                abs.sort_by(|a, b| a.total_cmp(b));
+                // the 99th percentile: one extreme cell should not wash out the pattern
+                let m = abs
+                    .get(((abs.len() as f64 * 0.99) as usize).min(abs.len().saturating_sub(1)))
+                    .copied()
+                    .filter(|m| *m > 0.0)
+                    .unwrap_or(1.0);
+                for (li, f) in self.bias[k].iter().enumerate() {
+                    panels.push((
+                        Panel::Map {
+                            values: f
+                                .values
+                                .clone()
+                                .into_dimensionality::<Ix2>()
+                                .unwrap_or_default(),
+                            lat: self.grid.lat.clone(),
+                            lon: self.grid.lon.clone(),
+                            land: Some(self.grid.landfrac.clone()),
+                        },
+                        Options {
+                            title: format!("{}: {} - obs", v.name, self.labels[li]),
+                            units: self.units[k].clone(),
+                            cmap: Some("RdBu_r".into()),
+                            vmin: Some(-m),
+                            vmax: Some(m),
+                            regions: Region::table2(),
+                            ..Options::default()
+                        },
+                    ));
+                }
+            }
+            panels
+        };
+        let cols = self.labels.len();
+        let calibrated: Vec<usize> = (0..self.variables.len())
+            .filter(|&k| self.variables[k].calibrated)
+            .collect();
+        let figure = |rows: usize, title: String| Options {
+            title,
+            width: (640 * cols) as u32,
+            height: (340 * rows + 40) as u32,
+            ..Options::default()
+        };
+        if !calibrated.is_empty() {
+            let opts = figure(
+                calibrated.len(),
+                "Mean bias against the observations (boxes: the regions of Table 2)".into(),
+            );
+            out.push(save(
+                dir.join("fig11_bias_maps.png"),
+                &map_rows(&calibrated),
+                cols,
+                &opts,
+            )?);
+        }
+        for (k, v) in self
+            .variables
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.calibrated)
+        {
+            let opts = figure(
+                1,
+                format!(
+                    "Mean bias of {}, a variable the calibration did not use",
+                    v.name
+                ),
+            );
+            out.push(save(
+                dir.join(format!("bias_maps_{}.png", v.name)),
+                &map_rows(&[k]),
+                cols,
+                &opts,
+            )?);
+        }
+        // Figs. S12-S13: monthly climatologies per region
+        let regs = self.climatology.column("region")?;
+        let cvars = self.climatology.column("variable")?;
+        let srcs = self.climatology.column("source")?;
+        let months = self.climatology.numbers("month")?;
+        let vals = self.climatology.numbers("value")?;
+        let t = |s: &str| crate::table::Value::Text(s.into());
+        for (k, v) in self.variables.iter().enumerate() {
+            let mut panels = Vec::new();
+            for reg in table2_regions() {
+                let mut series = Vec::new();
+                let mut x = Vec::new();
+                for src in std::iter::once("observed").chain(self.labels.iter().map(String::as_str))
+                {
+                    let rows: Vec<usize> = (0..self.climatology.len())
+                        .filter(|&i| {
+                            regs.value(i) == t(&reg.name)
+                                && cvars.value(i) == t(&v.name)
+                                && srcs.value(i) == t(src)
+                        })
+                        .collect();
+                    x = rows.iter().map(|&i| months[i]).collect();
+                    series.push((src.to_string(), rows.iter().map(|&i| vals[i]).collect()));
+                }
+                panels.push((
+                    Panel::Lines { x, series },
+                    Options {
+                        title: reg.name.clone(),
+                        xlabel: "month".into(),
+                        ylabel: format!("{} ({})", v.name, self.units[k]),
+                        ..Options::default()
+                    },
+                ));
+            }
+            let opts = Options {
+                title: format!(
+                    "{}: monthly climatology over the analysed cells, observed, default and calibrated",
+                    v.name
+                ),
+                width: 1500,
+                height: 900,
+                ..Options::default()
+            };
+            out.push(save(
+                dir.join(format!("climatology_{}.png", v.name)),
+                &panels,
+                3,
+                &opts,
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for TestCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
+        write!(
+            f,
+            "TestCase: runs {} against the default run {} and the observations; variables {}",
+            self.cases[..self.cases.len() - 1].join(", "),
+            self.cases[self.cases.len() - 1],
+            names.join(", ")
+        )
+    }
+}
