@@ -423,6 +423,7 @@ pub mod emulate_fns {
     /// stays out of sample).
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
+        let _step = crate::provenance::step("emulate");
         let mut s = StageSettings::default();
         let rest = nn_options(&mut s.protocol.network, &options)?;
         let rest = gp_stage_options(&mut s, &options, rest)?;
@@ -560,6 +561,7 @@ pub mod emulate_fns {
         stage: ScriptEofStage,
         options: Map,
     ) -> RResult<ScriptTable> {
+        let _step = crate::provenance::step("importance");
         let mut repeats = 10;
         let mut seed = 0u64;
         for (k, v) in &options {
@@ -648,6 +650,7 @@ pub mod emulate_fns {
     /// [0, 1]^d). A Table: emulator, variable, mode, parameter, first_order, total.
     #[rhai_fn(pure, return_raw)]
     pub fn sobol(s: &mut ScriptEmulators, options: Map) -> RResult<ScriptTable> {
+        let _step = crate::provenance::step("sobol");
         let mut n = 100_000;
         let mut seed = 0u64;
         for (k, v) in &options {
