@@ -18,7 +18,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -77,6 +77,8 @@ struct Recorder {
     open: Vec<usize>,
     wrote: Vec<PathBuf>,
     inputs: Vec<PathBuf>,
+    // the same inputs, to skip a repeat in O(1): an ensemble has thousands of them
+    input_set: HashSet<PathBuf>,
 }
 
 static STACK: Mutex<Vec<Recorder>> = Mutex::new(Vec::new());
@@ -148,6 +150,7 @@ pub fn begin(script: &Path, args: &[String]) -> std::result::Result<(), String> 
         open: Vec::new(),
         wrote: Vec::new(),
         inputs: Vec::new(),
+        input_set: HashSet::new(),
     });
     Ok(())
 }
@@ -234,7 +237,7 @@ pub fn script_used(name: &str, text: &str) {
 /// Records an input file of the run (fingerprinted when the run ends).
 pub fn input(path: &Path) {
     with_top(|r| {
-        if !r.inputs.iter().any(|p| p == path) {
+        if r.input_set.insert(path.to_path_buf()) {
             r.inputs.push(path.to_path_buf());
         }
     });
@@ -437,19 +440,15 @@ fn written_list(files: &[PathBuf]) -> Vec<Value> {
             .or_default() += 1;
     }
     let mut out = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut seen: HashSet<&Path> = HashSet::new();
     for f in files {
-        let d = f.parent().map(Path::to_path_buf).unwrap_or_default();
-        if count[&d] > GROUP_ABOVE {
-            if !seen.contains(&d) {
-                out.push(json!({"folder": d.display().to_string(), "files": count[&d]}));
-                seen.push(d);
+        let d = f.parent().unwrap_or(Path::new(""));
+        if count[d] > GROUP_ABOVE {
+            if seen.insert(d) {
+                out.push(json!({"folder": d.display().to_string(), "files": count[d]}));
             }
-        } else {
-            let v = json!(f.display().to_string());
-            if !out.contains(&v) {
-                out.push(v);
-            }
+        } else if seen.insert(f.as_path()) {
+            out.push(json!(f.display().to_string()));
         }
     }
     out
@@ -463,10 +462,11 @@ pub fn fingerprints(inputs: &[PathBuf]) -> Vec<Value> {
     let mut order: Vec<PathBuf> = Vec::new();
     for p in inputs {
         let d = p.parent().map(Path::to_path_buf).unwrap_or_default();
-        if !by_dir.contains_key(&d) {
-            order.push(d.clone());
+        let files = by_dir.entry(d.clone()).or_default();
+        if files.is_empty() {
+            order.push(d);
         }
-        by_dir.entry(d).or_default().push(p);
+        files.push(p);
     }
     let mut out = Vec::new();
     for d in order {
