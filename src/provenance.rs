@@ -544,13 +544,16 @@ fn hash_file(p: &Path, bytes: u64) -> std::io::Result<u64> {
     Ok(h.finish())
 }
 
+/// A file of a folder fingerprint: name, size, modification time (s, ns).
+type FileRow = (String, u64, Option<(i64, u32)>);
+
 /// A folder's fingerprint: `{folder, files, read, bytes, newest, hash}` over every regular
 /// file in the folder (not only the `read` ones this run read: a check later lists the
 /// folder again), `hash` = [`fast_hash`] of every file's `name size mtime_s.mtime_ns` line in
 /// name order (a change of any file's size or time, or of the set of files, changes it; the
 /// contents are not read).
 pub fn folder_fingerprint(dir: &Path, read: usize) -> Value {
-    let mut rows: Vec<(String, u64, Option<(i64, u32)>)> = std::fs::read_dir(dir)
+    let mut rows: Vec<FileRow> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
