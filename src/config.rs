@@ -320,6 +320,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = crate::files::read_text(path, "config")?;
         let cfg = Config::parse(&text, path)?;
+        crate::provenance::config_read(&cfg.path, &text);
         crate::files::mark_input(&cfg.parameters.spec);
         Ok(cfg)
     }

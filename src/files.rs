@@ -48,6 +48,7 @@ pub fn mark_input(path: &Path) {
     if let (Some(id), Ok(mut set)) = (identity(path), INPUTS.lock()) {
         set.get_or_insert_with(Default::default).insert(id);
     }
+    crate::provenance::input(path);
 }
 
 /// Whether `path` is a file this run has read as input.
@@ -243,6 +244,7 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> 
     check_not_input(path)?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), os_text(&e.error)))?;
+    crate::provenance::wrote(path);
     Ok(())
 }
 

@@ -192,6 +192,7 @@ pub fn save(
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
     draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<PathBuf> {
+    let _step = crate::provenance::step("figures");
     opts.check()?;
     fonts();
     let ext = path

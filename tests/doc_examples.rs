@@ -21,6 +21,18 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     std::fs::write(dir.path().join("exp.toml"), clmtune::config::EXAMPLE).unwrap();
     write_obs_file(&dir.path().join("obs.nc"));
     write_oaat_fixture(&dir.path().join("oaat"));
+    // scripts for `run_script`: one greeting its --name, one running itself
+    std::fs::write(
+        dir.path().join("hello.rhai"),
+        "let n = if \"name\" in OPTIONS { OPTIONS.name } else { \"nobody\" };\n`hello ${n}`\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("self.rhai"), "run_script(SCRIPT, #{});\n").unwrap();
+    std::fs::write(
+        dir.path().join("small.json"),
+        r#"{"name": "demo", "fractions": [0.5, 0.25]}"#,
+    )
+    .unwrap();
     let failures: Vec<String> = examples
         .iter()
         .filter_map(|ex| {

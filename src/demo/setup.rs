@@ -140,19 +140,50 @@ pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
     let biased = dir.join("obs/fluxnet_mte.nc");
     let unbiased = dir.join("obs/fluxnet_mte_nobias.nc");
     let stale = |p: &Path| !p.exists() || (!current && !obs_complete(p));
-    if stale(&biased) || stale(&unbiased) {
+    let todo: Vec<(&PathBuf, bool)> = [(&biased, true), (&unbiased, false)]
+        .into_iter()
+        .filter(|(p, _)| stale(p))
+        .collect();
+    if !todo.is_empty() {
+        // the observations take the demo model over every observed year: tens of seconds
+        // on first use, so a bar shows it (one step for the grid, one per file)
+        let pb = crate::progress::bar(1 + todo.len() as u64, "demo set-up: grid");
+        pb.enable_steady_tick(std::time::Duration::from_millis(250));
         let (grid, cells) = super::run::cells()?;
         let truth = truth_params()?;
-        for (path, bias) in [(&biased, true), (&unbiased, false)] {
-            if stale(path) {
-                let opts = ObsOptions {
-                    years: obs_years,
-                    bias,
-                    seed: OBS_SEED + bias as u64,
-                };
-                obs::write_observations(path, &truth, &opts, &cells, &grid)?;
-            }
+        pb.inc(1);
+        pb.set_message("demo set-up: observations");
+        // the two files at once: each runs the model through every observed year (pure
+        // Rust, on its own core); only their netCDF writes take turns
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = todo
+                .iter()
+                .map(|&(path, bias)| {
+                    let (truth, cells, grid, pb) = (&truth, &cells, &grid, &pb);
+                    s.spawn(move || {
+                        let opts = ObsOptions {
+                            years: obs_years,
+                            bias,
+                            seed: OBS_SEED + bias as u64,
+                        };
+                        let r = obs::write_observations(path, truth, &opts, cells, grid);
+                        pb.inc(1);
+                        r
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("making the observations failed")))
+                })
+                .collect()
+        });
+        for r in results {
+            r?;
         }
+        pb.finish_and_clear();
     }
     if !current {
         crate::files::atomic_write(&stamp, |w| Ok(writeln!(w, "{VERSION}")?))?;

@@ -3,6 +3,7 @@
 //! means, arithmetic and unit conversion. Missing values are NaN and never enter a sum or
 //! mean.
 
+pub mod cache;
 pub mod dims;
 pub mod expr;
 pub mod obs;

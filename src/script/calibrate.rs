@@ -607,6 +607,7 @@ pub mod calibrate_fns {
         c: ScriptCost,
         options: Map,
     ) -> RResult<ScriptHistoryMatch> {
+        let _step = crate::provenance::step("history_match");
         let method = match options.get("method") {
             None => "cost".to_string(),
             Some(m) => m
@@ -629,6 +630,7 @@ pub mod calibrate_fns {
     /// Each reports its optimum, cost, evaluations, iterations and time.
     #[rhai_fn(return_raw)]
     pub fn optimize(ctx: NativeCallContext, c: ScriptCost, options: Map) -> RResult<ScriptOptima> {
+        let _step = crate::provenance::step("optimize");
         let mut names: Vec<String> = optimize::METHOD_NAMES
             .iter()
             .map(|s| s.to_string())
@@ -714,6 +716,7 @@ pub mod calibrate_fns {
         c: ScriptCost,
         options: Map,
     ) -> RResult<ScriptPosterior> {
+        let _step = crate::provenance::step("posterior");
         let mut s = McmcSettings::default();
         let mut start = Start::Uniform;
         let mut radius = 0.05;

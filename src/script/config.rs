@@ -214,6 +214,7 @@ pub fn config_from_map(cfg: &Map) -> RResult<(Config, bool)> {
         }
     })?;
     c.check().map_err(|p| script_err(p.in_script(VAR)))?;
+    crate::provenance::use_config(&c, dry);
     Ok((c, dry))
 }
 
@@ -274,10 +275,42 @@ pub mod config_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn demo_config() -> RResult<String> {
+        let _step = crate::provenance::step("demo folder");
         let dir = crate::demo::setup::demo_dir();
         crate::demo::setup::ensure(&dir, (1982, 2008))
             .map(|p| p.display().to_string())
             .map_err(|e| script_err(format!("demo folder {}: {e:#}", dir.display())))
+    }
+
+    /// Records the config a script works with (its final `[output] dir`, seed and dry-run
+    /// flag) for the script's `run.json` in that folder, and returns it unchanged; the config
+    /// is checked as by every function taking `cfg`. `experiment::config` calls it, so stage
+    /// scripts need not; a script that builds its config otherwise calls it once.
+    ///
+    /// ```rhai
+    /// let cfg = record_config(read_config(`${TEMP_DIR}/exp.toml`));
+    /// cfg.output.dir.ends_with("results")    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn record_config(cfg: Map) -> RResult<Map> {
+        config_from_map(&cfg)?;
+        Ok(cfg)
+    }
+
+    /// The truth of the demo experiment's synthetic observations: the scaling in [0, 1] of
+    /// each calibrated parameter (`min + s * (max - min)` in every PFT group) that made
+    /// them, which a calibration of the demo should come near.
+    ///
+    /// ```rhai
+    /// let t = demo_truth();
+    /// t.medlynslope    //=> 0.62
+    /// t.keys().len()   //=> 6
+    /// ```
+    pub fn demo_truth() -> Map {
+        crate::demo::setup::TRUTH
+            .iter()
+            .map(|(k, v)| ((*k).into(), Dynamic::from_float(*v)))
+            .collect()
     }
 }
 

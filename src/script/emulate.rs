@@ -427,6 +427,7 @@ pub mod emulate_fns {
     /// members are then seen in training, the second ensemble stays out of sample).
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
+        let _step = crate::provenance::step("emulate");
         let mut s = StageSettings::default();
         let rest = nn_options(&mut s.protocol.network, &options)?;
         let rest = gp_stage_options(&mut s, &options, rest)?;
@@ -564,6 +565,7 @@ pub mod emulate_fns {
         stage: ScriptEofStage,
         options: Map,
     ) -> RResult<ScriptTable> {
+        let _step = crate::provenance::step("importance");
         let mut repeats = 10;
         let mut seed = 0u64;
         for (k, v) in &options {
@@ -652,6 +654,7 @@ pub mod emulate_fns {
     /// [0, 1]^d). A Table: emulator, variable, mode, parameter, first_order, total.
     #[rhai_fn(pure, return_raw)]
     pub fn sobol(s: &mut ScriptEmulators, options: Map) -> RResult<ScriptTable> {
+        let _step = crate::provenance::step("sobol");
         let mut n = 100_000;
         let mut seed = 0u64;
         for (k, v) in &options {

@@ -228,6 +228,7 @@ pub mod ensemble_fns {
     /// crash: nothing is submitted twice; complete cases are used as they are.
     #[rhai_fn(return_raw)]
     pub fn submit(ens: &mut ScriptEnsemble) -> RResult<Array> {
+        let _step = crate::provenance::step(&format!("submit {}", ens.0.name));
         records(ens.0.submit())
     }
 
@@ -281,6 +282,7 @@ pub mod ensemble_fns {
         };
         let timeout = num("timeout", 7.0 * 86400.0)?;
         let poll = num("poll", ens.0.settings.backend.poll.unwrap_or(30.0))?;
+        let _step = crate::provenance::step(&format!("wait {}", ens.0.name));
         records(ens.0.wait(timeout, poll))
     }
 

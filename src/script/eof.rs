@@ -421,6 +421,7 @@ pub mod eof_fns {
         ppe: ScriptEnsemble,
         dflt: ScriptEnsemble,
     ) -> RResult<ScriptEofStage> {
+        let _step = crate::provenance::step("eof_stage");
         stage_of(&cfg, &ppe, &dflt, None)
     }
 
@@ -433,6 +434,7 @@ pub mod eof_fns {
         dflt: ScriptEnsemble,
         ppe_test: ScriptEnsemble,
     ) -> RResult<ScriptEofStage> {
+        let _step = crate::provenance::step("eof_stage");
         stage_of(&cfg, &ppe, &dflt, Some(&ppe_test))
     }
 
@@ -451,6 +453,7 @@ pub mod eof_fns {
     /// `rmse.csv` (Fig. 6a-b), `eof.nc` and `stage.json` (the settings).
     #[rhai_fn(name = "save", return_raw, pure)]
     pub fn save_stage(s: &mut ScriptEofStage, dir: &str) -> RResult<()> {
+        let _step = crate::provenance::step("save eof stage");
         s.0.save(std::path::Path::new(dir), &history()).map_err(err)
     }
 

@@ -15,6 +15,7 @@ pub mod field;
 pub mod numpy;
 pub mod plot;
 pub mod resolver;
+pub mod run;
 pub mod sensitivity;
 pub mod table;
 pub mod test_case;
@@ -90,6 +91,11 @@ pub const MODULES: &[ScriptModule] = &[
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
+    },
+    ScriptModule {
+        name: "run",
+        about: "running a script from another (recorded in run.json), reusing runs, reading JSON",
+        build: run::module,
     },
     ScriptModule {
         name: "core",
@@ -268,13 +274,32 @@ pub fn run_ast(engine: &Engine, scope: &mut Scope, ast: &AST) -> Result<Dynamic,
         })
 }
 
-/// Runs a script file with its arguments (`clmtune run FILE -- ARGS`).
+/// Runs a script file with its arguments (`clmtune run FILE -- ARGS`), recording the run in
+/// `run.json` of the results folder it uses ([`crate::provenance`]), failures included.
 pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
-    let engine = engine();
-    let mut scope = base_scope(&path.display().to_string(), args);
-    let ast = compile_file(&engine, &scope, path)?;
-    let _ = run_ast(&engine, &mut scope, &ast)?;
-    Ok(())
+    crate::provenance::begin(path, args).map_err(anyhow::Error::msg)?;
+    let result = (|| -> anyhow::Result<()> {
+        let engine = engine();
+        let mut scope = base_scope(&path.display().to_string(), args);
+        let ast = compile_file(&engine, &scope, path)?;
+        let _ = run_ast(&engine, &mut scope, &ast)?;
+        Ok(())
+    })();
+    let failure = result
+        .as_ref()
+        .err()
+        .map(|e| match e.downcast_ref::<ScriptFailure>() {
+            Some(f) => f.to_string(),
+            None => format!("{e:#}"),
+        });
+    match (crate::provenance::end(failure.as_deref()), result) {
+        (Some(Err(e)), Ok(())) => Err(e),
+        (Some(Err(e)), Err(r)) => {
+            eprintln!("warning: {e:#}");
+            Err(r)
+        }
+        (_, r) => r,
+    }
 }
 
 /// The benchmarks of the script engine, rows of `clmtune bench` before those of

@@ -99,6 +99,7 @@ impl ModuleResolver for Resolver {
         let (name, text) = self
             .find(source, path)
             .ok_or_else(|| Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos)))?;
+        crate::provenance::script_used(&name, &text);
         if let Some(m) = self.cache.lock().ok().and_then(|c| c.get(&name).cloned()) {
             return Ok(m);
         }

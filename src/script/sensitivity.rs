@@ -73,6 +73,7 @@ pub mod sensitivity_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn parameter_effect(runs: ScriptEnsemble, outputs: Map) -> RResult<ScriptEffects> {
+        let _step = crate::provenance::step("parameter_effect");
         let ens = &runs.0;
         let pairs: Vec<sens::OaatPair> = ens
             .oaat_pairs()
