@@ -25,6 +25,7 @@ pub mod nc;
 pub mod output;
 pub mod plot;
 pub mod progress;
+pub mod refocus;
 pub mod repl;
 pub mod script;
 pub mod sensitivity;
