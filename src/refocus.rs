@@ -325,6 +325,17 @@ pub fn min_pairwise_distance(x: ArrayView2<f64>) -> f64 {
     m.sqrt()
 }
 
+/// Reads a table this record wrote and rewrites later (`waves.csv`, `skill.csv`) through a
+/// temporary copy, so that the run does not count it as an input it must not replace.
+fn read_own(path: &Path) -> Result<Table> {
+    let tmp = tempfile::Builder::new()
+        .suffix(".csv")
+        .tempfile()
+        .context("cannot make a temporary file")?;
+    std::fs::copy(path, tmp.path()).with_context(|| format!("cannot read {}", path.display()))?;
+    Table::read(tmp.path()).with_context(|| format!("reading {}", path.display()))
+}
+
 fn wave_dir(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("wave_{k}"))
 }
@@ -726,7 +737,7 @@ impl Refocus {
         if !path.exists() {
             return Ok(None);
         }
-        let t = Table::read(&path)?;
+        let t = read_own(&path)?;
         let num = |c: &str| -> Result<Vec<f64>> { Ok(t.numbers(c)?.to_vec()) };
         let (wave, members, fr, r2, best) = (
             num("wave")?,
@@ -845,7 +856,7 @@ impl Refocus {
             Some(r) => r,
             None => return Ok(None),
         };
-        let skill = Table::read(&dir.join("skill.csv"))?;
+        let skill = read_own(&dir.join("skill.csv"))?;
         if !skill.is_empty() {
             let names = match skill.column("variable")? {
                 crate::table::Column::Text(c) => c.clone(),
