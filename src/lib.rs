@@ -26,6 +26,7 @@ pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod provenance;
+pub mod refocus;
 pub mod repl;
 pub mod script;
 pub mod sensitivity;

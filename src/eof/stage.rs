@@ -369,6 +369,30 @@ impl EofStage {
         })
     }
 
+    /// Projects other runs onto the stage's fixed EOFs, as the default run is projected:
+    /// the time means of the stage's analysed years of `cases`, read from the archive `root`
+    /// (where they ran, which may differ from the stage's), onto the kept modes of every
+    /// calibration variable. One `cases x modes` array per variable, in the stage's order
+    /// (e.g. new members that join the emulators' training data).
+    pub fn project_runs(&self, root: &Path, cases: &[String]) -> Result<Vec<Array2<f64>>> {
+        let outputs: Vec<read::Output> = self
+            .settings
+            .variables
+            .iter()
+            .map(|v| read::Output::new(&v.name, &v.model))
+            .collect::<Result<_>>()?;
+        let runs = read_runs(root, cases, &outputs, self.settings.years)?;
+        self.variables
+            .iter()
+            .zip(&runs)
+            .map(|(v, f)| {
+                v.eof
+                    .project(&maps(f)?, self.settings.modes)
+                    .with_context(|| format!("variable {}", v.name))
+            })
+            .collect()
+    }
+
     /// The observed mean map of calibration variable `v` on the model grid, in the model's
     /// units: the observations of the observed years read again from the observation file,
     /// regridded onto the default run's grid and converted as [`EofStage::run`] does (the

@@ -262,6 +262,11 @@ fn target_of(targets: &Map, variable: &str) -> RResult<Target> {
     })
 }
 
+/// The names of a list option (e.g. `inputs: ["kmax", "fff"]`).
+pub(crate) fn names_option(d: &Dynamic, key: &str) -> RResult<Vec<String>> {
+    string_list(d, key)
+}
+
 fn string_list(d: &Dynamic, key: &str) -> RResult<Vec<String>> {
     let list = d
         .read_lock::<Array>()

@@ -386,8 +386,9 @@ pub mod emulate_fns {
     /// constant trend, thetas per input. Options: `kernels` (a name or a list of
     /// `squared_exponential`, `matern32`, `matern52`), `trend` (`constant` or `linear`),
     /// `nugget` (a number fixes the noise variance over the process variance; `()` chooses
-    /// it), `n_start` (restarts of the likelihood maximisation, default 4), `seed`. The
-    /// variance is that of a new observation (kriging variance plus noise).
+    /// it), `n_start` (restarts of the likelihood maximisation, default 4), `seed`, `inputs`
+    /// (the parameter names of the columns of `x`; default x1, x2, ...). The variance is that
+    /// of a new observation (kriging variance plus noise).
     ///
     /// ```rhai
     /// let x = array([[0.0], [0.2], [0.4], [0.6], [0.8], [1.0]]);
@@ -397,15 +398,32 @@ pub mod emulate_fns {
     /// round(p.mean[0][0] * 1000) / 1000    //=> 0.16
     /// p.variance[0][0] < 1e-9    //=> true
     /// p.variance[1][0] > 1e-9    //=> true
+    /// fit_gp(x, x * x, #{nugget: 0, inputs: ["kmax"]}).parameters    //=> ["kmax"]
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fit_gp(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
         let mut s = GpSettings::default();
-        let rest = gp_options(&mut s, &options)?;
-        unknown(&rest, GP_KEYS)?;
+        let mut opts = options.clone();
+        let inputs = opts.remove("inputs");
+        let rest = gp_options(&mut s, &opts)?;
+        unknown(&rest, &format!("{GP_KEYS}, inputs"))?;
         let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
         let g = Gp::fit(x.view(), y.view(), &s).map_err(err)?;
-        wrap(Model::Gp(g), &x, &y)
+        let mut e = wrap(Model::Gp(g), &x, &y)?;
+        if let Some(names) = inputs {
+            let names = crate::script::calibrate::names_option(&names, "inputs")?;
+            if names.len() != x.ncols() {
+                return Err(script_err(format!(
+                    "option inputs: {} names for {} columns of x",
+                    names.len(),
+                    x.ncols()
+                )));
+            }
+            let mut f = (*e.0).clone();
+            f.parameters = names;
+            e = ScriptEmulator(Arc::new(f));
+        }
+        Ok(e)
     }
 
     /// Runs the emulator stage on an EOF stage's results: for each calibration variable,

@@ -598,6 +598,31 @@ pub mod eof_fns {
         Ok(m)
     }
 
+    /// Reads the runs of an ensemble (its time means of the analysed years, from its archive)
+    /// and projects them onto the stage's fixed EOFs, as the default run is: a map of
+    /// variable -> PCs (members x modes), e.g. new members joining the emulators' training
+    /// data (`scripts/08_refocus.rhai`). The members must be complete.
+    #[rhai_fn(return_raw, pure)]
+    pub fn project_runs(s: &mut ScriptEofStage, ens: ScriptEnsemble) -> RResult<Map> {
+        let cases: Vec<String> = ens.0.members.iter().map(|m| m.case.clone()).collect();
+        let e = &ens.0.settings;
+        if e.years != s.0.settings.years {
+            return Err(script_err(format!(
+                "ensemble {}: its analysed years {}-{} differ from the EOF stage's {}-{}",
+                ens.0.name, e.years.0, e.years.1, s.0.settings.years.0, s.0.settings.years.1
+            )));
+        }
+        let pcs =
+            s.0.project_runs(&e.archive_root, &cases)
+                .map_err(|e| err(e.context(format!("ensemble {}", ens.0.name))))?;
+        Ok(s.0
+            .variables
+            .iter()
+            .zip(pcs)
+            .map(|(v, p)| (v.name.as_str().into(), Dynamic::from(arr(p))))
+            .collect())
+    }
+
     /// A summary: variables, modes, the variance they keep, U_obs and sigma.
     #[rhai_fn(name = "to_string", global, pure)]
     pub fn stage_to_string(s: &mut ScriptEofStage) -> String {

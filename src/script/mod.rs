@@ -14,6 +14,7 @@ pub mod error;
 pub mod field;
 pub mod numpy;
 pub mod plot;
+pub mod refocus;
 pub mod resolver;
 pub mod run;
 pub mod sensitivity;
@@ -88,6 +89,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: test_case::module,
     },
     ScriptModule {
+        name: "refocus",
+        about: "iterative refocusing: new members inside NROY, waves recorded and resumed",
+        build: refocus::module,
+    },
+    ScriptModule {
         name: "plot",
         about: "figures: maps, histograms, scatter plots (PNG, SVG)",
         build: plot::module,
@@ -141,6 +147,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
     script_type::<calibrate::ScriptOptima>("Optima"),
     script_type::<calibrate::ScriptPosterior>("Posterior"),
+    script_type::<refocus::ScriptRefocus>("Refocus"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
     script_type::<sensitivity::ScriptPc>("PatternCorrelation"),

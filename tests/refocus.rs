@@ -1,0 +1,274 @@
+//! Iterative refocusing (`scripts/08_refocus.rhai`) end to end on a small demo experiment
+//! (10-member ensembles, one analysed year, observations of 2000-2001, 2 modes): the NROY
+//! fraction shrinks over the waves; the truth of the demo's unbiased observations stays in
+//! NROY; a kill -9 during a wave and a rerun submit no member twice and redo no finished wave.
+
+use clmtune::calibrate::history_match::implausibility;
+use clmtune::refocus::Refocus;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clmtune")
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/08_refocus.rhai")
+}
+
+/// `clmtune run SCRIPT -- --config CFG ARGS`, with the fake CIME's environment (harmless for
+/// the local backend).
+fn command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(d)
+        .arg("run")
+        .arg(script)
+        .arg("--")
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("FAKE_CIME_STATE", d)
+        .env("CLMTUNE_BIN", bin())
+        .env("FAKE_RUN", "1");
+    c
+}
+
+fn run(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> String {
+    let out = command(d, script, cfg, args).output().unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}:\n{so}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
+/// The small demo experiment of tests/stages.rs; `twin` reads the unbiased observations
+/// and writes its results elsewhere (the runs are shared).
+fn config(d: &Path, twin: bool) -> PathBuf {
+    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
+    let mut text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("years = [16, 20]", "years = [2, 2]")
+        .replace("ppe_members = 100", "ppe_members = 10")
+        .replace("years = [2000, 2004]", "years = [2000, 2001]")
+        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
+        .replace("modes = 3", "modes = 2");
+    if twin {
+        assert!(text.contains("file = \"obs/fluxnet_mte.nc\""));
+        text = text
+            .replace(
+                "file = \"obs/fluxnet_mte.nc\"",
+                "file = \"obs/fluxnet_mte_nobias.nc\"",
+            )
+            .replace("dir = \"results\"", "dir = \"results_twin\"");
+    }
+    let p = d.join(if twin { "twin.toml" } else { "small.toml" });
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn eof_stage(d: &Path, cfg: &Path) {
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
+    run(d, &s, cfg, &[]);
+}
+
+fn waves(dir: &Path) -> clmtune::table::Table {
+    clmtune::table::Table::read(&dir.join("waves.csv")).unwrap()
+}
+
+#[test]
+fn refocusing_shrinks_nroy_keeps_the_truth_and_resumes_after_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let small = config(d, false);
+    eof_stage(d, &small);
+    let out = d.join("results/refocus");
+
+    // a dry run prints wave 2's members and runs nothing
+    let so = run(
+        d,
+        &script(),
+        &small,
+        &["--members", "4", "--candidates", "20000", "--dry-run"],
+    );
+    assert!(so.contains("wave 2 would run these scalings"), "{so}");
+    assert!(!d.join("archive/demo_refocus2_1").exists());
+
+    // (a) at least two waves, the NROY fraction shrinking
+    let so = run(
+        d,
+        &script(),
+        &small,
+        &[
+            "--members",
+            "4",
+            "--waves",
+            "3",
+            "--candidates",
+            "20000",
+            "--ratio",
+            "2",
+        ],
+    );
+    let t = waves(&out);
+    assert_eq!(
+        &t.columns()[..5],
+        ["wave", "members", "nroy_fraction", "r2", "best_cost"]
+    );
+    assert_eq!(t.numbers("wave").unwrap(), [1.0, 2.0, 3.0], "{so}");
+    assert_eq!(t.numbers("members").unwrap(), [10.0, 4.0, 4.0]);
+    assert_eq!(t.numbers("training_members").unwrap(), [10.0, 14.0, 18.0]);
+    let f = t.numbers("nroy_fraction").unwrap().to_vec();
+    assert!(f[0] > 0.0 && f[0] <= 1.0, "{f:?}");
+    assert!(f[1] < f[0] && f[2] < f[1], "NROY shrinks: {f:?}\n{so}");
+    let r2 = t.numbers("r2").unwrap();
+    assert!(
+        r2[0].is_nan() && r2[1].is_finite() && r2[1] <= 1.0,
+        "{r2:?}"
+    );
+    assert!(out.join("nroy_fraction.png").exists());
+    let skill = clmtune::table::Table::read(&out.join("skill.csv")).unwrap();
+    assert_eq!(skill.len(), 2 * 2 * 2, "waves 2-3 x GPP, LHF x 2 modes");
+    // the waves.csv r2 is the mean of the per-variable numbers of skill.csv
+    let s = skill.numbers("r2").unwrap();
+    let mean2 = s[..4].iter().sum::<f64>() / 4.0;
+    assert!((mean2 - r2[1]).abs() < 1e-12, "{mean2} vs {}", r2[1]);
+    // every new member lies in the NROY region of the wave before it
+    let rf = Refocus::load(&out).unwrap().unwrap();
+    for k in 1..3 {
+        let x = &rf.added[k].x;
+        for w in &rf.waves[..k] {
+            let i = implausibility(&w.cost, &w.cost.emulate(x.view()).unwrap(), &w.settings);
+            assert!(i.iter().all(|&v| v < w.settings.cutoff), "wave {k}: {i:?}");
+        }
+    }
+    // the file's implausibility column is that of the saved emulators (rebuilt exactly)
+    let w3 = &rf.waves[2];
+    let xk = w3.kept.x.slice(ndarray::s![..5, ..]).to_owned();
+    let again = implausibility(&w3.cost, &w3.cost.emulate(xk.view()).unwrap(), &w3.settings);
+    let saved = w3.kept.implausibility.as_ref().unwrap();
+    for i in 0..5 {
+        assert!((again[i] - saved[i]).abs() < 1e-9 * saved[i].max(1.0));
+    }
+
+    // (c) kill -9 during wave 4 (through the fake CIME, submissions slowed down), rerun:
+    // no member submitted twice, finished waves not redone
+    let mtimes = |k: usize| {
+        std::fs::metadata(out.join(format!("wave_{k}/nroy_wave{k}.csv")))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = (1..=3).map(mtimes).collect();
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime");
+    let text = std::fs::read_to_string(&small).unwrap();
+    let cime = format!(
+        "[backend]\nkind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\nres = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\nwallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2\n\n[output]",
+        fake.display(),
+        d.join("cases").display()
+    );
+    let a = text.find("[backend]").unwrap();
+    let b = text.find("[output]").unwrap();
+    let cime_cfg = d.join("cime.toml");
+    std::fs::write(&cime_cfg, format!("{}{cime}{}", &text[..a], &text[b + 8..])).unwrap();
+    let args = [
+        "--members",
+        "4",
+        "--waves",
+        "4",
+        "--candidates",
+        "20000",
+        "--ratio",
+        "2",
+    ];
+    let mut child = command(d, &script(), &cime_cfg, &args)
+        .env("FAKE_SUBMIT_SLEEP", "0.5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let subs = d.join("submissions");
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&subs)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n >= 1 {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 300, "no submissions seen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = std::fs::read_to_string(&subs).unwrap().lines().count();
+    assert!(killed < 4, "killed too late: {killed} submitted");
+    assert!(!out.join("wave_4/wave.json").exists());
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let so = run(d, &script(), &cime_cfg, &args);
+    assert!(so.contains("resuming: 3 finished waves reused"), "{so}");
+    let text = std::fs::read_to_string(&subs).unwrap();
+    let mut cases: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    cases.sort();
+    let want: Vec<String> = (1..=4).map(|m| format!("demo_refocus4_{m}")).collect();
+    assert_eq!(cases, want, "each member submitted exactly once:\n{text}");
+    let after: Vec<_> = (1..=3).map(mtimes).collect();
+    assert_eq!(before, after, "finished waves are not redone");
+    let t = waves(&out);
+    assert_eq!(t.numbers("wave").unwrap(), [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(&t.numbers("nroy_fraction").unwrap()[..3], &f[..]);
+    // the members of wave 4 are those its saved design chose
+    let design = clmtune::table::Table::read(&out.join("wave_4/design.csv")).unwrap();
+    let rf = Refocus::load(&out).unwrap().unwrap();
+    assert_eq!(
+        design.to_array(&rf.parameters).unwrap(),
+        rf.added[3].x,
+        "design reused"
+    );
+
+    // (b) the twin experiment: observations without bias; the truth stays in NROY
+    let twin = config(d, true);
+    eof_stage(d, &twin);
+    let so = run(
+        d,
+        &script(),
+        &twin,
+        &[
+            "--members",
+            "4",
+            "--waves",
+            "3",
+            "--candidates",
+            "20000",
+            "--ratio",
+            "2",
+        ],
+    );
+    let tout = d.join("results_twin/refocus");
+    let rf = Refocus::load(&tout).unwrap().unwrap();
+    assert!(rf.waves.len() >= 2, "{so}");
+    let truth: Vec<f64> = rf
+        .parameters
+        .iter()
+        .map(|p| {
+            clmtune::demo::setup::TRUTH
+                .iter()
+                .find(|(n, _)| n == p)
+                .unwrap()
+                .1
+        })
+        .collect();
+    let x = ndarray::Array2::from_shape_vec((1, truth.len()), truth).unwrap();
+    for (k, w) in rf.waves.iter().enumerate() {
+        let i = implausibility(&w.cost, &w.cost.emulate(x.view()).unwrap(), &w.settings)[0];
+        eprintln!("twin wave {}: implausibility of the truth {i:.3}", k + 1);
+        assert!(
+            i < w.settings.cutoff,
+            "wave {}: the truth is ruled out ({i})",
+            k + 1
+        );
+    }
+}
