@@ -236,7 +236,7 @@ pub mod refocus_fns {
     /// let again = load_refocus(`${TEMP_DIR}/refocus`);
     /// again.waves    //=> 1
     /// again.nroy_fraction == rf.nroy_fraction    //=> [ True]
-    /// again.table.columns[0..5]    //=> ["wave", "members", "nroy_fraction", "r2", "best_cost"]
+    /// again.table.columns.extract(0, 5)    //=> ["wave", "members", "nroy_fraction", "r2", "best_cost"]
     /// ```
     #[rhai_fn(name = "refocus", return_raw)]
     pub fn refocus_arrays(x: NdArray, pcs: Map, parameters: Array) -> RResult<ScriptRefocus> {
