@@ -30,5 +30,6 @@ pub mod refocus;
 pub mod repl;
 pub mod script;
 pub mod sensitivity;
+pub mod stdlib;
 pub mod table;
 pub mod test_case;

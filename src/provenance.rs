@@ -106,6 +106,17 @@ fn identity(script: &Path) -> PathBuf {
         .unwrap_or_else(|_| std::path::absolute(script).unwrap_or(script.to_path_buf()))
 }
 
+/// The bytes of a script to hash: a regular file of at most 64 MiB (the cap of
+/// [`crate::files::read_text`]), else `None` (`/dev/zero` given as a script is refused by the
+/// runner; its record must not read it first).
+fn read_capped(path: &Path) -> Option<Vec<u8>> {
+    let m = std::fs::metadata(path).ok()?;
+    if !m.is_file() || m.len() > 64 << 20 {
+        return None;
+    }
+    std::fs::read(path).ok()
+}
+
 /// Starts recording a run of `script` with its arguments. Refused (with a sentence for the
 /// user) when `script` is already running in this process (a script running itself,
 /// directly or through others) or when scripts are nested [`MAX_DEPTH`] deep.
@@ -132,7 +143,7 @@ pub fn begin(script: &Path, args: &[String]) -> std::result::Result<(), String> 
             script.display()
         ));
     }
-    let text = std::fs::read(script).unwrap_or_default();
+    let text = read_capped(script).unwrap_or_default();
     let entry = script_entry(&script.display().to_string(), &text, Some(script));
     stack.push(Recorder {
         key: key_of(script),
@@ -621,18 +632,15 @@ pub fn rerun_reason(dir: &Path, script: &Path, args: &[String]) -> Option<String
             .strip_prefix("<stdlib>/")
             .and_then(|n| n.strip_suffix(".rhai"))
         {
-            let text = crate::script::resolver::STDLIB
-                .iter()
-                .find(|(n, _)| *n == stem)?
-                .1;
+            let text = crate::stdlib::STDLIB.iter().find(|(n, _)| *n == stem)?.1;
             return Some(sha256_hex(text.as_bytes()));
         }
-        std::fs::read(p).ok().map(|b| sha256_hex(&b))
+        read_capped(Path::new(p)).map(|b| sha256_hex(&b))
     };
     let scripts = e["scripts"].as_array().cloned().unwrap_or_default();
     for (i, s) in scripts.iter().enumerate() {
         let now = if i == 0 {
-            std::fs::read(script).ok().map(|b| sha256_hex(&b))
+            read_capped(script).map(|b| sha256_hex(&b))
         } else {
             sha_now(s["path"].as_str().unwrap_or_default())
         };

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
+pub use crate::stdlib::STDLIB;
 
 /// Environment variable naming a folder that replaces the embedded stdlib.
 pub const STDLIB_ENV: &str = "CLMTUNE_STDLIB";
