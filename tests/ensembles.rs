@@ -295,6 +295,31 @@ fn the_local_backend_runs_three_demo_members_whose_output_reads_back() {
             std::fs::read_to_string(dir.path().join("cases").join(c).join("CaseStatus")).unwrap();
         assert_eq!(cs.matches("case.run starting").count(), 1, "{c}");
     }
+    // another results folder with the same design finds the cases complete, made with its
+    // scalings (the case's user_nl_clm records them): used as they are, nothing runs again
+    let mut same = cfg.clone();
+    same.output.dir = dir.path().join("results_same");
+    let again = from_config::ppe(&same, "ppe", false)
+        .unwrap()
+        .with_local_model(clmtune::demo::run::LOCAL_MODEL);
+    let recs2 = again.submit().unwrap();
+    assert!(recs2.iter().all(|r| r.status == Status::Complete));
+    for c in &cases {
+        let cs =
+            std::fs::read_to_string(dir.path().join("cases").join(c).join("CaseStatus")).unwrap();
+        assert_eq!(cs.matches("case.run starting").count(), 1, "{c}");
+    }
+    let nl = std::fs::read_to_string(dir.path().join("cases").join(&cases[0]).join("user_nl_clm"))
+        .unwrap();
+    let line = nl
+        .lines()
+        .find(|l| l.starts_with("! clmtune: scalings {"))
+        .unwrap_or_else(|| panic!("{nl}"));
+    assert!(
+        line.contains(&format!("\"kmax\":{}", recs[0].scalings["kmax"].unwrap())),
+        "{line}"
+    );
+
     // the none backend analyses the same archive, and names a case that is missing
     let none_cfg = std::fs::read_to_string(&cfg_path)
         .unwrap()
@@ -313,7 +338,17 @@ fn the_local_backend_runs_three_demo_members_whose_output_reads_back() {
     cfg.output.dir = dir.path().join("results_none");
     let four = from_config::ppe(&cfg, "ppe", false).unwrap();
     let e = format!("{:#}", four.submit().unwrap_err());
-    // members 1-3 are complete in the archive (used as they are, whatever made them)
+    // members 1-3 are complete in the archive, but their cases say they were made with the
+    // first design's scalings: never taken for the new design's members
+    assert!(
+        e.contains("ensemble ppe: member 1: case demo_LHC_1 is complete in the archive")
+            && e.contains("was made with scalings {\"baseflow_scalar\":")
+            && e.contains("its output is not this member's"),
+        "{e}"
+    );
+    // output made outside clmtune (no case folder) is used as it is, whatever made it
+    std::fs::rename(dir.path().join("cases"), dir.path().join("cases.moved")).unwrap();
+    let e = format!("{:#}", four.submit().unwrap_err());
     assert!(
         e.contains("1 of 4 cases are missing")
             && e.contains("demo_LHC_4 (")

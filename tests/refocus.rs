@@ -56,14 +56,19 @@ fn config(d: &Path, twin: bool) -> PathBuf {
         .replace("years = [2000, 2004]", "years = [2000, 2001]")
         .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
         .replace("modes = 3", "modes = 2");
+    assert!(text.contains("file = \"obs/fluxnet_mte_nobias.nc\""));
     if twin {
-        assert!(text.contains("file = \"obs/fluxnet_mte.nc\""));
+        // its own results and its own case names: the archive is shared with the biased
+        // run's, whose wave-2 cases have other scalings (refused, not taken for these)
         text = text
-            .replace(
-                "file = \"obs/fluxnet_mte.nc\"",
-                "file = \"obs/fluxnet_mte_nobias.nc\"",
-            )
-            .replace("dir = \"results\"", "dir = \"results_twin\"");
+            .replace("dir = \"results\"", "dir = \"results_twin\"")
+            .replace("name = \"demo\"", "name = \"twin\"");
+    } else {
+        // the biased observations: a structural error no scaling removes
+        text = text.replace(
+            "file = \"obs/fluxnet_mte_nobias.nc\"",
+            "file = \"obs/fluxnet_mte.nc\"",
+        );
     }
     let p = d.join(if twin { "twin.toml" } else { "small.toml" });
     std::fs::write(&p, text).unwrap();
@@ -87,15 +92,20 @@ fn refocusing_shrinks_nroy_keeps_the_truth_and_resumes_after_kill_9() {
     eof_stage(d, &small);
     let out = d.join("results/refocus");
 
-    // a dry run prints wave 2's members and runs nothing
+    // a dry run computes wave 1, says what wave 2 would do, and writes nothing
     let so = run(
         d,
         &script(),
         &small,
         &["--members", "4", "--candidates", "20000", "--dry-run"],
     );
-    assert!(so.contains("wave 2 would run these scalings"), "{so}");
+    assert!(so.contains("wave 1: 10 members, NROY fraction"), "{so}");
+    assert!(
+        so.contains("dry run: wave 2 would choose 4 members inside this NROY region"),
+        "{so}"
+    );
     assert!(!d.join("archive/demo_refocus2_1").exists());
+    assert!(!out.exists(), "a dry run wrote {}", out.display());
 
     // (a) at least two waves, the NROY fraction shrinking
     let so = run(

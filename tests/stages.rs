@@ -40,10 +40,9 @@ fn rows(p: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn sensitivity_and_eof_stages_write_every_contract_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// The small demo experiment of these tests in `d`: 10-member ensembles, one analysed year
+/// after one spun up, observations of 2000-2001, 2 modes.
+fn small_experiment(d: &Path) -> std::path::PathBuf {
     let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
@@ -53,6 +52,14 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
         .replace("modes = 3", "modes = 2");
     std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+#[test]
+fn sensitivity_and_eof_stages_write_every_contract_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = small_experiment(d);
 
     let so = run("01_sensitivity.rhai", &cfg);
     assert!(so.contains("proposed for calibration:"), "{so}");
@@ -679,4 +686,324 @@ fn check_eof_folder(e: &Path, cfg: &Path) {
     ] {
         assert!(e.join(f).exists(), "{f}");
     }
+}
+
+/// Issue 20's "done means": `demo.rhai` on a small config from nothing runs every stage
+/// script (01 to 07) and leaves every file of the contract's results folder with its
+/// columns, its rows and sane values; a second run reuses every stage and prints the same
+/// summary.
+#[test]
+fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = small_experiment(d);
+    let stages = [
+        "01_sensitivity",
+        "02_ppe",
+        "03_eof",
+        "04_emulate",
+        "05_interpret",
+        "06_calibrate",
+        "07_test_case",
+    ];
+    let so = run_with("demo.rhai", &cfg, &["--quick"]);
+    for s in stages {
+        assert!(
+            so.contains(&format!("=== {s}.rhai (")),
+            "{s} not run:\n{so}"
+        );
+        assert!(
+            so.contains(&format!("=== {s}.rhai: ")),
+            "{s} no time:\n{so}"
+        );
+    }
+    let r = d.join("results");
+    check_contract(&r);
+
+    // the summary: parameters proposed, variance kept, skill, cost, optimum, NROY, Table 2
+    let summary = so.split("SUMMARY").nth(1).expect("a summary");
+    for line in [
+        "1. sensitivity (01): proposed for calibration",
+        "2. EOFs (03): variance kept by 2 modes",
+        "3. emulator skill (04",
+        "4. calibration (06): cost (Eq. 6) of the default run",
+        "5. plausible",
+        "6. the test case (07), Table 2",
+        "RMSE against the observations",
+    ] {
+        assert!(summary.contains(line), "{line}:\n{summary}");
+    }
+    // the summary's optimum is optimum.csv's best row, each scaling printed beside the truth
+    let opt = clmtune::table::Table::read(&r.join("calibrate/optimum.csv")).unwrap();
+    let truth = clmtune::demo::setup::TRUTH;
+    for (p, t) in truth.iter().filter(|(p, _)| opt.column(p).is_ok()) {
+        let line = summary
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(p))
+            .unwrap_or_else(|| panic!("no summary row for {p}:\n{summary}"));
+        let cells: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!(cells.len(), 2, "{line}");
+        assert!((0.0..=1.0).contains(&cells[0]), "{line}");
+        assert!((cells[1] - t).abs() < 5e-4, "{line}: truth {t}");
+    }
+
+    // a second run reuses all seven stages and prints the same summary
+    let again = run_with("demo.rhai", &cfg, &["--quick"]);
+    for s in stages {
+        assert!(
+            again.contains(&format!("=== {s}.rhai: up to date")),
+            "{s} not reused:\n{again}"
+        );
+    }
+    assert_eq!(
+        again
+            .split("SUMMARY")
+            .nth(1)
+            .unwrap()
+            .replace(d.to_str().unwrap(), ""),
+        summary.replace(d.to_str().unwrap(), "")
+    );
+}
+
+/// Every file of the contract's results folder (section 3) in `r`, for the small experiment:
+/// the columns the contract names (in its order, extra columns after), the rows, and values
+/// in range (fractions in [0, 1], r^2 at most 1, costs finite and >= 0, scalings in [0, 1]).
+fn check_contract(r: &Path) {
+    use clmtune::table::{Column, Table};
+    let read = |f: &str, cols: &[&str], rows: usize| -> Table {
+        let t = Table::read(&r.join(f)).unwrap_or_else(|e| panic!("{f}: {e:#}"));
+        assert_eq!(&t.columns()[..cols.len()], cols, "{f}");
+        assert_eq!(t.len(), rows, "{f} rows");
+        t
+    };
+    let all = |t: &Table, c: &str, ok: &dyn Fn(f64) -> bool, what: &str| {
+        for x in t.numbers(c).unwrap() {
+            assert!(ok(*x), "{c} = {x}: {what}");
+        }
+    };
+    let unit = |x: f64| (0.0..=1.0).contains(&x);
+    let params = [
+        "medlynslope",
+        "dleaf",
+        "kmax",
+        "fff",
+        "dint",
+        "baseflow_scalar",
+    ];
+    let text = |t: &Table, c: &str| match t.column(c).unwrap() {
+        Column::Text(v) => v.clone(),
+        other => panic!("{c} is {}", other.kind()),
+    };
+
+    // run.json: one key per stage and the demo's, each with the config and the steps' times
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r.join("run.json")).unwrap()).unwrap();
+    for key in [
+        "01_sensitivity",
+        "02_ppe",
+        "03_eof",
+        "04_emulate",
+        "05_interpret",
+        "06_calibrate",
+        "07_test_case",
+        "demo",
+    ] {
+        let k = run
+            .get(key)
+            .unwrap_or_else(|| panic!("run.json has no {key}"));
+        let text = k.to_string();
+        for field in ["config", "clmtune", "scripts", "start", "end"] {
+            assert!(text.contains(field), "run.json {key} lacks {field}: {text}");
+        }
+    }
+
+    // sensitivity: 16 parameters, 7 outputs
+    let t = read(
+        "sensitivity/pe_global_mean.csv",
+        &["parameter", "output", "pe"],
+        16 * 7,
+    );
+    all(&t, "pe", &|x| x.is_finite(), "finite");
+    let t = read("sensitivity/ranks.csv", &["parameter"], 16);
+    for c in ["pe_rank", "pc_rank", "combined_rank"] {
+        all(
+            &t,
+            c,
+            &|x| (1.0..=16.0).contains(&x) && x.fract() == 0.0,
+            "a rank",
+        );
+    }
+    let t = read(
+        "sensitivity/pattern_correlation.csv",
+        &["output", "parameter_p", "parameter_q", "correlation"],
+        8 * 256,
+    );
+    let outs = text(&t, "output");
+    for (o, c) in outs.iter().zip(t.numbers("correlation").unwrap()) {
+        // one output: a correlation (NaN where a map is constant); "sum": over 7 outputs
+        let lim = if o == "sum" { 7.0 } else { 1.0 } + 1e-9;
+        assert!(c.is_nan() || c.abs() <= lim, "{o}: {c}");
+    }
+    assert!(r.join("sensitivity/pe_maps.nc").exists());
+
+    // ensembles: designs inside [0, 1], every member complete
+    for (f, n) in [("ppe", 10), ("ppe_test", 10), ("oaat", 32), ("default", 1)] {
+        let t = read(&format!("{f}/status.csv"), &["member", "case", "status"], n);
+        assert!(
+            text(&t, "status").iter().all(|s| s == "complete"),
+            "{f}: {:?}",
+            text(&t, "status")
+        );
+    }
+    let t = read("ppe/design.csv", &["member", "case"], 10);
+    for p in params {
+        all(&t, p, &unit, "a scaling");
+    }
+
+    // EOFs: fractions sum to 1 per variable, 2 modes of 2 variables
+    let t = read(
+        "eof/variance_fraction.csv",
+        &["variable", "mode", "fraction"],
+        20,
+    );
+    all(&t, "fraction", &unit, "a fraction");
+    let total: f64 = t.numbers("fraction").unwrap().iter().sum();
+    assert!((total - 2.0).abs() < 1e-9, "{total}");
+    let t = read(
+        "eof/pcs.csv",
+        &["ensemble", "member", "case", "variable", "mode", "pc"],
+        2 * 10 * 2 * 2,
+    );
+    all(&t, "pc", &|x| x.is_finite(), "finite");
+    let t = read(
+        "eof/projections.csv",
+        &["source", "variable", "mode", "pc"],
+        16,
+    );
+    all(&t, "pc", &|x| x.is_finite(), "finite");
+    let t = read(
+        "eof/targets.csv",
+        &["variable", "mode", "u_obs", "sigma", "lambda", "u_default"],
+        4,
+    );
+    all(&t, "sigma", &|x| x > 0.0 && x.is_finite(), "positive");
+    all(&t, "lambda", &|x| x > 0.0 && x <= 1.0, "a fraction");
+    assert!(r.join("eof/eof.nc").exists());
+
+    // emulators: 5 emulators x 2 variables x 2 modes x 4 splits
+    let t = read(
+        "emulator/metrics.csv",
+        &["emulator", "variable", "mode", "split", "mse", "r2"],
+        5 * 2 * 2 * 4,
+    );
+    all(&t, "mse", &|x| x >= 0.0 && x.is_finite(), "an MSE");
+    all(&t, "r2", &|x| x <= 1.0 + 1e-12 && x.is_finite(), "an r^2");
+    let splits = text(&t, "split");
+    for s in ["train", "validation", "test", "ppe_test"] {
+        assert!(splits.iter().any(|x| x == s), "split {s}");
+    }
+    let t = read(
+        "emulator/importance.csv",
+        &["emulator", "variable", "mode", "parameter", "mse_increase"],
+        5 * 2 * 2 * 6,
+    );
+    all(&t, "mse_increase", &|x| x.is_finite(), "finite");
+    let t = Table::read(&r.join("emulator/partial_dependence.csv")).unwrap();
+    assert_eq!(
+        &t.columns()[..6],
+        [
+            "emulator",
+            "variable",
+            "mode",
+            "parameter",
+            "value",
+            "prediction"
+        ]
+    );
+    assert!(!t.is_empty());
+    all(&t, "value", &unit, "a scaling");
+    all(&t, "prediction", &|x| x.is_finite(), "finite");
+    let t = Table::read(&r.join("emulator/sobol.csv")).unwrap();
+    assert_eq!(
+        &t.columns()[..6],
+        [
+            "emulator",
+            "variable",
+            "mode",
+            "parameter",
+            "first_order",
+            "total"
+        ]
+    );
+    assert_eq!(
+        t.len() % 6,
+        0,
+        "six parameters per emulator, variable and mode"
+    );
+    all(
+        &t,
+        "total",
+        &|x| x.is_finite() && x > -0.2 && x < 1.2,
+        "a Sobol index",
+    );
+
+    // calibration
+    let t = read("calibrate/optimum.csv", &["method", "cost", "nfev"], 5);
+    all(&t, "cost", &|x| x.is_finite() && x >= 0.0, "a cost");
+    for p in params {
+        all(&t, p, &unit, "an optimum inside [0, 1]");
+    }
+    let t = read("calibrate/history_match.csv", &["rank", "cost"], 1000);
+    all(&t, "cost", &|x| x.is_finite() && x >= 0.0, "a cost");
+    for p in params {
+        all(&t, p, &unit, "a candidate inside [0, 1]");
+    }
+    let t = read(
+        "calibrate/posterior.csv",
+        &["parameter", "mean", "p05", "p50", "p95", "acceptance"],
+        6,
+    );
+    for c in ["mean", "p05", "p50", "p95"] {
+        all(&t, c, &unit, "a scaling");
+    }
+    all(&t, "acceptance", &|x| x > 0.0 && x < 1.0, "a fraction");
+
+    // the test case
+    let t = read(
+        "test_case/pcs.csv",
+        &[
+            "variable",
+            "mode",
+            "observed",
+            "default",
+            "emulated",
+            "simulated",
+        ],
+        2 * 2,
+    );
+    for c in ["observed", "default", "emulated", "simulated"] {
+        all(&t, c, &|x| x.is_finite(), "finite");
+    }
+    let t = read(
+        "test_case/bias_table.csv",
+        &["region", "comparison", "gpp", "lhf"],
+        10,
+    );
+    all(
+        &t,
+        "gpp",
+        &|x| x.is_finite() && x.abs() < 20.0,
+        "gC m-2 d-1",
+    );
+    all(&t, "lhf", &|x| x.is_finite() && x.abs() < 200.0, "W m-2");
+    let c = text(&t, "comparison");
+    assert_eq!(
+        c.iter().filter(|x| *x == "optimized-obs").count(),
+        5,
+        "{c:?}"
+    );
 }

@@ -279,10 +279,10 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
         std::fs::remove_dir_all(d.join("results").join(e)).unwrap();
     }
     for m in [
-        "demo_opt_1",
-        "demo_opt_plausible1",
-        "demo_opt_plausible2",
-        "demo_opt_plausible3",
+        "demo_test_1",
+        "demo_test_plausible1",
+        "demo_test_plausible2",
+        "demo_test_plausible3",
     ] {
         std::fs::remove_dir_all(d.join("archive").join(m)).unwrap();
     }
@@ -339,10 +339,10 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     assert_eq!(
         cases,
         [
-            "demo_opt_1",
-            "demo_opt_plausible1",
-            "demo_opt_plausible2",
-            "demo_opt_plausible3"
+            "demo_test_1",
+            "demo_test_plausible1",
+            "demo_test_plausible2",
+            "demo_test_plausible3"
         ],
         "each member submitted exactly once:\n{text}"
     );

@@ -53,8 +53,9 @@ fn twin_config(d: &Path) -> std::path::PathBuf {
             "sigma_years = [2000, 2004]".into(),
         ),
         ("stop_years = 20", "stop_years = 10".into()),
+        // the demo config's own observations: the unbiased ones
         (
-            "file = \"obs/fluxnet_mte.nc\"",
+            "file = \"obs/fluxnet_mte_nobias.nc\"",
             "file = \"obs/fluxnet_mte_nobias.nc\"".into(),
         ),
     ];

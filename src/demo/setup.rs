@@ -99,8 +99,10 @@ fn truth_text() -> Result<String> {
 /// of an older version (or none) is upgraded by [`ensure`]: its config and parameter spec
 /// are written again and observation files without a variable of
 /// [`super::obs::VARIABLES`] are made again. 2: the observations have `H` and the config a
-/// `[test_case]` table.
-pub const VERSION: u32 = 2;
+/// `[test_case]` table. 3: the config calibrates on the unbiased observations
+/// (`obs/fluxnet_mte_nobias.nc`) and names its test cases `demo_test_{member}` (cases of
+/// the biased calibration keep their `demo_opt_` names).
+pub const VERSION: u32 = 3;
 
 /// Whether an observation file has every variable the demo writes (a file made before `H`
 /// was added lacks it). Opened directly, not through [`crate::nc::open`], which would mark

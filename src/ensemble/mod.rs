@@ -561,7 +561,13 @@ impl Ensemble {
         let be = backend::for_settings(&self.settings);
         let mut missing = Vec::new();
         for (m, r) in self.members.iter().zip(recs.iter_mut()) {
+            let planned = r.status == Status::Planned;
             self.refresh(r, true);
+            if planned && r.status == Status::Complete {
+                // output this ensemble did not make: used as it is, unless its case says
+                // it was made with other scalings
+                self.check_found_case(m)?;
+            }
             if !matches!(r.status, Status::Planned | Status::Creating) {
                 continue;
             }
@@ -601,6 +607,56 @@ impl Ensemble {
             self.registry().write_status_csv(&recs)?;
         }
         Ok(recs)
+    }
+
+    /// A member whose case is complete in the archive although this ensemble never made it:
+    /// an error if the case folder's `user_nl_clm` records other scalings (a case of another
+    /// ensemble, or of an earlier calibration, under the same name), so that its output is
+    /// never taken for this member's. A case without that record (made outside clmtune, or
+    /// before clmtune recorded it) is used as it is, as the contract says.
+    fn check_found_case(&self, m: &Member) -> Result<()> {
+        let nl = self.case_dir(m).join("user_nl_clm");
+        let Ok(text) = std::fs::read_to_string(&nl) else {
+            return Ok(());
+        };
+        let Some(json) = text.lines().find_map(|l| l.strip_prefix(SCALINGS_LINE)) else {
+            return Ok(());
+        };
+        let made: BTreeMap<String, Option<f64>> =
+            serde_json::from_str(json.trim()).with_context(|| {
+                format!(
+                    "{}: the line {SCALINGS_LINE}... is not readable",
+                    nl.display()
+                )
+            })?;
+        let want = self.scaling_map(m);
+        // a parameter either side leaves out is at its default (the default run of the
+        // one-at-a-time ensemble names 16 parameters, that of the default ensemble none)
+        let at = |s: &BTreeMap<String, Option<f64>>, k: &String| s.get(k).copied().flatten();
+        let same = made
+            .keys()
+            .chain(want.keys())
+            .all(|k| match (at(&made, k), at(&want, k)) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-12,
+                (None, None) => true,
+                _ => false,
+            });
+        if !same {
+            bail!(
+                "ensemble {}: member {}: case {} is complete in the archive ({}), but {} says it \
+                 was made with scalings {}, and this member's are {}; its output is not this \
+                 member's. Give this ensemble other case names (the config's [cases] pattern), \
+                 or move that case's folder and output away",
+                self.name,
+                m.label,
+                m.case,
+                crate::archive::hist_dir(&self.settings.archive_root, &m.case).display(),
+                nl.display(),
+                scalings_json(&made),
+                scalings_json(&want)
+            );
+        }
+        Ok(())
     }
 
     fn create_member(&self, be: &dyn backend::Backend, m: &Member, r: &mut Record) -> Result<()> {
@@ -674,10 +730,10 @@ impl Ensemble {
                     run.note(&format!("wrote {}", p.display()))?;
                 }
             }
-            let mut all = vec![format!(
-                "! clmtune: member {} of ensemble {}",
-                m.label, self.name
-            )];
+            let mut all = vec![
+                format!("! clmtune: member {} of ensemble {}", m.label, self.name),
+                format!("{SCALINGS_LINE}{}", scalings_json(&self.scaling_map(m))),
+            ];
             all.extend(lines.iter().cloned());
             run.append_lines(&dir.join("user_nl_clm"), &all)
         });
@@ -1085,6 +1141,14 @@ pub mod from_config {
             settings,
         )
     }
+}
+
+/// The `user_nl_clm` comment that records a member's scalings, as JSON (`null` = default).
+const SCALINGS_LINE: &str = "! clmtune: scalings ";
+
+/// Scalings as one line of JSON, in parameter-name order (`null` = default).
+fn scalings_json(s: &BTreeMap<String, Option<f64>>) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -312,6 +312,54 @@ pub mod config_fns {
             .map(|(k, v)| ((*k).into(), Dynamic::from_float(*v)))
             .collect()
     }
+
+    /// The truth behind a config's observations, when they are synthetic: the `[scaling]`
+    /// table of `truth.toml` beside the config's observation file (the demo folder writes
+    /// one), or an empty map for real observations (no such file).
+    ///
+    /// ```rhai
+    /// let cfg = read_config(`${TEMP_DIR}/exp.toml`);
+    /// demo_truth(cfg)    //=> #{}
+    /// ```
+    #[rhai_fn(name = "demo_truth", return_raw)]
+    pub fn demo_truth_of(cfg: Map) -> RResult<Map> {
+        let (c, _) = config_from_map(&cfg)?;
+        let Some(obs) = c.observations else {
+            return Ok(Map::new());
+        };
+        let path = obs
+            .file
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("truth.toml");
+        if !path.is_file() {
+            return Ok(Map::new());
+        }
+        let text = crate::files::read_text(&path, "truth file").map_err(|e| format!("{e:#}"))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let Some(toml::Value::Table(sc)) = doc.get("scaling") else {
+            return Err(format!("{}: no [scaling] table", path.display()).into());
+        };
+        let mut m = Map::new();
+        for (k, v) in sc {
+            let x = match v {
+                toml::Value::Float(x) => *x,
+                toml::Value::Integer(i) => *i as f64,
+                _ => {
+                    return Err(format!(
+                        "{}: scaling.{}: not a number",
+                        path.display(),
+                        crate::format::printable(k)
+                    )
+                    .into())
+                }
+            };
+            m.insert(k.as_str().into(), Dynamic::from_float(x));
+        }
+        Ok(m)
+    }
 }
 
 /// The `config` module.
