@@ -6,18 +6,14 @@
 use clmtune::config::Config;
 use clmtune::demo::pft::{NPFT, NVEGWCS};
 use clmtune::ensemble::{from_config, paramfile, spec::Write, Spec, Status};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod common;
-use common::experiment;
+use common::{experiment, fake_cime, fake_cime_env};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clmtune")
-}
-
-fn fake_cime() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime")
 }
 
 #[test]
@@ -363,17 +359,7 @@ fn clmtune_run(dir: &Path, script: &str, args: &[&str], extra_env: &[(&str, &str
     std::fs::write(&s, script).unwrap();
     let mut c = Command::new(bin());
     c.arg("run").arg(&s).arg("--").args(args);
-    c.env("FAKE_CIME_STATE", dir)
-        .env("CLMTUNE_BIN", bin())
-        .env("VIRTUAL_ENV", dir.join("venv"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                dir.join("venv/bin").display(),
-                std::env::var("PATH").unwrap()
-            ),
-        );
+    fake_cime_env(&mut c, dir);
     for (k, v) in extra_env {
         c.env(k, v);
     }
@@ -381,11 +367,7 @@ fn clmtune_run(dir: &Path, script: &str, args: &[&str], extra_env: &[(&str, &str
 }
 
 fn cime_backend(dir: &Path) -> String {
-    format!(
-        "kind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\nres = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\nwallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2\nxmlchange = {{ NTASKS = 72 }}",
-        fake_cime().display(),
-        dir.join("cases").display()
-    )
+    common::cime_backend(&dir.join("cases")) + "\nxmlchange = { NTASKS = 72 }"
 }
 
 #[test]

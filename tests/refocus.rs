@@ -3,6 +3,8 @@
 //! fraction shrinks over the waves; the truth of the demo's unbiased observations stays in
 //! NROY; a kill -9 during a wave and a rerun submit no member twice and redo no finished wave.
 
+mod common;
+
 use clmtune::calibrate::history_match::implausibility;
 use clmtune::refocus::Refocus;
 use std::path::{Path, PathBuf};
@@ -26,10 +28,9 @@ fn command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> Command {
         .arg("--")
         .arg("--config")
         .arg(cfg)
-        .args(args)
-        .env("FAKE_CIME_STATE", d)
-        .env("CLMTUNE_BIN", bin())
-        .env("FAKE_RUN", "1");
+        .args(args);
+    common::fake_cime_env(&mut c, d);
+    c.env("FAKE_RUN", "1");
     c
 }
 
@@ -173,17 +174,13 @@ fn refocusing_shrinks_nroy_keeps_the_truth_and_resumes_after_kill_9() {
             .unwrap()
     };
     let before: Vec<_> = (1..=3).map(mtimes).collect();
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime");
     let text = std::fs::read_to_string(&small).unwrap();
-    let cime = format!(
-        "[backend]\nkind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\nres = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\nwallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2\n\n[output]",
-        fake.display(),
-        d.join("cases").display()
-    );
-    let a = text.find("[backend]").unwrap();
-    let b = text.find("[output]").unwrap();
     let cime_cfg = d.join("cime.toml");
-    std::fs::write(&cime_cfg, format!("{}{cime}{}", &text[..a], &text[b + 8..])).unwrap();
+    std::fs::write(
+        &cime_cfg,
+        common::with_backend(&text, &common::cime_backend(&d.join("cases"))),
+    )
+    .unwrap();
     let args = [
         "--members",
         "4",

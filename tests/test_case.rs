@@ -4,6 +4,8 @@
 //! stage's, FSH judged (the demo observations have H) or skipped with a note, and a kill -9
 //! in the middle of submitting through a (fake) CIME followed by a rerun.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -243,18 +245,8 @@ fn fake_cime_command(d: &Path, cfg: &Path, more: &[&str], env: &[(&str, &str)]) 
         .arg("--config")
         .arg(cfg)
         .args(more);
-    c.env("FAKE_CIME_STATE", d)
-        .env("CLMTUNE_BIN", bin)
-        .env("FAKE_RUN", "1")
-        .env("VIRTUAL_ENV", d.join("venv"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                d.join("venv/bin").display(),
-                std::env::var("PATH").unwrap()
-            ),
-        );
+    common::fake_cime_env(&mut c, d);
+    c.env("FAKE_RUN", "1");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -287,15 +279,8 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
         std::fs::remove_dir_all(d.join("archive").join(m)).unwrap();
     }
     // the same experiment through a (fake) CIME
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime");
     let text = std::fs::read_to_string(cfg).unwrap();
-    let text = text[..text.find("[backend]").unwrap()].to_string()
-        + format!(
-            "[backend]\nkind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\nres = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\nwallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2\n\n[output]\ndir = \"results\"\n",
-            fake.display(),
-            d.join("cime_cases").display()
-        )
-        .as_str();
+    let text = common::with_backend(&text, &common::cime_backend(&d.join("cime_cases")));
     std::fs::write(cfg, text).unwrap();
     let mut child = fake_cime_command(
         d,

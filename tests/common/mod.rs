@@ -30,3 +30,47 @@ pub fn experiment(dir: &Path, members: usize, backend: &str) -> PathBuf {
     std::fs::write(&p, cfg).unwrap();
     p
 }
+
+/// The fake CIME of the tests (tests/fake_cime: small scripts that record their argv and
+/// make what the real tools make; with `FAKE_RUN` set, a submitted case runs the demo model).
+pub fn fake_cime() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_cime")
+}
+
+/// A `[backend]` body for the fake CIME (no table header), its cases in `cases`.
+pub fn cime_backend(cases: &Path) -> String {
+    format!(
+        "kind = \"cime\"\nctsm_root = \"{}\"\ncases_dir = \"{}\"\ncompset = \"I2000Clm50Sp\"\n\
+         res = \"f45_f45\"\nproject = \"P0000\"\nmachine = \"derecho\"\nqueue = \"regular\"\n\
+         wallclock = \"01:00:00\"\nstop_years = 2\ndatm_years = [2000, 2004]\npoll = 0.2",
+        fake_cime().display(),
+        cases.display()
+    )
+}
+
+/// A config's text with its `[backend]` table replaced by `body` (the tables after it kept).
+pub fn with_backend(config: &str, body: &str) -> String {
+    let a = config.find("[backend]").expect("a [backend] table");
+    let rest = &config[a + "[backend]".len()..];
+    let b = rest
+        .find("\n[")
+        .map_or(config.len(), |i| a + "[backend]".len() + i + 1);
+    format!("{}[backend]\n{body}\n\n{}", &config[..a], &config[b..])
+}
+
+/// Gives `c` the fake CIME's environment, its state in `state`: `CLMTUNE_BIN` for the
+/// demo model and an active Python virtual environment (clmtune must run CIME's tools
+/// without it). Set `FAKE_RUN` too for submitted cases to run.
+pub fn fake_cime_env(c: &mut std::process::Command, state: &Path) {
+    c.env("FAKE_CIME_STATE", state)
+        .env("CLMTUNE_BIN", env!("CARGO_BIN_EXE_clmtune"))
+        .env("VIRTUAL_ENV", state.join("venv"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                state.join("venv/bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+}
