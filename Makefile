@@ -1,6 +1,6 @@
 # Two commands for a fresh Debian machine with only the Rust toolchain:
 #   make demo   installs what is missing, builds clmtune and runs the whole workflow on the
-#               demo model (scripts/demo.rhai: stages 01-06, a summary; results/ and run.json)
+#               demo model (scripts/demo.rhai: stages 01-07, a summary; results/ and run.json)
 #   make test   runs the test suite (.ci/run runs the same command)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
