@@ -411,41 +411,8 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     ] {
         assert!(so.contains(line), "{line}:\n{so}");
     }
-    let (h, rows) = table(&d.join("results/test_case/bias_table.csv"));
-    assert_eq!(h[..4], ["region", "comparison", "gpp", "lhf"]);
-    assert_eq!(rows.len(), 10, "5 regions x (optimized, default)");
-    for r in &rows {
-        let g: f64 = r[2].parse().unwrap();
-        assert!(g.is_finite() && g.abs() < 20.0, "GPP bias {g} gC m-2 d-1");
-    }
-    let (h, rows) = table(&d.join("results/test_case/pcs.csv"));
-    assert_eq!(
-        h[..6],
-        [
-            "variable",
-            "mode",
-            "observed",
-            "default",
-            "emulated",
-            "simulated"
-        ]
-    );
-    assert_eq!(rows.len(), 2 * 2, "2 variables x 2 modes");
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("results/run.json")).unwrap())
-            .unwrap();
-    for key in [
-        "01_sensitivity",
-        "02_ppe",
-        "03_eof",
-        "04_emulate",
-        "05_interpret",
-        "06_calibrate",
-        "07_test_case",
-        "demo",
-    ] {
-        assert!(run.get(key).is_some(), "run.json has no {key}: {run}");
-    }
+    // every file of the contract, as after a demo run from nothing
+    check_contract(&d.join("results"));
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.
