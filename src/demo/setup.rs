@@ -228,10 +228,16 @@ mod tests {
         }
         assert!(!obs_complete(&d.join("obs/fluxnet_mte.nc")));
         ensure(d, (2000, 2000)).unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "2\n");
+        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "3\n");
         let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
         assert!(
             cfg.contains("FSH = { obs = \"H\", model = \"FSH\" }"),
+            "{cfg}"
+        );
+        // version 3: the unbiased observations, test cases of their own names
+        assert!(
+            cfg.contains("file = \"obs/fluxnet_mte_nobias.nc\"")
+                && cfg.contains("test_case = \"demo_test_{member}\""),
             "{cfg}"
         );
         for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
