@@ -83,3 +83,41 @@ fn numpy_names_from_a_script_match_numpy() {
     let e = eval_err("mean(arange(4), [0, 0])");
     assert!(e.contains("repeated axis"), "{e}");
 }
+
+#[test]
+fn argsort_gives_ints_that_index_lists_and_arrays() {
+    // python3 -c "import numpy as np; print(np.argsort([3.5, -1, 2, 2, np.nan, 0], kind='stable'))"
+    //   -> [1 5 2 3 0 4]   (stable: the two 2s keep their order; NaN last)
+    let x = "let x = array([3.5, -1, 2, 2, NAN, 0]);";
+    let idx = eval(&format!("{x} argsort(x)")).into_array().unwrap();
+    let ints: Vec<i64> = idx.iter().map(|d| d.as_int().unwrap()).collect();
+    assert_eq!(ints, vec![1, 5, 2, 3, 0, 4]);
+    // x[np.argsort(x)] -> [-1.  0.  2.  2.  3.5 nan], by take and by an Array of positions
+    for pick in ["x.take(argsort(x), 0)", "x[array(argsort(x))]"] {
+        assert_eq!(
+            eval(&format!("{x} {pick}.to_string()")).to_string(),
+            "[-1.   0.   2.   2.   3.5  nan]",
+            "{pick}"
+        );
+    }
+    // the positions index a Rhai list
+    assert_eq!(
+        eval(&format!(
+            "{x} let names = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]; names[argsort(x)[0]]"
+        ))
+        .into_string()
+        .unwrap(),
+        "b"
+    );
+    // np.argsort([[3, 1, 2], [0, 5, 4]], axis=1, kind='stable') -> [[1 2 0] [0 2 1]]
+    assert_eq!(
+        eval("argsort(array([[3, 1, 2], [0, 5, 4]]), 1)").to_string(),
+        "[[1, 2, 0], [0, 2, 1]]"
+    );
+    // a list of positions inside a[...] is a multi-index: the error names the way out
+    let e = eval_err(&format!("{x} x[argsort(x)]"));
+    assert!(
+        e.contains("too many indices") && e.contains("a.take(idx, 0)"),
+        "{e}"
+    );
+}
