@@ -106,8 +106,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, x) in d[0].iter_mut().enumerate() {
+        *x = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -414,7 +414,10 @@ mod tests {
         // every alias points at a function that exists
         for (_, to, _) in ALIASES {
             // `debug(x)`, like `print(x)`, is a statement of Rhai's, not a function
-            assert!(known_functions().contains_key(*to) || *to == "debug", "{to}");
+            assert!(
+                known_functions().contains_key(*to) || *to == "debug",
+                "{to}"
+            );
         }
         // a script's own function, and a Rhai built-in
         assert_eq!(
