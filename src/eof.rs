@@ -23,15 +23,18 @@ pub enum Weighting {
     SqrtArea,
     /// No weighting.
     None,
+    /// The weights map a script gave (e.g. Python eofs' `sqrt(cos(lat))`), used as is.
+    Given,
 }
 
 impl Weighting {
-    /// The name the option and the files use: `area`, `sqrt_area` or `none`.
+    /// The name the option and the files use: `area`, `sqrt_area`, `none` or `given`.
     pub fn name(&self) -> &'static str {
         match self {
             Weighting::Area => "area",
             Weighting::SqrtArea => "sqrt_area",
             Weighting::None => "none",
+            Weighting::Given => "given",
         }
     }
 
@@ -40,7 +43,7 @@ impl Weighting {
         match self {
             Weighting::Area => "m^2",
             Weighting::SqrtArea => "m",
-            Weighting::None => "1",
+            Weighting::None | Weighting::Given => "1",
         }
     }
 }
@@ -79,8 +82,9 @@ pub struct Eof {
 
 impl Eof {
     /// Builds the analysis. `stack` is (member, lat, lon); `area` (lat, lon) gives the
-    /// weights; `mask` (lat, lon), if given, limits the cells (e.g. the observation data
-    /// mask); cells undefined in any member are always left out.
+    /// weights (with [`Weighting::Given`] it is the weights map itself); `mask` (lat, lon), if
+    /// given, limits the cells (e.g. the observation data mask); cells undefined in any
+    /// member, or with a zero or undefined area (weight), are always left out.
     pub fn new(
         stack: &Array3<f64>,
         area: &Array2<f64>,
@@ -113,7 +117,7 @@ impl Eof {
         let weights: Array1<f64> = cells
             .iter()
             .map(|&c| match weighting {
-                Weighting::Area => area_f[c],
+                Weighting::Area | Weighting::Given => area_f[c],
                 Weighting::SqrtArea => area_f[c].sqrt(),
                 Weighting::None => 1.0,
             })
@@ -330,7 +334,11 @@ impl Eof {
         let u = Array2::from_shape_vec((nm, k), u_flat)?;
         let mean_map = crate::nc::read_f64(&file, path, &v("mean"))?;
         let w_var = crate::nc::variable(&file, path, &v("weights"))?;
-        let weighting = crate::nc::attr_string(&w_var, "weighting").and_then(|w| w.parse().ok());
+        let weighting = crate::nc::attr_string(&w_var, "weighting").and_then(|w| {
+            w.parse()
+                .ok()
+                .or((w == "given").then_some(Weighting::Given))
+        });
         let w_map = crate::nc::read_f64(&file, path, &v("weights"))?;
         if mean_map.len() != ny * nx || w_map.len() != ny * nx {
             bail!(
@@ -873,5 +881,109 @@ mod overflow_tests {
         assert!(Eof::new(&stack.mapv(|v| v * 1e308), &area, None, Weighting::Area).is_err());
         let ok = Eof::new(&stack.mapv(|v| v * 1e100), &area, None, Weighting::Area).unwrap();
         assert!(ok.variance_fraction().iter().all(|f| f.is_finite()));
+    }
+}
+
+#[cfg(test)]
+mod eofs_package_tests {
+    use super::*;
+
+    /// Python's eofs (2.0.0, `pip install eofs`) on the field below with its conventional
+    /// weights `sqrt(cos(lat))`, recorded with:
+    ///
+    /// ```text
+    /// import numpy as np; from eofs.standard import Eof
+    /// lat = np.array([-60.0, -20.0, 20.0, 60.0]); nm, ny, nx = 6, 4, 5
+    /// m, j, i = np.meshgrid(np.arange(nm), np.arange(ny), np.arange(nx), indexing="ij")
+    /// data = np.sin(0.7 * (m + 1) * (j + 1)) + np.cos(0.3 * (m + 1) * (i + 2)) + 0.1 * m * j
+    /// w = np.sqrt(np.cos(np.deg2rad(lat)))[:, None] * np.ones((1, nx))
+    /// s = Eof(data, weights=w)
+    /// s.eofs(neofs=2, eofscaling=0); s.pcs(npcs=2, pcscaling=0); s.eigenvalues(); s.varianceFraction()
+    /// ```
+    #[test]
+    fn given_sqrt_cos_lat_weights_reproduce_the_eofs_package() {
+        let lat = [-60.0f64, -20.0, 20.0, 60.0];
+        let (nm, ny, nx) = (6, 4, 5);
+        let data = Array3::from_shape_fn((nm, ny, nx), |(m, j, i)| {
+            let (m, j, i) = (m as f64, j as f64, i as f64);
+            (0.7 * (m + 1.0) * (j + 1.0)).sin() + (0.3 * (m + 1.0) * (i + 2.0)).cos() + 0.1 * m * j
+        });
+        let w = Array2::from_shape_fn((ny, nx), |(j, _)| lat[j].to_radians().cos().sqrt());
+        let e = Eof::new(&data, &w, None, Weighting::Given).unwrap();
+        let eof1_first5 = [
+            0.20848683067526863,
+            0.01636117140750364,
+            -0.02538101247072328,
+            0.15233632208098502,
+            0.22564205485569955,
+        ];
+        let eof2_first5 = [
+            0.11471057453340583,
+            0.10892735538524537,
+            -0.00499585702672887,
+            -0.1384361472393903,
+            -0.14005246651553588,
+        ];
+        let pcs = [
+            [-1.7769467024083216, -0.09611215196422969],
+            [2.544372554667382, 3.7668742102673245],
+            [3.3570906542119046, -1.005742583034072],
+            [1.250482021607533, -3.4979631220965226],
+            [-2.3018047507815522, 0.7197259834884889],
+            [-3.073193777296946, 0.11321766333901107],
+        ];
+        let eigenvalues = [
+            7.441591866128443,
+            5.595333347841597,
+            3.3481735339273,
+            1.5880822292712868,
+            0.9286720067406591,
+        ];
+        let vf = [
+            0.3936964207934163,
+            0.2960203612103415,
+            0.17713467228728969,
+            0.08401727759829604,
+            0.04913126811065647,
+        ];
+        let maps = e.eofs(2).unwrap();
+        let u = e.pcs(2).unwrap();
+        let s = e.singular_values();
+        for (k, want) in [eof1_first5, eof2_first5].iter().enumerate() {
+            // eofs leaves the sign to LAPACK; clmtune makes the largest loading positive
+            let sign = (maps[[k, 0, 0]] / want[0]).signum();
+            for (i, &x) in want.iter().enumerate() {
+                assert!(
+                    (sign * maps[[k, 0, i]] - x).abs() < 1e-12,
+                    "EOF {k} cell {i}"
+                );
+            }
+            for (m, row) in pcs.iter().enumerate() {
+                // eofs' unscaled PCs are U s
+                assert!(
+                    (sign * u[[m, k]] * s[k] - row[k]).abs() < 1e-11,
+                    "PC {k} member {m}"
+                );
+            }
+        }
+        for k in 0..5 {
+            // eofs' eigenvalues are s^2 / (members - 1)
+            let ev = s[k] * s[k] / (nm as f64 - 1.0);
+            assert!(
+                (ev - eigenvalues[k]).abs() < 1e-11 * eigenvalues[k],
+                "eigenvalue {k}"
+            );
+            assert!(
+                (e.variance_fraction()[k] - vf[k]).abs() < 1e-13,
+                "fraction {k}"
+            );
+        }
+        // clmtune's area weighting differs: on this grid (area proportional to cos(lat))
+        // `sqrt_area` gives eofs' EOFs and fractions, `area` (the default) does not
+        let area = w.mapv(|x| 1.0e10 * x * x);
+        let sq = Eof::new(&data, &area, None, Weighting::SqrtArea).unwrap();
+        assert!((sq.variance_fraction()[0] - vf[0]).abs() < 1e-12);
+        let by_area = Eof::new(&data, &area, None, Weighting::Area).unwrap();
+        assert!((by_area.variance_fraction()[0] - vf[0]).abs() > 1e-3);
     }
 }

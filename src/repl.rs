@@ -243,7 +243,14 @@ impl Session {
                         resolver::source_text(name)
                     }
                 };
-                Err(error::report(&e, &source, &text).trim_end().to_string())
+                let own: Vec<String> = self
+                    .functions
+                    .iter_functions()
+                    .map(|f| f.name.to_string())
+                    .collect();
+                Err(error::report_with(&e, &source, &text, &own)
+                    .trim_end()
+                    .to_string())
             }
         }
     }
@@ -334,6 +341,14 @@ impl Validator for ReplHelper {
     }
 }
 
+/// The line editor's settings: Tab completes the longest common prefix and then lists every
+/// candidate at once (as bash does), instead of cycling through them one at a time.
+pub fn editor_config() -> rustyline::Config {
+    rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .build()
+}
+
 fn history_path() -> Option<std::path::PathBuf> {
     if let Ok(p) = std::env::var("CLMTUNE_HISTORY") {
         return Some(p.into());
@@ -356,7 +371,9 @@ pub fn run() -> anyhow::Result<()> {
         names: names.clone(),
         parser: Engine::new_raw(),
     };
-    let mut rl = rustyline::Editor::<ReplHelper, rustyline::history::DefaultHistory>::new()?;
+    let mut rl = rustyline::Editor::<ReplHelper, rustyline::history::DefaultHistory>::with_config(
+        editor_config(),
+    )?;
     rl.set_helper(Some(helper));
     let hist = history_path();
     if let Some(h) = &hist {
@@ -551,6 +568,14 @@ mod tests {
         ] {
             assert!(!is_incomplete(&e, done), "{done:?} should be complete");
         }
+    }
+
+    #[test]
+    fn tab_lists_every_candidate() {
+        assert_eq!(
+            editor_config().completion_type(),
+            rustyline::CompletionType::List
+        );
     }
 
     #[test]

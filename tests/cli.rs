@@ -97,6 +97,48 @@ fn a_script_error_names_file_line_and_column_with_a_caret() {
 }
 
 #[test]
+fn a_misspelt_function_gets_the_closest_names_and_a_missing_semicolon_its_own_line() {
+    // global_maen -> global_mean: one transposition away
+    let out = run_script("misspelt.rhai", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let path = script("misspelt.rhai").display().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{path}:5:9: error: Function not found: global_maen (Array) (did you mean 'global_mean'?)\n"
+        )),
+        "{err}"
+    );
+    // Rhai stops at `let` of line 6; the report points after `2` on line 3 (column 14)
+    let out = run_script("missing_semicolon.rhai", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let path = script("missing_semicolon.rhai").display().to_string();
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{path}:3:14: syntax error: expected ';' at the end of line 3\n  |\n3 | let b = a + 2\n  |              ^\n"
+        )
+    );
+    // in the REPL: `var` is reserved (use variance), a script function is suggested too
+    let dir = tempfile::tempdir().unwrap();
+    let out = repl(
+        "let a = array([1, 2]);\nvar(a)\nfn double_it(x) { x * 2 }\ndoubel_it(a)\n",
+        dir.path(),
+    );
+    let e = text(&out.stderr);
+    assert!(
+        e.contains(
+            "'var' is a reserved keyword (did you mean 'variance'? `var` is reserved in Rhai)"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("Function not found: doubel_it (Array) (did you mean 'double_it'?)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn an_error_inside_an_imported_function_shows_where_and_the_call() {
     let out = run_script("in_function.rhai", &[]);
     assert_eq!(out.status.code(), Some(1));

@@ -383,7 +383,8 @@ fn arrays_are_written_with_their_own_dimensions() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("arrays.nc");
     let a = ndarray::array![[1.0, f64::NAN, 3.0], [4.0, 5.0, 6.0]].into_dyn();
-    clmtune::field::write::write_netcdf(&p, &[], &[("pcs", &a)], "test").unwrap();
+    let named = clmtune::field::write::NamedArray::plain("pcs", a);
+    clmtune::field::write::write_netcdf(&p, &[], &[named], "test").unwrap();
     let f = netcdf::open(&p).unwrap();
     let v = f.variable("pcs").unwrap();
     let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();

@@ -174,6 +174,11 @@ pub fn conversion(from: &str, to: &str) -> Result<(f64, f64), String> {
     if normalize(from) == normalize(to) {
         return Ok((1.0, 0.0));
     }
+    if lookup(from).is_none() || lookup(to).is_none() {
+        if let Some(scale) = product_conversion(from, to) {
+            return Ok((scale, 0.0));
+        }
+    }
     let f =
         lookup(from).ok_or_else(|| format!("unknown units '{from}' (cannot convert to '{to}')"))?;
     let t =
@@ -187,36 +192,209 @@ pub fn conversion(from: &str, to: &str) -> Result<(f64, f64), String> {
     Ok((f.scale / t.scale, (f.offset - t.offset) / t.scale))
 }
 
-/// Units of a product.
-pub fn product(a: &str, b: &str) -> String {
-    match (lookup(a).map(|u| u.quantity), lookup(b).map(|u| u.quantity)) {
-        (Some("dimensionless"), _) => b.to_string(),
-        (_, Some("dimensionless")) => a.to_string(),
-        _ if normalize(a) == normalize(b) => format!("{}^2", factor_text(a)),
-        _ => format!("{} {}", factor_text(a), factor_text(b)),
-    }
-}
-
-/// A unit as one factor of a product: in parentheses when it has several parts
-/// (`gC/m^2/s` -> `(gC/m^2/s)`), bare otherwise (`K`).
-fn factor_text(u: &str) -> String {
+/// A unit as factors with integer powers, in the order they appear: `(gC/m^2/s)^2` is
+/// `[("gC/m^2/s", 2)]`, `(W m-2) K` is `[("W m-2", 1), ("K", 1)]`, `a / (b)` gives `b` a
+/// negative power; a known unit (`W m-2`, `m^2`) or any text without brackets is one factor.
+/// Dimensionless units have no factors.
+fn factors(u: &str) -> Vec<(String, i32)> {
     let u = normalize(u);
-    if u.contains([' ', '/', '*']) {
-        format!("({u})")
-    } else {
-        u
+    if lookup(&u).is_some_and(|x| x.quantity == "dimensionless") {
+        return Vec::new();
+    }
+    if lookup(&u).is_some() {
+        return vec![(u, 1)];
+    }
+    // a quotient as `quotient` writes it: NUM / (DEN)
+    if let Some(i) = top_level_find(&u, " / ") {
+        let (num, den) = (&u[..i], &u[i + 3..]);
+        let den = strip_brackets(den).unwrap_or(den);
+        let mut f = factors(num);
+        for (b, p) in factors(den) {
+            push_factor(&mut f, &b, -p);
+        }
+        return f;
+    }
+    if !u.contains('(') {
+        return vec![bare_factor(&u)];
+    }
+    let mut out = Vec::new();
+    for tok in top_level_split(&u) {
+        let (base, power) = match tok
+            .strip_prefix('(')
+            .and_then(|t| t.rfind(')').map(|j| (t, j)))
+        {
+            Some((t, j)) => {
+                let power = match &t[j + 1..] {
+                    "" => Some(1),
+                    rest => rest.strip_prefix('^').and_then(|p| p.parse::<i32>().ok()),
+                };
+                match power {
+                    Some(p) => (t[..j].to_string(), p),
+                    None => return vec![(u.clone(), 1)],
+                }
+            }
+            None => bare_factor(tok),
+        };
+        if lookup(&base).is_some_and(|x| x.quantity == "dimensionless") {
+            continue;
+        }
+        push_factor(&mut out, &base, power);
+    }
+    out
+}
+
+/// `K^2` as ("K", 2) unless the whole is a known unit (`m^2` is one unit of area).
+fn bare_factor(t: &str) -> (String, i32) {
+    if lookup(t).is_none() {
+        if let Some((b, p)) = t.rsplit_once('^') {
+            if let Ok(p) = p.parse::<i32>() {
+                if !b.is_empty() && !b.contains([' ', '(', ')']) {
+                    return (b.to_string(), p);
+                }
+            }
+        }
+    }
+    (t.to_string(), 1)
+}
+
+fn push_factor(f: &mut Vec<(String, i32)>, base: &str, power: i32) {
+    match f.iter_mut().find(|(b, _)| normalize(b) == normalize(base)) {
+        Some(x) => x.1 += power,
+        None => f.push((base.to_string(), power)),
+    }
+    f.retain(|(_, p)| *p != 0);
+}
+
+/// The position of `pat` outside brackets.
+fn top_level_find(u: &str, pat: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    for (i, c) in u.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 && u[i..].starts_with(pat) => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The words of `u` separated by spaces outside brackets.
+fn top_level_split(u: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in u.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ' ' if depth == 0 => {
+                if i > start {
+                    out.push(&u[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < u.len() {
+        out.push(&u[start..]);
+    }
+    out
+}
+
+/// `(x)` -> `x` when the brackets enclose the whole text.
+fn strip_brackets(u: &str) -> Option<&str> {
+    let inner = u.strip_prefix('(')?.strip_suffix(')')?;
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    Some(inner)
+}
+
+/// Writes factors back as a unit: `(gC/m^2/s)^3`, `(W m-2) K`, `gC/m^2/s / (W m-2)`, `1`.
+fn render(f: &[(String, i32)]) -> String {
+    let part = |f: &[(String, i32)]| -> String {
+        if let [(b, 1)] = f {
+            return b.clone();
+        }
+        f.iter()
+            .map(|(b, p)| {
+                let single = *p == 1;
+                let t = if b.contains([' ', '/', '*']) || (!single && b.contains('^')) {
+                    format!("({b})")
+                } else {
+                    b.clone()
+                };
+                if single {
+                    t
+                } else {
+                    format!("{t}^{p}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let num: Vec<(String, i32)> = f.iter().filter(|x| x.1 > 0).cloned().collect();
+    let den: Vec<(String, i32)> = f
+        .iter()
+        .filter(|x| x.1 < 0)
+        .map(|(b, p)| (b.clone(), -p))
+        .collect();
+    match (num.is_empty(), den.is_empty()) {
+        (true, true) => "1".into(),
+        (false, true) => part(&num),
+        (true, false) => format!("1 / ({})", part(&den)),
+        (false, false) => format!("{} / ({})", part(&num), part(&den)),
     }
 }
 
-/// Units of a quotient: like units give "1".
+/// Conversion between two products of known units with the same powers in the same order
+/// (`(gC/m^2/s)^2` to `(gC m-2 d-1)^2` scales by 86400^2); units with an offset (degC) do
+/// not convert this way.
+fn product_conversion(from: &str, to: &str) -> Option<f64> {
+    let (a, b) = (factors(from), factors(to));
+    if a.len() != b.len() || (a.len() == 1 && a[0].1 == 1) {
+        return None;
+    }
+    let mut scale = 1.0;
+    for ((fa, pa), (fb, pb)) in a.iter().zip(&b) {
+        let (ua, ub) = (lookup(fa)?, lookup(fb)?);
+        if pa != pb || ua.quantity != ub.quantity || ua.offset != 0.0 || ub.offset != 0.0 {
+            return None;
+        }
+        scale *= (ua.scale / ub.scale).powi(*pa);
+    }
+    Some(scale)
+}
+
+/// Units of a product: powers add (`f * f * f` is `(gC/m^2/s)^3`), dimensionless factors
+/// drop out.
+pub fn product(a: &str, b: &str) -> String {
+    let mut f = factors(a);
+    for (base, p) in factors(b) {
+        push_factor(&mut f, &base, p);
+    }
+    render(&f)
+}
+
+/// Units of a quotient: like units give "1", powers subtract (`(K)^2 / K` is `K`).
 pub fn quotient(a: &str, b: &str) -> String {
     if normalize(a) == normalize(b) || conversion(b, a).is_ok_and(|(s, o)| s == 1.0 && o == 0.0) {
         return "1".into();
     }
-    match lookup(b).map(|u| u.quantity) {
-        Some("dimensionless") => a.to_string(),
-        _ => format!("{a} / ({b})"),
+    let mut f = factors(a);
+    for (base, p) in factors(b) {
+        push_factor(&mut f, &base, -p);
     }
+    render(&f)
 }
 
 #[cfg(test)]
@@ -263,6 +441,25 @@ mod tests {
             .unwrap_err()
             .contains("unknown units 'furlongs'"));
         assert_eq!(conversion("furlongs", "furlongs").unwrap(), (1.0, 0.0));
+    }
+
+    #[test]
+    fn powers_add_and_cancel_through_products_and_quotients() {
+        // f * f * f: one factor cubed (written by hand)
+        let sq = product("gC/m^2/s", "gC/m^2/s");
+        assert_eq!(product(&sq, "gC/m^2/s"), "(gC/m^2/s)^3");
+        assert_eq!(quotient(&sq, "gC/m^2/s"), "gC/m^2/s");
+        assert_eq!(quotient(&sq, &sq), "1");
+        assert_eq!(quotient("1", "gC/m^2/s"), "1 / (gC/m^2/s)");
+        assert_eq!(product(&quotient("1", "K"), "K"), "1");
+        assert_eq!(quotient("gC/m^2/s", "W m-2"), "gC/m^2/s / (W m-2)");
+        assert_eq!(product(&quotient("gC/m^2/s", "W m-2"), "W m-2"), "gC/m^2/s");
+        assert_eq!(product("m^2", "m^2"), "(m^2)^2");
+        assert_eq!(product(&product("W m-2", "K"), "K"), "(W m-2) K^2");
+        // a variance converts with the square of the scale: 86400^2 = 7464960000
+        assert_eq!(convert(1.0, &sq, "(gC m-2 d-1)^2"), 7464960000.0);
+        assert!(conversion(&sq, "gC m-2 d-1").is_err());
+        assert!(conversion("K^2", "degC^2").is_err());
     }
 
     #[test]

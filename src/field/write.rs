@@ -21,12 +21,133 @@ pub fn write_fields(path: &Path, fields: &[&Field], history: &str) -> Result<()>
     write_netcdf(path, fields, &[], history)
 }
 
-/// Writes fields sharing one grid and plain arrays (each with its own dimensions
-/// `NAME_0`, `NAME_1`, ...) to `path`; see [`write_fields`].
+/// The values of a coordinate: numbers, or names (member or parameter names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coord {
+    /// Numeric coordinates (written as doubles).
+    Numbers(Vec<f64>),
+    /// Names (written as netCDF-4 strings).
+    Text(Vec<String>),
+}
+
+impl Coord {
+    /// How many values.
+    pub fn len(&self) -> usize {
+        match self {
+            Coord::Numbers(v) => v.len(),
+            Coord::Text(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A plain array written beside the fields (xarray's DataArray without a grid): its
+/// dimension names (empty: `NAME_0`, `NAME_1`, ...), coordinates of any of them (written as
+/// coordinate variables named after the dimension), units and long name (empty: none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedArray {
+    /// The variable name.
+    pub name: String,
+    /// The values.
+    pub values: ArrayD<f64>,
+    /// One name per axis, or none.
+    pub dims: Vec<String>,
+    /// Coordinates by dimension name.
+    pub coords: BTreeMap<String, Coord>,
+    /// Units (empty: no attribute).
+    pub units: String,
+    /// Long name (empty: no attribute).
+    pub long_name: String,
+}
+
+impl NamedArray {
+    /// An array with dimensions `NAME_0`, `NAME_1`, ... and nothing else.
+    pub fn plain(name: &str, values: ArrayD<f64>) -> NamedArray {
+        NamedArray {
+            name: name.to_string(),
+            values,
+            dims: Vec::new(),
+            coords: BTreeMap::new(),
+            units: String::new(),
+            long_name: String::new(),
+        }
+    }
+
+    /// The dimension names as written.
+    pub fn dim_names(&self) -> Vec<String> {
+        if self.dims.is_empty() {
+            (0..self.values.ndim())
+                .map(|k| format!("{}_{k}", self.name))
+                .collect()
+        } else {
+            self.dims.clone()
+        }
+    }
+
+    /// Checks the dimension names and coordinates against the shape.
+    fn check(&self) -> Result<()> {
+        let dn = self.dim_names();
+        if dn.len() != self.values.ndim() {
+            bail!(
+                "{}: {} dimension names for an array of {} axes",
+                self.name,
+                dn.len(),
+                self.values.ndim()
+            );
+        }
+        for (i, d) in dn.iter().enumerate() {
+            nc::check_name(d, "dimension").with_context(|| self.name.clone())?;
+            if dn[..i].contains(d) {
+                bail!("{}: dimension {d} is named twice", self.name);
+            }
+        }
+        for (d, c) in &self.coords {
+            let Some(k) = dn.iter().position(|x| x == d) else {
+                bail!(
+                    "{}: a coordinate for {d}, which is not one of its dimensions ({})",
+                    self.name,
+                    dn.join(", ")
+                );
+            };
+            if c.len() != self.values.shape()[k] {
+                bail!(
+                    "{}: coordinate {d} has {} values for a dimension of length {}",
+                    self.name,
+                    c.len(),
+                    self.values.shape()[k]
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Coordinate and grid variable names the fields of a file use: no array may be called so
+/// nor give coordinates for them when fields are written.
+const FIELD_COORDS: [&str; 10] = [
+    "lat",
+    "lon",
+    "area",
+    "landfrac",
+    "landmask",
+    "time",
+    "time_bounds",
+    "month",
+    "member",
+    "parameter",
+];
+
+/// Writes fields sharing one grid and arrays with named dimensions and coordinates
+/// ([`NamedArray`]) to `path`; see [`write_fields`]. Dimensions shared by name must have
+/// the same length everywhere, and a coordinate given by two arrays the same values.
 pub fn write_netcdf(
     path: &Path,
     fields: &[&Field],
-    arrays: &[(&str, &ArrayD<f64>)],
+    arrays: &[NamedArray],
     history: &str,
 ) -> Result<()> {
     if fields.is_empty() && arrays.is_empty() {
@@ -35,16 +156,80 @@ pub fn write_netcdf(
     for name in fields
         .iter()
         .map(|f| f.name.as_str())
-        .chain(arrays.iter().map(|a| a.0))
+        .chain(arrays.iter().map(|a| a.name.as_str()))
     {
         nc::check_name(name, "variable")
             .with_context(|| format!("cannot write {}: key {name:?}", path.display()))?;
     }
     let grid = fields.first().map(|f| f.grid.clone());
     let mut dims: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, a) in arrays {
-        for (k, &n) in a.shape().iter().enumerate() {
-            dims.insert(format!("{name}_{k}"), n);
+    let mut coords: BTreeMap<String, Coord> = BTreeMap::new();
+    for a in arrays {
+        a.check()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        for (d, &n) in a.dim_names().iter().zip(a.values.shape()) {
+            match dims.get(d) {
+                Some(&m) if m != n => bail!(
+                    "{}: dimension {d} is {m} long in one array and {n} in {}",
+                    path.display(),
+                    a.name
+                ),
+                _ => {
+                    dims.insert(d.clone(), n);
+                }
+            }
+        }
+        for (d, c) in &a.coords {
+            if !fields.is_empty() && FIELD_COORDS.contains(&d.as_str()) {
+                // the fields write this coordinate: the array's must be the same
+                let same = match (d.as_str(), c) {
+                    ("lat" | "lon", Coord::Numbers(v)) => {
+                        let g = &fields[0].grid;
+                        let want = if d == "lat" { &g.lat } else { &g.lon };
+                        v.len() == want.len()
+                            && v.iter().zip(want).all(|(x, y)| (x - y).abs() <= 1e-9)
+                    }
+                    ("member" | "parameter", Coord::Text(v)) => fields
+                        .iter()
+                        .find(|f| f.dims.iter().any(|x| x == d) && !f.members.is_empty())
+                        .is_some_and(|f| &f.members == v),
+                    _ => false,
+                };
+                if !same {
+                    bail!(
+                        "{}: {}: coordinate {d} differs from the one the fields of the file give; leave it out of coords",
+                        path.display(),
+                        a.name
+                    );
+                }
+                continue;
+            }
+            if coords.get(d).is_some_and(|x| x != c) {
+                bail!(
+                    "{}: two arrays give different coordinates for {d}",
+                    path.display()
+                );
+            }
+            coords.insert(d.clone(), c.clone());
+        }
+    }
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(arrays.iter().map(|a| a.name.as_str()))
+        .collect();
+    for a in arrays {
+        if (!fields.is_empty() && FIELD_COORDS.contains(&a.name.as_str()))
+            || dims.contains_key(&a.name)
+        {
+            bail!(
+                "{}: an array may not be called {} (a dimension or coordinate of the file)",
+                path.display(),
+                a.name
+            );
+        }
+        if names.iter().filter(|n| **n == a.name).count() > 1 {
+            bail!("{}: two variables are called {}", path.display(), a.name);
         }
     }
     for f in fields {
@@ -83,6 +268,16 @@ pub fn write_netcdf(
     if let Some(grid) = grid.as_deref() {
         describe_grid(&mut w, grid);
     }
+    for (d, c) in &coords {
+        match c {
+            Coord::Numbers(v) => {
+                w.var(d, &[d.as_str()], v.clone());
+            }
+            Coord::Text(v) => {
+                w.var(d, &[d.as_str()], nc::Values::Text(v.clone()));
+            }
+        }
+    }
     describe(&mut w, fields, arrays).with_context(|| format!("cannot write {}", path.display()))?;
     w.save(path)
 }
@@ -118,7 +313,7 @@ fn describe_grid(w: &mut nc::Writer, grid: &Grid) {
     }
 }
 
-fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[(&str, &ArrayD<f64>)]) -> Result<()> {
+fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[NamedArray]) -> Result<()> {
     let with_months = fields
         .iter()
         .find(|x| x.dims.iter().any(|d| d == "time") && !x.months.is_empty());
@@ -197,13 +392,87 @@ fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[(&str, &ArrayD<f64>
         .attr("long_name", fld.long_name.as_str())
         .fill(FILL);
     }
-    for (name, a) in arrays {
-        let dn: Vec<String> = (0..a.ndim()).map(|k| format!("{name}_{k}")).collect();
+    for a in arrays {
+        let dn = a.dim_names();
         let dr: Vec<&str> = dn.iter().map(String::as_str).collect();
-        w.var(name, &dr, a.iter().copied().collect::<Vec<f64>>())
+        let v = w
+            .var(&a.name, &dr, a.values.iter().copied().collect::<Vec<f64>>())
             .fill(FILL);
+        if !a.units.is_empty() {
+            v.attr("units", a.units.as_str());
+        }
+        if !a.long_name.is_empty() {
+            v.attr("long_name", a.long_name.as_str());
+        }
     }
     Ok(())
+}
+
+/// Reads every variable of a netCDF file that is not a field, a coordinate (a 1-D variable
+/// named after its dimension), a grid variable (`area`, `landfrac`, `landmask` beside
+/// `lat`/`lon`) or time bounds, as a [`NamedArray`] with the coordinates the file has for
+/// its dimensions. Text variables other than coordinates are left out.
+pub fn read_arrays(path: &Path) -> Result<BTreeMap<String, NamedArray>> {
+    let file = nc::open(path)?;
+    let has_grid = file.variable("lat").is_some() && file.variable("lon").is_some();
+    let mut out = BTreeMap::new();
+    for v in file.variables() {
+        let name = v.name();
+        let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        let n = dims.len();
+        let is_field = has_grid && n >= 2 && dims[n - 2] == "lat" && dims[n - 1] == "lon";
+        let is_coord = n == 1 && dims[0] == name;
+        let is_grid = has_grid && ["area", "landfrac", "landmask"].contains(&name.as_str());
+        if is_field
+            || is_coord
+            || is_grid
+            || dims.iter().any(|d| d == "nbnd")
+            || matches!(v.vartype(), netcdf::types::NcVariableType::String)
+        {
+            continue;
+        }
+        let shape: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
+        let values = ArrayD::from_shape_vec(IxDyn(&shape), nc::read_f64(&file, path, &name)?)?;
+        let mut coords = BTreeMap::new();
+        for d in &dims {
+            if let Some(c) = file.variable(d).filter(|c| c.dimensions().len() == 1) {
+                let coord = if matches!(c.vartype(), netcdf::types::NcVariableType::String) {
+                    Coord::Text(
+                        (0..c.len())
+                            .map(|i| c.get_string(i))
+                            .collect::<std::result::Result<_, _>>()?,
+                    )
+                } else {
+                    Coord::Numbers(nc::read_f64(&file, path, d)?)
+                };
+                coords.insert(d.clone(), coord);
+            }
+        }
+        out.insert(
+            name.clone(),
+            NamedArray {
+                units: nc::attr_string(&v, "units").unwrap_or_default(),
+                long_name: nc::attr_string(&v, "long_name").unwrap_or_default(),
+                name,
+                values,
+                dims,
+                coords,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The fields ([`read_fields`], when the file has a grid and any field) and the other
+/// arrays ([`read_arrays`]) of a file; an error if it has neither.
+pub fn read_all(path: &Path) -> Result<(BTreeMap<String, Field>, BTreeMap<String, NamedArray>)> {
+    let arrays = read_arrays(path)?;
+    let fields = match read_fields(path) {
+        Ok(f) => f,
+        Err(e) if arrays.is_empty() => return Err(e),
+        Err(_) => BTreeMap::new(),
+    };
+    Ok((fields, arrays))
 }
 
 /// Reads every field of a file written by [`write_fields`] (any variable whose last two

@@ -245,6 +245,15 @@ fn selectors(a: &ArrayD<f64>, idx: &Dynamic) -> RResult<Vec<Sel>> {
         )))
     }
     if let Some(list) = idx.read_lock::<List>() {
+        if list.len() > a.ndim() {
+            return Err(script_err(format!(
+                "too many indices ({}) for an array of {} axes: a list inside a[...] is one \
+                 position per axis (a[[i, j]]); to pick elements by a list of positions (e.g. \
+                 from argsort) use a.take(idx, 0) or a[array(idx)]",
+                list.len(),
+                a.ndim()
+            )));
+        }
         return list
             .iter()
             .enumerate()
@@ -308,6 +317,15 @@ fn to_list_rec(a: ndarray::ArrayViewD<f64>, mask: bool) -> Dynamic {
         return scalar(a.iter().next().copied().unwrap_or(f64::NAN), mask);
     }
     let items: List = a.outer_iter().map(|sub| to_list_rec(sub, mask)).collect();
+    Dynamic::from_array(items)
+}
+
+/// Positions held as floats (exact small integers) as nested Rhai lists of ints.
+fn int_nested_list(a: ndarray::ArrayViewD<f64>) -> Dynamic {
+    if a.ndim() == 0 {
+        return Dynamic::from_int(a.iter().next().copied().unwrap_or(0.0) as INT);
+    }
+    let items: List = a.outer_iter().map(int_nested_list).collect();
     Dynamic::from_array(items)
 }
 
@@ -1119,20 +1137,35 @@ pub mod array_fns {
         ok(reduce::sort(&a.data, axis)).map(NdArray::new)
     }
 
-    /// Positions that sort the array along the last axis (stable, NaN last).
+    /// Positions that sort the array along the last axis (stable, NaN last), as ints the
+    /// way `argmin` gives one: a list for a 1-D array (nested lists for more axes, like
+    /// `to_list`). They index Rhai lists (`names[i]`); pick Array elements with
+    /// `a.take(idx, 0)` or `a[array(idx)]` (a list inside `a[...]` is one position per axis).
     ///
     /// ```rhai
-    /// argsort(array([30, 10, 20]))    //=> [1. 2. 0.]
+    /// // numpy: np.argsort([30, 10, 20], kind="stable") -> array([1, 2, 0])
+    /// let a = array([30, 10, 20]);
+    /// let idx = argsort(a);
+    /// idx                   //=> [1, 2, 0]
+    /// type_of(idx[0])       //=> i64
+    /// a.take(idx, 0)        //=> [10. 20. 30.]
+    /// a[array(idx)]         //=> [10. 20. 30.]
+    /// ["c", "a", "b"][idx[0]]    //=> a
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn argsort(a: NdArray) -> RResult<NdArray> {
-        ok(reduce::argsort(&a.data, -1)).map(NdArray::new)
+    pub fn argsort(a: NdArray) -> RResult<Dynamic> {
+        ok(reduce::argsort(&a.data, -1)).map(|p| int_nested_list(p.view()))
     }
 
-    /// Positions that sort the array along `axis`.
+    /// Positions that sort the array along `axis`, as nested lists of ints.
+    ///
+    /// ```rhai
+    /// // numpy: np.argsort([[3, 1], [2, 4]], axis=0, kind="stable") -> [[1, 0], [0, 1]]
+    /// argsort(array([[3, 1], [2, 4]]), 0)    //=> [[1, 0], [0, 1]]
+    /// ```
     #[rhai_fn(name = "argsort", return_raw)]
-    pub fn argsort_axis(a: NdArray, axis: INT) -> RResult<NdArray> {
-        ok(reduce::argsort(&a.data, axis)).map(NdArray::new)
+    pub fn argsort_axis(a: NdArray, axis: INT) -> RResult<Dynamic> {
+        ok(reduce::argsort(&a.data, axis)).map(|p| int_nested_list(p.view()))
     }
 
     /// Ranks 1..n (smallest = 1), ties averaged, like `scipy.stats.rankdata`; NaN keeps a

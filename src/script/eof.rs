@@ -131,8 +131,17 @@ pub mod eof_fns {
     }
 
     /// Builds an EOF analysis with options: `weights` ("area", the authors' choice and the
-    /// default; "sqrt_area"; "none") and `mask` (a lat x lon Array, e.g. the observation
-    /// data mask; cells where it is false are left out).
+    /// default; "sqrt_area"; "none"; or an Array that broadcasts to (lat, lon), multiplied
+    /// into the anomalies as Python eofs' `weights=`, cells of weight 0 left out) and `mask`
+    /// (a lat x lon Array, e.g. the observation data mask; cells where it is false are left
+    /// out). eofs' usual `sqrt(cos(lat))` weights give eofs' EOFs and variance fractions;
+    /// its PCs (`pcscaling=0`) are `e.pcs(n) * e.singular_values()[0..n]`.
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
+    /// let w = sqrt(cos(ens.GPP.lat * PI() / 180)).reshape([-1, 1]);   // (lat, 1) broadcasts
+    /// eof(ens.GPP, #{weights: w}).weights.shape    //=> [2, 3]
+    /// ```
     ///
     /// ```rhai
     /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo", "demo2", "demo3"], "GPP", [1, 1]);
@@ -150,10 +159,34 @@ pub mod eof_fns {
             )));
         }
         let mut weighting = Weighting::Area;
+        let mut given: Option<Array2<f64>> = None;
         let mut mask: Option<Array2<f64>> = None;
         for (k, v) in &options {
             match k.as_str() {
-                "weights" => weighting = v.to_string().parse().map_err(err)?,
+                "weights" => {
+                    if let Some(a) = v.read_lock::<NdArray>() {
+                        let (ny, nx) = (f.grid.lat.len(), f.grid.lon.len());
+                        let w = a.data().broadcast(ndarray::IxDyn(&[ny, nx])).ok_or_else(|| {
+                            script_err(format!(
+                                "option weights: an Array of shape ({}) does not broadcast to the grid's ({ny}, {nx})",
+                                a.data()
+                                    .shape()
+                                    .iter()
+                                    .map(|n| n.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })?;
+                        given = Some(
+                            w.to_owned()
+                                .into_dimensionality::<Ix2>()
+                                .map_err(script_err)?,
+                        );
+                        weighting = Weighting::Given;
+                    } else {
+                        weighting = v.to_string().parse().map_err(err)?;
+                    }
+                }
                 "mask" => {
                     let a = v
                         .read_lock::<NdArray>()
@@ -177,8 +210,8 @@ pub mod eof_fns {
             .clone()
             .into_dimensionality::<Ix3>()
             .map_err(script_err)?;
-        let e =
-            crate::eof::Eof::new(&stack, &f.grid.area, mask.as_ref(), weighting).map_err(err)?;
+        let weights = given.as_ref().unwrap_or(&f.grid.area);
+        let e = crate::eof::Eof::new(&stack, weights, mask.as_ref(), weighting).map_err(err)?;
         Ok(ScriptEof {
             eof: Arc::new(e),
             lat: Arc::new(f.grid.lat.clone()),

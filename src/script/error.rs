@@ -35,9 +35,152 @@ fn snippet(p: &Place, text: Option<&str>) -> String {
 }
 
 /// The message of an error without Rhai's own position suffix, in script words (Rust type
-/// paths rewritten by [`super::convert::script_words`]).
+/// paths rewritten by [`super::convert::script_words`]). An unknown function gets the
+/// closest known names ([`function_hint`]).
 pub fn message(e: &EvalAltResult) -> String {
-    super::convert::script_words(&raw_message(e))
+    message_with(e, &[])
+}
+
+/// [`message`], with the functions the script defines itself among the known names.
+fn message_with(e: &EvalAltResult, script_fns: &[String]) -> String {
+    let text = super::convert::script_words(&raw_message(e));
+    if let EvalAltResult::ErrorFunctionNotFound(sig, _) = e {
+        // Rhai lists a string argument as the three Rust types it may be
+        let text = text.replace("&str | ImmutableString | String", "string");
+        let name = sig.split([' ', '(']).next().unwrap_or_default();
+        if let Some(hint) = function_hint(name, script_fns) {
+            return format!("{text} ({hint})");
+        }
+        return text;
+    }
+    text
+}
+
+/// numpy and xarray names that clmtune spells otherwise (or cannot: `var` is a reserved
+/// word in Rhai), with the name to use.
+pub const ALIASES: &[(&str, &str, &str)] = &[
+    ("var", "variance", "`var` is reserved in Rhai"),
+    ("nanvariance", "nanvar", "numpy's name"),
+    ("concatenate", "concat", "numpy's concatenate"),
+    ("ravel", "flatten", "numpy's ravel"),
+    ("tolist", "to_list", "numpy's tolist"),
+    ("repr", "debug", "Python's repr"),
+    ("format", "fmt", "Python's format"),
+];
+
+/// Every name a script can call with its signatures as `clmtune doc` shows them (the
+/// native modules), and Rhai's own functions (`len`, `push`, ...) with none listed.
+fn known_functions() -> &'static std::collections::BTreeMap<String, Vec<String>> {
+    static KNOWN: std::sync::OnceLock<std::collections::BTreeMap<String, Vec<String>>> =
+        std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let ident = |n: &str| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && n.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for module in super::doc::catalog() {
+            for f in module.functions {
+                if ident(&f.name) {
+                    m.entry(f.name).or_default().push(f.signature);
+                }
+            }
+        }
+        for sig in rhai::Engine::new().gen_fn_signatures(false) {
+            let name = sig.split('(').next().unwrap_or_default().trim();
+            if ident(name) {
+                m.entry(name.to_string()).or_default();
+            }
+        }
+        m
+    })
+}
+
+/// Edit distance with adjacent transpositions (optimal string alignment): `maen` is one
+/// edit from `mean`.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, x) in d[0].iter_mut().enumerate() {
+        *x = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The known names closest to `name` (at most three, nearest first), within an edit
+/// distance that grows with the length of the name (1 up to 4 letters, 2 up to 8, else 3).
+pub fn closest_names(name: &str, candidates: &[String]) -> Vec<String> {
+    let n = name.chars().count();
+    let limit = match n {
+        0..=4 => 1,
+        5..=8 => 2,
+        _ => 3,
+    };
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .filter(|c| c.as_str() != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+fn quoted_list(names: &[String]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match q.len() {
+        0 => String::new(),
+        1 => q[0].clone(),
+        _ => format!("{} or {}", q[..q.len() - 1].join(", "), q[q.len() - 1]),
+    }
+}
+
+/// What to tell a script that calls `name`, which no function of those argument types
+/// has: the name to use for a numpy name spelt otherwise ([`ALIASES`]), the signatures
+/// when the name exists for other types, else the closest known names (`global_maen` ->
+/// `global_mean`), the script's own functions (`script_fns`) included. `None` when nothing
+/// is close.
+pub fn function_hint(name: &str, script_fns: &[String]) -> Option<String> {
+    let known = known_functions();
+    if let Some((_, to, why)) = ALIASES.iter().find(|(from, _, _)| *from == name) {
+        return Some(format!("did you mean '{to}'? {why}"));
+    }
+    if let Some(sigs) = known.get(name).filter(|s| !s.is_empty()) {
+        let shown: Vec<&str> = sigs.iter().take(6).map(String::as_str).collect();
+        let more = if sigs.len() > shown.len() {
+            format!(" and {} more", sigs.len() - shown.len())
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "{name} takes other arguments: {}{more}",
+            shown.join("; ")
+        ));
+    }
+    let mut candidates: Vec<String> = known.keys().cloned().collect();
+    candidates.extend(script_fns.iter().cloned());
+    candidates.sort();
+    candidates.dedup();
+    let close = closest_names(name, &candidates);
+    (!close.is_empty()).then(|| format!("did you mean {}?", quoted_list(&close)))
 }
 
 fn raw_message(e: &EvalAltResult) -> String {
@@ -69,6 +212,17 @@ pub fn report(
     err: &EvalAltResult,
     main_source: &str,
     text_of: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    report_with(err, main_source, text_of, &[])
+}
+
+/// [`report`] for a script that defines the functions `script_fns` (they are suggested
+/// for a misspelt call as the native ones are).
+pub fn report_with(
+    err: &EvalAltResult,
+    main_source: &str,
+    text_of: &dyn Fn(&str) -> Option<String>,
+    script_fns: &[String],
 ) -> String {
     let mut chain: Vec<(Place, String)> = Vec::new();
     let mut source = main_source.to_string();
@@ -111,7 +265,11 @@ pub fn report(
         source,
         pos: e.position(),
     };
-    let mut out = format!("{}: error: {}\n", location(&place), message(e));
+    let mut out = format!(
+        "{}: error: {}\n",
+        location(&place),
+        message_with(e, script_fns)
+    );
     out.push_str(&snippet(&place, text_of(&place.source).as_deref()));
     for (p, what) in chain.iter().rev() {
         out.push_str(&format!("  {what}: {}\n", location(p)));
@@ -119,16 +277,169 @@ pub fn report(
     out
 }
 
-/// Formats a syntax error in `source`.
+/// Formats a syntax error in `source`. A missing `;` is reported at the end of the line
+/// that lacks it (Rhai notices it at the next statement, which may be lines below); a
+/// reserved word with a clmtune name (`var`) says which name to use.
 pub fn report_parse(err: &ParseError, source: &str, text: &str) -> String {
+    use rhai::ParseErrorType as P;
+    let mut pos = err.position();
+    let mut msg = super::convert::script_words(&err.err_type().to_string());
+    match err.err_type() {
+        P::MissingToken(tok, _) if tok == ";" => {
+            if let Some((l, c)) = pos
+                .line()
+                .zip(pos.position())
+                .and_then(|(l, c)| end_of_code_before(text, l, c))
+            {
+                if let (Ok(l16), Ok(c16)) = (u16::try_from(l), u16::try_from(c + 1)) {
+                    pos = Position::new(l16, c16);
+                    msg = format!("expected ';' at the end of line {l}");
+                }
+            }
+        }
+        P::Reserved(word) => {
+            if let Some(hint) = function_hint(word, &[]) {
+                msg = format!("{msg} ({hint})");
+            }
+        }
+        _ => {}
+    }
     let place = Place {
         source: source.to_string(),
-        pos: err.position(),
+        pos,
     };
     format!(
-        "{}: syntax error: {}\n{}",
+        "{}: syntax error: {msg}\n{}",
         location(&place),
-        super::convert::script_words(&err.err_type().to_string()),
         snippet(&place, Some(text))
     )
+}
+
+/// The line and column (1-based) of the last character of code before line `line`, column
+/// `col`, skipping blanks and comments (`//`, nested `/* */`; not inside strings), if it is
+/// on an earlier line.
+pub fn end_of_code_before(text: &str, line: usize, col: usize) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum S {
+        Code,
+        LineComment,
+        Block(usize),
+        Str(char),
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let (mut l, mut c) = (1usize, 1usize);
+    let mut last: Option<(usize, usize)> = None;
+    let mut state = S::Code;
+    let mut i = 0;
+    while i < chars.len() && (l, c) < (line, col) {
+        let ch = chars[i];
+        let next = chars.get(i + 1).copied();
+        let mut skip = 0;
+        match state {
+            S::Code => match (ch, next) {
+                ('/', Some('/')) => state = S::LineComment,
+                ('/', Some('*')) => {
+                    state = S::Block(1);
+                    skip = 1;
+                }
+                ('"' | '\'' | '`', _) => {
+                    state = S::Str(ch);
+                    last = Some((l, c));
+                }
+                _ if !ch.is_whitespace() => last = Some((l, c)),
+                _ => {}
+            },
+            S::LineComment => {
+                if ch == '\n' {
+                    state = S::Code;
+                }
+            }
+            S::Block(d) => match (ch, next) {
+                ('*', Some('/')) => {
+                    state = if d == 1 { S::Code } else { S::Block(d - 1) };
+                    skip = 1;
+                }
+                ('/', Some('*')) => {
+                    state = S::Block(d + 1);
+                    skip = 1;
+                }
+                _ => {}
+            },
+            S::Str(q) => {
+                last = Some((l, c));
+                if ch == '\\' && q != '`' {
+                    skip = 1;
+                } else if ch == q {
+                    state = S::Code;
+                }
+            }
+        }
+        for k in 0..=skip {
+            if chars.get(i + k) == Some(&'\n') {
+                l += 1;
+                c = 1;
+            } else {
+                c += 1;
+            }
+        }
+        i += 1 + skip;
+    }
+    last.filter(|(ll, _)| *ll < line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances_by_hand() {
+        // the classic kitten -> sitting: k->s, e->i, +g
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // one adjacent transposition
+        assert_eq!(edit_distance("global_maen", "global_mean"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn hints_name_the_closest_functions_and_the_aliases() {
+        assert_eq!(
+            function_hint("global_maen", &[]).unwrap(),
+            "did you mean 'global_mean'?"
+        );
+        assert_eq!(
+            function_hint("var", &[]).unwrap(),
+            "did you mean 'variance'? `var` is reserved in Rhai"
+        );
+        // every alias points at a function that exists
+        for (_, to, _) in ALIASES {
+            // `debug(x)`, like `print(x)`, is a statement of Rhai's, not a function
+            assert!(
+                known_functions().contains_key(*to) || *to == "debug",
+                "{to}"
+            );
+        }
+        // a script's own function, and a Rhai built-in
+        assert_eq!(
+            function_hint("my_fnuc", &["my_func".to_string()]).unwrap(),
+            "did you mean 'my_func'?"
+        );
+        assert!(function_hint("lenn", &[]).unwrap().contains("'len'"));
+        // the right name with other arguments lists what it takes
+        let h = function_hint("global_mean", &[]).unwrap();
+        assert!(
+            h.starts_with("global_mean takes other arguments: global_mean(f: Field)"),
+            "{h}"
+        );
+        assert_eq!(function_hint("zzzzqqqq", &[]), None);
+    }
+
+    #[test]
+    fn the_end_of_the_code_before_a_place_skips_comments_and_blank_lines() {
+        let text = "let a = \"x // y\"\n/* c\n */\n// d\n\nlet b = 1;";
+        // the last code before line 6, column 1 is the closing quote on line 1, column 16
+        assert_eq!(end_of_code_before(text, 6, 1), Some((1, 16)));
+        // on the same line: none (the `;` is not missing at a line end)
+        assert_eq!(end_of_code_before("let a = 1 2;", 1, 11), None);
+    }
 }

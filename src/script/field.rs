@@ -9,6 +9,7 @@ use crate::field::dims::Label;
 use crate::field::read::{
     read_case as read_case_fields, read_ensemble as read_ensemble_fields, Output,
 };
+use crate::field::write::{Coord, NamedArray};
 use crate::field::{Field, Region};
 use rhai::plugin::*;
 use rhai::{Dynamic, Map, Module, FLOAT, INT};
@@ -169,6 +170,110 @@ fn ddof_opt(opts: &Map) -> RResult<f64> {
         Some(d) => number(d, "option ddof"),
         None => Ok(0.0),
     }
+}
+
+/// A map `#{values, dims, coords, units, long_name}` as a [`NamedArray`] named `name`.
+fn named_array(name: &str, m: &Map) -> RResult<NamedArray> {
+    let what = |k: &str| format!("write_netcdf: {name}.{k}");
+    for k in m.keys() {
+        if !["values", "dims", "coords", "units", "long_name"].contains(&k.as_str()) {
+            return Err(script_err(format!(
+                "write_netcdf: {name} has an unknown key '{k}' (an array is #{{values, dims, coords, units, long_name}})"
+            )));
+        }
+    }
+    let values = m
+        .get("values")
+        .and_then(|v| v.read_lock::<NdArray>().map(|a| a.data().clone()))
+        .ok_or_else(|| script_err(format!("{} is missing or not an Array", what("values"))))?;
+    let strings = |k: &str, d: &Dynamic| -> RResult<Vec<String>> {
+        d.read_lock::<List>()
+            .ok_or_else(|| script_err(format!("{} is a list of names", what(k))))?
+            .iter()
+            .map(|x| {
+                x.clone()
+                    .into_string()
+                    .map_err(|_| script_err(format!("{} is a list of names", what(k))))
+            })
+            .collect()
+    };
+    let dims = match m.get("dims") {
+        Some(d) => strings("dims", d)?,
+        None => Vec::new(),
+    };
+    let mut coords = std::collections::BTreeMap::new();
+    if let Some(c) = m.get("coords") {
+        let c = c.read_lock::<Map>().ok_or_else(|| {
+            script_err(format!(
+                "{} is a map of dimension -> values",
+                what("coords")
+            ))
+        })?;
+        for (d, v) in c.iter() {
+            let coord = if let Some(a) = v.read_lock::<NdArray>() {
+                Coord::Numbers(a.data().iter().copied().collect())
+            } else if let Some(l) = v.read_lock::<List>() {
+                if l.iter().all(|x| x.is_string()) {
+                    Coord::Text(strings(&format!("coords.{d}"), v)?)
+                } else {
+                    Coord::Numbers(
+                        l.iter()
+                            .map(|x| number(x, &what(&format!("coords.{d}"))))
+                            .collect::<RResult<_>>()?,
+                    )
+                }
+            } else {
+                return Err(script_err(format!(
+                    "{} is an Array or a list, not {}",
+                    what(&format!("coords.{d}")),
+                    type_name(v)
+                )));
+            };
+            coords.insert(d.to_string(), coord);
+        }
+    }
+    let text = |k: &str| -> RResult<String> {
+        match m.get(k) {
+            Some(v) => v
+                .clone()
+                .into_string()
+                .map_err(|_| script_err(format!("{} is a string", what(k)))),
+            None => Ok(String::new()),
+        }
+    };
+    Ok(NamedArray {
+        name: name.to_string(),
+        values,
+        dims,
+        coords,
+        units: text("units")?,
+        long_name: text("long_name")?,
+    })
+}
+
+/// A [`NamedArray`] as the map scripts see: `#{values, dims, coords, units, long_name}`.
+fn named_array_map(a: NamedArray) -> Map {
+    let mut coords = Map::new();
+    for (d, c) in a.coords {
+        let v = match c {
+            Coord::Numbers(v) => Dynamic::from(NdArray::new(
+                ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[v.len()]), v)
+                    .expect("a vector's shape"),
+            )),
+            Coord::Text(v) => Dynamic::from_array(v.into_iter().map(Dynamic::from).collect()),
+        };
+        coords.insert(d.into(), v);
+    }
+    let mut m = Map::new();
+    m.insert(
+        "dims".into(),
+        Dynamic::from_array(a.dims.into_iter().map(Dynamic::from).collect()),
+    );
+    m.insert("values".into(), Dynamic::from(NdArray::new(a.values)));
+    m.insert("coords".into(), Dynamic::from_map(coords));
+    m.insert("units".into(), Dynamic::from(a.units));
+    m.insert("long_name".into(), Dynamic::from(a.long_name));
+    m
 }
 
 /// The functions of the `field` module.
@@ -589,23 +694,43 @@ pub mod field_fns {
     /// area and land fraction, and a `history` attribute with the command that made it. The
     /// file is replaced only when complete; an input of the run is never overwritten.
     ///
+    /// An Array may come with named dimensions and coordinates, as an xarray DataArray
+    /// without a grid: `#{values: a, dims: ["parameter", "output"], coords: #{parameter:
+    /// ["a", "b"], output: array([1, 2, 3])}, units: "1", long_name: "..."}` (only `values`
+    /// is required; a bare Array gets dimensions `NAME_0`, `NAME_1`, ...). Dimensions shared
+    /// by name have one length; coordinates of the fields' dimensions (lat, lon, member, ...)
+    /// come from the fields.
+    ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
     /// write_netcdf(`${TEMP_DIR}/gpp.nc`, #{GPP: f, GPP_mean: f.time_mean(), weights: eye(2)});
     /// read_netcdf(`${TEMP_DIR}/gpp.nc`).GPP_mean.dims    //=> ["lat", "lon"]
+    /// // xarray: xr.DataArray(x, dims=("parameter", "mode"), coords={"parameter": ["kmax", "dint"]})
+    /// let x = #{values: array([[1, 2, 3], [4, 5, 6]]), dims: ["parameter", "mode"],
+    ///           coords: #{parameter: ["kmax", "dint"], mode: array([1, 2, 3])}, units: "1"};
+    /// write_netcdf(`${TEMP_DIR}/effects.nc`, #{effect: x});
+    /// let back = read_netcdf(`${TEMP_DIR}/effects.nc`).effect;
+    /// back.dims                     //=> ["parameter", "mode"]
+    /// back.coords.parameter         //=> ["kmax", "dint"]
+    /// back.values[1, 2]             //=> 6.0
+    /// back.units                    //=> 1
     /// ```
     #[rhai_fn(return_raw)]
     pub fn write_netcdf(path: &str, fields: Map) -> RResult<()> {
         let mut owned: Vec<crate::field::Field> = Vec::new();
-        let mut arrays: Vec<(String, ndarray::ArrayD<f64>)> = Vec::new();
+        let mut arrays: Vec<NamedArray> = Vec::new();
         for (k, v) in &fields {
             if let Some(a) = v.read_lock::<NdArray>() {
-                arrays.push((k.to_string(), a.data().clone()));
+                arrays.push(NamedArray::plain(k, a.data().clone()));
+                continue;
+            }
+            if let Some(m) = v.read_lock::<Map>() {
+                arrays.push(named_array(k, &m)?);
                 continue;
             }
             let f = v.read_lock::<ScriptField>().ok_or_else(|| {
                 script_err(format!(
-                    "write_netcdf: {k} is a {}, not a Field or an Array",
+                    "write_netcdf: {k} is a {}, not a Field, an Array or a map #{{values, dims, coords}}",
                     type_name(v)
                 ))
             })?;
@@ -614,18 +739,23 @@ pub mod field_fns {
             owned.push(f);
         }
         let refs: Vec<&crate::field::Field> = owned.iter().collect();
-        let arefs: Vec<(&str, &ndarray::ArrayD<f64>)> =
-            arrays.iter().map(|(n, a)| (n.as_str(), a)).collect();
         let cmd: Vec<String> = std::env::args().collect();
         let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
-        crate::field::write::write_netcdf(Path::new(path), &refs, &arefs, &history).map_err(err)
+        crate::field::write::write_netcdf(Path::new(path), &refs, &arrays, &history).map_err(err)
     }
 
-    /// Reads the fields of a netCDF file written by `write_netcdf` (a map of name -> Field).
+    /// Reads a netCDF file written by `write_netcdf` (or any with the same layout): a map of
+    /// name -> Field for every (..., lat, lon) variable on the file's grid, and for every
+    /// other variable a map `#{values, dims, coords, units, long_name}` (coords: the
+    /// coordinate variables the file has for its dimensions, an Array or a list of names).
     #[rhai_fn(return_raw)]
     pub fn read_netcdf(path: &str) -> RResult<Map> {
-        let fields = crate::field::write::read_fields(Path::new(path)).map_err(err)?;
-        Ok(to_map(fields.into_values().collect()))
+        let (fields, arrays) = crate::field::write::read_all(Path::new(path)).map_err(err)?;
+        let mut m = to_map(fields.into_values().collect());
+        for (name, a) in arrays {
+            m.insert(name.into(), Dynamic::from_map(named_array_map(a)));
+        }
+        Ok(m)
     }
 
     // ---- xarray habits ---------------------------------------------------------------

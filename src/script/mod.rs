@@ -277,7 +277,8 @@ pub fn run_ast(engine: &Engine, scope: &mut Scope, ast: &AST) -> Result<Dynamic,
         .eval_ast_with_scope::<Dynamic>(scope, ast)
         .map_err(|e| {
             let main = ast.source().unwrap_or("<input>").to_string();
-            ScriptFailure(error::report(&e, &main, &resolver::source_text))
+            let own: Vec<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+            ScriptFailure(error::report_with(&e, &main, &resolver::source_text, &own))
         })
 }
 
