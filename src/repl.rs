@@ -256,12 +256,24 @@ impl Session {
     }
 
     /// How the REPL shows a value: numpy's repr for arrays, Rhai's debug form otherwise.
+    /// A type with a `to_string` but no `to_debug` of its own (Rhai's debug form of it is
+    /// only its type name, e.g. `HistoryMatch`) is shown by its `to_string`.
     fn show(&self, v: Dynamic) -> String {
         let mut s = Scope::new();
         s.push("__value", v.clone());
-        self.engine
+        let debug = self
+            .engine
             .eval_with_scope::<String>(&mut s, "to_debug(__value)")
-            .unwrap_or_else(|_| format!("{v:?}"))
+            .unwrap_or_else(|_| format!("{v:?}"));
+        if debug == self.engine.map_type_name(v.type_name()) {
+            if let Ok(text) = self
+                .engine
+                .eval_with_scope::<String>(&mut s, "to_string(__value)")
+            {
+                return text;
+            }
+        }
+        debug
     }
 
     /// Handles one complete input (a command or code); returns the lines printed.
@@ -568,6 +580,25 @@ mod tests {
         ] {
             assert!(!is_incomplete(&e, done), "{done:?} should be complete");
         }
+    }
+
+    #[test]
+    fn a_value_without_a_debug_form_shows_its_text() {
+        // a type with a to_string and no to_debug (as Optima and HistoryMatch were): the
+        // REPL once showed only its type name
+        #[derive(Clone)]
+        struct Probe;
+        let mut s = Session::new();
+        s.echo = false;
+        s.engine
+            .register_type_with_name::<Probe>("Probe")
+            .register_fn("to_string", |_: &mut Probe| "Probe(7 items)".to_string());
+        s.scope.push("p", Probe);
+        s.handle("p").unwrap();
+        assert_eq!(s.output, vec!["Probe(7 items)"]);
+        // a value with its own debug form keeps it
+        s.handle("[1, \"a\"]").unwrap();
+        assert_eq!(s.output[1], "[1, \"a\"]");
     }
 
     #[test]
