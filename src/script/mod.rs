@@ -319,6 +319,10 @@ pub const BENCHES: &[crate::bench::Bench] = &[
         target_s: 0.2,
         setup: array_arith_bench,
         once: false,
+        python: crate::bench::Python {
+            seconds: Some(0.0502),
+            how: "numpy a * b + c, float64",
+        },
     },
     crate::bench::Bench {
         name: "history_match_10m_script",
@@ -327,6 +331,10 @@ pub const BENCHES: &[crate::bench::Bench] = &[
         target_s: 6.0,
         setup: script_cost_bench,
         once: false,
+        python: crate::bench::Python {
+            seconds: Some(173.0),
+            how: "numpy networks, Eq. 6 a Python function of the PCs",
+        },
     },
 ];
 
