@@ -246,7 +246,8 @@ def map_png():
     import tempfile
     lat, lon, _, landfrac = grid_of(member_files(ENSEMBLE, MEMBERS[0])[0])
     values = np.where(landfrac > 0, np.cos(np.radians(lat))[:, None] * 5.0, np.nan)
-    out = os.path.join(tempfile.mkdtemp(), "map.png")
+    tmp = tempfile.TemporaryDirectory()  # removed at exit
+    out = os.path.join(tmp.name, "map.png")
 
     def body():
         # the same picture: 1000 x 560 pixels, filled cells, coastlines (the land-fraction
@@ -259,6 +260,7 @@ def map_png():
         ax.set_title("GPP")
         fig.savefig(out)
         plt.close(fig)
+    body.tmp = tmp
     return body
 
 
