@@ -11,6 +11,7 @@ use std::time::Instant;
 pub type Body = Box<dyn FnMut() -> anyhow::Result<()>>;
 
 /// One benchmark: its name, what it measures, the target time, and its untimed setup.
+#[derive(Clone, Copy)]
 pub struct Bench {
     /// Name used on the command line and in the table.
     pub name: &'static str,
@@ -898,6 +899,37 @@ pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
     })
 }
 
+/// What is wrong with the Python entries of `rows` (empty if nothing): each needs a `how`,
+/// and a positive figure or a `how` that starts "no Python counterpart: " and says why;
+/// names must be unique.
+pub fn python_entry_problems(rows: &[Bench]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in rows {
+        let p = b.python;
+        if p.how.trim().is_empty() {
+            out.push(format!("{}: no Python 'how'", b.name));
+        }
+        match p.seconds {
+            Some(s) if !(s.is_finite() && s > 0.0) => {
+                out.push(format!("{}: Python figure {s}", b.name))
+            }
+            None if !p.how.starts_with("no Python counterpart: ") => out.push(format!(
+                "{}: without a figure the entry says why: {}",
+                b.name, p.how
+            )),
+            _ => {}
+        }
+    }
+    let mut names: Vec<&str> = rows.iter().map(|b| b.name).collect();
+    names.sort();
+    for w in names.windows(2) {
+        if w[0] == w[1] {
+            out.push(format!("{}: named twice", w[0]));
+        }
+    }
+    out
+}
+
 /// A duration for the table: microseconds, milliseconds, then seconds (whole above 100 s).
 fn secs(s: f64) -> String {
     if s < 1e-3 {
@@ -1041,28 +1073,28 @@ mod tests {
 
     #[test]
     fn every_row_has_a_python_entry() {
-        let all: Vec<&super::Bench> = crate::script::BENCHES
-            .iter()
-            .chain(super::BENCHES)
-            .collect();
-        assert_eq!(all.len(), 19);
-        for b in &all {
-            let p = b.python;
-            assert!(!p.how.trim().is_empty(), "{}: no Python 'how'", b.name);
-            match p.seconds {
-                Some(s) => assert!(s.is_finite() && s > 0.0, "{}: Python figure {s}", b.name),
-                None => assert!(
-                    p.how.starts_with("no Python counterpart: "),
-                    "{}: without a figure the entry says why: {}",
-                    b.name,
-                    p.how
-                ),
-            }
-        }
-        let mut names: Vec<&str> = all.iter().map(|b| b.name).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), all.len(), "bench names are unique");
+        // the script engine's rows are checked with these in crate::script's tests
+        assert_eq!(super::BENCHES.len(), 17);
+        let problems = super::python_entry_problems(super::BENCHES);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_missing_python_entry_is_reported() {
+        let mut b = [
+            super::Bench {
+                ..super::BENCHES[0]
+            },
+            super::Bench {
+                ..super::BENCHES[0]
+            },
+        ];
+        b[0].python.how = " ";
+        b[1].python.seconds = None;
+        let p = super::python_entry_problems(&b);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("no Python 'how'") && p[1].contains("says why"));
+        assert!(p[2].contains("twice"), "{p:?}");
     }
 
     #[test]

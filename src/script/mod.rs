@@ -420,6 +420,18 @@ fn array_arith_bench() -> anyhow::Result<crate::bench::Body> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_bench_row_has_a_python_entry() {
+        let all: Vec<crate::bench::Bench> = super::BENCHES
+            .iter()
+            .chain(crate::bench::BENCHES)
+            .copied()
+            .collect();
+        assert_eq!(all.len(), 19);
+        let problems = crate::bench::python_entry_problems(&all);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
     use super::*;
 
     #[test]
