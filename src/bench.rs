@@ -11,6 +11,7 @@ use std::time::Instant;
 pub type Body = Box<dyn FnMut() -> anyhow::Result<()>>;
 
 /// One benchmark: its name, what it measures, the target time, and its untimed setup.
+#[derive(Clone, Copy)]
 pub struct Bench {
     /// Name used on the command line and in the table.
     pub name: &'static str,
@@ -22,6 +23,19 @@ pub struct Bench {
     pub setup: fn() -> anyhow::Result<Body>,
     /// Long benchmarks (a minute) run once, without a warm-up.
     pub once: bool,
+    /// The same work in Python on the same data, as recorded on the development machine.
+    pub python: Python,
+}
+
+/// The Python counterpart of a benchmark: the figure measured with
+/// `python3 docs/bench/python_bench.py NAME` (median of 5 after a warm-up, unless `how` says
+/// otherwise) and how it does the work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Python {
+    /// Median seconds measured; `None` where there is no Python counterpart.
+    pub seconds: Option<f64>,
+    /// The libraries and calls timed, or why there is no counterpart.
+    pub how: &'static str,
 }
 
 /// Every benchmark.
@@ -32,6 +46,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: ensemble_load,
         once: false,
+        python: Python {
+            seconds: Some(18.1),
+            how: "netCDF4, a Dataset per file (6000 files)",
+        },
     },
     Bench {
         name: "obs_regrid",
@@ -39,6 +57,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: obs_regrid,
         once: false,
+        python: Python {
+            seconds: Some(5.6),
+            how: "netCDF4 + scipy RegularGridInterpolator",
+        },
     },
     Bench {
         name: "eof_stage",
@@ -46,6 +68,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: eof_stage,
         once: false,
+        python: Python {
+            seconds: Some(36.4),
+            how: "netCDF4, RegularGridInterpolator, numpy SVD as eofs",
+        },
     },
     Bench {
         name: "map_png",
@@ -53,6 +79,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 0.1,
         setup: map_png,
         once: false,
+        python: Python {
+            seconds: Some(0.304),
+            how: "matplotlib pcolormesh, contour, colorbar, savefig",
+        },
     },
     Bench {
         name: "sensitivity_stage",
@@ -60,6 +90,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 1.0,
         setup: sensitivity_stage,
         once: false,
+        python: Python {
+            seconds: Some(31.8),
+            how: "netCDF4, numpy, scipy.stats.rankdata",
+        },
     },
     Bench {
         name: "demo_member",
@@ -67,6 +101,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 1.0,
         setup: demo_member,
         once: false,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: the demo model is clmtune's own",
+        },
     },
     Bench {
         name: "demo_ensemble",
@@ -74,6 +112,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 60.0,
         setup: demo_ensemble,
         once: true,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: the demo model is clmtune's own",
+        },
     },
     Bench {
         name: "nn_fit",
@@ -81,6 +123,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 0.01,
         setup: nn_fit,
         once: false,
+        python: Python {
+            seconds: Some(106.0),
+            how: "Keras 3 / TF-CPU model.fit",
+        },
     },
     Bench {
         name: "nn_predict_10m",
@@ -88,6 +134,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 1.0,
         setup: nn_predict,
         once: false,
+        python: Python {
+            seconds: Some(10.1),
+            how: "Keras model.predict, batch 65536",
+        },
     },
     Bench {
         name: "ridge_fit",
@@ -95,6 +145,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 0.001,
         setup: ridge_fit,
         once: false,
+        python: Python {
+            seconds: Some(0.00593),
+            how: "scikit-learn PolynomialFeatures + Ridge, no variances",
+        },
     },
     Bench {
         name: "gp_fit",
@@ -102,6 +156,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 5.0,
         setup: gp_fit,
         once: false,
+        python: Python {
+            seconds: Some(235.0),
+            how: "scikit-learn GaussianProcessRegressor, 9 fits x 5 starts",
+        },
     },
     Bench {
         name: "nn_protocol",
@@ -109,6 +167,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 60.0,
         setup: nn_protocol,
         once: true,
+        python: Python {
+            seconds: Some(198000.0),
+            how: "Keras, estimate: 6 trainings timed, x 2242",
+        },
     },
     Bench {
         name: "history_match_10m",
@@ -116,6 +178,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 2.0,
         setup: history_match_10m,
         once: false,
+        python: Python {
+            seconds: Some(104.0),
+            how: "numpy networks, 2^20-row chunks, argpartition",
+        },
     },
     Bench {
         name: "de_rosenbrock6",
@@ -123,6 +189,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 0.1,
         setup: de_rosenbrock6,
         once: false,
+        python: Python {
+            seconds: Some(1.5),
+            how: "scipy differential_evolution, vectorized",
+        },
     },
     Bench {
         name: "mcmc_gaussian6",
@@ -130,6 +200,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 10.0,
         setup: mcmc_gaussian6,
         once: false,
+        python: Python {
+            seconds: Some(12.5),
+            how: "emcee, vectorize=True",
+        },
     },
     Bench {
         name: "de_eq6_networks",
@@ -137,6 +211,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 0.1,
         setup: de_eq6_networks,
         once: false,
+        python: Python {
+            seconds: Some(3.22),
+            how: "scipy differential_evolution, numpy networks",
+        },
     },
     Bench {
         name: "mcmc_networks",
@@ -144,6 +222,10 @@ pub const BENCHES: &[Bench] = &[
         target_s: 10.0,
         setup: mcmc_networks,
         once: false,
+        python: Python {
+            seconds: Some(36.2),
+            how: "emcee, vectorize=True, numpy networks",
+        },
     },
 ];
 
@@ -325,11 +407,12 @@ fn nn_protocol() -> anyhow::Result<Body> {
     }))
 }
 
-/// Eq. 6 over two networks (GPP-like and LHF-like) with targets near the middle: one
-/// network per variable, as the emulator stage's `nn` (what 06_calibrate.rhai's cost,
-/// optimisers and posterior use).
-pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
-    use crate::calibrate::cost::{Cost, Form, Target, Term};
+/// The two networks and targets of [`network_cost`]: a GPP-like and an LHF-like variable,
+/// each a 6-10-10-3 network trained 200 epochs on [`emulator_data`]'s 100 members, the target
+/// the prediction at 0.4 in every parameter.
+fn network_terms(
+) -> anyhow::Result<Vec<(crate::emulate::nn::Network, crate::calibrate::cost::Target)>> {
+    use crate::calibrate::cost::Target;
     use crate::emulate::nn::{Network, NnSettings};
     use crate::emulate::Emulator;
     let (x, y) = emulator_data(100);
@@ -338,23 +421,75 @@ pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
         patience: None,
         ..NnSettings::default()
     };
-    let mut terms = Vec::new();
+    let mut out = Vec::new();
     for (v, yy) in [("GPP", y.clone()), ("LHF", y.mapv(|v| v * v - 0.01))] {
         let net = Network::fit(x.view(), yy.view(), None, &s)?;
         let mid = net.predict(ndarray::Array2::from_elem((1, 6), 0.4).view())?;
-        terms.push(Term {
-            emulator: std::sync::Arc::new(net),
-            target: Target {
-                variable: v.into(),
-                observed: mid.mean.row(0).to_owned(),
-                sigma: ndarray::arr1(&[0.01, 0.01, 0.01]),
-                lambda: ndarray::arr1(&[0.7, 0.2, 0.1]),
-                default: mid.mean.row(0).mapv(|v| v + 0.02),
-            },
-            weight: 1.0,
-        });
+        let target = Target {
+            variable: v.into(),
+            observed: mid.mean.row(0).to_owned(),
+            sigma: ndarray::arr1(&[0.01, 0.01, 0.01]),
+            lambda: ndarray::arr1(&[0.7, 0.2, 0.1]),
+            default: mid.mean.row(0).mapv(|v| v + 0.02),
+        };
+        out.push((net, target));
     }
+    Ok(out)
+}
+
+/// Eq. 6 over two networks (GPP-like and LHF-like) with targets near the middle: one
+/// network per variable, as the emulator stage's `nn` (what 06_calibrate.rhai's cost,
+/// optimisers and posterior use).
+pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
+    use crate::calibrate::cost::{Cost, Form, Term};
+    let terms = network_terms()?
+        .into_iter()
+        .map(|(net, target)| Term {
+            emulator: std::sync::Arc::new(net),
+            target,
+            weight: 1.0,
+        })
+        .collect();
     Cost::new(terms, Form::Eq6)
+}
+
+/// Writes, as JSON, what the Python counterparts (`docs/bench/python_bench.py`) need to work
+/// on the very data of the Rust rows: `x` and `y`, [`emulator_data`]'s 100 members (the
+/// 60-member rows use the first 60), and `terms`, the networks (with their scalings) and
+/// targets of [`network_cost`]. Rows read from files in [`cache_dir`] need nothing more.
+pub fn write_python_inputs(path: &Path) -> anyhow::Result<()> {
+    let (x, y) = emulator_data(100);
+    let rows = |a: &ndarray::Array2<f64>| -> Vec<Vec<f64>> {
+        a.rows().into_iter().map(|r| r.to_vec()).collect()
+    };
+    let terms: Vec<serde_json::Value> = network_terms()?
+        .into_iter()
+        .map(|(net, t)| {
+            serde_json::json!({
+                "variable": t.variable,
+                "observed": t.observed.to_vec(),
+                "sigma": t.sigma.to_vec(),
+                "lambda": t.lambda.to_vec(),
+                "activations": net.settings.activations,
+                "weights": net.weights.iter().map(&rows).collect::<Vec<_>>(),
+                "biases": net.biases.iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
+                "x_mean": net.x_mean.to_vec(),
+                "x_scale": net.x_scale.to_vec(),
+                "y_mean": net.y_mean.to_vec(),
+                "y_scale": net.y_scale.to_vec(),
+                "residual_variance": net.residual_variance.to_vec(),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "about": "inputs of clmtune bench's emulator and calibration rows (src/bench.rs), \
+                  for docs/bench/python_bench.py",
+        "x": rows(&x),
+        "y": rows(&y),
+        "terms": terms,
+    });
+    crate::files::atomic_write(path, |w| Ok(serde_json::to_writer(w, &doc)?))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn history_match_10m() -> anyhow::Result<Body> {
@@ -707,6 +842,10 @@ pub struct Timing {
     /// The process's peak resident memory after this benchmark (MiB; Linux's VmHWM, a
     /// high-water mark over everything run so far: run one benchmark alone to read its own).
     pub peak_rss_mib: Option<f64>,
+    /// The Python counterpart's recorded median, seconds (`None`: no counterpart).
+    pub python_s: Option<f64>,
+    /// How the Python figure was measured, or why there is none.
+    pub python_how: String,
 }
 
 /// The process's peak resident set size in MiB (Linux `VmHWM`), if known.
@@ -755,24 +894,99 @@ pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
         target_s: b.target_s,
         runs: t.len(),
         peak_rss_mib: peak_rss_mib(),
+        python_s: b.python.seconds,
+        python_how: b.python.how.into(),
     })
 }
 
+/// What is wrong with the Python entries of `rows` (empty if nothing): each needs a `how`,
+/// and a positive figure or a `how` that starts "no Python counterpart: " and says why;
+/// names must be unique.
+pub fn python_entry_problems(rows: &[Bench]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in rows {
+        let p = b.python;
+        if p.how.trim().is_empty() {
+            out.push(format!("{}: no Python 'how'", b.name));
+        }
+        match p.seconds {
+            Some(s) if !(s.is_finite() && s > 0.0) => {
+                out.push(format!("{}: Python figure {s}", b.name))
+            }
+            None if !p.how.starts_with("no Python counterpart: ") => out.push(format!(
+                "{}: without a figure the entry says why: {}",
+                b.name, p.how
+            )),
+            _ => {}
+        }
+    }
+    let mut names: Vec<&str> = rows.iter().map(|b| b.name).collect();
+    names.sort();
+    for w in names.windows(2) {
+        if w[0] == w[1] {
+            out.push(format!("{}: named twice", w[0]));
+        }
+    }
+    out
+}
+
+/// A duration for the table: microseconds, milliseconds, then seconds (whole above 100 s).
 fn secs(s: f64) -> String {
     if s < 1e-3 {
         format!("{:.1} us", s * 1e6)
     } else if s < 1.0 {
         format!("{:.1} ms", s * 1e3)
-    } else {
+    } else if s < 100.0 {
         format!("{s:.2} s")
+    } else {
+        format!("{s:.0} s")
     }
 }
 
-/// The results as a table.
+/// Python's time over clmtune's, e.g. `12x` or `0.5x` (`-` without a Python figure).
+pub fn ratio(python_s: Option<f64>, median_s: f64) -> String {
+    match python_s {
+        Some(p) if median_s > 0.0 && p.is_finite() => {
+            let r = p / median_s;
+            if r >= 10.0 {
+                format!("{r:.0}x")
+            } else {
+                format!("{r:.1}x")
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+/// The results as one table: clmtune's median, min, max, target and peak memory, then the
+/// Python counterpart's recorded median, Python's time over clmtune's, how Python did it,
+/// and what the row measures.
 pub fn table(rows: &[Timing]) -> String {
+    let how_w = rows
+        .iter()
+        .map(|r| r.python_how.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("Python: how".len());
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("benchmark".len());
     let mut out = format!(
-        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9}  {}\n",
-        "benchmark", "median", "min", "max", "target", "peak RSS", "what"
+        "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {:<4} {:>10} {:>6}  {:<how_w$}  {}\n",
+        "benchmark",
+        "median",
+        "min",
+        "max",
+        "target",
+        "peak RSS",
+        "",
+        "Python",
+        "Py/Rs",
+        "Python: how",
+        "what"
     );
     for r in rows {
         let mark = if r.median_s <= r.target_s {
@@ -785,13 +999,16 @@ pub fn table(rows: &[Timing]) -> String {
             .map(|m| format!("{m:.0} MiB"))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} {}\n",
+            "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} {:>10} {:>6}  {:<how_w$}  {}\n",
             r.name,
             secs(r.median_s),
             secs(r.min_s),
             secs(r.max_s),
             format!("< {}", secs(r.target_s)),
             rss,
+            r.python_s.map(secs).unwrap_or_else(|| "-".into()),
+            ratio(r.python_s, r.median_s),
+            r.python_how,
             r.about
         ));
     }
@@ -819,6 +1036,8 @@ pub fn run(filters: &[String], runs: usize, json: &Path, first: &[Bench]) -> any
     } else {
         eprintln!("warning: this is a debug build; build with --release for real timings");
     }
+    let inputs = cache_dir().join("python_inputs.json");
+    write_python_inputs(&inputs)?;
     let pb = crate::progress::bar(chosen.len() as u64, "benchmarks");
     let mut rows = Vec::new();
     for b in chosen {
@@ -834,7 +1053,11 @@ pub fn run(filters: &[String], runs: usize, json: &Path, first: &[Bench]) -> any
         "results": rows,
     });
     crate::files::atomic_write(json, |w| Ok(serde_json::to_writer_pretty(w, &doc)?))?;
-    crate::output::println(&format!("wrote {}", json.display()));
+    crate::output::println(&format!(
+        "wrote {} (the Python counterparts' inputs: {})",
+        json.display(),
+        inputs.display()
+    ));
     Ok(())
 }
 
@@ -846,6 +1069,149 @@ mod tests {
         let v = vec![1u8; 64 << 20];
         let peak = super::peak_rss_mib().expect("Linux /proc/self/status");
         assert!(peak >= 64.0, "{peak} MiB with {} bytes held", v.len());
+    }
+
+    #[test]
+    fn every_row_has_a_python_entry() {
+        // the script engine's rows are checked with these in crate::script's tests
+        assert_eq!(super::BENCHES.len(), 17);
+        let problems = super::python_entry_problems(super::BENCHES);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_missing_python_entry_is_reported() {
+        let mut b = [
+            super::Bench {
+                ..super::BENCHES[0]
+            },
+            super::Bench {
+                ..super::BENCHES[0]
+            },
+        ];
+        b[0].python.how = " ";
+        b[1].python.seconds = None;
+        let p = super::python_entry_problems(&b);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("no Python 'how'") && p[1].contains("says why"));
+        assert!(p[2].contains("twice"), "{p:?}");
+    }
+
+    #[test]
+    fn durations_are_shown_in_their_unit() {
+        assert_eq!(super::secs(84.1e-6), "84.1 us");
+        assert_eq!(super::secs(0.0114), "11.4 ms");
+        assert_eq!(super::secs(9.3), "9.30 s");
+        assert_eq!(super::secs(197_689.0), "197689 s");
+    }
+
+    #[test]
+    fn ratio_is_python_over_rust() {
+        assert_eq!(super::ratio(Some(9.3), 0.93), "10x");
+        assert_eq!(super::ratio(Some(39.6), 0.0077), "5143x");
+        assert_eq!(super::ratio(Some(0.5), 1.0), "0.5x");
+        assert_eq!(super::ratio(Some(2.0), 1.0), "2.0x");
+        assert_eq!(super::ratio(None, 1.0), "-");
+        assert_eq!(super::ratio(Some(1.0), 0.0), "-");
+    }
+
+    #[test]
+    fn table_puts_the_python_figure_beside_each_row() {
+        let row = |name: &str, med: f64, py: Option<f64>, how: &str| super::Timing {
+            name: name.into(),
+            about: format!("what {name} does"),
+            median_s: med,
+            min_s: med * 0.9,
+            max_s: med * 1.1,
+            target_s: 1.0,
+            runs: 5,
+            peak_rss_mib: Some(40.2),
+            python_s: py,
+            python_how: how.into(),
+        };
+        let t = super::table(&[
+            row("ensemble_load", 0.95, Some(9.3), "netCDF4 loop"),
+            row("demo_member", 1.5, None, "no Python counterpart: own model"),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[0].starts_with("benchmark") && lines[0].contains("Python: how"));
+        assert!(lines[1].contains("950.0 ms") && lines[1].contains("9.30 s"));
+        assert!(
+            lines[1].contains(" 9.8x ") && lines[1].contains("ok "),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains("SLOW") && lines[2].contains("no Python counterpart"));
+        // the columns line up: "what" starts at the same place in every line
+        let at = lines[0].find("what").unwrap();
+        assert_eq!(lines[1].find("what ensemble_load"), Some(at), "{t}");
+        assert_eq!(lines[2].find("what demo_member"), Some(at), "{t}");
+        assert_eq!(lines[1].find("netCDF4"), lines[0].find("Python: how"));
+    }
+
+    #[test]
+    fn python_inputs_reproduce_the_network_cost() {
+        use crate::calibrate::Objective;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inputs.json");
+        super::write_python_inputs(&path).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v = |j: &serde_json::Value| -> Vec<f64> {
+            j.as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_f64().unwrap())
+                .collect()
+        };
+        let x = doc["x"].as_array().unwrap();
+        assert_eq!(x.len(), 100);
+        let (ex, _) = super::emulator_data(100);
+        assert_eq!(v(&x[37]), ex.row(37).to_vec());
+        // y by its formula, by hand
+        let (x0, y0) = (v(&x[0]), v(&doc["y"][0]));
+        assert!((y0[0] - 0.1 * ((2.0 * x0[0]).sin() + x0[1] * x0[2])).abs() < 1e-15);
+        assert!((y0[2] - 0.1 * (x0[0] - 0.5 * x0[2] * x0[2])).abs() < 1e-15);
+        // Eq. 6 by a forward pass written here from the file's numbers, as Python does it
+        let cost = super::network_cost().unwrap();
+        let points = [
+            [0.1, 0.9, 0.3, 0.5, 0.7, 0.2],
+            [0.4; 6],
+            [0.8, 0.2, 0.6, 0.1, 0.3, 0.9],
+        ];
+        let want = cost.cost(ndarray::arr2(&points).view()).unwrap();
+        for (p, w) in points.iter().zip(want.iter()) {
+            let mut j = 0.0;
+            for t in doc["terms"].as_array().unwrap() {
+                let (xm, xs) = (v(&t["x_mean"]), v(&t["x_scale"]));
+                let mut h: Vec<f64> = (0..6).map(|i| (p[i] - xm[i]) / xs[i]).collect();
+                let acts = t["activations"].as_array().unwrap();
+                for (l, wl) in t["weights"].as_array().unwrap().iter().enumerate() {
+                    let b = v(&t["biases"][l]);
+                    let rows: Vec<Vec<f64>> = wl.as_array().unwrap().iter().map(&v).collect();
+                    h = (0..b.len())
+                        .map(|k| {
+                            let z = b[k] + (0..h.len()).map(|i| h[i] * rows[i][k]).sum::<f64>();
+                            match acts[l].as_str().unwrap() {
+                                "relu" => z.max(0.0),
+                                "tanh" => z.tanh(),
+                                _ => z,
+                            }
+                        })
+                        .collect();
+                }
+                let (ym, ys) = (v(&t["y_mean"]), v(&t["y_scale"]));
+                let (o, s, lam) = (v(&t["observed"]), v(&t["sigma"]), v(&t["lambda"]));
+                for k in 0..3 {
+                    let z = (h[k] * ys[k] + ym[k] - o[k]) / s[k];
+                    j += lam[k] * z * z;
+                }
+            }
+            assert!((j - w).abs() <= 1e-9 * w.abs().max(1.0), "{j} vs {w}");
+        }
+        // at the targets' point the cost is 0
+        assert!(want[1].abs() < 1e-20, "{}", want[1]);
     }
 
     #[test]

@@ -319,6 +319,10 @@ pub const BENCHES: &[crate::bench::Bench] = &[
         target_s: 0.2,
         setup: array_arith_bench,
         once: false,
+        python: crate::bench::Python {
+            seconds: Some(0.0502),
+            how: "numpy a * b + c, float64",
+        },
     },
     crate::bench::Bench {
         name: "history_match_10m_script",
@@ -327,6 +331,10 @@ pub const BENCHES: &[crate::bench::Bench] = &[
         target_s: 6.0,
         setup: script_cost_bench,
         once: false,
+        python: crate::bench::Python {
+            seconds: Some(173.0),
+            how: "numpy networks, Eq. 6 a Python function of the PCs",
+        },
     },
 ];
 
@@ -412,6 +420,18 @@ fn array_arith_bench() -> anyhow::Result<crate::bench::Body> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_bench_row_has_a_python_entry() {
+        let all: Vec<crate::bench::Bench> = super::BENCHES
+            .iter()
+            .chain(crate::bench::BENCHES)
+            .copied()
+            .collect();
+        assert_eq!(all.len(), 19);
+        let problems = crate::bench::python_entry_problems(&all);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
     use super::*;
 
     #[test]
