@@ -140,7 +140,7 @@ pub fn color(cmap: &str, t: f64) -> RGBColor {
 pub fn tick_text(v: f64, span: f64) -> String {
     let v = if v.abs() < 1e-9 * span.abs() { 0.0 } else { v };
     let s = crate::format::format_spec(v, ".3g").unwrap_or_default();
-    if s.contains('e') && (1e-4..1e6).contains(&v.abs()) {
+    if s.contains('e') && (1e-6..1e6).contains(&v.abs()) {
         // enough decimals for the tick spacing (about a tenth of the span) and the value
         let step = (span.abs() / 10.0).max(v.abs() * 1e-3);
         let decimals = (-(step.log10().floor()) as i32).clamp(0, 10) as usize;
@@ -367,7 +367,7 @@ pub fn save(
 
 /// Light grey of map cells (and heat map cells) that have no value: distinct from the
 /// near-white of values near zero on the diverging colour map.
-pub const MISSING: RGBColor = RGBColor(200, 200, 200);
+pub const MISSING: RGBColor = RGBColor(208, 208, 214);
 
 /// Margins (top, bottom) in pixels that line a strip `bar` up with the plotting area of a
 /// chart whose plotting area spans rows `plot_rows` (absolute pixels).
@@ -453,7 +453,7 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]
         .into_iter()
         .map(|m| m * p)
-        .find(|s| *s >= raw)
+        .find(|s| *s >= 0.7 * raw)
         .unwrap_or(10.0 * p);
     let first = (lo / step - 1e-9).ceil() as i64;
     let last = (hi / step + 1e-9).floor() as i64;
@@ -689,7 +689,12 @@ pub fn draw_map<DB: DrawingBackend>(
         }
         // name above the box's north-west corner (offsets in pixels from that corner), on a
         // white patch that keeps it readable over any colour
-        let tw = (r.name.chars().count() as i32 * 15) / 2 + 4;
+        let tw = ("sans-serif", 14)
+            .into_font()
+            .box_size(&r.name)
+            .map(|(w, _)| w as i32)
+            .unwrap_or(r.name.chars().count() as i32 * 8)
+            + 4;
         chart
             .plotting_area()
             .draw(
@@ -723,8 +728,30 @@ pub fn draw_map<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The x range of a histogram: the finite values and the markers, or `vmin`/`vmax`; with
+/// markers and no given limits, padded by 6 % at each end so that a marker line at an end
+/// stays clear of the frame.
+pub fn histogram_range(values: &[f64], markers: &[(f64, String)], opts: &Options) -> (f64, f64) {
+    let (lo, hi) = range(
+        values
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .chain(markers.iter().map(|m| m.0)),
+        opts,
+        false,
+    );
+    let pad = if opts.vmin.is_none() && opts.vmax.is_none() && !markers.is_empty() {
+        0.06 * (hi - lo)
+    } else {
+        0.0
+    };
+    (lo - pad, hi + pad)
+}
+
 /// A histogram of the finite `values` in `bins` bins, with vertical marker lines (value,
-/// label) in a legend — Fig. 3's observation and default markers.
+/// label) named in a legend beside the plot (never over the lines) — Fig. 3's observation
+/// and default markers; the x range from [`histogram_range`].
 pub fn draw_histogram<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     values: &[f64],
@@ -734,17 +761,7 @@ pub fn draw_histogram<DB: DrawingBackend>(
 ) -> Result<()> {
     let bins = bins.clamp(1, 1000);
     let finite: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    let (lo, hi) = range(
-        finite.iter().copied().chain(markers.iter().map(|m| m.0)),
-        opts,
-        false,
-    );
-    // a marker at an end of the range stays clear of the frame
-    let pad = if opts.vmin.is_none() && opts.vmax.is_none() && !markers.is_empty() {
-        0.06 * (hi - lo)
-    } else {
-        0.0
-    };
+    let (lo, hi) = histogram_range(values, markers, opts);
     let palette = [
         RGBColor(214, 39, 40),
         RGBColor(0, 0, 0),
@@ -758,7 +775,6 @@ pub fn draw_histogram<DB: DrawingBackend>(
         .collect();
     let (area, strip) = legend_split(area, &entries);
     let area = &area;
-    let (lo, hi) = (lo - pad, hi + pad);
     let width = (hi - lo) / bins as f64;
     let mut counts = vec![0usize; bins];
     for &x in &finite {
@@ -883,7 +899,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(default_label(&opts.xlabel, "actual"))
         .y_desc(default_label(&opts.ylabel, "predicted"))
-        .x_labels(((w.saturating_sub(100)) / 90).clamp(2, 10) as usize)
+        .x_labels(((w.saturating_sub(100)) / 70).clamp(2, 10) as usize)
         .y_labels(((h.saturating_sub(100)) / 50).clamp(2, 10) as usize)
         .x_label_formatter(&|v| tick_text(*v, x1 - x0))
         .y_label_formatter(&|v| tick_text(*v, y1 - y0))
@@ -920,9 +936,42 @@ pub fn draw_scatter<DB: DrawingBackend>(
         legend = true;
     }
     if legend {
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
+        draw_legend(&mut chart, corner)?;
     }
     Ok(())
+}
+
+/// The corner of a plot over `xr` x `yr` with the fewest of the points (x, y) in its box
+/// (two fifths of the width, a quarter of the height), upper left first on ties: where a
+/// legend covers the least.
+pub fn emptiest_corner(
+    x: &[f64],
+    y: &[f64],
+    xr: (f64, f64),
+    yr: (f64, f64),
+) -> SeriesLabelPosition {
+    let count = |left: bool, upper: bool| {
+        x.iter()
+            .zip(y)
+            .filter(|(a, b)| {
+                let u = (*a - xr.0) / (xr.1 - xr.0);
+                let v = (*b - yr.0) / (yr.1 - yr.0);
+                (if left { u <= 0.4 } else { u >= 0.6 })
+                    && (if upper { v >= 0.75 } else { v <= 0.25 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, count(true, true)),
+        (SeriesLabelPosition::LowerRight, count(false, false)),
+        (SeriesLabelPosition::UpperRight, count(false, true)),
+        (SeriesLabelPosition::LowerLeft, count(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map(|(p, _)| p)
+    .unwrap_or(SeriesLabelPosition::UpperLeft)
 }
 
 /// The legend entry of a scatter plot's points: `opts.label`, with "r² = ..." (the squared
@@ -1763,6 +1812,19 @@ mod tests {
             f(&root).unwrap();
             root.present().unwrap();
         }
+        // FIG_DUMP=dir writes each rendered figure as a PPM file there (to look at)
+        if let Ok(dir) = std::env::var("FIG_DUMP") {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let k = N.fetch_add(1, Ordering::SeqCst);
+            let name = std::thread::current()
+                .name()
+                .unwrap_or("t")
+                .replace("::", "_");
+            let mut out = format!("P6\n{w} {h}\n255\n").into_bytes();
+            out.extend_from_slice(&buf);
+            let _ = std::fs::write(format!("{dir}/{name}_{k}.ppm"), out);
+        }
         buf
     }
 
@@ -1814,11 +1876,16 @@ mod tests {
                 },
             )
         });
-        let ink = inked(&buf);
         // land is about a third of the map's plot area; axes, bar and text add a little
+        let grey = [MISSING.0, MISSING.1, MISSING.2];
+        let ink = buf
+            .chunks(3)
+            .filter(|p| p != &[255, 255, 255] && p != &grey)
+            .count() as f64
+            / (1000.0 * 560.0);
         assert!(ink > 0.2 && ink < 0.7, "{ink}");
         // a pixel in the middle of the Sahara (about 20N, 10E) is coloured, one in the
-        // central Pacific (0N, 180E... left edge) is white
+        // central Pacific (0N, 180E... left edge) is the grey of cells without values
         let px =
             |x: u32, y: u32| &buf[((y * 1000 + x) * 3) as usize..((y * 1000 + x) * 3 + 3) as usize];
         let plot_x = |lon: f64| (58.0 + (lon + 180.0) / 360.0 * (870.0 - 58.0 - 12.0)) as u32;
@@ -1830,8 +1897,8 @@ mod tests {
         );
         assert_eq!(
             px(plot_x(-150.0), plot_y(-10.0)),
-            [255, 255, 255],
-            "the Pacific is blank"
+            [MISSING.0, MISSING.1, MISSING.2],
+            "the Pacific is grey"
         );
         // NaN everywhere, constant values: a figure, not a panic
         let nan = Array2::from_elem((46, 72), f64::NAN);
@@ -1888,7 +1955,7 @@ mod tests {
         );
         assert!(crate::metrics::r2_linear(&[1.0, 1.0], &[2.0, 3.0]).is_nan());
         let buf = render(600, 600, |a| draw_scatter(a, &x, &y, &Options::default()));
-        assert!(inked(&buf) > 0.05);
+        assert!(inked(&buf) > 0.03, "{}", inked(&buf));
         render(400, 400, |a| draw_scatter(a, &[], &[], &Options::default()));
         let dir = tempfile::tempdir().unwrap();
         for ext in ["png", "svg"] {
@@ -2159,5 +2226,442 @@ mod tests {
             }
             assert!(n > 5000, "panel ({qx}, {qy}) has {n} inked pixels");
         }
+    }
+
+    /// Bounding box (x0, y0, x1, y1), inclusive, of the pixels of colour `c`.
+    fn bbox(buf: &[u8], w: u32, c: RGBColor) -> Option<(u32, u32, u32, u32)> {
+        let mut b: Option<(u32, u32, u32, u32)> = None;
+        for (k, p) in buf.chunks(3).enumerate() {
+            if p == [c.0, c.1, c.2] {
+                let (x, y) = (k as u32 % w, k as u32 / w);
+                b = Some(match b {
+                    None => (x, y, x, y),
+                    Some((a, b2, c2, d)) => (a.min(x), b2.min(y), c2.max(x), d.max(y)),
+                });
+            }
+        }
+        b
+    }
+
+    fn px(buf: &[u8], w: u32, x: u32, y: u32) -> [u8; 3] {
+        let k = ((y * w + x) * 3) as usize;
+        [buf[k], buf[k + 1], buf[k + 2]]
+    }
+
+    /// A 10 x 20 grid (not the 4x5 one): lat -81..81, lon 0..351.
+    fn small_grid() -> (Vec<f64>, Vec<f64>) {
+        (
+            (0..10).map(|i| -81.0 + 18.0 * i as f64).collect(),
+            (0..20).map(|j| 9.0 + 18.0 * j as f64).collect(),
+        )
+    }
+
+    #[test]
+    fn units_are_written_as_a_paper_writes_them() {
+        // 1 gC m-2 s-1 = 86400 gC m-2 d-1; W m-2 unchanged; mm s-1 -> mm d-1
+        assert_eq!(paper_units("gC/m^2/s"), (86400.0, "gC m-2 d-1".to_string()));
+        assert_eq!(paper_units("gC m-2 d-1"), (1.0, "gC m-2 d-1".to_string()));
+        assert_eq!(paper_units("W/m^2"), (1.0, "W m-2".to_string()));
+        assert_eq!(paper_units("mm/s"), (86400.0, "mm d-1".to_string()));
+        for (u, t) in [
+            ("gC/m^2/s", "gC m-2 s-1"),
+            ("W/m^2", "W m-2"),
+            ("kg/m2", "kg m-2"),
+            ("m^2", "m2"),
+            ("K", "K"),
+            ("1", "1"),
+            ("m/s", "m s-1"),
+        ] {
+            assert_eq!(unit_text(u), t, "{u}");
+        }
+        let o = Options {
+            quantity: "GPP".into(),
+            units: "gC/m^2/s".into(),
+            ..Options::default()
+        };
+        assert_eq!(bar_label(&o), "GPP (gC m-2 s-1)");
+        assert!(!bar_label(&o).contains('^'));
+        // ticks without exponents
+        assert_eq!(tick_text(4e-5, 4e-5), "0.00004");
+        assert_eq!(tick_text(2.5e-5, 5e-5), "0.000025");
+        assert_eq!(tick_text(1.5, 3.0), "1.5");
+        assert_eq!(tick_exponent(0.0, 4.3e-5), -5);
+        assert_eq!(tick_exponent(0.0, 3.5), 0);
+        assert_eq!(power_of_ten(-5), "10⁻⁵");
+        assert_eq!(
+            nice_ticks(0.0, 3.7, 6),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+        );
+        let t = nice_ticks(-0.08, 0.08, 6);
+        assert_eq!(t.len(), 9);
+        assert!((t[0] + 0.08).abs() < 1e-12 && (t[8] - 0.08).abs() < 1e-12 && t[4] == 0.0);
+    }
+
+    #[test]
+    fn every_map_has_coastlines_and_grey_missing_cells() {
+        // an Array on a grid that is not the 4x5 one, no land fraction: the coastline is the
+        // edge of the defined cells; a block of NaN cells is light grey, a zero cell white
+        let (lat, lon) = small_grid();
+        let v = Array2::from_shape_fn((10, 20), |(i, j)| {
+            if (3..7).contains(&i) && (5..12).contains(&j) {
+                f64::NAN
+            } else if i == 8 && j == 2 {
+                0.0
+            } else {
+                (i as f64 - 4.5) * if j % 2 == 0 { 1.0 } else { -1.0 }
+            }
+        });
+        let o = Options {
+            cmap: Some("RdBu_r".into()),
+            quantity: "EOF 1".into(),
+            ..Options::default()
+        };
+        let (w, h) = (1000, 560);
+        let buf = render(w, h, |a| draw_map(a, &v, &lat, &lon, None, &o));
+        let all_nan = Array2::from_elem((10, 20), f64::NAN);
+        let grey = render(w, h, |a| draw_map(a, &all_nan, &lat, &lon, None, &o));
+        let (x0, y0, x1, y1) = bbox(&grey, w, MISSING).expect("a map of NaN is grey");
+        let at = |lon: f64, lat: f64| {
+            (
+                x0 + ((lon + 180.0) / 360.0 * (x1 - x0) as f64) as u32,
+                y0 + ((90.0 - lat) / 180.0 * (y1 - y0) as f64) as u32,
+            )
+        };
+        // cell (4, 8): lat -9, lon 153 is NaN; cell (8, 2): lat 63, lon 45 is zero
+        let (x, y) = at(153.0, -9.0);
+        assert_eq!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
+        let (x, y) = at(45.0, 63.0);
+        assert_eq!(
+            px(&buf, w, x, y),
+            [247, 247, 247],
+            "zero is white, not grey"
+        );
+        // coastline pixels (black) inside the plot: the NaN block's outline, 2 x (4 x 18 +
+        // 7 x 18) degrees, about 250 pixels at least
+        let black = (y0 + 2..y1 - 1)
+            .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(&buf, w, x, y) == [0, 0, 0])
+            .count();
+        assert!(black > 250, "{black} coastline pixels");
+        // the 4x5 grid without a land option gets the built-in coastlines
+        let g = crate::grids::f45().unwrap();
+        let ones = Array2::from_elem((46, 72), 1.0);
+        let buf = render(w, h, |a| draw_map(a, &ones, &g.lat, &g.lon, None, &o));
+        let black = (y0 + 2..y1 - 1)
+            .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(&buf, w, x, y) == [0, 0, 0])
+            .count();
+        assert!(black > 1500, "{black} coastline pixels on the 4x5 grid");
+        // the colour bar is exactly as high as the map
+        let bar_x = 880 + 6 + 11;
+        let coloured: Vec<u32> = (0..h)
+            .filter(|&y| {
+                let p = px(&buf, w, bar_x, y);
+                p != [255, 255, 255] && p != [0, 0, 0]
+            })
+            .collect();
+        let (b0, b1) = (coloured[0], *coloured.last().unwrap());
+        assert!(
+            b0 + 2 >= y0 && b1 <= y1 + 2,
+            "bar rows {b0}..{b1}, map rows {y0}..{y1}"
+        );
+        assert!(
+            b1 - b0 + 6 >= y1 - y0,
+            "bar rows {b0}..{b1}, map rows {y0}..{y1}"
+        );
+    }
+
+    #[test]
+    fn cells_of_little_land_or_outside_the_mask_are_not_drawn() {
+        let (lat, lon) = small_grid();
+        let mut land = Array2::from_elem((10, 20), 1.0);
+        land[[5, 5]] = 0.0009;
+        let mut v = Array2::from_shape_fn((10, 20), |(i, j)| (i + j) as f64 / 28.0);
+        v[[5, 5]] = 100.0;
+        let o = Options::default();
+        let shown = map_values(&v, Some(&land), &o);
+        assert!(shown[[5, 5]].is_nan());
+        assert_eq!(range(shown.iter().copied(), &o, false), (0.0, 1.0));
+        let masked = Options {
+            mask: Some(Array2::from_shape_fn((10, 20), |(i, _)| {
+                (i != 2) as u8 as f64
+            })),
+            ..Options::default()
+        };
+        let shown = map_values(&v, None, &masked);
+        assert!(shown.row(2).iter().all(|x| x.is_nan()));
+        assert_eq!(shown.iter().filter(|x| x.is_finite()).count(), 180);
+        // drawn: the cell at lat 9, lon 99 (5, 5) is grey, its neighbour coloured
+        let (w, h) = (1000, 560);
+        let buf = render(w, h, |a| draw_map(a, &v, &lat, &lon, Some(&land), &o));
+        let grey = render(w, h, |a| {
+            draw_map(
+                a,
+                &Array2::from_elem((10, 20), f64::NAN),
+                &lat,
+                &lon,
+                None,
+                &o,
+            )
+        });
+        let (x0, y0, x1, y1) = bbox(&grey, w, MISSING).unwrap();
+        let at = |lon: f64, lat: f64| {
+            (
+                x0 + ((lon + 180.0) / 360.0 * (x1 - x0) as f64) as u32,
+                y0 + ((90.0 - lat) / 180.0 * (y1 - y0) as f64) as u32,
+            )
+        };
+        let (x, y) = at(99.0, 9.0);
+        assert_eq!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
+        let (x, y) = at(117.0, 9.0);
+        assert_ne!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
+    }
+
+    /// The boxes of centred labels at pixel positions `xs`.
+    fn label_boxes(texts: &[String], xs: &[f64], size: f64) -> Vec<(f64, f64)> {
+        fonts();
+        let font = ("sans-serif", size).into_font();
+        texts
+            .iter()
+            .zip(xs)
+            .map(|(t, x)| {
+                let w = font.box_size(t).unwrap().0 as f64;
+                (x - w / 2.0, x + w / 2.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn map_tick_labels_do_not_run_together() {
+        for plot_w in (120..1200).step_by(10) {
+            let ticks = lon_ticks(plot_w);
+            assert!(!ticks.is_empty() && ticks.iter().all(|t| t.abs() < 180.0));
+            let texts: Vec<String> = ticks.iter().map(|&t| degree_text(t, "W", "E")).collect();
+            let xs: Vec<f64> = ticks
+                .iter()
+                .map(|t| (t + 180.0) / 360.0 * plot_w as f64)
+                .collect();
+            let b = label_boxes(&texts, &xs, 13.0);
+            for pair in b.windows(2) {
+                assert!(
+                    pair[0].1 + 6.0 <= pair[1].0,
+                    "width {plot_w}: {texts:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(
+            lon_ticks(800),
+            (-5..=5).map(|k| 30.0 * k as f64).collect::<Vec<_>>()
+        );
+        // more latitudes than 50N/0/50S, written with N and S
+        let lats = lat_ticks(400);
+        assert_eq!(lats, vec![-60.0, -30.0, 0.0, 30.0, 60.0]);
+        let texts: Vec<String> = lats.iter().map(|&t| degree_text(t, "S", "N")).collect();
+        assert_eq!(texts, ["60°S", "30°S", "0°", "30°N", "60°N"]);
+    }
+
+    #[test]
+    fn heat_map_layout_colours_and_colour_bar() {
+        // the colour range from the data: positive data sequential over their range;
+        // -0.02..5.5 too (the negative side is a speck); both signs diverging at max |v|
+        let pos = ndarray::array![[0.5, 2.0], [3.0, 5.5]];
+        assert_eq!(
+            heat_colours(&pos, &Options::default()),
+            ("viridis".into(), 0.5, 5.5)
+        );
+        let s2 = ndarray::array![[-0.02, 2.0], [3.0, 5.5]];
+        assert_eq!(
+            heat_colours(&s2, &Options::default()),
+            ("viridis".into(), -0.02, 5.5)
+        );
+        let both = ndarray::array![[-2.0, 1.0], [0.5, 4.0]];
+        assert_eq!(
+            heat_colours(&both, &Options::default()),
+            ("RdBu_r".into(), -4.0, 4.0)
+        );
+        // labels: one per row and column, none overlapping another
+        let names: Vec<String> = [
+            "medlynslope",
+            "dleaf",
+            "kmax",
+            "maximum_leaf_wetted_fraction",
+            "fff",
+            "d_max",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (w, h) = (800u32, 700u32);
+        let l = heat_layout(w, h, &names, &names, false);
+        assert_eq!((l.row_boxes.len(), l.col_boxes.len()), (6, 6));
+        let overlap = |a: &(i32, i32, i32, i32), b: &(i32, i32, i32, i32)| {
+            a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+        };
+        let all: Vec<_> = l.row_boxes.iter().chain(&l.col_boxes).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert!(!overlap(a, b), "{a:?} {b:?}");
+            }
+            assert!(
+                a.0 >= 0 && a.2 <= w as i32 && a.3 <= h as i32,
+                "{a:?} outside"
+            );
+        }
+        // column labels stand upright (read bottom to top) under their own column
+        for (j, b) in l.col_boxes.iter().enumerate() {
+            let xc = l.x0 + l.cell * j as i32 + l.cell / 2;
+            assert!(b.3 - b.1 > b.2 - b.0 && b.0 < xc && xc < b.2, "{b:?}");
+        }
+        // the colour bar right beside the matrix and exactly as high
+        let m = Array2::from_shape_fn((6, 6), |(i, j)| (i * 6 + j) as f64 / 7.0);
+        let buf = render(w, h, |a| {
+            draw_heatmap(a, &m, &names, &names, &Options::default())
+        });
+        let right = l.x0 + l.cell * 6;
+        assert!(l.bar_x - right <= 16, "gap {}", l.bar_x - right);
+        let bar_x = (l.bar_x + 6 + 11) as u32;
+        let coloured: Vec<u32> = (0..h)
+            .filter(|&y| {
+                let p = px(&buf, w, bar_x, y);
+                p != [255, 255, 255] && p != [0, 0, 0]
+            })
+            .collect();
+        let (b0, b1) = (coloured[0] as i32, *coloured.last().unwrap() as i32);
+        let (m0, m1) = (l.y0, l.y0 + l.cell * 6);
+        assert!(
+            b0 >= m0 && b1 <= m1 && b1 - b0 + 4 >= m1 - m0,
+            "bar {b0}..{b1}, matrix {m0}..{m1}"
+        );
+        // a column label's ink lies in its box
+        let b = l.col_boxes[3];
+        let ink = (b.1..b.3)
+            .flat_map(|y| (b.0..b.2).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(&buf, w, x as u32, y as u32) != [255, 255, 255])
+            .count();
+        assert!(ink > 100, "{ink}");
+        // the diagonal left out: grey and not in the range
+        let d = ndarray::array![[7.0, 1.0], [2.0, 7.0]];
+        let names2: Vec<String> = vec!["a".into(), "b".into()];
+        let o = Options {
+            diagonal: false,
+            ..Options::default()
+        };
+        let buf = render(400, 300, |a| draw_heatmap(a, &d, &names2, &names2, &o));
+        let l2 = heat_layout(400, 300, &names2, &names2, false);
+        let c = (l2.x0 + l2.cell / 4) as u32;
+        assert_eq!(
+            px(&buf, 400, c, (l2.y0 + l2.cell / 4) as u32),
+            [MISSING.0, MISSING.1, MISSING.2]
+        );
+        let top_right = px(
+            &buf,
+            400,
+            (l2.x0 + l2.cell + l2.cell / 4) as u32,
+            (l2.y0 + l2.cell / 4) as u32,
+        );
+        assert_eq!(
+            top_right,
+            [VIRIDIS[0].0, VIRIDIS[0].1, VIRIDIS[0].2],
+            "1 is the low end"
+        );
+    }
+
+    #[test]
+    fn legends_stand_beside_what_they_label() {
+        // a histogram's marker lines run the plot's full height: no legend over them
+        let v: Vec<f64> = (0..200).map(|k| (k as f64 * 0.37).sin()).collect();
+        let (w, h) = (520u32, 360u32);
+        let red = RGBColor(214, 39, 40);
+        let buf = render(w, h, |a| {
+            draw_histogram(a, &v, 20, &[(1.0, "observed".into())], &Options::default())
+        });
+        let (rx0, ry0, rx1, ry1) = bbox(&buf, w, red).unwrap();
+        // the legend's swatch is right of the plot; the line is the part left of it
+        let line_x = (rx0..=rx1)
+            .find(|&x| {
+                (ry0..ry1)
+                    .filter(|&y| px(&buf, w, x, y) == [red.0, red.1, red.2])
+                    .count()
+                    > 200
+            })
+            .expect("a marker line");
+        let full = (ry0..ry1).all(|y| px(&buf, w, line_x, y) == [red.0, red.1, red.2]);
+        assert!(full, "something covers the marker line");
+        // the marker at the data's maximum is clear of the frame: padded range
+        let (lo, hi) = histogram_range(&v, &[(1.0, "observed".into())], &Options::default());
+        assert!(hi - 1.0 >= 0.05 * (hi - lo), "{lo} {hi}");
+        // grouped bars in a panel-sized figure: the tallest bar is whole
+        let cats: Vec<String> = ["Global", "Amazon", "Sahel", "Eastern US", "Siberia"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let series = vec![
+            ("optimized".to_string(), vec![1.0, 2.0, 3.0, 4.0, 5.0]),
+            ("default".to_string(), vec![5.0, 4.0, 3.0, 2.0, 1.0]),
+        ];
+        let buf = render(w, h, |a| {
+            draw_grouped_bars(a, &cats, &series, &Options::default())
+        });
+        let c = SERIES[1];
+        let (x0, y0, x1, y1) = bbox(&buf, w, c).unwrap();
+        // the first default bar (5.0) is the leftmost orange: its middle column is orange
+        // from its top to the zero line, with no legend text on it
+        let col = (x0..x1)
+            .find(|&x| px(&buf, w, x, y1) == [c.0, c.1, c.2])
+            .unwrap()
+            + 3;
+        let top = (y0..y1)
+            .find(|&y| px(&buf, w, col, y) == [c.0, c.1, c.2])
+            .unwrap();
+        assert!((top..y1).all(|y| px(&buf, w, col, y) == [c.0, c.1, c.2]));
+    }
+
+    #[test]
+    fn plain_scatter_and_honest_legend_entries() {
+        let x: Vec<f64> = (0..20).map(|k| k as f64 / 19.0).collect();
+        let y: Vec<f64> = x.iter().map(|a| 100.0 + 50.0 * (a - 0.3).powi(2)).collect();
+        let plain = Options {
+            one_to_one: false,
+            ..Options::default()
+        };
+        assert_eq!(scatter_label(&x, &y, &plain), None);
+        assert_eq!(
+            scatter_label(&x, &x, &Options::default()).as_deref(),
+            Some("r² = 1.000")
+        );
+        let members = Options {
+            r2: Some(false),
+            label: "PPE members".into(),
+            ..Options::default()
+        };
+        assert_eq!(
+            scatter_label(&x, &x, &members).as_deref(),
+            Some("PPE members")
+        );
+        // a plain scatter: no 1:1 line, so no black inside the plot; points over the width
+        let (w, h) = (800u32, 520u32);
+        let buf = render(w, h, |a| draw_scatter(a, &x, &y, &plain));
+        let inner = |buf: &[u8]| {
+            (120..h - 60)
+                .flat_map(|y| (240..w - 40).map(move |x| (x, y)))
+                .filter(|&(x, y)| px(buf, w, x, y).iter().all(|c| *c < 100))
+                .count()
+        };
+        assert_eq!(inner(&buf), 0);
+        let bluish = |p: [u8; 3]| p[2] as i32 > p[0] as i32 + 60;
+        let painted: Vec<u32> = (0..w)
+            .filter(|&x| (0..h).any(|y| bluish(px(&buf, w, x, y))))
+            .collect();
+        let spread = painted.last().unwrap() - painted[0];
+        assert!(spread > w / 2, "points over {spread} of {w} pixels");
+        // the legend goes where the points are not: these sit high at the left
+        let pts_x = [0.0, 0.05, 0.1, 0.5, 1.0];
+        let pts_y = [1.0, 0.95, 0.9, 0.5, 0.95];
+        assert_eq!(
+            emptiest_corner(&pts_x, &pts_y, (0.0, 1.0), (0.0, 1.0)),
+            SeriesLabelPosition::LowerRight
+        );
+        let with_line = render(w, h, |a| draw_scatter(a, &x, &y, &Options::default()));
+        assert!(inner(&with_line) > 200, "the 1:1 line is drawn by default");
     }
 }
