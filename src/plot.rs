@@ -2571,22 +2571,36 @@ mod tests {
         // a histogram's marker lines run the plot's full height: no legend over them
         let v: Vec<f64> = (0..200).map(|k| (k as f64 * 0.37).sin()).collect();
         let (w, h) = (520u32, 360u32);
-        let red = RGBColor(214, 39, 40);
+        let markers: Vec<(f64, String)> = vec![
+            (-1.0, "default run".into()),
+            (0.0, "observed".into()),
+            (0.5, "least cost".into()),
+            (1.0, "best member".into()),
+        ];
         let buf = render(w, h, |a| {
-            draw_histogram(a, &v, 20, &[(1.0, "observed".into())], &Options::default())
+            draw_histogram(a, &v, 20, &markers, &Options::default())
         });
-        let (rx0, ry0, rx1, ry1) = bbox(&buf, w, red).unwrap();
-        // the legend's swatch is right of the plot; the line is the part left of it
-        let line_x = (rx0..=rx1)
-            .find(|&x| {
-                (ry0..ry1)
-                    .filter(|&y| px(&buf, w, x, y) == [red.0, red.1, red.2])
-                    .count()
-                    > 200
-            })
-            .expect("a marker line");
-        let full = (ry0..ry1).all(|y| px(&buf, w, line_x, y) == [red.0, red.1, red.2]);
-        assert!(full, "something covers the marker line");
+        // (the second marker is black like the axes: not checked)
+        for c in [
+            RGBColor(214, 39, 40),
+            RGBColor(44, 160, 44),
+            RGBColor(255, 127, 14),
+        ] {
+            let rgb = [c.0, c.1, c.2];
+            // the line: the column with the longest run of its colour
+            let (line_x, n) = (0..w)
+                .map(|x| (x, (0..h).filter(|&y| px(&buf, w, x, y) == rgb).count()))
+                .max_by_key(|p| p.1)
+                .unwrap();
+            let rows: Vec<u32> = (0..h).filter(|&y| px(&buf, w, line_x, y) == rgb).collect();
+            let (top, bottom) = (rows[0], *rows.last().unwrap());
+            assert!(n > 200, "{rgb:?}: {n}");
+            assert_eq!(
+                rows.len() as u32,
+                bottom - top + 1,
+                "something covers the {rgb:?} marker line at x = {line_x}"
+            );
+        }
         // the marker at the data's maximum is clear of the frame: padded range
         let (lo, hi) = histogram_range(&v, &[(1.0, "observed".into())], &Options::default());
         assert!(hi - 1.0 >= 0.05 * (hi - lo), "{lo} {hi}");
