@@ -207,9 +207,8 @@ pub fn paper_units(units: &str) -> (f64, String) {
     use crate::field::units;
     for (quantity, target) in [("carbon flux", "gC m-2 d-1"), ("water flux", "mm d-1")] {
         if units::quantity(units) == Some(quantity) {
-            match units::conversion(units, target) {
-                Ok((scale, offset)) if offset == 0.0 => return (scale, target.to_string()),
-                _ => {}
+            if let Ok((scale, 0.0)) = units::conversion(units, target) {
+                return (scale, target.to_string());
             }
         }
     }
@@ -445,7 +444,10 @@ fn colour_bar<DB: DrawingBackend>(
 /// About `n` evenly spaced round numbers (steps of 1, 2, 2.5 or 5 times a power of ten)
 /// from `lo` to `hi`, both ends included when they are round.
 pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater)
+        || !lo.is_finite()
+        || !hi.is_finite()
+    {
         return Vec::new();
     }
     let raw = (hi - lo) / n.max(1) as f64;
@@ -504,7 +506,7 @@ pub fn map_values(values: &Array2<f64>, land: Option<&Array2<f64>>, opts: &Optio
     let mut v = values.clone();
     if let Some(land) = land.filter(|l| l.dim() == values.dim()) {
         v.zip_mut_with(land, |x, &f| {
-            if !(f >= opts.min_landfrac) {
+            if f.is_nan() || f < opts.min_landfrac {
                 *x = f64::NAN
             }
         });

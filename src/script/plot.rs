@@ -161,7 +161,7 @@ fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> 
         } else {
             // units asked for: converted to if they measure the same quantity
             match crate::field::units::conversion(&f.units, &o.units) {
-                Ok((scale, offset)) if offset == 0.0 => scale,
+                Ok((scale, 0.0)) => scale,
                 _ => 1.0,
             }
         };
