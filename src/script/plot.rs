@@ -59,10 +59,17 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
             "width" => o.width = number(v, "option width")? as u32,
             "height" => o.height = number(v, "option height")? as u32,
             "regions" => o.regions = regions_of(v)?,
+            "quantity" => o.quantity = text()?,
+            "label" => o.label = text()?,
+            "min_landfrac" => o.min_landfrac = number(v, "option min_landfrac")?,
+            "mask" => o.mask = Some(grid_of(v, "mask")?),
+            "one_to_one" => o.one_to_one = flag(v, "one_to_one")?,
+            "r2" => o.r2 = Some(flag(v, "r2")?),
+            "diagonal" => o.diagonal = flag(v, "diagonal")?,
             _ if extra.contains(&k.as_str()) => {}
             _ => {
                 return Err(script_err(format!(
-                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, cmap, vmin, vmax, width, height, regions (maps){}",
+                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, quantity, cmap, vmin, vmax, width, height; maps regions, mask, min_landfrac; scatter plots one_to_one, r2, label; heat maps diagonal{}",
                     extra.iter().map(|e| format!(", {e}")).collect::<String>()
                 )))
             }
@@ -70,6 +77,32 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
     }
     let file = file.ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
     Ok((o, file))
+}
+
+/// A true/false option.
+fn flag(v: &Dynamic, k: &str) -> RResult<bool> {
+    v.as_bool()
+        .map_err(|_| script_err(format!("option {k} is true or false")))
+}
+
+/// A (lat, lon) option given as an Array or a Field (e.g. `mask`, `land`).
+fn grid_of(v: &Dynamic, k: &str) -> RResult<Array2<f64>> {
+    let values = if let Some(f) = v.read_lock::<ScriptField>() {
+        f.0.values.clone()
+    } else if let Some(a) = v.read_lock::<NdArray>() {
+        a.data().clone()
+    } else {
+        return Err(script_err(format!(
+            "option {k} is a (lat, lon) Array or Field, not {}",
+            type_name(v)
+        )));
+    };
+    let shape = values.shape().to_vec();
+    values.into_dimensionality::<Ix2>().map_err(|_| {
+        script_err(format!(
+            "option {k} is a (lat, lon) Array, not shape {shape:?}"
+        ))
+    })
 }
 
 /// `regions: true` (the Table 2 regions) or a list of region names.
@@ -117,14 +150,27 @@ fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> 
                 f.long_name.clone()
             };
         }
-        if o.units.is_empty() {
-            o.units = f.units.clone();
+        if o.quantity.is_empty() {
+            o.quantity = f.name.clone();
         }
+        // as a paper shows it: carbon fluxes per day, units without carets
+        let scale = if o.units.is_empty() {
+            let (scale, units) = plot::paper_units(&f.units);
+            o.units = units;
+            scale
+        } else {
+            // units asked for: converted to if they measure the same quantity
+            match crate::field::units::conversion(&f.units, &o.units) {
+                Ok((scale, 0.0)) => scale,
+                _ => 1.0,
+            }
+        };
         (
             f.values
                 .clone()
                 .into_dimensionality::<Ix2>()
-                .map_err(script_err)?,
+                .map_err(script_err)?
+                .mapv(|v| v * scale),
             f.grid.lat.clone(),
             f.grid.lon.clone(),
             Some(f.grid.landfrac.clone()),
@@ -143,20 +189,10 @@ fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> 
                 ))
             })
         };
-        let land = match options.get("land") {
-            Some(l) => {
-                let la = l.read_lock::<NdArray>().ok_or_else(|| {
-                    script_err("option land is a (lat, lon) Array of land fractions")
-                })?;
-                Some(
-                    la.data()
-                        .clone()
-                        .into_dimensionality::<Ix2>()
-                        .map_err(|_| script_err("option land is a (lat, lon) Array"))?,
-                )
-            }
-            None => None,
-        };
+        let land = options
+            .get("land")
+            .map(|l| grid_of(l, "land"))
+            .transpose()?;
         (v, coord("lat")?, coord("lon")?, land)
     } else {
         return Err(script_err(format!(
@@ -271,12 +307,38 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
 pub mod plot_fns {
     use super::*;
 
+    /// How a figure shows values in `units`, as papers write them: `#{scale, units}`, the
+    /// factor to multiply the values by and the units to write (carbon fluxes per day, water
+    /// fluxes in mm d-1, exponents without carets). `plot_map` of a Field does this itself.
+    ///
+    /// ```rhai
+    /// paper_units("gC/m^2/s")    //=> #{"scale": 86400.0, "units": "gC m-2 d-1"}
+    /// paper_units("W/m^2")    //=> #{"scale": 1.0, "units": "W m-2"}
+    /// ```
+    pub fn paper_units(units: &str) -> Map {
+        let (scale, text) = plot::paper_units(units);
+        let mut m = Map::new();
+        m.insert("scale".into(), Dynamic::from_float(scale));
+        m.insert("units".into(), Dynamic::from(text));
+        m
+    }
+
     /// A map of a (lat, lon) Field — or an Array with `#{lat, lon}` options — as filled
-    /// cells with coastlines from the land fraction, missing cells blank, and a colour bar
-    /// labelled with the units. Options: `file` (.png or .svg, required), `title` (default:
-    /// the long name), `units`, `cmap` ("viridis" sequential, default; "RdBu_r" diverging,
-    /// centred on zero, for biases, effects of either sign and EOFs), `vmin`, `vmax`, `width`,
-    /// `height`, `regions` (`true`: the Table 2 boxes; or a list of their names). Returns the
+    /// cells with coastlines, cells without a value light grey, and a colour bar labelled
+    /// "quantity (units)". A Field is shown as a paper shows it: carbon fluxes in gC m-2 d-1
+    /// and water fluxes in mm d-1 (converted from per second), other units written without
+    /// carets (W m-2); cells whose land fraction is below 0.1 are not drawn and do not set
+    /// the colour range. An Array's coastlines come from its `land` option (a land fraction;
+    /// its cells below 0.1 are left out too), else from the built-in 4x5 land fraction when
+    /// the map is on that grid, else from the edge of its defined cells.
+    ///
+    /// Options: `file` (.png or .svg, required), `title` (default: the long name),
+    /// `quantity` (default: the Field's name) and `units` (default: the Field's, as above;
+    /// other units of the same quantity are converted to), `cmap` ("viridis" sequential,
+    /// default; "RdBu_r" diverging, centred on zero, for biases, effects of either sign and
+    /// EOFs), `vmin`, `vmax`, `width`, `height`, `regions` (`true`: the Table 2 boxes; or a
+    /// list of their names), `min_landfrac` (default 0.1), `mask` (a (lat, lon) Array or
+    /// Field: cells where it is 0 or NaN are not drawn, e.g. the analysis mask). Returns the
     /// path written.
     ///
     /// ```rhai
@@ -329,9 +391,14 @@ pub mod plot_fns {
         figure!(file, o, |a| plot::draw_lines(a, &xv, &s, &o))
     }
 
-    /// A labelled heat map of a matrix (Fig. S2), cells annotated with their values, NaN
-    /// blank; diverging colours centred on 0 unless `cmap` says otherwise. `labels` names the
-    /// rows and columns of a square matrix; `#{columns: [...]}` names columns otherwise.
+    /// A labelled heat map of a matrix (Fig. S2), cells annotated with their values when
+    /// they are large enough, NaN cells light grey, one label per row and column (column
+    /// labels read bottom to top), a colour bar as high as the matrix labelled with
+    /// `quantity` and `units`. Colours: data of both signs get the diverging map symmetric
+    /// about 0 at the largest |value|, data of one sign the sequential map over their range,
+    /// unless `cmap`, `vmin` or `vmax` say otherwise. `labels` names the rows and columns of
+    /// a square matrix; `#{columns: [...]}` names columns otherwise; `diagonal: false`
+    /// leaves the diagonal out (e.g. self-correlations).
     ///
     /// ```rhai
     /// let pc = array([[NAN, 0.8, -0.3], [0.8, NAN, 0.1], [-0.3, 0.1, NAN]]);
@@ -339,7 +406,7 @@ pub mod plot_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_heatmap(matrix: NdArray, labels: rhai::Array, options: Map) -> RResult<String> {
-        let (o, file) = options_of(&options, &["columns"])?;
+        let (mut o, file) = options_of(&options, &["columns"])?;
         let m = matrix
             .data()
             .clone()
@@ -360,6 +427,27 @@ pub mod plot_fns {
                 .collect(),
             None => rows.clone(),
         };
+        // cells of about 46 pixels, room for labels, title and colour bar
+        if !options.contains_key("width") && !options.contains_key("height") {
+            let l = plot::heat_layout(4000, 4000, &rows, &cols, !o.title.is_empty());
+            let room_x = l
+                .row_boxes
+                .iter()
+                .map(|b| b.2 - b.0)
+                .max()
+                .unwrap_or(0)
+                .max(0) as u32;
+            let room_y = l
+                .col_boxes
+                .iter()
+                .map(|b| b.3 - b.1)
+                .max()
+                .unwrap_or(0)
+                .max(0) as u32;
+            let (nr, nc) = (rows.len().max(1) as u32, cols.len().max(1) as u32);
+            o.width = (room_x + 46 * nc + 170).clamp(400, 2400);
+            o.height = (room_y + 46 * nr + 80).clamp(300, 2400);
+        }
         figure!(file, o, |a| plot::draw_heatmap(a, &m, &rows, &cols, &o))
     }
 
@@ -471,18 +559,24 @@ pub mod plot_fns {
         figure!(file, o, |a| plot::draw_panels(a, &parsed, cols, &o))
     }
 
-    /// Predicted (`y`) against actual (`x`) with the 1:1 line and r^2 (Figs. 5, 6).
+    /// Predicted (`y`) against actual (`x`) with the 1:1 line on equal axes and r^2 (the
+    /// squared correlation) in the legend (Figs. 5, 6). Options as for every figure, plus
+    /// `one_to_one: false` for a plain scatter (each axis over its own data, no 1:1 line, no
+    /// r^2, e.g. a cost against a parameter), `r2` (true/false: r^2 in the legend; default
+    /// with the 1:1 line) and `label`, the points' legend entry.
     ///
     /// ```rhai
     /// let x = linspace(0, 1, 30);
     /// plot_scatter(x, x * 0.9 + 0.05, #{file: `${TEMP_DIR}/fit.svg`, title: "PC1"}).ends_with("fit.svg")    //=> true
+    /// plot_scatter(x, (x - 0.3) ** 2, #{file: `${TEMP_DIR}/cost.png`, one_to_one: false, xlabel: "kmax scaling", ylabel: "J"}).ends_with("cost.png")    //=> true
+    /// plot_scatter(x, x, #{file: `${TEMP_DIR}/rmse.png`, r2: false, label: "PPE members"}).ends_with("rmse.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_scatter(x: Dynamic, y: Dynamic, options: Map) -> RResult<String> {
         let (mut o, file) = options_of(&options, &[])?;
-        // square by default, so that the 1:1 line is a diagonal
+        // square by default, so that the 1:1 line is a diagonal; a plain scatter is wide
         if !options.contains_key("width") && !options.contains_key("height") {
-            (o.width, o.height) = (640, 600);
+            (o.width, o.height) = if o.one_to_one { (640, 600) } else { (800, 520) };
         }
         let (xv, yv) = (values_of(&x)?, values_of(&y)?);
         figure!(file, o, |a| plot::draw_scatter(a, &xv, &yv, &o))
