@@ -477,7 +477,7 @@ fn kill_9_while_submitting_then_resume_submits_each_member_exactly_once() {
     let d = dir.path();
     let cfg = experiment(d, 8, &cime_backend(d));
     let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\nprint(e.summary());\n";
-    let mut child = clmtune_run(
+    let child = clmtune_run(
         d,
         script,
         &["--config", cfg.to_str().unwrap()],
@@ -488,21 +488,7 @@ fn kill_9_while_submitting_then_resume_submits_each_member_exactly_once() {
     .spawn()
     .unwrap();
     let subs = d.join("submissions");
-    let t0 = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_to_string(&subs)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if n >= 3 {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 120, "no submissions seen");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // SIGKILL: no chance to clean up
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let before = std::fs::read_to_string(&subs).unwrap().lines().count();
+    let before = common::kill_after_submissions(child, d, 3, 120);
     assert!(before < 8, "killed too late: {before} submitted");
     // a submission in flight finishes on its own (the batch system has it); its fake
     // case.submit sleeps 0.3 s, and under a loaded machine (the full suite runs this test

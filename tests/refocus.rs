@@ -191,27 +191,14 @@ fn refocusing_shrinks_nroy_keeps_the_truth_and_resumes_after_kill_9() {
         "--ratio",
         "2",
     ];
-    let mut child = command(d, &script(), &cime_cfg, &args)
+    let child = command(d, &script(), &cime_cfg, &args)
         .env("FAKE_SUBMIT_SLEEP", "0.5")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let subs = d.join("submissions");
-    let t0 = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_to_string(&subs)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if n >= 1 {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 300, "no submissions seen");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let killed = std::fs::read_to_string(&subs).unwrap().lines().count();
+    let killed = common::kill_after_submissions(child, d, 1, 300);
     assert!(killed < 4, "killed too late: {killed} submitted");
     assert!(!out.join("wave_4/wave.json").exists());
     std::thread::sleep(std::time::Duration::from_millis(2000));

@@ -2,6 +2,8 @@
 //! year after one spun up, observations of 2000-2001): every contract file is written with
 //! the rows it should have.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -40,26 +42,11 @@ fn rows(p: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The small demo experiment of these tests in `d`: 10-member ensembles, one analysed year
-/// after one spun up, observations of 2000-2001, 2 modes.
-fn small_experiment(d: &Path) -> std::path::PathBuf {
-    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("years = [16, 20]", "years = [2, 2]")
-        .replace("ppe_members = 100", "ppe_members = 10")
-        .replace("years = [2000, 2004]", "years = [2000, 2001]")
-        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
-        .replace("modes = 3", "modes = 2");
-    std::fs::write(&cfg, text).unwrap();
-    cfg
-}
-
 #[test]
 fn sensitivity_and_eof_stages_write_every_contract_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = small_experiment(d);
+    let cfg = common::small_experiment(d);
 
     let so = run("01_sensitivity.rhai", &cfg);
     assert!(so.contains("proposed for calibration:"), "{so}");
@@ -663,7 +650,7 @@ fn check_eof_folder(e: &Path, cfg: &Path) {
 fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = small_experiment(d);
+    let cfg = common::small_experiment(d);
     let stages = [
         "01_sensitivity",
         "02_ppe",

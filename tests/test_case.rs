@@ -38,15 +38,7 @@ fn run_with(name: &str, cfg: &Path, more: &[&str], env: &[(&str, &str)]) -> Stri
 
 /// A small demo experiment in `d` (the stages.rs settings) with 03, 04 and 06 done.
 fn calibrated_demo(d: &Path) -> PathBuf {
-    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("years = [16, 20]", "years = [2, 2]")
-        .replace("ppe_members = 100", "ppe_members = 10")
-        .replace("years = [2000, 2004]", "years = [2000, 2001]")
-        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
-        .replace("modes = 3", "modes = 2");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = common::small_experiment(d);
     run_with("03_eof.rhai", &cfg, &[], &[]);
     run_with("04_emulate.rhai", &cfg, &["--quick"], &[]);
     run_with("06_calibrate.rhai", &cfg, &["--quick"], &[]);
@@ -282,7 +274,7 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     let text = std::fs::read_to_string(cfg).unwrap();
     let text = common::with_backend(&text, &common::cime_backend(&d.join("cime_cases")));
     std::fs::write(cfg, text).unwrap();
-    let mut child = fake_cime_command(
+    let child = fake_cime_command(
         d,
         cfg,
         &["--plausible", "3"],
@@ -293,20 +285,7 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     .spawn()
     .unwrap();
     let subs = d.join("submissions");
-    let t0 = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_to_string(&subs)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if n >= 2 {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 300, "no submissions seen");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let before = std::fs::read_to_string(&subs).unwrap().lines().count();
+    let before = common::kill_after_submissions(child, d, 2, 300);
     assert!(before < 4, "killed too late: {before} submitted");
     std::thread::sleep(std::time::Duration::from_millis(3000));
     let out = fake_cime_command(d, cfg, &["--plausible", "3"], &[])

@@ -74,3 +74,43 @@ pub fn fake_cime_env(c: &mut std::process::Command, state: &Path) {
             ),
         );
 }
+
+/// The small demo experiment of the stage tests in `d`: 10-member ensembles, one analysed
+/// year after one spun up, observations of 2000-2001, 2 modes. Returns its config's path.
+pub fn small_experiment(d: &Path) -> PathBuf {
+    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("years = [16, 20]", "years = [2, 2]")
+        .replace("ppe_members = 100", "ppe_members = 10")
+        .replace("years = [2000, 2004]", "years = [2000, 2001]")
+        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
+        .replace("modes = 3", "modes = 2");
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// Waits (at most `timeout_s`) until the fake CIME in `state` has recorded `n` submissions,
+/// then kills `child` with SIGKILL (no chance to clean up) and returns how many submissions
+/// were recorded by then.
+pub fn kill_after_submissions(
+    mut child: std::process::Child,
+    state: &Path,
+    n: usize,
+    timeout_s: u64,
+) -> usize {
+    let subs = state.join("submissions");
+    let count = || {
+        std::fs::read_to_string(&subs)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let t0 = std::time::Instant::now();
+    while count() < n {
+        assert!(t0.elapsed().as_secs() < timeout_s, "no submissions seen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    count()
+}
