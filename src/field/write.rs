@@ -363,20 +363,7 @@ fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[NamedArray]) -> Res
         }
     }
     for fld in fields {
-        if [
-            "lat",
-            "lon",
-            "area",
-            "landfrac",
-            "landmask",
-            "time",
-            "time_bounds",
-            "month",
-            "member",
-            "parameter",
-        ]
-        .contains(&fld.name.as_str())
-        {
+        if FIELD_COORDS.contains(&fld.name.as_str()) {
             bail!(
                 "a field may not be called {} (a coordinate of the file)",
                 fld.name
