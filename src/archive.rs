@@ -7,33 +7,47 @@ use crate::field::Grid;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-/// One monthly history file: the year and month of its averaging interval, from its name.
+/// One history file of a case: its tape and the start of its first interval (from its
+/// name), and the months it holds samples of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistFile {
-    /// Simulation year (CLM's 0001.. numbering).
+    /// Simulation year of the file's start (CLM's 0001.. numbering).
     pub year: i64,
-    /// Month 1..12.
+    /// Month 1..12 of the file's start.
     pub month: u32,
+    /// Day 1..31 of the file's start (1 for a `YYYY-MM` name).
+    pub day: u32,
+    /// Seconds into that day (0 unless the name has them).
+    pub seconds: u32,
     /// Path of the file.
     pub path: PathBuf,
+    /// The months this file holds samples of, in time order: read from its time samples
+    /// where its name cannot tell (many samples per file, daily or sub-daily output, the
+    /// last file of a case), else the month of its name.
+    pub months: Vec<(i64, u32)>,
 }
 
 impl HistFile {
-    /// `YYYY-MM`, as in the file name.
+    /// `YYYY-MM` of the file's start, as in a monthly file's name.
     pub fn label(&self) -> String {
         format!("{:04}-{:02}", self.year, self.month)
     }
 }
 
-/// A case in the archive and the monthly `h0` history files it has, in time order.
+/// A case in the archive: the history files of one tape (`h0`, or CTSM's `h0a`, ...), in
+/// time order, and the files of its folder that were not used, with the reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
     /// Case name.
     pub name: String,
     /// `ROOT/CASE/lnd/hist`.
     pub hist_dir: PathBuf,
-    /// Monthly files found, ordered by (year, month).
+    /// The tape read (`h0`, `h0a`, `h1`, ...).
+    pub tape: String,
+    /// The tape's files, ordered by their start.
     pub files: Vec<HistFile>,
+    /// Files of the folder not used: (file name, why).
+    pub ignored: Vec<(String, String)>,
 }
 
 /// Fills a case-name pattern: `{member}`, `{param}` and `{end}` are replaced by the values
@@ -77,18 +91,57 @@ pub fn case_name(
     Ok(out)
 }
 
-/// Parses `CASE.clm2.h0.YYYY-MM.nc` into (year, month) for the given case name.
-fn parse_name(case: &str, file: &str) -> Option<(i64, u32)> {
-    let ym = file
-        .strip_prefix(case)?
-        .strip_prefix(".clm2.h0.")?
-        .strip_suffix(".nc")?;
-    let (y, m) = ym.split_once('-')?;
-    if y.len() < 4 || m.len() != 2 {
+/// A history file name split: tape and start (year, month, day, seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameParts {
+    /// `h0`..`h9`, with CTSM's `a` (averaged) or `i` (instantaneous) suffix if present.
+    pub tape: String,
+    /// (year, month, day, seconds) of the file's start.
+    pub start: (i64, u32, u32, u32),
+    /// Whether the date is a bare `YYYY-MM` (a monthly file's name).
+    pub monthly_name: bool,
+}
+
+/// Parses `CASE.clm2.TAPE.DATE.nc` for the given case name: TAPE is `h0`..`h9` with an
+/// optional `a`/`i` (CTSM >= 5.3); DATE is `YYYY-MM`, `YYYY-MM-DD` or `YYYY-MM-DD-SSSSS`.
+pub fn parse_name(case: &str, file: &str) -> Option<NameParts> {
+    let rest = file.strip_prefix(case)?.strip_prefix(".clm2.")?.strip_suffix(".nc")?;
+    let (tape, date) = rest.split_once('.')?;
+    let tb = tape.as_bytes();
+    let tape_ok = (tb.len() == 2 || (tb.len() == 3 && matches!(tb[2], b'a' | b'i')))
+        && tb[0] == b'h'
+        && tb[1].is_ascii_digit();
+    if !tape_ok {
         return None;
     }
-    let (y, m): (i64, u32) = (y.parse().ok()?, m.parse().ok()?);
-    (1..=12).contains(&m).then_some((y, m))
+    let parts: Vec<&str> = date.split('-').collect();
+    let num = |s: &str, len: usize| -> Option<u32> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    if parts.len() < 2 || parts.len() > 4 || parts[0].len() < 4 {
+        return None;
+    }
+    let y: i64 = parts[0].parse().ok().filter(|_| parts[0].bytes().all(|b| b.is_ascii_digit()))?;
+    let m = num(parts[1], 2).filter(|m| (1..=12).contains(m))?;
+    let d = match parts.get(2) {
+        Some(p) => num(p, 2).filter(|d| (1..=31).contains(d))?,
+        None => 1,
+    };
+    let sec = match parts.get(3) {
+        Some(p) => num(p, 5).filter(|s| *s < 86400)?,
+        None => 0,
+    };
+    Some(NameParts {
+        tape: tape.to_string(),
+        start: (y, m, d, sec),
+        monthly_name: parts.len() == 2,
+    })
+}
+
+/// The order tapes are chosen in when the config names none: `h0`, `h0a`, `h0i`, `h1`, ...
+fn tape_rank(t: &str) -> (u8, u8) {
+    let b = t.as_bytes();
+    (b[1], b.get(2).copied().unwrap_or(0))
 }
 
 /// The history folder of a case: `ROOT/CASE/lnd/hist`.
@@ -96,36 +149,220 @@ pub fn hist_dir(root: &Path, case: &str) -> PathBuf {
     root.join(case).join("lnd").join("hist")
 }
 
-/// The path of one monthly file.
+/// The path of one monthly `h0` file.
 pub fn hist_path(root: &Path, case: &str, year: i64, month: u32) -> PathBuf {
     hist_dir(root, case).join(format!("{case}.clm2.h0.{year:04}-{month:02}.nc"))
 }
 
-/// Finds a case and its monthly files. A case folder that does not exist is an error naming
-/// the path; an existing case with no files is returned empty.
+/// One time sample of a history file: its averaging interval in days since 0000-01-01 of
+/// the file's calendar, and the month it belongs to (the month of its midpoint).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Start of the interval (days since 0000-01-01).
+    pub start: f64,
+    /// End of the interval.
+    pub end: f64,
+    /// (year, month) of the interval's midpoint.
+    pub month: (i64, u32),
+}
+
+/// The time samples of an open history file, from `time_bounds` (the variable the `time`
+/// coordinate's `bounds` attribute names), else from `time` and CLM's convention that a
+/// sample's time stamp marks the END of its interval (the interval then runs from the
+/// previous stamp; a file's only sample without bounds is taken as the month before its
+/// stamp). Also the file's calendar.
+pub fn samples(file: &netcdf::File, path: &Path) -> Result<(Vec<Sample>, crate::calendar::Calendar)> {
+    use crate::nc;
+    let tv = file.variable("time").with_context(|| {
+        format!("{}: no time variable, so its samples cannot be placed in months", path.display())
+    })?;
+    let units = nc::attr_string(&tv, "units")
+        .with_context(|| format!("{}: time has no units", path.display()))?;
+    let axis = nc::TimeAxis::parse(&units, nc::attr_string(&tv, "calendar").as_deref())
+        .with_context(|| format!("{}: time", path.display()))?;
+    let times = nc::read_f64(file, path, "time")?;
+    let n = times.len();
+    let bname = nc::attr_string(&tv, "bounds").unwrap_or_else(|| "time_bounds".into());
+    let bounds = if nc::name_problem(&bname).is_none() && file.variable(&bname).is_some() {
+        let b = nc::read_f64(file, path, &bname)?;
+        if b.len() != 2 * n {
+            bail!(
+                "{}: {bname} holds {} values for {n} time samples, expected {}",
+                path.display(),
+                b.len(),
+                2 * n
+            );
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let (a, b) = match &bounds {
+            Some(b) => (axis.abs_days(b[2 * k]), axis.abs_days(b[2 * k + 1])),
+            None => {
+                let end = axis.abs_days(times[k]);
+                let start = if k > 0 {
+                    axis.abs_days(times[k - 1])
+                } else if n > 1 {
+                    end - (axis.abs_days(times[1]) - axis.abs_days(times[0]))
+                } else {
+                    // one stamp: the month that ends at (or contains the instant before) it
+                    let (y, m, _) = axis.date(times[0] - 1e-6 / axis.days_per_unit);
+                    axis.calendar.month_span(y, m).0 as f64
+                };
+                (start, end)
+            }
+        };
+        if !(a.is_finite() && b.is_finite() && b > a) {
+            bail!(
+                "{}: time sample {k} has the interval [{a}, {b}] (days since 0000-01-01), which is empty or undefined",
+                path.display()
+            );
+        }
+        let mid = (a + b) / 2.0;
+        let (y, m, _) = axis.date((mid - axis.abs_days(0.0)) / axis.days_per_unit);
+        out.push(Sample {
+            start: a,
+            end: b,
+            month: (y, m),
+        });
+    }
+    Ok((out, axis.calendar))
+}
+
+/// The months the samples cover whole: each month whose samples' intervals add up to its
+/// length (within a second).
+pub fn whole_months(samples: &[Sample], cal: crate::calendar::Calendar) -> Vec<(i64, u32)> {
+    let mut out: Vec<(i64, u32)> = Vec::new();
+    let mut k = 0;
+    while k < samples.len() {
+        let m = samples[k].month;
+        let mut len = 0.0;
+        while k < samples.len() && samples[k].month == m {
+            len += samples[k].end - samples[k].start;
+            k += 1;
+        }
+        let (a, b) = cal.month_span(m.0, m.1);
+        if (len - (b - a) as f64).abs() < 1.0 / 86400.0 && !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// The month after `(y, m)`.
+fn next_month((y, m): (i64, u32)) -> (i64, u32) {
+    if m >= 12 {
+        (y + 1, 1)
+    } else {
+        (y, m + 1)
+    }
+}
+
+/// Finds a case and the history files of its first tape (`h0`, else `h0a`, ...; see
+/// [`find_case_tape`]).
 pub fn find_case(root: &Path, case: &str) -> Result<Case> {
+    find_case_tape(root, case, None)
+}
+
+/// Finds a case and the history files of `tape` (`None`: the first tape the folder has, in
+/// the order h0, h0a, h0i, h1, ...). Files are recognised by name (`CASE.clm2.TAPE.DATE.nc`)
+/// and placed by content: the months of a file whose name cannot tell (many samples per
+/// file, daily or sub-daily samples, the last file) are read from its time samples. A case
+/// folder that does not exist is an error naming the path; an existing case with no files
+/// is returned empty, with the files it has and why each was not used.
+pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Case> {
     let dir = hist_dir(root, case);
     if !dir.is_dir() {
         bail!("case {case}: no history folder {}", dir.display());
     }
-    let mut files: Vec<HistFile> = std::fs::read_dir(&dir)
+    let mut parsed: Vec<(NameParts, PathBuf)> = Vec::new();
+    let mut ignored: Vec<(String, String)> = Vec::new();
+    for e in std::fs::read_dir(&dir)
         .with_context(|| format!("case {case}: cannot list {}", dir.display()))?
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let (year, month) = parse_name(case, &name)?;
-            Some(HistFile {
-                year,
-                month,
-                path: e.path(),
-            })
-        })
-        .collect();
-    files.sort_by_key(|f| (f.year, f.month));
+    {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        if !name.ends_with(".nc") {
+            continue;
+        }
+        match parse_name(case, &name) {
+            Some(p) => parsed.push((p, e.path())),
+            None => ignored.push((
+                name,
+                format!("not named {case}.clm2.hN.YYYY-MM[-DD[-SSSSS]].nc"),
+            )),
+        }
+    }
+    let chosen = match tape {
+        Some(t) => t.to_string(),
+        None => parsed
+            .iter()
+            .map(|(p, _)| p.tape.clone())
+            .min_by_key(|t| tape_rank(t))
+            .unwrap_or_else(|| "h0".into()),
+    };
+    let mut files: Vec<(NameParts, PathBuf)> = Vec::new();
+    for (p, path) in parsed {
+        if p.tape == chosen {
+            files.push((p, path));
+        } else {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ignored.push((name, format!("tape {}, not the {chosen} read", p.tape)));
+        }
+    }
+    files.sort_by_key(|(p, _)| p.start);
+    let mut out: Vec<HistFile> = Vec::with_capacity(files.len());
+    for (i, (p, path)) in files.iter().enumerate() {
+        let (y, m, d, s) = p.start;
+        let own = (y, m);
+        // a monthly name followed by the next month's file (or preceded by the previous
+        // month's, for the last file) holds that one month: no need to open it
+        let next_is_next_month = files
+            .get(i + 1)
+            .is_some_and(|(q, _)| q.monthly_name && (q.start.0, q.start.1) == next_month(own));
+        let prev_is_prev_month = i > 0
+            && files.get(i + 1).is_none()
+            && files[i - 1].0.monthly_name
+            && next_month((files[i - 1].0.start.0, files[i - 1].0.start.1)) == own;
+        let months = if p.monthly_name && (next_is_next_month || prev_is_prev_month) {
+            vec![own]
+        } else {
+            match crate::nc::open(path).and_then(|f| samples(&f, path)) {
+                Ok((smp, cal)) => whole_months(&smp, cal),
+                Err(e) => {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    ignored.push((name, format!("{e:#}")));
+                    continue;
+                }
+            }
+        };
+        out.push(HistFile {
+            year: y,
+            month: m,
+            day: d,
+            seconds: s,
+            path: path.clone(),
+            months,
+        });
+    }
+    ignored.sort();
     Ok(Case {
         name: case.to_string(),
         hist_dir: dir,
-        files,
+        tape: chosen,
+        files: out,
+        ignored,
     })
 }
 
@@ -158,22 +395,54 @@ pub fn expected_months(years: (i64, i64)) -> Vec<(i64, u32)> {
 }
 
 impl Case {
-    /// The months of `years` that have no file, as `YYYY-MM`.
+    /// The months of `years` that no file holds, as `YYYY-MM`.
     pub fn missing_months(&self, years: (i64, i64)) -> Vec<String> {
         expected_months(years)
             .into_iter()
-            .filter(|&(y, m)| !self.files.iter().any(|f| f.year == y && f.month == m))
+            .filter(|m| !self.files.iter().any(|f| f.months.contains(m)))
             .map(|(y, m)| format!("{y:04}-{m:02}"))
             .collect()
     }
 
-    /// Whether every month of `years` has a file.
+    /// Whether every month of `years` is held by a file.
     pub fn is_complete(&self, years: (i64, i64)) -> bool {
         check_years(years).is_ok() && self.missing_months(years).is_empty()
     }
 
-    /// The files of `years` in time order; a missing month is an error naming the case and
-    /// the months.
+    /// What the folder holds, in words: the tape's files and the months they cover, and the
+    /// files not used with the reason (at most a few of each).
+    pub fn found(&self) -> String {
+        let mut parts = Vec::new();
+        let months: Vec<(i64, u32)> = self.files.iter().flat_map(|f| f.months.clone()).collect();
+        match (months.first(), months.last()) {
+            (Some(a), Some(b)) => parts.push(format!(
+                "{} {} file(s) holding {} month(s) from {:04}-{:02} to {:04}-{:02}",
+                self.files.len(),
+                self.tape,
+                months.len(),
+                a.0,
+                a.1,
+                b.0,
+                b.1
+            )),
+            _ if !self.files.is_empty() => parts.push(format!(
+                "{} {} file(s) holding no whole month",
+                self.files.len(),
+                self.tape
+            )),
+            _ => parts.push(format!("no {} file", self.tape)),
+        }
+        for (name, why) in self.ignored.iter().take(4) {
+            parts.push(format!("{name} not used: {why}"));
+        }
+        if self.ignored.len() > 4 {
+            parts.push(format!("{} more file(s) not used", self.ignored.len() - 4));
+        }
+        parts.join("; ")
+    }
+
+    /// The files holding months of `years`, in time order; a missing month is an error
+    /// naming the case, the months and what the folder holds.
     pub fn select(&self, years: (i64, i64)) -> Result<Vec<HistFile>> {
         check_years(years).with_context(|| format!("case {}", self.name))?;
         let missing = self.missing_months(years);
@@ -185,19 +454,20 @@ impl Case {
                 String::new()
             };
             bail!(
-                "case {}: {} month(s) of years {}-{} missing in {}: {}{more}",
+                "case {}: {} month(s) of years {}-{} missing in {}: {}{more} (found: {})",
                 self.name,
                 missing.len(),
                 years.0,
                 years.1,
                 self.hist_dir.display(),
-                shown.join(", ")
+                shown.join(", "),
+                self.found()
             );
         }
         Ok(self
             .files
             .iter()
-            .filter(|f| f.year >= years.0 && f.year <= years.1)
+            .filter(|f| f.months.iter().any(|m| m.0 >= years.0 && m.0 <= years.1))
             .cloned()
             .collect())
     }
@@ -274,13 +544,32 @@ pub fn write_history_month(
     vars: &[HistVar],
     source: &str,
 ) -> Result<()> {
+    write_history(path, case, &[(year, month)], grid, vars, source)
+}
+
+/// Writes a history file of several monthly samples (CLM with `hist_mfilt` > 1) in CLM's
+/// layout (see [`write_history_month`]); each variable's values are (month, [level,] cells)
+/// in row-major order. On a 1-D grid the cells lie along its dimension (`lndgrid`) with
+/// `lat`, `lon`, `area`, `landfrac` and `landmask` per cell, as CLM writes 1-D output.
+pub fn write_history(
+    path: &Path,
+    case: &str,
+    months: &[(i64, u32)],
+    grid: &Grid,
+    vars: &[HistVar],
+    source: &str,
+) -> Result<()> {
     use crate::nc::{Format, Writer};
-    let (nlat, nlon) = grid.shape();
+    let nt = months.len();
+    if nt == 0 || months.iter().any(|&(_, m)| !(1..=12).contains(&m)) {
+        bail!("{}: a history file needs months 1..12", path.display());
+    }
+    let ncell = grid.ncell();
     for hv in vars {
-        let n = hv.levels.unwrap_or(1) * nlat * nlon;
+        let n = nt * hv.levels.unwrap_or(1) * ncell;
         if hv.values.len() != n {
             bail!(
-                "{}: {} has {} values, the grid needs {n}",
+                "{}: {} has {} values, the grid and months need {n}",
                 path.display(),
                 hv.name,
                 hv.values.len()
@@ -289,35 +578,52 @@ pub fn write_history_month(
     }
     let fill = CLM_FILL as f64;
     let f32s = |v: &mut dyn Iterator<Item = f64>| -> Vec<f32> { v.map(|x| x as f32).collect() };
+    let gd = grid.dims();
+    let gdims: Vec<&str> = gd.iter().map(String::as_str).collect();
     let mut w = Writer::new(Format::Offset64);
-    w.unlimited("time")
-        .dim("lat", nlat)
-        .dim("lon", nlon)
-        .dim("hist_interval", 2);
+    w.unlimited("time");
+    for (d, n) in gdims.iter().zip(grid.spatial_shape()) {
+        w.dim(d, n);
+    }
+    w.dim("hist_interval", 2);
     if let Some(n) = vars.iter().filter_map(|v| v.levels).max() {
         w.dim("levsoi", n);
     }
     w.global("title", "CLM History file information")
         .global("case_id", case)
         .global("source", source);
-    let start = (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64;
-    let end = start + crate::nc::DAYS_IN_MONTH[(month - 1) as usize] as i64;
-    w.var("time", &["time"], vec![end as f64])
-        .attr("long_name", "time")
-        .attr("units", "days since 0001-01-01 00:00:00")
-        .attr("calendar", "noleap")
-        .attr("bounds", "time_bounds");
+    let start = |&(year, month): &(i64, u32)| {
+        (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64
+    };
+    let end = |ym: &(i64, u32)| start(ym) + crate::nc::DAYS_IN_MONTH[(ym.1 - 1) as usize] as i64;
+    w.var(
+        "time",
+        &["time"],
+        months.iter().map(|m| end(m) as f64).collect::<Vec<f64>>(),
+    )
+    .attr("long_name", "time")
+    .attr("units", "days since 0001-01-01 00:00:00")
+    .attr("calendar", "noleap")
+    .attr("bounds", "time_bounds");
     w.var(
         "time_bounds",
         &["time", "hist_interval"],
-        vec![start as f64, end as f64],
+        months
+            .iter()
+            .flat_map(|m| [start(m) as f64, end(m) as f64])
+            .collect::<Vec<f64>>(),
     )
     .attr("long_name", "history time interval endpoints");
     for (name, units, long, values) in [
         ("lat", "degrees_north", "coordinate latitude", &grid.lat),
         ("lon", "degrees_east", "coordinate longitude", &grid.lon),
     ] {
-        w.var(name, &[name], f32s(&mut values.iter().copied()))
+        let dims: Vec<&str> = if grid.is_lat_lon() {
+            vec![name]
+        } else {
+            gdims.clone()
+        };
+        w.var(name, &dims, f32s(&mut values.iter().copied()))
             .attr("long_name", long)
             .attr("units", units)
             .fill_and_missing(fill);
@@ -336,7 +642,7 @@ pub fn write_history_month(
             grid.landfrac.clone(),
         ),
     ] {
-        w.var(name, &["lat", "lon"], f32s(&mut values.iter().copied()))
+        w.var(name, &gdims, f32s(&mut values.iter().copied()))
             .attr("long_name", long)
             .attr("units", units)
             .fill_and_missing(fill);
@@ -346,16 +652,16 @@ pub fn write_history_month(
         .iter()
         .map(|&x| if x > 0.5 { 1 } else { 0 })
         .collect();
-    w.var("landmask", &["lat", "lon"], lm)
+    w.var("landmask", &gdims, lm)
         .attr("long_name", "land/ocean mask (0.=ocean and 1.=land)")
         .fill_and_missing(-9999.0);
     for hv in vars {
-        let dims: &[&str] = if hv.levels.is_some() {
-            &["time", "levsoi", "lat", "lon"]
-        } else {
-            &["time", "lat", "lon"]
-        };
-        w.var(hv.name, dims, f32s(&mut hv.values.iter().copied()))
+        let mut dims: Vec<&str> = vec!["time"];
+        if hv.levels.is_some() {
+            dims.push("levsoi");
+        }
+        dims.extend(&gdims);
+        w.var(hv.name, &dims, f32s(&mut hv.values.iter().copied()))
             .attr("long_name", hv.long_name)
             .attr("units", hv.units)
             .attr("cell_methods", "time: mean")
@@ -390,11 +696,33 @@ mod tests {
     }
 
     #[test]
-    fn file_names_give_year_and_month() {
-        assert_eq!(parse_name("c1", "c1.clm2.h0.0016-01.nc"), Some((16, 1)));
-        assert_eq!(parse_name("c1", "c1.clm2.h0.2000-12.nc"), Some((2000, 12)));
-        assert_eq!(parse_name("c1", "c1.clm2.h0.0016-13.nc"), None);
-        assert_eq!(parse_name("c1", "c1.clm2.h1.0016-01.nc"), None);
+    fn file_names_give_tape_and_start() {
+        let p = |f: &str| parse_name("c1", f).map(|p| (p.tape, p.start, p.monthly_name));
+        assert_eq!(
+            p("c1.clm2.h0.0016-01.nc"),
+            Some(("h0".into(), (16, 1, 1, 0), true))
+        );
+        assert_eq!(
+            p("c1.clm2.h0a.2000-12.nc"),
+            Some(("h0a".into(), (2000, 12, 1, 0), true))
+        );
+        assert_eq!(
+            p("c1.clm2.h1.2004-01-01-00000.nc"),
+            Some(("h1".into(), (2004, 1, 1, 0), false))
+        );
+        assert_eq!(
+            p("c1.clm2.h2i.0001-02-03-03600.nc"),
+            Some(("h2i".into(), (1, 2, 3, 3600), false))
+        );
+        assert_eq!(p("c1.clm2.h0.0016-13.nc"), None);
+        assert_eq!(p("c1.clm2.h0.0016-01-01-99999.nc"), None);
+        assert_eq!(p("c1.clm2.h0x.0016-01.nc"), None);
+        assert_eq!(p("c1.clm2.rh0.0016-01.nc"), None);
+        assert_eq!(p("c1.clm2.r.0016-01-01-00000.nc"), None);
         assert_eq!(parse_name("c1", "c10.clm2.h0.0016-01.nc"), None);
+        // the default tape order
+        let mut t = vec!["h1", "h0i", "h0a", "h0"];
+        t.sort_by_key(|t| tape_rank(t));
+        assert_eq!(t, vec!["h0", "h0a", "h0i", "h1"]);
     }
 }

@@ -599,8 +599,9 @@ fn demo_ensemble() -> anyhow::Result<Body> {
 
 fn map_png() -> anyhow::Result<Body> {
     let g = crate::grids::f45()?;
+    let lf = crate::grids::landfrac_4x5()?;
     let values = ndarray::Array2::from_shape_fn((46, 72), |(i, j)| {
-        if g.landfrac[[i, j]] > 0.0 {
+        if lf[[i, j]] > 0.0 {
             g.lat[i].to_radians().cos() * 5.0
         } else {
             f64::NAN
@@ -617,8 +618,8 @@ fn map_png() -> anyhow::Result<Body> {
         crate::plot::save(
             &p,
             &opts,
-            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&g.landfrac), &opts),
-            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&g.landfrac), &opts),
+            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&lf), &opts),
+            |a| crate::plot::draw_map(a, &values, &g.lat, &g.lon, Some(&lf), &opts),
         )?;
         Ok(())
     }))

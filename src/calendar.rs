@@ -33,6 +33,23 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// Days since 0000-01-01 of a date in this calendar (the count [`TimeAxis::abs_days`]
+    /// uses).
+    pub fn day_number(&self, y: i64, m: u32, d: u32) -> i64 {
+        match self {
+            Calendar::NoLeap => y * 365 + MONTH_START[(m.clamp(1, 12) - 1) as usize] as i64 + d as i64 - 1,
+            Calendar::Standard => days_from_civil(y, m, d) - days_from_civil(0, 1, 1),
+        }
+    }
+
+    /// The first day of a month and of the next, as [`Calendar::day_number`]s.
+    pub fn month_span(&self, y: i64, m: u32) -> (i64, i64) {
+        let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+        (self.day_number(y, m, 1), self.day_number(ny, nm, 1))
+    }
+}
+
 /// Days from 0000-03-01-based civil counting (Howard Hinnant's algorithm) for the proleptic
 /// Gregorian calendar: days since 1970-01-01 of a date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -128,6 +145,13 @@ impl TimeAxis {
                 (y, m, d as f64 + (total - whole as f64))
             }
         }
+    }
+
+    /// A time value as days since 0000-01-01 of the axis' calendar (so that values of axes
+    /// with different reference dates compare).
+    pub fn abs_days(&self, t: f64) -> f64 {
+        self.calendar.day_number(self.since.0, self.since.1, self.since.2) as f64
+            + t * self.days_per_unit
     }
 
     /// The month an averaging interval [t0, t1] belongs to: the month of its midpoint.

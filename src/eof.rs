@@ -11,7 +11,8 @@
 pub mod stage;
 
 use anyhow::{bail, Context, Result};
-use ndarray::{Array1, Array2, Array3, Axis};
+use crate::field::Grid;
+use ndarray::{Array, Array1, Array2, ArrayD, Axis, Dimension, IxDyn};
 use std::path::Path;
 
 /// How grid cells are weighted before the SVD.
@@ -60,10 +61,12 @@ impl std::str::FromStr for Weighting {
     }
 }
 
-/// A fitted EOF analysis of a (member, lat, lon) stack.
+/// A fitted EOF analysis of a stack of maps: (member, lat, lon) on a lat/lon grid, or
+/// (member, cell) on a 1-D grid.
 #[derive(Debug, Clone)]
 pub struct Eof {
-    shape: (usize, usize),
+    /// The shape of one map: [nlat, nlon] or [ncell].
+    shape: Vec<usize>,
     /// Flat (row-major) indices of the cells analysed.
     cells: Vec<usize>,
     /// Weight of each analysed cell.
@@ -81,28 +84,53 @@ pub struct Eof {
 }
 
 impl Eof {
-    /// Builds the analysis. `stack` is (member, lat, lon); `area` (lat, lon) gives the
-    /// weights (with [`Weighting::Given`] it is the weights map itself); `mask` (lat, lon), if
-    /// given, limits the cells (e.g. the observation data mask); cells undefined in any
-    /// member, or with a zero or undefined area (weight), are always left out.
-    pub fn new(
-        stack: &Array3<f64>,
-        area: &Array2<f64>,
-        mask: Option<&Array2<f64>>,
+    /// Builds the analysis. `stack` is (member, lat, lon), or (member, cell) on a 1-D grid;
+    /// `area` (one map) gives the weights (with [`Weighting::Given`] it is the weights map
+    /// itself); `mask` (one map), if given, limits the cells (e.g. the observation data
+    /// mask); cells undefined in any member, or with a zero or undefined area (weight), are
+    /// always left out. With `centre` false the members are analysed as they are (fields
+    /// that are already anomalies, as the authors' processed ensembles are), not minus
+    /// their mean.
+    pub fn new<D: Dimension, E: Dimension>(
+        stack: &Array<f64, D>,
+        area: &Array<f64, E>,
+        mask: Option<&Array<f64, E>>,
         weighting: Weighting,
     ) -> Result<Eof> {
-        let (nm, ny, nx) = stack.dim();
+        Eof::with_centring(stack, area, mask, weighting, true)
+    }
+
+    /// [`Eof::new`] with the choice of centring (see there).
+    pub fn with_centring<D: Dimension, E: Dimension>(
+        stack: &Array<f64, D>,
+        area: &Array<f64, E>,
+        mask: Option<&Array<f64, E>>,
+        weighting: Weighting,
+        centre: bool,
+    ) -> Result<Eof> {
+        let dims = stack.shape();
+        if dims.len() < 2 {
+            bail!("an EOF analysis needs a stack of maps (member, ...), got {} dimension(s)", dims.len());
+        }
+        let nm = dims[0];
+        let shape: Vec<usize> = dims[1..].to_vec();
+        let ncell: usize = shape.iter().product();
         if nm < 2 {
             bail!("an EOF analysis needs at least 2 members, got {nm}");
         }
-        if area.dim() != (ny, nx) || mask.is_some_and(|m| m.dim() != (ny, nx)) {
-            bail!("weights and mask must be ({ny}, {nx}) like the members' maps");
+        if area.shape() != &shape[..] || mask.is_some_and(|m| m.shape() != &shape[..]) {
+            bail!("weights and mask must be {shape:?} like the members' maps");
         }
-        let flat = stack.view().into_shape_with_order((nm, ny * nx))?;
+        let stack = stack.as_standard_layout();
+        let flat = stack
+            .view()
+            .into_shape_with_order((nm, ncell))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mask_f: Option<Vec<f64>> = mask.map(|m| m.iter().copied().collect());
         let area_f: Vec<f64> = area.iter().copied().collect();
-        let cells: Vec<usize> = (0..ny * nx)
+        let cells: Vec<usize> = (0..ncell)
             .filter(|&c| {
-                mask.is_none_or(|m| m.as_slice().is_some_and(|s| s[c] != 0.0))
+                mask_f.as_ref().is_none_or(|m| m[c] != 0.0)
                     && area_f[c].is_finite()
                     && area_f[c] > 0.0
                     && flat.column(c).iter().all(|x| x.is_finite())
@@ -123,7 +151,11 @@ impl Eof {
             })
             .collect();
         let sub = flat.select(Axis(1), &cells);
-        let mean = sub.mean_axis(Axis(0)).expect("at least two members");
+        let mean = if centre {
+            sub.mean_axis(Axis(0)).expect("at least two members")
+        } else {
+            Array1::zeros(cells.len())
+        };
         let x = (&sub - &mean) * &weights;
         // Values near the largest float overflow in the mean or the SVD's sums of squares:
         // refuse them here, before an SVD that would iterate for minutes or give NaN.
@@ -160,7 +192,7 @@ impl Eof {
             }
         }
         Ok(Eof {
-            shape: (ny, nx),
+            shape,
             cells,
             weights,
             mean,
@@ -188,21 +220,34 @@ impl Eof {
         Ok(())
     }
 
-    fn to_maps(&self, rows: ndarray::ArrayView2<f64>) -> Array3<f64> {
-        let (ny, nx) = self.shape;
-        let mut out = Array3::from_elem((rows.nrows(), ny, nx), f64::NAN);
-        for (k, row) in rows.outer_iter().enumerate() {
-            let mut map = out.index_axis_mut(Axis(0), k);
-            let flat = map.as_slice_mut().expect("standard layout");
-            for (&c, &v) in self.cells.iter().zip(row.iter()) {
-                flat[c] = v;
-            }
-        }
-        out
+    /// The shape of one map: [nlat, nlon] or [ncell].
+    pub fn map_shape(&self) -> &[usize] {
+        &self.shape
     }
 
-    /// The first `n` EOFs as maps (mode, lat, lon), NaN outside the analysed cells.
-    pub fn eofs(&self, n: usize) -> Result<Array3<f64>> {
+    fn to_maps(&self, rows: ndarray::ArrayView2<f64>) -> ArrayD<f64> {
+        let ncell: usize = self.shape.iter().product();
+        let mut out = Array2::from_elem((rows.nrows(), ncell), f64::NAN);
+        for (k, row) in rows.outer_iter().enumerate() {
+            let mut o = out.row_mut(k);
+            for (&c, &v) in self.cells.iter().zip(row.iter()) {
+                o[c] = v;
+            }
+        }
+        let mut shape = vec![rows.nrows()];
+        shape.extend(&self.shape);
+        out.into_shape_with_order(IxDyn(&shape))
+            .expect("rows x cells")
+    }
+
+    fn to_map(&self, values: &Array1<f64>) -> ArrayD<f64> {
+        self.to_maps(values.view().insert_axis(Axis(0)))
+            .index_axis_move(Axis(0), 0)
+    }
+
+    /// The first `n` EOFs as maps (mode, lat, lon) or (mode, cell), NaN outside the
+    /// analysed cells.
+    pub fn eofs(&self, n: usize) -> Result<ArrayD<f64>> {
         self.check_n(n)?;
         Ok(self.to_maps(self.vt.slice(ndarray::s![..n, ..])))
     }
@@ -225,22 +270,20 @@ impl Eof {
             .mapv(|s| if total > 0.0 { s * s / total } else { f64::NAN })
     }
 
-    /// The ensemble mean as a map (NaN outside the analysed cells).
-    pub fn mean(&self) -> Array2<f64> {
-        let m = self.to_maps(self.mean.view().insert_axis(Axis(0)));
-        m.index_axis(Axis(0), 0).to_owned()
+    /// The ensemble mean as a map (NaN outside the analysed cells; 0 there when the
+    /// analysis was not centred).
+    pub fn mean(&self) -> ArrayD<f64> {
+        self.to_map(&self.mean)
     }
 
     /// The weights of the analysed cells as a map.
-    pub fn weights(&self) -> Array2<f64> {
-        let m = self.to_maps(self.weights.view().insert_axis(Axis(0)));
-        m.index_axis(Axis(0), 0).to_owned()
+    pub fn weights(&self) -> ArrayD<f64> {
+        self.to_map(&self.weights)
     }
 
     /// The analysed cells as a 0/1 map.
-    pub fn mask(&self) -> Array2<f64> {
-        let (ny, nx) = self.shape;
-        let mut m = Array2::zeros((ny, nx));
+    pub fn mask(&self) -> ArrayD<f64> {
+        let mut m = ArrayD::zeros(IxDyn(&self.shape));
         let flat = m.as_slice_mut().expect("standard layout");
         for &c in &self.cells {
             flat[c] = 1.0;
@@ -248,19 +291,26 @@ impl Eof {
         m
     }
 
-    /// Projects maps (k, lat, lon) onto the first `n` modes with the pseudo-inverse of Eq. 5:
-    /// `U = X (s V)^+ = X V^T / s`, X the weighted anomaly from the ensemble mean. A map
-    /// undefined at an analysed cell gives NaN PCs.
-    pub fn project(&self, maps: &Array3<f64>, n: usize) -> Result<Array2<f64>> {
+    /// Projects maps (k, lat, lon) or (k, cell) onto the first `n` modes with the
+    /// pseudo-inverse of Eq. 5: `U = X (s V)^+ = X V^T / s`, X the weighted anomaly from the
+    /// ensemble mean. A map undefined at an analysed cell gives NaN PCs.
+    pub fn project<D: Dimension>(&self, maps: &Array<f64, D>, n: usize) -> Result<Array2<f64>> {
         self.check_n(n)?;
-        let (k, ny, nx) = maps.dim();
-        if (ny, nx) != self.shape {
+        let dims = maps.shape();
+        if dims.len() < 2 || dims[1..] != self.shape[..] {
             bail!(
-                "maps are ({ny}, {nx}); the EOFs were made on {:?}",
+                "maps are {:?}; the EOFs were made on {:?} (one map per row)",
+                dims.get(1..).unwrap_or(&[]),
                 self.shape
             );
         }
-        let flat = maps.view().into_shape_with_order((k, ny * nx))?;
+        let k = dims[0];
+        let ncell: usize = self.shape.iter().product();
+        let maps = maps.as_standard_layout();
+        let flat = maps
+            .view()
+            .into_shape_with_order((k, ncell))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let x = (&flat.select(Axis(1), &self.cells) - &self.mean) * &self.weights;
         let v = self.vt.slice(ndarray::s![..n, ..]);
         let mut out = x.dot(&v.t());
@@ -273,12 +323,12 @@ impl Eof {
 
     /// Maps (member, lat, lon) rebuilt from the first `n` modes in the original units:
     /// `mean + (U_n s_n V_n) / weights`.
-    pub fn reconstruct(&self, n: usize) -> Result<Array3<f64>> {
+    pub fn reconstruct(&self, n: usize) -> Result<ArrayD<f64>> {
         self.reconstruct_from(&self.pcs(n)?)
     }
 
     /// Maps rebuilt from given PCs (rows: cases, columns: the first modes), e.g. emulated ones.
-    pub fn reconstruct_from(&self, pcs: &Array2<f64>) -> Result<Array3<f64>> {
+    pub fn reconstruct_from(&self, pcs: &Array2<f64>) -> Result<ArrayD<f64>> {
         let n = pcs.ncols();
         self.check_n(n)?;
         let sv = &self.vt.slice(ndarray::s![..n, ..])
@@ -290,29 +340,32 @@ impl Eof {
 
 impl Eof {
     /// Saves the analysis as netCDF (EOF maps, PCs, singular values, variance fractions,
-    /// mean, weights, mask) with its coordinates; see [`save_all`].
-    pub fn save(&self, path: &Path, lat: &[f64], lon: &[f64], history: &str) -> Result<()> {
+    /// mean, weights, mask) with its grid; see [`save_all`].
+    pub fn save(&self, path: &Path, grid: &Grid, history: &str) -> Result<()> {
         let item = NamedEof {
             name: "",
             eof: self,
             cases: None,
             units: None,
         };
-        save_all(path, &[item], lat, lon, history)
+        save_all(path, &[item], grid, history)
     }
 
-    /// Loads an analysis saved by [`Eof::save`], with its latitudes and longitudes.
-    pub fn load(path: &Path) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+    /// Loads an analysis saved by [`Eof::save`], with its grid.
+    pub fn load(path: &Path) -> Result<(Eof, Grid)> {
         Eof::load_named(path, "")
     }
 
-    /// Loads the analysis `name` of a file written by [`save_all`] (`""` = unprefixed).
-    pub fn load_named(path: &Path, name: &str) -> Result<(Eof, Vec<f64>, Vec<f64>)> {
+    /// Loads the analysis `name` of a file written by [`save_all`] (`""` = unprefixed), with
+    /// its grid (from `lat` and `lon` alone for a file written before the grid's area was
+    /// saved).
+    pub fn load_named(path: &Path, name: &str) -> Result<(Eof, Grid)> {
         let v = |x: &str| prefixed(name, x);
         let file = crate::nc::open(path)?;
-        let lat = crate::nc::read_f64(&file, path, "lat")?;
-        let lon = crate::nc::read_f64(&file, path, "lon")?;
-        let (ny, nx) = (lat.len(), lon.len());
+        let grid = crate::field::write::field_grid(&file, path)?;
+        let shape = grid.spatial_shape();
+        let ncell = grid.ncell();
+        let (ny, nx) = (ncell, 1);
         let mask = crate::nc::read_f64(&file, path, &v("mask"))?;
         let cells: Vec<usize> = (0..ny * nx)
             .filter(|&c| mask.get(c).is_some_and(|&m| m == 1.0))
@@ -322,7 +375,7 @@ impl Eof {
         let eof = crate::nc::read_f64(&file, path, &v("eof"))?;
         if eof.len() != k * ny * nx {
             bail!(
-                "{}: {} holds {} values, expected {k} x {ny} x {nx}",
+                "{}: {} holds {} values, expected {k} x {ny} cells",
                 path.display(),
                 v("eof"),
                 eof.len()
@@ -342,7 +395,7 @@ impl Eof {
         let w_map = crate::nc::read_f64(&file, path, &v("weights"))?;
         if mean_map.len() != ny * nx || w_map.len() != ny * nx {
             bail!(
-                "{}: {} and {} must be ({ny}, {nx}) maps",
+                "{}: {} and {} must be maps of {ny} cells",
                 path.display(),
                 v("mean"),
                 v("weights")
@@ -352,7 +405,7 @@ impl Eof {
         let weights = cells.iter().map(|&c| w_map[c]).collect();
         Ok((
             Eof {
-                shape: (ny, nx),
+                shape,
                 cells,
                 weights,
                 mean,
@@ -361,8 +414,7 @@ impl Eof {
                 vt,
                 weighting,
             },
-            lat,
-            lon,
+            grid,
         ))
     }
 }
@@ -416,28 +468,25 @@ pub struct NamedEof<'a> {
 /// `NAME_variance_fraction` (mode), `NAME_mean`, `NAME_weights` and `NAME_mask` (a byte, 1 =
 /// analysed) on (lat, lon); no prefix for an empty name. Every variable has a `long_name`,
 /// lat/lon their CF attributes. Written atomically.
-pub fn save_all(
-    path: &Path,
-    items: &[NamedEof],
-    lat: &[f64],
-    lon: &[f64],
-    history: &str,
-) -> Result<()> {
+pub fn save_all(path: &Path, items: &[NamedEof], grid: &Grid, history: &str) -> Result<()> {
     use crate::nc::{Format, Values, Writer};
     let Some(first) = items.first() else {
         bail!("{}: no EOF analysis to save", path.display());
     };
-    let (ny, nx) = first.eof.shape;
-    if lat.len() != ny || lon.len() != nx {
+    let shape = grid.spatial_shape();
+    if first.eof.shape != shape {
         bail!(
-            "{}: coordinates ({}, {}) do not fit the EOF maps ({ny}, {nx})",
+            "{}: the grid {shape:?} does not fit the EOF maps {:?}",
             path.display(),
-            lat.len(),
-            lon.len()
+            first.eof.shape
         );
     }
+    let gd = grid.dims();
+    let gdims: Vec<&str> = gd.iter().map(String::as_str).collect();
     let mut w = Writer::new(Format::Netcdf4);
-    w.dim("lat", ny).dim("lon", nx);
+    for (d, &n) in gdims.iter().zip(&shape) {
+        w.dim(d, n);
+    }
     w.global("Conventions", "CF-1.8")
         .global("title", "EOF analysis of an ensemble (clmtune)")
         .global(
@@ -455,8 +504,7 @@ pub fn save_all(
              cell weight) over the analysed cells, one row per member; EOFs are the rows of V, \
              PCs the columns of U",
         );
-    w.coord("lat", lat.to_vec(), "latitude", "degrees_north");
-    w.coord("lon", lon.to_vec(), "longitude", "degrees_east");
+    crate::field::write::describe_grid(&mut w, grid);
     let fill = crate::field::write::FILL;
     for (i, item) in items.iter().enumerate() {
         let (prefix, e) = (item.name, item.eof);
@@ -468,7 +516,7 @@ pub fn save_all(
         if items[..i].iter().any(|x| x.name == prefix) {
             bail!("{}: EOF analysis {what} is given twice", path.display());
         }
-        if e.shape != (ny, nx) {
+        if e.shape != shape {
             bail!("{}: EOF analysis {what} is on another grid", path.display());
         }
         let name = |x: &str| prefixed(prefix, x);
@@ -495,7 +543,7 @@ pub fn save_all(
         }
         w.var(
             &name("eof"),
-            &[&dmode, "lat", "lon"],
+            &[&[dmode.as_str()][..], &gdims[..]].concat(),
             e.eofs(k)?.into_iter().collect::<Vec<f64>>(),
         )
         .fill(fill)
@@ -545,7 +593,7 @@ pub fn save_all(
         .attr("units", "1");
         let mean = w.var(
             &name("mean"),
-            &["lat", "lon"],
+            &gdims,
             e.mean().into_iter().collect::<Vec<f64>>(),
         );
         mean.fill(fill).attr(
@@ -557,7 +605,7 @@ pub fn save_all(
         }
         let wv = w.var(
             &name("weights"),
-            &["lat", "lon"],
+            &gdims,
             e.weights().into_iter().collect::<Vec<f64>>(),
         );
         wv.fill(fill).attr(
@@ -569,7 +617,7 @@ pub fn save_all(
         }
         w.var(
             &name("mask"),
-            &["lat", "lon"],
+            &gdims,
             e.mask().iter().map(|&m| m as i8).collect::<Vec<i8>>(),
         )
         .attr("long_name", format!("cells analysed for {what}").as_str())
@@ -582,6 +630,7 @@ pub fn save_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{Array3, Ix3};
     use ndarray::array;
 
     fn stack() -> Array3<f64> {
@@ -604,7 +653,11 @@ mod tests {
             0.0,
             "a cell undefined in one member is left out"
         );
-        let r = e.reconstruct(e.modes()).unwrap();
+        let r = e
+            .reconstruct(e.modes())
+            .unwrap()
+            .into_dimensionality::<Ix3>()
+            .unwrap();
         for ((m, i, j), &v) in r.indexed_iter() {
             if (i, j) == (0, 2) {
                 assert!(v.is_nan(), "masked cells never leak");
@@ -690,7 +743,7 @@ mod tests {
         assert_eq!(a.singular_values(), b.singular_values());
         assert!(b.eofs(1).unwrap()[[0, 1, 0]].is_nan());
         assert!(b.reconstruct(2).unwrap()[[0, 1, 0]].is_nan());
-        assert_eq!(b.mask(), array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]);
+        assert_eq!(b.mask(), array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]].into_dyn());
         assert!((b.weights()[[1, 2]] - 6f64.sqrt()).abs() < 1e-15);
     }
 
@@ -713,10 +766,10 @@ mod tests {
         let area = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
         let st = stack();
         let e = Eof::new(&st, &area, None, Weighting::Area).unwrap();
-        e.save(&p, &[-10.0, 10.0], &[0.0, 120.0, 240.0], "test")
-            .unwrap();
-        let (b, lat, lon) = Eof::load(&p).unwrap();
-        assert_eq!((lat, lon), (vec![-10.0, 10.0], vec![0.0, 120.0, 240.0]));
+        let grid = crate::demo::fixture::tiny_grid();
+        e.save(&p, &grid, "test").unwrap();
+        let (b, g) = Eof::load(&p).unwrap();
+        assert_eq!(g, grid);
         assert_eq!(b.singular_values(), e.singular_values());
         assert_eq!(b.pcs(3).unwrap(), e.pcs(3).unwrap());
         assert_eq!(b.project(&st, 3).unwrap(), e.project(&st, 3).unwrap());
@@ -749,11 +802,11 @@ mod tests {
                 units: None,
             },
         ];
-        let (lat, lon) = ([-10.0, 10.0], [0.0, 120.0, 240.0]);
-        save_all(&p, &items, &lat, &lon, "made by a test").unwrap();
+        let grid = crate::demo::fixture::tiny_grid();
+        save_all(&p, &items, &grid, "made by a test").unwrap();
         for (name, e) in [("GPP", &a), ("LHF", &b)] {
-            let (l, la, lo) = Eof::load_named(&p, name).unwrap();
-            assert_eq!((la, lo), (lat.to_vec(), lon.to_vec()));
+            let (l, g) = Eof::load_named(&p, name).unwrap();
+            assert_eq!(g, grid);
             let k = e.modes();
             assert!(
                 same_bits(&l.eofs(k).unwrap(), &e.eofs(k).unwrap()),
@@ -848,12 +901,12 @@ mod tests {
             cases: Some(&cases[..3]),
             units: None,
         }];
-        let e = save_all(&dir.path().join("x.nc"), &wrong, &lat, &lon, "")
+        let e = save_all(&dir.path().join("x.nc"), &wrong, &grid, "")
             .unwrap_err()
             .to_string();
         assert!(e.contains("GPP has 4 members but 3 case names"), "{e}");
         let twice = [items[0], items[0]];
-        let e = save_all(&dir.path().join("x.nc"), &twice, &lat, &lon, "")
+        let e = save_all(&dir.path().join("x.nc"), &twice, &grid, "")
             .unwrap_err()
             .to_string();
         assert!(e.contains("GPP is given twice"), "{e}");
@@ -863,6 +916,7 @@ mod tests {
 #[cfg(test)]
 mod overflow_tests {
     use super::*;
+    use ndarray::Array3;
 
     /// Issue 18 item 8: `eof(F * 1e308)` ran for minutes and `eof(F * 1e150)` gave NaN
     /// variance fractions; both are now errors, and a large but safe scale still works.
@@ -887,6 +941,7 @@ mod overflow_tests {
 #[cfg(test)]
 mod eofs_package_tests {
     use super::*;
+    use ndarray::Array3;
 
     /// Python's eofs (2.0.0, `pip install eofs`) on the field below with its conventional
     /// weights `sqrt(cos(lat))`, recorded with:

@@ -37,7 +37,7 @@ mod tests {
         let cell = |lat: f64, lon: f64| {
             let i = ((lat + 90.0) / 4.0).round() as usize;
             let j = (lon.rem_euclid(360.0) / 5.0).round() as usize;
-            g.landfrac[[i, j]]
+            g.landfrac[i * 72 + j]
         };
         assert_eq!(cell(22.0, 10.0), 1.0, "Sahara");
         assert_eq!(cell(-10.0, -60.0), 1.0, "Amazon");

@@ -15,7 +15,7 @@
 //!   gets 1). The scatter plot shows this one.
 
 use anyhow::{bail, Result};
-use ndarray::{Array1, Array2, Array3, ArrayView2};
+use ndarray::{Array1, ArrayView2};
 
 /// The finite pairs of `a` and `b`.
 fn pairs<'a>(a: &'a [f64], b: &'a [f64]) -> impl Iterator<Item = (f64, f64)> + 'a {
@@ -140,15 +140,24 @@ pub fn pearson_columns(truth: ArrayView2<f64>, predicted: ArrayView2<f64>) -> Re
 
 /// Root-mean-square difference of each map of `maps` (k, lat, lon) from `target` (lat, lon)
 /// over the cells where both are defined (NaN for a map sharing no cell with it).
-pub fn rmse_maps(maps: &Array3<f64>, target: &Array2<f64>) -> Result<Array1<f64>> {
-    let (_, ny, nx) = maps.dim();
-    if target.dim() != (ny, nx) {
+pub fn rmse_maps<D: ndarray::Dimension, E: ndarray::Dimension>(
+    maps: &ndarray::Array<f64, D>,
+    target: &ndarray::Array<f64, E>,
+) -> Result<Array1<f64>> {
+    if maps.ndim() < 1 || maps.shape()[1..] != *target.shape() {
         bail!(
-            "target map is {:?}, the maps are ({ny}, {nx})",
-            target.dim()
+            "target map is {:?}, the maps are {:?}",
+            target.shape(),
+            maps.shape().get(1..).unwrap_or(&[])
         );
     }
     let t: Vec<f64> = target.iter().copied().collect();
+    let k = maps.shape()[0];
+    let maps = maps.as_standard_layout();
+    let maps = maps
+        .view()
+        .into_shape_with_order((k, t.len()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(maps
         .outer_iter()
         .map(|m| rmse(&m.iter().copied().collect::<Vec<f64>>(), &t))
@@ -270,8 +279,8 @@ mod tests {
 
     #[test]
     fn rmse_of_maps_over_common_cells() {
-        let maps =
-            Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, f64::NAN, 9.0, 9.0, 9.0]).unwrap();
+        let maps = ndarray::Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, f64::NAN, 9.0, 9.0, 9.0])
+            .unwrap();
         let t = array![[2.0, 4.0, 9.0]];
         let r = rmse_maps(&maps, &t).unwrap();
         // sqrt((1 + 4) / 2); sqrt((49 + 25 + 0) / 3)

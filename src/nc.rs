@@ -74,6 +74,45 @@ pub fn is_fill(x: f64, fills: &[f64]) -> bool {
             .any(|&f| x == f || (f != 0.0 && ((x - f) / f).abs() < 1e-6))
 }
 
+/// Whether a variable holds numbers (integers or floats), not text (char, string) or a
+/// user-defined type.
+pub fn is_numeric(v: &netcdf::Variable) -> bool {
+    matches!(
+        v.vartype(),
+        netcdf::types::NcVariableType::Int(_) | netcdf::types::NcVariableType::Float(_)
+    )
+}
+
+/// The text of a char variable: one string per leading index when it has two or more
+/// dimensions (CLM's `pftname(pft, string_length)`, `date_written(time, string_length)`),
+/// one string when it has one; trailing NULs and spaces removed.
+pub fn read_chars(file: &netcdf::File, path: &Path, name: &str) -> Result<Vec<String>> {
+    let v = variable(file, path, name)?;
+    if !matches!(v.vartype(), netcdf::types::NcVariableType::Char) {
+        bail!("{}: {name} is not a char variable", path.display());
+    }
+    let lens: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
+    let total: usize = lens.iter().product();
+    let mut buf = vec![0u8; total];
+    if total > 0 {
+        v.get_raw_values_into(&mut buf, ..)
+            .with_context(|| format!("{}: cannot read {name}", path.display()))?;
+    }
+    let width = if lens.len() >= 2 {
+        *lens.last().unwrap_or(&1)
+    } else {
+        total.max(1)
+    };
+    Ok(buf
+        .chunks(width.max(1))
+        .map(|c| {
+            String::from_utf8_lossy(c)
+                .trim_end_matches(['\0', ' '])
+                .to_string()
+        })
+        .collect())
+}
+
 /// Reads a whole variable as f64 in row-major order, fill values and NaN as NaN. Errors name
 /// the file and variable; a missing variable lists the ones that exist, nearest name first.
 pub fn read_f64(file: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {

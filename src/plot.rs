@@ -538,7 +538,9 @@ fn coast_land(
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-3)
         };
         if same(lat, &g.lat) && same(lon, &g.lon) {
-            return g.landfrac.mapv(|f| f >= 0.5);
+            if let Some(lf) = g.to_map(&g.landfrac) {
+                return lf.mapv(|f| f >= 0.5);
+            }
         }
     }
     values.mapv(f64::is_finite)
@@ -570,10 +572,117 @@ pub fn draw_map<DB: DrawingBackend>(
             m.dim()
         );
     }
-    let values = &map_values(values, land, opts);
+    let values = map_values(values, land, opts);
+    draw_geo(
+        area,
+        Geo::Cells {
+            values: &values,
+            lat,
+            lon,
+            land,
+        },
+        opts,
+    )
+}
+
+/// A map panel ([`Panel::Map`] or [`Panel::Points`]) drawn alone, as [`draw_map`] or
+/// [`draw_points`].
+pub fn draw_geo_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    opts: &Options,
+) -> Result<()> {
+    match panel {
+        Panel::Map {
+            values,
+            lat,
+            lon,
+            land,
+        } => draw_map(area, values, lat, lon, land.as_ref(), opts),
+        Panel::Points {
+            values,
+            lat,
+            lon,
+            land,
+        } => draw_points(area, values, lat, lon, land.as_deref(), opts),
+        _ => bail!("not a map panel"),
+    }
+}
+
+/// A map of values at points (`lat`, `lon`): the cells of a 1-D grid (CLM's `lndgrid`:
+/// sparse grid, regional, single point) as filled dots coloured by value, light grey where
+/// missing or where the land fraction `landfrac` (if given) is below `opts.min_landfrac`;
+/// coastlines of the built-in 4x5 land fraction; ticks, regions and colour bar as
+/// [`draw_map`].
+pub fn draw_points<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    values: &[f64],
+    lat: &[f64],
+    lon: &[f64],
+    landfrac: Option<&[f64]>,
+    opts: &Options,
+) -> Result<()> {
+    let n = values.len();
+    if lat.len() != n || lon.len() != n || landfrac.is_some_and(|l| l.len() != n) {
+        bail!("a map of {n} points needs {n} latitudes, {n} longitudes and land fractions");
+    }
+    if n == 0 {
+        bail!("a map of points needs at least one point");
+    }
+    let shown: Vec<f64> = values
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| match landfrac {
+            Some(l) if l[k].is_nan() || l[k] < opts.min_landfrac => f64::NAN,
+            _ => v,
+        })
+        .collect();
+    draw_geo(
+        area,
+        Geo::Points {
+            values: &shown,
+            lat,
+            lon,
+        },
+        opts,
+    )
+}
+
+/// What a geographic map draws: cells of a lat/lon grid, or points.
+enum Geo<'a> {
+    Cells {
+        values: &'a Array2<f64>,
+        lat: &'a [f64],
+        lon: &'a [f64],
+        land: Option<&'a Array2<f64>>,
+    },
+    Points {
+        values: &'a [f64],
+        lat: &'a [f64],
+        lon: &'a [f64],
+    },
+}
+
+impl Geo<'_> {
+    fn values(&self) -> Box<dyn Iterator<Item = f64> + '_> {
+        match self {
+            Geo::Cells { values, .. } => Box::new(values.iter().copied()),
+            Geo::Points { values, .. } => Box::new(values.iter().copied()),
+        }
+    }
+}
+
+/// The frame, ticks, content, coastlines, regions and colour bar of [`draw_map`] and
+/// [`draw_points`].
+fn draw_geo<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    geo: Geo,
+    opts: &Options,
+) -> Result<()> {
     let cmap = opts.cmap.clone().unwrap_or_else(|| "viridis".into());
     let diverging = cmap == "RdBu_r";
-    let (lo, hi) = range(values.iter().copied(), opts, diverging);
+    let (lo, hi) = range(geo.values(), opts, diverging);
+    let geo_empty = geo.values().all(|v| !v.is_finite());
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(120).max(50));
     let mut chart = ChartBuilder::on(&main)
@@ -624,55 +733,110 @@ pub fn draw_map<DB: DrawingBackend>(
             .map_err(de)?;
         }
     }
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(-180.0, -90.0), (180.0, 90.0)],
-            MISSING.filled(),
-        )))
-        .map_err(de)?;
-    let dlon = 360.0 / nx as f64;
-    let dlat = (lat[ny - 1] - lat[0]).abs() / (ny - 1) as f64;
     let shift = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
-    let cells = values
-        .indexed_iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|((i, j), &v)| {
-            let (x, y) = (shift(lon[j]), lat[i]);
-            let c = color(&cmap, (v - lo) / (hi - lo));
-            Rectangle::new(
-                [
-                    (x - dlon / 2.0, (y - dlat / 2.0).max(-90.0)),
-                    (x + dlon / 2.0, (y + dlat / 2.0).min(90.0)),
-                ],
-                c.filled(),
-            )
-        });
-    chart.draw_series(cells).map_err(de)?;
-    let is_land = coast_land(values, lat, lon, land);
-    let mut segs = Vec::new();
-    for (i, &y) in lat.iter().enumerate() {
-        for (j, &lo) in lon.iter().enumerate() {
-            let x = shift(lo);
-            let j2 = (j + 1) % nx;
-            if is_land[[i, j]] != is_land[[i, j2]] && x + dlon / 2.0 <= 180.0 + 1e-9 {
-                let e = x + dlon / 2.0;
-                segs.push(vec![
-                    (e, (y - dlat / 2.0).max(-90.0)),
-                    (e, (y + dlat / 2.0).min(90.0)),
-                ]);
+    match geo {
+        Geo::Cells {
+            values,
+            lat,
+            lon,
+            land,
+        } => {
+            let (ny, nx) = values.dim();
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(-180.0, -90.0), (180.0, 90.0)],
+                    MISSING.filled(),
+                )))
+                .map_err(de)?;
+            let dlon = 360.0 / nx as f64;
+            let dlat = (lat[ny - 1] - lat[0]).abs() / (ny - 1) as f64;
+            let cells = values
+                .indexed_iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|((i, j), &v)| {
+                    let (x, y) = (shift(lon[j]), lat[i]);
+                    let c = color(&cmap, (v - lo) / (hi - lo));
+                    Rectangle::new(
+                        [
+                            (x - dlon / 2.0, (y - dlat / 2.0).max(-90.0)),
+                            (x + dlon / 2.0, (y + dlat / 2.0).min(90.0)),
+                        ],
+                        c.filled(),
+                    )
+                });
+            chart.draw_series(cells).map_err(de)?;
+            let is_land = coast_land(values, lat, lon, land);
+            let mut segs = Vec::new();
+            for (i, &y) in lat.iter().enumerate() {
+                for (j, &lo) in lon.iter().enumerate() {
+                    let x = shift(lo);
+                    let j2 = (j + 1) % nx;
+                    if is_land[[i, j]] != is_land[[i, j2]] && x + dlon / 2.0 <= 180.0 + 1e-9 {
+                        let e = x + dlon / 2.0;
+                        segs.push(vec![
+                            (e, (y - dlat / 2.0).max(-90.0)),
+                            (e, (y + dlat / 2.0).min(90.0)),
+                        ]);
+                    }
+                    if i + 1 < ny && is_land[[i, j]] != is_land[[i + 1, j]] {
+                        let e = (y + lat[i + 1]) / 2.0;
+                        segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
+                    }
+                }
             }
-            if i + 1 < ny && is_land[[i, j]] != is_land[[i + 1, j]] {
-                let e = (y + lat[i + 1]) / 2.0;
-                segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
+            chart
+                .draw_series(
+                    segs.into_iter()
+                        .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
+                )
+                .map_err(de)?;
+        }
+        Geo::Points { values, lat, lon } => {
+            let r = 4;
+            let dots = (0..values.len()).map(|k| {
+                let c = if values[k].is_finite() {
+                    color(&cmap, (values[k] - lo) / (hi - lo))
+                } else {
+                    MISSING
+                };
+                Circle::new((shift(lon[k]), lat[k]), r, c.filled())
+            });
+            chart.draw_series(dots).map_err(de)?;
+            let outline = (0..values.len())
+                .map(|k| Circle::new((shift(lon[k]), lat[k]), r, BLACK.mix(0.6).stroke_width(1)));
+            chart.draw_series(outline).map_err(de)?;
+            // coastlines of the built-in 4x5 land fraction
+            let g = crate::grids::f45()?;
+            let lf = crate::grids::landfrac_4x5()?;
+            let land = lf.mapv(|f| f >= 0.5);
+            let (ny, nx) = land.dim();
+            let (dlat, dlon) = (4.0, 5.0);
+            let mut segs = Vec::new();
+            for i in 0..ny {
+                for j in 0..nx {
+                    let (y, x) = (g.lat[i], shift(g.lon[j]));
+                    let j2 = (j + 1) % nx;
+                    if land[[i, j]] != land[[i, j2]] && x + dlon / 2.0 <= 180.0 + 1e-9 {
+                        let e = x + dlon / 2.0;
+                        segs.push(vec![
+                            (e, (y - dlat / 2.0).max(-90.0)),
+                            (e, (y + dlat / 2.0).min(90.0)),
+                        ]);
+                    }
+                    if i + 1 < ny && land[[i, j]] != land[[i + 1, j]] {
+                        let e = y + dlat / 2.0;
+                        segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
+                    }
+                }
             }
+            chart
+                .draw_series(
+                    segs.into_iter()
+                        .map(|s| PathElement::new(s, BLACK.mix(0.5).stroke_width(1))),
+                )
+                .map_err(de)?;
         }
     }
-    chart
-        .draw_series(
-            segs.into_iter()
-                .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
-        )
-        .map_err(de)?;
     for r in &opts.regions {
         let (a, b) = (shift(r.lon_min), shift(r.lon_max));
         // a box across the map's edge at 180 degrees is drawn in two parts
@@ -719,7 +883,7 @@ pub fn draw_map<DB: DrawingBackend>(
         &bar_label(opts),
         aligned(bar.get_base_pixel().1, bar.dim_in_pixel().1, &rows),
     )?;
-    if values.iter().all(|v| !v.is_finite()) {
+    if geo_empty {
         main.draw(&Text::new(
             "no data",
             ((w as i32) / 3, 100),
@@ -1401,6 +1565,17 @@ pub enum Panel {
         /// Land fraction.
         land: Option<Array2<f64>>,
     },
+    /// A map of points: the cells of a 1-D grid (see [`draw_points`]).
+    Points {
+        /// Values, one per point.
+        values: Vec<f64>,
+        /// Latitude of each point.
+        lat: Vec<f64>,
+        /// Longitude of each point.
+        lon: Vec<f64>,
+        /// Land fraction of each point.
+        land: Option<Vec<f64>>,
+    },
     /// A histogram with markers.
     Histogram {
         /// Values.
@@ -1440,6 +1615,35 @@ pub enum Panel {
     },
 }
 
+impl Panel {
+    /// The map panel of one map on a grid: cells of a lat/lon grid ([`Panel::Map`], with the
+    /// grid's land fraction for coastlines) or points of a 1-D grid ([`Panel::Points`]).
+    pub fn of_grid(values: &ndarray::ArrayD<f64>, grid: &crate::field::Grid) -> Result<Panel> {
+        if values.shape() != grid.spatial_shape() {
+            bail!(
+                "a map of shape {:?} on a grid of shape {:?}",
+                values.shape(),
+                grid.spatial_shape()
+            );
+        }
+        let flat: ndarray::Array1<f64> = values.iter().copied().collect();
+        Ok(match grid.to_map(&flat) {
+            Some(map) => Panel::Map {
+                values: map,
+                lat: grid.lat.clone(),
+                lon: grid.lon.clone(),
+                land: grid.to_map(&grid.landfrac),
+            },
+            None => Panel::Points {
+                values: flat.to_vec(),
+                lat: grid.lat.clone(),
+                lon: grid.lon.clone(),
+                land: Some(grid.landfrac.to_vec()),
+            },
+        })
+    }
+}
+
 /// Panels in a grid of `cols` columns, each labelled (a), (b), ... at its top left, under an
 /// overall title.
 pub fn draw_panels<DB: DrawingBackend>(
@@ -1467,6 +1671,12 @@ pub fn draw_panels<DB: DrawingBackend>(
                 lon,
                 land,
             } => draw_map(&body, values, lat, lon, land.as_ref(), o)?,
+            Panel::Points {
+                values,
+                lat,
+                lon,
+                land,
+            } => draw_points(&body, values, lat, lon, land.as_deref(), o)?,
             Panel::Histogram {
                 values,
                 bins,
@@ -1856,21 +2066,22 @@ mod tests {
     #[test]
     fn a_map_fills_its_cells_and_draws_coastlines() {
         let g = crate::grids::f45().unwrap();
+        let lf = crate::grids::landfrac_4x5().unwrap();
         let values = Array2::from_shape_fn((46, 72), |(i, _)| {
-            if g.landfrac.row(i).sum() > 0.0 {
+            if lf.row(i).sum() > 0.0 {
                 g.lat[i]
             } else {
                 f64::NAN
             }
         });
-        let values = &values * &g.landfrac.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
+        let values = &values * &lf.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
         let buf = render(1000, 560, |a| {
             draw_map(
                 a,
                 &values,
                 &g.lat,
                 &g.lon,
-                Some(&g.landfrac),
+                Some(&lf),
                 &Options {
                     title: "latitude".into(),
                     units: "degrees".into(),
@@ -2048,7 +2259,8 @@ mod tests {
     #[test]
     fn region_boxes_grouped_bars_pairs_and_panels() {
         let g = crate::grids::f45().unwrap();
-        let values = g.landfrac.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
+        let lf = crate::grids::landfrac_4x5().unwrap();
+        let values = lf.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
         let black = |buf: &[u8]| buf.chunks(3).filter(|p| p == &[0, 0, 0]).count();
         let plain = render(1000, 560, |a| {
             draw_map(a, &values, &g.lat, &g.lon, None, &Options::default())
@@ -2171,7 +2383,7 @@ mod tests {
                     values: values.clone(),
                     lat: g.lat.clone(),
                     lon: g.lon.clone(),
-                    land: Some(g.landfrac.clone()),
+                    land: Some(lf.clone()),
                 },
                 Options::default(),
             ),

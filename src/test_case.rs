@@ -16,7 +16,7 @@ use crate::eof::stage::EofStage;
 use crate::field::{obs, read, Field, Grid, Region};
 use crate::table::{Column, Table};
 use anyhow::{bail, Context, Result};
-use ndarray::{Array2, Axis, Ix2};
+use ndarray::{ArrayD, Axis};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,8 +100,17 @@ pub struct TestCase {
 }
 
 /// A (lat, lon) array of a field whose dims are exactly (lat, lon).
-fn map2(f: &Field) -> Result<Array2<f64>> {
-    Ok(f.values.clone().into_dimensionality::<Ix2>()?)
+/// A map's values (one per cell of its grid, lat/lon or 1-D) in cell order.
+fn map2(f: &Field) -> Result<ArrayD<f64>> {
+    let (outer, _) = f.cell_rows()?;
+    if !outer.is_empty() {
+        bail!(
+            "field {}: expected one map, not ({})",
+            f.name,
+            f.dims.join(", ")
+        );
+    }
+    Ok(f.values.clone())
 }
 
 fn text(v: Vec<String>) -> Column {
@@ -110,7 +119,7 @@ fn text(v: Vec<String>) -> Column {
 
 /// Root mean square of the defined values of `b`, unweighted and weighted by `w`, and the
 /// number of cells.
-fn rms(b: &Array2<f64>, w: &Array2<f64>) -> (f64, f64, usize) {
+fn rms(b: &ArrayD<f64>, w: &ndarray::Array1<f64>) -> (f64, f64, usize) {
     let (mut s, mut n, mut sw, mut sww) = (0.0, 0usize, 0.0, 0.0);
     for (&x, &wi) in b.iter().zip(w) {
         if x.is_finite() {
@@ -296,18 +305,19 @@ impl TestCase {
                 .select_years(s.obs_years.0, s.obs_years.1)
                 .with_context(ctx)?;
             let mask = if v.calibrated {
-                stage.variable(&v.name)?.eof.mask()
+                let m = stage.variable(&v.name)?.eof.mask();
+                if m.shape() != grid.spatial_shape() {
+                    bail!(
+                        "variable {}: the analysis mask is {:?}, the runs' grid {:?}",
+                        v.name,
+                        m.shape(),
+                        grid.spatial_shape()
+                    );
+                }
+                m.iter().copied().collect()
             } else {
                 obs::coverage_mask(&obs_k, s.min_coverage).with_context(ctx)?
             };
-            if mask.dim() != grid.shape() {
-                bail!(
-                    "variable {}: the analysis mask is {:?}, the runs' grid {:?}",
-                    v.name,
-                    mask.dim(),
-                    grid.shape()
-                );
-            }
             let obs_pu = obs::apply_mask(&obs_k.convert(&pu)?, &mask)?;
             let obs_mean = map2(&obs_pu.time_mean()?)?;
             // PCs
@@ -624,16 +634,12 @@ impl TestCase {
                     .unwrap_or(1.0);
                 for (li, f) in self.bias[k].iter().enumerate() {
                     panels.push((
-                        Panel::Map {
-                            values: f
-                                .values
-                                .clone()
-                                .into_dimensionality::<Ix2>()
-                                .unwrap_or_default(),
-                            lat: self.grid.lat.clone(),
-                            lon: self.grid.lon.clone(),
-                            land: Some(self.grid.landfrac.clone()),
-                        },
+                        Panel::of_grid(&f.values, &self.grid).unwrap_or(Panel::Points {
+                            values: vec![],
+                            lat: vec![],
+                            lon: vec![],
+                            land: None,
+                        }),
                         Options {
                             title: format!("{}: {} - obs", v.name, self.labels[li]),
                             units: self.units[k].clone(),

@@ -319,7 +319,7 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
     );
     let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
     for (k, ((i, j), cell)) in cells.iter().enumerate() {
-        if grid.landfrac[[*i, *j]] < 0.99 || cell.geo.lat < -55.0 || cell.geo.lat > 58.0 {
+        if grid.landfrac[*i * 72 + *j] < 0.99 || cell.geo.lat < -55.0 || cell.geo.lat > 58.0 {
             continue;
         }
         for (t, m) in truth_run[k].iter().enumerate() {

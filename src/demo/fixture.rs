@@ -28,13 +28,14 @@ use std::path::{Path, PathBuf};
 /// weights `area * landfrac` [[1, 1, 0], [4, 5, 1.5]] km^2, summing to 12.5.
 pub fn tiny_grid() -> Grid {
     use ndarray::array;
-    Grid {
-        lat: vec![-10.0, 10.0],
-        lon: vec![0.0, 120.0, 240.0],
-        area: array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
-        landfrac: array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
-        landmask: array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
-    }
+    Grid::lat_lon(
+        vec![-10.0, 10.0],
+        vec![0.0, 120.0, 240.0],
+        array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] * 1e6,
+        array![[1.0, 0.5, 0.0], [1.0, 1.0, 0.25]],
+        array![[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]],
+    )
+    .expect("a 2 x 3 grid")
 }
 
 /// One month being written.

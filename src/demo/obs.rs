@@ -137,20 +137,23 @@ pub fn write_observations(
     let land = landmask_half_degree()?;
     let lat: Vec<f64> = (0..360).map(|i| -89.75 + 0.5 * i as f64).collect();
     let lon: Vec<f64> = (0..720).map(|j| -179.75 + 0.5 * j as f64).collect();
+    let points: Vec<(f64, f64)> = lat
+        .iter()
+        .flat_map(|&a| lon.iter().map(move |&b| (a, b)))
+        .collect();
     let weights = Bilinear::new(
         &ObsGrid {
             lat: grid.lat.clone(),
             lon: grid.lon.clone(),
         },
-        &lat,
-        &lon,
+        &points,
     )?;
     let valid = Array2::from_shape_fn((360, 720), |(i, j)| {
         let (la, lo) = (lat[i], lon[j]);
         let greenland = la > 59.0 && (-75.0..=-10.0).contains(&lo) && !(la < 66.0 && lo < -60.0);
         land[[i, j]] && la > -60.0 && !greenland
     });
-    let (ny, nx) = grid.shape();
+    let (ny, nx) = (grid.lat.len(), grid.lon.len());
     let fill = -9999.0f32;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut rng_h = ChaCha8Rng::seed_from_u64(opts.seed ^ H_STREAM);
@@ -232,7 +235,7 @@ pub fn write_observations(
                         }
                         let noise: f64 = StandardNormal.sample(&mut *rng);
                         let missing = rng.gen::<f64>() < 0.003;
-                        let mut x = half[[i, j]] * (0.06 * noise).exp();
+                        let mut x = half[i * 720 + j] * (0.06 * noise).exp();
                         if opts.bias && vi < 2 {
                             let (bg, bl) = bias_factors(lat[i], lon[j]);
                             x *= if vi == 0 { bg } else { bl };

@@ -106,7 +106,8 @@ pub type LandCells = Vec<((usize, usize), Cell)>;
 /// The land cells of the f45 grid and the grid itself.
 pub fn cells() -> Result<(crate::field::Grid, LandCells)> {
     let grid = crate::grids::f45()?;
-    let geo = climate::geography(&grid.landfrac, &grid.lat, &grid.lon);
+    let landfrac = crate::grids::landfrac_4x5()?;
+    let geo = climate::geography(&landfrac, &grid.lat, &grid.lon);
     let cells = geo.into_iter().map(|(ij, g)| (ij, Cell::new(g))).collect();
     Ok((grid, cells))
 }
@@ -273,7 +274,7 @@ pub fn write_history(
     levsoi: bool,
     source: &str,
 ) -> Result<Vec<PathBuf>> {
-    let (ny, nx) = grid.shape();
+    let (ny, nx) = (grid.lat.len(), grid.lon.len());
     let nmonths = out.first().map_or(0, |o| o.len());
     let mut written = Vec::new();
     for t in 0..nmonths {

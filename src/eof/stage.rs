@@ -13,11 +13,16 @@ use super::{Eof, Weighting};
 use crate::archive;
 use crate::array::csv::{fmt_number, write_records};
 use crate::config::Config;
-use crate::field::{obs, read, Field};
+use crate::field::{obs, read, Field, Grid};
 use anyhow::{bail, Context, Result};
-use ndarray::{Array1, Array2, Array3, Axis, Ix3};
+use ndarray::{Array1, Array2, ArrayD, Axis};
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+fn yes() -> bool {
+    true
+}
 
 /// One calibration variable: its observed and model names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +42,10 @@ pub struct Settings {
     pub modes: usize,
     /// Cell weighting of the SVD: `area` (the authors'), `sqrt_area` or `none`.
     pub weighting: String,
+    /// Whether the members are centred on their mean before the SVD (false for fields that
+    /// are already anomalies).
+    #[serde(default = "yes")]
+    pub centre: bool,
     /// The CLM archive the runs were read from.
     pub archive_root: PathBuf,
     /// Simulation years analysed (inclusive).
@@ -74,6 +83,7 @@ impl Settings {
         Ok(Settings {
             modes,
             weighting: "area".into(),
+            centre: true,
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
             obs_file: o.file.clone(),
@@ -169,10 +179,8 @@ pub struct VariableResult {
 pub struct EofStage {
     /// What made these numbers.
     pub settings: Settings,
-    /// Latitudes of the EOF maps.
-    pub lat: Vec<f64>,
-    /// Longitudes of the EOF maps.
-    pub lon: Vec<f64>,
+    /// The grid of the EOF maps (lat/lon or 1-D).
+    pub grid: Arc<Grid>,
     /// The perturbed-parameter ensemble (training data).
     pub ppe: Runs,
     /// The second, independent ensemble (out-of-sample test data), if configured.
@@ -200,15 +208,19 @@ fn nan_std_columns(a: &Array2<f64>) -> Array1<f64> {
         .collect()
 }
 
-fn maps(f: &Field) -> Result<Array3<f64>> {
-    if f.dims != ["member", "lat", "lon"] {
+/// The maps of an ensemble field: (member, lat, lon) or (member, cell).
+fn maps(f: &Field) -> Result<ArrayD<f64>> {
+    let mut want = vec!["member".to_string()];
+    want.extend(f.grid.dims());
+    if f.dims != want {
         bail!(
-            "field {}: expected (member, lat, lon) maps, not ({})",
+            "field {}: expected ({}) maps, not ({})",
             f.name,
+            want.join(", "),
             f.dims.join(", ")
         );
     }
-    Ok(f.values.clone().into_dimensionality::<Ix3>()?)
+    Ok(f.values.clone())
 }
 
 impl VariableResult {
@@ -231,19 +243,24 @@ impl VariableResult {
             .with_context(ctx)?;
         let mask = obs::coverage_mask(&target, s.min_coverage).with_context(ctx)?;
         let weighting: Weighting = s.weighting.parse()?;
-        let eof = Eof::new(&stack, &ens.grid.area, Some(&mask), weighting).with_context(ctx)?;
+        let grid = &ens.grid;
+        let eof = Eof::with_centring(
+            &stack,
+            &grid.shaped(&grid.area)?,
+            Some(&grid.shaped(&mask)?),
+            weighting,
+            s.centre,
+        )
+        .with_context(ctx)?;
         let modes = s.modes;
         if modes == 0 || modes > eof.modes() {
             bail!(
                 "variable {name}: [emulator] modes = {modes}, but the ensemble has {} modes ({} members)",
                 eof.modes(),
-                stack.dim().0
+                stack.shape()[0]
             );
         }
-        let observed = target
-            .time_mean()?
-            .values
-            .into_dimensionality::<ndarray::Ix2>()?;
+        let observed = target.time_mean()?.values;
         let u_obs = eof
             .project(&observed.clone().insert_axis(Axis(0)), modes)?
             .row(0)
@@ -258,7 +275,7 @@ impl VariableResult {
             .with_context(ctx)?
             .annual_means()?;
         let sigma_years: Vec<i64> = years.months.iter().map(|m| m.0).collect();
-        let u_years = eof.project(&years.values.clone().into_dimensionality::<Ix3>()?, modes)?;
+        let u_years = eof.project(&years.values, modes)?;
         let sigma = nan_std_columns(&u_years);
         let u_default = eof
             .project(&maps(default).with_context(ctx)?, modes)?
@@ -359,8 +376,7 @@ impl EofStage {
             )?);
         }
         Ok(EofStage {
-            lat: ens[0].grid.lat.clone(),
-            lon: ens[0].grid.lon.clone(),
+            grid: ens[0].grid.clone(),
             settings,
             ppe,
             ppe_test,
@@ -397,7 +413,7 @@ impl EofStage {
     /// units: the observations of the observed years read again from the observation file,
     /// regridded onto the default run's grid and converted as [`EofStage::run`] does (the
     /// map the RMSEs of Fig. 6 are against; the stage does not store it).
-    pub fn observed_mean(&self, v: &str) -> Result<Array2<f64>> {
+    pub fn observed_mean(&self, v: &str) -> Result<ArrayD<f64>> {
         let s = &self.settings;
         let spec = s
             .variables
@@ -426,9 +442,7 @@ impl EofStage {
                 s.obs_file.display()
             )
         })?;
-        Ok(o.time_mean()?
-            .values
-            .into_dimensionality::<ndarray::Ix2>()?)
+        Ok(o.time_mean()?.values)
     }
 
     /// The results of a calibration variable (an error lists the variables there are).
@@ -605,7 +619,7 @@ impl EofStage {
                 units: Some(v.units.as_str()),
             })
             .collect();
-        crate::eof::save_all(&dir.join("eof.nc"), &items, &self.lat, &self.lon, history)?;
+        crate::eof::save_all(&dir.join("eof.nc"), &items, &self.grid, history)?;
         // stage.json
         let meta = StageFile {
             clmtune: env!("CARGO_PKG_VERSION").into(),
@@ -843,13 +857,11 @@ impl EofStage {
         }
 
         let mut variables = Vec::new();
-        let mut lat = Vec::new();
-        let mut lon = Vec::new();
+        let mut grid = None;
         for (vi, v) in s.variables.iter().enumerate() {
-            let (eof, la, lo) =
+            let (eof, g) =
                 Eof::load_named(&nc, &v.name).with_context(|| format!("variable {}", v.name))?;
-            lat = la;
-            lon = lo;
+            grid = Some(Arc::new(g));
             let mut u_years = Array2::from_elem((years[vi].len(), modes), f64::NAN);
             for &(y, k, x) in &year_rows[vi] {
                 let row = years[vi].iter().position(|&z| z == y).unwrap_or(0);
@@ -878,9 +890,8 @@ impl EofStage {
             });
         }
         Ok(EofStage {
+            grid: grid.with_context(|| format!("{}: no calibration variable", nc.display()))?,
             settings: s,
-            lat,
-            lon,
             ppe,
             ppe_test,
             default_case: meta.default_case,

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The layout version of an entry; part of the key.
-const FORMAT: &str = "clmtune time means v1";
-const MAGIC: &[u8] = b"CLMTUNE-MEANS-1\n";
+const FORMAT: &str = "clmtune time means v2";
+const MAGIC: &[u8] = b"CLMTUNE-MEANS-2\n";
 
 /// The cache folder (see the module docs); `None` (no cache) when `$CLMTUNE_CACHE_DIR` is
 /// `off` or there is no home folder.
@@ -109,8 +109,11 @@ fn entry_path(dir: &Path, case: &str, key: &str) -> PathBuf {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Header {
     key: String,
+    /// Number of `lat` and `lon` values (each the number of cells on a 1-D grid).
     nlat: usize,
     nlon: usize,
+    /// The cell dimension of a 1-D grid.
+    cell_dim: Option<String>,
     outputs: Vec<OutputHeader>,
 }
 
@@ -156,14 +159,18 @@ fn decode(bytes: &[u8], key: &str) -> Result<Vec<Field>> {
     let (ny, nx) = (h.nlat, h.nlon);
     let lat = take(ny)?;
     let lon = take(nx)?;
-    let mut a2 =
-        || -> Result<Array2<f64>> { Ok(Array2::from_shape_vec((ny, nx), take(ny * nx)?)?) };
-    let grid = Arc::new(Grid {
-        lat,
-        lon,
-        area: a2()?,
-        landfrac: a2()?,
-        landmask: a2()?,
+    let grid = Arc::new(match h.cell_dim {
+        None => {
+            let mut a2 = || -> Result<Array2<f64>> {
+                Ok(Array2::from_shape_vec((ny, nx), take(ny * nx)?)?)
+            };
+            let (area, landfrac, landmask) = (a2()?, a2()?, a2()?);
+            Grid::lat_lon(lat, lon, area, landfrac, landmask)?
+        }
+        Some(d) => {
+            let (area, landfrac, landmask) = (take(ny)?, take(ny)?, take(ny)?);
+            Grid::cells(&d, lat, lon, area.into(), landfrac.into(), landmask.into())?
+        }
     });
     let mut out = Vec::new();
     for o in h.outputs {
@@ -194,11 +201,11 @@ pub fn store(dir: &Path, case: &str, key: &str, fields: &[Field]) -> Result<()> 
         return Ok(());
     };
     let g = &first.grid;
-    let (ny, nx) = g.shape();
     let header = Header {
         key: key.to_string(),
-        nlat: ny,
-        nlon: nx,
+        nlat: g.lat.len(),
+        nlon: g.lon.len(),
+        cell_dim: g.cell_dim.clone(),
         outputs: fields
             .iter()
             .map(|f| OutputHeader {
@@ -273,14 +280,17 @@ mod tests {
     #[test]
     fn an_entry_reads_back_bit_for_bit() {
         let d = tempfile::tempdir().unwrap();
-        let grid = Arc::new(Grid {
-            lat: vec![-45.0, 45.0],
-            lon: vec![0.0, 120.0, 240.0],
-            area: Array2::from_shape_vec((2, 3), vec![1e10, 2e10, f64::NAN, 3e10, 4e10, 5e10])
-                .unwrap(),
-            landfrac: Array2::from_elem((2, 3), 0.5),
-            landmask: Array2::from_elem((2, 3), 1.0),
-        });
+        let grid = Arc::new(
+            Grid::lat_lon(
+                vec![-45.0, 45.0],
+                vec![0.0, 120.0, 240.0],
+                Array2::from_shape_vec((2, 3), vec![1e10, 2e10, f64::NAN, 3e10, 4e10, 5e10])
+                    .unwrap(),
+                Array2::from_elem((2, 3), 0.5),
+                Array2::from_elem((2, 3), 1.0),
+            )
+            .unwrap(),
+        );
         let a = field(
             "GPP",
             &grid,
@@ -304,7 +314,7 @@ mod tests {
             assert_eq!(bits(x), bits(y));
         }
         assert_eq!(back[0].grid.lat, grid.lat);
-        assert_eq!(back[0].grid.area[[1, 2]], 5e10);
+        assert_eq!(back[0].grid.area[5], 5e10);
         // another key finds nothing; a damaged entry is not used
         assert!(load(d.path(), "demo/LHC 1", &"j".repeat(64)).is_none());
         let p = entry_path(d.path(), "demo/LHC 1", &"k".repeat(64));

@@ -8,9 +8,6 @@ use crate::array::reduce::{reduce_values, Reduction};
 use anyhow::{bail, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 
-/// The dimensions every field ends with.
-const GRID_DIMS: [&str; 2] = ["lat", "lon"];
-
 /// Dimensions whose steps are labelled by [`Field::months`].
 const TIME_DIMS: [&str; 3] = ["time", "month", "year"];
 
@@ -25,12 +22,18 @@ pub enum Label {
 }
 
 impl Field {
+    /// Whether `dim` is one of the grid's dimensions (`lat`, `lon`, or a 1-D grid's cells).
+    fn is_grid_dim(&self, dim: &str) -> bool {
+        self.grid.dims().iter().any(|d| d == dim)
+    }
+
     fn no_grid_dim(&self, dim: &str, what: &str) -> Result<usize> {
-        if GRID_DIMS.contains(&dim) {
+        if self.is_grid_dim(dim) {
             bail!(
-                "field {}: {what} over {dim} is not supported: a field keeps its lat and lon \
+                "field {}: {what} over {dim} is not supported: a field keeps its grid ({}) \
                  (use global_mean or regional_mean, or .values for an Array)",
-                self.name
+                self.name,
+                self.grid.dims().join(", ")
             );
         }
         self.axis(dim)
@@ -145,7 +148,7 @@ impl Field {
             .dims
             .iter()
             .zip(f.values.shape())
-            .position(|(d, &n)| n == 1 && !GRID_DIMS.contains(&d.as_str()))
+            .position(|(d, &n)| n == 1 && !f.is_grid_dim(d))
         {
             let dim = f.dims[ax].clone();
             // isel cannot fail here: index 0 of a length-one non-grid dimension
@@ -165,22 +168,30 @@ impl Field {
     /// A leading dimension named `member`/`parameter` or `time`/`month`/`year` keeps this
     /// field's labels when its length matches.
     pub fn with_array(&self, values: ArrayD<f64>, dims: Option<Vec<String>>) -> Result<Field> {
-        let (nlat, nlon) = self.grid.shape();
+        let gshape = self.grid.spatial_shape();
+        let gdims = self.grid.dims();
+        let ng = gshape.len();
         let shape = values.shape().to_vec();
-        if shape.len() < 2 || shape[shape.len() - 2..] != [nlat, nlon] {
+        if shape.len() < ng || shape[shape.len() - ng..] != gshape[..] {
+            let sizes: Vec<String> = gdims
+                .iter()
+                .zip(&gshape)
+                .map(|(d, n)| format!("{d} {n}"))
+                .collect();
             bail!(
                 "with_values: an Array of shape {} does not end with the grid of field {} \
-                 (lat {nlat}, lon {nlon})",
+                 ({})",
                 crate::array::fmt_shape(&shape),
-                self.name
+                self.name,
+                sizes.join(", ")
             );
         }
-        let lead = shape.len() - 2;
+        let lead = shape.len() - ng;
         let names: Vec<String> = match dims {
             Some(d) => {
                 let d: Vec<String> = d
                     .into_iter()
-                    .filter(|x| !GRID_DIMS.contains(&x.as_str()))
+                    .filter(|x| !gdims.contains(x))
                     .collect();
                 if d.len() != lead {
                     bail!(
@@ -214,8 +225,7 @@ impl Field {
             }
         }
         f.dims = names;
-        f.dims.push("lat".into());
-        f.dims.push("lon".into());
+        f.dims.extend(gdims);
         f.values = values;
         Ok(f)
     }
@@ -227,15 +237,15 @@ impl Field {
         let mut dims: Vec<String> = self
             .dims
             .iter()
-            .filter(|d| !GRID_DIMS.contains(&d.as_str()))
+            .filter(|d| !self.is_grid_dim(d))
             .cloned()
             .collect();
         for d in &other.dims {
-            if !GRID_DIMS.contains(&d.as_str()) && !dims.contains(d) {
+            if !self.is_grid_dim(d) && !dims.contains(d) {
                 dims.push(d.clone());
             }
         }
-        dims.extend(GRID_DIMS.iter().map(|s| s.to_string()));
+        dims.extend(self.grid.dims());
         let len_of = |f: &Field, d: &str| {
             f.dims
                 .iter()
@@ -308,13 +318,16 @@ mod tests {
                 vec![1.0, 2.0, 3.0, f64::NAN, 8.0, 6.0],
             )
             .unwrap(),
-            grid: Arc::new(Grid {
-                lat: vec![0.0],
-                lon: vec![0.0, 10.0],
-                area: Array2::ones((1, 2)),
-                landfrac: Array2::ones((1, 2)),
-                landmask: Array2::ones((1, 2)),
-            }),
+            grid: Arc::new(
+                Grid::lat_lon(
+                    vec![0.0],
+                    vec![0.0, 10.0],
+                    Array2::ones((1, 2)),
+                    Array2::ones((1, 2)),
+                    Array2::ones((1, 2)),
+                )
+                .unwrap(),
+            ),
             months: vec![],
             members: vec!["a".into(), "b".into(), "c".into()],
         }

@@ -4,6 +4,7 @@
 //! mean.
 
 pub mod cache;
+pub mod grid;
 pub mod dims;
 pub mod expr;
 pub mod obs;
@@ -12,98 +13,10 @@ pub mod units;
 pub mod write;
 
 use anyhow::{bail, Result};
-use ndarray::{Array2, ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis, IxDyn};
 use std::sync::Arc;
 
-/// Earth radius CLM uses (km).
-pub const EARTH_RADIUS_KM: f64 = 6371.22;
-
-/// The land grid of a set of history files.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Grid {
-    /// Cell-centre latitudes (degrees north).
-    pub lat: Vec<f64>,
-    /// Cell-centre longitudes (degrees east, as in the file).
-    pub lon: Vec<f64>,
-    /// Cell areas in m^2 (converted from CLM's km^2); NaN where undefined.
-    pub area: Array2<f64>,
-    /// Land fraction of each cell (0..1); NaN where undefined.
-    pub landfrac: Array2<f64>,
-    /// 1 for land cells, 0 for ocean.
-    pub landmask: Array2<f64>,
-}
-
-impl Grid {
-    /// (number of latitudes, number of longitudes).
-    pub fn shape(&self) -> (usize, usize) {
-        (self.lat.len(), self.lon.len())
-    }
-
-    /// The weights of land area-weighted means: `area * landfrac` (m^2 of land), 0 where either
-    /// is undefined.
-    pub fn weights(&self) -> Array2<f64> {
-        let mut w = &self.area * &self.landfrac;
-        w.mapv_inplace(|x| if x.is_finite() && x > 0.0 { x } else { 0.0 });
-        w
-    }
-
-    /// Whether two grids have the same coordinates (to 1e-4 degrees).
-    pub fn same_coords(&self, other: &Grid) -> bool {
-        self.coord_difference(other).is_none()
-    }
-
-    /// What differs between the coordinates of two grids, in words (`lat has 46 values, the
-    /// other 47`; `lon[3] is 16.25, the other 15`: the first differing value, 1e-4 degree
-    /// tolerance), or `None` when they are the same grid.
-    pub fn coord_difference(&self, other: &Grid) -> Option<String> {
-        for (name, a, b) in [
-            ("lat", &self.lat, &other.lat),
-            ("lon", &self.lon, &other.lon),
-        ] {
-            if a.len() != b.len() {
-                return Some(format!(
-                    "{name} has {} values, the other {}",
-                    a.len(),
-                    b.len()
-                ));
-            }
-            if let Some(i) = (0..a.len()).find(|&i| {
-                let d = (a[i] - b[i]).abs();
-                d.is_nan() || d >= 1e-4
-            }) {
-                return Some(format!("{name}[{i}] is {}, the other {}", a[i], b[i]));
-            }
-        }
-        None
-    }
-
-    /// A regular global grid of `nlat` latitudes from -90 to 90 and `nlon` longitudes from 0,
-    /// as CIME's f45 (46 x 72) and f19 grids: cell areas on a sphere of CLM's radius (pole
-    /// cells are half cells), with the given land fraction (landmask where > 0).
-    pub fn regular(nlat: usize, nlon: usize, landfrac: Array2<f64>) -> Result<Grid> {
-        if nlat < 2 || nlon < 1 || landfrac.dim() != (nlat, nlon) {
-            bail!("a regular grid needs nlat >= 2, nlon >= 1 and a ({nlat}, {nlon}) land fraction");
-        }
-        let dlat = 180.0 / (nlat - 1) as f64;
-        let dlon = 360.0 / nlon as f64;
-        let lat: Vec<f64> = (0..nlat).map(|i| -90.0 + dlat * i as f64).collect();
-        let lon: Vec<f64> = (0..nlon).map(|j| dlon * j as f64).collect();
-        let r = EARTH_RADIUS_KM * 1e3;
-        let area = Array2::from_shape_fn((nlat, nlon), |(i, _)| {
-            let s = (lat[i] - dlat / 2.0).max(-90.0).to_radians().sin();
-            let n = (lat[i] + dlat / 2.0).min(90.0).to_radians().sin();
-            r * r * dlon.to_radians() * (n - s)
-        });
-        let landmask = landfrac.mapv(|f| if f > 0.0 { 1.0 } else { 0.0 });
-        Ok(Grid {
-            lat,
-            lon,
-            area,
-            landfrac,
-            landmask,
-        })
-    }
-}
+pub use grid::{Grid, EARTH_RADIUS_KM};
 
 /// A latitude-longitude box. Longitudes may be given as western negatives (-70..-50) on a
 /// 0..360 grid; a box may cross the date line or the prime meridian.
@@ -396,34 +309,49 @@ impl Field {
         Ok(self.with_values(v, self.without(ax)))
     }
 
-    /// Land area-weighted mean over the cells of `region` (all cells if `None`) where the
-    /// value is defined, with weights `area * landfrac`. Removes `lat` and `lon`.
-    pub fn area_mean(&self, region: Option<&Region>) -> Result<ArrayD<f64>> {
-        let (nlat, nlon) = self.grid.shape();
+    /// The values as rows of cells: (the shape of the leading dimensions, a view of shape
+    /// (their product, cells)). An error unless the trailing dimensions are the grid's.
+    pub fn cell_rows(&self) -> Result<(Vec<usize>, ndarray::ArrayView2<'_, f64>)> {
+        let gd = self.grid.dims();
         let nd = self.values.ndim();
-        if nd < 2 || self.values.shape()[nd - 2..] != [nlat, nlon] {
-            bail!("field {} is not on its grid's (lat, lon)", self.name);
+        let ng = gd.len();
+        if nd < ng
+            || self.dims[nd - ng..] != gd[..]
+            || self.values.shape()[nd - ng..] != self.grid.spatial_shape()[..]
+        {
+            bail!(
+                "field {} is not on its grid: its dimensions are ({}), the grid's ({})",
+                self.name,
+                self.dims.join(", "),
+                gd.join(", ")
+            );
         }
-        let mut w = self.grid.weights();
+        let outer: Vec<usize> = self.values.shape()[..nd - ng].to_vec();
+        let n_outer: usize = outer.iter().product();
+        let v = self
+            .values
+            .view()
+            .into_shape_with_order((n_outer, self.grid.ncell()))
+            .map_err(|e| anyhow::anyhow!("field {}: {e}", self.name))?;
+        Ok((outer, v))
+    }
+
+    /// Land area-weighted mean over the cells of `region` (all cells if `None`) where the
+    /// value is defined, with weights `area * landfrac`. Removes the grid's dimensions.
+    pub fn area_mean(&self, region: Option<&Region>) -> Result<ArrayD<f64>> {
+        let (outer, flat) = self.cell_rows()?;
+        let mut wf = self.grid.weights();
         if let Some(r) = region {
-            for i in 0..nlat {
-                for j in 0..nlon {
-                    if !r.contains(self.grid.lat[i], self.grid.lon[j]) {
-                        w[[i, j]] = 0.0;
-                    }
+            for (k, w) in wf.iter_mut().enumerate() {
+                let (lat, lon) = self.grid.cell_center(k);
+                if !r.contains(lat, lon) {
+                    *w = 0.0;
                 }
             }
-            if w.iter().all(|&x| x == 0.0) {
+            if wf.iter().all(|&x| x == 0.0) {
                 bail!("region {} holds no land cell of the grid", r.name);
             }
         }
-        let outer: Vec<usize> = self.values.shape()[..nd - 2].to_vec();
-        let n_outer: usize = outer.iter().product();
-        let flat = self
-            .values
-            .view()
-            .into_shape_with_order((n_outer, nlat * nlon))?;
-        let wf = w.view().into_shape_with_order(nlat * nlon)?;
         let out: Vec<f64> = flat
             .outer_iter()
             .map(|row| {
@@ -558,13 +486,7 @@ mod tests {
             long_name: "x".into(),
             dims: vec!["time".into(), "lat".into(), "lon".into()],
             values: ArrayD::from_shape_vec(IxDyn(&[24, 1, 1]), v).unwrap(),
-            grid: Arc::new(Grid {
-                lat: vec![0.0],
-                lon: vec![0.0],
-                area: Array2::ones((1, 1)),
-                landfrac: Array2::ones((1, 1)),
-                landmask: Array2::ones((1, 1)),
-            }),
+            grid: Arc::new(Grid::point()),
             months: (0..24)
                 .map(|t| (2000 + t / 12, (t % 12) as u32 + 1))
                 .collect(),
@@ -584,17 +506,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("2000-2001"));
-    }
-
-    #[test]
-    fn regular_grid_areas_sum_to_the_sphere() {
-        let g = Grid::regular(46, 72, Array2::ones((46, 72))).unwrap();
-        let total: f64 = g.area.sum();
-        let sphere = 4.0 * std::f64::consts::PI * (EARTH_RADIUS_KM * 1e3).powi(2);
-        assert!((total / sphere - 1.0).abs() < 1e-12, "{total} vs {sphere}");
-        assert_eq!(g.lat[0], -90.0);
-        assert_eq!(g.lat[45], 90.0);
-        assert_eq!(g.lon[71], 355.0);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::{Field, Grid};
 use crate::nc;
 use anyhow::{bail, Context, Result};
-use ndarray::{Array2, Array3, ArrayD};
+use ndarray::{Array1, Array2};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,7 +26,6 @@ pub struct ObsGrid {
 pub struct Bilinear {
     src_shape: (usize, usize),
     cells: Vec<Option<[(usize, usize, f64); 4]>>,
-    target_shape: (usize, usize),
 }
 
 /// Position of `x` between the two entries of ascending `v` that bracket it: (index below,
@@ -44,8 +43,9 @@ fn bracket(v: &[f64], x: f64) -> Option<(usize, f64)> {
 }
 
 impl Bilinear {
-    /// Weights from `src` (any lat order, any lon convention) to the target coordinates.
-    pub fn new(src: &ObsGrid, target_lat: &[f64], target_lon: &[f64]) -> Result<Bilinear> {
+    /// Weights from `src` (any lat order, any lon convention) to target points (lat, lon):
+    /// the cell centres of a model grid ([`Grid::cell_centers`]), on a lat/lon or a 1-D grid.
+    pub fn new(src: &ObsGrid, targets: &[(f64, f64)]) -> Result<Bilinear> {
         let (ny, nx) = (src.lat.len(), src.lon.len());
         if ny < 2 || nx < 2 {
             bail!("the source grid needs at least 2 latitudes and 2 longitudes ({ny} x {nx})");
@@ -59,9 +59,9 @@ impl Bilinear {
         let norm = |x: f64| x.rem_euclid(360.0);
         lon_order.sort_by(|&a, &b| norm(src.lon[a]).total_cmp(&norm(src.lon[b])));
         let lon_sorted: Vec<f64> = lon_order.iter().map(|&j| norm(src.lon[j])).collect();
-        let mut cells = Vec::with_capacity(target_lat.len() * target_lon.len());
-        for &tl in target_lat {
-            for &tn in target_lon {
+        let mut cells = Vec::with_capacity(targets.len());
+        for &(tl, tn) in targets {
+            {
                 let Some((i, fy)) = bracket(&lat_sorted, tl) else {
                     cells.push(None);
                     continue;
@@ -94,12 +94,14 @@ impl Bilinear {
         Ok(Bilinear {
             src_shape: (ny, nx),
             cells,
-            target_shape: (target_lat.len(), target_lon.len()),
         })
     }
 
-    /// Regrids one (lat, lon) source map in file order; NaN where any neighbour is NaN.
-    pub fn apply(&self, src: &Array2<f64>) -> Result<Array2<f64>> {
+    /// Regrids one (lat, lon) source map in file order to the target points; NaN where a
+    /// neighbour with a non-zero weight is NaN (a neighbour of weight 0 does not count, so
+    /// a target on a source point takes that point's value: regridding onto the same grid
+    /// is the identity).
+    pub fn apply(&self, src: &Array2<f64>) -> Result<Array1<f64>> {
         if src.dim() != self.src_shape {
             bail!(
                 "source map is {:?}, the weights were made for {:?}",
@@ -112,10 +114,14 @@ impl Bilinear {
             .iter()
             .map(|c| match c {
                 None => f64::NAN,
-                Some(n) => n.iter().map(|&(i, j, w)| src[[i, j]] * w).sum::<f64>(),
+                Some(n) => n
+                    .iter()
+                    .filter(|&&(_, _, w)| w != 0.0)
+                    .map(|&(i, j, w)| src[[i, j]] * w)
+                    .sum::<f64>(),
             })
             .collect();
-        Ok(Array2::from_shape_vec(self.target_shape, v)?)
+        Ok(Array1::from(v))
     }
 }
 
@@ -216,11 +222,10 @@ pub fn read_obs(
             );
         }
     }
-    let weights = Bilinear::new(&src, &grid.lat, &grid.lon)?;
+    let weights = Bilinear::new(&src, &grid.cell_centers())?;
     let fills = nc::fill_values(&v);
     let (ny, nx) = (src.lat.len(), src.lon.len());
-    let (nlat, nlon) = grid.shape();
-    let mut out = Array3::<f64>::zeros((chosen.len(), nlat, nlon));
+    let mut out = Array2::<f64>::zeros((chosen.len(), grid.ncell()));
     for (k, &t) in chosen.iter().enumerate() {
         let raw: Vec<f64> = v
             .get_values::<f64, _>([t..t + 1, 0..ny, 0..nx])
@@ -234,12 +239,16 @@ pub fn read_obs(
         out.index_axis_mut(ndarray::Axis(0), k)
             .assign(&weights.apply(&map)?);
     }
+    let mut shape = vec![chosen.len()];
+    shape.extend(grid.spatial_shape());
+    let mut dims = vec!["time".to_string()];
+    dims.extend(grid.dims());
     Ok(Field {
         name: var.to_string(),
         units: nc::attr_string(&v, "units").unwrap_or_default(),
         long_name: nc::attr_string(&v, "long_name").unwrap_or_default(),
-        dims: vec!["time".into(), "lat".into(), "lon".into()],
-        values: out.into_dyn(),
+        dims,
+        values: out.into_shape_with_order(ndarray::IxDyn(&shape))?,
         grid,
         months: chosen.iter().map(|&k| months[k]).collect(),
         members: Vec::new(),
@@ -247,51 +256,50 @@ pub fn read_obs(
 }
 
 /// The observation data mask: 1 where a cell is defined in at least `min_coverage` of the
-/// months of `field` (dims time, lat, lon), else 0.
-pub fn coverage_mask(field: &Field, min_coverage: f64) -> Result<Array2<f64>> {
+/// months of `field` (dims time, then the grid's), else 0; one value per cell.
+pub fn coverage_mask(field: &Field, min_coverage: f64) -> Result<Array1<f64>> {
     if !(min_coverage > 0.0 && min_coverage <= 1.0) {
         bail!("min_coverage = {min_coverage} must be in (0, 1]");
     }
     let ax = field.axis("time")?;
-    if field.values.ndim() != 3 || ax != 0 {
+    let (outer, rows) = field.cell_rows()?;
+    if ax != 0 || outer.len() != 1 {
         bail!(
-            "a coverage mask needs a (time, lat, lon) field, not ({})",
+            "a coverage mask needs a (time, {}) field, not ({})",
+            field.grid.dims().join(", "),
             field.dims.join(", ")
         );
     }
-    let nt = field.values.shape()[0] as f64;
-    let m = field.values.map_axis(ndarray::Axis(0), |lane| {
+    let nt = rows.nrows() as f64;
+    Ok(rows.map_axis(ndarray::Axis(0), |lane| {
         let valid = lane.iter().filter(|x| !x.is_nan()).count() as f64;
         if nt > 0.0 && valid / nt >= min_coverage - 1e-12 {
             1.0
         } else {
             0.0
         }
-    });
-    Ok(m.into_dimensionality()?)
+    }))
 }
 
-/// The field with cells outside `mask` (0) set missing, for every leading index.
-pub fn apply_mask(field: &Field, mask: &Array2<f64>) -> Result<Field> {
-    let nd = field.values.ndim();
-    if nd < 2 || field.values.shape()[nd - 2..] != [mask.nrows(), mask.ncols()] {
+/// The field with cells outside `mask` (0; one value per cell) set missing, for every
+/// leading index.
+pub fn apply_mask(field: &Field, mask: &Array1<f64>) -> Result<Field> {
+    if mask.len() != field.grid.ncell() {
         bail!(
-            "mask {:?} does not fit field {} {:?}",
-            mask.dim(),
+            "mask of {} cells does not fit field {} on a grid of {}",
+            mask.len(),
             field.name,
-            field.values.shape()
+            field.grid.ncell()
         );
     }
+    field.cell_rows()?;
     let mut f = field.clone();
-    let m: ArrayD<f64> = mask.clone().into_dyn();
-    let mb = m.broadcast(f.values.raw_dim()).context("mask broadcast")?;
-    ndarray::Zip::from(&mut f.values)
-        .and(&mb)
-        .for_each(|x, &k| {
-            if k == 0.0 {
-                *x = f64::NAN
-            }
-        });
+    let n = mask.len();
+    for (k, x) in f.values.iter_mut().enumerate() {
+        if mask[k % n] == 0.0 {
+            *x = f64::NAN;
+        }
+    }
     Ok(f)
 }
 
@@ -310,11 +318,15 @@ mod tests {
         let map = Array2::from_shape_fn((180, 360), |(i, j)| f(src.lat[i], src.lon[j]));
         let tlat: Vec<f64> = (0..46).map(|i| -90.0 + 4.0 * i as f64).collect();
         let tlon: Vec<f64> = (0..72).map(|j| 5.0 * j as f64).collect();
-        let w = Bilinear::new(&src, &tlat, &tlon).unwrap();
+        let points: Vec<(f64, f64)> = tlat
+            .iter()
+            .flat_map(|&a| tlon.iter().map(move |&b| (a, b)))
+            .collect();
+        let w = Bilinear::new(&src, &points).unwrap();
         let out = w.apply(&map).unwrap();
         for (i, &la) in tlat.iter().enumerate() {
             for (j, &lo) in tlon.iter().enumerate() {
-                let v = out[[i, j]];
+                let v = out[i * 72 + j];
                 if la.abs() > 89.5 {
                     assert!(v.is_nan(), "outside the source latitudes: missing");
                 } else if lo < 359.0 {
@@ -336,17 +348,57 @@ mod tests {
             lon: vec![10.0, 130.0, 250.0],
         };
         let map = Array2::from_shape_vec((2, 3), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]).unwrap();
-        let w = Bilinear::new(&src, &[0.0], &[0.0, 70.0]).unwrap();
+        let w = Bilinear::new(&src, &[(0.0, 0.0), (0.0, 70.0)]).unwrap();
         let out = w.apply(&map).unwrap();
         // 0 is 110/120 of the way from 250 (value 3) to 370 (value 1): 3 - 2 * 110 / 120
-        assert!((out[[0, 0]] - (3.0 - 2.0 * 110.0 / 120.0)).abs() < 1e-12);
-        assert!((out[[0, 1]] - 1.5).abs() < 1e-12);
+        assert!((out[0] - (3.0 - 2.0 * 110.0 / 120.0)).abs() < 1e-12);
+        assert!((out[1] - 1.5).abs() < 1e-12);
         let mut holes = map.clone();
         holes[[1, 0]] = f64::NAN;
         let out = w.apply(&holes).unwrap();
         assert!(
-            out[[0, 0]].is_nan() && out[[0, 1]].is_nan(),
+            out[0].is_nan() && out[1].is_nan(),
             "a missing neighbour makes the cell missing"
         );
+    }
+
+    #[test]
+    fn regridding_onto_the_same_grid_is_the_identity() {
+        // 4x5 source with holes: every target on a source point takes its value, and a
+        // missing neighbour of weight 0 does not void it
+        let lat: Vec<f64> = (0..46).map(|i| -90.0 + 4.0 * i as f64).collect();
+        let lon: Vec<f64> = (0..72).map(|j| 5.0 * j as f64).collect();
+        let src = ObsGrid {
+            lat: lat.clone(),
+            lon: lon.clone(),
+        };
+        let map = Array2::from_shape_fn((46, 72), |(i, j)| {
+            if (i * 7 + j * 3) % 5 == 0 {
+                f64::NAN
+            } else {
+                (i * 72 + j) as f64 * 0.5 - 3.0
+            }
+        });
+        let points: Vec<(f64, f64)> = lat
+            .iter()
+            .flat_map(|&a| lon.iter().map(move |&b| (a, b)))
+            .collect();
+        let out = Bilinear::new(&src, &points).unwrap().apply(&map).unwrap();
+        for (k, (&o, &m)) in out.iter().zip(map.iter()).enumerate() {
+            assert!(
+                o == m || (o.is_nan() && m.is_nan()),
+                "cell {k}: {o} vs {m}"
+            );
+        }
+        // the same on the grid's west-negative longitudes and south-first latitudes reversed
+        let src2 = ObsGrid {
+            lat: lat.iter().rev().copied().collect(),
+            lon: lon.iter().map(|&x| if x >= 180.0 { x - 360.0 } else { x }).collect(),
+        };
+        let map2 = Array2::from_shape_fn((46, 72), |(i, j)| map[[45 - i, j]]);
+        let out2 = Bilinear::new(&src2, &points).unwrap().apply(&map2).unwrap();
+        for (&o, &m) in out2.iter().zip(map.iter()) {
+            assert!(o == m || (o.is_nan() && m.is_nan()));
+        }
     }
 }

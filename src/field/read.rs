@@ -33,56 +33,87 @@ impl Output {
     }
 }
 
-fn grid_of(file: &netcdf::File, path: &Path) -> Result<Grid> {
-    let lat = nc::read_f64(file, path, "lat")?;
-    let lon = nc::read_f64(file, path, "lon")?;
-    let (nlat, nlon) = (lat.len(), lon.len());
-    let arr = |name: &str| -> Result<Array2<f64>> {
-        let v = nc::read_f64(file, path, name)?;
-        Array2::from_shape_vec((nlat, nlon), v)
-            .with_context(|| format!("{}: {name} is not (lat, lon)", path.display()))
+/// The grid of a history file: a lat/lon grid when the file has `lat(lat)` and `lon(lon)`
+/// coordinates, else a 1-D grid along the dimension of its `area` variable (CLM's
+/// `lndgrid`: sparse grid, regional or single point), with `lat` and `lon` per cell.
+pub fn grid_of(file: &netcdf::File, path: &Path) -> Result<Grid> {
+    let dims1 = |name: &str| -> Option<Vec<String>> {
+        file.variable(name)
+            .map(|v| v.dimensions().iter().map(|d| d.name()).collect())
     };
     let area_var = nc::variable(file, path, "area")?;
+    let area_dims: Vec<String> = area_var.dimensions().iter().map(|d| d.name()).collect();
     let area_units = nc::attr_string(&area_var, "units").unwrap_or_else(|| "km^2".into());
     let (scale, _) = super::units::conversion(&area_units, "m^2")
         .map_err(|e| anyhow::anyhow!("{}: area: {e}", path.display()))?;
-    let area = arr("area")? * scale;
-    let landfrac = arr("landfrac")?;
-    let landmask = match file.variable("landmask") {
-        Some(_) => arr("landmask")?.mapv(|x| if x.is_nan() { 0.0 } else { x }),
-        None => landfrac.mapv(|f| if f > 0.0 { 1.0 } else { 0.0 }),
-    };
-    Ok(Grid {
-        lat,
-        lon,
-        area,
-        landfrac,
-        landmask,
-    })
-}
-
-/// The month of a file from its `time_bounds` (the averaging interval), if it has them.
-fn bounds_month(file: &netcdf::File, path: &Path) -> Result<Option<(i64, u32)>> {
-    let Some(tv) = file.variable("time") else {
-        return Ok(None);
-    };
-    let bname = nc::attr_string(&tv, "bounds").unwrap_or_else(|| "time_bounds".into());
-    if nc::name_problem(&bname).is_some() || file.variable(&bname).is_none() {
-        return Ok(None);
-    }
-    let units = nc::attr_string(&tv, "units")
-        .with_context(|| format!("{}: time has no units", path.display()))?;
-    let axis = nc::TimeAxis::parse(&units, nc::attr_string(&tv, "calendar").as_deref())
-        .with_context(|| format!("{}", path.display()))?;
-    let b = nc::read_f64(file, path, &bname)?;
-    if b.len() < 2 {
+    let lat_lon = dims1("lat").as_deref() == Some(&["lat".to_string()][..])
+        && dims1("lon").as_deref() == Some(&["lon".to_string()][..]);
+    let want: Vec<String> = if lat_lon {
+        vec!["lat".into(), "lon".into()]
+    } else if area_dims.len() == 1 {
+        area_dims.clone()
+    } else {
         bail!(
-            "{}: {bname} holds {} values, expected 2",
+            "{}: neither a lat/lon grid (lat(lat), lon(lon)) nor a 1-D grid (area along one dimension such as lndgrid); area has dimensions ({})",
             path.display(),
-            b.len()
+            area_dims.join(", ")
         );
-    }
-    Ok(Some(axis.interval_month(b[0], b[1])))
+    };
+    let cell_var = |name: &str| -> Result<Vec<f64>> {
+        let v = nc::variable(file, path, name)?;
+        let d: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        if d != want {
+            bail!(
+                "{}: {name} has dimensions ({}); the grid's are ({})",
+                path.display(),
+                d.join(", "),
+                want.join(", ")
+            );
+        }
+        nc::read_f64(file, path, name)
+    };
+    let area: Vec<f64> = cell_var("area")?.into_iter().map(|a| a * scale).collect();
+    let n = area.len();
+    let landfrac = match file.variable("landfrac") {
+        Some(_) => cell_var("landfrac")?,
+        None => vec![1.0; n],
+    };
+    let landmask = match file.variable("landmask") {
+        Some(_) => cell_var("landmask")?
+            .into_iter()
+            .map(|x| if x.is_nan() { 0.0 } else { x })
+            .collect(),
+        None => landfrac
+            .iter()
+            .map(|&f| if f > 0.0 { 1.0 } else { 0.0 })
+            .collect(),
+    };
+    let (lat, lon) = if lat_lon {
+        (nc::read_f64(file, path, "lat")?, nc::read_f64(file, path, "lon")?)
+    } else {
+        (cell_var("lat")?, cell_var("lon")?)
+    };
+    let g = if lat_lon {
+        let shape = (lat.len(), lon.len());
+        let arr = |v: Vec<f64>| Array2::from_shape_vec(shape, v);
+        Grid::lat_lon(
+            lat,
+            lon,
+            arr(area).map_err(|_| anyhow::anyhow!("{}: area is not (lat, lon)", path.display()))?,
+            arr(landfrac)?,
+            arr(landmask)?,
+        )
+    } else {
+        Grid::cells(
+            &want[0],
+            lat,
+            lon,
+            area.into(),
+            landfrac.into(),
+            landmask.into(),
+        )
+    };
+    g.with_context(|| format!("{}", path.display()))
 }
 
 /// Layout of one variable in a history file: the level dimension (if any) and the sizes
@@ -98,34 +129,65 @@ fn layout(file: &netcdf::File, path: &Path, name: &str, grid: &Grid) -> Result<V
     let v = nc::variable(file, path, name)?;
     let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
     let lens: Vec<usize> = v.dimensions().iter().map(|d| d.len()).collect();
-    let (nlat, nlon) = grid.shape();
-    let ok = dims.len() >= 3
-        && dims.len() <= 4
+    let gd = grid.dims();
+    let ng = gd.len();
+    let ok = dims.len() > ng
+        && dims.len() <= ng + 2
         && dims[0] == "time"
-        && dims[dims.len() - 2] == "lat"
-        && dims[dims.len() - 1] == "lon";
-    if !ok || lens[0] != 1 || lens[dims.len() - 2..] != [nlat, nlon] {
+        && dims[dims.len() - ng..] == gd[..]
+        && lens[dims.len() - ng..] == grid.spatial_shape()[..];
+    if !ok {
         bail!(
-            "{}: variable {name} has dimensions ({}) of sizes {:?}; expected (time=1, [level,] lat, lon)",
+            "{}: variable {name} has dimensions ({}) of sizes {:?}; expected (time, [level,] {})",
             path.display(),
             dims.join(", "),
-            lens
+            lens,
+            gd.join(", ")
         );
     }
     Ok(VarLayout {
-        level: (dims.len() == 4).then(|| dims[1].clone()),
+        level: (dims.len() == ng + 2).then(|| dims[1].clone()),
         shape: lens[1..].to_vec(),
         units: nc::attr_string(&v, "units").unwrap_or_default(),
         long_name: nc::attr_string(&v, "long_name").unwrap_or_default(),
     })
 }
 
-/// Reads `vars` from the monthly files of one case into fields with dims (time, [level,]
-/// lat, lon). Errors name the case, file and variable.
+/// Reads `samples` consecutive time samples from `first` of a variable, fill values as NaN.
+fn read_samples(
+    file: &netcdf::File,
+    path: &Path,
+    name: &str,
+    first: usize,
+    count: usize,
+    shape: &[usize],
+) -> Result<Vec<f64>> {
+    let v = nc::variable(file, path, name)?;
+    let mut ext: Vec<std::ops::Range<usize>> = vec![first..first + count];
+    ext.extend(shape.iter().map(|&n| 0..n));
+    let mut vals: Vec<f64> = v
+        .get_values::<f64, _>(ext)
+        .with_context(|| format!("{}: cannot read variable {name}", path.display()))?;
+    let fills = nc::fill_values(&v);
+    for x in vals.iter_mut() {
+        if nc::is_fill(*x, &fills) {
+            *x = f64::NAN;
+        }
+    }
+    Ok(vals)
+}
+
+/// Reads `vars` of one case for the months of `years` (every month the files hold when
+/// `None`) into fields with dims (time, [level,] lat, lon) or (time, [level,] lndgrid), one
+/// step per month. Each sample is placed in a month by its interval (`time_bounds`, see
+/// [`crate::archive::samples`]); a month of several samples (daily or sub-daily output) is
+/// their mean weighted by interval length, over the samples where a value is defined; a
+/// month of one sample is that sample. Errors name the case, file and variable.
 pub fn read_files(
     case: &str,
     files: &[HistFile],
     vars: &[String],
+    years: Option<(i64, i64)>,
 ) -> Result<HashMap<String, Field>> {
     let first = files
         .first()
@@ -137,29 +199,47 @@ pub fn read_files(
         .map(|v| layout(&f0, &first.path, v, &grid).with_context(|| format!("case {case}")))
         .collect::<Result<_>>()?;
     drop(f0);
-    let nt = files.len();
-    let mut buffers: Vec<Vec<f64>> = layouts
-        .iter()
-        .map(|l| Vec::with_capacity(nt * l.shape.iter().product::<usize>()))
-        .collect();
+    let months: Vec<(i64, u32)> = match years {
+        Some(y) => crate::archive::expected_months(y),
+        None => {
+            let mut m: Vec<(i64, u32)> = files.iter().flat_map(|f| f.months.clone()).collect();
+            m.sort();
+            m.dedup();
+            m
+        }
+    };
+    let nt = months.len();
+    let sizes: Vec<usize> = layouts.iter().map(|l| l.shape.iter().product()).collect();
+    // per variable: the sum of weight * value and of weights, and the samples counted
+    let mut sums: Vec<Vec<f64>> = sizes.iter().map(|&n| vec![0.0; nt * n]).collect();
+    let mut wsum: Vec<Vec<f64>> = sizes.iter().map(|&n| vec![0.0; nt * n]).collect();
+    let mut count = vec![0usize; nt];
+    let mut days = vec![0.0f64; nt];
+    let mut single: Vec<Option<f64>> = vec![None; nt];
+    let mut calendar = None;
     for hf in files {
         let f = nc::open(&hf.path).with_context(|| format!("case {case}"))?;
-        if let Some((y, m)) = bounds_month(&f, &hf.path).with_context(|| format!("case {case}"))? {
-            if (y, m) != (hf.year, hf.month) {
-                bail!(
-                    "case {case}: {} is named {} but its time_bounds cover {y:04}-{m:02}",
-                    hf.path.display(),
-                    hf.label()
-                );
-            }
+        let (smp, cal) =
+            crate::archive::samples(&f, &hf.path).with_context(|| format!("case {case}"))?;
+        calendar.get_or_insert(cal);
+        let held = crate::archive::whole_months(&smp, cal);
+        if hf.months != held {
+            let got: Vec<String> = held
+                .iter()
+                .map(|(y, m)| format!("{y:04}-{m:02}"))
+                .collect();
+            bail!(
+                "case {case}: {} is named {} but its time_bounds cover {}",
+                hf.path.display(),
+                hf.label(),
+                if got.is_empty() {
+                    "no whole month".to_string()
+                } else {
+                    got.join(", ")
+                }
+            );
         }
-        let lat = nc::read_f64(&f, &hf.path, "lat")?;
-        let lon = nc::read_f64(&f, &hf.path, "lon")?;
-        let g = Grid {
-            lat,
-            lon,
-            ..(*grid).clone()
-        };
+        let g = grid_of(&f, &hf.path).with_context(|| format!("case {case}"))?;
         if let Some(d) = g.coord_difference(&grid) {
             bail!(
                 "case {case}: {} is on a different grid from {} ({d})",
@@ -167,34 +247,106 @@ pub fn read_files(
                 first.path.display()
             );
         }
-        for ((name, l), buf) in vars.iter().zip(&layouts).zip(buffers.iter_mut()) {
-            let vals = nc::read_f64(&f, &hf.path, name).with_context(|| format!("case {case}"))?;
-            if vals.len() != l.shape.iter().product::<usize>() {
-                bail!(
-                    "case {case}: {}: {name} changes shape between files",
-                    hf.path.display()
-                );
+        // runs of consecutive samples of one wanted month, read together
+        let mut k = 0;
+        while k < smp.len() {
+            let m = smp[k].month;
+            let mut e = k;
+            while e < smp.len() && smp[e].month == m {
+                e += 1;
             }
-            buf.extend_from_slice(&vals);
+            if let Some(t) = months.iter().position(|&x| x == m) {
+                // a month of one sample is that sample, bit for bit: its sums hold the
+                // sample with weight 1 until another sample of the month comes
+                let alone = e - k == 1 && count[t] == 0;
+                let was_alone = single[t].take();
+                count[t] += e - k;
+                days[t] += smp[k..e].iter().map(|s| s.end - s.start).sum::<f64>();
+                for (v, name) in vars.iter().enumerate() {
+                    let l = &layouts[v];
+                    let vals = read_samples(&f, &hf.path, name, k, e - k, &l.shape)
+                        .with_context(|| format!("case {case}"))?;
+                    let n = sizes[v];
+                    if vals.len() != n * (e - k) {
+                        bail!(
+                            "case {case}: {}: {name} changes shape between files",
+                            hf.path.display()
+                        );
+                    }
+                    let (s, w) = (
+                        &mut sums[v][t * n..(t + 1) * n],
+                        &mut wsum[v][t * n..(t + 1) * n],
+                    );
+                    if let Some(wt0) = was_alone {
+                        for (si, wi) in s.iter_mut().zip(w.iter_mut()) {
+                            if *wi > 0.0 {
+                                *si *= wt0;
+                                *wi = wt0;
+                            }
+                        }
+                    }
+                    for (j, chunk) in vals.chunks_exact(n).enumerate() {
+                        let wt = if alone {
+                            1.0
+                        } else {
+                            smp[k + j].end - smp[k + j].start
+                        };
+                        for ((si, wi), &x) in s.iter_mut().zip(w.iter_mut()).zip(chunk) {
+                            if !x.is_nan() {
+                                *si += wt * x;
+                                *wi += wt;
+                            }
+                        }
+                    }
+                }
+                if alone {
+                    single[t] = Some(smp[k].end - smp[k].start);
+                }
+            }
+            k = e;
         }
     }
-    let months: Vec<(i64, u32)> = files.iter().map(|f| (f.year, f.month)).collect();
+    if let Some(cal) = calendar {
+        let short: Vec<String> = months
+            .iter()
+            .zip(&days)
+            .filter(|(&(y, m), &d)| {
+                let (a, b) = cal.month_span(y, m);
+                (d - (b - a) as f64).abs() > 1.0 / 86400.0
+            })
+            .map(|(&(y, m), &d)| format!("{y:04}-{m:02} ({d} days)"))
+            .collect();
+        if !short.is_empty() {
+            let shown: Vec<&str> = short.iter().take(6).map(String::as_str).collect();
+            bail!(
+                "case {case}: {} month(s) not covered whole by the samples of its files: {}",
+                short.len(),
+                shown.join(", ")
+            );
+        }
+    }
     let mut out = HashMap::new();
-    for ((name, l), buf) in vars.iter().zip(layouts).zip(buffers) {
+    for (v, name) in vars.iter().enumerate() {
+        let l = &layouts[v];
+        let values: Vec<f64> = sums[v]
+            .iter()
+            .zip(&wsum[v])
+            .map(|(&s, &w)| if w > 0.0 { s / w } else { f64::NAN })
+            .collect();
         let mut shape = vec![nt];
         shape.extend_from_slice(&l.shape);
         let mut dims = vec!["time".to_string()];
         if let Some(lv) = &l.level {
             dims.push(lv.clone());
         }
-        dims.extend(["lat".to_string(), "lon".to_string()]);
-        let values = ArrayD::from_shape_vec(IxDyn(&shape), buf)?;
+        dims.extend(grid.dims());
+        let values = ArrayD::from_shape_vec(IxDyn(&shape), values)?;
         out.insert(
             name.clone(),
             Field {
                 name: name.clone(),
-                units: l.units,
-                long_name: l.long_name,
+                units: l.units.clone(),
+                long_name: l.long_name.clone(),
                 dims,
                 values,
                 grid: grid.clone(),
@@ -291,13 +443,13 @@ pub fn read_case(
 ) -> Result<Vec<Field>> {
     let files = case.select(years)?;
     if !time_mean {
-        return read_selected(case, &files, outputs, false);
+        return read_selected(case, &files, outputs, years, false);
     }
     let Some(dir) = super::cache::dir() else {
-        return read_selected(case, &files, outputs, true);
+        return read_selected(case, &files, outputs, years, true);
     };
     let Some(key) = super::cache::key(&case.name, &case.hist_dir, &files, years, outputs) else {
-        return read_selected(case, &files, outputs, true);
+        return read_selected(case, &files, outputs, years, true);
     };
     if let Some(fields) = super::cache::load(&dir, &case.name, &key) {
         for f in &files {
@@ -305,7 +457,7 @@ pub fn read_case(
         }
         return Ok(fields);
     }
-    let fields = read_selected(case, &files, outputs, true)?;
+    let fields = read_selected(case, &files, outputs, years, true)?;
     // the cache only saves time: a failure to write it is no failure of the read
     let _ = super::cache::store(&dir, &case.name, &key, &fields);
     Ok(fields)
@@ -316,9 +468,10 @@ fn read_selected(
     case: &Case,
     files: &[HistFile],
     outputs: &[Output],
+    years: (i64, i64),
     time_mean: bool,
 ) -> Result<Vec<Field>> {
-    let raw = read_files(&case.name, files, &needed_vars(outputs))?;
+    let raw = read_files(&case.name, files, &needed_vars(outputs), Some(years))?;
     outputs
         .iter()
         .map(|o| {

@@ -7,7 +7,7 @@
 use super::{Field, Grid};
 use crate::nc;
 use anyhow::{bail, Context, Result};
-use ndarray::{Array2, ArrayD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -282,15 +282,30 @@ pub fn write_netcdf(
     w.save(path)
 }
 
-/// Coordinates and the grid's area, land fraction and land mask.
-fn describe_grid(w: &mut nc::Writer, grid: &Grid) {
-    for (name, units, std, vals) in [
-        ("lat", "degrees_north", "latitude", &grid.lat),
-        ("lon", "degrees_east", "longitude", &grid.lon),
+/// Coordinates and the grid's area, land fraction and land mask: on (lat, lon) for a
+/// lat/lon grid; along the cell dimension, with `lat` and `lon` per cell, for a 1-D grid.
+pub fn describe_grid(w: &mut nc::Writer, grid: &Grid) {
+    let gd = grid.dims();
+    let cell_dims: Vec<&str> = gd.iter().map(String::as_str).collect();
+    let coord_dims = |name: &'static str| -> Vec<&str> {
+        if grid.is_lat_lon() {
+            vec![name]
+        } else {
+            cell_dims.clone()
+        }
+    };
+    for (name, units, std, axis, vals) in [
+        ("lat", "degrees_north", "latitude", "Y", &grid.lat),
+        ("lon", "degrees_east", "longitude", "X", &grid.lon),
     ] {
-        w.var(name, &[name], vals.clone())
+        let v = w
+            .var(name, &coord_dims(name), vals.clone())
             .attr("units", units)
-            .attr("standard_name", std);
+            .attr("standard_name", std)
+            .attr("long_name", std);
+        if grid.is_lat_lon() {
+            v.attr("axis", axis);
+        }
     }
     for (name, units, long, arr) in [
         ("area", "m^2", "grid cell area", &grid.area),
@@ -302,14 +317,10 @@ fn describe_grid(w: &mut nc::Writer, grid: &Grid) {
             &grid.landmask,
         ),
     ] {
-        w.var(
-            name,
-            &["lat", "lon"],
-            arr.iter().copied().collect::<Vec<f64>>(),
-        )
-        .attr("units", units)
-        .attr("long_name", long)
-        .fill(FILL);
+        w.var(name, &cell_dims, arr.iter().copied().collect::<Vec<f64>>())
+            .attr("units", units)
+            .attr("long_name", long)
+            .fill(FILL);
     }
 }
 
@@ -401,20 +412,24 @@ fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[NamedArray]) -> Res
 /// its dimensions. Text variables other than coordinates are left out.
 pub fn read_arrays(path: &Path) -> Result<BTreeMap<String, NamedArray>> {
     let file = nc::open(path)?;
-    let has_grid = file.variable("lat").is_some() && file.variable("lon").is_some();
+    let grid_dims = field_grid(&file, path).ok().map(|g| g.dims());
+    let has_grid = grid_dims.is_some();
     let mut out = BTreeMap::new();
     for v in file.variables() {
         let name = v.name();
         let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
         let n = dims.len();
-        let is_field = has_grid && n >= 2 && dims[n - 2] == "lat" && dims[n - 1] == "lon";
+        let is_field = grid_dims
+            .as_ref()
+            .is_some_and(|g| n > g.len() && dims[n - g.len()..] == g[..] && n >= 2);
         let is_coord = n == 1 && dims[0] == name;
-        let is_grid = has_grid && ["area", "landfrac", "landmask"].contains(&name.as_str());
+        let is_grid = has_grid
+            && ["area", "landfrac", "landmask", "lat", "lon"].contains(&name.as_str());
         if is_field
             || is_coord
             || is_grid
             || dims.iter().any(|d| d == "nbnd")
-            || matches!(v.vartype(), netcdf::types::NcVariableType::String)
+            || !nc::is_numeric(&v)
         {
             continue;
         }
@@ -462,40 +477,57 @@ pub fn read_all(path: &Path) -> Result<(BTreeMap<String, Field>, BTreeMap<String
     Ok((fields, arrays))
 }
 
-/// Reads every field of a file written by [`write_fields`] (any variable whose last two
-/// dimensions are lat, lon, other than the grid's own), keyed by name.
+/// The grid of a file's fields: CLM's grid variables (see [`super::read::grid_of`]) where
+/// the file has `area`, else a lat/lon grid from the `lat` and `lon` coordinates alone, with
+/// spherical cell areas between the midpoints of the coordinates and land fraction 1 (any
+/// CF file on a lat/lon grid).
+pub fn field_grid(file: &netcdf::File, path: &Path) -> Result<Grid> {
+    if file.variable("area").is_some() {
+        return super::read::grid_of(file, path);
+    }
+    let one_d = |n: &str| {
+        file.variable(n).is_some_and(|v| {
+            v.dimensions().len() == 1 && v.dimensions()[0].name() == n && nc::is_numeric(&v)
+        })
+    };
+    if !(one_d("lat") && one_d("lon")) {
+        bail!(
+            "{}: no grid: neither CLM's area variable nor lat(lat) and lon(lon) coordinates",
+            path.display()
+        );
+    }
+    let lat = nc::read_f64(file, path, "lat")?;
+    let lon = nc::read_f64(file, path, "lon")?;
+    Grid::from_axes(lat, lon).with_context(|| format!("{}", path.display()))
+}
+
+/// Reads every field of a file written by [`write_fields`] or any CF file on a grid: every
+/// numeric variable whose last dimensions are the grid's ((lat, lon) or the cell dimension
+/// of a 1-D grid), other than the grid's own, keyed by name.
 pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
     let file = nc::open(path)?;
-    let lat = nc::read_f64(&file, path, "lat")?;
-    let lon = nc::read_f64(&file, path, "lon")?;
-    let (nlat, nlon) = (lat.len(), lon.len());
-    let arr = |name: &str| -> Result<Array2<f64>> {
-        Ok(Array2::from_shape_vec(
-            (nlat, nlon),
-            nc::read_f64(&file, path, name)?,
-        )?)
-    };
-    let area_var = nc::variable(&file, path, "area")?;
-    let au = nc::attr_string(&area_var, "units").unwrap_or_else(|| "m^2".into());
-    let (scale, _) = super::units::conversion(&au, "m^2")
-        .map_err(|e| anyhow::anyhow!("{}: area: {e}", path.display()))?;
-    let grid = Arc::new(Grid {
-        lat,
-        lon,
-        area: arr("area")? * scale,
-        landfrac: arr("landfrac")?,
-        landmask: arr("landmask")?,
-    });
+    let grid = Arc::new(field_grid(&file, path)?);
+    let gd = grid.dims();
+    let ng = gd.len();
     let months: Vec<(i64, u32)> = match file.variable("time") {
         Some(tv) => {
             let axis = nc::TimeAxis::parse(
                 &nc::attr_string(&tv, "units").unwrap_or_default(),
                 nc::attr_string(&tv, "calendar").as_deref(),
             )?;
-            let b = nc::read_f64(&file, path, "time_bounds")?;
-            b.chunks(2)
-                .map(|c| axis.interval_month(c[0], c[1]))
-                .collect()
+            match file.variable("time_bounds") {
+                Some(_) => nc::read_f64(&file, path, "time_bounds")?
+                    .chunks(2)
+                    .map(|c| axis.interval_month(c[0], c[1]))
+                    .collect(),
+                None => nc::read_f64(&file, path, "time")?
+                    .into_iter()
+                    .map(|t| {
+                        let (y, m, _) = axis.date(t);
+                        (y, m)
+                    })
+                    .collect(),
+            }
         }
         None => Vec::new(),
     };
@@ -521,10 +553,11 @@ pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
         let name = v.name();
         let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
         let n = dims.len();
-        if ["area", "landfrac", "landmask"].contains(&name.as_str())
-            || n < 2
-            || dims[n - 2] != "lat"
-            || dims[n - 1] != "lon"
+        if ["area", "landfrac", "landmask", "lat", "lon"].contains(&name.as_str())
+            || n < ng
+            || (n == ng && ng == 1)
+            || dims[n - ng..] != gd[..]
+            || !nc::is_numeric(&v)
         {
             continue;
         }
@@ -558,7 +591,11 @@ pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
         );
     }
     if out.is_empty() {
-        bail!("{}: no (…, lat, lon) field in the file", path.display());
+        bail!(
+            "{}: no (…, {}) field in the file",
+            path.display(),
+            gd.join(", ")
+        );
     }
     Ok(out)
 }

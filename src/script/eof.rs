@@ -7,7 +7,8 @@ use super::ensemble::ScriptEnsemble;
 use super::field::ScriptField;
 use crate::eof::stage::{EofStage, Runs, Settings};
 use crate::eof::{Eof, Weighting};
-use ndarray::{Array2, Array3, Ix2, Ix3};
+use crate::field::Grid;
+use ndarray::{Array2, ArrayD, Ix2};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map, Module, INT};
 use std::sync::Arc;
@@ -16,8 +17,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct ScriptEof {
     eof: Arc<Eof>,
-    lat: Arc<Vec<f64>>,
-    lon: Arc<Vec<f64>>,
+    grid: Arc<Grid>,
 }
 
 /// The EOF stage's results (script type `EofStage`).
@@ -31,8 +31,7 @@ impl ScriptEofStage {
     fn eof_of(&self, name: &str) -> RResult<ScriptEof> {
         Ok(ScriptEof {
             eof: Arc::new(self.var(name)?.eof.clone()),
-            lat: Arc::new(self.0.lat.clone()),
-            lon: Arc::new(self.0.lon.clone()),
+            grid: self.0.grid.clone(),
         })
     }
 }
@@ -77,9 +76,10 @@ fn arr<D: ndarray::Dimension>(a: ndarray::Array<f64, D>) -> NdArray {
     NdArray::new(a.into_dyn())
 }
 
-/// Maps (k, lat, lon) from a Field or an Array of 2 or 3 dimensions; `single` tells whether
-/// it was one map.
-fn maps_of(d: &Dynamic) -> RResult<(Array3<f64>, bool)> {
+/// Maps (k, lat, lon) or (k, cell) from a Field or an Array with one map of `map_ndim`
+/// dimensions (2 on a lat/lon grid, 1 on a 1-D grid) or several; `single` tells whether it
+/// was one map.
+fn maps_of(d: &Dynamic, map_ndim: usize) -> RResult<(ArrayD<f64>, bool)> {
     let data = if let Some(f) = d.read_lock::<ScriptField>() {
         f.0.values.clone()
     } else if let Some(a) = d.read_lock::<NdArray>() {
@@ -90,19 +90,12 @@ fn maps_of(d: &Dynamic) -> RResult<(Array3<f64>, bool)> {
             type_name(d)
         )));
     };
+    let what = if map_ndim == 2 { "(lat, lon)" } else { "(cell)" };
     match data.ndim() {
-        2 => Ok((
-            data.into_dimensionality::<Ix2>()
-                .map_err(script_err)?
-                .insert_axis(ndarray::Axis(0)),
-            true,
-        )),
-        3 => Ok((
-            data.into_dimensionality::<Ix3>().map_err(script_err)?,
-            false,
-        )),
+        n if n == map_ndim => Ok((data.insert_axis(ndarray::Axis(0)), true)),
+        n if n == map_ndim + 1 => Ok((data, false)),
         n => Err(script_err(format!(
-            "expected (lat, lon) or (k, lat, lon) maps, not {n}-D"
+            "expected one {what} map or (k, ...) maps, not {n}-D"
         ))),
     }
 }
@@ -152,70 +145,75 @@ pub mod eof_fns {
     #[rhai_fn(name = "eof", return_raw)]
     pub fn eof_opts(field: ScriptField, options: Map) -> RResult<ScriptEof> {
         let f = &field.0;
-        if f.dims != ["member", "lat", "lon"] {
+        let mut want = vec!["member".to_string()];
+        want.extend(f.grid.dims());
+        if f.dims != want {
             return Err(script_err(format!(
-                "eof needs a (member, lat, lon) field, not ({}): take time means first",
+                "eof needs a ({}) field, not ({}): take time means first",
+                want.join(", "),
                 f.dims.join(", ")
             )));
         }
+        let gshape = f.grid.spatial_shape();
+        let shape_text = |s: &[usize]| {
+            s.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut weighting = Weighting::Area;
-        let mut given: Option<Array2<f64>> = None;
-        let mut mask: Option<Array2<f64>> = None;
+        let mut given: Option<ArrayD<f64>> = None;
+        let mut mask: Option<ArrayD<f64>> = None;
+        let mut centre = true;
         for (k, v) in &options {
             match k.as_str() {
                 "weights" => {
                     if let Some(a) = v.read_lock::<NdArray>() {
-                        let (ny, nx) = (f.grid.lat.len(), f.grid.lon.len());
-                        let w = a.data().broadcast(ndarray::IxDyn(&[ny, nx])).ok_or_else(|| {
+                        let w = a.data().broadcast(ndarray::IxDyn(&gshape)).ok_or_else(|| {
                             script_err(format!(
-                                "option weights: an Array of shape ({}) does not broadcast to the grid's ({ny}, {nx})",
-                                a.data()
-                                    .shape()
-                                    .iter()
-                                    .map(|n| n.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                "option weights: an Array of shape ({}) does not broadcast to the grid's ({})",
+                                shape_text(a.data().shape()),
+                                shape_text(&gshape)
                             ))
                         })?;
-                        given = Some(
-                            w.to_owned()
-                                .into_dimensionality::<Ix2>()
-                                .map_err(script_err)?,
-                        );
+                        given = Some(w.to_owned());
                         weighting = Weighting::Given;
                     } else {
                         weighting = v.to_string().parse().map_err(err)?;
                     }
                 }
                 "mask" => {
-                    let a = v
-                        .read_lock::<NdArray>()
-                        .ok_or_else(|| script_err("option mask is a lat x lon Array"))?;
-                    mask = Some(
-                        a.data()
-                            .clone()
-                            .into_dimensionality::<Ix2>()
-                            .map_err(|_| script_err("option mask is a lat x lon Array"))?,
-                    );
+                    let bad = || {
+                        script_err(format!(
+                            "option mask is an Array of the grid's shape ({})",
+                            shape_text(&gshape)
+                        ))
+                    };
+                    let a = v.read_lock::<NdArray>().ok_or_else(bad)?;
+                    if a.data().shape() != gshape {
+                        return Err(bad());
+                    }
+                    mask = Some(a.data().clone());
+                }
+                "centre" | "center" => {
+                    centre = v.as_bool().map_err(|t| {
+                        script_err(format!("option {k} is true or false, not {t}"))
+                    })?;
                 }
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': eof takes weights and mask"
+                        "unknown option '{k}': eof takes weights, mask and centre"
                     )))
                 }
             }
         }
-        let stack = f
-            .values
-            .clone()
-            .into_dimensionality::<Ix3>()
-            .map_err(script_err)?;
-        let weights = given.as_ref().unwrap_or(&f.grid.area);
-        let e = crate::eof::Eof::new(&stack, weights, mask.as_ref(), weighting).map_err(err)?;
+        let area = f.grid.shaped(&f.grid.area).map_err(err)?;
+        let weights = given.as_ref().unwrap_or(&area);
+        let e = crate::eof::Eof::with_centring(&f.values, weights, mask.as_ref(), weighting, centre)
+            .map_err(err)?;
         Ok(ScriptEof {
             eof: Arc::new(e),
-            lat: Arc::new(f.grid.lat.clone()),
-            lon: Arc::new(f.grid.lon.clone()),
+            grid: f.grid.clone(),
         })
     }
 
@@ -277,7 +275,7 @@ pub mod eof_fns {
     /// ```
     #[rhai_fn(return_raw, pure)]
     pub fn project(e: &mut ScriptEof, maps: Dynamic, n: INT) -> RResult<NdArray> {
-        let (m, single) = maps_of(&maps)?;
+        let (m, single) = maps_of(&maps, e.eof.map_shape().len())?;
         let p = e.eof.project(&m, modes(n)?).map_err(err)?;
         Ok(if single {
             arr(p.row(0).to_owned())
@@ -323,18 +321,17 @@ pub mod eof_fns {
         let cmd: Vec<String> = std::env::args().collect();
         let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
         e.eof
-            .save(std::path::Path::new(path), &e.lat, &e.lon, &history)
+            .save(std::path::Path::new(path), &e.grid, &history)
             .map_err(err)
     }
 
     /// Loads an analysis saved with `save`.
     #[rhai_fn(return_raw)]
     pub fn load_eof(path: &str) -> RResult<ScriptEof> {
-        let (e, lat, lon) = crate::eof::Eof::load(std::path::Path::new(path)).map_err(err)?;
+        let (e, grid) = crate::eof::Eof::load(std::path::Path::new(path)).map_err(err)?;
         Ok(ScriptEof {
             eof: Arc::new(e),
-            lat: Arc::new(lat),
-            lon: Arc::new(lon),
+            grid: Arc::new(grid),
         })
     }
 
@@ -378,8 +375,7 @@ pub mod eof_fns {
         crate::eof::save_all(
             std::path::Path::new(path),
             &refs,
-            &first.lat,
-            &first.lon,
+            &first.grid,
             &history,
         )
         .map_err(err)
@@ -388,12 +384,11 @@ pub mod eof_fns {
     /// Loads the analysis `name` of a file written by `save_eofs`.
     #[rhai_fn(name = "load_eof", return_raw)]
     pub fn load_eof_named(path: &str, name: &str) -> RResult<ScriptEof> {
-        let (e, lat, lon) =
+        let (e, grid) =
             crate::eof::Eof::load_named(std::path::Path::new(path), name).map_err(err)?;
         Ok(ScriptEof {
             eof: Arc::new(e),
-            lat: Arc::new(lat),
-            lon: Arc::new(lon),
+            grid: Arc::new(grid),
         })
     }
 
@@ -405,12 +400,18 @@ pub mod eof_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn rmse(maps: Dynamic, target: Dynamic) -> RResult<NdArray> {
-        let (m, _) = maps_of(&maps)?;
-        let (t, single) = maps_of(&target)?;
-        if !single {
-            return Err(script_err("the target of rmse is one (lat, lon) map"));
-        }
-        crate::metrics::rmse_maps(&m, &t.index_axis(ndarray::Axis(0), 0).to_owned())
+        let t = if let Some(f) = target.read_lock::<ScriptField>() {
+            f.0.values.clone()
+        } else if let Some(a) = target.read_lock::<NdArray>() {
+            a.data().clone()
+        } else {
+            return Err(script_err(format!(
+                "the target of rmse is one map (a Field or an Array), not {}",
+                type_name(&target)
+            )));
+        };
+        let (m, _) = maps_of(&maps, t.ndim())?;
+        crate::metrics::rmse_maps(&m, &t)
             .map(arr)
             .map_err(err)
     }
@@ -542,12 +543,12 @@ pub mod eof_fns {
     /// Latitudes of the maps.
     #[rhai_fn(get = "lat", pure)]
     pub fn stage_lat(s: &mut ScriptEofStage) -> NdArray {
-        arr(ndarray::Array1::from(s.0.lat.clone()))
+        arr(ndarray::Array1::from(s.0.grid.lat.clone()))
     }
     /// Longitudes of the maps.
     #[rhai_fn(get = "lon", pure)]
     pub fn stage_lon(s: &mut ScriptEofStage) -> NdArray {
-        arr(ndarray::Array1::from(s.0.lon.clone()))
+        arr(ndarray::Array1::from(s.0.grid.lon.clone()))
     }
     /// The EOF analysis of variable `v`.
     #[rhai_fn(name = "eof", return_raw, pure)]

@@ -435,20 +435,28 @@ pub mod field_fns {
     pub fn lon(f: &mut ScriptField) -> NdArray {
         NdArray::new(ndarray::Array1::from(f.0.grid.lon.clone()).into_dyn())
     }
-    /// Cell areas in m^2.
+    /// Cell areas in m^2, in the grid's shape ((lat, lon), or (cell) on a 1-D grid).
     #[rhai_fn(get = "area", pure)]
     pub fn area(f: &mut ScriptField) -> NdArray {
-        NdArray::new(f.0.grid.area.clone().into_dyn())
+        let g = &f.0.grid;
+        NdArray::new(g.shaped(&g.area).unwrap_or_else(|_| g.area.clone().into_dyn()))
     }
-    /// Land fraction of each cell.
+    /// Land fraction of each cell, in the grid's shape.
     #[rhai_fn(get = "landfrac", pure)]
     pub fn landfrac(f: &mut ScriptField) -> NdArray {
-        NdArray::new(f.0.grid.landfrac.clone().into_dyn())
+        let g = &f.0.grid;
+        NdArray::new(
+            g.shaped(&g.landfrac)
+                .unwrap_or_else(|_| g.landfrac.clone().into_dyn()),
+        )
     }
-    /// The weights of land means, `area * landfrac` (m^2), 0 where undefined.
+    /// The weights of land means, `area * landfrac` (m^2), 0 where undefined, in the grid's
+    /// shape.
     #[rhai_fn(get = "weights", pure)]
     pub fn weights(f: &mut ScriptField) -> NdArray {
-        NdArray::new(f.0.grid.weights().into_dyn())
+        let g = &f.0.grid;
+        let w = g.weights();
+        NdArray::new(g.shaped(&w).unwrap_or_else(|_| w.into_dyn()))
     }
 
     /// Mean over `time` of the monthly means, over the months where each value is defined
@@ -674,16 +682,15 @@ pub mod field_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn apply_mask(f: ScriptField, mask: NdArray) -> RResult<ScriptField> {
-        let m = mask
-            .data()
-            .clone()
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|_| {
-                script_err(format!(
-                    "a mask is (lat, lon), not shape {:?}",
-                    mask.data().shape()
-                ))
-            })?;
+        let g = &f.0.grid;
+        if mask.data().shape() != g.spatial_shape() {
+            return Err(script_err(format!(
+                "a mask has the grid's shape ({}), not {:?}",
+                g.dims().join(", "),
+                mask.data().shape()
+            )));
+        }
+        let m: ndarray::Array1<f64> = mask.data().iter().copied().collect();
         crate::field::obs::apply_mask(&f.0, &m)
             .map(|x| ScriptField(Arc::new(x)))
             .map_err(err)

@@ -135,13 +135,15 @@ fn values_of(d: &Dynamic) -> RResult<Vec<f64>> {
 /// The values, coordinates and land fraction of a map: a (lat, lon) Field (which also gives
 /// the title and units when the options do not), or a 2-D Array with `lat`, `lon` and
 /// optionally `land` options.
-type MapData = (Array2<f64>, Vec<f64>, Vec<f64>, Option<Array2<f64>>);
-
-fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> {
+fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<plot::Panel> {
     let out = if let Some(f) = data.read_lock::<ScriptField>() {
         let f = &f.0;
-        if f.dims != ["lat", "lon"] {
-            return Err(script_err(format!("plot_map needs a (lat, lon) field, not ({}): take a time mean or select a member first", f.dims.join(", "))));
+        if f.dims != f.grid.dims() {
+            return Err(script_err(format!(
+                "plot_map needs a ({}) field, not ({}): take a time mean or select a member first",
+                f.grid.dims().join(", "),
+                f.dims.join(", ")
+            )));
         }
         if o.title.is_empty() {
             o.title = if f.long_name.is_empty() {
@@ -165,16 +167,7 @@ fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> 
                 _ => 1.0,
             }
         };
-        (
-            f.values
-                .clone()
-                .into_dimensionality::<Ix2>()
-                .map_err(script_err)?
-                .mapv(|v| v * scale),
-            f.grid.lat.clone(),
-            f.grid.lon.clone(),
-            Some(f.grid.landfrac.clone()),
-        )
+        plot::Panel::of_grid(&f.values.mapv(|v| v * scale), &f.grid).map_err(err)?
     } else if let Some(a) = data.read_lock::<NdArray>() {
         let v = a.data().clone().into_dimensionality::<Ix2>().map_err(|_| {
             script_err(format!(
@@ -193,7 +186,12 @@ fn map_data(data: &Dynamic, options: &Map, o: &mut Options) -> RResult<MapData> 
             .get("land")
             .map(|l| grid_of(l, "land"))
             .transpose()?;
-        (v, coord("lat")?, coord("lon")?, land)
+        plot::Panel::Map {
+            values: v,
+            lat: coord("lat")?,
+            lon: coord("lon")?,
+            land,
+        }
     } else {
         return Err(script_err(format!(
             "plot_map takes a Field or an Array, not {}",
@@ -266,13 +264,7 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
     };
     let panel = match kind.as_str() {
         "map" => {
-            let (values, lat, lon, land) = map_data(get("data")?, m, &mut o)?;
-            plot::Panel::Map {
-                values,
-                lat,
-                lon,
-                land,
-            }
+            map_data(get("data")?, m, &mut o)?
         }
         "histogram" => {
             let (bins, markers) = histogram_opts(m)?;
@@ -349,15 +341,8 @@ pub mod plot_fns {
     #[rhai_fn(return_raw)]
     pub fn plot_map(data: Dynamic, options: Map) -> RResult<String> {
         let (mut o, file) = options_of(&options, &["lat", "lon", "land"])?;
-        let (values, lat, lon, land) = map_data(&data, &options, &mut o)?;
-        figure!(file, o, |a| plot::draw_map(
-            a,
-            &values,
-            &lat,
-            &lon,
-            land.as_ref(),
-            &o
-        ))
+        let panel = map_data(&data, &options, &mut o)?;
+        figure!(file, o, |a| plot::draw_geo_panel(a, &panel, &o))
     }
 
     /// A histogram with vertical marker lines (Fig. 3). Options as for every figure, plus
