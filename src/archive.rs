@@ -105,7 +105,10 @@ pub struct NameParts {
 /// Parses `CASE.clm2.TAPE.DATE.nc` for the given case name: TAPE is `h0`..`h9` with an
 /// optional `a`/`i` (CTSM >= 5.3); DATE is `YYYY-MM`, `YYYY-MM-DD` or `YYYY-MM-DD-SSSSS`.
 pub fn parse_name(case: &str, file: &str) -> Option<NameParts> {
-    let rest = file.strip_prefix(case)?.strip_prefix(".clm2.")?.strip_suffix(".nc")?;
+    let rest = file
+        .strip_prefix(case)?
+        .strip_prefix(".clm2.")?
+        .strip_suffix(".nc")?;
     let (tape, date) = rest.split_once('.')?;
     let tb = tape.as_bytes();
     let tape_ok = (tb.len() == 2 || (tb.len() == 3 && matches!(tb[2], b'a' | b'i')))
@@ -121,7 +124,10 @@ pub fn parse_name(case: &str, file: &str) -> Option<NameParts> {
     if parts.len() < 2 || parts.len() > 4 || parts[0].len() < 4 {
         return None;
     }
-    let y: i64 = parts[0].parse().ok().filter(|_| parts[0].bytes().all(|b| b.is_ascii_digit()))?;
+    let y: i64 = parts[0]
+        .parse()
+        .ok()
+        .filter(|_| parts[0].bytes().all(|b| b.is_ascii_digit()))?;
     let m = num(parts[1], 2).filter(|m| (1..=12).contains(m))?;
     let d = match parts.get(2) {
         Some(p) => num(p, 2).filter(|d| (1..=31).contains(d))?,
@@ -171,10 +177,16 @@ pub struct Sample {
 /// sample's time stamp marks the END of its interval (the interval then runs from the
 /// previous stamp; a file's only sample without bounds is taken as the month before its
 /// stamp). Also the file's calendar.
-pub fn samples(file: &netcdf::File, path: &Path) -> Result<(Vec<Sample>, crate::calendar::Calendar)> {
+pub fn samples(
+    file: &netcdf::File,
+    path: &Path,
+) -> Result<(Vec<Sample>, crate::calendar::Calendar)> {
     use crate::nc;
     let tv = file.variable("time").with_context(|| {
-        format!("{}: no time variable, so its samples cannot be placed in months", path.display())
+        format!(
+            "{}: no time variable, so its samples cannot be placed in months",
+            path.display()
+        )
     })?;
     let units = nc::attr_string(&tv, "units")
         .with_context(|| format!("{}: time has no units", path.display()))?;
@@ -319,32 +331,68 @@ pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Cas
         }
     }
     files.sort_by_key(|(p, _)| p.start);
-    let mut out: Vec<HistFile> = Vec::with_capacity(files.len());
+    // what each file holds: one month by its name, or its samples read (whole months are
+    // judged over all files, so a month split between two files of daily output counts)
+    enum Held {
+        Month((i64, u32)),
+        Samples(Vec<Sample>, crate::calendar::Calendar),
+    }
+    let mut held: Vec<(usize, Held)> = Vec::with_capacity(files.len());
     for (i, (p, path)) in files.iter().enumerate() {
-        let (y, m, d, s) = p.start;
+        let (y, m, _, _) = p.start;
         let own = (y, m);
-        // a monthly name followed by the next month's file (or preceded by the previous
-        // month's, for the last file) holds that one month: no need to open it
+        // a monthly name next to the file of the month before or after it (one file per
+        // month, CLM's default) holds that one month: no need to open it
         let next_is_next_month = files
             .get(i + 1)
             .is_some_and(|(q, _)| q.monthly_name && (q.start.0, q.start.1) == next_month(own));
         let prev_is_prev_month = i > 0
-            && files.get(i + 1).is_none()
             && files[i - 1].0.monthly_name
             && next_month((files[i - 1].0.start.0, files[i - 1].0.start.1)) == own;
-        let months = if p.monthly_name && (next_is_next_month || prev_is_prev_month) {
-            vec![own]
-        } else {
-            match crate::nc::open(path).and_then(|f| samples(&f, path)) {
-                Ok((smp, cal)) => whole_months(&smp, cal),
-                Err(e) => {
-                    let name = path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    ignored.push((name, format!("{e:#}")));
-                    continue;
-                }
+        if p.monthly_name && (next_is_next_month || prev_is_prev_month) {
+            held.push((i, Held::Month(own)));
+            continue;
+        }
+        match crate::nc::open(path).and_then(|f| samples(&f, path)) {
+            Ok((smp, cal)) => held.push((i, Held::Samples(smp, cal))),
+            Err(e) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                ignored.push((name, format!("{e:#}")));
+            }
+        }
+    }
+    let all: Vec<Sample> = held
+        .iter()
+        .filter_map(|(_, h)| match h {
+            Held::Samples(s, _) => Some(s.clone()),
+            Held::Month(_) => None,
+        })
+        .flatten()
+        .collect();
+    let cal = held.iter().find_map(|(_, h)| match h {
+        Held::Samples(_, c) => Some(*c),
+        Held::Month(_) => None,
+    });
+    let mut sorted = all;
+    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let whole = cal.map(|c| whole_months(&sorted, c)).unwrap_or_default();
+    let mut out: Vec<HistFile> = Vec::with_capacity(held.len());
+    for (i, h) in held {
+        let (p, path) = &files[i];
+        let (y, m, d, s) = p.start;
+        let months = match h {
+            Held::Month(own) => vec![own],
+            Held::Samples(smp, _) => {
+                let mut ms: Vec<(i64, u32)> = smp
+                    .iter()
+                    .map(|x| x.month)
+                    .filter(|mo| whole.contains(mo))
+                    .collect();
+                ms.dedup();
+                ms
             }
         };
         out.push(HistFile {
@@ -413,7 +461,10 @@ impl Case {
     /// files not used with the reason (at most a few of each).
     pub fn found(&self) -> String {
         let mut parts = Vec::new();
-        let months: Vec<(i64, u32)> = self.files.iter().flat_map(|f| f.months.clone()).collect();
+        let mut months: Vec<(i64, u32)> =
+            self.files.iter().flat_map(|f| f.months.clone()).collect();
+        months.sort();
+        months.dedup();
         match (months.first(), months.last()) {
             (Some(a), Some(b)) => parts.push(format!(
                 "{} {} file(s) holding {} month(s) from {:04}-{:02} to {:04}-{:02}",

@@ -38,7 +38,9 @@ impl Calendar {
     /// uses).
     pub fn day_number(&self, y: i64, m: u32, d: u32) -> i64 {
         match self {
-            Calendar::NoLeap => y * 365 + MONTH_START[(m.clamp(1, 12) - 1) as usize] as i64 + d as i64 - 1,
+            Calendar::NoLeap => {
+                y * 365 + MONTH_START[(m.clamp(1, 12) - 1) as usize] as i64 + d as i64 - 1
+            }
             Calendar::Standard => days_from_civil(y, m, d) - days_from_civil(0, 1, 1),
         }
     }
@@ -150,7 +152,8 @@ impl TimeAxis {
     /// A time value as days since 0000-01-01 of the axis' calendar (so that values of axes
     /// with different reference dates compare).
     pub fn abs_days(&self, t: f64) -> f64 {
-        self.calendar.day_number(self.since.0, self.since.1, self.since.2) as f64
+        self.calendar
+            .day_number(self.since.0, self.since.1, self.since.2) as f64
             + t * self.days_per_unit
     }
 

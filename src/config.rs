@@ -104,6 +104,51 @@ fn default_coverage() -> f64 {
     0.8
 }
 
+/// `[processed]`: a post-processed ensemble (per variable one file with a member dimension,
+/// as NCAR distributes its CLM5 PPE and as Dagon et al. kept theirs) in place of the
+/// archive, for the EOF stage and all that follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Processed {
+    /// The members' scalings in [0, 1]: a CSV file whose header names the parameters, or a
+    /// numpy `.npy` file (members x parameters, columns in `[parameters] calibrate` order).
+    pub design: PathBuf,
+    /// The member dimension of the files (default: the first dimension that is not the
+    /// grid's).
+    pub member_dim: Option<String>,
+    /// Whether the fields are already weighted anomalies (the authors' `*_forSVD` files):
+    /// then the EOFs use no weighting and no centring. Default false: time means of each
+    /// member, weighted and centred as from the archive.
+    #[serde(default)]
+    pub anomalies: bool,
+    /// Calibration variable -> its files.
+    pub variables: BTreeMap<String, ProcessedVariable>,
+}
+
+/// One variable of a `[processed]` ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessedVariable {
+    /// The ensemble file: the variable with dims (member, lat, lon) or (member, cell).
+    pub file: PathBuf,
+    /// The variable's name in the files (default: the calibration variable's name).
+    pub var: Option<String>,
+    /// The default-parameter run: a file of the same layout without the member dimension.
+    pub default: PathBuf,
+    /// A 0/1 mask variable of the ensemble file: cells where it is 0 are not analysed.
+    pub mask: Option<String>,
+    /// The observations' projection onto the modes (Eq. 5), a `.npy` or CSV file of numbers,
+    /// when the observations are not read from `[observations]`.
+    pub u_obs: Option<PathBuf>,
+    /// The standard deviation of the yearly projections (sigma of Eq. 6), with `u_obs`.
+    pub sigma: Option<PathBuf>,
+    /// The PCs (members x modes, `.npy` or CSV) the given `u_obs` belong with, e.g. the
+    /// authors' `outputdata_GPP_SVD_3modes.npy`: a projection's sign follows its EOF's, so
+    /// each mode's sign is matched to these, and they must agree (to 1e-5) with the PCs
+    /// computed here. Needed with `u_obs`.
+    pub pcs: Option<PathBuf>,
+}
+
 /// `[test_case]`: what the test case judges besides the calibration variables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,6 +240,9 @@ pub struct Config {
     pub observations: Option<Observations>,
     /// `[emulator]`.
     pub emulator: Option<Emulator>,
+    /// `[processed]`: a post-processed ensemble in place of the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed: Option<Processed>,
     /// `[test_case]`.
     pub test_case: Option<TestCase>,
     /// `[backend]`.
@@ -392,6 +440,38 @@ impl Config {
                 ));
             }
         }
+        if let Some(p) = &self.processed {
+            if p.variables.is_empty() {
+                return Err(problem(
+                    "processed.variables",
+                    None,
+                    "names no calibration variable",
+                ));
+            }
+            for (name, v) in &p.variables {
+                if v.u_obs.is_some() != v.sigma.is_some() {
+                    return Err(problem(
+                        &format!("processed.variables.{name}"),
+                        None,
+                        "gives one of u_obs and sigma: give both (the observations' targets), or neither (targets from [observations])",
+                    ));
+                }
+                if v.u_obs.is_some() && v.pcs.is_none() {
+                    return Err(problem(
+                        &format!("processed.variables.{name}"),
+                        None,
+                        "gives u_obs without pcs: the PCs u_obs was projected with fix each mode's sign (e.g. the saved *_SVD_3modes.npy)",
+                    ));
+                }
+                if v.u_obs.is_none() && self.observations.is_none() {
+                    return Err(problem(
+                        &format!("processed.variables.{name}"),
+                        None,
+                        "needs u_obs and sigma, or an [observations] section",
+                    ));
+                }
+            }
+        }
         if let Some(s) = &self.sensitivity {
             for (name, e) in &s.outputs {
                 if let Err(err) = crate::field::expr::parse(e) {
@@ -467,6 +547,19 @@ impl Config {
         }
         if let Some(o) = &mut self.observations {
             fix(&mut o.file);
+        }
+        if let Some(p) = &mut self.processed {
+            fix(&mut p.design);
+            for v in p.variables.values_mut() {
+                fix(&mut v.file);
+                fix(&mut v.default);
+                for q in [&mut v.u_obs, &mut v.sigma, &mut v.pcs]
+                    .into_iter()
+                    .flatten()
+                {
+                    fix(q);
+                }
+            }
         }
     }
 }

@@ -10,8 +10,8 @@
 
 pub mod stage;
 
-use anyhow::{bail, Context, Result};
 use crate::field::Grid;
+use anyhow::{bail, Context, Result};
 use ndarray::{Array, Array1, Array2, ArrayD, Axis, Dimension, IxDyn};
 use std::path::Path;
 
@@ -110,7 +110,10 @@ impl Eof {
     ) -> Result<Eof> {
         let dims = stack.shape();
         if dims.len() < 2 {
-            bail!("an EOF analysis needs a stack of maps (member, ...), got {} dimension(s)", dims.len());
+            bail!(
+                "an EOF analysis needs a stack of maps (member, ...), got {} dimension(s)",
+                dims.len()
+            );
         }
         let nm = dims[0];
         let shape: Vec<usize> = dims[1..].to_vec();
@@ -201,6 +204,35 @@ impl Eof {
             vt,
             weighting: Some(weighting),
         })
+    }
+
+    /// Flips the sign of modes so that each of the first `reference.ncols()` PCs points the
+    /// way of the same column of `reference` (e.g. PCs saved by another tool, whose
+    /// projections are given): a mode whose PC has a negative dot product with the
+    /// reference's is flipped (EOF and PC together). Returns the largest absolute
+    /// difference between the PCs and the reference afterwards.
+    pub fn align_signs(&mut self, reference: &Array2<f64>) -> Result<f64> {
+        let k = reference.ncols();
+        if reference.nrows() != self.u.nrows() || k > self.modes() {
+            bail!(
+                "reference PCs of shape ({}, {k}) do not fit {} members and {} modes",
+                reference.nrows(),
+                self.u.nrows(),
+                self.modes()
+            );
+        }
+        let mut worst = 0.0f64;
+        for j in 0..k {
+            let dot: f64 = self.u.column(j).dot(&reference.column(j));
+            if dot < 0.0 {
+                self.u.column_mut(j).mapv_inplace(|v| -v);
+                self.vt.row_mut(j).mapv_inplace(|v| -v);
+            }
+            for (a, b) in self.u.column(j).iter().zip(reference.column(j)) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        Ok(if worst.is_nan() { f64::INFINITY } else { worst })
     }
 
     /// How the cells were weighted, if known.
@@ -630,8 +662,8 @@ pub fn save_all(path: &Path, items: &[NamedEof], grid: &Grid, history: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array3, Ix3};
     use ndarray::array;
+    use ndarray::{Array3, Ix3};
 
     fn stack() -> Array3<f64> {
         // 4 members on 2 x 3 cells, cell (0, 2) undefined in member 2
@@ -743,7 +775,10 @@ mod tests {
         assert_eq!(a.singular_values(), b.singular_values());
         assert!(b.eofs(1).unwrap()[[0, 1, 0]].is_nan());
         assert!(b.reconstruct(2).unwrap()[[0, 1, 0]].is_nan());
-        assert_eq!(b.mask(), array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]].into_dyn());
+        assert_eq!(
+            b.mask(),
+            array![[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]].into_dyn()
+        );
         assert!((b.weights()[[1, 2]] - 6f64.sqrt()).abs() < 1e-15);
     }
 

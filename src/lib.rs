@@ -22,6 +22,7 @@ pub mod grids;
 pub mod interrupt;
 pub mod metrics;
 pub mod nc;
+pub mod npy;
 pub mod output;
 pub mod plot;
 pub mod progress;

@@ -279,8 +279,9 @@ mod tests {
 
     #[test]
     fn rmse_of_maps_over_common_cells() {
-        let maps = ndarray::Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, f64::NAN, 9.0, 9.0, 9.0])
-            .unwrap();
+        let maps =
+            ndarray::Array3::from_shape_vec((2, 1, 3), vec![1.0, 2.0, f64::NAN, 9.0, 9.0, 9.0])
+                .unwrap();
         let t = array![[2.0, 4.0, 9.0]];
         let r = rmse_maps(&maps, &t).unwrap();
         // sqrt((1 + 4) / 2); sqrt((49 + 25 + 0) / 3)

@@ -10,13 +10,16 @@ mod common;
 
 /// A 2 x 2 grid with equal weights (area 1, land fraction 1), so weighted = plain Pearson.
 fn grid() -> Arc<Grid> {
-    Arc::new(Grid {
-        lat: vec![-1.0, 1.0],
-        lon: vec![0.0, 1.0],
-        area: array![[1.0, 1.0], [1.0, 1.0]],
-        landfrac: array![[1.0, 1.0], [1.0, 1.0]],
-        landmask: array![[1.0, 1.0], [1.0, 1.0]],
-    })
+    Arc::new(
+        Grid::lat_lon(
+            vec![-1.0, 1.0],
+            vec![0.0, 1.0],
+            array![[1.0, 1.0], [1.0, 1.0]],
+            array![[1.0, 1.0], [1.0, 1.0]],
+            array![[1.0, 1.0], [1.0, 1.0]],
+        )
+        .unwrap(),
+    )
 }
 
 /// Time means (member, lat, lon) of an output whose runs are: 0 default D, then per

@@ -16,9 +16,9 @@ use crate::config::Config;
 use crate::field::{obs, read, Field, Grid};
 use anyhow::{bail, Context, Result};
 use ndarray::{Array1, Array2, ArrayD, Axis};
-use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 fn yes() -> bool {
     true
@@ -60,12 +60,18 @@ pub struct Settings {
     pub min_coverage: f64,
     /// The calibration variables, in config order.
     pub variables: Vec<VariableSpec>,
+    /// The post-processed ensemble the stage read instead of the archive, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed: Option<crate::config::Processed>,
 }
 
 impl Settings {
     /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
     /// `[observations]` (sigma years default to the observed years).
     pub fn from_config(cfg: &Config) -> Result<Settings> {
+        if let Some(p) = &cfg.processed {
+            return Settings::from_processed(cfg, p);
+        }
         let o = cfg.observations.as_ref().with_context(|| {
             format!(
                 "config {}: the EOF stage needs an [observations] section",
@@ -99,6 +105,47 @@ impl Settings {
                     model: v.model.clone(),
                 })
                 .collect(),
+            processed: None,
+        })
+    }
+
+    /// The settings of a config whose `[processed]` section replaces the archive: the
+    /// variables of `[processed.variables]`; without weighting or centring when the fields
+    /// are already anomalies; observations from `[observations]` where a variable has no
+    /// `u_obs`/`sigma`.
+    fn from_processed(cfg: &Config, p: &crate::config::Processed) -> Result<Settings> {
+        let o = cfg.observations.as_ref();
+        let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
+        let years = o.map(|o| o.years).unwrap_or(cfg.archive.years);
+        let sigma = o.and_then(|o| o.sigma_years).unwrap_or(years);
+        let mut variables = Vec::new();
+        for (k, v) in &p.variables {
+            let obs = match (&v.u_obs, o.and_then(|o| o.variables.get(k))) {
+                (Some(_), _) => String::new(),
+                (None, Some(ov)) => ov.obs.clone(),
+                (None, None) => bail!(
+                    "config {}: [processed.variables] {k} has no u_obs and sigma, and [observations.variables] has no {k}",
+                    cfg.path.display()
+                ),
+            };
+            variables.push(VariableSpec {
+                name: k.clone(),
+                obs,
+                model: v.var.clone().unwrap_or_else(|| k.clone()),
+            });
+        }
+        Ok(Settings {
+            modes,
+            weighting: if p.anomalies { "none" } else { "area" }.into(),
+            centre: !p.anomalies,
+            archive_root: cfg.archive.root.clone(),
+            years: (cfg.archive.years[0], cfg.archive.years[1]),
+            obs_file: o.map(|o| o.file.clone()).unwrap_or_default(),
+            obs_years: (years[0], years[1]),
+            sigma_years: (sigma[0], sigma[1]),
+            min_coverage: o.map(|o| o.min_coverage).unwrap_or(0.8),
+            variables,
+            processed: Some(p.clone()),
         })
     }
 }
@@ -309,6 +356,66 @@ impl VariableResult {
     }
 }
 
+/// PCs saved by another tool: members x modes from a `.npy` or text file of `members`
+/// rows.
+fn read_pcs(path: &Path, members: usize) -> Result<Array2<f64>> {
+    let x = crate::field::processed::read_numbers(path)?;
+    if members == 0 || x.is_empty() || x.len() % members != 0 {
+        bail!(
+            "{}: {} numbers are not {members} members x modes",
+            path.display(),
+            x.len()
+        );
+    }
+    Ok(Array2::from_shape_vec((members, x.len() / members), x)?)
+}
+
+/// The scalings of a design file, members x `parameters`: a CSV file whose header names
+/// the parameters (any order; a `member` or `case` column is ignored), or a `.npy` file
+/// whose columns are the parameters in order.
+pub fn read_design(path: &Path, parameters: &[String]) -> Result<Array2<f64>> {
+    let a = if path.extension().is_some_and(|e| e == "npy") {
+        let a = crate::npy::read_npy(path)?;
+        if a.ndim() != 2 || a.shape()[1] != parameters.len() {
+            bail!(
+                "{}: a design of shape {:?}; expected members x {} parameters ({})",
+                path.display(),
+                a.shape(),
+                parameters.len(),
+                parameters.join(", ")
+            );
+        }
+        a.into_dimensionality::<ndarray::Ix2>()?
+    } else {
+        let t = crate::table::Table::read(path)?;
+        let mut a = Array2::zeros((t.len(), parameters.len()));
+        for (j, p) in parameters.iter().enumerate() {
+            let col = t
+                .numbers(p)
+                .with_context(|| format!("design {}", path.display()))?;
+            for (i, x) in col.iter().enumerate() {
+                a[[i, j]] = *x;
+            }
+        }
+        a
+    };
+    if a.nrows() < 2 {
+        bail!("{}: a design needs at least 2 members", path.display());
+    }
+    if let Some(((i, j), x)) = a
+        .indexed_iter()
+        .find(|(_, x)| !(x.is_finite() && (0.0..=1.0).contains(*x)))
+    {
+        bail!(
+            "{}: member {}, {}: scaling {x} is not in [0, 1]",
+            path.display(),
+            i + 1,
+            parameters[j]
+        );
+    }
+    Ok(a)
+}
+
 /// The time means of the analysed years of every case, one field per output.
 fn read_runs(
     root: &Path,
@@ -385,6 +492,177 @@ impl EofStage {
         })
     }
 
+    /// Runs the stage on a post-processed ensemble (`settings.processed`, from a config's
+    /// `[processed]` section) instead of the archive: per variable the members' maps and the
+    /// default run's from their files, the cells of the file's mask; the observations'
+    /// targets from `u_obs`/`sigma` files where given (their projections are then not
+    /// recomputed, and the RMSEs against observed maps are missing), else as [`EofStage::run`]
+    /// does. `parameters` name the design's columns; case names come from `case_pattern`
+    /// (`{member}` = 1..) when given.
+    pub fn from_processed(
+        settings: Settings,
+        parameters: &[String],
+        case_pattern: Option<&str>,
+    ) -> Result<EofStage> {
+        let p = settings
+            .processed
+            .clone()
+            .context("the settings name no processed ensemble")?;
+        let scalings = read_design(&p.design, parameters)?;
+        let nm = scalings.nrows();
+        let members: Vec<String> = (1..=nm).map(|k| k.to_string()).collect();
+        let cases: Vec<String> = members
+            .iter()
+            .map(|m| match case_pattern {
+                Some(pat) => crate::archive::case_name(pat, Some(m), None, None),
+                None => Ok(format!("member_{m}")),
+            })
+            .collect::<Result<_>>()?;
+        let ppe = Runs {
+            name: "ppe".into(),
+            members,
+            cases,
+            parameters: parameters.to_vec(),
+            scalings,
+        };
+        let weighting: Weighting = settings.weighting.parse()?;
+        let mut variables = Vec::new();
+        let mut grid: Option<Arc<Grid>> = None;
+        for v in &settings.variables {
+            let ctx = || format!("variable {}", v.name);
+            let pv = p
+                .variables
+                .get(&v.name)
+                .with_context(|| format!("[processed.variables] has no {}", v.name))?;
+            let m = crate::field::processed::read_members(
+                &pv.file,
+                &v.model,
+                p.member_dim.as_deref(),
+                pv.mask.as_deref(),
+            )
+            .with_context(ctx)?;
+            if m.field.values.shape()[0] != nm {
+                bail!(
+                    "variable {}: {} has {} members, the design {} has {nm}",
+                    v.name,
+                    pv.file.display(),
+                    m.field.values.shape()[0],
+                    p.design.display()
+                );
+            }
+            let mut ens = m.field;
+            ens.members = ppe.cases.clone();
+            let dflt = crate::field::processed::read_default(&pv.default, &v.model, &ens.grid)
+                .with_context(ctx)?;
+            if let Some(g) = &grid {
+                if let Some(d) = g.coord_difference(&ens.grid) {
+                    bail!(
+                        "variable {}: on another grid than the first variable ({d})",
+                        v.name
+                    );
+                }
+            }
+            grid.get_or_insert(ens.grid.clone());
+            let r = match (&pv.u_obs, &pv.sigma) {
+                (Some(uo), Some(sg)) => {
+                    let g = &ens.grid;
+                    let ones = Array1::from_elem(g.ncell(), 1.0);
+                    let mask = m.mask.unwrap_or(ones);
+                    let eof = Eof::with_centring(
+                        &ens.values,
+                        &g.shaped(&g.area)?,
+                        Some(&g.shaped(&mask)?),
+                        weighting,
+                        settings.centre,
+                    )
+                    .with_context(ctx)?;
+                    let pcs_path = pv.pcs.as_ref().with_context(|| {
+                        format!("[processed.variables] {}: u_obs needs pcs", v.name)
+                    })?;
+                    let reference = read_pcs(pcs_path, nm).with_context(ctx)?;
+                    let mut eof = eof;
+                    let diff = eof.align_signs(&reference).with_context(ctx)?;
+                    if diff > 1e-5 {
+                        bail!(
+                            "variable {}: the PCs computed here differ from {} by up to {diff:e}, so the u_obs given were not projected on these EOFs (check the file, the mask and [processed] anomalies)",
+                            v.name,
+                            pcs_path.display()
+                        );
+                    }
+                    let modes = settings.modes;
+                    if modes == 0 || modes > eof.modes() {
+                        bail!(
+                            "variable {}: [emulator] modes = {modes}, but the ensemble has {} modes",
+                            v.name,
+                            eof.modes()
+                        );
+                    }
+                    let take = |path: &Path, what: &str| -> Result<Array1<f64>> {
+                        let x = crate::field::processed::read_numbers(path)
+                            .with_context(|| format!("variable {}: {what}", v.name))?;
+                        if x.len() < modes {
+                            bail!(
+                                "variable {}: {what} {} holds {} number(s), the stage keeps {modes} modes",
+                                v.name,
+                                path.display(),
+                                x.len()
+                            );
+                        }
+                        Ok(Array1::from(x[..modes].to_vec()))
+                    };
+                    let u_default = eof.project(&dflt.values, modes)?.row(0).to_owned();
+                    VariableResult {
+                        name: v.name.clone(),
+                        units: ens.units.clone(),
+                        pcs: eof.pcs(modes)?,
+                        test_pcs: None,
+                        u_obs: take(uo, "u_obs")?,
+                        sigma_years: Vec::new(),
+                        u_years: Array2::zeros((0, modes)),
+                        sigma: take(sg, "sigma")?,
+                        lambda: eof
+                            .variance_fraction()
+                            .slice(ndarray::s![..modes])
+                            .to_owned(),
+                        u_default,
+                        rmse_run: Array1::from_elem(nm, f64::NAN),
+                        rmse_modes: Array1::from_elem(nm, f64::NAN),
+                        eof,
+                    }
+                }
+                _ => {
+                    let first = settings.obs_years.0.min(settings.sigma_years.0);
+                    let last = settings.obs_years.1.max(settings.sigma_years.1);
+                    let o = obs::read_obs(
+                        &settings.obs_file,
+                        &v.obs,
+                        Some((first, last)),
+                        ens.grid.clone(),
+                    )
+                    .and_then(|o| o.convert(&ens.units))
+                    .with_context(|| {
+                        format!(
+                            "variable {}: observations {} in {}",
+                            v.name,
+                            v.obs,
+                            settings.obs_file.display()
+                        )
+                    })?;
+                    VariableResult::compute(&v.name, &ens, None, &dflt, &o, &settings)?
+                }
+            };
+            variables.push(r);
+        }
+        Ok(EofStage {
+            grid: grid.context("[processed.variables] is empty")?,
+            settings,
+            ppe,
+            ppe_test: None,
+            default_case: "default".into(),
+            variables,
+        })
+    }
+
     /// Projects other runs onto the stage's fixed EOFs, as the default run is projected:
     /// the time means of the stage's analysed years of `cases`, read from the archive `root`
     /// (where they ran, which may differ from the stage's), onto the kept modes of every
@@ -420,6 +698,24 @@ impl EofStage {
             .iter()
             .find(|x| x.name == v)
             .ok_or_else(|| anyhow::anyhow!("no calibration variable '{v}' in the EOF stage"))?;
+        if let Some(p) = &self.settings.processed {
+            if p.variables.get(v).is_some_and(|pv| pv.u_obs.is_some()) {
+                bail!(
+                    "variable {v}: its targets came from u_obs and sigma files ([processed]), so there is no observed map"
+                );
+            }
+            let units = self.variable(v)?.units.clone();
+            let o = obs::read_obs(&s.obs_file, &spec.obs, Some(s.obs_years), self.grid.clone())
+                .and_then(|o| o.convert(&units))
+                .with_context(|| {
+                    format!(
+                        "variable {v}: observations {} in {}",
+                        spec.obs,
+                        s.obs_file.display()
+                    )
+                })?;
+            return Ok(o.time_mean()?.values);
+        }
         let out = [read::Output::new(&spec.name, &spec.model)?];
         let dflt = read_runs(
             &s.archive_root,
@@ -443,6 +739,16 @@ impl EofStage {
             )
         })?;
         Ok(o.time_mean()?.values)
+    }
+
+    /// Whether variable `v` has observed maps ([`EofStage::observed_mean`], the RMSEs of
+    /// Fig. 6): false when its targets came from `u_obs`/`sigma` files of a processed
+    /// ensemble.
+    pub fn has_observed(&self, v: &str) -> bool {
+        match &self.settings.processed {
+            Some(p) => !p.variables.get(v).is_some_and(|pv| pv.u_obs.is_some()),
+            None => true,
+        }
     }
 
     /// The results of a calibration variable (an error lists the variables there are).

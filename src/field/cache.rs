@@ -161,9 +161,8 @@ fn decode(bytes: &[u8], key: &str) -> Result<Vec<Field>> {
     let lon = take(nx)?;
     let grid = Arc::new(match h.cell_dim {
         None => {
-            let mut a2 = || -> Result<Array2<f64>> {
-                Ok(Array2::from_shape_vec((ny, nx), take(ny * nx)?)?)
-            };
+            let mut a2 =
+                || -> Result<Array2<f64>> { Ok(Array2::from_shape_vec((ny, nx), take(ny * nx)?)?) };
             let (area, landfrac, landmask) = (a2()?, a2()?, a2()?);
             Grid::lat_lon(lat, lon, area, landfrac, landmask)?
         }

@@ -189,10 +189,7 @@ impl Field {
         let lead = shape.len() - ng;
         let names: Vec<String> = match dims {
             Some(d) => {
-                let d: Vec<String> = d
-                    .into_iter()
-                    .filter(|x| !gdims.contains(x))
-                    .collect();
+                let d: Vec<String> = d.into_iter().filter(|x| !gdims.contains(x)).collect();
                 if d.len() != lead {
                     bail!(
                         "with_values: {} dimension names for {lead} leading dimensions of shape {}",

@@ -159,7 +159,8 @@ impl Grid {
         if v.len() != self.ncell() {
             bail!("{} values for a grid of {} cells", v.len(), self.ncell());
         }
-        Ok(v.clone().into_shape_with_order(ndarray::IxDyn(&self.spatial_shape()))?)
+        Ok(v.clone()
+            .into_shape_with_order(ndarray::IxDyn(&self.spatial_shape()))?)
     }
 
     /// Values per cell as a (lat, lon) map, for a lat/lon grid (`None` on a 1-D grid or
@@ -343,8 +344,12 @@ mod tests {
 
     #[test]
     fn a_subset_is_a_1d_grid_of_the_kept_cells() {
-        let g = Grid::regular(3, 4, Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64))
-            .unwrap();
+        let g = Grid::regular(
+            3,
+            4,
+            Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64),
+        )
+        .unwrap();
         let keep: Vec<bool> = (0..12).map(|k| k % 5 == 1).collect(); // cells 1, 6, 11
         let s = g.subset(&keep, "lndgrid").unwrap();
         assert_eq!(s.dims(), vec!["lndgrid"]);
@@ -354,7 +359,10 @@ mod tests {
         assert_eq!(s.lat, vec![-90.0, 0.0, 90.0]);
         assert_eq!(s.lon, vec![90.0, 180.0, 270.0]);
         assert_eq!(s.area[1], g.area[6]);
-        assert!(s.coord_difference(&g).unwrap().contains("1-D grid along lndgrid"));
+        assert!(s
+            .coord_difference(&g)
+            .unwrap()
+            .contains("1-D grid along lndgrid"));
         assert!(s.to_map(&s.area).is_none());
         assert_eq!(g.to_map(&g.landfrac).unwrap()[[1, 2]], 6.0);
     }

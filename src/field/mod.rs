@@ -4,10 +4,11 @@
 //! mean.
 
 pub mod cache;
-pub mod grid;
 pub mod dims;
 pub mod expr;
+pub mod grid;
 pub mod obs;
+pub mod processed;
 pub mod read;
 pub mod units;
 pub mod write;

@@ -385,15 +385,15 @@ mod tests {
             .collect();
         let out = Bilinear::new(&src, &points).unwrap().apply(&map).unwrap();
         for (k, (&o, &m)) in out.iter().zip(map.iter()).enumerate() {
-            assert!(
-                o == m || (o.is_nan() && m.is_nan()),
-                "cell {k}: {o} vs {m}"
-            );
+            assert!(o == m || (o.is_nan() && m.is_nan()), "cell {k}: {o} vs {m}");
         }
         // the same on the grid's west-negative longitudes and south-first latitudes reversed
         let src2 = ObsGrid {
             lat: lat.iter().rev().copied().collect(),
-            lon: lon.iter().map(|&x| if x >= 180.0 { x - 360.0 } else { x }).collect(),
+            lon: lon
+                .iter()
+                .map(|&x| if x >= 180.0 { x - 360.0 } else { x })
+                .collect(),
         };
         let map2 = Array2::from_shape_fn((46, 72), |(i, j)| map[[45 - i, j]]);
         let out2 = Bilinear::new(&src2, &points).unwrap().apply(&map2).unwrap();

@@ -89,7 +89,10 @@ pub fn grid_of(file: &netcdf::File, path: &Path) -> Result<Grid> {
             .collect(),
     };
     let (lat, lon) = if lat_lon {
-        (nc::read_f64(file, path, "lat")?, nc::read_f64(file, path, "lon")?)
+        (
+            nc::read_f64(file, path, "lat")?,
+            nc::read_f64(file, path, "lon")?,
+        )
     } else {
         (cell_var("lat")?, cell_var("lon")?)
     };
@@ -222,21 +225,15 @@ pub fn read_files(
         let (smp, cal) =
             crate::archive::samples(&f, &hf.path).with_context(|| format!("case {case}"))?;
         calendar.get_or_insert(cal);
-        let held = crate::archive::whole_months(&smp, cal);
-        if hf.months != held {
-            let got: Vec<String> = held
-                .iter()
-                .map(|(y, m)| format!("{y:04}-{m:02}"))
-                .collect();
+        let mut held: Vec<(i64, u32)> = smp.iter().map(|x| x.month).collect();
+        held.dedup();
+        if hf.months.iter().any(|m| !held.contains(m)) {
+            let got: Vec<String> = held.iter().map(|(y, m)| format!("{y:04}-{m:02}")).collect();
             bail!(
                 "case {case}: {} is named {} but its time_bounds cover {}",
                 hf.path.display(),
                 hf.label(),
-                if got.is_empty() {
-                    "no whole month".to_string()
-                } else {
-                    got.join(", ")
-                }
+                got.join(", ")
             );
         }
         let g = grid_of(&f, &hf.path).with_context(|| format!("case {case}"))?;

@@ -423,8 +423,8 @@ pub fn read_arrays(path: &Path) -> Result<BTreeMap<String, NamedArray>> {
             .as_ref()
             .is_some_and(|g| n > g.len() && dims[n - g.len()..] == g[..] && n >= 2);
         let is_coord = n == 1 && dims[0] == name;
-        let is_grid = has_grid
-            && ["area", "landfrac", "landmask", "lat", "lon"].contains(&name.as_str());
+        let is_grid =
+            has_grid && ["area", "landfrac", "landmask", "lat", "lon"].contains(&name.as_str());
         if is_field
             || is_coord
             || is_grid

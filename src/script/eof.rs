@@ -90,7 +90,11 @@ fn maps_of(d: &Dynamic, map_ndim: usize) -> RResult<(ArrayD<f64>, bool)> {
             type_name(d)
         )));
     };
-    let what = if map_ndim == 2 { "(lat, lon)" } else { "(cell)" };
+    let what = if map_ndim == 2 {
+        "(lat, lon)"
+    } else {
+        "(cell)"
+    };
     match data.ndim() {
         n if n == map_ndim => Ok((data.insert_axis(ndarray::Axis(0)), true)),
         n if n == map_ndim + 1 => Ok((data, false)),
@@ -196,9 +200,9 @@ pub mod eof_fns {
                     mask = Some(a.data().clone());
                 }
                 "centre" | "center" => {
-                    centre = v.as_bool().map_err(|t| {
-                        script_err(format!("option {k} is true or false, not {t}"))
-                    })?;
+                    centre = v
+                        .as_bool()
+                        .map_err(|t| script_err(format!("option {k} is true or false, not {t}")))?;
                 }
                 _ => {
                     return Err(script_err(format!(
@@ -209,8 +213,9 @@ pub mod eof_fns {
         }
         let area = f.grid.shaped(&f.grid.area).map_err(err)?;
         let weights = given.as_ref().unwrap_or(&area);
-        let e = crate::eof::Eof::with_centring(&f.values, weights, mask.as_ref(), weighting, centre)
-            .map_err(err)?;
+        let e =
+            crate::eof::Eof::with_centring(&f.values, weights, mask.as_ref(), weighting, centre)
+                .map_err(err)?;
         Ok(ScriptEof {
             eof: Arc::new(e),
             grid: f.grid.clone(),
@@ -372,13 +377,7 @@ pub mod eof_fns {
             .collect();
         let cmd: Vec<String> = std::env::args().collect();
         let history = format!("{}: {}", crate::files::now_utc(), cmd.join(" "));
-        crate::eof::save_all(
-            std::path::Path::new(path),
-            &refs,
-            &first.grid,
-            &history,
-        )
-        .map_err(err)
+        crate::eof::save_all(std::path::Path::new(path), &refs, &first.grid, &history).map_err(err)
     }
 
     /// Loads the analysis `name` of a file written by `save_eofs`.
@@ -411,9 +410,7 @@ pub mod eof_fns {
             )));
         };
         let (m, _) = maps_of(&maps, t.ndim())?;
-        crate::metrics::rmse_maps(&m, &t)
-            .map(arr)
-            .map_err(err)
+        crate::metrics::rmse_maps(&m, &t).map(arr).map_err(err)
     }
 
     /// A one-line summary.
@@ -457,6 +454,29 @@ pub mod eof_fns {
     ) -> RResult<ScriptEofStage> {
         let _step = crate::provenance::step("eof_stage");
         stage_of(&cfg, &ppe, &dflt, None)
+    }
+
+    /// Runs the EOF stage on the post-processed ensemble of the config's `[processed]`
+    /// section instead of the archive (see the README, "The paper on its own data"): the
+    /// members' maps and the default run's from their files, the design's scalings, and the
+    /// observations' targets from `u_obs`/`sigma` files or from `[observations]`.
+    #[rhai_fn(name = "eof_stage", return_raw)]
+    pub fn eof_stage_processed(cfg: Map) -> RResult<ScriptEofStage> {
+        let _step = crate::provenance::step("eof_stage");
+        let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        if c.processed.is_none() {
+            return Err(script_err(
+                "eof_stage(cfg) reads a [processed] ensemble, and this config has none: use eof_stage(cfg, ppe(cfg), default_run(cfg))",
+            ));
+        }
+        let settings = Settings::from_config(&c).map_err(err)?;
+        crate::eof::stage::EofStage::from_processed(
+            settings,
+            &c.parameters.calibrate,
+            c.cases.ppe.as_deref(),
+        )
+        .map(|s| ScriptEofStage(Arc::new(s)))
+        .map_err(err)
     }
 
     /// The EOF stage with a second, independent ensemble `ppe_test` projected onto the
@@ -616,6 +636,14 @@ pub mod eof_fns {
     #[rhai_fn(return_raw, pure)]
     pub fn observed(s: &mut ScriptEofStage, v: &str) -> RResult<NdArray> {
         s.0.observed_mean(v).map(arr).map_err(err)
+    }
+
+    /// Whether `v` has observed maps (`stage.observed(v)` and the RMSEs of Fig. 6): false
+    /// for a processed ensemble whose targets came from `u_obs`/`sigma` files.
+    #[rhai_fn(return_raw, pure)]
+    pub fn has_observed(s: &mut ScriptEofStage, v: &str) -> RResult<bool> {
+        s.var(v)?;
+        Ok(s.0.has_observed(v))
     }
 
     /// The RMSE of each member of `v` against the observed mean, as run and rebuilt from the

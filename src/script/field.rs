@@ -439,7 +439,10 @@ pub mod field_fns {
     #[rhai_fn(get = "area", pure)]
     pub fn area(f: &mut ScriptField) -> NdArray {
         let g = &f.0.grid;
-        NdArray::new(g.shaped(&g.area).unwrap_or_else(|_| g.area.clone().into_dyn()))
+        NdArray::new(
+            g.shaped(&g.area)
+                .unwrap_or_else(|_| g.area.clone().into_dyn()),
+        )
     }
     /// Land fraction of each cell, in the grid's shape.
     #[rhai_fn(get = "landfrac", pure)]
@@ -667,12 +670,12 @@ pub mod field_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn coverage_mask(f: ScriptField, min_coverage: FLOAT) -> RResult<NdArray> {
-        crate::field::obs::coverage_mask(&f.0, min_coverage)
-            .map(|m| NdArray::new_mask(m.into_dyn()))
-            .map_err(err)
+        let m = crate::field::obs::coverage_mask(&f.0, min_coverage).map_err(err)?;
+        Ok(NdArray::new_mask(f.0.grid.shaped(&m).map_err(err)?))
     }
 
-    /// The field with the cells where `mask` (lat x lon) is false set missing.
+    /// The field with the cells where `mask` (in the grid's shape: lat x lon, or cells) is
+    /// false set missing.
     ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();

@@ -263,9 +263,7 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
             .collect()
     };
     let panel = match kind.as_str() {
-        "map" => {
-            map_data(get("data")?, m, &mut o)?
-        }
+        "map" => map_data(get("data")?, m, &mut o)?,
         "histogram" => {
             let (bins, markers) = histogram_opts(m)?;
             plot::Panel::Histogram {
