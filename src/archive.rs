@@ -168,6 +168,9 @@ pub struct Sample {
     pub start: f64,
     /// End of the interval.
     pub end: f64,
+    /// Length of the interval in days (from the file's own numbers, exact where `end -
+    /// start` of the large day counts would round).
+    pub days: f64,
     /// (year, month) of the interval's midpoint.
     pub month: (i64, u32),
 }
@@ -211,23 +214,32 @@ pub fn samples(
     };
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        let (a, b) = match &bounds {
-            Some(b) => (axis.abs_days(b[2 * k]), axis.abs_days(b[2 * k + 1])),
+        let (a, b, days) = match &bounds {
+            Some(b) => (
+                axis.abs_days(b[2 * k]),
+                axis.abs_days(b[2 * k + 1]),
+                (b[2 * k + 1] - b[2 * k]) * axis.days_per_unit,
+            ),
             None => {
                 let end = axis.abs_days(times[k]);
-                let start = if k > 0 {
-                    axis.abs_days(times[k - 1])
+                let (start, days) = if k > 0 {
+                    (
+                        axis.abs_days(times[k - 1]),
+                        (times[k] - times[k - 1]) * axis.days_per_unit,
+                    )
                 } else if n > 1 {
-                    end - (axis.abs_days(times[1]) - axis.abs_days(times[0]))
+                    let step = (times[1] - times[0]) * axis.days_per_unit;
+                    (end - step, step)
                 } else {
                     // one stamp: the month that ends at (or contains the instant before) it
                     let (y, m, _) = axis.date(times[0] - 1e-6 / axis.days_per_unit);
-                    axis.calendar.month_span(y, m).0 as f64
+                    let start = axis.calendar.month_span(y, m).0 as f64;
+                    (start, end - start)
                 };
-                (start, end)
+                (start, end, days)
             }
         };
-        if !(a.is_finite() && b.is_finite() && b > a) {
+        if !(a.is_finite() && b.is_finite() && b > a && days > 0.0) {
             bail!(
                 "{}: time sample {k} has the interval [{a}, {b}] (days since 0000-01-01), which is empty or undefined",
                 path.display()
@@ -238,6 +250,7 @@ pub fn samples(
         out.push(Sample {
             start: a,
             end: b,
+            days,
             month: (y, m),
         });
     }
@@ -253,7 +266,7 @@ pub fn whole_months(samples: &[Sample], cal: crate::calendar::Calendar) -> Vec<(
         let m = samples[k].month;
         let mut len = 0.0;
         while k < samples.len() && samples[k].month == m {
-            len += samples[k].end - samples[k].start;
+            len += samples[k].days;
             k += 1;
         }
         let (a, b) = cal.month_span(m.0, m.1);

@@ -8,7 +8,8 @@ use std::path::Path;
 /// Number of PFTs in a CLM5 params file (`pft` dimension), bare ground included.
 pub const NPFT: usize = 79;
 
-/// Segments of the plant hydraulic system (`nvegwcs`): sun leaf, shade leaf, stem, root.
+/// Segments of the plant hydraulic system (the `segment` dimension of CLM5 params files,
+/// `nvegwcs` in older ones): sunlit leaf, shaded leaf, xylem, root.
 pub const NVEGWCS: usize = 4;
 
 /// Length of the `pftname` strings in the params file (`string_length`).

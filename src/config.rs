@@ -206,6 +206,11 @@ pub struct Backend {
     /// Further ./xmlchange settings.
     #[serde(default)]
     pub xmlchange: BTreeMap<String, toml::Value>,
+    /// Lines added to every member's `user_nl_clm`, as a CLM user writes them there, e.g.
+    /// `["hist_mfilt = 12", "hist_fincl2 = 'TLAI'", "finidat = '/path/restart.nc'"]`; each is
+    /// checked as a Fortran namelist assignment.
+    #[serde(default)]
+    pub user_nl_clm: Vec<String>,
     /// Seconds between status checks while waiting for runs (default 30).
     pub poll: Option<f64>,
 }

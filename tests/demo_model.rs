@@ -6,6 +6,8 @@ use clmtune::demo::run::{self, CaseSetup, LandCells};
 use clmtune::demo::Params;
 use std::sync::OnceLock;
 
+mod common;
+
 /// The land cells (built once).
 fn cells() -> &'static LandCells {
     static CELLS: OnceLock<LandCells> = OnceLock::new();
@@ -353,4 +355,94 @@ fn synthetic_observations_follow_the_truth_with_a_regional_bias() {
     let (si, sj) = (((12.0 + 90.0) / 4.0) as usize, 0);
     let ratio = mean(&biased[1], si, sj) / mean(&plain[1], si, sj);
     assert!(ratio < 0.92 && ratio > 0.8, "Sahel LE bias {ratio}");
+}
+
+/// A member made from CLM5's real params file c171117 (tests/data/real/params) with the demo
+/// spec runs in the demo model: the model reads the file's layout (`segment`, `rootprof_beta`
+/// on `(variants, pft)`, no `d_max`/`csoilc`, which come from `user_nl_clm`), and the values
+/// it reads are the spec's, hand-computed. A c200425 file holds `d_max` itself, so setting it
+/// in `user_nl_clm` as well is refused.
+#[test]
+fn a_member_of_the_real_c171117_file_runs_in_the_demo_model() {
+    use clmtune::ensemble::{paramfile, Spec};
+    let (Some(c171117), Some(_)) = (
+        common::real_data("params/clm5_params.c171117.nc"),
+        common::real_data("params/clm5_params.c200425.nc"),
+    ) else {
+        return;
+    };
+    let real = c171117.parent().unwrap().to_path_buf();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_path = tmp.path().join("parameters.toml");
+    std::fs::write(
+        &spec_path,
+        clmtune::demo::setup::SPEC.replace(
+            "base_paramfile = \"clm5_params.demo.nc\"",
+            &format!(
+                "base_paramfile = \"{}\"",
+                real.join("clm5_params.c171117.nc").display()
+            ),
+        ),
+    )
+    .unwrap();
+    let spec = Spec::load(&spec_path).unwrap();
+    let s = 0.25;
+    let vars: Vec<paramfile::VarWrites> = spec
+        .parameters
+        .iter()
+        .filter(|p| p.location == clmtune::ensemble::spec::Location::Paramfile)
+        .map(|p| paramfile::VarWrites {
+            name: p.name.clone(),
+            writes: p.writes(s),
+            dim_indices: p.dim_indices.clone(),
+        })
+        .collect();
+    assert_eq!(vars.len(), 9);
+    let member = tmp.path().join("case/clm5_params.c171117.member.nc");
+    paramfile::write_member_params(&real.join("clm5_params.c171117.nc"), &member, &vars).unwrap();
+    let case = tmp.path().join("case");
+    let archive = tmp.path().join("archive");
+    make_case(
+        &case,
+        &archive,
+        &format!(
+            "paramfile = '{}'\nd_max = 17.5\ncsoilc = 0.00275\nfff = 1.2425\n",
+            member.display()
+        ),
+    );
+    let out = clmtune::demo::run_case(&case).unwrap();
+    assert_eq!(out.files.len(), 12);
+    // what the model read: medlynslope BET 1.63 + 0.25 * (4.59 - 1.63) = 2.37; kmax 2e-9 +
+    // 0.25 * 3.6e-8 = 1.1e-8 in four equal segments (series mean = the value); rootprof_beta
+    // 0.93 + 0.25 * 0.06 = 0.945 (the water variant); psi50 x 0.85 of c171117's -530000 for
+    // PFT 1 (relative [-0.3, 0.3] at 0.25); d_max and csoilc from user_nl_clm
+    let p = clmtune::demo::read_params(&member).unwrap();
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs());
+    assert!(close(p.pft("medlynslope")[4], 2.37));
+    assert!(close(p.pft("kmax")[4], 1.1e-8), "{}", p.pft("kmax")[4]);
+    assert!(close(p.pft("rootprof_beta")[4], 0.945));
+    assert!(close(p.pft("psi50")[1], -530000.0 * 0.85));
+    assert!(p.from_paramfile.is_empty());
+    // the run used them: GPP is written and finite over land
+    let f = netcdf::open(&out.files[6]).unwrap();
+    let gpp: Vec<f64> = f.variable("GPP").unwrap().get_values(..).unwrap();
+    assert!(gpp.iter().any(|x| *x > 0.0 && *x < 1e30));
+    // a later file holds d_max itself: a second value in user_nl_clm is refused
+    let later = clmtune::demo::read_params(&real.join("clm5_params.c200425.nc")).unwrap();
+    assert_eq!(later.get("d_max"), 15.0);
+    assert_eq!(later.get("csoilc"), 0.004);
+    std::fs::write(
+        case.join("user_nl_clm"),
+        format!(
+            "paramfile = '{}'\nd_max = 17.5\n",
+            real.join("clm5_params.c200425.nc").display()
+        ),
+    )
+    .unwrap();
+    let e = clmtune::demo::run_case(&case).unwrap_err().to_string();
+    assert!(
+        e.contains("user_nl_clm: d_max is set here but the params file")
+            && e.contains("clm5_params.c200425.nc holds d_max"),
+        "{e}"
+    );
 }

@@ -100,17 +100,18 @@ fn an_edited_params_file_has_every_pft_index_right_and_the_base_is_untouched() {
     let ms = spec.get("medlynslope").unwrap();
     let kmax = spec.get("kmax").unwrap();
     let froot = spec.get("froot_leaf").unwrap();
-    let dmax = spec.get("d_max").unwrap();
+    let rb = spec.get("rootprof_beta").unwrap();
     // defaults read from the base file
     assert_eq!(
         froot.pft_default.as_ref().unwrap()[1],
         clmtune::demo::pft::froot_leaf(1)
     );
-    let vars: Vec<paramfile::VarWrites> = [(ms, 0.3), (kmax, 0.9), (froot, 1.0), (dmax, 0.5)]
+    let vars: Vec<paramfile::VarWrites> = [(ms, 0.3), (kmax, 0.9), (froot, 1.0), (rb, 0.5)]
         .iter()
         .map(|(p, s)| paramfile::VarWrites {
             name: p.name.clone(),
             writes: p.writes(*s),
+            dim_indices: p.dim_indices.clone(),
         })
         .collect();
     let dest = dir.path().join("case/member.nc");
@@ -179,7 +180,18 @@ fn an_edited_params_file_has_every_pft_index_right_and_the_base_is_untouched() {
             "froot_leaf pft {p}"
         );
     }
-    assert_eq!(read("d_max"), vec![25.0]);
+    // rootprof_beta(variants, pft): 0.93 + 0.5 * 0.06 = 0.96 in both variants of PFTs 1-78
+    let got = read("rootprof_beta");
+    assert_eq!(got.len(), 2 * NPFT);
+    for v in 0..2 {
+        assert_eq!(got[v * NPFT], read_base("rootprof_beta")[v * NPFT]);
+        for p in 1..NPFT {
+            assert!(
+                (got[v * NPFT + p] - 0.96).abs() < 1e-12,
+                "variant {v} pft {p}"
+            );
+        }
+    }
     // untouched variables are as in the base
     assert_eq!(read("dleaf"), read_base("dleaf"));
 
@@ -215,10 +227,8 @@ fn an_edited_params_file_has_every_pft_index_right_and_the_base_is_untouched() {
             &dest2,
             &[paramfile::VarWrites {
                 name: "dleaf".into(),
-                writes: vec![Write {
-                    pfts: vec![],
-                    value: 1.0
-                }]
+                writes: vec![Write::value(vec![], 1.0)],
+                dim_indices: vec![],
             }]
         )
         .unwrap_err()
@@ -401,7 +411,13 @@ fn cime_backend_end_to_end_with_a_fake_cime() {
     for line in [
         "demo_LHC_1 xmlchange --id STOP_OPTION --val nyears",
         "demo_LHC_1 xmlchange --id STOP_N --val 2",
+        // an MCT case (the fake's default): asked first for CDEPS's name, then MCT's
+        "demo_LHC_1 xmlquery --value DATM_YR_START",
+        "demo_LHC_1 xmlquery --value DATM_CLMNCEP_YR_START",
         "demo_LHC_1 xmlchange --id DATM_CLMNCEP_YR_START --val 2000",
+        "demo_LHC_1 xmlchange --id DATM_CLMNCEP_YR_END --val 2004",
+        "demo_LHC_1 xmlchange --id DATM_CLMNCEP_YR_ALIGN --val 1",
+        "demo_LHC_1 xmlquery --value DOUT_S_ROOT",
         "demo_LHC_1 xmlchange --id JOB_QUEUE --val regular",
         "demo_LHC_1 xmlchange --id JOB_WALLCLOCK_TIME --val 01:00:00",
         "demo_LHC_1 xmlchange --id NTASKS --val 72",
@@ -560,6 +576,11 @@ fn dry_run_prints_commands_files_and_namelist_lines_and_writes_nothing() {
             "run: (cd {case1} && ./xmlchange --id DOUT_S_ROOT --val {}/archive/demo_LHC_1)",
             d.display()
         ),
+        format!("run: (cd {case1} && ./xmlquery --value DATM_YR_START)"),
+        "(the case answers: CDEPS if it has DATM_YR_START, else MCT's DATM_CLMNCEP_YR_START"
+            .to_string(),
+        format!("run: (cd {case1} && ./xmlchange --id DATM_YR_START --val 2000)"),
+        format!("run: (cd {case1} && ./xmlquery --value DOUT_S_ROOT)"),
         format!("run: (cd {case1} && ./case.setup)"),
         format!("run: (cd {case1} && ./case.submit)"),
         format!("append to {case1}/user_nl_clm:"),
@@ -855,4 +876,227 @@ fn the_spec_is_read_once_per_file_version() {
     std::fs::write(spec, text.replacen("max = 3.8e-8", "max = 3.85e-8", 1)).unwrap();
     let c = from_config::oaat(&cfg, false).unwrap();
     assert_eq!(kmax(&c), 3.85e-8);
+}
+
+/// A CTSM 5.x case (CDEPS: `DATM_YR_START/END/ALIGN`) gets the DATM years under its own
+/// names, asked with `./xmlquery`, and `[backend] user_nl_clm` lines reach every member; the
+/// demo model runs in it and reads DATM_YR_*.
+#[test]
+fn a_cdeps_case_gets_datm_yr_and_the_config_user_nl_clm_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let backend =
+        cime_backend(d) + "\nuser_nl_clm = [\"hist_mfilt = 1\", \"hist_nhtfrq(1) = 0 ! monthly\"]";
+    let cfg = experiment(d, 2, &backend);
+    let out = clmtune_run(
+        d,
+        "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\ne.wait(#{timeout: 120});\ne.check_complete();\nprint(e.summary());\n",
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_RUN", "1"), ("FAKE_CIME_DATM", "cdeps")],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(so.contains("#{\"complete\": 2}"), "{so}");
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    for line in [
+        "demo_LHC_2 xmlquery --value DATM_YR_START",
+        "demo_LHC_2 xmlquery --value RUN_STARTDATE",
+        "demo_LHC_2 xmlchange --id DATM_YR_START --val 2000",
+        "demo_LHC_2 xmlchange --id DATM_YR_END --val 2004",
+        "demo_LHC_2 xmlchange --id DATM_YR_ALIGN --val 1",
+        "demo_LHC_2 xmlquery --value DOUT_S_ROOT",
+    ] {
+        assert!(
+            cmds.lines().any(|l| l.trim_end() == line),
+            "missing '{line}' in\n{cmds}"
+        );
+    }
+    assert!(!cmds.contains("CLMNCEP"), "{cmds}");
+    // CDEPS was found on the first question: MCT's name was never asked
+    for case in ["demo_LHC_1", "demo_LHC_2"] {
+        let nl = std::fs::read_to_string(d.join("cases").join(case).join("user_nl_clm")).unwrap();
+        let lines: Vec<&str> = nl.lines().collect();
+        assert_eq!(
+            &lines[lines.len() - 2..],
+            ["hist_mfilt = 1", "hist_nhtfrq(1) = 0 ! monthly"],
+            "{nl}"
+        );
+    }
+    // the demo model read the CDEPS years from the case it ran in
+    let env = std::fs::read_to_string(d.join("cases/demo_LHC_1/env_run.xml")).unwrap();
+    assert!(
+        env.contains("<entry id=\"DATM_YR_START\" value=\"2000\"/>"),
+        "{env}"
+    );
+    assert!(clmtune::archive::is_complete(
+        &d.join("archive"),
+        "demo_LHC_1",
+        (2, 2)
+    ));
+}
+
+/// A case with neither DATM variable is refused naming the case and both names; a user_nl_clm
+/// line that is not a namelist assignment is refused naming the line before anything runs.
+#[test]
+fn a_case_without_datm_and_a_bad_user_nl_clm_line_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 1, &cime_backend(d));
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\n";
+    let out = clmtune_run(
+        d,
+        script,
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_CIME_DATM", "none")],
+    )
+    .output()
+    .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("case demo_LHC_1: datm_years is set but ./xmlquery finds neither DATM_YR_START (CTSM 5.x, CDEPS) nor DATM_CLMNCEP_YR_START (MCT)")
+            && all.contains("No results found for variable DATM_CLMNCEP_YR_START"),
+        "{all}"
+    );
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    assert!(!cmds.contains("case.submit"), "{cmds}");
+
+    let d2 = d.join("second");
+    std::fs::create_dir_all(&d2).unwrap();
+    let cfg = experiment(
+        &d2,
+        1,
+        &(cime_backend(&d2) + "\nuser_nl_clm = [\"hist_mfilt = 12\", \"hist_fincl2 = 'TLAI\"]"),
+    );
+    let out = clmtune_run(&d2, script, &["--config", cfg.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains(
+            "[backend] user_nl_clm line 2 'hist_fincl2 = 'TLAI': the quotes are not balanced"
+        ),
+        "{all}"
+    );
+    assert!(!d2.join("commands").exists(), "nothing ran");
+}
+
+/// CIME variables in paths: a base case's CIMEROOT of `$ENV{...}` is expanded by its
+/// `./xmlquery --value CIMEROOT`, or refused naming base_case and CIMEROOT when it cannot be;
+/// an [archive] root holding `$` is refused naming the setting. No folder with a `$` in its
+/// name is ever made.
+#[test]
+fn cime_variables_in_paths_are_expanded_by_xmlquery_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = d.join("base_case");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(
+        base.join("env_case.xml"),
+        "<entry id=\"CASE\" value=\"base_case\"/>\n<entry id=\"CIMEROOT\" value=\"$ENV{FAKE_CTSM}/cime\"/>\n",
+    )
+    .unwrap();
+    std::fs::write(base.join("env_run.xml"), "").unwrap();
+    std::fs::copy(
+        fake_cime().join("cime/scripts/case_tools/xmlquery"),
+        base.join("xmlquery"),
+    )
+    .unwrap();
+    let backend = format!(
+        "kind = \"cime\"\nbase_case = \"{}\"\ncases_dir = \"{}\"\nstop_years = 2\npoll = 0.2",
+        base.display(),
+        d.join("cases").display()
+    );
+    let cfg = experiment(d, 1, &backend);
+    let script = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\ne.submit();\n";
+    let fake = fake_cime().display().to_string();
+    // expanded: the clone is made with the fake CIME's create_clone
+    let out = clmtune_run(
+        d,
+        script,
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_CTSM", fake.as_str())],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    let lines: Vec<&str> = cmds.lines().collect();
+    assert_eq!(lines[0], "base_case xmlquery --value CIMEROOT", "{cmds}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "create_clone --case {} --clone {} --keepexe",
+            d.join("cases/demo_LHC_1").display(),
+            base.display()
+        ),
+        "the expanded CIMEROOT's create_clone:\n{cmds}"
+    );
+    // not expandable: refused, naming the base case and the setting
+    std::fs::remove_dir_all(d.join("cases")).unwrap();
+    std::fs::remove_dir_all(d.join("results")).unwrap();
+    let out = clmtune_run(d, script, &["--config", cfg.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "base_case {}: CIMEROOT = '$ENV{{FAKE_CTSM}}/cime' in env_case.xml and ./xmlquery --value CIMEROOT cannot expand it (ERROR: Undefined env var 'FAKE_CTSM')",
+            base.display()
+        )),
+        "{err}"
+    );
+    // a '$' in [archive] root is refused before anything is made
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("root = \"archive\"", "root = \"$ENV{SCRATCH}/archive\""),
+    )
+    .unwrap();
+    let out = clmtune_run(
+        d,
+        script,
+        &["--config", cfg.to_str().unwrap()],
+        &[("FAKE_CTSM", fake.as_str())],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[archive] root = '") && err.contains("$ENV{SCRATCH}/archive' holds a '$'"),
+        "{err}"
+    );
+    // nowhere a folder named after a variable
+    fn walk(p: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.contains('$') {
+                out.push(e.path().display().to_string());
+            }
+            if e.path().is_dir() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut bad = Vec::new();
+    walk(d, &mut bad);
+    assert!(bad.is_empty(), "{bad:?}");
 }

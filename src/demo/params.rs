@@ -1,7 +1,10 @@
 //! The demo model's inputs, in CLM's formats: a params file laid out like
 //! `clm5_params.c171117.nc` (per-PFT variables on a `pft` dimension of 79, `kmax` and `psi50`
-//! on `(nvegwcs, pft)`, `pftname` as characters), `user_nl_clm` namelist lines, and CIME's
-//! `env_run.xml` / `env_case.xml` entries.
+//! on `(segment, pft)`, `rootprof_beta` on `(variants, pft)`, `pftname` and `segment` as
+//! characters), `user_nl_clm` namelist lines, and CIME's `env_run.xml` / `env_case.xml`
+//! entries. The demo model also reads the real CLM5 files: c171117 and the later c200425 and
+//! ctsm51 files (which hold `d_max` and `csoilc` themselves), and the older `nvegwcs` name of
+//! the segment dimension.
 
 use super::pft::{self, NAME_LEN, NPFT, NVEGWCS, PFT_NAMES};
 pub use crate::cime::{read_env_xml, write_env_xml};
@@ -26,12 +29,29 @@ struct ParamVar {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Dims {
-    Scalar,
     Pft,
     SegmentPft,
+    VariantsPft,
 }
 
-const PARAM_VARS: [ParamVar; 12] = [
+/// Names of the segment dimension: `segment` in CLM5 files, `nvegwcs` in older ones.
+const SEGMENT_DIMS: [&str; 2] = ["segment", "nvegwcs"];
+
+/// The hydraulic segments of CLM5 (the `segment` variable of c171117).
+const SEGMENT_NAMES: [&str; NVEGWCS] = ["sunlit", "shaded", "xylem", "root"];
+
+/// Variants of `rootprof_beta` (`variants` dimension): 0 = water, 1 = carbon and nitrogen
+/// (CLM's `rooting_profile_varindex_water` = 1 in Fortran's counting). The demo model's
+/// roots take up water, so it reads variant 0.
+const NVARIANTS: usize = 2;
+
+/// Scalars CLM5.0 (c171117) sets outside the params file and later files (c200425, ctsm51)
+/// hold as params-file variables: the demo model reads each from the params file when the file
+/// has it (dimensionless or `(allpfts)`), else from `user_nl_clm`, else its default in
+/// [`NAMELIST_PARAMS`].
+pub const PARAMFILE_OR_NAMELIST: [&str; 2] = ["d_max", "csoilc"];
+
+const PARAM_VARS: [ParamVar; 10] = [
     ParamVar {
         name: "medlynslope",
         dims: Dims::Pft,
@@ -62,7 +82,7 @@ const PARAM_VARS: [ParamVar; 12] = [
     },
     ParamVar {
         name: "rootprof_beta",
-        dims: Dims::Pft,
+        dims: Dims::VariantsPft,
         units: "unitless",
         long_name: "Rooting beta parameter, for C and N vertical discretization",
         default: pft::rootprof_beta,
@@ -102,24 +122,12 @@ const PARAM_VARS: [ParamVar; 12] = [
         long_name: "Photosynthetic pathway: 0. = c4, 1. = c3",
         default: |p| if pft::is_c4(p) { 0.0 } else { 1.0 },
     },
-    ParamVar {
-        name: "d_max",
-        dims: Dims::Scalar,
-        units: "mm",
-        long_name: "Dry surface layer parameter: maximum thickness",
-        default: |_| 15.0,
-    },
-    ParamVar {
-        name: "csoilc",
-        dims: Dims::Scalar,
-        units: "unitless",
-        long_name: "Drag coefficient for soil under canopy",
-        default: |_| 0.004,
-    },
 ];
 
-/// Namelist parameters the demo model reads from `user_nl_clm`, with defaults.
-pub const NAMELIST_PARAMS: [(&str, f64, &str); 5] = [
+/// Namelist parameters the demo model reads from `user_nl_clm`, with defaults. `d_max` and
+/// `csoilc` come from the params file instead when it has them ([`PARAMFILE_OR_NAMELIST`]);
+/// their defaults are CLM5.0's (15 mm and 0.004).
+pub const NAMELIST_PARAMS: [(&str, f64, &str); 7] = [
     (
         "fff",
         0.5,
@@ -145,6 +153,16 @@ pub const NAMELIST_PARAMS: [(&str, f64, &str); 5] = [
         0.05,
         "maximum fraction of the leaf that may be wet",
     ),
+    (
+        "d_max",
+        15.0,
+        "dry surface layer: maximum thickness (mm); a params-file variable from c200425 on",
+    ),
+    (
+        "csoilc",
+        0.004,
+        "drag coefficient for soil under canopy; a params-file variable from c200425 on",
+    ),
 ];
 
 /// Other CLM namelist variables the demo model accepts (history output and start-up).
@@ -167,6 +185,9 @@ pub struct Params {
     pub pft: BTreeMap<String, Vec<f64>>,
     /// Scalar params-file variables and namelist parameters.
     pub scalar: BTreeMap<String, f64>,
+    /// Scalars read from the params file (of [`PARAMFILE_OR_NAMELIST`]): `user_nl_clm` must
+    /// not set these too.
+    pub from_paramfile: std::collections::BTreeSet<String>,
 }
 
 impl Params {
@@ -175,16 +196,16 @@ impl Params {
         let mut pftv = BTreeMap::new();
         let mut scalar = BTreeMap::new();
         for v in &PARAM_VARS {
-            if v.dims == Dims::Scalar {
-                scalar.insert(v.name.to_string(), (v.default)(0));
-            } else {
-                pftv.insert(v.name.to_string(), (0..NPFT).map(v.default).collect());
-            }
+            pftv.insert(v.name.to_string(), (0..NPFT).map(v.default).collect());
         }
         for (n, d, _) in NAMELIST_PARAMS {
             scalar.insert(n.to_string(), d);
         }
-        Params { pft: pftv, scalar }
+        Params {
+            pft: pftv,
+            scalar,
+            from_paramfile: Default::default(),
+        }
     }
 
     /// A per-PFT parameter (panics only for a name this module does not define).
@@ -207,88 +228,134 @@ pub fn parameter_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Writes the demo model's default params file in CLM5's layout (64-bit offset netCDF,
-/// `pft` = 79, `nvegwcs` = 4, `pftname(pft, string_length)`). Written atomically.
+/// Writes the demo model's default params file in the layout of CLM5's
+/// `clm5_params.c171117.nc` (64-bit offset netCDF; `pft` = 79, `segment` = 4, `variants` = 2;
+/// `pftname(pft, string_length)` and `segment(segment, string_length)` as characters;
+/// `kmax` and `psi50` on `(segment, pft)`, `rootprof_beta` on `(variants, pft)` with the same
+/// values in both variants). Like c171117 it holds no `d_max` or `csoilc`: those are namelist
+/// values. Written atomically.
 pub fn write_default_params(path: &Path) -> Result<()> {
     let mut w = crate::nc::Writer::new(crate::nc::Format::Offset64);
     w.dim("pft", NPFT)
+        .dim("segment", NVEGWCS)
         .dim("string_length", NAME_LEN)
-        .dim("nvegwcs", NVEGWCS);
+        .dim("variants", NVARIANTS);
     w.global(
         "title",
-        "clmtune demo model parameters (CLM5 params-file layout)",
+        "clmtune demo model parameters (CLM5 params-file layout of clm5_params.c171117.nc)",
     )
     .global("source", NOTICE)
     .global("history", crate::files::written_by());
-    let mut names = vec![b' '; NPFT * NAME_LEN];
-    for (p, n) in PFT_NAMES.iter().enumerate() {
-        names[p * NAME_LEN..p * NAME_LEN + n.len()].copy_from_slice(n.as_bytes());
-    }
+    let chars = |names: &[&str]| -> Vec<u8> {
+        let mut out = vec![b' '; names.len() * NAME_LEN];
+        for (p, n) in names.iter().enumerate() {
+            out[p * NAME_LEN..p * NAME_LEN + n.len()].copy_from_slice(n.as_bytes());
+        }
+        out
+    };
     w.var(
         "pftname",
         &["pft", "string_length"],
-        crate::nc::Values::Chars(names),
+        crate::nc::Values::Chars(chars(&PFT_NAMES)),
     )
-    .attr("long_name", "Description of plant type");
+    .attr("long_name", "Description of plant type")
+    .attr("units", "unitless");
+    w.var(
+        "segment",
+        &["segment", "string_length"],
+        crate::nc::Values::Chars(chars(&SEGMENT_NAMES)),
+    )
+    .attr("long_name", "description of hydraulic segment")
+    .attr("units", "unitless");
     for pv in &PARAM_VARS {
-        let dims: &[&str] = match pv.dims {
-            Dims::Scalar => &[],
-            Dims::Pft => &["pft"],
-            Dims::SegmentPft => &["nvegwcs", "pft"],
-        };
         let per_pft: Vec<f64> = (0..NPFT).map(pv.default).collect();
-        let values: Vec<f64> = match pv.dims {
-            Dims::Scalar => vec![(pv.default)(0)],
-            Dims::Pft => per_pft,
-            Dims::SegmentPft => (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
+        let (dims, values): (&[&str], Vec<f64>) = match pv.dims {
+            Dims::Pft => (&["pft"], per_pft),
+            Dims::SegmentPft => (
+                &["segment", "pft"],
+                (0..NVEGWCS).flat_map(|_| per_pft.iter().copied()).collect(),
+            ),
+            Dims::VariantsPft => (
+                &["variants", "pft"],
+                (0..NVARIANTS)
+                    .flat_map(|_| per_pft.iter().copied())
+                    .collect(),
+            ),
         };
         w.var(pv.name, dims, values)
             .attr("long_name", pv.long_name)
-            .attr("units", pv.units);
+            .attr("units", pv.units)
+            .attr("coordinates", "pftname");
     }
     w.save(path)
 }
 
 /// Reads a params file: checks the PFT list against CLM5's, then every variable the demo
-/// model uses. Errors name the file and variable.
+/// model uses, by its dimensions' names (CLM5's `(segment, pft)` or the older
+/// `(nvegwcs, pft)`; `rootprof_beta` on `(variants, pft)`, its water variant, or on `(pft)`);
+/// `d_max` and `csoilc` when the file has them. Errors name the file and variable.
 pub fn read_params(path: &Path) -> Result<Params> {
     let file = crate::nc::open(path)?;
     let names = read_pft_names(&file, path)?;
     crate::clm::check_pft_order(&names, path)?;
     let mut params = Params::defaults();
     for pv in &PARAM_VARS {
-        let values = crate::nc::read_f64(&file, path, pv.name)?;
-        let want = match pv.dims {
-            Dims::Scalar => 1,
-            Dims::Pft => NPFT,
-            Dims::SegmentPft => NPFT * NVEGWCS,
-        };
-        if values.len() != want {
-            bail!(
-                "{}: {} has {} values, expected {want}",
+        let var = crate::nc::variable(&file, path, pv.name)?;
+        let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+        let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
+        let layout = |d: &[String]| {
+            format!(
+                "{}: {} has dimensions ({})",
                 path.display(),
                 pv.name,
-                values.len()
+                d.join(", ")
+            )
+        };
+        let values = crate::nc::read_f64(&file, path, pv.name)?;
+        let (outer, per_pft_pos) = match (pv.dims, dims.len()) {
+            (_, 1) if dims[0] == "pft" && pv.dims != Dims::SegmentPft => (1, 0),
+            (Dims::SegmentPft, 2) if SEGMENT_DIMS.contains(&dims[0].as_str()) => (shape[0], 1),
+            (Dims::VariantsPft, 2) if dims[0] == "variants" => (shape[0], 1),
+            _ => bail!(
+                "{}, the demo model reads it on ({})",
+                layout(&dims),
+                match pv.dims {
+                    Dims::Pft => "pft",
+                    Dims::SegmentPft => "segment, pft",
+                    Dims::VariantsPft => "variants, pft",
+                }
+            ),
+        };
+        if shape[per_pft_pos] != NPFT {
+            bail!(
+                "{}: pft has {}, CLM5 has {NPFT}",
+                layout(&dims),
+                shape[per_pft_pos]
             );
         }
-        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        if pv.dims == Dims::SegmentPft && outer != NVEGWCS {
             bail!(
-                "{}: {} value {i} is missing or not finite",
+                "{}: {} has {outer} segments, CLM5 has {NVEGWCS}",
                 path.display(),
                 pv.name
             );
         }
-        match pv.dims {
-            Dims::Scalar => {
-                params.scalar.insert(pv.name.into(), values[0]);
-            }
-            Dims::Pft => {
-                params.pft.insert(pv.name.into(), values);
-            }
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            bail!(
+                "{}: {} value {i} (pft {}) is missing or not finite",
+                path.display(),
+                pv.name,
+                i % NPFT
+            );
+        }
+        let reduced: Vec<f64> = match pv.dims {
+            Dims::Pft => values,
+            // the water variant (the first) when there are two
+            Dims::VariantsPft => values[..NPFT].to_vec(),
             Dims::SegmentPft => {
                 let values = &values;
                 let seg = |p: usize| (0..NVEGWCS).map(move |s| values[s * NPFT + p]);
-                let reduced: Vec<f64> = (0..NPFT)
+                (0..NPFT)
                     .map(|p| {
                         if pv.name == "kmax" {
                             // four segments in series, scaled so equal segments give kmax
@@ -301,10 +368,32 @@ pub fn read_params(path: &Path) -> Result<Params> {
                             seg(p).sum::<f64>() / NVEGWCS as f64
                         }
                     })
-                    .collect();
-                params.pft.insert(pv.name.into(), reduced);
+                    .collect()
             }
+        };
+        params.pft.insert(pv.name.into(), reduced);
+    }
+    for name in PARAMFILE_OR_NAMELIST {
+        let Some(var) = file.variable(name) else {
+            continue;
+        };
+        let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+        let values = crate::nc::read_f64(&file, path, name)?;
+        let value = match (dims.as_slice(), values.as_slice()) {
+            ([], [v]) => *v,
+            ([d], [v]) if d == "allpfts" => *v,
+            _ => bail!(
+                "{}: {name} has dimensions ({}), the demo model reads it as one value (no \
+                 dimension, or allpfts = 1)",
+                path.display(),
+                dims.join(", ")
+            ),
+        };
+        if !value.is_finite() {
+            bail!("{}: {name} is missing or not finite", path.display());
         }
+        params.scalar.insert(name.into(), value);
+        params.from_paramfile.insert(name.into());
     }
     Ok(params)
 }
@@ -363,6 +452,11 @@ pub fn parse_user_nl(text: &str, path: &Path) -> Result<UserNl> {
             )
         })?;
         let name = name.trim().to_lowercase();
+        // an indexed name (hist_nhtfrq(1) = 0) sets that variable's element
+        let name = match name.split_once('(') {
+            Some((base, _)) => base.trim().to_string(),
+            None => name,
+        };
         let values = split_values(value);
         if name == "paramfile" {
             let p = values
@@ -421,7 +515,7 @@ mod tests {
 
     #[test]
     fn user_nl_lines_parse_like_fortran() {
-        let text = "! a comment\n paramfile = '/x/params.nc' ! trailing\nfff = 2.5d-1\nBASEFLOW_SCALAR=1e-3\nhist_fincl1 = 'SOILLIQ','SOILICE'\n\n";
+        let text = "! a comment\n paramfile = '/x/params.nc' ! trailing\nfff = 2.5d-1\nBASEFLOW_SCALAR=1e-3\nhist_fincl1 = 'SOILLIQ','SOILICE'\nhist_nhtfrq(1) = 0\n\n";
         let nl = parse_user_nl(text, Path::new("user_nl_clm")).unwrap();
         assert_eq!(nl.paramfile, Some(PathBuf::from("/x/params.nc")));
         assert_eq!(nl.values["fff"], 0.25);
@@ -451,12 +545,20 @@ mod tests {
         assert_eq!(params.pft("medlynslope")[4], 4.12);
         assert!((params.pft("kmax")[4] - 2e-8).abs() < 1e-22);
         assert_eq!(params.get("d_max"), 15.0);
+        assert!(params.from_paramfile.is_empty());
         let f = netcdf::open(&p).unwrap();
         let names = read_pft_names(&f, &p).unwrap();
         assert_eq!(names[78], "irrigated_tropical_soybean");
-        assert_eq!(
-            f.variable("kmax").unwrap().dimensions()[0].name(),
-            "nvegwcs"
-        );
+        let dims = |v: &str| -> Vec<String> {
+            f.variable(v)
+                .unwrap()
+                .dimensions()
+                .iter()
+                .map(|d| d.name())
+                .collect()
+        };
+        assert_eq!(dims("kmax"), ["segment", "pft"]);
+        assert_eq!(dims("rootprof_beta"), ["variants", "pft"]);
+        assert!(f.variable("d_max").is_none() && f.variable("csoilc").is_none());
     }
 }

@@ -82,18 +82,35 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
             casedir.display()
         );
     }
-    let datm = (int("DATM_CLMNCEP_YR_START")?, int("DATM_CLMNCEP_YR_END")?);
+    // CTSM 5.x cases (CDEPS) have DATM_YR_*, older ones (MCT) DATM_CLMNCEP_YR_*
+    let prefix = if env.contains_key("DATM_YR_START") {
+        "DATM_YR"
+    } else {
+        "DATM_CLMNCEP_YR"
+    };
+    let datm = (
+        int(&format!("{prefix}_START"))?,
+        int(&format!("{prefix}_END"))?,
+    );
     if datm.1 < datm.0 {
         bail!(
-            "{}: DATM_CLMNCEP_YR_END {} is before DATM_CLMNCEP_YR_START {}",
+            "{}: {prefix}_END {} is before {prefix}_START {}",
             casedir.display(),
             datm.1,
             datm.0
         );
     }
+    let archive = get("DOUT_S_ROOT")?;
+    if archive.contains('$') {
+        bail!(
+            "{}: DOUT_S_ROOT = '{archive}' in env_run.xml holds a CIME variable or $ENV{{...}}, \
+             which the demo model does not expand: set it to a path with ./xmlchange",
+            casedir.display()
+        );
+    }
     Ok(CaseSetup {
         case: get("CASE")?.clone(),
-        archive: PathBuf::from(get("DOUT_S_ROOT")?),
+        archive: PathBuf::from(archive),
         start_year,
         stop_years,
         datm_years: datm,
@@ -397,6 +414,17 @@ fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
         None => Params::defaults(),
     };
     for (k, v) in &nl.values {
+        if params.from_paramfile.contains(k) {
+            bail!(
+                "{}: {k} is set here but the params file {} holds {k} (as CLM from c200425 on \
+                 does): change it in the params file, or leave it out of user_nl_clm",
+                nl_path.display(),
+                nl.paramfile
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
         params.scalar.insert(k.clone(), *v);
     }
     let known = default_fields();

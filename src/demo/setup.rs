@@ -48,14 +48,23 @@ pub fn truth_params() -> Result<Params> {
     for (name, s) in TRUTH {
         for w in spec.get(name)?.writes(s) {
             if w.pfts.is_empty() {
-                p.scalar.insert(name.to_string(), w.value);
+                let v = if w.relative {
+                    p.get(name) * w.value
+                } else {
+                    w.value
+                };
+                p.scalar.insert(name.to_string(), v);
             } else {
                 let arr = p
                     .pft
                     .get_mut(name)
                     .with_context(|| format!("{name} is not per PFT"))?;
                 for i in w.pfts {
-                    arr[i] = w.value;
+                    if w.relative {
+                        arr[i] *= w.value;
+                    } else {
+                        arr[i] = w.value;
+                    }
                 }
             }
         }
@@ -101,8 +110,10 @@ fn truth_text() -> Result<String> {
 /// [`super::obs::VARIABLES`] are made again. 2: the observations have `H` and the config a
 /// `[test_case]` table. 3: the config calibrates on the unbiased observations
 /// (`obs/fluxnet_mte_nobias.nc`) and names its test cases `demo_test_{member}` (cases of
-/// the biased calibration keep their `demo_opt_` names).
-pub const VERSION: u32 = 3;
+/// the biased calibration keep their `demo_opt_` names). 4: the params file has the layout
+/// of CLM5's c171117 (`segment`, `rootprof_beta` on `(variants, pft)`, no `d_max`/`csoilc`,
+/// which the spec sets as namelist values).
+pub const VERSION: u32 = 4;
 
 /// Whether an observation file has every variable the demo writes (a file made before `H`
 /// was added lacks it). Opened directly, not through [`crate::nc::open`], which would mark
@@ -136,7 +147,7 @@ pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
     write_text("config.toml", CONFIG)?;
     write_text("obs/truth.toml", &truth_text()?)?;
     let pf = dir.join("clm5_params.demo.nc");
-    if !pf.exists() {
+    if !pf.exists() || !current {
         params::write_default_params(&pf)?;
     }
     let biased = dir.join("obs/fluxnet_mte.nc");
@@ -220,6 +231,11 @@ mod tests {
         // observation files without H
         std::fs::create_dir_all(d.join("obs")).unwrap();
         std::fs::write(d.join("config.toml"), "# old\n").unwrap();
+        // and a params file of version 3 (segments named nvegwcs, d_max in the file)
+        let mut w = crate::nc::Writer::new(crate::nc::Format::Offset64);
+        w.dim("nvegwcs", 4);
+        w.var("d_max", &[], vec![15.0f64]);
+        w.save(&d.join("clm5_params.demo.nc")).unwrap();
         for f in ["obs/fluxnet_mte.nc", "obs/fluxnet_mte_nobias.nc"] {
             let mut w = crate::nc::Writer::new(crate::nc::Format::Netcdf4);
             w.dim("x", 1);
@@ -228,7 +244,11 @@ mod tests {
         }
         assert!(!obs_complete(&d.join("obs/fluxnet_mte.nc")));
         ensure(d, (2000, 2000)).unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "3\n");
+        assert_eq!(std::fs::read_to_string(d.join("version")).unwrap(), "4\n");
+        // version 4: the params file in c171117's layout, d_max a namelist value
+        let pf = netcdf::open(d.join("clm5_params.demo.nc")).unwrap();
+        assert!(pf.variable("d_max").is_none() && pf.dimension("segment").is_some());
+        assert!(crate::demo::read_params(&d.join("clm5_params.demo.nc")).is_ok());
         let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
         assert!(
             cfg.contains("FSH = { obs = \"H\", model = \"FSH\" }"),

@@ -49,6 +49,22 @@ impl std::fmt::Debug for LocalModel {
 /// Checks the backend settings before anything is made.
 pub fn check(s: &Settings) -> Result<()> {
     let b = &s.backend;
+    let mut paths: Vec<(&str, &Path)> = vec![
+        ("[archive] root", &s.archive_root),
+        ("[backend] cases_dir", &s.cases_dir),
+    ];
+    if let Some(p) = &b.ctsm_root {
+        paths.push(("[backend] ctsm_root", p));
+    }
+    if let Some(p) = &b.base_case {
+        paths.push(("[backend] base_case", p));
+    }
+    if let Some(p) = &s.base_paramfile {
+        paths.push(("base_paramfile of the parameter spec", p));
+    }
+    for (setting, p) in paths {
+        no_cime_variables(setting, &p.display().to_string())?;
+    }
     match b.kind.as_str() {
         "cime" => {
             if b.ctsm_root.is_none() && b.base_case.is_none() {
@@ -66,7 +82,11 @@ pub fn check(s: &Settings) -> Result<()> {
                     );
                 }
             }
-            for (k, v) in xml_settings(s, "CASE")? {
+            for (k, v) in
+                xml_settings(s, "CASE")?
+                    .into_iter()
+                    .chain(datm_settings(s, Datm::Cdeps, None)?)
+            {
                 check_xml(&k, &v)?;
             }
             Ok(())
@@ -105,7 +125,108 @@ fn check_xml(k: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-/// The `./xmlchange` settings of a CIME case, in order.
+/// A path clmtune uses itself may not hold a CIME variable (`$CASEROOT`, `${CASE}`) or
+/// `$ENV{...}`: clmtune does not expand them, and used as they are they would make folders
+/// named after them. The error names the setting.
+pub fn no_cime_variables(setting: &str, path: &str) -> Result<()> {
+    if path.contains('$') {
+        bail!(
+            "{setting} = '{}' holds a '$' (a CIME variable or $ENV{{...}}): clmtune does not \
+             expand these in its own paths; give the path itself (`./xmlquery --value VAR` in a \
+             case prints a CIME variable expanded)",
+            path.escape_debug()
+        );
+    }
+    Ok(())
+}
+
+/// The DATM variables of a case: CTSM 5.x cases (CDEPS) have `DATM_YR_START/END/ALIGN`,
+/// older ones (MCT) `DATM_CLMNCEP_YR_START/END/ALIGN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datm {
+    /// CDEPS: `DATM_YR_*`.
+    Cdeps,
+    /// MCT: `DATM_CLMNCEP_YR_*`.
+    Mct,
+}
+
+impl Datm {
+    /// The prefix of the variables, e.g. `DATM_YR`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Datm::Cdeps => "DATM_YR",
+            Datm::Mct => "DATM_CLMNCEP_YR",
+        }
+    }
+
+    /// Asks the case in `dir` (`./xmlquery --value DATM_YR_START`, then
+    /// `DATM_CLMNCEP_YR_START`) which variables it has; `None` in a dry run.
+    fn of_case(dir: &Path, case: &str, run: &mut Runner) -> Result<Option<Datm>> {
+        let mut answers = Vec::new();
+        for d in [Datm::Cdeps, Datm::Mct] {
+            let var = format!("{}_START", d.prefix());
+            match run.ask(&["./xmlquery".into(), "--value".into(), var.clone()], dir)? {
+                Ok(_) => return Ok(Some(d)),
+                Err(_) if run.dry_run => {
+                    run.note(
+                        "(the case answers: CDEPS if it has DATM_YR_START, else MCT's \
+                         DATM_CLMNCEP_YR_START; the dry run shows CDEPS's names)",
+                    )?;
+                    return Ok(None);
+                }
+                Err(why) => answers.push(format!("{var}: {why}")),
+            }
+        }
+        bail!(
+            "case {case}: datm_years is set but ./xmlquery finds neither DATM_YR_START (CTSM \
+             5.x, CDEPS) nor DATM_CLMNCEP_YR_START (MCT) in {} ({}): is its compset one with \
+             DATM (an I compset)? Leave datm_years out otherwise",
+            dir.display(),
+            answers.join("; ")
+        )
+    }
+}
+
+/// The year of a `RUN_STARTDATE` value (`YYYY-MM-DD`).
+fn start_year(date: &str) -> Option<i64> {
+    date.trim().split('-').next()?.parse().ok()
+}
+
+/// The DATM settings of a case with the variables `datm`: first and last forcing year, and
+/// `_ALIGN` = the first simulated year (RUN_STARTDATE's year, from the config's xmlchange
+/// when it sets RUN_STARTDATE, else `run_start_year` asked of the case), so the forcing
+/// cycle starts with the run.
+fn datm_settings(
+    s: &Settings,
+    datm: Datm,
+    run_start_year: Option<i64>,
+) -> Result<Vec<(String, String)>> {
+    let Some([a, z]) = s.backend.datm_years else {
+        return Ok(Vec::new());
+    };
+    let p = datm.prefix();
+    let mut out = vec![
+        (format!("{p}_START"), a.to_string()),
+        (format!("{p}_END"), z.to_string()),
+    ];
+    let configured = s.backend.xmlchange.get("RUN_STARTDATE").map(|v| match v {
+        toml::Value::String(x) => x.clone(),
+        other => other.to_string(),
+    });
+    let align = match configured {
+        Some(d) => Some(start_year(&d).with_context(|| {
+            format!("[backend] xmlchange RUN_STARTDATE = '{d}' is not YYYY-MM-DD")
+        })?),
+        None => run_start_year,
+    };
+    if let Some(y) = align {
+        out.push((format!("{p}_ALIGN"), y.to_string()));
+    }
+    Ok(out)
+}
+
+/// The `./xmlchange` settings of a CIME case, in order (the DATM years apart: see
+/// [`datm_settings`]).
 fn xml_settings(s: &Settings, case: &str) -> Result<Vec<(String, String)>> {
     let b = &s.backend;
     let mut out: Vec<(String, String)> = vec![
@@ -117,10 +238,6 @@ fn xml_settings(s: &Settings, case: &str) -> Result<Vec<(String, String)>> {
         ("CONTINUE_RUN".into(), "FALSE".into()),
         ("RESUBMIT".into(), "0".into()),
     ];
-    if let Some([a, z]) = b.datm_years {
-        out.push(("DATM_CLMNCEP_YR_START".into(), a.to_string()));
-        out.push(("DATM_CLMNCEP_YR_END".into(), z.to_string()));
-    }
     if let Some(q) = &b.queue {
         out.push(("JOB_QUEUE".into(), q.clone()));
     }
@@ -161,21 +278,71 @@ fn build_planned(exe: &Path) -> bool {
 }
 
 impl Cime {
-    /// CIME's `scripts` folder: `CTSM/cime/scripts`, else the base case's CIMEROOT.
-    fn scripts(s: &Settings) -> Result<PathBuf> {
+    /// CIME's `scripts` folder: `CTSM/cime/scripts`, else the base case's CIMEROOT. A
+    /// CIMEROOT holding a CIME variable or `$ENV{...}` is expanded by the base case's
+    /// `./xmlquery --value CIMEROOT`, or refused naming it.
+    fn scripts(s: &Settings, run: &mut Runner) -> Result<PathBuf> {
         if let Some(root) = &s.backend.ctsm_root {
             return Ok(root.join("cime").join("scripts"));
         }
         let base = s.backend.base_case.as_ref().context("no base_case")?;
         let env = crate::cime::read_env_xml(&base.join("env_case.xml"))
             .with_context(|| format!("base_case {}", base.display()))?;
-        let cime = env.get("CIMEROOT").with_context(|| {
-            format!(
-                "base_case {}: no CIMEROOT in env_case.xml; set ctsm_root",
-                base.display()
-            )
-        })?;
-        Ok(Path::new(cime).join("scripts"))
+        let mut cime = env
+            .get("CIMEROOT")
+            .with_context(|| {
+                format!(
+                    "base_case {}: no CIMEROOT in env_case.xml; set ctsm_root",
+                    base.display()
+                )
+            })?
+            .clone();
+        if cime.contains('$') {
+            let argv: Vec<String> = vec!["./xmlquery".into(), "--value".into(), "CIMEROOT".into()];
+            let answer = if run.dry_run {
+                // asked in a dry run too (the base case exists already), without a log
+                crate::output::println(&format!(
+                    "  ask: (cd {} && ./xmlquery --value CIMEROOT)",
+                    super::runner::shell_quote(&base.display().to_string())
+                ));
+                let out = std::process::Command::new(base.join("xmlquery"))
+                    .args(&argv[1..])
+                    .current_dir(base)
+                    .env_clear()
+                    .envs(super::runner::clean_env())
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .with_context(|| {
+                        format!("cannot run ./xmlquery in base_case {}", base.display())
+                    })?;
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if out.status.success() {
+                    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+                } else {
+                    Err(text.trim().lines().last().unwrap_or("").to_string())
+                }
+            } else {
+                run.ask(&argv, base)?
+            };
+            match answer {
+                Ok(v) if !v.is_empty() && !v.contains('$') => cime = v,
+                Ok(v) => bail!(
+                    "base_case {}: CIMEROOT = '{cime}' in env_case.xml and ./xmlquery --value \
+                     CIMEROOT gives '{v}': not a path clmtune can use; set ctsm_root",
+                    base.display()
+                ),
+                Err(why) => bail!(
+                    "base_case {}: CIMEROOT = '{cime}' in env_case.xml and ./xmlquery --value \
+                     CIMEROOT cannot expand it ({why}); set ctsm_root, or the variable it needs",
+                    base.display()
+                ),
+            }
+        }
+        Ok(Path::new(&cime).join("scripts"))
     }
 
     fn tool(dir: &Path, name: &str) -> String {
@@ -191,7 +358,7 @@ impl Backend for Cime {
     fn create(&self, ens: &Ensemble, m: &Member, dir: &Path, run: &mut Runner) -> Result<()> {
         let s = &ens.settings;
         let b = &s.backend;
-        let scripts = Cime::scripts(s)?;
+        let scripts = Cime::scripts(s, run)?;
         let parent = dir.parent().unwrap_or(Path::new("."));
         if !run.dry_run {
             std::fs::create_dir_all(parent)
@@ -231,6 +398,39 @@ impl Backend for Cime {
         }
         run.run(&argv, parent)?;
         let mut settings = xml_settings(s, &m.case)?;
+        if b.datm_years.is_some() {
+            // the variables this case has (MCT or CDEPS), and its first year for _ALIGN
+            let datm = Datm::of_case(dir, &m.case, run)?;
+            let first = if b.xmlchange.contains_key("RUN_STARTDATE") {
+                None
+            } else {
+                match run.ask(
+                    &[
+                        "./xmlquery".into(),
+                        "--value".into(),
+                        "RUN_STARTDATE".into(),
+                    ],
+                    dir,
+                )? {
+                    Ok(d) => Some(start_year(&d).with_context(|| {
+                        format!("case {}: RUN_STARTDATE = '{d}' is not YYYY-MM-DD", m.case)
+                    })?),
+                    Err(_) if run.dry_run => None,
+                    Err(why) => bail!(
+                        "case {}: ./xmlquery --value RUN_STARTDATE failed in {}: {why}",
+                        m.case,
+                        dir.display()
+                    ),
+                }
+            };
+            let datm_vars = datm_settings(s, datm.unwrap_or(Datm::Cdeps), first)?;
+            if run.dry_run && first.is_none() && !b.xmlchange.contains_key("RUN_STARTDATE") {
+                run.note("(and _ALIGN = the year of the case's RUN_STARTDATE)")?;
+            }
+            // before the config's own xmlchange settings, which come last and so win
+            let at = settings.len() - b.xmlchange.len();
+            settings.splice(at..at, datm_vars);
+        }
         let build_here =
             b.base_case.is_none() && !build_marker.exists() && !build_planned(&shared_exe);
         if b.base_case.is_none() {
@@ -246,6 +446,27 @@ impl Backend for Cime {
                 &["./xmlchange".into(), "--id".into(), k, "--val".into(), v],
                 dir,
             )?;
+        }
+        // where the case archives, expanded by CIME: it must be where clmtune reads
+        let want = s.archive_root.join(&m.case);
+        match run.ask(
+            &["./xmlquery".into(), "--value".into(), "DOUT_S_ROOT".into()],
+            dir,
+        )? {
+            Ok(got) if Path::new(&got) == want => {}
+            Ok(got) => bail!(
+                "case {}: ./xmlquery --value DOUT_S_ROOT gives '{got}', but clmtune reads the \
+                 history files from {} ([archive] root / case): does the config's xmlchange \
+                 set DOUT_S_ROOT?",
+                m.case,
+                want.display()
+            ),
+            Err(_) if run.dry_run => {}
+            Err(why) => bail!(
+                "case {}: ./xmlquery --value DOUT_S_ROOT failed in {}: {why}",
+                m.case,
+                dir.display()
+            ),
         }
         run.run(&["./case.setup".into()], dir)?;
         if build_here {

@@ -194,6 +194,16 @@ impl Ensemble {
             );
         }
         backend::check(&settings)?;
+        let spec_namelist: Vec<String> = params
+            .iter()
+            .filter(|p| p.location == Location::Namelist)
+            .map(|p| p.name.clone())
+            .collect();
+        namelist::check_config_lines(
+            &settings.backend.user_nl_clm,
+            &spec_namelist,
+            !settings.hist_fincl1.is_empty(),
+        )?;
         let members = design
             .members
             .iter()
@@ -284,6 +294,7 @@ impl Ensemble {
                 Location::Paramfile => vars.push(VarWrites {
                     name: p.name.clone(),
                     writes,
+                    dim_indices: p.dim_indices.clone(),
                 }),
                 Location::Namelist => nl.push((p.name.clone(), writes[0].value)),
             }
@@ -314,8 +325,11 @@ impl Ensemble {
                 Some(self.case_dir(m).join(format!("{stem}.{}.nc", m.case)))
             }
         };
-        let lines = namelist::user_nl_lines(paramfile.as_deref(), &nl, &self.settings.hist_fincl1)
-            .with_context(|| format!("member {} (case {})", m.label, m.case))?;
+        let mut lines =
+            namelist::user_nl_lines(paramfile.as_deref(), &nl, &self.settings.hist_fincl1)
+                .with_context(|| format!("member {} (case {})", m.label, m.case))?;
+        // the config's lines for every member (checked when the ensemble was made)
+        lines.extend(self.settings.backend.user_nl_clm.iter().cloned());
         Ok((paramfile, vars, lines))
     }
 
@@ -713,14 +727,18 @@ impl Ensemble {
                     ));
                     for v in &vars {
                         for w in &v.writes {
+                            let mut at = if w.pfts.is_empty() {
+                                "-".to_string()
+                            } else {
+                                compact(&w.pfts)
+                            };
+                            for (d, idx) in &v.dim_indices {
+                                at.push_str(&format!(", {d} {}", compact(idx)));
+                            }
                             crate::output::println(&format!(
-                                "    {}[pft {}] = {:e}",
+                                "    {}[pft {at}] {} {:e}",
                                 v.name,
-                                if w.pfts.is_empty() {
-                                    "-".to_string()
-                                } else {
-                                    compact(&w.pfts)
-                                },
+                                if w.relative { "*=" } else { "=" },
                                 w.value
                             ));
                         }

@@ -79,6 +79,132 @@ pub fn user_nl_lines(
     Ok(out)
 }
 
+/// The variable a `user_nl_clm` line sets, lower case and without an index (`hist_fincl1`
+/// for `hist_fincl1 = 'TLAI'`, `hist_mfilt` for `hist_mfilt(1) = 12`), after checking the
+/// line as a Fortran namelist assignment: `name = value` (an optional `(index)` after the
+/// name), one `=` outside quotes, quotes balanced, no control character, no `&` or `/`
+/// outside quotes (they would open or close a namelist group), a value after the `=`; a `!`
+/// comment at the end is allowed. The error says what is wrong, quoting the line.
+pub fn check_user_nl_line(line: &str) -> Result<String> {
+    let shown = shown(line);
+    if let Some(c) = line.chars().find(|c| c.is_control()) {
+        bail!(
+            "'{shown}': holds the control character {}",
+            c.escape_debug()
+        );
+    }
+    // the assignment, without a trailing comment; quotes tracked (a doubled quote inside a
+    // string, Fortran's escape, toggles twice)
+    let mut quote: Option<char> = None;
+    let mut eq = None;
+    let mut end = line.len();
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '!') => {
+                end = i;
+                break;
+            }
+            (None, '=') => {
+                if eq.is_some() {
+                    bail!("'{shown}': more than one '=' outside quotes (one assignment per line)");
+                }
+                eq = Some(i);
+            }
+            (None, '&' | '/') => {
+                bail!("'{shown}': '{c}' outside quotes would open or close a namelist group")
+            }
+            _ => {}
+        }
+    }
+    if quote.is_some() {
+        bail!("'{shown}': the quotes are not balanced");
+    }
+    let Some(eq) = eq else {
+        bail!("'{shown}': not a 'name = value' line");
+    };
+    let name = line[..eq].trim();
+    let value = line[eq + 1..end].trim();
+    let (base, index) = match name.split_once('(') {
+        Some((b, rest)) => (b.trim(), Some(rest)),
+        None => (name, None),
+    };
+    if let Some(rest) = index {
+        let ok = rest.strip_suffix(')').is_some_and(|i| {
+            !i.trim().is_empty()
+                && i.chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, ',' | ':' | ' ' | '-'))
+        });
+        if !ok {
+            bail!("'{shown}': '{name}' is not a namelist name with an index like name(1)");
+        }
+    }
+    if !is_identifier(base) {
+        bail!(
+            "'{shown}': '{}' is not a Fortran name (letters, digits, underscores, a letter first)",
+            base.escape_debug()
+        );
+    }
+    if value.is_empty() {
+        bail!("'{shown}': no value after '='");
+    }
+    Ok(base.to_lowercase())
+}
+
+/// A line as an error message quotes it: control characters escaped, quotes as they are.
+fn shown(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Checks the `user_nl_clm` lines of the config (`[backend] user_nl_clm`) for every member:
+/// each a namelist assignment ([`check_user_nl_line`]), no variable twice, and none of the
+/// variables clmtune writes itself (`paramfile`, the spec's namelist parameters `spec_names`,
+/// `hist_fincl1` when clmtune writes it). Errors name the line by its number and text.
+pub fn check_config_lines(lines: &[String], spec_names: &[String], own_hist: bool) -> Result<()> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        let name = check_user_nl_line(line)
+            .map_err(|e| anyhow::anyhow!("[backend] user_nl_clm line {n} {e}"))?;
+        let shown = shown(line);
+        if name == "paramfile" {
+            bail!(
+                "[backend] user_nl_clm line {n} '{shown}': clmtune writes each member's paramfile \
+                 (set base_paramfile in the parameter spec instead)"
+            );
+        }
+        if spec_names.iter().any(|s| s.to_lowercase() == name) {
+            bail!(
+                "[backend] user_nl_clm line {n} '{shown}': {name} is a namelist parameter of the \
+                 spec, which clmtune sets for each member"
+            );
+        }
+        if own_hist && name == "hist_fincl1" {
+            bail!(
+                "[backend] user_nl_clm line {n} '{shown}': clmtune writes hist_fincl1 for the \
+                 fields it reads; give extra fields as hist_fincl2 or in that list"
+            );
+        }
+        if let Some((_, first)) = seen.iter().find(|(s, _)| *s == name) {
+            bail!(
+                "[backend] user_nl_clm line {n} '{shown}': {name} is already set on line {first} \
+                 (CLM's build-namelist refuses a variable set twice)"
+            );
+        }
+        seen.push((name, n));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +250,74 @@ mod tests {
         assert!(user_nl_lines(Some(&PathBuf::from("/a\n/p.nc")), &[], &[]).is_err());
         assert!(user_nl_lines(None, &[], &["GPP'\n".into()]).is_err());
         assert!(user_nl_lines(None, &[("fff".into(), f64::NAN)], &[]).is_err());
+    }
+
+    #[test]
+    fn config_lines_are_checked_as_fortran_namelist_lines() {
+        for (line, name) in [
+            ("hist_mfilt = 12", "hist_mfilt"),
+            ("hist_fincl2 = 'TLAI', 'GPP' ! monthly", "hist_fincl2"),
+            ("finidat = '/d/x.clm2.r.0016-01-01-00000.nc'", "finidat"),
+            ("HIST_NHTFRQ(1) = 0", "hist_nhtfrq"),
+            ("fsurdat = 'it''s.nc'", "fsurdat"),
+            ("use_init_interp = .true.", "use_init_interp"),
+        ] {
+            assert_eq!(check_user_nl_line(line).unwrap(), name, "{line}");
+        }
+        for (line, why) in [
+            ("hist_fincl1 = 'TLAI", "the quotes are not balanced"),
+            ("hist_mfilt 12", "not a 'name = value' line"),
+            ("hist_mfilt = ", "no value after '='"),
+            ("hist mfilt = 1", "is not a Fortran name"),
+            ("a = 1, b = 2", "more than one '='"),
+            ("a = 1 /", "would open or close a namelist group"),
+            ("&clm_inparm", "would open or close"),
+            ("a = 1\nb = 2", "control character"),
+            ("a(x) = 1", "with an index like name(1)"),
+        ] {
+            let e = check_user_nl_line(line).unwrap_err().to_string();
+            assert!(e.contains(why), "{line}: {e}");
+        }
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let spec = vec!["fff".to_string()];
+        assert!(check_config_lines(
+            &lines(&["hist_mfilt = 12", "hist_fincl2 = 'TSA'"]),
+            &spec,
+            true
+        )
+        .is_ok());
+        let e = check_config_lines(
+            &lines(&["hist_mfilt = 12", "paramfile = 'x.nc'"]),
+            &spec,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("user_nl_clm line 2 'paramfile = 'x.nc''"), "{e}");
+        let e = check_config_lines(&lines(&["FFF = 2"]), &spec, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1") && e.contains("fff is a namelist parameter of the spec"),
+            "{e}"
+        );
+        let e = check_config_lines(&lines(&["hist_mfilt = 1", "hist_mfilt = 12"]), &spec, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("already set on line 1"),
+            "{e}"
+        );
+        let e = check_config_lines(&lines(&["hist_fincl1 = 'TSA'"]), &spec, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clmtune writes hist_fincl1"), "{e}");
+        let e = check_config_lines(&lines(&["x = 'a"]), &spec, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[backend] user_nl_clm line 1 'x = 'a': the quotes are not balanced"),
+            "{e}"
+        );
     }
 }

@@ -71,6 +71,59 @@ impl Runner {
             ));
             return Ok(String::new());
         }
+        let (status, stdout, log) = self.exec(argv, cwd)?;
+        if !status.success() {
+            let last = stdout
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .to_string();
+            bail!(
+                "{} failed ({}) in {}: {last} (log {})",
+                shown.join(" "),
+                status,
+                cwd.display(),
+                log.display()
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Runs a question such as `./xmlquery --value VAR` in `cwd`, logged like [`Runner::run`]:
+    /// its output when it succeeds, `Err(last line of its output)` when it exits non-zero
+    /// (e.g. the case has no such variable). In a dry run the command is printed and the
+    /// answer is `Err("dry run")`.
+    pub fn ask(
+        &mut self,
+        argv: &[String],
+        cwd: &Path,
+    ) -> Result<std::result::Result<String, String>> {
+        if self.dry_run {
+            self.run(argv, cwd)?;
+            return Ok(Err("dry run".into()));
+        }
+        let (status, stdout, _) = self.exec(argv, cwd)?;
+        if status.success() {
+            Ok(Ok(stdout.trim().to_string()))
+        } else {
+            Ok(Err(stdout
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()))
+        }
+    }
+
+    /// Runs `argv` in `cwd` with its output in the next log: exit status, output, log.
+    fn exec(
+        &mut self,
+        argv: &[String],
+        cwd: &Path,
+    ) -> Result<(std::process::ExitStatus, String, PathBuf)> {
+        let shown: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
         std::fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
         let tool = Path::new(&argv[0])
@@ -123,22 +176,7 @@ impl Runner {
         use std::io::Write;
         writeln!(f, "# ended {}: {status}", crate::files::now_utc())?;
         self.logs.push(log.clone());
-        if !status.success() {
-            let last = stdout
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .to_string();
-            bail!(
-                "{} failed ({}) in {}: {last} (log {})",
-                shown.join(" "),
-                status,
-                cwd.display(),
-                log.display()
-            );
-        }
-        Ok(stdout)
+        Ok((status, stdout, log))
     }
 
     /// Notes a step in the log (or prints it in a dry run).

@@ -66,14 +66,29 @@ pub struct Group {
     pub pfts: Vec<usize>,
 }
 
-/// One value written: to these PFTs (every other dimension, e.g. each `nvegwcs` segment,
-/// included), or to the whole variable when `pfts` is empty.
+/// One value written: to these PFTs (at every index of the variable's other dimensions, e.g.
+/// each `segment` of `kmax` or each `variants` entry of `rootprof_beta`, unless the
+/// parameter's `dim_indices` narrows them), or to the whole variable when `pfts` is empty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Write {
     /// PFT indices, empty = the whole variable.
     pub pfts: Vec<usize>,
-    /// The physical value.
+    /// The physical value, or for a relative write the factor.
     pub value: f64,
+    /// `value` is a factor on each written element's own value in the base params file (a
+    /// relative range), not the value itself.
+    pub relative: bool,
+}
+
+impl Write {
+    /// A write of the physical `value` to `pfts`.
+    pub fn value(pfts: Vec<usize>, value: f64) -> Write {
+        Write {
+            pfts,
+            value,
+            relative: false,
+        }
+    }
 }
 
 /// One parameter of the spec, checked.
@@ -99,6 +114,10 @@ pub struct Parameter {
     pub pft_default: Option<Vec<f64>>,
     /// The default run serves as this end of the one-at-a-time pair.
     pub oaat_default_as: Option<End>,
+    /// Indices of the variable's dimensions other than `pft` that are written (spec key
+    /// `dim_indices`, e.g. `{ variants = "0" }` for the first variant of `rootprof_beta`);
+    /// a dimension not named here is written at every index.
+    pub dim_indices: Vec<(String, Vec<usize>)>,
 }
 
 impl Parameter {
@@ -114,35 +133,29 @@ impl Parameter {
                 .groups
                 .iter()
                 .enumerate()
-                .map(|(g, grp)| Write {
-                    pfts: grp.pfts.clone(),
-                    value: min[g] + s * (max[g] - min[g]),
-                })
+                .map(|(g, grp)| Write::value(grp.pfts.clone(), min[g] + s * (max[g] - min[g])))
                 .collect(),
             Range::Relative { lo, hi } => {
                 let f = 1.0 + lo + s * (hi - lo);
-                match &self.pft_default {
-                    Some(d) => self
+                if self.location == Location::Paramfile {
+                    // each element's own value in the base file times f (so segments and
+                    // variants that differ keep their proportions)
+                    return self
                         .groups
                         .iter()
-                        .flat_map(|g| g.pfts.iter())
-                        .map(|&p| Write {
-                            pfts: vec![p],
-                            value: d[p] * f,
+                        .map(|g| Write {
+                            pfts: g.pfts.clone(),
+                            value: f,
+                            relative: true,
                         })
-                        .collect(),
-                    None => {
-                        let d = self.default.as_deref().unwrap_or(&[]);
-                        self.groups
-                            .iter()
-                            .zip(d)
-                            .map(|(g, d)| Write {
-                                pfts: g.pfts.clone(),
-                                value: d * f,
-                            })
-                            .collect()
-                    }
+                        .collect();
                 }
+                let d = self.default.as_deref().unwrap_or(&[]);
+                self.groups
+                    .iter()
+                    .zip(d)
+                    .map(|(g, d)| Write::value(g.pfts.clone(), d * f))
+                    .collect()
             }
         }
     }
@@ -186,6 +199,9 @@ pub struct Spec {
     pub base_paramfile: Option<PathBuf>,
     /// The parameters, in file order.
     pub parameters: Vec<Parameter>,
+    /// Notes printed while checking the spec against its base params file (a default the
+    /// spec gives that the file disagrees with; the default run uses the file).
+    pub notes: Vec<String>,
 }
 
 /// A number or a list of numbers.
@@ -219,6 +235,7 @@ struct RawParameter {
     max: Option<Numbers>,
     relative: Option<[f64; 2]>,
     oaat_default_as: Option<String>,
+    dim_indices: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,6 +340,7 @@ impl Spec {
             path: path.to_path_buf(),
             base_paramfile,
             parameters,
+            notes: Vec::new(),
         })
     }
 
@@ -374,6 +392,7 @@ impl Spec {
             .with_context(|| format!("base_paramfile of {}", self.path.display()))?;
         let names = clm::read_pft_names(&file, base)?;
         clm::check_pft_order(&names, base)?;
+        let mut notes = Vec::new();
         for p in self
             .parameters
             .iter_mut()
@@ -381,8 +400,9 @@ impl Spec {
         {
             let var = crate::nc::variable(&file, base, &p.name)
                 .with_context(|| format!("parameter '{}' of {}", p.name, self.path.display()))?;
-            let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
-            let has_pft = dims.iter().any(|d| d == "pft");
+            let layout = super::paramfile::Layout::of(&var, base, &p.name, &p.dim_indices)
+                .with_context(|| format!("parameter '{}' of {}", p.name, self.path.display()))?;
+            let has_pft = layout.pft_pos.is_some();
             if p.per_pft() != has_pft {
                 bail!(
                     "{}: parameter '{}' {} but {} has dimensions ({})",
@@ -394,42 +414,85 @@ impl Spec {
                         "has no pft_indices"
                     },
                     base.display(),
-                    dims.join(", ")
+                    layout.dims.join(", ")
                 );
             }
             let values = crate::nc::read_f64(&file, base, &p.name)?;
-            let per_pft: Vec<f64> = if has_pft {
-                // the first value along every other dimension (e.g. segment 1 of kmax)
-                let pos = dims.iter().position(|d| d == "pft").unwrap_or(0);
-                let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
-                let stride: usize = shape[pos + 1..].iter().product();
-                (0..clm::NPFT).map(|k| values[k * stride]).collect()
-            } else {
-                vec![values.first().copied().unwrap_or(f64::NAN)]
+            // the values written, by PFT (every written index of the other dimensions)
+            let mut by_pft: Vec<Vec<f64>> = vec![Vec::new(); if has_pft { clm::NPFT } else { 1 }];
+            for (i, pft) in layout.positions() {
+                by_pft[pft.unwrap_or(0)].push(values[i]);
+            }
+            // each PFT's default: its first written value (e.g. segment 1 of kmax)
+            let per_pft: Vec<f64> = by_pft
+                .iter()
+                .map(|v| v.first().copied().unwrap_or(f64::NAN))
+                .collect();
+            let group_values = |g: &Group| -> Vec<f64> {
+                if g.pfts.is_empty() {
+                    by_pft[0].clone()
+                } else {
+                    g.pfts
+                        .iter()
+                        .flat_map(|&k| by_pft[k].iter().copied())
+                        .collect()
+                }
             };
             let group_default: Vec<Option<f64>> = p
                 .groups
                 .iter()
                 .map(|g| {
-                    if g.pfts.is_empty() {
-                        return Some(per_pft[0]);
-                    }
-                    let v = per_pft[g.pfts[0]];
-                    g.pfts.iter().all(|&k| per_pft[k] == v).then_some(v)
+                    let v = group_values(g);
+                    let first = *v.first()?;
+                    v.iter().all(|&x| x == first).then_some(first)
                 })
                 .collect();
             match &p.default {
                 Some(given) => {
                     for ((g, d), f) in p.groups.iter().zip(given).zip(&group_default) {
-                        if let Some(f) = f {
-                            if (d - f).abs() > 1e-6 * f.abs().max(d.abs()) {
-                                crate::output::println(&format!(
-                                    "note: {}: {} default[{}] = {d} but {} has {f} (the default \
-                                     run uses the file)",
+                        match f {
+                            Some(f) if (d - f).abs() > 1e-6 * f.abs().max(d.abs()) => {
+                                notes.push(format!(
+                                    "note: {}: {} default[{}] = {d} but {} has {f} (the \
+                                     default run uses the file)",
                                     self.path.display(),
                                     p.name,
                                     g.name,
                                     base.display()
+                                ));
+                            }
+                            Some(_) => {}
+                            None => {
+                                let v = group_values(g);
+                                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                                let differ = v
+                                    .iter()
+                                    .filter(|&&x| (x - d).abs() > 1e-6 * x.abs().max(d.abs()))
+                                    .count();
+                                notes.push(format!(
+                                    "note: {}: {} default[{}] = {d} but {}'s values there vary \
+                                     by PFT{} ({lo} to {hi}; {differ} of {} differ from {d}); \
+                                     the default run uses the file's values",
+                                    self.path.display(),
+                                    p.name,
+                                    g.name,
+                                    base.display(),
+                                    if layout.dims.len() > 1 {
+                                        format!(
+                                            " or {}",
+                                            layout
+                                                .dims
+                                                .iter()
+                                                .filter(|d| *d != "pft")
+                                                .cloned()
+                                                .collect::<Vec<_>>()
+                                                .join("/")
+                                        )
+                                    } else {
+                                        String::new()
+                                    },
+                                    v.len()
                                 ));
                             }
                         }
@@ -445,6 +508,10 @@ impl Spec {
                 p.pft_default = Some(per_pft);
             }
         }
+        for n in &notes {
+            crate::output::println(n);
+        }
+        self.notes = notes;
         Ok(())
     }
 }
@@ -566,6 +633,23 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
             }
             v
         });
+    let mut dim_indices = Vec::new();
+    for (dim, text) in r.dim_indices.unwrap_or_default() {
+        if location == Location::Namelist {
+            bail!("a namelist parameter has no dim_indices");
+        }
+        if dim == "pft" {
+            bail!("dim_indices: give the PFTs with pft_indices, not dim_indices.pft");
+        }
+        if !is_identifier(&dim) {
+            bail!(
+                "dim_indices: '{}' is not a dimension name",
+                dim.escape_debug()
+            );
+        }
+        let idx = parse_index_list(&text).with_context(|| format!("dim_indices.{dim}"))?;
+        dim_indices.push((dim, idx));
+    }
     Ok(Parameter {
         name: r.name,
         location,
@@ -576,5 +660,27 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
         default,
         pft_default,
         oaat_default_as,
+        dim_indices,
     })
+}
+
+/// Parses an index list such as `"0"` or `"0-1,3"` (0-based indices along a dimension; the
+/// dimension's length is checked against the params file when it is opened).
+pub fn parse_index_list(text: &str) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        match (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+            (Ok(a), Ok(b)) if a <= b => out.extend(a..=b),
+            _ => bail!(
+                "'{}': '{}' is not an index or a range like 0-1",
+                text.escape_debug(),
+                part.escape_debug()
+            ),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }

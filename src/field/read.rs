@@ -258,7 +258,7 @@ pub fn read_files(
                 let alone = e - k == 1 && count[t] == 0;
                 let was_alone = single[t].take();
                 count[t] += e - k;
-                days[t] += smp[k..e].iter().map(|s| s.end - s.start).sum::<f64>();
+                days[t] += smp[k..e].iter().map(|s| s.days).sum::<f64>();
                 for (v, name) in vars.iter().enumerate() {
                     let l = &layouts[v];
                     let vals = read_samples(&f, &hf.path, name, k, e - k, &l.shape)
@@ -283,11 +283,7 @@ pub fn read_files(
                         }
                     }
                     for (j, chunk) in vals.chunks_exact(n).enumerate() {
-                        let wt = if alone {
-                            1.0
-                        } else {
-                            smp[k + j].end - smp[k + j].start
-                        };
+                        let wt = if alone { 1.0 } else { smp[k + j].days };
                         for ((si, wi), &x) in s.iter_mut().zip(w.iter_mut()).zip(chunk) {
                             if !x.is_nan() {
                                 *si += wt * x;
@@ -297,7 +293,7 @@ pub fn read_files(
                     }
                 }
                 if alone {
-                    single[t] = Some(smp[k].end - smp[k].start);
+                    single[t] = Some(smp[k].days);
                 }
             }
             k = e;

@@ -14,6 +14,25 @@ pub fn demo_fixture() {
     });
 }
 
+/// A real CLM/CTSM file of `tests/data/real` (see SOURCES.md there: they are fetched from
+/// public repositories, not committed): looked for under `$CLMTUNE_REAL_DATA`, the crate's
+/// `tests/data/real` and `../shared/data/real`. `None`, with a note on stderr, when it is
+/// not present: the test that needs it then checks nothing and says so.
+pub fn real_data(rel: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Some(d) = std::env::var_os("CLMTUNE_REAL_DATA") {
+        places.push(PathBuf::from(d));
+    }
+    places.push(root.join("tests/data/real"));
+    places.push(root.join("../shared/data/real"));
+    let found = places.iter().map(|p| p.join(rel)).find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("skipped: real data {rel} not present (see tests/data/real/SOURCES.md)");
+    }
+    found
+}
+
 /// An experiment folder with the demo spec and params file and a config of 1 analysed year
 /// (year 2, after 1 year of spin-up) and `members` members; `backend` is the [backend] body.
 pub fn experiment(dir: &Path, members: usize, backend: &str) -> PathBuf {
