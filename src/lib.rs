@@ -22,6 +22,7 @@ pub mod grids;
 pub mod interrupt;
 pub mod metrics;
 pub mod nc;
+/// numpy `.npy` files (numbers, and object arrays of numbers) as `f64` arrays: [`npy::read_npy`].
 pub mod npy;
 pub mod output;
 pub mod plot;
