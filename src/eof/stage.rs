@@ -746,7 +746,7 @@ impl EofStage {
     /// ensemble.
     pub fn has_observed(&self, v: &str) -> bool {
         match &self.settings.processed {
-            Some(p) => !p.variables.get(v).is_some_and(|pv| pv.u_obs.is_some()),
+            Some(p) => p.variables.get(v).is_none_or(|pv| pv.u_obs.is_none()),
             None => true,
         }
     }

@@ -166,8 +166,9 @@ fn read_samples(
     shape: &[usize],
 ) -> Result<Vec<f64>> {
     let v = nc::variable(file, path, name)?;
-    let mut ext: Vec<std::ops::Range<usize>> = vec![first..first + count];
-    ext.extend(shape.iter().map(|&n| 0..n));
+    let ext: Vec<std::ops::Range<usize>> = std::iter::once(first..first + count)
+        .chain(shape.iter().map(|&n| 0..n))
+        .collect();
     let mut vals: Vec<f64> = v
         .get_values::<f64, _>(ext)
         .with_context(|| format!("{}: cannot read variable {name}", path.display()))?;
