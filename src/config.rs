@@ -138,9 +138,9 @@ impl Observations {
     /// `regrid`.
     pub fn read_options(&self) -> Result<crate::field::obs::ReadOptions> {
         let first_month = match &self.first_month {
-            Some(m) => Some(
-                crate::field::obs::parse_month(m).context("[observations] first_month")?,
-            ),
+            Some(m) => {
+                Some(crate::field::obs::parse_month(m).context("[observations] first_month")?)
+            }
             None => None,
         };
         Ok(crate::field::obs::ReadOptions {
@@ -847,7 +847,10 @@ mod tests {
         // the one-file example: its file for every variable, default options
         let c = Config::parse(EXAMPLE, Path::new("/exp/hydro.toml")).unwrap();
         let o = c.observations.as_ref().unwrap();
-        assert_eq!(o.file_of(&o.variables["GPP"]), Path::new("/exp/obs/fluxnet_mte.nc"));
+        assert_eq!(
+            o.file_of(&o.variables["GPP"]),
+            Path::new("/exp/obs/fluxnet_mte.nc")
+        );
         assert!(o.read_options_of(&o.variables["GPP"]).unwrap().is_default());
     }
 
@@ -887,7 +890,9 @@ mod tests {
             "sigma_years = [1982, 2008]\nregrid = \"nearest\"",
         ));
         assert!(
-            msg.contains("observations.regrid") && msg.contains("bilinear") && msg.contains("conservative"),
+            msg.contains("observations.regrid")
+                && msg.contains("bilinear")
+                && msg.contains("conservative"),
             "{msg}"
         );
         let msg = e(&EXAMPLE.replace(

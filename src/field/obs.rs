@@ -240,7 +240,6 @@ impl Bilinear {
     }
 }
 
-
 /// The edges of the cells of a lat/lon grid, in file order (degrees): (south, north) of
 /// each latitude row, clipped to the poles, and (west, east) of each longitude column, with
 /// `0 < east - west <= 360` (east may pass 360, west may be negative).
@@ -340,7 +339,10 @@ fn lon_edges(lon: &[f64]) -> Vec<(f64, f64)> {
         .iter()
         .copied()
         .enumerate()
-        .fold((0, f64::NEG_INFINITY), |a, (r, g)| if g > a.1 { (r, g) } else { a });
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |a, (r, g)| if g > a.1 { (r, g) } else { a },
+        );
     // a regional grid: the widest gap is its outside
     let outside = (wg > 1.5 * smallest).then_some(widest);
     let mut out = vec![(0.0, 0.0); n];
@@ -634,7 +636,10 @@ fn read_bounds(
     }
     let b = nc::read_f64(file, path, &name)?;
     if b.iter().any(|x| !x.is_finite()) {
-        bail!("{}: the bounds {name} of {coord} have missing values", path.display());
+        bail!(
+            "{}: the bounds {name} of {coord} have missing values",
+            path.display()
+        );
     }
     Ok(Some(b.chunks(2).map(|c| (c[0], c[1])).collect()))
 }
@@ -688,9 +693,9 @@ fn coordinate_months(
         .filter(|b| b.len() == 2 * times.len() && b.iter().all(|x| x.is_finite()));
     let unit = tunits.split_whitespace().next().unwrap_or("");
     if unit.eq_ignore_ascii_case("months") || unit.eq_ignore_ascii_case("month") {
-        let (_, date) = tunits
-            .split_once(" since ")
-            .ok_or_else(|| anyhow!("time units '{tunits}' are not of the form 'months since YYYY-MM-DD'"))?;
+        let (_, date) = tunits.split_once(" since ").ok_or_else(|| {
+            anyhow!("time units '{tunits}' are not of the form 'months since YYYY-MM-DD'")
+        })?;
         let since = parse_month(date.split_whitespace().next().unwrap_or(""))
             .with_context(|| format!("time units '{tunits}'"))?;
         return Ok((0..times.len())
@@ -857,10 +862,8 @@ pub fn read_obs_with(
         let raw: Vec<f64> = v
             .get_values::<f64, _>([t..t + 1, 0..ny, 0..nx])
             .with_context(|| format!("{}: cannot read {var} at time step {t}", path.display()))?;
-        let map = Array2::from_shape_vec(
-            (ny, nx),
-            raw.into_iter().map(|x| decode.value(x)).collect(),
-        )?;
+        let map =
+            Array2::from_shape_vec((ny, nx), raw.into_iter().map(|x| decode.value(x)).collect())?;
         let row = match &weights {
             Weights::Bilinear(w) => w.apply(&map)?,
             Weights::Conservative(w) => w.apply(&map)?,
@@ -1044,7 +1047,15 @@ mod tests {
         assert_eq!(parse_month("2000-01").unwrap(), (2000, 1));
         assert_eq!(parse_month(" 1982-7 ").unwrap(), (1982, 7));
         assert_eq!(parse_month("2000-02-01").unwrap(), (2000, 2));
-        for bad in ["2000", "2000-13", "2000-00", "Jan 2000", "2000-01-40", "2000--01", ""] {
+        for bad in [
+            "2000",
+            "2000-13",
+            "2000-00",
+            "Jan 2000",
+            "2000-01-40",
+            "2000--01",
+            "",
+        ] {
             let e = parse_month(bad).unwrap_err().to_string();
             assert!(e.contains("write it as YYYY-MM"), "{bad}: {e}");
         }
@@ -1076,11 +1087,18 @@ mod tests {
         for k in [0, 5, 800, 3311] {
             let (i, j) = (k / 72, k % 72);
             let a = r2 * cell_area(e.lat[i], e.lon[j]);
-            assert!((a / g.area[k] - 1.0).abs() < 1e-12, "{k}: {a} {}", g.area[k]);
+            assert!(
+                (a / g.area[k] - 1.0).abs() < 1e-12,
+                "{k}: {a} {}",
+                g.area[k]
+            );
         }
         // descending latitudes and -180..180 longitudes: the same edges per centre
         let lat2: Vec<f64> = lat.iter().rev().copied().collect();
-        let lon2: Vec<f64> = lon.iter().map(|&x| if x >= 180.0 { x - 360.0 } else { x }).collect();
+        let lon2: Vec<f64> = lon
+            .iter()
+            .map(|&x| if x >= 180.0 { x - 360.0 } else { x })
+            .collect();
         let e2 = CellEdges::from_centres(&lat2, &lon2).unwrap();
         assert_eq!(e2.lat[0], (88.0, 90.0));
         assert_eq!(e2.lon[36], (177.5, 182.5));
@@ -1161,7 +1179,8 @@ mod tests {
         let w = Conservative::new(&src, &dst).unwrap();
         let out = w.apply(&Array2::from_elem((180, 360), 3.25)).unwrap();
         assert!(out.iter().all(|&x| (x - 3.25).abs() < 1e-12));
-        let f = |la: f64, lo: f64| 2.0 + la.to_radians().sin() * 3.0 + (2.0 * lo.to_radians()).cos();
+        let f =
+            |la: f64, lo: f64| 2.0 + la.to_radians().sin() * 3.0 + (2.0 * lo.to_radians()).cos();
         let map = Array2::from_shape_fn((180, 360), |(i, j)| f(slat[i], slon[j]));
         let out = w.apply(&map).unwrap();
         let src_integral: f64 = (0..180 * 360)

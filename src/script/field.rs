@@ -691,7 +691,10 @@ pub mod field_fns {
         for (k, v) in &options {
             let text = || {
                 v.clone().into_string().map_err(|_| {
-                    script_err(format!("read_obs: option {k} must be text, not {}", type_name(v)))
+                    script_err(format!(
+                        "read_obs: option {k} must be text, not {}",
+                        type_name(v)
+                    ))
                 })
             };
             match k.as_str() {
