@@ -73,7 +73,8 @@ pub struct Sensitivity {
     pub outputs: BTreeMap<String, String>,
 }
 
-/// One calibration variable: the observed and the model variable.
+/// One calibration variable: the observed and the model variable, and (one file per
+/// variable, ILAMB style) where and how its observations are read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObsVariable {
@@ -81,13 +82,27 @@ pub struct ObsVariable {
     pub obs: String,
     /// Model variable or expression.
     pub model: String,
+    /// This variable's observation file, in place of `[observations] file` (relative to the
+    /// config's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The month of the first step of this variable's file (`"2000-01"`), in place of
+    /// `[observations] first_month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_month: Option<String>,
+    /// The observed variable's units, in place of the file's `units` attribute (a file
+    /// without one, or CMIP's `kg m-2 s-1` of carbon: `units = "kgC m-2 s-1"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
 }
 
 /// `[observations]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Observations {
-    /// The observation file.
+    /// The observation file of every variable without its own `file`; may be omitted (then
+    /// empty) when every variable names one.
+    #[serde(default, skip_serializing_if = "path_is_empty")]
     pub file: PathBuf,
     /// Years matched to the analysed simulation years.
     pub years: [i64; 2],
@@ -96,8 +111,58 @@ pub struct Observations {
     /// Fraction of months a regridded cell must be valid in to enter the data mask.
     #[serde(default = "default_coverage")]
     pub min_coverage: f64,
+    /// The month of the first step (`"2000-01"`) of files whose time dimension (`month`,
+    /// `time`) has no coordinate variable; the steps are consecutive months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_month: Option<String>,
+    /// How observations are put onto the model grid: `bilinear` (the default, the authors'
+    /// choice) or `conservative` (area-weighted means over each model cell; lat/lon model
+    /// grids only).
+    #[serde(default)]
+    pub regrid: crate::field::obs::Regrid,
     /// Calibration variable -> observed and model variable.
     pub variables: BTreeMap<String, ObsVariable>,
+}
+
+fn path_is_empty(p: &Path) -> bool {
+    p.as_os_str().is_empty()
+}
+
+impl Observations {
+    /// The observation file of a variable: its own `file`, else `[observations] file`.
+    pub fn file_of<'a>(&'a self, v: &'a ObsVariable) -> &'a Path {
+        v.file.as_deref().unwrap_or(&self.file)
+    }
+
+    /// How the observations of `[observations]` as a whole are read: `first_month` and
+    /// `regrid`.
+    pub fn read_options(&self) -> Result<crate::field::obs::ReadOptions> {
+        let first_month = match &self.first_month {
+            Some(m) => {
+                Some(crate::field::obs::parse_month(m).context("[observations] first_month")?)
+            }
+            None => None,
+        };
+        Ok(crate::field::obs::ReadOptions {
+            first_month,
+            regrid: self.regrid,
+            units: None,
+        })
+    }
+
+    /// How the observations of a variable are read: its own `first_month` and `units`, else
+    /// those of `[observations]`, and `[observations] regrid`.
+    pub fn read_options_of(&self, v: &ObsVariable) -> Result<crate::field::obs::ReadOptions> {
+        let mut o = self.read_options()?;
+        if let Some(m) = &v.first_month {
+            o.first_month = Some(
+                crate::field::obs::parse_month(m)
+                    .with_context(|| format!("variable {}: first_month", v.obs))?,
+            );
+        }
+        o.units = v.units.clone();
+        Ok(o)
+    }
 }
 
 fn default_coverage() -> f64 {
@@ -444,6 +509,47 @@ impl Config {
                     "names no calibration variable",
                 ));
             }
+            let month = |key: &str, m: &Option<String>| match m {
+                Some(m) => crate::field::obs::parse_month(m)
+                    .map(|_| ())
+                    .map_err(|e| problem(key, Some(format!("{m:?}")), &format!("{e:#}"))),
+                None => Ok(()),
+            };
+            month("observations.first_month", &o.first_month)?;
+            for (name, v) in &o.variables {
+                month(
+                    &format!("observations.variables.{name}.first_month"),
+                    &v.first_month,
+                )?;
+                if path_is_empty(&o.file) && v.file.as_deref().is_none_or(path_is_empty) {
+                    return Err(problem(
+                        "observations.file",
+                        None,
+                        &format!(
+                            "is missing: name one file for all variables, or give {name} its own (e.g. {name} = {{ obs = {:?}, model = {:?}, file = \"obs/{}.nc\" }})",
+                            v.obs,
+                            v.model,
+                            v.obs.to_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &self.test_case {
+            for (name, v) in &t.variables {
+                let own = [
+                    ("file", v.file.is_some()),
+                    ("first_month", v.first_month.is_some()),
+                    ("units", v.units.is_some()),
+                ];
+                if let Some((key, _)) = own.iter().find(|x| x.1) {
+                    return Err(problem(
+                        &format!("test_case.variables.{name}.{key}"),
+                        None,
+                        "is not read: the test case reads its further variables from [observations] file with [observations] first_month (own files, first months and units are for calibration variables in [observations.variables])",
+                    ));
+                }
+            }
         }
         if let Some(p) = &self.processed {
             if p.variables.is_empty() {
@@ -551,7 +657,14 @@ impl Config {
             fix(p);
         }
         if let Some(o) = &mut self.observations {
-            fix(&mut o.file);
+            if !path_is_empty(&o.file) {
+                fix(&mut o.file);
+            }
+            for v in o.variables.values_mut() {
+                if let Some(f) = &mut v.file {
+                    fix(f);
+                }
+            }
         }
         if let Some(p) = &mut self.processed {
             fix(&mut p.design);
@@ -708,6 +821,92 @@ mod tests {
         assert!(
             e.contains("config h.toml: [observations] min_coverage = 1.5: must be in (0, 1]"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn observation_files_per_variable_and_first_month() {
+        // ILAMB style: no [observations] file, one per variable (relative to the config)
+        let text = EXAMPLE
+            .replace("file = \"obs/fluxnet_mte.nc\"\n", "first_month = \"2000-01\"\nregrid = \"conservative\"\n")
+            .replace(
+                "GPP = { obs = \"GPP\", model = \"GPP\" }",
+                "GPP = { obs = \"gpp\", model = \"GPP\", file = \"obs/gpp_0.5x0.5.nc\", units = \"kgC m-2 s-1\" }",
+            )
+            .replace(
+                "LHF = { obs = \"LE\", model = \"EFLX_LH_TOT\" }",
+                "LHF = { obs = \"hfls\", model = \"EFLX_LH_TOT\", file = \"/data/hfls.nc\", first_month = \"1982-01\" }",
+            );
+        let c = Config::parse(&text, Path::new("/exp/hydro.toml")).unwrap();
+        let o = c.observations.as_ref().unwrap();
+        assert!(o.file.as_os_str().is_empty());
+        assert_eq!(o.regrid, crate::field::obs::Regrid::Conservative);
+        let (g, l) = (&o.variables["GPP"], &o.variables["LHF"]);
+        assert_eq!(o.file_of(g), Path::new("/exp/obs/gpp_0.5x0.5.nc"));
+        assert_eq!(o.file_of(l), Path::new("/data/hfls.nc"));
+        let go = o.read_options_of(g).unwrap();
+        assert_eq!(go.first_month, Some((2000, 1)));
+        assert_eq!(go.units.as_deref(), Some("kgC m-2 s-1"));
+        assert_eq!(go.regrid, crate::field::obs::Regrid::Conservative);
+        assert_eq!(o.read_options_of(l).unwrap().first_month, Some((1982, 1)));
+        // the one-file example: its file for every variable, default options
+        let c = Config::parse(EXAMPLE, Path::new("/exp/hydro.toml")).unwrap();
+        let o = c.observations.as_ref().unwrap();
+        assert_eq!(
+            o.file_of(&o.variables["GPP"]),
+            Path::new("/exp/obs/fluxnet_mte.nc")
+        );
+        assert!(o.read_options_of(&o.variables["GPP"]).unwrap().is_default());
+    }
+
+    #[test]
+    fn observation_keys_are_checked() {
+        let e = |text: &str| {
+            format!(
+                "{:#}",
+                Config::parse(text, Path::new("h.toml")).unwrap_err()
+            )
+        };
+        // no file at all for a variable
+        let msg = e(&EXAMPLE.replace("file = \"obs/fluxnet_mte.nc\"\n", ""));
+        assert!(
+            msg.contains("[observations] file is missing: name one file for all variables, or give GPP its own")
+                && msg.contains("file = \"obs/gpp.nc\""),
+            "{msg}"
+        );
+        let msg = e(&EXAMPLE.replace(
+            "sigma_years = [1982, 2008]",
+            "sigma_years = [1982, 2008]\nfirst_month = \"2000-13\"",
+        ));
+        assert!(
+            msg.contains("[observations] first_month = \"2000-13\": '2000-13' is not a month: write it as YYYY-MM"),
+            "{msg}"
+        );
+        let msg = e(&EXAMPLE.replace(
+            "GPP = { obs = \"GPP\", model = \"GPP\" }",
+            "GPP = { obs = \"GPP\", model = \"GPP\", first_month = \"Jan 2000\" }",
+        ));
+        assert!(
+            msg.contains("[observations.variables.GPP] first_month = \"Jan 2000\""),
+            "{msg}"
+        );
+        let msg = e(&EXAMPLE.replace(
+            "sigma_years = [1982, 2008]",
+            "sigma_years = [1982, 2008]\nregrid = \"nearest\"",
+        ));
+        assert!(
+            msg.contains("observations.regrid")
+                && msg.contains("bilinear")
+                && msg.contains("conservative"),
+            "{msg}"
+        );
+        let msg = e(&EXAMPLE.replace(
+            "FSH = { obs = \"H\", model = \"FSH\" }",
+            "FSH = { obs = \"H\", model = \"FSH\", file = \"obs/h.nc\" }",
+        ));
+        assert!(
+            msg.contains("[test_case.variables.FSH] file is not read"),
+            "{msg}"
         );
     }
 }

@@ -169,7 +169,13 @@ impl TestCase {
                 calibrated: true,
             })
             .collect();
-        let file = crate::nc::open(&s.obs_file)?;
+        // further variables come from [observations] file (none when every calibration
+        // variable has its own file)
+        let file = if s.obs_file.as_os_str().is_empty() {
+            None
+        } else {
+            Some(crate::nc::open(&s.obs_file)?)
+        };
         for v in further {
             if variables.iter().any(|x| x.name == v.name) {
                 bail!(
@@ -177,6 +183,13 @@ impl TestCase {
                     v.name
                 );
             }
+            let Some(file) = &file else {
+                notes.push(format!(
+                    "{}: there is no [observations] file to read {} from (each calibration variable has its own file), so {} is not judged",
+                    v.name, v.obs, v.name
+                ));
+                continue;
+            };
             if file.variable(&v.obs).is_none() {
                 notes.push(format!(
                     "{}: the observations ({}) have no {}, so {} is not judged",
@@ -215,14 +228,18 @@ impl TestCase {
         let mut observed = Vec::new();
         for (k, v) in variables.iter().enumerate() {
             let model = &default.fields[k];
-            let o = obs::read_obs(&s.obs_file, &v.obs, Some(s.obs_years), model.grid.clone())
+            let (path, opts) = match s.variables.iter().find(|x| x.name == v.name) {
+                Some(spec) => (s.obs_file_of(spec), &spec.obs_options),
+                None => (s.obs_file.as_path(), &s.obs_options),
+            };
+            let o = obs::read_obs_with(path, &v.obs, Some(s.obs_years), model.grid.clone(), opts)
                 .and_then(|o| o.convert(&model.units))
                 .with_context(|| {
                     format!(
                         "variable {}: observations {} in {}",
                         v.name,
                         v.obs,
-                        s.obs_file.display()
+                        path.display()
                     )
                 })?;
             observed.push(o);

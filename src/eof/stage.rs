@@ -13,6 +13,7 @@ use super::{Eof, Weighting};
 use crate::archive;
 use crate::array::csv::{fmt_number, write_records};
 use crate::config::Config;
+use crate::field::obs::ReadOptions;
 use crate::field::{obs, read, Field, Grid};
 use anyhow::{bail, Context, Result};
 use ndarray::{Array1, Array2, ArrayD, Axis};
@@ -33,6 +34,12 @@ pub struct VariableSpec {
     pub obs: String,
     /// The model expression over history variables.
     pub model: String,
+    /// Its own observation file (one file per variable), else [`Settings::obs_file`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obs_file: Option<PathBuf>,
+    /// How its observations are read (first month, regridding, units).
+    #[serde(default, skip_serializing_if = "ReadOptions::is_default")]
+    pub obs_options: ReadOptions,
 }
 
 /// Everything the stage's numbers depend on besides the runs (from the experiment config).
@@ -50,8 +57,11 @@ pub struct Settings {
     pub archive_root: PathBuf,
     /// Simulation years analysed (inclusive).
     pub years: (i64, i64),
-    /// The observation file.
+    /// The observation file (of every variable without its own; empty when each has one).
     pub obs_file: PathBuf,
+    /// How the observations of `obs_file` are read (`[observations] first_month`, `regrid`).
+    #[serde(default, skip_serializing_if = "ReadOptions::is_default")]
+    pub obs_options: ReadOptions,
     /// Observed years matched to the analysed simulation years (U_obs).
     pub obs_years: (i64, i64),
     /// Observed years whose single-year projections give sigma.
@@ -84,6 +94,7 @@ impl Settings {
                 cfg.path.display()
             );
         }
+        let ctx = || format!("config {}", cfg.path.display());
         let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
         let sigma = o.sigma_years.unwrap_or(o.years);
         Ok(Settings {
@@ -93,18 +104,23 @@ impl Settings {
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
             obs_file: o.file.clone(),
+            obs_options: o.read_options().context(ctx())?,
             obs_years: (o.years[0], o.years[1]),
             sigma_years: (sigma[0], sigma[1]),
             min_coverage: o.min_coverage,
             variables: o
                 .variables
                 .iter()
-                .map(|(k, v)| VariableSpec {
-                    name: k.clone(),
-                    obs: v.obs.clone(),
-                    model: v.model.clone(),
+                .map(|(k, v)| {
+                    Ok(VariableSpec {
+                        name: k.clone(),
+                        obs: v.obs.clone(),
+                        model: v.model.clone(),
+                        obs_file: v.file.clone(),
+                        obs_options: o.read_options_of(v).context(ctx())?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
             processed: None,
         })
     }
@@ -120,18 +136,26 @@ impl Settings {
         let sigma = o.and_then(|o| o.sigma_years).unwrap_or(years);
         let mut variables = Vec::new();
         for (k, v) in &p.variables {
-            let obs = match (&v.u_obs, o.and_then(|o| o.variables.get(k))) {
-                (Some(_), _) => String::new(),
-                (None, Some(ov)) => ov.obs.clone(),
-                (None, None) => bail!(
-                    "config {}: [processed.variables] {k} has no u_obs and sigma, and [observations.variables] has no {k}",
-                    cfg.path.display()
-                ),
-            };
+            let (obs, obs_file, obs_options) =
+                match (&v.u_obs, o.and_then(|o| o.variables.get(k).map(|ov| (o, ov)))) {
+                    (Some(_), _) => (String::new(), None, ReadOptions::default()),
+                    (None, Some((o, ov))) => (
+                        ov.obs.clone(),
+                        ov.file.clone(),
+                        o.read_options_of(ov)
+                            .with_context(|| format!("config {}", cfg.path.display()))?,
+                    ),
+                    (None, None) => bail!(
+                        "config {}: [processed.variables] {k} has no u_obs and sigma, and [observations.variables] has no {k}",
+                        cfg.path.display()
+                    ),
+                };
             variables.push(VariableSpec {
                 name: k.clone(),
                 obs,
                 model: v.var.clone().unwrap_or_else(|| k.clone()),
+                obs_file,
+                obs_options,
             });
         }
         Ok(Settings {
@@ -141,12 +165,23 @@ impl Settings {
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
             obs_file: o.map(|o| o.file.clone()).unwrap_or_default(),
+            obs_options: match o {
+                Some(o) => o
+                    .read_options()
+                    .with_context(|| format!("config {}", cfg.path.display()))?,
+                None => ReadOptions::default(),
+            },
             obs_years: (years[0], years[1]),
             sigma_years: (sigma[0], sigma[1]),
             min_coverage: o.map(|o| o.min_coverage).unwrap_or(0.8),
             variables,
             processed: Some(p.clone()),
         })
+    }
+
+    /// The observation file of a calibration variable: its own, else [`Settings::obs_file`].
+    pub fn obs_file_of<'a>(&'a self, v: &'a VariableSpec) -> &'a Path {
+        v.obs_file.as_deref().unwrap_or(&self.obs_file)
     }
 }
 
@@ -463,14 +498,15 @@ impl EofStage {
         let mut variables = Vec::new();
         for (k, v) in settings.variables.iter().enumerate() {
             let grid = ens[k].grid.clone();
-            let o = obs::read_obs(&settings.obs_file, &v.obs, Some((first, last)), grid)
+            let file = settings.obs_file_of(v);
+            let o = obs::read_obs_with(file, &v.obs, Some((first, last)), grid, &v.obs_options)
                 .and_then(|o| o.convert(&ens[k].units))
                 .with_context(|| {
                     format!(
                         "variable {}: observations {} in {}",
                         v.name,
                         v.obs,
-                        settings.obs_file.display()
+                        file.display()
                     )
                 })?;
             variables.push(VariableResult::compute(
@@ -633,11 +669,13 @@ impl EofStage {
                 _ => {
                     let first = settings.obs_years.0.min(settings.sigma_years.0);
                     let last = settings.obs_years.1.max(settings.sigma_years.1);
-                    let o = obs::read_obs(
-                        &settings.obs_file,
+                    let file = settings.obs_file_of(v);
+                    let o = obs::read_obs_with(
+                        file,
                         &v.obs,
                         Some((first, last)),
                         ens.grid.clone(),
+                        &v.obs_options,
                     )
                     .and_then(|o| o.convert(&ens.units))
                     .with_context(|| {
@@ -645,7 +683,7 @@ impl EofStage {
                             "variable {}: observations {} in {}",
                             v.name,
                             v.obs,
-                            settings.obs_file.display()
+                            file.display()
                         )
                     })?;
                     VariableResult::compute(&v.name, &ens, None, &dflt, &o, &settings)?
@@ -705,15 +743,22 @@ impl EofStage {
                 );
             }
             let units = self.variable(v)?.units.clone();
-            let o = obs::read_obs(&s.obs_file, &spec.obs, Some(s.obs_years), self.grid.clone())
-                .and_then(|o| o.convert(&units))
-                .with_context(|| {
-                    format!(
-                        "variable {v}: observations {} in {}",
-                        spec.obs,
-                        s.obs_file.display()
-                    )
-                })?;
+            let file = s.obs_file_of(spec);
+            let o = obs::read_obs_with(
+                file,
+                &spec.obs,
+                Some(s.obs_years),
+                self.grid.clone(),
+                &spec.obs_options,
+            )
+            .and_then(|o| o.convert(&units))
+            .with_context(|| {
+                format!(
+                    "variable {v}: observations {} in {}",
+                    spec.obs,
+                    file.display()
+                )
+            })?;
             return Ok(o.time_mean()?.values);
         }
         let out = [read::Output::new(&spec.name, &spec.model)?];
@@ -724,18 +769,20 @@ impl EofStage {
             s.years,
         )
         .with_context(|| format!("the default run {}", self.default_case))?;
-        let o = obs::read_obs(
-            &s.obs_file,
+        let file = s.obs_file_of(spec);
+        let o = obs::read_obs_with(
+            file,
             &spec.obs,
             Some(s.obs_years),
             dflt[0].grid.clone(),
+            &spec.obs_options,
         )
         .and_then(|o| o.convert(&dflt[0].units))
         .with_context(|| {
             format!(
                 "variable {v}: observations {} in {}",
                 spec.obs,
-                s.obs_file.display()
+                file.display()
             )
         })?;
         Ok(o.time_mean()?.values)

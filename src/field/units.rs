@@ -1,6 +1,6 @@
 //! Unit conversion driven by the `units` attribute, for the units CLM and FLUXNET-MTE use:
-//! carbon fluxes (gC m-2 s-1, gC m-2 d-1, umol CO2 m-2 s-1), water fluxes (mm s-1 = kg m-2
-//! s-1, mm d-1), energy fluxes (W m-2, MJ m-2 d-1), temperature (K, degC), area (m^2, km^2),
+//! carbon fluxes (gC m-2 s-1, gC m-2 d-1, umol CO2 m-2 s-1, kgC m-2 s-1), water fluxes (mm
+//! s-1 = kg m-2 s-1, mm d-1), energy fluxes (W m-2, MJ m-2 d-1), temperature (K, degC), area (m^2, km^2),
 //! water amounts (kg m-2) and lengths (m). Incompatible or unknown units are refused.
 
 /// A known unit: its spellings, the quantity it measures, and `canonical = value * scale +
@@ -60,11 +60,24 @@ const UNITS: &[Unit] = &[
     },
     Unit {
         names: &[
+            "kgC m-2 s-1",
+            "kg C m-2 s-1",
+            "kgC/m2/s",
+            "kgC/m^2/s",
+            "kgC m^-2 s^-1",
+        ],
+        quantity: "carbon flux",
+        scale: 1000.0,
+        offset: 0.0,
+    },
+    Unit {
+        names: &[
             "mm s-1",
             "mm/s",
             "kg m-2 s-1",
             "kg/m2/s",
             "kg/m^2/s",
+            "kg m^-2 s^-1",
             "mm H2O/s",
         ],
         quantity: "water flux",
@@ -78,8 +91,12 @@ const UNITS: &[Unit] = &[
             "mm/day",
             "mm day-1",
             "kg m-2 d-1",
+            "kg m-2 day-1",
             "kg/m2/d",
+            "kg/m2/day",
             "kg/m^2/day",
+            "mm d^-1",
+            "mm day^-1",
         ],
         quantity: "water flux",
         scale: 1.0 / DAY,
@@ -155,11 +172,26 @@ fn normalize(u: &str) -> String {
 
 fn lookup(u: &str) -> Option<&'static Unit> {
     let n = normalize(u);
+    // Fortran-style powers (`W m**-2`, CDO's spelling) are the same as `^`
+    let n = n.replace("**", "^");
     UNITS.iter().find(|unit| {
         unit.names
             .iter()
             .any(|name| name.eq_ignore_ascii_case(&n) && (name.len() > 1 || *name == n))
     })
+}
+
+/// Why two quantities do not convert, when a user may expect them to.
+fn incompatibility_hint(from: &str, to: &str) -> &'static str {
+    match (from, to) {
+        ("water flux", "energy flux") | ("energy flux", "water flux") => {
+            " (latent heat is evaporation times the latent heat of vaporisation, a physical assumption and not a unit conversion: compare latent heat with EFLX_LH_TOT, evaporation with QFLX_EVAP_TOT)"
+        }
+        ("water flux", "carbon flux") => {
+            " (kg m-2 s-1 is read as a water flux; a flux of kilograms of carbon is written kgC m-2 s-1: give the observed variable units = \"kgC m-2 s-1\")"
+        }
+        _ => "",
+    }
 }
 
 /// The quantity a unit measures ("carbon flux", "energy flux", ...), if known.
@@ -185,8 +217,10 @@ pub fn conversion(from: &str, to: &str) -> Result<(f64, f64), String> {
         lookup(to).ok_or_else(|| format!("unknown units '{to}' (cannot convert from '{from}')"))?;
     if f.quantity != t.quantity {
         return Err(format!(
-            "incompatible units: '{from}' ({}) cannot be converted to '{to}' ({})",
-            f.quantity, t.quantity
+            "incompatible units: '{from}' ({}) cannot be converted to '{to}' ({}){}",
+            f.quantity,
+            t.quantity,
+            incompatibility_hint(f.quantity, t.quantity)
         ));
     }
     Ok((f.scale / t.scale, (f.offset - t.offset) / t.scale))
@@ -428,6 +462,38 @@ mod tests {
         assert!((convert(0.0, "degC", "K") - 273.15).abs() < 1e-12);
         assert_eq!(convert(2.5, "km^2", "m^2"), 2.5e6);
         assert_eq!(convert(3.0, "kg m-2 s-1", "mm s-1"), 3.0);
+    }
+
+    #[test]
+    fn units_as_observation_products_write_them() {
+        // FLUXNET-MTE, the authors' files, FLUXCOM, GLEAM, ILAMB and CDO spellings
+        assert_eq!(convert(1.0, "gC/m2/day", "gC m-2 d-1"), 1.0);
+        assert_eq!(convert(86400.0, "gC m-2 d-1", "gC/m^2/s"), 1.0);
+        assert_eq!(convert(2.0, "W/m2", "W m-2"), 2.0);
+        assert_eq!(convert(2.0, "W m**-2", "W m-2"), 2.0);
+        assert!((convert(1.0, "MJ m-2 d-1", "W/m2") - 1e6 / 86400.0).abs() < 1e-12);
+        // water: kg m-2 s-1 = mm s-1 (1 kg of water over 1 m2 is 1 mm), 86400 mm/day
+        assert_eq!(convert(1.0, "kg m-2 s-1", "mm/day"), 86400.0);
+        assert_eq!(convert(86400.0, "mm/day", "kg m-2 s-1"), 1.0);
+        assert_eq!(convert(1.0, "kg m^-2 s^-1", "mm day-1"), 86400.0);
+        assert_eq!(convert(5.0, "kg m-2 day-1", "mm/d"), 5.0);
+        // carbon in kilograms (CMIP): 1 kgC m-2 s-1 = 1000 * 86400 gC m-2 d-1
+        assert_eq!(convert(1.0, "kgC m-2 s-1", "gC m-2 d-1"), 86_400_000.0);
+        assert_eq!(convert(1.0, "kg C m-2 s-1", "gC/m^2/s"), 1000.0);
+    }
+
+    #[test]
+    fn water_is_not_latent_heat_nor_carbon() {
+        let e = conversion("kg m-2 s-1", "W m-2").unwrap_err();
+        assert!(
+            e.contains("'kg m-2 s-1' (water flux) cannot be converted to 'W m-2' (energy flux)")
+                && e.contains("not a unit conversion"),
+            "{e}"
+        );
+        let e = conversion("mm/day", "W/m2").unwrap_err();
+        assert!(e.contains("latent heat of vaporisation"), "{e}");
+        let e = conversion("kg m-2 s-1", "gC m-2 d-1").unwrap_err();
+        assert!(e.contains("units = \"kgC m-2 s-1\""), "{e}");
     }
 
     #[test]

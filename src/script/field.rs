@@ -635,7 +635,10 @@ pub mod field_fns {
     /// Reads an observation variable from a CF gridded file (netCDF-4 or classic, latitudes
     /// either way, longitudes 0..360 or -180..180, standard or noleap calendar) for `years`
     /// [first, last] and regrids it bilinearly onto the grid of `like` (a model field):
-    /// periodic in longitude, missing where any of the four source neighbours is missing.
+    /// periodic in longitude, missing where a source neighbour of non-zero weight is missing
+    /// (so the same grid is the identity). Missing values: `_FillValue`, `missing_value`, or
+    /// -9999 when the variable declares neither. A file whose time dimension has no
+    /// coordinate variable needs the options form below (`first_month`).
     ///
     /// ```rhai
     /// let like = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
@@ -656,6 +659,64 @@ pub mod field_fns {
             Some(years_arg(&years)?)
         };
         crate::field::obs::read_obs(Path::new(path), var, y, like.0.grid.clone())
+            .map(|f| ScriptField(Arc::new(f)))
+            .map_err(err)
+    }
+
+    /// Reads an observation variable as [`read_obs`] does, with options: `first_month`
+    /// (`"2000-01"`: the month of the first step of a time dimension without a coordinate
+    /// variable, such as the authors' `month`), `regrid` (`"bilinear"`, the default, or
+    /// `"conservative"`: area-weighted means over each model cell, lat/lon grids only) and
+    /// `units` (in place of the file's `units` attribute).
+    ///
+    /// ```rhai
+    /// let like = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP;
+    /// let obs = read_obs(`${TEMP_DIR}/obs.nc`, "GPP", [2000, 2000], like, #{regrid: "conservative"});
+    /// obs.shape     //=> [12, 2, 3]
+    /// ```
+    #[rhai_fn(name = "read_obs", return_raw)]
+    pub fn read_obs_opts(
+        path: &str,
+        var: &str,
+        years: Dynamic,
+        like: ScriptField,
+        options: Map,
+    ) -> RResult<ScriptField> {
+        let y = if years.is_unit() {
+            None
+        } else {
+            Some(years_arg(&years)?)
+        };
+        let mut o = crate::field::obs::ReadOptions::default();
+        for (k, v) in &options {
+            let text = || {
+                v.clone().into_string().map_err(|_| {
+                    script_err(format!(
+                        "read_obs: option {k} must be text, not {}",
+                        type_name(v)
+                    ))
+                })
+            };
+            match k.as_str() {
+                "first_month" => {
+                    o.first_month = Some(
+                        crate::field::obs::parse_month(&text()?)
+                            .map_err(|e| script_err(format!("read_obs: first_month: {e:#}")))?,
+                    )
+                }
+                "regrid" => {
+                    o.regrid = crate::field::obs::Regrid::parse(&text()?)
+                        .map_err(|e| script_err(format!("read_obs: {e:#}")))?
+                }
+                "units" => o.units = Some(text()?),
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': read_obs takes first_month, regrid and units"
+                    )))
+                }
+            }
+        }
+        crate::field::obs::read_obs_with(Path::new(path), var, y, like.0.grid.clone(), &o)
             .map(|f| ScriptField(Arc::new(f)))
             .map_err(err)
     }
