@@ -113,6 +113,70 @@ pub fn read_chars(file: &netcdf::File, path: &Path, name: &str) -> Result<Vec<St
         .collect())
 }
 
+/// What a netCDF file holds, as `ncdump -h` shows it: its dimensions (the unlimited one
+/// marked), each variable with its type, dimensions, units and long name, and the global
+/// attributes (long values cut at 80 characters).
+pub fn describe(path: &Path) -> Result<String> {
+    let f = open(path)?;
+    let mut out = format!("{}\n", path.display());
+    out.push_str("dimensions:\n");
+    for d in f.dimensions() {
+        let unlimited = if d.is_unlimited() { " (unlimited)" } else { "" };
+        out.push_str(&format!("    {} = {}{unlimited}\n", d.name(), d.len()));
+    }
+    out.push_str("variables:\n");
+    for v in f.variables() {
+        let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+        let kind: String = match v.vartype() {
+            netcdf::types::NcVariableType::Float(netcdf::types::FloatType::F32) => "float".into(),
+            netcdf::types::NcVariableType::Float(_) => "double".into(),
+            netcdf::types::NcVariableType::Int(t) => {
+                use netcdf::types::IntType::*;
+                match t {
+                    I8 => "byte",
+                    U8 => "ubyte",
+                    I16 => "short",
+                    U16 => "ushort",
+                    I32 => "int",
+                    U32 => "uint",
+                    I64 => "int64",
+                    U64 => "uint64",
+                }
+                .into()
+            }
+            netcdf::types::NcVariableType::Char => "char".into(),
+            netcdf::types::NcVariableType::String => "string".into(),
+            _ => "other".into(),
+        };
+        let mut line = format!("    {kind} {}({})", v.name(), dims.join(", "));
+        if let Some(u) = attr_string(&v, "units") {
+            line.push_str(&format!(" [{u}]"));
+        }
+        if let Some(l) = attr_string(&v, "long_name") {
+            line.push_str(&format!(" {l}"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let globals: Vec<String> = f
+        .attributes()
+        .filter_map(|a| {
+            let v = match a.value().ok()? {
+                AttributeValue::Str(s) => s,
+                other => attr_f64(&other).map(|x| x.to_string())?,
+            };
+            let v: String = v.chars().take(80).collect();
+            Some(format!("    {} = {v}", a.name()))
+        })
+        .collect();
+    if !globals.is_empty() {
+        out.push_str("global attributes:\n");
+        out.push_str(&globals.join("\n"));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// Reads a whole variable as f64 in row-major order, fill values and NaN as NaN. Errors name
 /// the file and variable; a missing variable lists the ones that exist, nearest name first.
 pub fn read_f64(file: &netcdf::File, path: &Path, name: &str) -> Result<Vec<f64>> {

@@ -815,6 +815,19 @@ pub mod field_fns {
         crate::field::write::write_netcdf(Path::new(path), &refs, &arrays, &history).map_err(err)
     }
 
+    /// What a netCDF file holds, as `ncdump -h` shows it: dimensions, each variable with its
+    /// type, dimensions, units and long name, and the global attributes.
+    ///
+    /// ```rhai
+    /// let d = describe(`${TEMP_DIR}/archive/demo/lnd/hist/demo.clm2.h0.0001-01.nc`);
+    /// d.contains("float GPP(time, lat, lon)")    //=> true
+    /// d.contains("time = 1 (unlimited)")         //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn describe(path: &str) -> RResult<String> {
+        crate::nc::describe(Path::new(path)).map_err(err)
+    }
+
     /// Reads a netCDF file written by `write_netcdf` (or any with the same layout): a map of
     /// name -> Field for every (..., lat, lon) variable on the file's grid, and for every
     /// other variable a map `#{values, dims, coords, units, long_name}` (coords: the
