@@ -782,8 +782,8 @@ fn eof_stage() -> anyhow::Result<Body> {
             let stack = f.values.clone().into_dimensionality::<Ix3>()?;
             let e = crate::eof::Eof::new(
                 &stack,
-                &f.grid.area,
-                Some(&mask),
+                &f.grid.shaped(&f.grid.area)?,
+                Some(&f.grid.shaped(&mask)?),
                 crate::eof::Weighting::Area,
             )?;
             let _u_obs = e.project(&obs_mean.clone().insert_axis(ndarray::Axis(0)), 3)?;

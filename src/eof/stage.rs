@@ -183,6 +183,25 @@ impl Settings {
     pub fn obs_file_of<'a>(&'a self, v: &'a VariableSpec) -> &'a Path {
         v.obs_file.as_deref().unwrap_or(&self.obs_file)
     }
+
+    /// The observations of variable `v` over the observed and the sigma years, regridded
+    /// onto `grid` and converted to `units` (the model field's); errors name the variable,
+    /// the observed variable and the file.
+    fn observations(&self, v: &VariableSpec, grid: Arc<Grid>, units: &str) -> Result<Field> {
+        let first = self.obs_years.0.min(self.sigma_years.0);
+        let last = self.obs_years.1.max(self.sigma_years.1);
+        let file = self.obs_file_of(v);
+        obs::read_obs_with(file, &v.obs, Some((first, last)), grid, &v.obs_options)
+            .and_then(|o| o.convert(units))
+            .with_context(|| {
+                format!(
+                    "variable {}: observations {} in {}",
+                    v.name,
+                    v.obs,
+                    file.display()
+                )
+            })
+    }
 }
 
 /// The members of an ensemble: labels, cases and their scalings in [0, 1].
@@ -493,22 +512,9 @@ impl EofStage {
         };
         let dflt = read_runs(root, &[default_case.to_string()], &outputs, settings.years)
             .with_context(|| format!("the default run {default_case}"))?;
-        let first = settings.obs_years.0.min(settings.sigma_years.0);
-        let last = settings.obs_years.1.max(settings.sigma_years.1);
         let mut variables = Vec::new();
         for (k, v) in settings.variables.iter().enumerate() {
-            let grid = ens[k].grid.clone();
-            let file = settings.obs_file_of(v);
-            let o = obs::read_obs_with(file, &v.obs, Some((first, last)), grid, &v.obs_options)
-                .and_then(|o| o.convert(&ens[k].units))
-                .with_context(|| {
-                    format!(
-                        "variable {}: observations {} in {}",
-                        v.name,
-                        v.obs,
-                        file.display()
-                    )
-                })?;
+            let o = settings.observations(v, ens[k].grid.clone(), &ens[k].units)?;
             variables.push(VariableResult::compute(
                 &v.name,
                 &ens[k],
@@ -667,25 +673,7 @@ impl EofStage {
                     }
                 }
                 _ => {
-                    let first = settings.obs_years.0.min(settings.sigma_years.0);
-                    let last = settings.obs_years.1.max(settings.sigma_years.1);
-                    let file = settings.obs_file_of(v);
-                    let o = obs::read_obs_with(
-                        file,
-                        &v.obs,
-                        Some((first, last)),
-                        ens.grid.clone(),
-                        &v.obs_options,
-                    )
-                    .and_then(|o| o.convert(&ens.units))
-                    .with_context(|| {
-                        format!(
-                            "variable {}: observations {} in {}",
-                            v.name,
-                            v.obs,
-                            file.display()
-                        )
-                    })?;
+                    let o = settings.observations(v, ens.grid.clone(), &ens.units)?;
                     VariableResult::compute(&v.name, &ens, None, &dflt, &o, &settings)?
                 }
             };

@@ -237,7 +237,13 @@ pub fn read_files(
                 got.join(", ")
             );
         }
-        let g = grid_of(&f, &hf.path).with_context(|| format!("case {case}"))?;
+        // the coordinates only (area and land fraction come from the first file): one read
+        // each per file, as the ensemble reader's hot loop needs
+        let g = Grid {
+            lat: nc::read_f64(&f, &hf.path, "lat")?,
+            lon: nc::read_f64(&f, &hf.path, "lon")?,
+            ..(*grid).clone()
+        };
         if let Some(d) = g.coord_difference(&grid) {
             bail!(
                 "case {case}: {} is on a different grid from {} ({d})",
