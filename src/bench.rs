@@ -52,6 +52,28 @@ pub const BENCHES: &[Bench] = &[
         },
     },
     Bench {
+        name: "ensemble_load_yearly",
+        about: "as ensemble_load, from 12-month files (hist_mfilt = 12): 100 x 5 files",
+        target_s: 2.0,
+        setup: ensemble_load_yearly,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "not measured (the netCDF4 loop of ensemble_load over 500 files)",
+        },
+    },
+    Bench {
+        name: "ensemble_load_lndgrid",
+        about: "as ensemble_load, from 1-D lndgrid 12-month files of the land cells",
+        target_s: 2.0,
+        setup: ensemble_load_lndgrid,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "not measured (the netCDF4 loop of ensemble_load over 500 files)",
+        },
+    },
+    Bench {
         name: "obs_regrid",
         about: "read + regrid 0.5 deg, 324-month GPP onto 4x5",
         target_s: 2.0,
@@ -638,18 +660,40 @@ pub fn cache_dir() -> std::path::PathBuf {
 /// A synthetic 100-member, 5-year (60-month) ensemble on the f45 grid (real continents) in
 /// CLM's layout,
 /// made once; a `complete` marker guards against a half-made cache.
-fn ensemble_archive() -> anyhow::Result<std::path::PathBuf> {
-    let root = cache_dir().join("ensemble_f45_100x60");
+/// The layouts of the bench ensemble: the same numbers as monthly `h0` files, as one
+/// 12-month file per year (`hist_mfilt = 12`), and as 1-D `lndgrid` files of the land cells.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Monthly,
+    Yearly,
+    Sparse,
+}
+
+/// The bench ensemble (100 members x 60 months on f45) in `layout`, written once into the
+/// cache.
+fn layout_archive(layout: Layout) -> anyhow::Result<std::path::PathBuf> {
+    let name = match layout {
+        Layout::Monthly => "ensemble_f45_100x60",
+        Layout::Yearly => "ensemble_f45_100x60_yearly",
+        Layout::Sparse => "ensemble_f45_100x60_lndgrid",
+    };
+    let root = cache_dir().join(name);
     if root.join("complete").exists() {
         return Ok(root);
     }
     let grid = crate::grids::f45()?;
     let land: Vec<bool> = grid.landfrac.iter().map(|&f| f > 0.0).collect();
-    let archive = crate::demo::fixture::Archive::new(&root, grid)
+    let mut archive = crate::demo::fixture::Archive::new(&root, grid)
         .source("clmtune benchmark data (synthetic, not CLM)")
         .var("GPP", "gC/m^2/s", "gross primary production")
         .var("EFLX_LH_TOT", "W/m^2", "total latent heat flux [+ to atm]");
-    let pb = crate::progress::bar(100, "making bench ensemble");
+    if layout == Layout::Yearly {
+        archive = archive.yearly();
+    }
+    if layout == Layout::Sparse {
+        archive = archive.sparse().yearly();
+    }
+    let pb = crate::progress::bar(100, &format!("making bench ensemble {name}"));
     for member in 1..=100 {
         let case = format!("bench_LHC_{member}");
         archive.write_case(&case, (16, 20), |var, m| {
@@ -742,7 +786,7 @@ fn obs_regrid() -> anyhow::Result<Body> {
 /// (324 months), the coverage mask, one EOF analysis per variable, projections of the
 /// observed mean and of every single year, reconstructions and their RMSE.
 fn eof_stage() -> anyhow::Result<Body> {
-    let (root, names, outputs) = ensemble_inputs()?;
+    let (root, names, outputs) = ensemble_inputs(Layout::Monthly)?;
     let obs = obs_file()?;
     Ok(Box::new(move || {
         use ndarray::Ix3;
@@ -795,8 +839,11 @@ fn eof_stage() -> anyhow::Result<Body> {
     }))
 }
 
-/// The bench ensemble's archive, case names and the two outputs both ensemble benchmarks read.
-fn ensemble_inputs() -> anyhow::Result<(
+/// The bench ensemble's archive in `layout`, case names and the two outputs the ensemble
+/// benchmarks read.
+fn ensemble_inputs(
+    layout: Layout,
+) -> anyhow::Result<(
     std::path::PathBuf,
     Vec<String>,
     [crate::field::read::Output; 2],
@@ -806,16 +853,36 @@ fn ensemble_inputs() -> anyhow::Result<(
         crate::field::read::Output::new("GPP", "GPP")?,
         crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
     ];
-    Ok((ensemble_archive()?, names, outputs))
+    Ok((layout_archive(layout)?, names, outputs))
 }
 
 fn ensemble_load() -> anyhow::Result<Body> {
-    let (root, names, outputs) = ensemble_inputs()?;
+    load_layout(Layout::Monthly, &[100, 46, 72])
+}
+
+fn ensemble_load_yearly() -> anyhow::Result<Body> {
+    load_layout(Layout::Yearly, &[100, 46, 72])
+}
+
+fn ensemble_load_lndgrid() -> anyhow::Result<Body> {
+    let land = crate::grids::f45()?
+        .landfrac
+        .iter()
+        .filter(|&&f| f > 0.0)
+        .count();
+    load_layout(Layout::Sparse, &[100, land])
+}
+
+/// Reads the two outputs' 5-year means of the bench ensemble in `layout`; `shape` is the
+/// field's expected shape.
+fn load_layout(layout: Layout, shape: &[usize]) -> anyhow::Result<Body> {
+    let (root, names, outputs) = ensemble_inputs(layout)?;
+    let shape = shape.to_vec();
     Ok(Box::new(move || {
         let cases = crate::archive::find_cases(&root, &names)?;
         let f = crate::field::read::read_ensemble(&cases, &outputs, (16, 20), true)?;
         anyhow::ensure!(
-            f[0].values.shape() == [100, 46, 72],
+            f[0].values.shape() == shape.as_slice(),
             "wrong shape {:?}",
             f[0].values.shape()
         );

@@ -68,10 +68,12 @@ pub fn fill_values(v: &netcdf::Variable) -> Vec<f64> {
 /// Whether `x` is one of the fill values (within single precision, since CLM writes floats
 /// whose fill attribute may be read back as a double).
 pub fn is_fill(x: f64, fills: &[f64]) -> bool {
+    // |x - f| < 1e-6 |f| is |(x - f) / f| < 1e-6 without a division per value (this runs
+    // over every value read)
     x.is_nan()
         || fills
             .iter()
-            .any(|&f| x == f || (f != 0.0 && ((x - f) / f).abs() < 1e-6))
+            .any(|&f| x == f || (x - f).abs() < 1e-6 * f.abs())
 }
 
 /// Whether a variable holds numbers (integers or floats), not text (char, string) or a
@@ -748,6 +750,18 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fills_match_within_single_precision_only() {
+        let clm = 1e36f32 as f64; // CLM's float fill read back as a double
+        assert!(is_fill(clm, &[1e36]) && is_fill(f64::NAN, &[]));
+        assert!(is_fill(-9999.0 * (1.0 + 5e-7), &[-9999.0]));
+        assert!(!is_fill(-9999.0 * (1.0 + 2e-6), &[-9999.0]));
+        assert!(!is_fill(1e36 * (1.0 - 2e-6), &[1e36]));
+        // a fill of 0 matches 0 only; an infinite fill itself only
+        assert!(is_fill(0.0, &[0.0]) && !is_fill(1e-300, &[0.0]));
+        assert!(is_fill(f64::INFINITY, &[f64::INFINITY]) && !is_fill(1e308, &[f64::INFINITY]));
+    }
 
     #[test]
     fn a_truncated_file_and_bad_names_are_plain_errors() {

@@ -179,6 +179,37 @@ def ensemble_load():
     return body
 
 
+def read_yearly_means(root, cases, variables, years=(16, 20)):
+    """As read_means, from one 12-month file per year (CASE.clm2.h0.YYYY-01.nc): each file's
+    12 samples read at once; cells are whatever the file's grid is ((lat, lon) or lndgrid)."""
+    import netCDF4
+    out = {v: [] for v in variables}
+    for case in cases:
+        d = os.path.join(root, case, "lnd", "hist")
+        acc = {v: [] for v in variables}
+        for y in range(years[0], years[1] + 1):
+            with netCDF4.Dataset(os.path.join(d, f"{case}.clm2.h0.{y:04d}-01.nc")) as ds:
+                for v in variables:
+                    acc[v].append(np.ma.filled(ds[v][:].astype(np.float64), np.nan))
+        for v in variables:
+            out[v].append(np.mean(np.concatenate(acc[v]), axis=0))
+    return {v: np.stack(a) for v, a in out.items()}
+
+
+def ensemble_load_yearly():
+    def body():
+        m = read_yearly_means(ENSEMBLE + "_yearly", MEMBERS, ["GPP", "EFLX_LH_TOT"])
+        assert m["GPP"].shape == (100, 46, 72)
+    return body
+
+
+def ensemble_load_lndgrid():
+    def body():
+        m = read_yearly_means(ENSEMBLE + "_lndgrid", MEMBERS, ["GPP", "EFLX_LH_TOT"])
+        assert m["GPP"].ndim == 2 and m["GPP"].shape[0] == 100
+    return body
+
+
 def obs_regrid():
     # the bench's target: Grid::regular(46, 72), latitudes -90..90 by 4, longitudes 0..355 by 5
     lat_t, lon_t = np.linspace(-90, 90, 46), np.arange(72) * 5.0
@@ -551,7 +582,8 @@ def mcmc_networks():
 
 
 ROWS = {f.__name__: f for f in [
-    array_arith, history_match_10m_script, ensemble_load, obs_regrid, eof_stage, map_png,
+    array_arith, history_match_10m_script, ensemble_load, ensemble_load_yearly,
+    ensemble_load_lndgrid, obs_regrid, eof_stage, map_png,
     sensitivity_stage, nn_fit, nn_predict_10m, ridge_fit, gp_fit, nn_protocol,
     history_match_10m, de_rosenbrock6, mcmc_gaussian6, de_eq6_networks, mcmc_networks]}
 NO_COUNTERPART = ["demo_member", "demo_ensemble"]

@@ -1,7 +1,9 @@
 //! Small CLM-shaped history archives made by hand, for tests, documentation examples and
 //! benchmarks: one builder that declares the variables once and writes each case's monthly
-//! `h0` files in CLM's exact layout ([`crate::archive::write_history_month`]), with the
-//! values a closure gives for each variable and month.
+//! `h0` files in CLM's exact layout ([`crate::archive::write_history`]), with the values a
+//! closure gives for each variable and month. [`Archive::yearly`] writes one 12-month file
+//! per year instead (`hist_mfilt = 12`) and [`Archive::sparse`] the land cells only, along
+//! `lndgrid` (CLM's 1-D output): the same numbers in the other layouts CLM users have.
 //!
 //! ```
 //! use clmtune::demo::fixture::{tiny_grid, Archive};
@@ -18,7 +20,7 @@
 //! # }
 //! ```
 
-use crate::archive::{hist_path, write_history_month, HistVar};
+use crate::archive::{hist_dir, hist_path, write_history, HistVar};
 use crate::field::Grid;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -66,6 +68,8 @@ pub struct Archive {
     source: String,
     vars: Vec<Var>,
     skip: Vec<(i64, u32)>,
+    yearly: bool,
+    sparse: bool,
 }
 
 impl Archive {
@@ -78,6 +82,8 @@ impl Archive {
             source: "clmtune test data (synthetic, not CLM)".into(),
             vars: Vec::new(),
             skip: Vec::new(),
+            yearly: false,
+            sparse: false,
         }
     }
 
@@ -116,6 +122,21 @@ impl Archive {
         self
     }
 
+    /// Writes one file per year holding its 12 monthly samples (`CASE.clm2.h0.YYYY-01.nc`,
+    /// as CLM with `hist_mfilt = 12`) instead of one file per month.
+    pub fn yearly(mut self) -> Archive {
+        self.yearly = true;
+        self
+    }
+
+    /// Writes only the land cells (`landfrac > 0`), along a 1-D `lndgrid` dimension with
+    /// `lat`/`lon`/`area`/`landfrac`/`landmask` per cell, as CLM's 1-D output; the closure
+    /// still gives values for every cell of the grid.
+    pub fn sparse(mut self) -> Archive {
+        self.sparse = true;
+        self
+    }
+
     /// The grid.
     pub fn grid(&self) -> &Grid {
         &self.grid
@@ -133,37 +154,83 @@ impl Archive {
         if self.vars.is_empty() {
             bail!("archive fixture {case}: no variable declared");
         }
-        let mut index = 0;
+        let land: Vec<bool> = self.grid.landfrac.iter().map(|&f| f > 0.0).collect();
+        let grid = if self.sparse {
+            self.grid.subset(&land, "lndgrid")?
+        } else {
+            self.grid.clone()
+        };
+        let mut months = Vec::new();
         for year in years.0..=years.1 {
             for month in 1..=12u32 {
-                let m = Month { year, month, index };
-                index += 1;
-                if self.skip.contains(&(year, month)) {
-                    continue;
-                }
-                let data: Vec<Vec<f64>> = self.vars.iter().map(|v| values(&v.name, m)).collect();
-                let hist: Vec<HistVar> = self
-                    .vars
-                    .iter()
-                    .zip(&data)
-                    .map(|(v, d)| HistVar {
-                        name: &v.name,
-                        units: &v.units,
-                        long_name: &v.long_name,
-                        levels: v.levels,
-                        values: d,
-                    })
-                    .collect();
-                write_history_month(
-                    &hist_path(&self.root, case, year, month),
-                    case,
+                let m = Month {
                     year,
                     month,
-                    &self.grid,
-                    &hist,
-                    &self.source,
-                )?;
+                    index: months.len(),
+                };
+                months.push(m);
             }
+        }
+        let months: Vec<Month> = months
+            .into_iter()
+            .filter(|m| !self.skip.contains(&(m.year, m.month)))
+            .collect();
+        let files: Vec<Vec<Month>> = if self.yearly {
+            (years.0..=years.1)
+                .map(|y| months.iter().copied().filter(|m| m.year == y).collect())
+                .filter(|f: &Vec<Month>| !f.is_empty())
+                .collect()
+        } else {
+            months.iter().map(|&m| vec![m]).collect()
+        };
+        for file in &files {
+            let data: Vec<Vec<f64>> = self
+                .vars
+                .iter()
+                .map(|v| {
+                    let mut all = Vec::new();
+                    for &m in file {
+                        let x = values(&v.name, m);
+                        if self.sparse {
+                            let per_level = land.len();
+                            if !x.len().is_multiple_of(per_level) {
+                                bail!(
+                                    "archive fixture {case}: {} has {} values, not a multiple of the grid's {per_level} cells",
+                                    v.name,
+                                    x.len()
+                                );
+                            }
+                            all.extend(
+                                x.chunks(per_level)
+                                    .flat_map(|l| l.iter().zip(&land).filter(|(_, &k)| k).map(|(&v, _)| v)),
+                            );
+                        } else {
+                            all.extend(x);
+                        }
+                    }
+                    Ok(all)
+                })
+                .collect::<Result<_>>()?;
+            let hist: Vec<HistVar> = self
+                .vars
+                .iter()
+                .zip(&data)
+                .map(|(v, d)| HistVar {
+                    name: &v.name,
+                    units: &v.units,
+                    long_name: &v.long_name,
+                    levels: v.levels,
+                    values: d,
+                })
+                .collect();
+            let first = file[0];
+            let path = if self.yearly {
+                hist_dir(&self.root, case).join(format!("{case}.clm2.h0.{:04}-01.nc", first.year))
+            } else {
+                hist_path(&self.root, case, first.year, first.month)
+            };
+            let stamps: Vec<(i64, u32)> = file.iter().map(|m| (m.year, m.month)).collect();
+            write_history(&path, case, &stamps, &grid, &hist, &self.source)?;
         }
         Ok(())
     }
@@ -200,5 +267,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no variable declared"), "{e}");
+    }
+
+    #[test]
+    fn yearly_and_sparse_layouts_read_back_as_the_monthly_one() {
+        use crate::field::read::{read_case, Output};
+        let dir = tempfile::tempdir().unwrap();
+        let values = |_: &str, m: Month| -> Vec<f64> {
+            tiny_grid()
+                .landfrac
+                .iter()
+                .enumerate()
+                .map(|(k, &f)| {
+                    if f > 0.0 {
+                        k as f64 + 0.5 * m.index as f64
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        };
+        let base = Archive::new(dir.path(), tiny_grid()).var("GPP", "gC/m^2/s", "gpp");
+        base.clone().write_case("m", (1, 2), values).unwrap();
+        base.clone()
+            .yearly()
+            .write_case("y", (1, 2), values)
+            .unwrap();
+        base.sparse()
+            .yearly()
+            .write_case("s", (1, 2), values)
+            .unwrap();
+        let y = crate::archive::find_case(dir.path(), "y").unwrap();
+        assert_eq!(y.files.len(), 2, "one file per year");
+        let out = [Output::new("GPP", "GPP").unwrap()];
+        let read = |c: &str| {
+            let case = crate::archive::find_case(dir.path(), c).unwrap();
+            read_case(&case, &out, (1, 2), false).unwrap().remove(0)
+        };
+        let (m, y, s) = (read("m"), read("y"), read("s"));
+        assert_eq!(m.values.shape(), [24, 2, 3]);
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        assert_eq!(m.values.shape(), y.values.shape());
+        assert!(m.values.iter().zip(&y.values).all(|(&a, &b)| same(a, b)));
+        // 5 land cells on lndgrid, in row-major order of the land cells: month 15 (index 15)
+        // of cell k holds k + 7.5 (cell 2 is ocean)
+        assert_eq!(s.values.shape(), [24, 5]);
+        let got: Vec<f64> = s
+            .values
+            .index_axis(ndarray::Axis(0), 15)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(got, [7.5, 8.5, 10.5, 11.5, 12.5]);
     }
 }

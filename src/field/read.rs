@@ -156,29 +156,43 @@ fn layout(file: &netcdf::File, path: &Path, name: &str, grid: &Grid) -> Result<V
     })
 }
 
-/// Reads `samples` consecutive time samples from `first` of a variable, fill values as NaN.
+/// Reads `count` consecutive time samples from `first` of a variable into `buf` (resized;
+/// one buffer reused for every read of a case keeps large reads from mapping fresh pages),
+/// fill values as NaN.
 fn read_samples(
     file: &netcdf::File,
     path: &Path,
     name: &str,
-    first: usize,
-    count: usize,
+    (first, count): (usize, usize),
     shape: &[usize],
-) -> Result<Vec<f64>> {
+    buf: &mut Vec<f64>,
+) -> Result<()> {
     let v = nc::variable(file, path, name)?;
     let ext: Vec<std::ops::Range<usize>> = std::iter::once(first..first + count)
         .chain(shape.iter().map(|&n| 0..n))
         .collect();
-    let mut vals: Vec<f64> = v
-        .get_values::<f64, _>(ext)
+    buf.resize(count * shape.iter().product::<usize>(), 0.0);
+    v.get_values_into::<f64, _>(buf, ext)
         .with_context(|| format!("{}: cannot read variable {name}", path.display()))?;
-    let fills = nc::fill_values(&v);
-    for x in vals.iter_mut() {
-        if nc::is_fill(*x, &fills) {
-            *x = f64::NAN;
+    blank_fills(buf, &nc::fill_values(&v));
+    Ok(())
+}
+
+/// Sets the values that are fill values ([`nc::is_fill`]) to NaN, in a loop the compiler
+/// can vectorise (this runs over every value read).
+fn blank_fills(vals: &mut [f64], fills: &[f64]) {
+    for &f in fills {
+        if f.is_finite() && f != 0.0 {
+            let tol = 1e-6 * f.abs();
+            for x in vals.iter_mut() {
+                *x = if (*x - f).abs() < tol { f64::NAN } else { *x };
+            }
+        } else {
+            for x in vals.iter_mut() {
+                *x = if *x == f { f64::NAN } else { *x };
+            }
         }
     }
-    Ok(vals)
 }
 
 /// Reads `vars` of one case for the months of `years` (every month the files hold when
@@ -221,6 +235,7 @@ pub fn read_files(
     let mut days = vec![0.0f64; nt];
     let mut single: Vec<Option<f64>> = vec![None; nt];
     let mut calendar = None;
+    let mut buf = Vec::new();
     for hf in files {
         let f = nc::open(&hf.path).with_context(|| format!("case {case}"))?;
         let (smp, cal) =
@@ -268,8 +283,9 @@ pub fn read_files(
                 days[t] += smp[k..e].iter().map(|s| s.days).sum::<f64>();
                 for (v, name) in vars.iter().enumerate() {
                     let l = &layouts[v];
-                    let vals = read_samples(&f, &hf.path, name, k, e - k, &l.shape)
+                    read_samples(&f, &hf.path, name, (k, e - k), &l.shape, &mut buf)
                         .with_context(|| format!("case {case}"))?;
+                    let vals = &buf;
                     let n = sizes[v];
                     if vals.len() != n * (e - k) {
                         bail!(
@@ -291,11 +307,11 @@ pub fn read_files(
                     }
                     for (j, chunk) in vals.chunks_exact(n).enumerate() {
                         let wt = if alone { 1.0 } else { smp[k + j].days };
+                        // branch-free, so that it vectorises
                         for ((si, wi), &x) in s.iter_mut().zip(w.iter_mut()).zip(chunk) {
-                            if !x.is_nan() {
-                                *si += wt * x;
-                                *wi += wt;
-                            }
+                            let defined = !x.is_nan();
+                            *si += if defined { wt * x } else { 0.0 };
+                            *wi += if defined { wt } else { 0.0 };
                         }
                     }
                 }
