@@ -679,7 +679,7 @@ fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
         "1. sensitivity (01): proposed for calibration",
         "2. EOFs (03): variance kept by 2 modes",
         "3. emulator skill (04",
-        "4. calibration (06): cost (Eq. 6) of the default run",
+        "4. calibration (06): cost (error-aware, nll) of the default run",
         "5. plausible",
         "6. the test case (07), Table 2",
         "RMSE against the observations",

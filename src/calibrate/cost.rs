@@ -5,7 +5,11 @@
 //! - `eq6`: `sum_v w_v sum_m lambda[v, m] z^2` (the paper's Eq. 6, w = 1),
 //! - `unweighted`: `sum_v w_v sum_m z^2` (the paper's alternate cost),
 //! - `rmse`: `sqrt(sum_v w_v sum_m z^2)` (the authors' other form; with `w_LHF = 1.49` it is
-//!   `sqrt(sum_GPP z^2 + B sum_LHF z^2)`).
+//!   `sqrt(sum_GPP z^2 + B sum_LHF z^2)`),
+//! - `chi2`: `sum_v w_v sum_m (Uhat - Uobs)^2 / (sigma^2 + emulator variance + discrepancy_v)`,
+//!   the misfit in units of every uncertainty there is (the denominator of history matching's
+//!   implausibility): at the truth its expected value is about the number of modes, where
+//!   Eq. 6 fits the emulator's noise (an optimum "better" than the truth's cost).
 
 use super::{check_batch, Objective};
 use crate::emulate::Emulator;
@@ -86,6 +90,15 @@ pub enum Form {
     Unweighted,
     /// Square root of the unweighted sum (the authors' RMSE form).
     Rmse,
+    /// Unweighted sum over modes of squared distances divided by sigma^2 plus the emulator's
+    /// variance plus the model discrepancy: the error-aware misfit.
+    Chi2,
+    /// `chi2` plus `sum ln(1 + (emulator variance + discrepancy) / sigma^2)`: -2 times the
+    /// Gaussian log-likelihood (relative to an exact emulator), whose minimum is the
+    /// maximum-likelihood point. `chi2` alone rewards the emulator's uncertainty (its
+    /// denominator grows where the emulator is unsure): on the demo twin its optimum on the
+    /// Gaussian process put kmax at 1.0 (truth 0.55), this form's at 0.46.
+    Nll,
 }
 
 impl Form {
@@ -95,7 +108,11 @@ impl Form {
             "eq6" => Form::Eq6,
             "unweighted" => Form::Unweighted,
             "rmse" => Form::Rmse,
-            _ => bail!("unknown cost form {name:?}: use \"eq6\", \"unweighted\" or \"rmse\""),
+            "chi2" => Form::Chi2,
+            "nll" => Form::Nll,
+            _ => bail!(
+                "unknown cost form {name:?}: use \"nll\", \"chi2\", \"eq6\", \"unweighted\" or \"rmse\""
+            ),
         })
     }
 
@@ -105,7 +122,14 @@ impl Form {
             Form::Eq6 => "eq6",
             Form::Unweighted => "unweighted",
             Form::Rmse => "rmse",
+            Form::Chi2 => "chi2",
+            Form::Nll => "nll",
         }
+    }
+
+    /// Whether the form divides by the emulator's variance (so candidates need it).
+    pub fn uses_variance(&self) -> bool {
+        matches!(self, Form::Chi2 | Form::Nll)
     }
 }
 
@@ -135,6 +159,7 @@ pub struct Cost {
     terms: Vec<Term>,
     form: Form,
     dim: usize,
+    discrepancy: Vec<f64>,
 }
 
 impl Cost {
@@ -166,7 +191,41 @@ impl Cost {
                 bail!("the weight of {v} is {}: use a number >= 0", t.weight);
             }
         }
-        Ok(Cost { terms, form, dim })
+        let discrepancy = vec![0.0; terms.len()];
+        Ok(Cost {
+            terms,
+            form,
+            dim,
+            discrepancy,
+        })
+    }
+
+    /// The cost with a model-discrepancy variance per variable (in the cost's order, squared
+    /// PC units, each >= 0), added to sigma^2 in the `chi2` form and in the likelihood.
+    pub fn with_discrepancy(mut self, discrepancy: Vec<f64>) -> Result<Cost> {
+        if discrepancy.len() != self.terms.len() {
+            bail!(
+                "{} discrepancy variances for {} variables",
+                discrepancy.len(),
+                self.terms.len()
+            );
+        }
+        for (d, t) in discrepancy.iter().zip(&self.terms) {
+            if !(d.is_finite() && *d >= 0.0) {
+                bail!(
+                    "discrepancy variance of {} is {d}: use a number >= 0",
+                    t.target.variable
+                );
+            }
+        }
+        self.discrepancy = discrepancy;
+        Ok(self)
+    }
+
+    /// The model-discrepancy variance of each variable (in the cost's order; zeros unless
+    /// [`Cost::with_discrepancy`] set them).
+    pub fn discrepancy(&self) -> &[f64] {
+        &self.discrepancy
     }
 
     /// The terms, in order.
@@ -203,8 +262,24 @@ impl Cost {
         Ok(Emulated { mean, variance })
     }
 
-    /// The cost of PCs given per variable (candidates x modes each, in the cost's order).
+    /// The cost of PCs given per variable (candidates x modes each, in the cost's order),
+    /// taken as exact (emulator variance 0 in the `chi2` form).
     pub fn of_pcs(&self, pcs: &[ArrayView2<f64>]) -> Result<Array1<f64>> {
+        self.of_parts(pcs, None)
+    }
+
+    /// The cost of emulated PCs, their variances included where the form uses them.
+    pub fn of_emulated(&self, em: &Emulated) -> Result<Array1<f64>> {
+        let means: Vec<ArrayView2<f64>> = em.mean.iter().map(|m| m.view()).collect();
+        let vars: Vec<ArrayView2<f64>> = em.variance.iter().map(|m| m.view()).collect();
+        self.of_parts(&means, Some(&vars))
+    }
+
+    fn of_parts(
+        &self,
+        pcs: &[ArrayView2<f64>],
+        variances: Option<&[ArrayView2<f64>]>,
+    ) -> Result<Array1<f64>> {
         if pcs.len() != self.terms.len() {
             bail!(
                 "{} variables of PCs given, the cost has {}",
@@ -214,7 +289,7 @@ impl Cost {
         }
         let n = pcs[0].nrows();
         let mut out = Array1::<f64>::zeros(n);
-        for (t, p) in self.terms.iter().zip(pcs) {
+        for (v, (t, p)) in self.terms.iter().zip(pcs).enumerate() {
             if p.nrows() != n || p.ncols() != t.target.modes() {
                 bail!(
                     "PCs of {} are {} x {}, expected {n} x {}",
@@ -225,6 +300,25 @@ impl Cost {
                 );
             }
             let tg = &t.target;
+            if self.form.uses_variance() {
+                let var = variances.map(|vs| vs[v]);
+                let d2 = self.discrepancy[v];
+                let nll = self.form == Form::Nll;
+                for (i, (row, o)) in p.rows().into_iter().zip(out.iter_mut()).enumerate() {
+                    let mut s = 0.0;
+                    for m in 0..row.len() {
+                        let ve = var.map_or(0.0, |a| a[[i, m]].max(0.0));
+                        let d = row[m] - tg.observed[m];
+                        let s2 = tg.sigma[m] * tg.sigma[m];
+                        s += d * d / (s2 + ve + d2);
+                        if nll {
+                            s += ((ve + d2) / s2).ln_1p();
+                        }
+                    }
+                    *o += t.weight * s;
+                }
+                continue;
+            }
             let lambda = match self.form {
                 Form::Eq6 => tg.lambda.clone(),
                 _ => Array1::ones(tg.modes()),
@@ -251,12 +345,18 @@ impl Cost {
     }
 
     /// Gaussian log-likelihood of each candidate (up to a constant): with
-    /// `s2 = sigma^2 + emulator variance`, `-1/2 sum_v w_v sum_m c_m ((Uhat - Uobs)^2 / s2 +
-    /// ln s2)`, where c_m is lambda for the `eq6` form and 1 otherwise.
+    /// `s2 = sigma^2 + emulator variance + discrepancy`, `-1/2 sum_v w_v sum_m c_m ((Uhat -
+    /// Uobs)^2 / s2 + ln s2)`, where c_m is lambda for the `eq6` form and 1 otherwise.
     pub fn log_likelihood(&self, em: &Emulated) -> Array1<f64> {
         let n = em.mean.first().map_or(0, |m| m.nrows());
         let mut out = Array1::<f64>::zeros(n);
-        for ((t, mean), var) in self.terms.iter().zip(&em.mean).zip(&em.variance) {
+        for (((t, mean), var), &d2) in self
+            .terms
+            .iter()
+            .zip(&em.mean)
+            .zip(&em.variance)
+            .zip(&self.discrepancy)
+        {
             let tg = &t.target;
             for i in 0..n {
                 let mut s = 0.0;
@@ -266,7 +366,7 @@ impl Cost {
                     } else {
                         1.0
                     };
-                    let s2 = tg.sigma[m] * tg.sigma[m] + var[[i, m]].max(0.0);
+                    let s2 = tg.sigma[m] * tg.sigma[m] + var[[i, m]].max(0.0) + d2;
                     let d = mean[[i, m]] - tg.observed[m];
                     s += c * (d * d / s2 + s2.ln());
                 }
@@ -297,6 +397,9 @@ impl Objective for Cost {
     }
     fn cost(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
         check_batch(x, self.dim)?;
+        if self.form.uses_variance() {
+            return self.of_emulated(&self.emulate(x)?);
+        }
         let mut means = Vec::with_capacity(self.terms.len());
         for t in &self.terms {
             means.push(
@@ -418,6 +521,84 @@ pub(crate) mod tests {
         };
         let want = -0.5 * (term(0.1, 0.1, 0.01) + term(0.2, 0.2, 0.01) + term(0.3, 0.5, 0.04));
         assert!((ll - want).abs() < 1e-12, "{ll} vs {want}");
+    }
+
+    #[test]
+    fn chi2_divides_by_sigma2_emulator_variance_and_discrepancy() {
+        // candidate (0.4, 0.6): GPP PCs (0.4, 1.2) against (0.3, 1.0), sigma (0.1, 0.2),
+        // emulator variance 0.01; LHF PC 1.5 against 1.2, sigma 0.5, variance 0.04; weight
+        // 2 on LHF, discrepancy 0.03 on GPP and 0.21 on LHF
+        let c = two_variable_cost(Form::Chi2, 2.0)
+            .with_discrepancy(vec![0.03, 0.21])
+            .unwrap();
+        let x = array![[0.4, 0.6]];
+        let got = c.cost(x.view()).unwrap()[0];
+        let want = 0.01 / (0.01 + 0.01 + 0.03)
+            + 0.04 / (0.04 + 0.01 + 0.03)
+            + 2.0 * 0.09 / (0.25 + 0.04 + 0.21);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        assert!(
+            (want - 0.96).abs() < 1e-12,
+            "hand sum 0.2 + 0.5 + 0.36 = {want}"
+        );
+        // the default run is a run, not an emulation: no emulator variance
+        // z: GPP (0.2, -0.5) over (0.01 + 0.03, 0.04 + 0.03), LHF -0.2 over 0.25 + 0.21
+        let d = c.default_cost().unwrap();
+        let want = 0.04 / 0.04 + 0.25 / 0.07 + 2.0 * 0.04 / 0.46;
+        assert!((d - want).abs() < 1e-12, "{d} vs {want}");
+        // without discrepancy and emulator variance chi2 is the unweighted form
+        let un = two_variable_cost(Form::Unweighted, 2.0);
+        let pcs = [array![[0.4, 1.2]], array![[1.5]]];
+        let views: Vec<_> = pcs.iter().map(|a| a.view()).collect();
+        let plain = two_variable_cost(Form::Chi2, 2.0);
+        assert_eq!(plain.of_pcs(&views).unwrap(), un.of_pcs(&views).unwrap());
+        // the likelihood adds the discrepancy to sigma^2 + emulator variance
+        let em = c.emulate(x.view()).unwrap();
+        let ll = c.log_likelihood(&em)[0];
+        let term = |d: f64, s2: f64| d * d / s2 + s2.ln();
+        let want = -0.5 * (term(0.1, 0.05) + term(0.2, 0.08) + 2.0 * term(0.3, 0.5));
+        assert!((ll - want).abs() < 1e-12, "{ll} vs {want}");
+        assert!(c.clone().with_discrepancy(vec![0.1]).is_err());
+        let e = c
+            .with_discrepancy(vec![0.1, -1.0])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("LHF"), "{e}");
+    }
+
+    #[test]
+    fn nll_adds_the_log_of_the_variance_inflation_to_chi2() {
+        // as chi2_divides_by_sigma2_emulator_variance_and_discrepancy, plus per mode
+        // ln(1 + (variance + discrepancy) / sigma^2): GPP ln(0.05/0.01), ln(0.08/0.04); LHF
+        // (weight 2) ln(0.5/0.25)
+        let c = two_variable_cost(Form::Nll, 2.0)
+            .with_discrepancy(vec![0.03, 0.21])
+            .unwrap();
+        let got = c.cost(array![[0.4, 0.6]].view()).unwrap()[0];
+        let want = 0.96 + 5f64.ln() + 2f64.ln() + 2.0 * 2f64.ln();
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        // it is -2 log-likelihood + 2 sum ln sigma (the likelihood's own constant)
+        let em = c.emulate(array![[0.4, 0.6]].view()).unwrap();
+        let ll = c.log_likelihood(&em)[0];
+        let lnsig = 0.01f64.ln() + 0.04f64.ln() + 2.0 * 0.25f64.ln();
+        assert!(
+            (got - (-2.0 * ll - lnsig)).abs() < 1e-12,
+            "{got} vs {}",
+            -2.0 * ll - lnsig
+        );
+        assert_eq!(Form::parse("nll").unwrap(), Form::Nll);
+    }
+
+    #[test]
+    fn eq6_is_unchanged_bit_for_bit() {
+        // the paper's form: its value to the last bit, as Python computes it in the same
+        // order (IEEE doubles, no fused multiply-add): z = (0.4 - 0.3) / 0.1; s = 0.75 z^2;
+        // z = (1.2 - 1.0) / 0.2; s += 0.25 z^2; then + ((1.5 - 1.2) / 0.5)^2 ->
+        // 1.3600000000000005 = 0x1.5c28f5c28f5c5p+0 (bits 4608803714665870789)
+        let x = array![[0.4, 0.6]];
+        let eq6 = two_variable_cost(Form::Eq6, 1.0).cost(x.view()).unwrap()[0];
+        assert_eq!(eq6.to_bits(), 4608803714665870789, "{eq6}");
     }
 
     #[test]

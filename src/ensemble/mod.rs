@@ -1012,6 +1012,27 @@ pub mod from_config {
             .with_context(|| format!("config {}", cfg.path.display()))
     }
 
+    /// The default run's scaling of each calibrated parameter (`[parameters] calibrate`), as
+    /// [`Parameter::default_scaling`]: (name, mean over groups, lowest, highest); an error
+    /// names a parameter whose default is unknown.
+    pub fn default_scalings(cfg: &Config) -> Result<Vec<(String, f64, f64, f64)>> {
+        let spec = spec(cfg)?;
+        cfg.parameters
+            .calibrate
+            .iter()
+            .map(|name| {
+                let p = spec.get(name)?;
+                let (m, lo, hi) = p.default_scaling().with_context(|| {
+                    format!(
+                        "parameter {name}: its default is not known (give `default` in {}, or a base_paramfile where each group has one value)",
+                        spec.path.display()
+                    )
+                })?;
+                Ok((name.clone(), m, lo, hi))
+            })
+            .collect()
+    }
+
     /// The perturbed-parameter ensemble (`which` = `ppe`) or the second, independent one
     /// (`ppe_test`) of the calibrated parameters: the design from `[cases] ppe_design`, or, if
     /// that file does not exist yet, a seeded maximin Latin hypercube of `ppe_members` saved

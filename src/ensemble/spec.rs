@@ -160,6 +160,30 @@ impl Parameter {
         }
     }
 
+    /// The default's scaling in [0, 1]: per group `(default - min) / (max - min)` (for a
+    /// relative range, where factor 1 lies), and their mean with the lowest and highest
+    /// when groups differ (the default run is then not on the design's line: no one scaling
+    /// gives it); `None` when the default is unknown.
+    pub fn default_scaling(&self) -> Option<(f64, f64, f64)> {
+        let per_group: Vec<f64> = match &self.range {
+            Range::Absolute { min, max } => {
+                let d = self.default.as_ref()?;
+                d.iter()
+                    .zip(min.iter().zip(max))
+                    .map(|(d, (a, b))| if b > a { (d - a) / (b - a) } else { 0.0 })
+                    .collect()
+            }
+            Range::Relative { lo, hi } => vec![if hi > lo { -lo / (hi - lo) } else { 0.0 }],
+        };
+        if per_group.is_empty() || per_group.iter().any(|s| !s.is_finite()) {
+            return None;
+        }
+        let mean = per_group.iter().sum::<f64>() / per_group.len() as f64;
+        let lo = per_group.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = per_group.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((mean, lo, hi))
+    }
+
     /// The columns of the physical values in `design.csv`: `name[group]` for absolute ranges,
     /// `name[x default]` (the factor on each PFT's default) for relative ones.
     pub fn value_columns(&self) -> Vec<String> {

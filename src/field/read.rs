@@ -266,7 +266,9 @@ pub fn read_files(
                 first.path.display()
             );
         }
-        // runs of consecutive samples of one wanted month, read together
+        // runs of consecutive samples of one wanted month: (first, end, month index, the
+        // month's only sample so far, the weight of its earlier lone sample)
+        let mut runs: Vec<(usize, usize, usize, bool, Option<f64>)> = Vec::new();
         let mut k = 0;
         while k < smp.len() {
             let m = smp[k].month;
@@ -281,45 +283,52 @@ pub fn read_files(
                 let was_alone = single[t].take();
                 count[t] += e - k;
                 days[t] += smp[k..e].iter().map(|s| s.days).sum::<f64>();
-                for (v, name) in vars.iter().enumerate() {
-                    let l = &layouts[v];
-                    read_samples(&f, &hf.path, name, (k, e - k), &l.shape, &mut buf)
-                        .with_context(|| format!("case {case}"))?;
-                    let vals = &buf;
-                    let n = sizes[v];
-                    if vals.len() != n * (e - k) {
-                        bail!(
-                            "case {case}: {}: {name} changes shape between files",
-                            hf.path.display()
-                        );
-                    }
-                    let (s, w) = (
-                        &mut sums[v][t * n..(t + 1) * n],
-                        &mut wsum[v][t * n..(t + 1) * n],
-                    );
-                    if let Some(wt0) = was_alone {
-                        for (si, wi) in s.iter_mut().zip(w.iter_mut()) {
-                            if *wi > 0.0 {
-                                *si *= wt0;
-                                *wi = wt0;
-                            }
-                        }
-                    }
-                    for (j, chunk) in vals.chunks_exact(n).enumerate() {
-                        let wt = if alone { 1.0 } else { smp[k + j].days };
-                        // branch-free, so that it vectorises
-                        for ((si, wi), &x) in s.iter_mut().zip(w.iter_mut()).zip(chunk) {
-                            let defined = !x.is_nan();
-                            *si += if defined { wt * x } else { 0.0 };
-                            *wi += if defined { wt } else { 0.0 };
-                        }
-                    }
-                }
                 if alone {
                     single[t] = Some(smp[k].days);
                 }
+                runs.push((k, e, t, alone, was_alone));
             }
             k = e;
+        }
+        let (Some(lo), Some(hi)) = (runs.first().map(|r| r.0), runs.last().map(|r| r.1)) else {
+            continue;
+        };
+        // one read per variable and file: every wanted sample at once
+        for (v, name) in vars.iter().enumerate() {
+            let l = &layouts[v];
+            read_samples(&f, &hf.path, name, (lo, hi - lo), &l.shape, &mut buf)
+                .with_context(|| format!("case {case}"))?;
+            let n = sizes[v];
+            if buf.len() != n * (hi - lo) {
+                bail!(
+                    "case {case}: {}: {name} changes shape between files",
+                    hf.path.display()
+                );
+            }
+            for &(k, e, t, alone, was_alone) in &runs {
+                let vals = &buf[(k - lo) * n..(e - lo) * n];
+                let (s, w) = (
+                    &mut sums[v][t * n..(t + 1) * n],
+                    &mut wsum[v][t * n..(t + 1) * n],
+                );
+                if let Some(wt0) = was_alone {
+                    for (si, wi) in s.iter_mut().zip(w.iter_mut()) {
+                        if *wi > 0.0 {
+                            *si *= wt0;
+                            *wi = wt0;
+                        }
+                    }
+                }
+                for (j, chunk) in vals.chunks_exact(n).enumerate() {
+                    let wt = if alone { 1.0 } else { smp[k + j].days };
+                    // branch-free, so that it vectorises
+                    for ((si, wi), &x) in s.iter_mut().zip(w.iter_mut()).zip(chunk) {
+                        let defined = !x.is_nan();
+                        *si += if defined { wt * x } else { 0.0 };
+                        *wi += if defined { wt } else { 0.0 };
+                    }
+                }
+            }
         }
     }
     if let Some(cal) = calendar {

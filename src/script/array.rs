@@ -25,6 +25,9 @@ type List = rhai::Array;
 pub struct NdArray {
     data: Arc<ArrayD<f64>>,
     mask: bool,
+    /// Names of the last axis's entries (a cost's candidates: the parameters), if any:
+    /// `a["kmax"]` is then that column. Arithmetic drops them.
+    columns: Option<Arc<Vec<String>>>,
 }
 
 impl NdArray {
@@ -33,6 +36,7 @@ impl NdArray {
         NdArray {
             data: Arc::new(a),
             mask: false,
+            columns: None,
         }
     }
     /// Wraps a boolean mask stored as 0/1.
@@ -40,7 +44,21 @@ impl NdArray {
         NdArray {
             data: Arc::new(a),
             mask: true,
+            columns: None,
         }
+    }
+    /// A matrix whose columns are named (a cost's candidates, one column per parameter):
+    /// `a["name"]` is that column; a name it does not have is an error naming the nearest.
+    pub fn with_columns(a: ArrayD<f64>, columns: Vec<String>) -> Self {
+        NdArray {
+            data: Arc::new(a),
+            mask: false,
+            columns: Some(Arc::new(columns)),
+        }
+    }
+    /// The names of the last axis's entries, if it has them.
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref().map(|c| c.as_slice())
     }
     /// The numbers.
     pub fn data(&self) -> &ArrayD<f64> {
@@ -219,6 +237,7 @@ fn wrap(a: ArrayD<f64>, mask: bool) -> Dynamic {
         Dynamic::from(NdArray {
             data: Arc::new(a),
             mask,
+            columns: None,
         })
     }
 }
@@ -264,12 +283,16 @@ fn selectors(a: &ArrayD<f64>, idx: &Dynamic) -> RResult<Vec<Sel>> {
 }
 
 fn get_index(a: &NdArray, idx: &Dynamic) -> RResult<Dynamic> {
+    if let Some(name) = idx.read_lock::<rhai::ImmutableString>() {
+        return column(a, name.as_str());
+    }
     if let Some(ix) = idx.read_lock::<NdArray>() {
         if ix.mask {
             return ok(ops::masked(&a.data, &ix.data)).map(|r| {
                 Dynamic::from(NdArray {
                     data: Arc::new(r),
                     mask: a.mask,
+                    columns: None,
                 })
             });
         }
@@ -281,6 +304,28 @@ fn get_index(a: &NdArray, idx: &Dynamic) -> RResult<Dynamic> {
     }
     let sels = selectors(&a.data, idx)?;
     ok(ops::select(&a.data, &sels)).map(|r| wrap(r, a.mask))
+}
+
+/// The column `name` of an Array with named columns (the last axis).
+fn column(a: &NdArray, name: &str) -> RResult<Dynamic> {
+    let Some(cols) = a.columns() else {
+        return Err(script_err(format!(
+            "this Array has no named columns: a[\"{name}\"] needs one (a cost's candidates x have them, one per parameter)"
+        )));
+    };
+    let Some(k) = cols.iter().position(|c| c == name) else {
+        return Err(script_err(format!(
+            "no column \"{name}\": {}",
+            crate::nc::nearest_list(name, cols)
+        )));
+    };
+    let axis = a.data.ndim() - 1;
+    let r = ok(ops::take(&a.data, &[k as i64], axis as i64))?;
+    let shape: Vec<usize> = r.shape()[..axis].to_vec();
+    let r = r
+        .into_shape_with_order(ndarray::IxDyn(&shape))
+        .map_err(|e| script_err(format!("column {name}: {e}")))?;
+    Ok(wrap(r, a.mask))
 }
 
 fn set_index(a: &mut NdArray, idx: &Dynamic, value: &Dynamic) -> RResult<()> {
@@ -580,6 +625,7 @@ pub mod array_fns {
         ok(core::transpose(&a.data, None)).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -597,6 +643,7 @@ pub mod array_fns {
         ok(core::reshape(&a.data, &dims)).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -610,6 +657,7 @@ pub mod array_fns {
         ok(core::transpose(&a.data, None)).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -624,6 +672,7 @@ pub mod array_fns {
         ok(core::transpose(&a.data, Some(&ax))).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -637,6 +686,7 @@ pub mod array_fns {
         ok(core::reshape(&a.data, &[-1])).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -665,6 +715,7 @@ pub mod array_fns {
         ok(ops::select(&a.data, &sels)).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -679,6 +730,7 @@ pub mod array_fns {
         ok(ops::take(&a.data, &idx, axis)).map(|x| NdArray {
             data: Arc::new(x),
             mask: a.mask,
+            columns: None,
         })
     }
 
@@ -970,6 +1022,7 @@ pub mod array_fns {
         ok(ops::where_(&c.data, &x.data, &y.data)).map(|r| NdArray {
             data: Arc::new(r),
             mask: x.mask && y.mask,
+            columns: None,
         })
     }
 
@@ -1298,6 +1351,7 @@ pub mod array_fns {
         NdArray {
             data: a.data,
             mask: false,
+            columns: None,
         }
     }
 

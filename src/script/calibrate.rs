@@ -56,8 +56,28 @@ pub struct ScriptCost {
     pub custom: Option<FnPtr>,
     /// Parameter names (the emulators' inputs).
     pub parameters: Vec<String>,
-    /// Which emulator of each variable (`nn`, `gp`, `ridge`, ...).
-    pub emulator: String,
+    /// Which emulator of each variable (`nn`, `gp`, `ridge`, ...), in the cost's order.
+    pub emulators: Vec<String>,
+    /// The default run's scalings, where known (option `default_scalings`): the `x` a
+    /// closure gets for the default run (else a row of NaN).
+    pub default_x: Option<Array1<f64>>,
+}
+
+impl ScriptCost {
+    /// The emulators as text: one name when every variable uses it, else `GPP: gp, LHF: nn`.
+    pub fn emulators_text(&self) -> String {
+        let e = &self.emulators;
+        if e.windows(2).all(|w| w[0] == w[1]) {
+            return e.first().cloned().unwrap_or_default();
+        }
+        self.cost
+            .variables()
+            .iter()
+            .zip(e)
+            .map(|(v, n)| format!("{v}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl std::fmt::Debug for ScriptCost {
@@ -69,7 +89,7 @@ impl std::fmt::Debug for ScriptCost {
                 Some(p) => format!("script closure {}", p.fn_name()),
                 None => self.cost.form().name().to_string(),
             },
-            self.emulator,
+            self.emulators_text(),
             self.cost.variables().join(", "),
             self.parameters.join(", ")
         )
@@ -165,6 +185,7 @@ impl LogDensity for CostDensity<'_> {
             }
             Some(f) => Ok(ClosureObjective {
                 cost: &self.c.cost,
+                parameters: &self.c.parameters,
                 f,
                 ctx: self.ctx,
             }
@@ -174,9 +195,34 @@ impl LogDensity for CostDensity<'_> {
     }
 }
 
+/// What a cost closure receives as `pcs` (script type `PCs`): each variable's emulated PCs
+/// (candidates x modes), read as `pcs.GPP` or `pcs["GPP"]`; a variable the cost does not
+/// have is an error naming the nearest one (a map would give `()` and fail later).
+#[derive(Clone, Debug)]
+pub struct ScriptPcs {
+    /// Variable and PCs, in the cost's order.
+    pub vars: Vec<(String, NdArray)>,
+}
+
+impl ScriptPcs {
+    fn get(&self, name: &str) -> RResult<NdArray> {
+        match self.vars.iter().find(|(v, _)| v == name) {
+            Some((_, a)) => Ok(a.clone()),
+            None => {
+                let names: Vec<String> = self.vars.iter().map(|(v, _)| v.clone()).collect();
+                Err(script_err(format!(
+                    "the cost closure asked for pcs.{name}: the cost has no variable {name}; {}",
+                    crate::nc::nearest_list(name, &names)
+                )))
+            }
+        }
+    }
+}
+
 /// A candidate-by-candidate objective that calls the script's closure with whole arrays.
 struct ClosureObjective<'a> {
     cost: &'a Cost,
+    parameters: &'a [String],
     f: &'a FnPtr,
     ctx: &'a NativeCallContext<'a>,
 }
@@ -187,11 +233,16 @@ impl Objective for ClosureObjective<'_> {
     }
     fn cost(&self, x: ArrayView2<f64>) -> anyhow::Result<Array1<f64>> {
         let em = self.cost.emulate(x)?;
-        let mut pcs = Map::new();
-        for (v, m) in self.cost.variables().into_iter().zip(em.mean) {
-            pcs.insert(v.into(), Dynamic::from(NdArray::new(m.into_dyn())));
-        }
-        call_closure(self.f, self.ctx, pcs, x.to_owned(), x.nrows())
+        let pcs = ScriptPcs {
+            vars: self
+                .cost
+                .variables()
+                .into_iter()
+                .zip(em.mean)
+                .map(|(v, m)| (v, NdArray::new(m.into_dyn())))
+                .collect(),
+        };
+        call_closure(self.f, self.ctx, pcs, self.parameters, x.to_owned())
     }
     fn parallel(&self) -> bool {
         false
@@ -201,12 +252,18 @@ impl Objective for ClosureObjective<'_> {
 fn call_closure(
     f: &FnPtr,
     ctx: &NativeCallContext,
-    pcs: Map,
+    pcs: ScriptPcs,
+    parameters: &[String],
     x: Array2<f64>,
-    n: usize,
 ) -> anyhow::Result<Array1<f64>> {
+    let n = x.nrows();
+    let x = if parameters.len() == x.ncols() {
+        NdArray::with_columns(x.into_dyn(), parameters.to_vec())
+    } else {
+        NdArray::new(x.into_dyn())
+    };
     let r: Dynamic = f
-        .call_within_context(ctx, (pcs, NdArray::new(x.into_dyn())))
+        .call_within_context(ctx, (pcs, x))
         .map_err(|e| anyhow!("the cost closure failed: {e}"))?;
     let a = operand(&r).map_err(|e| {
         anyhow!(
@@ -295,8 +352,10 @@ fn build_cost(
     custom: Option<FnPtr>,
 ) -> RResult<ScriptCost> {
     let mut form = Form::Eq6;
-    let mut emulator = "nn".to_string();
+    let mut emulator = Dynamic::from("nn".to_string());
     let mut weights = Map::new();
+    let mut discrepancy = Map::new();
+    let mut default_scalings: Option<Dynamic> = None;
     let source = if let Some(st) = ems.clone().try_cast::<ScriptEmulators>() {
         Source::Stage(st)
     } else if let Some(m) = ems.read_lock::<Map>() {
@@ -317,14 +376,21 @@ fn build_cost(
                 let s = v
                     .clone()
                     .into_string()
-                    .map_err(|_| script_err("option form is a name: eq6, unweighted or rmse"))?;
+                    .map_err(|_| script_err("option form is a name: chi2, eq6, unweighted or rmse"))?;
                 form = Form::parse(&s).map_err(err)?;
             }
             "emulator" => {
-                emulator = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| script_err("option emulator is a name, e.g. \"nn\""))?
+                if !(v.is_string() || v.is_map()) {
+                    return Err(script_err(
+                        "option emulator is a name, e.g. \"nn\", or a map of variable -> name, e.g. #{GPP: \"gp\", LHF: \"nn_ensemble\"}",
+                    ));
+                }
+                emulator = v.clone();
+            }
+            "discrepancy" => {
+                discrepancy = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
+                    script_err("option discrepancy is a map of variable -> variance (squared PC units), e.g. #{GPP: 0.01}")
+                })?
             }
             "weights" => {
                 weights = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
@@ -332,24 +398,50 @@ fn build_cost(
                 })?
             }
             "variables" => variables = string_list(v, "variables")?,
+            "default_scalings" => default_scalings = Some(v.clone()),
             _ => {
                 return Err(script_err(format!(
-                    "unknown option '{k}': use form, emulator, weights, variables"
+                    "unknown option '{k}': use form, emulator, weights, discrepancy, variables, default_scalings"
                 )))
             }
         }
     }
-    for w in weights.keys() {
-        if !variables.iter().any(|v| v == w.as_str()) {
-            return Err(script_err(format!(
-                "weights: '{w}' is not a variable of this cost ({})",
-                variables.join(", ")
-            )));
+    let per_variable = emulator.read_lock::<Map>().map(|m| m.clone());
+    let unknown = |what: &str, keys: Vec<String>| -> RResult<()> {
+        for w in keys {
+            if !variables.iter().any(|v| *v == w) {
+                return Err(script_err(format!(
+                    "{what}: '{w}' is not a variable of this cost ({})",
+                    variables.join(", ")
+                )));
+            }
         }
+        Ok(())
+    };
+    let keys = |m: &Map| m.keys().map(|k| k.to_string()).collect::<Vec<_>>();
+    unknown("weights", keys(&weights))?;
+    unknown("discrepancy", keys(&discrepancy))?;
+    if let Some(m) = &per_variable {
+        unknown("emulator", keys(m))?;
     }
     let mut terms = Vec::new();
+    let mut names = Vec::new();
     let mut parameters: Option<Vec<String>> = None;
     for v in &variables {
+        let emulator = match &per_variable {
+            Some(m) => m
+                .get(v.as_str())
+                .ok_or_else(|| {
+                    script_err(format!(
+                        "option emulator names no emulator for {v}: give one per variable ({})",
+                        variables.join(", ")
+                    ))
+                })?
+                .clone()
+                .into_string()
+                .map_err(|_| script_err(format!("option emulator: {v}'s emulator is a name")))?,
+            None => emulator.clone().into_string().unwrap_or_default(),
+        };
         let fitted: Fitted = match &source {
             Source::Stage(st) => st.0.get(&emulator, v).map_err(err)?.clone(),
             Source::Chosen(m) => m
@@ -375,19 +467,68 @@ fn build_cost(
             Some(w) => number(w, &format!("weights.{v}"))?,
             None => 1.0,
         };
+        names.push(match &source {
+            Source::Stage(_) => emulator,
+            Source::Chosen(_) => fitted.model.emulator().method(),
+        });
         terms.push(Term {
             emulator: Arc::new(Saved(Arc::new(fitted))),
             target: target_of(targets, v)?,
             weight,
         });
     }
-    let cost = Cost::new(terms, form).map_err(err)?;
+    let d2 = variables
+        .iter()
+        .map(|v| match discrepancy.get(v.as_str()) {
+            Some(d) => number(d, &format!("discrepancy.{v}")),
+            None => Ok(0.0),
+        })
+        .collect::<RResult<Vec<f64>>>()?;
+    let cost = Cost::new(terms, form)
+        .and_then(|c| c.with_discrepancy(d2))
+        .map_err(err)?;
+    let parameters = parameters.unwrap_or_default();
+    let default_x = match default_scalings {
+        None => None,
+        Some(d) => Some(scalings_of(&d, &parameters)?),
+    };
     Ok(ScriptCost {
         cost: Arc::new(cost),
         custom,
-        parameters: parameters.unwrap_or_default(),
-        emulator,
+        parameters,
+        emulators: names,
+        default_x,
     })
+}
+
+/// The scalings of one candidate from a map of parameter -> scaling (what
+/// `default_scalings(cfg)` gives) or an Array in the parameters' order.
+fn scalings_of(d: &Dynamic, parameters: &[String]) -> RResult<Array1<f64>> {
+    if let Some(m) = d.read_lock::<Map>() {
+        for k in m.keys() {
+            if !parameters.iter().any(|p| p == k.as_str()) {
+                return Err(script_err(format!(
+                    "default_scalings: '{k}' is not a parameter of this cost; {}",
+                    crate::nc::nearest_list(k, parameters)
+                )));
+            }
+        }
+        return parameters
+            .iter()
+            .map(|p| match m.get(p.as_str()) {
+                Some(v) => number(v, &format!("default_scalings.{p}")),
+                None => Err(script_err(format!(
+                    "default_scalings has no scaling for {p} (the cost's parameters: {})",
+                    parameters.join(", ")
+                ))),
+            })
+            .collect();
+    }
+    let a = matrix_of(&operand(d)?, parameters.len())?;
+    if a.nrows() != 1 {
+        return Err(script_err("default_scalings is one candidate (one row)"));
+    }
+    Ok(a.row(0).to_owned())
 }
 
 fn matrix_of(x: &NdArray, dim: usize) -> RResult<Array2<f64>> {
@@ -422,6 +563,7 @@ fn evaluate(c: &ScriptCost, ctx: &NativeCallContext, x: ArrayView2<f64>) -> RRes
         None => c.cost.cost(x).map_err(err),
         Some(f) => ClosureObjective {
             cost: &c.cost,
+            parameters: &c.parameters,
             f,
             ctx,
         }
@@ -434,18 +576,58 @@ fn default_cost_of(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<f64> {
     match &c.custom {
         None => c.cost.default_cost().map_err(err),
         Some(f) => {
-            let mut pcs = Map::new();
-            for t in c.cost.terms() {
-                let row = t.target.default.clone().insert_axis(ndarray::Axis(0));
-                pcs.insert(
-                    t.target.variable.as_str().into(),
-                    Dynamic::from(NdArray::new(row.into_dyn())),
-                );
-            }
-            let x = Array2::from_elem((1, c.cost.dim()), f64::NAN);
-            Ok(call_closure(f, ctx, pcs, x, 1).map_err(err)?[0])
+            let pcs = ScriptPcs {
+                vars: c
+                    .cost
+                    .terms()
+                    .iter()
+                    .map(|t| {
+                        let row = t.target.default.clone().insert_axis(ndarray::Axis(0));
+                        (t.target.variable.clone(), NdArray::new(row.into_dyn()))
+                    })
+                    .collect(),
+            };
+            let x = match &c.default_x {
+                Some(d) => d.clone().insert_axis(ndarray::Axis(0)),
+                None => Array2::from_elem((1, c.cost.dim()), f64::NAN),
+            };
+            Ok(call_closure(f, ctx, pcs, &c.parameters, x).map_err(err)?[0])
         }
     }
+}
+
+/// Runs a cost closure once on the default run and once on a candidate of the box
+/// (seeded) before any search, so that a misspelt name or a wrong return fails now, with
+/// the name, rather than minutes into a history match; warns when the default run's cost
+/// is NaN.
+fn check_closure(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<()> {
+    let d = default_cost_of(ctx, c).map_err(|e| {
+        script_err(format!(
+            "the cost closure fails on the default run (checked before any search): {e}"
+        ))
+    })?;
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let x = crate::calibrate::latin_hypercube(1, c.cost.dim(), &mut rng);
+    let j = evaluate(c, ctx, x.view()).map_err(|e| {
+        script_err(format!(
+            "the cost closure fails on a candidate (checked before any search): {e}"
+        ))
+    })?;
+    if d.is_nan() {
+        let why = if c.default_x.is_none() {
+            "if it uses x: the default run's scalings are not known to the cost, give them with cost(ems, t, #{default_scalings: default_scalings(cfg)}, f)"
+        } else {
+            "it gives NaN for the default run's PCs and scalings"
+        };
+        eprintln!("warning: the cost closure's cost of the default run is NaN ({why})");
+    }
+    if j[0].is_nan() {
+        eprintln!(
+            "warning: the cost closure gives NaN for a candidate inside the box ({:?}): optimisers treat NaN as an error",
+            x.row(0).to_vec()
+        );
+    }
+    Ok(())
 }
 
 fn usize_option(v: &Dynamic, key: &str, max: f64) -> RResult<usize> {
@@ -503,34 +685,136 @@ pub mod calibrate_fns {
     }
 
     /// A built-in cost with options: `form` (`"eq6"`, `"unweighted"`: without lambda,
-    /// `"rmse"`: the square root of the unweighted sum), `weights` (a weight per variable,
-    /// e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`: one network, the default; `"nn_ensemble"`:
-    /// the resampled networks, whose spread makes the variance grow where they disagree, at
-    /// 100 times the cost of `nn`: for implausibility; `"gp"`, `"ridge"`,
-    /// `"quadratic_ridge"`), `variables` (a subset, in order).
+    /// `"rmse"`: the square root of the unweighted sum, `"chi2"`: the error-aware misfit, sum
+    /// over variables and modes of `(Uhat - Uobs)^2 / (sigma^2 + emulator variance +
+    /// discrepancy)`, whose value at the truth is about the number of modes; `"nll"`: chi2
+    /// plus `sum ln(1 + (emulator variance + discrepancy) / sigma^2)`, -2 log-likelihood,
+    /// whose minimum does not drift to where the emulator is unsure), `weights` (a
+    /// weight per variable, e.g. `#{LHF: 1.49}`), `emulator` (`"nn"`: one network, the
+    /// default; `"nn_ensemble"`: the resampled networks, whose spread makes the variance
+    /// grow where they disagree, at 100 times the cost of `nn`; `"gp"`, `"ridge"`,
+    /// `"quadratic_ridge"`; or one per variable, `#{GPP: "gp", LHF: "nn_ensemble"}`),
+    /// `discrepancy` (a model-discrepancy variance per variable in squared PC units, added
+    /// to sigma^2 by `chi2`, the posterior's likelihood and implausibility; default 0),
+    /// `variables` (a subset, in order).
+    ///
+    /// ```rhai
+    /// let x = rand([20, 2], 1);                       // 20 members, 2 parameters
+    /// let ems = #{GPP: fit_ridge(x, x * 2.0)};         // 2 modes
+    /// let t = #{GPP: #{observed: [0.5, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}};
+    /// let j = cost(ems, t, #{form: "chi2", discrepancy: #{GPP: 0.01}});
+    /// // the default run (a run: no emulator variance): 0.1^2 / 0.02 + 0.1^2 / 0.05
+    /// j.default_cost()    //=> 0.7
+    /// j.evaluate([[0.25, 0.5], [0.3, 0.6]]).shape    //=> [2]
+    /// ```
     #[rhai_fn(name = "cost", return_raw)]
     pub fn cost_options(ems: Dynamic, targets: Map, options: Map) -> RResult<ScriptCost> {
         build_cost(&ems, &targets, &options, None)
     }
 
-    /// A cost written in the script: `f(pcs, x)` receives whole arrays, `pcs` a map of
-    /// variable -> emulated PCs (candidates x modes) and `x` the scalings (candidates x
-    /// parameters), and returns one cost per candidate. It is called on chunks of many
-    /// candidates, so array arithmetic runs at close to native speed.
+    /// A cost written in the script: `f(pcs, x)` receives whole arrays, `pcs` each
+    /// variable's emulated PCs (`pcs.GPP`: candidates x modes) and `x` the scalings
+    /// (candidates x parameters, with named columns: `x["kmax"]`), and returns one cost per
+    /// candidate. It is called on chunks of many candidates, so array arithmetic runs at
+    /// close to native speed. The closure is tried once on the default run and once on a
+    /// candidate before `cost` returns: a variable or parameter it misspells is an error
+    /// now, naming the nearest name.
+    ///
+    /// ```rhai
+    /// let x = rand([20, 2], 1);
+    /// let ems = #{GPP: fit_ridge(x, x * 2.0)};      // parameters x1, x2 (04's: kmax, ...)
+    /// let t = #{GPP: #{observed: [0.5, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}};
+    /// // Eq. 6 plus a penalty on x1 far from 0.5
+    /// let j = cost(ems, t, |pcs, x| sum(t.GPP.lambda * ((pcs.GPP - t.GPP.observed) / t.GPP.sigma) ** 2, 1)
+    ///                               + (x["x1"] - 0.5) ** 2);
+    /// j.evaluate([[0.25, 0.5]]).shape    //=> [1]
+    /// let msg = "";
+    /// try { cost(ems, t, |pcs, x| sum(pcs.GPP, 1) + x["x11"]); } catch (e) { msg = e; }
+    /// msg.contains("no column \"x11\": did you mean x1?")    //=> true
+    /// try { cost(ems, t, |pcs, x| sum(pcs.GPPP, 1)); } catch (e) { msg = e; }
+    /// msg.contains("no variable GPPP; did you mean GPP?")    //=> true
+    /// ```
     #[rhai_fn(name = "cost", return_raw)]
-    pub fn cost_closure(ems: Dynamic, targets: Map, f: FnPtr) -> RResult<ScriptCost> {
-        build_cost(&ems, &targets, &Map::new(), Some(f))
+    pub fn cost_closure(
+        ctx: NativeCallContext,
+        ems: Dynamic,
+        targets: Map,
+        f: FnPtr,
+    ) -> RResult<ScriptCost> {
+        let c = build_cost(&ems, &targets, &Map::new(), Some(f))?;
+        check_closure(&ctx, &c)?;
+        Ok(c)
     }
 
-    /// A cost written in the script with options (`emulator`, `variables`).
+    /// A cost written in the script with options (`emulator`, `variables`, `discrepancy`,
+    /// `default_scalings`: the default run's scalings, e.g. `default_scalings(cfg)`, given
+    /// to the closure as its `x` for `default_cost()`).
     #[rhai_fn(name = "cost", return_raw)]
     pub fn cost_closure_options(
+        ctx: NativeCallContext,
         ems: Dynamic,
         targets: Map,
         options: Map,
         f: FnPtr,
     ) -> RResult<ScriptCost> {
-        build_cost(&ems, &targets, &options, Some(f))
+        let c = build_cost(&ems, &targets, &options, Some(f))?;
+        check_closure(&ctx, &c)?;
+        Ok(c)
+    }
+
+    /// `pcs.GPP` or `pcs["GPP"]` in a cost closure: that variable's emulated PCs
+    /// (candidates x modes); a name the cost does not have is an error naming the nearest.
+    #[rhai_fn(index_get, return_raw, pure)]
+    pub fn pcs_get(p: &mut ScriptPcs, name: &str) -> RResult<NdArray> {
+        p.get(name)
+    }
+
+    /// The variables of a cost closure's `pcs`, in the cost's order.
+    #[rhai_fn(name = "keys", pure)]
+    pub fn pcs_keys(p: &mut ScriptPcs) -> Array {
+        p.vars.iter().map(|(v, _)| v.as_str().into()).collect()
+    }
+
+    /// Whether a cost closure's `pcs` has variable `name` (`"GPP" in pcs`).
+    #[rhai_fn(name = "contains", pure)]
+    pub fn pcs_contains(p: &mut ScriptPcs, name: &str) -> bool {
+        p.vars.iter().any(|(v, _)| v == name)
+    }
+
+    /// `PCs(GPP: 1000 x 3, LHF: 1000 x 3)`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn pcs_to_string(p: &mut ScriptPcs) -> String {
+        let parts: Vec<String> = p
+            .vars
+            .iter()
+            .map(|(v, a)| {
+                let s: Vec<String> = a.data().shape().iter().map(|n| n.to_string()).collect();
+                format!("{v}: {}", s.join(" x "))
+            })
+            .collect();
+        format!("PCs({})", parts.join(", "))
+    }
+
+    /// As `to_string`.
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn pcs_to_debug(p: &mut ScriptPcs) -> String {
+        pcs_to_string(p)
+    }
+
+    /// The cost's form: `nll`, `chi2`, `eq6`, `unweighted`, `rmse`, or `closure` for a
+    /// script's own.
+    ///
+    /// ```rhai
+    /// let x = rand([20, 2], 1);
+    /// let j = cost(#{GPP: fit_ridge(x, x * 2.0)}, #{GPP: #{observed: [0.5, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}});
+    /// j.form    //=> eq6
+    /// ```
+    #[rhai_fn(get = "form", pure)]
+    pub fn cost_form(c: &mut ScriptCost) -> String {
+        match c.custom {
+            Some(_) => "closure".into(),
+            None => c.cost.form().name().into(),
+        }
     }
 
     /// The cost of each row of `x` (candidates x parameters, or one candidate).
@@ -604,7 +888,7 @@ pub mod calibrate_fns {
     /// `method: "implausibility"`: `n` (default 1,000,000) candidates, implausibility
     /// `|Uobs - E[Uhat]| / sqrt(sigma^2 + emulator variance + discrepancy)` per output, the
     /// `order`-th largest (1) cut at `cutoff` (3); `discrepancy` a variance per variable
-    /// (`#{GPP: 1e-5}`); `emulator_variance: false` leaves the emulator's variance out;
+    /// (`#{GPP: 1e-5}`; default: the cost's own `discrepancy`); `emulator_variance: false` leaves the emulator's variance out;
     /// `previous`: an earlier wave's result to sample inside. `seed` for both (0).
     #[rhai_fn(return_raw)]
     pub fn history_match(
@@ -662,6 +946,7 @@ pub mod calibrate_fns {
             Some(f) => optimize::compare(
                 &ClosureObjective {
                     cost: &c.cost,
+                    parameters: &c.parameters,
                     f,
                     ctx: &ctx,
                 },
@@ -966,6 +1251,7 @@ fn match_by_cost(
         Some(f) => {
             let obj = ClosureObjective {
                 cost: &c.cost,
+                parameters: &c.parameters,
                 f,
                 ctx,
             };
@@ -1000,6 +1286,10 @@ fn match_by_cost(
 
 fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHistoryMatch> {
     let mut s = MatchSettings::default();
+    // the cost's own discrepancy unless the options give one: one denominator everywhere
+    if c.cost.discrepancy().iter().any(|&d| d > 0.0) {
+        s.discrepancy = c.cost.discrepancy().to_vec();
+    }
     let mut previous: Vec<Wave> = Vec::new();
     let variables = c.cost.variables();
     for (k, v) in options {

@@ -313,6 +313,36 @@ pub mod config_fns {
             .collect()
     }
 
+    /// The default run's scalings of the calibrated parameters: a map of parameter ->
+    /// scaling in [0, 1] (`(default - min) / (max - min)`; a parameter whose PFT groups'
+    /// defaults sit at different scalings gets their mean, and a note says so: the default
+    /// run is then not on the design's line). For a cost closure that uses `x`:
+    /// `cost(ems, t, #{default_scalings: default_scalings(cfg)}, f)`.
+    ///
+    /// ```rhai
+    /// let cfg = read_config(`${TEMP_DIR}/oaat/config.toml`);
+    /// cfg.parameters.calibrate = ["dint", "fff"];
+    /// let d = default_scalings(cfg);
+    /// d.dint    //=> 0.6
+    /// d.fff     //=> 0.0963855421686747
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn default_scalings(cfg: Map) -> RResult<Map> {
+        let (c, _) = config_from_map(&cfg)?;
+        let rows =
+            crate::ensemble::from_config::default_scalings(&c).map_err(|e| format!("{e:#}"))?;
+        let mut m = Map::new();
+        for (name, mean, lo, hi) in rows {
+            if hi - lo > 1e-9 {
+                eprintln!(
+                    "note: {name}: its PFT groups' defaults sit at scalings {lo:.3}..{hi:.3}; the default run's scaling is given as their mean {mean:.3}"
+                );
+            }
+            m.insert(name.as_str().into(), Dynamic::from_float(mean));
+        }
+        Ok(m)
+    }
+
     /// The truth behind a config's observations, when they are synthetic: the `[scaling]`
     /// table of `truth.toml` beside the config's observation file (the demo folder writes
     /// one), or an empty map for real observations (no such file).

@@ -144,6 +144,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<emulate::ScriptEmulator>("Emulator"),
     script_type::<emulate::ScriptEmulators>("Emulators"),
     script_type::<calibrate::ScriptCost>("Cost"),
+    script_type::<calibrate::ScriptPcs>("PCs"),
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
     script_type::<calibrate::ScriptOptima>("Optima"),
     script_type::<calibrate::ScriptPosterior>("Posterior"),
@@ -372,13 +373,15 @@ fn script_cost_bench() -> anyhow::Result<crate::bench::Body> {
     let f = scope
         .get_value::<rhai::FnPtr>("f")
         .ok_or_else(|| anyhow::anyhow!("the bench closure is missing"))?;
+    let n_terms = cost.terms().len();
     scope.push(
         "j",
         calibrate::ScriptCost {
             cost: std::sync::Arc::new(cost),
             custom: Some(f),
             parameters: (1..=6).map(|i| format!("p{i}")).collect(),
-            emulator: "nn".into(),
+            emulators: vec!["nn".into(); n_terms],
+            default_x: None,
         },
     );
     // the closure's function lives in the setup's AST: keep its functions
