@@ -924,7 +924,11 @@ mod tests {
             )
         };
         let with = |section: &str| EXAMPLE.replace("[backend]", &format!("{section}\n[backend]"));
-        let c = Config::parse(&with("[calibration]\nemulator = \"gp\""), Path::new("h.toml")).unwrap();
+        let c = Config::parse(
+            &with("[calibration]\nemulator = \"gp\""),
+            Path::new("h.toml"),
+        )
+        .unwrap();
         let named = c.calibration.unwrap().emulator.unwrap();
         assert_eq!(named.for_variable("LHF"), Some("gp"));
         let c = Config::parse(
@@ -958,7 +962,10 @@ mod tests {
             "{msg}"
         );
         let msg = e(&with("[calibration]\nemulatr = \"gp\""));
-        assert!(msg.contains("unknown key 'emulatr' (did you mean 'emulator'?"), "{msg}");
+        assert!(
+            msg.contains("unknown key 'emulatr' (did you mean 'emulator'?"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -223,14 +223,14 @@ pub struct Choice {
 pub fn best(candidates: &[Choice]) -> Option<usize> {
     let key = |x: f64, worst: f64| if x.is_nan() { worst } else { x };
     let better = |a: &Choice, b: &Choice| -> bool {
-        let (ra, rb) = (
-            key(a.r2, f64::NEG_INFINITY),
-            key(b.r2, f64::NEG_INFINITY),
-        );
+        let (ra, rb) = (key(a.r2, f64::NEG_INFINITY), key(b.r2, f64::NEG_INFINITY));
         if (ra - rb).abs() > 1e-12 && !(ra.is_infinite() && rb.is_infinite()) {
             return ra > rb;
         }
-        let (sa, sb) = (key(a.rmse_sigma, f64::INFINITY), key(b.rmse_sigma, f64::INFINITY));
+        let (sa, sb) = (
+            key(a.rmse_sigma, f64::INFINITY),
+            key(b.rmse_sigma, f64::INFINITY),
+        );
         if sa != sb {
             return sa < sb;
         }
@@ -368,7 +368,10 @@ mod tests {
         assert_eq!(best(&c), Some(0));
         assert_eq!(best(&[]), None);
         // every r2 NaN: by RMSE in sigma
-        let c = [cand("nn", f64::NAN, 2.0, 1.0), cand("gp", f64::NAN, 1.0, 3.0)];
+        let c = [
+            cand("nn", f64::NAN, 2.0, 1.0),
+            cand("gp", f64::NAN, 1.0, 3.0),
+        ];
         assert_eq!(best(&c), Some(1));
     }
 
@@ -413,12 +416,17 @@ mod tests {
         let n = Named::PerVariable([("GPP".to_string(), "quadratic_rige".to_string())].into());
         let e = format!("{:#}", n.check(&vars).unwrap_err());
         assert!(
-            e.contains("variable GPP: unknown emulator 'quadratic_rige' (did you mean 'quadratic_ridge'?"),
+            e.contains(
+                "variable GPP: unknown emulator 'quadratic_rige' (did you mean 'quadratic_ridge'?"
+            ),
             "{e}"
         );
         let n = Named::PerVariable([("LH".to_string(), "gp".to_string())].into());
         let e = format!("{:#}", n.check(&vars).unwrap_err());
-        assert!(e.contains("'LH' is not a calibration variable (did you mean 'LHF'?"), "{e}");
+        assert!(
+            e.contains("'LH' is not a calibration variable (did you mean 'LHF'?"),
+            "{e}"
+        );
         assert_eq!(n.for_variable("LH"), Some("gp"));
         assert_eq!(n.for_variable("GPP"), None);
         assert_eq!(Named::All("nn".into()).for_variable("GPP"), Some("nn"));

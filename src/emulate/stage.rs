@@ -321,9 +321,10 @@ fn choose(
     let (i, by) = match named {
         Some(n) => {
             choice::check_emulator(n)?;
-            let i = names.iter().position(|x| x == n).with_context(|| {
-                format!("variable {variable}: no emulator '{n}' was fitted")
-            })?;
+            let i = names
+                .iter()
+                .position(|x| x == n)
+                .with_context(|| format!("variable {variable}: no emulator '{n}' was fitted"))?;
             (i, "config".to_string())
         }
         None => (
@@ -777,10 +778,20 @@ mod tests {
             mean: ndarray::array![[1.0], [2.0], [3.0], [5.0]],
             variance: Array2::ones((4, 1)),
         };
-        let m = metrics_from(&p, "x", "GPP", "ppe_test", y.view(), Some(&ndarray::arr1(&[0.5])))
-            .unwrap();
+        let m = metrics_from(
+            &p,
+            "x",
+            "GPP",
+            "ppe_test",
+            y.view(),
+            Some(&ndarray::arr1(&[0.5])),
+        )
+        .unwrap();
         assert!((m[0].r2_score - 0.7857142857142857).abs() < 1e-15, "{m:?}");
-        assert!((m[0].rmse_sigma - 1.7320508075688772).abs() < 1e-15, "{m:?}");
+        assert!(
+            (m[0].rmse_sigma - 1.7320508075688772).abs() < 1e-15,
+            "{m:?}"
+        );
         assert!((m[0].r2 - 100.0 / 122.5).abs() < 1e-15);
         // coverage: |error| <= 2 for all four
         assert_eq!(m[0].coverage, 1.0);
@@ -794,7 +805,15 @@ mod tests {
     #[test]
     fn a_biased_emulator_loses_by_r2_score_not_by_squared_correlation() {
         let (x, y) = linear_data(40, 3);
-        let r = Ridge::fit(x.view(), y.view(), RidgeSettings { alpha: 0.0, degree: 1 }).unwrap();
+        let r = Ridge::fit(
+            x.view(),
+            y.view(),
+            RidgeSettings {
+                alpha: 0.0,
+                degree: 1,
+            },
+        )
+        .unwrap();
         let good = r.predict(x.view()).unwrap();
         let bad = Prediction {
             mean: good.mean.mapv(|v| v + 0.5),
@@ -803,12 +822,20 @@ mod tests {
         let sigma = ndarray::arr1(&[0.1, 0.1]);
         let mut ev = metrics_from(&bad, "nn", "GPP", "ppe_test", y.view(), Some(&sigma)).unwrap();
         ev.extend(metrics_from(&good, "ridge", "GPP", "ppe_test", y.view(), Some(&sigma)).unwrap());
-        for k in 0..2 {
-            let sst: f64 = y.column(k).iter().map(|v| (v - y.column(k).mean().unwrap()).powi(2)).sum();
-            assert!(ev[k].r2 > 0.9999, "the shifted one correlates perfectly: {:?}", ev[k]);
+        for (k, e) in ev.iter().take(2).enumerate() {
+            let sst: f64 = y
+                .column(k)
+                .iter()
+                .map(|v| (v - y.column(k).mean().unwrap()).powi(2))
+                .sum();
+            assert!(
+                e.r2 > 0.9999,
+                "the shifted one correlates perfectly: {:?}",
+                e
+            );
             let want = 1.0 - 40.0 * 0.25 / sst;
-            assert!((ev[k].r2_score - want).abs() < 1e-3, "{} vs {want}", ev[k].r2_score);
-            assert!((ev[k].rmse_sigma - 5.0).abs() < 1e-3, "0.5 / 0.1: {:?}", ev[k]);
+            assert!((e.r2_score - want).abs() < 1e-3, "{} vs {want}", e.r2_score);
+            assert!((e.rmse_sigma - 5.0).abs() < 1e-3, "0.5 / 0.1: {:?}", e);
         }
         let names = vec!["nn".to_string(), "ridge".to_string()];
         let c = choose("GPP", &names, &ev, 40, None).unwrap();
@@ -819,8 +846,14 @@ mod tests {
         let c = choose("GPP", &names, &ev, 40, Some("nn")).unwrap();
         assert!(c[0].chosen && !c[1].chosen);
         assert!(c.iter().all(|r| r.chosen_by == "config"));
-        let e = format!("{:#}", choose("GPP", &names, &ev, 40, Some("gpp")).unwrap_err());
-        assert!(e.contains("unknown emulator 'gpp' (did you mean 'gp'?"), "{e}");
+        let e = format!(
+            "{:#}",
+            choose("GPP", &names, &ev, 40, Some("gpp")).unwrap_err()
+        );
+        assert!(
+            e.contains("unknown emulator 'gpp' (did you mean 'gp'?"),
+            "{e}"
+        );
     }
 
     /// `n` members of 2 scalings (a fixed pseudo-random pattern shifted by `shift`) and 2
@@ -873,12 +906,20 @@ mod tests {
             sigma: Some(sigma.clone()),
         };
         // 1. with a second ensemble: it decides, no cross-validation
-        let s = EmulatorStage::run(&inputs, std::slice::from_ref(&target), quick_settings(), &|| {})
-            .unwrap();
+        let s = EmulatorStage::run(
+            &inputs,
+            std::slice::from_ref(&target),
+            quick_settings(),
+            &|| {},
+        )
+        .unwrap();
         assert_eq!(s.choice.len(), 5);
         assert!(s.metrics.iter().all(|m| !m.split.starts_with("cv")));
         for c in &s.choice {
-            assert_eq!((c.split.as_str(), c.chosen_by.as_str(), c.members), ("ppe_test", "ppe_test", 20));
+            assert_eq!(
+                (c.split.as_str(), c.chosen_by.as_str(), c.members),
+                ("ppe_test", "ppe_test", 20)
+            );
             // the means over modes of the ppe_test rows of metrics.csv
             let rows: Vec<&Metric> = s
                 .metrics
@@ -888,27 +929,44 @@ mod tests {
             assert_eq!(rows.len(), 2);
             assert!((c.r2 - (rows[0].r2_score + rows[1].r2_score) / 2.0).abs() < 1e-15);
             let rs = (rows[0].mse.sqrt() / 0.05 + rows[1].mse.sqrt() / 0.2) / 2.0;
-            assert!((c.rmse_sigma - rs).abs() < 1e-12, "{} vs {rs}", c.rmse_sigma);
+            assert!(
+                (c.rmse_sigma - rs).abs() < 1e-12,
+                "{} vs {rs}",
+                c.rmse_sigma
+            );
         }
         let chosen: Vec<&Choice> = s.choice.iter().filter(|c| c.chosen).collect();
         assert_eq!(chosen.len(), 1);
-        let best_r2 = s.choice.iter().map(|c| c.r2).fold(f64::NEG_INFINITY, f64::max);
+        let best_r2 = s
+            .choice
+            .iter()
+            .map(|c| c.r2)
+            .fold(f64::NEG_INFINITY, f64::max);
         assert_eq!(chosen[0].r2, best_r2);
         assert!(best_r2 > 0.999, "{:?}", s.choice);
-        assert_ne!(chosen[0].emulator, "nn", "3 epochs are not enough: {:?}", s.choice);
+        assert_ne!(
+            chosen[0].emulator, "nn",
+            "3 epochs are not enough: {:?}",
+            s.choice
+        );
         assert_eq!(s.choice("GPP").unwrap(), chosen[0].emulator);
         assert_eq!(
             s.chosen_emulator("GPP").unwrap(),
             s.get(&chosen[0].emulator, "GPP").unwrap()
         );
         let e = s.choice("GP").unwrap_err().to_string();
-        assert!(e.contains("no emulators of variable 'GP' (did you mean 'GPP'?"), "{e}");
+        assert!(
+            e.contains("no emulators of variable 'GP' (did you mean 'GPP'?"),
+            "{e}"
+        );
         // choice.csv: the contract's columns first; a round trip through save and load
         let dir = tempfile::tempdir().unwrap();
         s.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join("choice.csv")).unwrap();
         assert!(
-            text.starts_with("variable,emulator,split,r2,rmse_sigma,rmse,members,chosen,chosen_by\n"),
+            text.starts_with(
+                "variable,emulator,split,r2,rmse_sigma,rmse,members,chosen,chosen_by\n"
+            ),
             "{text}"
         );
         assert_eq!(text.lines().count(), 6);
@@ -943,7 +1001,10 @@ mod tests {
         let cv: Vec<&Metric> = s2.metrics.iter().filter(|m| m.split == "cv5").collect();
         assert_eq!(cv.len(), 5 * 2, "every emulator, every mode");
         let c2 = s2.choice.iter().find(|c| c.chosen).unwrap();
-        assert_eq!((c2.split.as_str(), c2.chosen_by.as_str(), c2.members), ("cv5", "cv5", 40));
+        assert_eq!(
+            (c2.split.as_str(), c2.chosen_by.as_str(), c2.members),
+            ("cv5", "cv5", 40)
+        );
         assert!(
             ["ridge", "quadratic_ridge", "gp"].contains(&c2.emulator.as_str()) && c2.r2 > 0.999,
             "{:?}",
@@ -971,7 +1032,10 @@ mod tests {
             let r = Ridge::fit(
                 rows(x.view(), &sp.train).view(),
                 rows(y.view(), &sp.train).view(),
-                RidgeSettings { alpha: 1e-10, degree: 1 },
+                RidgeSettings {
+                    alpha: 1e-10,
+                    degree: 1,
+                },
             )
             .unwrap();
             let p = r.predict(rows(x.view(), f).view()).unwrap();
@@ -994,7 +1058,10 @@ mod tests {
         ));
         let s3 = EmulatorStage::run(&inputs, std::slice::from_ref(&target), named, &|| {}).unwrap();
         assert_eq!(s3.choice("GPP").unwrap(), "nn");
-        assert!(s3.choice.iter().all(|c| c.chosen_by == "config" && c.split == "ppe_test"));
+        assert!(s3
+            .choice
+            .iter()
+            .all(|c| c.chosen_by == "config" && c.split == "ppe_test"));
         let mut bad = quick_settings();
         bad.choice.emulator = Some(choice::Named::All("quadratic".into()));
         let e = format!(
@@ -1090,7 +1157,9 @@ mod tests {
         assert_eq!(text.lines().count(), 41);
         assert_eq!(text.matches("\nnn_ensemble,GPP,").count(), 8);
         assert_eq!(text.matches("\nnn,GPP,").count(), 8);
-        assert!(text.starts_with("emulator,variable,mode,split,mse,r2,coverage,r2_score,rmse_sigma\n"));
+        assert!(
+            text.starts_with("emulator,variable,mode,split,mse,r2,coverage,r2_score,rmse_sigma\n")
+        );
         let back = Fitted::load(&dir.path().join("quadratic_ridge_GPP.json")).unwrap();
         assert_eq!(&back, s.get("quadratic_ridge", "GPP").unwrap());
         let back = EmulatorStage::load(dir.path()).unwrap();
