@@ -237,6 +237,18 @@ fn default_modes() -> usize {
     3
 }
 
+/// `[calibration]`: how the calibration stages (06-08) use the emulators.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// The emulator used for calibration, in place of the one the emulator stage chooses by
+    /// out-of-sample skill: a name for every variable (`emulator = "gp"`) or one per
+    /// variable (`[calibration.emulator]` with `GPP = "gp"`; the variables left out are
+    /// chosen by skill). Names: nn, nn_ensemble, gp, ridge, quadratic_ridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<crate::emulate::choice::Named>,
+}
+
 /// `[backend]`: how runs are made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,6 +327,9 @@ pub struct Config {
     pub processed: Option<Processed>,
     /// `[test_case]`.
     pub test_case: Option<TestCase>,
+    /// `[calibration]`.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
     /// `[backend]`.
     pub backend: Backend,
     /// `[output]`.
@@ -601,6 +616,47 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if let Some(named) = self.calibration.as_ref().and_then(|c| c.emulator.as_ref()) {
+            use crate::emulate::choice::{check_emulator, nearest, Named};
+            let mut vars: Vec<&str> = Vec::new();
+            for v in self
+                .observations
+                .iter()
+                .flat_map(|o| o.variables.keys())
+                .chain(self.processed.iter().flat_map(|p| p.variables.keys()))
+            {
+                if !vars.contains(&v.as_str()) {
+                    vars.push(v);
+                }
+            }
+            let names: Vec<(String, &String)> = match named {
+                Named::All(n) => vec![("calibration.emulator".into(), n)],
+                Named::PerVariable(m) => m
+                    .iter()
+                    .map(|(v, n)| (format!("calibration.emulator.{v}"), n))
+                    .collect(),
+            };
+            for (key, n) in names {
+                if let Err(e) = check_emulator(n) {
+                    return Err(problem(&key, Some(format!("{n:?}")), &e.to_string()));
+                }
+            }
+            if let Named::PerVariable(m) = named {
+                for (v, n) in m {
+                    if !vars.is_empty() && !vars.contains(&v.as_str()) {
+                        return Err(problem(
+                            &format!("calibration.emulator.{v}"),
+                            Some(format!("{n:?}")),
+                            &format!(
+                                "'{v}' is not a calibration variable (did you mean '{}'? variables: {})",
+                                nearest(v, &vars),
+                                vars.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         if self.cases.ppe_members == Some(0) {
             return Err(problem(
                 "cases.ppe_members",
@@ -857,6 +913,59 @@ mod tests {
             Path::new("/exp/obs/fluxnet_mte.nc")
         );
         assert!(o.read_options_of(&o.variables["GPP"]).unwrap().is_default());
+    }
+
+    #[test]
+    fn the_calibration_emulator_is_a_known_name() {
+        let e = |text: &str| {
+            format!(
+                "{:#}",
+                Config::parse(text, Path::new("h.toml")).unwrap_err()
+            )
+        };
+        let with = |section: &str| EXAMPLE.replace("[backend]", &format!("{section}\n[backend]"));
+        let c = Config::parse(
+            &with("[calibration]\nemulator = \"gp\""),
+            Path::new("h.toml"),
+        )
+        .unwrap();
+        let named = c.calibration.unwrap().emulator.unwrap();
+        assert_eq!(named.for_variable("LHF"), Some("gp"));
+        let c = Config::parse(
+            &with("[calibration.emulator]\nGPP = \"ridge\""),
+            Path::new("h.toml"),
+        )
+        .unwrap();
+        let named = c.calibration.unwrap().emulator.unwrap();
+        assert_eq!(
+            (named.for_variable("GPP"), named.for_variable("LHF")),
+            (Some("ridge"), None)
+        );
+        assert!(Config::parse(EXAMPLE, Path::new("h.toml"))
+            .unwrap()
+            .calibration
+            .is_none());
+        // an unknown name: the error names it and the nearest known one
+        let msg = e(&with("[calibration]\nemulator = \"gpp\""));
+        assert!(
+            msg.contains("[calibration] emulator = \"gpp\": unknown emulator 'gpp' (did you mean 'gp'? known: nn, nn_ensemble, gp, ridge, quadratic_ridge)"),
+            "{msg}"
+        );
+        let msg = e(&with("[calibration.emulator]\nGPP = \"nn_ensmble\""));
+        assert!(
+            msg.contains("[calibration.emulator] GPP = \"nn_ensmble\": unknown emulator 'nn_ensmble' (did you mean 'nn_ensemble'?"),
+            "{msg}"
+        );
+        let msg = e(&with("[calibration.emulator]\nGP = \"gp\""));
+        assert!(
+            msg.contains("[calibration.emulator] GP = \"gp\": 'GP' is not a calibration variable (did you mean 'GPP'? variables: GPP, LHF)"),
+            "{msg}"
+        );
+        let msg = e(&with("[calibration]\nemulatr = \"gp\""));
+        assert!(
+            msg.contains("unknown key 'emulatr' (did you mean 'emulator'?"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ fn every_doc_example_runs_and_prints_what_it_says() {
     std::fs::write(dir.path().join("exp.toml"), clmtune::config::EXAMPLE).unwrap();
     write_obs_file(&dir.path().join("obs.nc"));
     write_oaat_fixture(&dir.path().join("oaat"));
+    write_emulator_fixture(&dir.path().join("emulator"));
     // scripts for `run_script`: one greeting its --name, one running itself
     std::fs::write(
         dir.path().join("hello.rhai"),
@@ -157,4 +158,46 @@ fn write_obs_file(path: &std::path::Path) {
     w.var("GPP", &["time", "lat", "lon"], vec![1.0f32; 36 * 180 * 360])
         .attr("units", "gC m-2 d-1");
     w.save(path).unwrap();
+}
+
+/// The emulator folder the `emulate` stage examples read (`load_emulators`): variable GPP of
+/// 2 modes on 2 parameters, a smooth function of the scalings (sin and a product), 30
+/// members and a second ensemble of 20, a small network grid; the Gaussian process is the
+/// best on the second ensemble (r2_score above 0.99), so `ems.choice("GPP")` is `gp`.
+fn write_emulator_fixture(dir: &std::path::Path) {
+    use clmtune::emulate::stage::{EmulatorStage, Inputs, StageSettings, Target};
+    use ndarray::Array2;
+    let f = |x: &Array2<f64>| {
+        Array2::from_shape_fn((x.nrows(), 2), |(i, k)| {
+            (3.0 * x[[i, 0]]).sin() * (k + 1) as f64 + x[[i, 0]] * x[[i, 1]]
+        })
+    };
+    let x = Array2::from_shape_fn((30, 2), |(i, j)| {
+        ((7 * i + 4 * i * j + 5 * j + 1) % 31) as f64 / 30.0
+    });
+    let tx = Array2::from_shape_fn((20, 2), |(i, j)| {
+        ((11 * i + 3 * j + 2 * i * j + 5) % 21) as f64 / 20.0
+    });
+    let inputs = Inputs {
+        parameters: vec!["kmax".into(), "dint".into()],
+        cases: (1..=30).map(|i| format!("c{i}")).collect(),
+        x: x.clone(),
+        test_x: Some(tx.clone()),
+    };
+    let targets = [Target {
+        variable: "GPP".into(),
+        y: f(&x),
+        test_y: Some(f(&tx)),
+        sigma: Some(ndarray::arr1(&[0.1, 0.2])),
+    }];
+    let mut s = StageSettings::default();
+    s.protocol.layer1 = vec![4];
+    s.protocol.layer2 = vec![4];
+    s.protocol.top = 1;
+    s.protocol.resamples = 3;
+    s.protocol.network.epochs = 30;
+    EmulatorStage::run(&inputs, &targets, s, &|| {})
+        .unwrap()
+        .save(dir)
+        .unwrap();
 }

@@ -99,13 +99,54 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
 
     // 04: emulators from the saved EOF stage, compared on every split
     let so = run_with("04_emulate.rhai", &cfg, &["--quick"]);
-    assert!(so.contains("GPP: network ["), "{so}");
+    assert!(so.contains("GPP: calibration uses "), "{so}");
+    assert!(
+        so.contains("(chosen by ppe_test): on ppe_test r^2 (1 - SSE/SST) "),
+        "{so}"
+    );
+    assert!(so.contains(" sigma; network ["), "{so}");
     let em = d.join("results/emulator");
     let m = clmtune::table::Table::read(&em.join("metrics.csv")).unwrap();
     assert_eq!(
         m.columns(),
-        ["emulator", "variable", "mode", "split", "mse", "r2", "coverage"]
+        [
+            "emulator",
+            "variable",
+            "mode",
+            "split",
+            "mse",
+            "r2",
+            "coverage",
+            "r2_score",
+            "rmse_sigma"
+        ]
     );
+    // the choice (issue 27): per variable one row per candidate, one chosen, by the second
+    // ensemble, the best mean r2_score there
+    let ch = clmtune::table::Table::read(&em.join("choice.csv")).unwrap();
+    assert_eq!(
+        ch.columns()[..5],
+        ["variable", "emulator", "split", "r2", "rmse_sigma"]
+    );
+    assert_eq!(ch.len(), 10);
+    for v in ["GPP", "LHF"] {
+        let c = ch
+            .filter(&[("variable", clmtune::table::Value::Text(v.into()))])
+            .unwrap();
+        let chosen = match c.column("chosen").unwrap() {
+            clmtune::table::Column::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(chosen.iter().filter(|x| *x == "true").count(), 1, "{v}");
+        let r2 = c.numbers("r2").unwrap();
+        let i = chosen.iter().position(|x| x == "true").unwrap();
+        assert!(r2.iter().all(|&x| x <= r2[i]), "{v}: {r2:?}");
+        assert!(c
+            .numbers("rmse_sigma")
+            .unwrap()
+            .iter()
+            .all(|x| x.is_finite() && *x > 0.0));
+    }
     // 5 emulators x 2 variables x 2 modes x (train, validation, test, ppe_test)
     assert_eq!(m.len(), 80);
     use clmtune::table::Value;
@@ -859,6 +900,29 @@ fn check_contract(r: &Path) {
     for s in ["train", "validation", "test", "ppe_test"] {
         assert!(splits.iter().any(|x| x == s), "split {s}");
     }
+    // the emulator used for calibration: per variable one row per candidate, one chosen
+    let t = read(
+        "emulator/choice.csv",
+        &["variable", "emulator", "split", "r2", "rmse_sigma"],
+        2 * 5,
+    );
+    all(
+        &t,
+        "r2",
+        &|x| x <= 1.0 && x.is_finite(),
+        "an r^2 (1 - SSE/SST)",
+    );
+    all(
+        &t,
+        "rmse_sigma",
+        &|x| x > 0.0 && x.is_finite(),
+        "an RMSE in sigma",
+    );
+    assert_eq!(
+        text(&t, "chosen").iter().filter(|x| *x == "true").count(),
+        2
+    );
+    assert!(text(&t, "split").iter().all(|x| x == "ppe_test"));
     let t = read(
         "emulator/importance.csv",
         &["emulator", "variable", "mode", "parameter", "mse_increase"],

@@ -5,6 +5,7 @@
 //! Every emulator implements [`Emulator`]; fitting follows linfa's habit: settings are
 //! checked once, then `fit(x, y, settings)` returns a fitted model whose `predict` is cheap.
 
+pub mod choice;
 pub mod gp;
 pub mod interpret;
 pub mod nn;

@@ -445,6 +445,102 @@ pub fn run(
     })
 }
 
+/// The chosen configuration's two emulators trained again by the same procedure on the
+/// members `members` only (the training members of a fold of a cross-validation), for an
+/// out-of-sample check of the procedure: the single network on a seeded split of those
+/// members into training and validation (the protocol's proportions; returned, so that
+/// other emulators can be fitted on the same training members), early-stopped; and
+/// `resamples` networks, each on its own seeded split. With the final training `all`, each
+/// is then trained again on every one of `members` for its best epoch (the single network)
+/// or the median best epoch (the others), keeping its validation residual variance. `salt`
+/// (e.g. the fold's number) makes the seeds of one fold differ from another's. `progress`
+/// is called after each network.
+#[allow(clippy::too_many_arguments)]
+pub fn retrain(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    members: &[usize],
+    hidden: &[usize],
+    s: &ProtocolSettings,
+    resamples: usize,
+    salt: u64,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(Split, Network, NetworkEnsemble)> {
+    if resamples == 0 {
+        bail!("retrain: at least one resampled network");
+    }
+    let n = members.len();
+    if n < 3 {
+        bail!("{n} members are too few to train a network with early stopping");
+    }
+    let nt = ((n as f64 * s.train / (s.train + s.validation)).round() as usize).clamp(2, n - 1);
+    let base = seed_for(s.seed, 6, salt);
+    let resplit = |r: usize| {
+        let mut p = members.to_vec();
+        p.shuffle(&mut ChaCha8Rng::seed_from_u64(seed_for(base, 1, r as u64)));
+        Split {
+            train: p[..nt].to_vec(),
+            validation: p[nt..].to_vec(),
+            test: Vec::new(),
+        }
+    };
+    // r = 0: the single network; 1..=resamples: the ensemble's
+    let trained: Vec<Network> = (0..=resamples)
+        .into_par_iter()
+        .map(|r| {
+            let sp = resplit(r);
+            let ns = NnSettings {
+                hidden: hidden.to_vec(),
+                seed: seed_for(base, 2, r as u64),
+                ..s.network.clone()
+            };
+            let net = train_one(x, y, &sp, &ns)?;
+            progress();
+            Ok(net)
+        })
+        .collect::<Result<_>>()?;
+    let mut nets = trained.into_iter();
+    let mut network = nets.next().expect("resamples + 1 networks");
+    let mut networks: Vec<Network> = nets.collect();
+    if s.final_training == FinalTraining::All {
+        let (ax, ay) = (rows(x, members), rows(y, members));
+        let median = median_epoch(
+            &networks
+                .iter()
+                .map(|n| n.history.best_epoch)
+                .collect::<Vec<_>>(),
+        );
+        let all: Vec<Network> = std::iter::once(&network)
+            .chain(&networks)
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(r, old)| {
+                let epochs = if r == 0 {
+                    old.history.best_epoch
+                } else {
+                    median
+                };
+                let ns = NnSettings {
+                    hidden: hidden.to_vec(),
+                    epochs: epochs.max(1),
+                    patience: None,
+                    seed: seed_for(base, 3, r as u64),
+                    ..s.network.clone()
+                };
+                let mut net = Network::fit(ax.view(), ay.view(), None, &ns)?;
+                net.residual_variance = old.residual_variance.clone();
+                progress();
+                Ok(net)
+            })
+            .collect::<Result<_>>()?;
+        let mut all = all.into_iter();
+        network = all.next().expect("the single network");
+        networks = all.collect();
+    }
+    Ok((resplit(0), network, NetworkEnsemble { networks }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,8 +218,53 @@ fn metrics_table(s: &EmulatorStage) -> RResult<Table> {
         ("mse".into(), nums(|r| r.mse)),
         ("r2".into(), nums(|r| r.r2)),
         ("coverage".into(), nums(|r| r.coverage)),
+        ("r2_score".into(), nums(|r| r.r2_score)),
+        ("rmse_sigma".into(), nums(|r| r.rmse_sigma)),
     ])
     .map_err(err)
+}
+
+/// The rows of `choice.csv` as a Table, in its columns.
+fn choice_table(s: &EmulatorStage) -> RResult<Table> {
+    use crate::emulate::choice::Choice;
+    let c = &s.choice;
+    let text = |f: fn(&Choice) -> String| Column::Text(c.iter().map(f).collect());
+    let nums = |f: fn(&Choice) -> f64| Column::Numbers(c.iter().map(f).collect());
+    Table::from_columns(vec![
+        ("variable".into(), text(|r| r.variable.clone())),
+        ("emulator".into(), text(|r| r.emulator.clone())),
+        ("split".into(), text(|r| r.split.clone())),
+        ("r2".into(), nums(|r| r.r2)),
+        ("rmse_sigma".into(), nums(|r| r.rmse_sigma)),
+        ("rmse".into(), nums(|r| r.rmse)),
+        ("members".into(), nums(|r| r.members as f64)),
+        ("chosen".into(), text(|r| r.chosen.to_string())),
+        ("chosen_by".into(), text(|r| r.chosen_by.clone())),
+    ])
+    .map_err(err)
+}
+
+/// The `emulator` option of `emulate`: a name for every variable, a map of variable ->
+/// name, or `()` (chosen by evidence).
+fn named_option(v: &Dynamic) -> RResult<Option<crate::emulate::choice::Named>> {
+    use crate::emulate::choice::Named;
+    if v.is_unit() {
+        return Ok(None);
+    }
+    if let Ok(s) = v.clone().into_string() {
+        return Ok(Some(Named::All(s)));
+    }
+    let bad = || {
+        script_err(
+            "option emulator is a name (\"gp\"), a map of variable -> name (#{GPP: \"gp\"}) or () (chosen by evidence)",
+        )
+    };
+    let m = v.read_lock::<Map>().ok_or_else(bad)?;
+    let per = m
+        .iter()
+        .map(|(k, n)| Ok((k.to_string(), n.clone().into_string().map_err(|_| bad())?)))
+        .collect::<RResult<_>>()?;
+    Ok(Some(Named::PerVariable(per)))
 }
 
 /// Rows of an interpretation table: emulator, variable, mode, parameter, then numbers.
@@ -443,6 +488,18 @@ pub mod emulate_fns {
     /// retrained on every member for the median best epoch of those networks, recorded as
     /// `final_epochs` in `stage.json`, and the one network for its own best epoch; the test
     /// members are then seen in training, the second ensemble stays out of sample).
+    ///
+    /// Per variable, the emulator used for calibration (`ems.choice(v)`) is then chosen by
+    /// out-of-sample skill: the highest mean over modes of r^2 as `1 - SSE/SST`
+    /// (scikit-learn's `r2_score`), ties to the lower RMSE in units of sigma; measured on
+    /// the second ensemble when there is one, else by k-fold cross-validation over the
+    /// members (`folds`, default 5, seeded from `seed`): on each fold every candidate is
+    /// fitted again by the same procedure on the other members (the chosen network
+    /// configuration retrained, and `cv_resamples` resampled networks, default 10, for
+    /// `nn_ensemble`) and predicts the fold's members. Option `emulator` names it instead:
+    /// `"gp"` for every variable, `#{GPP: "gp"}` per variable (the others chosen by
+    /// evidence), `()` for the evidence (what the config's `[calibration] emulator` gives when
+    /// absent). `ems.save(dir)` writes the choice and the figures behind it to `choice.csv`.
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
         let _step = crate::provenance::step("emulate");
@@ -462,9 +519,12 @@ pub mod emulate_fns {
                 "final" => {
                     s.protocol.final_training = v.to_string().parse().map_err(err)?;
                 }
+                "emulator" => s.choice.emulator = named_option(v)?,
+                "folds" => s.choice.folds = usize_opt(v, "folds", 100_000)?,
+                "cv_resamples" => s.choice.cv_resamples = usize_opt(v, "cv_resamples", 100_000)?,
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, {NN_KEYS}, {GP_KEYS}"
+                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, emulator, folds, cv_resamples, {NN_KEYS}, {GP_KEYS}"
                     )))
                 }
             }
@@ -484,6 +544,7 @@ pub mod emulate_fns {
                 variable: v.name.clone(),
                 y: v.pcs.clone(),
                 test_y: v.test_pcs.clone(),
+                sigma: Some(v.sigma.clone()),
             })
             .collect();
         let per = s.protocol.layer1.len() * s.protocol.layer2.len()
@@ -495,7 +556,9 @@ pub mod emulate_fns {
                 crate::emulate::protocol::FinalTraining::Split => 0,
                 crate::emulate::protocol::FinalTraining::All => s.protocol.resamples + 1,
             };
-        let pb = crate::progress::bar((per * targets.len()) as u64, "training networks");
+        let cv = targets.iter().filter(|t| t.test_y.is_none()).count()
+            * crate::emulate::stage::cv_networks(&s);
+        let pb = crate::progress::bar((per * targets.len() + cv) as u64, "training networks");
         let r = EmulatorStage::run(&inputs, &targets, s, &|| pb.inc(1)).map_err(err);
         pb.finish_and_clear();
         Ok(ScriptEmulators(Arc::new(r?)))
@@ -509,17 +572,61 @@ pub mod emulate_fns {
             .map_err(err)
     }
 
-    /// Writes `metrics.csv`, `protocol.csv`, `stage.json` and one `METHOD_VARIABLE.json` per
-    /// emulator into `dir` (e.g. `OUT/emulator`).
+    /// Writes `metrics.csv`, `protocol.csv`, `choice.csv`, `stage.json` and one
+    /// `METHOD_VARIABLE.json` per emulator into `dir` (e.g. `OUT/emulator`).
     #[rhai_fn(name = "save", return_raw, pure)]
     pub fn save_stage(s: &mut ScriptEmulators, dir: &str) -> RResult<()> {
         s.0.save(std::path::Path::new(dir)).map_err(err)
     }
 
-    /// The comparison: emulator, variable, mode, split, mse, r2, coverage (of +-2 sigma).
+    /// The comparison: emulator, variable, mode, split (train, validation, test, and
+    /// ppe_test or cvK for the cross-validation's out-of-fold predictions), mse, r2 (the
+    /// squared correlation), coverage (of +-2 sigma), r2_score (`1 - SSE/SST`) and
+    /// rmse_sigma (the RMSE over the mode's sigma).
+    ///
+    /// ```rhai
+    /// let ems = load_emulators(`${TEMP_DIR}/emulator`);
+    /// let m = ems.metrics.filter(#{emulator: "ridge", split: "ppe_test"});
+    /// m.columns    //=> ["emulator", "variable", "mode", "split", "mse", "r2", "coverage", "r2_score", "rmse_sigma"]
+    /// m.len()      //=> 2
+    /// ```
     #[rhai_fn(get = "metrics", pure, return_raw)]
     pub fn stage_metrics(s: &mut ScriptEmulators) -> RResult<ScriptTable> {
         metrics_table(&s.0).map(|t| ScriptTable(Arc::new(t)))
+    }
+
+    /// The name of the emulator used for calibration of `variable` (`gp`, `nn_ensemble`,
+    /// ...): the best out-of-sample skill, or the one the user named (see `emulate`). The
+    /// network configuration is `ems.chosen(variable)`.
+    ///
+    /// ```rhai
+    /// let ems = load_emulators(`${TEMP_DIR}/emulator`);
+    /// ems.choice("GPP")    //=> gp
+    /// ems.get(ems.choice("GPP"), "GPP").method    //=> gp
+    /// ```
+    #[rhai_fn(name = "choice", pure, return_raw)]
+    pub fn stage_choice(s: &mut ScriptEmulators, variable: &str) -> RResult<String> {
+        s.0.choice(variable).map(str::to_string).map_err(err)
+    }
+
+    /// The emulator choice and the figures behind it (what `choice.csv` holds), one row per
+    /// variable and candidate: variable, emulator, split (`ppe_test`: the second ensemble,
+    /// or `cvK`: K-fold cross-validation), r2 (mean over modes of `1 - SSE/SST`),
+    /// rmse_sigma (mean over modes of the RMSE over sigma), rmse (mean over modes, in PC
+    /// units), members (those the skill is measured on), chosen (`"true"` for the one used),
+    /// chosen_by (`ppe_test`, `cvK` or `config`).
+    ///
+    /// ```rhai
+    /// let ems = load_emulators(`${TEMP_DIR}/emulator`);
+    /// let c = ems.choice_table.filter(#{variable: "GPP", chosen: "true"});
+    /// c["emulator"]    //=> ["gp"]
+    /// c["chosen_by"]   //=> ["ppe_test"]
+    /// c["r2"][0] > 0.99    //=> true
+    /// ems.choice_table.len()    //=> 5
+    /// ```
+    #[rhai_fn(get = "choice_table", pure, return_raw)]
+    pub fn stage_choice_table(s: &mut ScriptEmulators) -> RResult<ScriptTable> {
+        choice_table(&s.0).map(|t| ScriptTable(Arc::new(t)))
     }
 
     /// The emulator `name` (`nn`, `gp`, `ridge`, `quadratic_ridge`) of `variable`.
@@ -558,7 +665,8 @@ pub mod emulate_fns {
             .collect()
     }
 
-    /// The nodes of the chosen network configuration of `variable`.
+    /// The nodes of the chosen network configuration of `variable` (the emulator used for
+    /// calibration is `ems.choice(variable)`).
     #[rhai_fn(pure, return_raw)]
     pub fn chosen(s: &mut ScriptEmulators, variable: &str) -> RResult<Array> {
         let v =
@@ -788,11 +896,15 @@ pub mod emulate_fns {
         for v in &s.0.variables {
             let names: Vec<&str> = v.emulators.iter().map(|(n, _)| n.as_str()).collect();
             out += &format!(
-                " {} ({}; network {:?})",
+                " {} ({}; network {:?}",
                 v.variable,
                 names.join(", "),
                 v.configs[v.chosen].hidden
             );
+            if let Ok(c) = s.0.choice(&v.variable) {
+                out += &format!("; calibration uses {c}");
+            }
+            out += ")";
         }
         out
     }
