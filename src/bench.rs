@@ -58,8 +58,8 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_yearly,
         once: false,
         python: Python {
-            seconds: None,
-            how: "not measured (the netCDF4 loop of ensemble_load over 500 files)",
+            seconds: Some(1.415),
+            how: "netCDF4, a Dataset per 12-month file (500 files), each variable read whole",
         },
     },
     Bench {
@@ -69,8 +69,8 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_lndgrid,
         once: false,
         python: Python {
-            seconds: None,
-            how: "not measured (the netCDF4 loop of ensemble_load over 500 files)",
+            seconds: Some(1.003),
+            how: "netCDF4, a Dataset per 12-month lndgrid file (500 files), each variable read whole",
         },
     },
     Bench {
@@ -1142,7 +1142,7 @@ mod tests {
     #[test]
     fn every_row_has_a_python_entry() {
         // the script engine's rows are checked with these in crate::script's tests
-        assert_eq!(super::BENCHES.len(), 17);
+        assert_eq!(super::BENCHES.len(), 19);
         let problems = super::python_entry_problems(super::BENCHES);
         assert!(problems.is_empty(), "{problems:?}");
     }

@@ -430,7 +430,7 @@ mod tests {
             .chain(crate::bench::BENCHES)
             .copied()
             .collect();
-        assert_eq!(all.len(), 19);
+        assert_eq!(all.len(), 21);
         let problems = crate::bench::python_entry_problems(&all);
         assert!(problems.is_empty(), "{problems:?}");
     }
