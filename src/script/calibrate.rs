@@ -409,7 +409,7 @@ fn build_cost(
     let per_variable = emulator.read_lock::<Map>().map(|m| m.clone());
     let unknown = |what: &str, keys: Vec<String>| -> RResult<()> {
         for w in keys {
-            if !variables.iter().any(|v| *v == w) {
+            if !variables.contains(&w) {
                 return Err(script_err(format!(
                     "{what}: '{w}' is not a variable of this cost ({})",
                     variables.join(", ")
