@@ -147,6 +147,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
     script_type::<calibrate::ScriptOptima>("Optima"),
     script_type::<calibrate::ScriptPosterior>("Posterior"),
+    script_type::<calibrate::ScriptIdentifiability>("Identifiability"),
     script_type::<refocus::ScriptRefocus>("Refocus"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
