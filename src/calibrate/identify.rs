@@ -22,7 +22,8 @@
 //! but at most `local_iterations` iterations), warm-started from the optimum at the grid
 //! value nearest to it and from the neighbouring grid value's solution outward; the profile
 //! is the lower of that and the slice at each value (so it never lies above the slice). On
-//! the demo's emulators this is a few thousand small batches: about a second on the GP.
+//! the demo twin's GP cost the Sobol indices and re-optimised profiles together took 63 s
+//! in a debug build under load (`profile: "at_optimum"` skips the local optimisations).
 //!
 //! **The rule.** A parameter is *constrained* when both
 //! - its posterior 5-95 % width is below `max_width_ratio` (0.5) of the prior's: the data

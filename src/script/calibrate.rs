@@ -1003,8 +1003,8 @@ pub mod calibrate_fns {
     /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
     /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
     /// post.draws.shape[1]    //=> 3
-    /// post.save(TEMP_DIR);
-    /// load_posterior_samples(TEMP_DIR).draws.shape == post.draws.shape    //=> true
+    /// post.save(`${TEMP_DIR}/post_draws`);
+    /// load_posterior_samples(`${TEMP_DIR}/post_draws`).draws.shape == post.draws.shape    //=> true
     /// ```
     #[rhai_fn(get = "draws", pure)]
     pub fn posterior_draws(p: &mut ScriptPosterior) -> NdArray {
@@ -1016,8 +1016,8 @@ pub mod calibrate_fns {
     ///
     /// ```rhai
     /// let t = table(#{draw: [1, 2], kmax: [0.25, 0.5], fff: [0.75, 1.0]});
-    /// t.select(["draw", "kmax", "fff"]).save(`${TEMP_DIR}/posterior_samples.csv`);
-    /// let s = load_posterior_samples(TEMP_DIR);
+    /// t.select(["draw", "kmax", "fff"]).save(`${TEMP_DIR}/samples_example.csv`);
+    /// let s = load_posterior_samples(`${TEMP_DIR}/samples_example.csv`);    // or the folder
     /// s.parameters    //=> ["kmax", "fff"]
     /// s.draws    //=> [[0.25, 0.75], [0.5, 1.0]]
     /// ```
@@ -1052,7 +1052,7 @@ pub mod calibrate_fns {
     /// id.unconstrained    //=> ["x3"]
     /// id.constrained    //=> ["x1", "x2"]
     /// id.table.columns.extract(0, 5)    //=> ["parameter", "prior_width", "posterior_width", "total_sobol", "constrained"]
-    /// id.save(TEMP_DIR);    // identifiability.csv, _profiles.csv, .json, .png
+    /// id.save(`${TEMP_DIR}/ident`);    // identifiability.csv, _profiles.csv, .json, .png
     /// ```
     #[rhai_fn(return_raw)]
     pub fn identifiability(
@@ -1149,8 +1149,8 @@ pub mod calibrate_fns {
     ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
     /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
     /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
-    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000}).save(TEMP_DIR);
-    /// read_table(`${TEMP_DIR}/identifiability.csv`)["constrained"]    //=> ["true", "true", "false"]
+    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000}).save(`${TEMP_DIR}/ident_save`);
+    /// read_table(`${TEMP_DIR}/ident_save/identifiability.csv`)["constrained"]    //=> ["true", "true", "false"]
     /// ```
     #[rhai_fn(name = "save", pure, return_raw)]
     pub fn ident_save(id: &mut ScriptIdentifiability, dir: &str) -> RResult<()> {

@@ -428,7 +428,7 @@ mod tests {
             .chain(crate::bench::BENCHES)
             .copied()
             .collect();
-        assert_eq!(all.len(), 19);
+        assert_eq!(all.len(), 22);
         let problems = crate::bench::python_entry_problems(&all);
         assert!(problems.is_empty(), "{problems:?}");
     }
