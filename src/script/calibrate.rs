@@ -1019,7 +1019,8 @@ pub mod calibrate_fns {
     /// t.select(["draw", "kmax", "fff"]).save(`${TEMP_DIR}/samples_example.csv`);
     /// let s = load_posterior_samples(`${TEMP_DIR}/samples_example.csv`);    // or the folder
     /// s.parameters    //=> ["kmax", "fff"]
-    /// s.draws    //=> [[0.25, 0.75], [0.5, 1.0]]
+    /// s.draws    //=> [[0.25 0.75]
+    ///            //=>  [0.5  1.  ]]
     /// ```
     #[rhai_fn(return_raw)]
     pub fn load_posterior_samples(dir: &str) -> RResult<Map> {
