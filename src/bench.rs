@@ -249,6 +249,17 @@ pub const BENCHES: &[Bench] = &[
             how: "emcee, vectorize=True, numpy networks",
         },
     },
+    Bench {
+        name: "mcmc_converge_gp",
+        about: "MCMC to convergence (kept chain > 50 tau, tau settled to 5 %), 64 walkers, on the Gaussian likelihood of Eq. 6 through a Gaussian process per variable (two variables, 100 members x 6 parameters x 3 modes, as gp_fit)",
+        target_s: 10.0,
+        setup: mcmc_converge_gp,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: emcee is not installed on the development machine (it would be emcee's run_mcmc in blocks of 100 steps with get_autocorr_time(tol=0), on scikit-learn GPs)",
+        },
+    },
 ];
 
 /// DE on the bench's network cost ([`network_cost`]).
@@ -291,6 +302,56 @@ fn mcmc_networks() -> anyhow::Result<Body> {
     Ok(Box::new(move || {
         let chain = sample(&d, &Start::Uniform, &s)?;
         anyhow::ensure!(chain.summary().acceptance > 0.05);
+        Ok(())
+    }))
+}
+
+/// Eq. 6 through a Gaussian process per variable (a GPP-like and an LHF-like variable of
+/// [`emulator_data`]'s 100 members, as [`network_terms`] builds them, fitted with the
+/// default settings as `gp_fit`), targets the GPs' prediction at 0.4 in every parameter.
+fn gp_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
+    use crate::calibrate::cost::{Cost, Form, Target, Term};
+    use crate::emulate::gp::{Gp, GpSettings};
+    use crate::emulate::Emulator;
+    let (x, y) = emulator_data(100);
+    let mut terms = Vec::new();
+    for (v, yy) in [("GPP", y.clone()), ("LHF", y.mapv(|v| v * v - 0.01))] {
+        let gp = Gp::fit(x.view(), yy.view(), &GpSettings::default())?;
+        let mid = gp.predict(ndarray::Array2::from_elem((1, 6), 0.4).view())?;
+        let target = Target {
+            variable: v.into(),
+            observed: mid.mean.row(0).to_owned(),
+            sigma: ndarray::arr1(&[0.01, 0.01, 0.01]),
+            lambda: ndarray::arr1(&[0.7, 0.2, 0.1]),
+            default: mid.mean.row(0).mapv(|v| v + 0.02),
+        };
+        terms.push(Term {
+            emulator: std::sync::Arc::new(gp),
+            target,
+            weight: 1.0,
+        });
+    }
+    Cost::new(terms, Form::Eq6)
+}
+
+/// MCMC until converged on [`gp_cost`]'s likelihood, from a ball around the optimum (as 06
+/// starts it): what `posterior(j, #{seed, start})` does on the GP.
+fn mcmc_converge_gp() -> anyhow::Result<Body> {
+    use crate::calibrate::mcmc::{sample_until_converged, ConvergeSettings, Start};
+    let d = Likelihood(gp_cost()?);
+    let s = ConvergeSettings {
+        seed: 1,
+        ..ConvergeSettings::default()
+    };
+    let start = Start::Ball {
+        center: vec![0.4; 6],
+        radius: 0.05,
+    };
+    Ok(Box::new(move || {
+        let chain = sample_until_converged(&d, &start, &s)?;
+        let c = chain.convergence().expect("a run to convergence");
+        let names: Vec<String> = (1..=6).map(|j| format!("x{j}")).collect();
+        anyhow::ensure!(c.converged, "{}", c.message(&names));
         Ok(())
     }))
 }
@@ -1142,7 +1203,7 @@ mod tests {
     #[test]
     fn every_row_has_a_python_entry() {
         // the script engine's rows are checked with these in crate::script's tests
-        assert_eq!(super::BENCHES.len(), 19);
+        assert_eq!(super::BENCHES.len(), 20);
         let problems = super::python_entry_problems(super::BENCHES);
         assert!(problems.is_empty(), "{problems:?}");
     }

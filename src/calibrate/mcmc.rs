@@ -142,6 +142,7 @@ pub struct Chain {
     dim: usize,
     walkers: usize,
     thin: usize,
+    burn: usize,
     /// Kept steps x walkers x parameters, row-major in one allocation.
     samples: Vec<f64>,
     /// Kept steps x walkers.
@@ -150,6 +151,8 @@ pub struct Chain {
     steps_taken: usize,
     last: Array2<f64>,
     last_log_probs: Array1<f64>,
+    /// How a run to convergence ended ([`sample_until_converged`]); None for a fixed run.
+    convergence: Option<Convergence>,
 }
 
 /// Number of kept steps x walkers x parameters as a `Vec` of zeros, or an error when the
@@ -317,91 +320,19 @@ pub fn sample<D: LogDensity + ?Sized>(
     let dim = density.dim();
     settings.check(dim)?;
     let nw = settings.walkers;
-    let half = nw / 2;
     let kept = settings.kept_steps();
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-
-    let x0 = start_walkers(start, nw, dim, &mut rng)?;
-    check_independent(x0.view())?;
-    let lp0 = evaluate(density, x0.view())?;
-    if let Some(w) = lp0.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "mcmc: the log-density is -inf at starting walker {w} {}; start the walkers where it is finite",
-            point(&x0.row(w).to_vec())
-        );
-    }
-
+    let mut st = Stepper::new(density, start, nw, settings.a, settings.seed)?;
     let mut samples = zeros(kept * nw * dim)?;
     let mut log_probs = Array2::zeros((kept, nw));
-    let mut pos: Vec<f64> = x0.iter().copied().collect();
-    let mut lp: Vec<f64> = lp0.to_vec();
-    let mut accepted = vec![0u64; nw];
-    let mut order: Vec<usize> = (0..nw).collect();
-    // per-half work space, allocated once: the proposals inside the box, packed in the
-    // batch given to the density; `row[i]` is where walker i's proposal went (or NONE)
-    const NONE: usize = usize::MAX;
-    let mut batch = vec![0.0; half * dim];
-    let mut row = vec![NONE; half];
-    let mut factor = vec![0.0; half];
-    let a = settings.a;
     let pb = crate::progress::bar(settings.steps as u64, "mcmc steps");
 
     for step in 0..settings.steps {
-        order.shuffle(&mut rng);
-        for h in 0..2 {
-            let (active, other) = if h == 0 {
-                (&order[..half], &order[half..])
-            } else {
-                (&order[half..], &order[..half])
-            };
-            let mut n_in = 0;
-            for (i, &k) in active.iter().enumerate() {
-                let u: f64 = rng.gen();
-                let z = ((a - 1.0) * u + 1.0).powi(2) / a;
-                let c = other[rng.gen_range(0..half)];
-                factor[i] = (dim as f64 - 1.0) * z.ln();
-                // written in the next free batch row; kept there only when inside the box
-                let q = &mut batch[n_in * dim..(n_in + 1) * dim];
-                let xk = &pos[k * dim..(k + 1) * dim];
-                let xc = &pos[c * dim..(c + 1) * dim];
-                let mut ok = true;
-                for ((qj, &cj), &kj) in q.iter_mut().zip(xc).zip(xk) {
-                    let v = cj - (cj - kj) * z;
-                    ok &= (0.0..=1.0).contains(&v);
-                    *qj = v;
-                }
-                row[i] = if ok {
-                    n_in += 1;
-                    n_in - 1
-                } else {
-                    NONE
-                };
-            }
-            if n_in == 0 {
-                continue;
-            }
-            let view = ArrayView2::from_shape((n_in, dim), &batch[..n_in * dim])?;
-            let new_lp = evaluate(density, view)?;
-            for (i, &k) in active.iter().enumerate() {
-                // a proposal outside the box has log-posterior -inf: rejected, no draw
-                let r = row[i];
-                if r == NONE {
-                    continue;
-                }
-                let diff = factor[i] + new_lp[r] - lp[k];
-                let u: f64 = rng.gen();
-                if diff > u.ln() {
-                    pos[k * dim..(k + 1) * dim].copy_from_slice(&batch[r * dim..(r + 1) * dim]);
-                    lp[k] = new_lp[r];
-                    accepted[k] += 1;
-                }
-            }
-        }
+        st.step(density)?;
         if step >= settings.burn && (step + 1 - settings.burn).is_multiple_of(settings.thin) {
             let t = (step + 1 - settings.burn) / settings.thin - 1;
             if t < kept {
-                samples[t * nw * dim..(t + 1) * nw * dim].copy_from_slice(&pos);
-                log_probs.row_mut(t).assign(&ndarray::aview1(&lp));
+                samples[t * nw * dim..(t + 1) * nw * dim].copy_from_slice(&st.pos);
+                log_probs.row_mut(t).assign(&ndarray::aview1(&st.lp));
             }
         }
         if step % 100 == 99 {
@@ -409,18 +340,154 @@ pub fn sample<D: LogDensity + ?Sized>(
         }
     }
     pb.finish_and_clear();
-    let last = Array2::from_shape_vec((nw, dim), pos)?;
-    Ok(Chain {
-        dim,
-        walkers: nw,
-        thin: settings.thin,
-        samples,
-        log_probs,
-        accepted,
-        steps_taken: settings.steps,
-        last,
-        last_log_probs: Array1::from(lp),
-    })
+    Ok(st.into_chain(samples, log_probs, settings.burn, settings.thin, None))
+}
+
+/// The sampler between steps: the walkers' positions and log-densities, the acceptance
+/// counts, the random stream and the per-half work space (allocated once). [`sample`] and
+/// [`sample_until_converged`] both step through it, so that a seed gives the same walk in
+/// both.
+struct Stepper {
+    dim: usize,
+    nw: usize,
+    a: f64,
+    rng: ChaCha8Rng,
+    /// Walkers x parameters, row-major.
+    pos: Vec<f64>,
+    lp: Vec<f64>,
+    accepted: Vec<u64>,
+    steps: usize,
+    order: Vec<usize>,
+    /// The proposals inside the box of a half, packed as the batch given to the density.
+    batch: Vec<f64>,
+    /// `row[i]`: where walker i's proposal went in the batch (or [`Stepper::NONE`]).
+    row: Vec<usize>,
+    factor: Vec<f64>,
+}
+
+impl Stepper {
+    const NONE: usize = usize::MAX;
+
+    /// Seeds the stream, draws (or checks) the starting walkers and evaluates them.
+    fn new<D: LogDensity + ?Sized>(
+        density: &D,
+        start: &Start,
+        nw: usize,
+        a: f64,
+        seed: u64,
+    ) -> Result<Stepper> {
+        let dim = density.dim();
+        let half = nw / 2;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x0 = start_walkers(start, nw, dim, &mut rng)?;
+        check_independent(x0.view())?;
+        let lp0 = evaluate(density, x0.view())?;
+        if let Some(w) = lp0.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "mcmc: the log-density is -inf at starting walker {w} {}; start the walkers where it is finite",
+                point(&x0.row(w).to_vec())
+            );
+        }
+        Ok(Stepper {
+            dim,
+            nw,
+            a,
+            rng,
+            pos: x0.iter().copied().collect(),
+            lp: lp0.to_vec(),
+            accepted: vec![0u64; nw],
+            steps: 0,
+            order: (0..nw).collect(),
+            batch: vec![0.0; half * dim],
+            row: vec![Self::NONE; half],
+            factor: vec![0.0; half],
+        })
+    }
+
+    /// One step: both halves of a random split move in turn.
+    fn step<D: LogDensity + ?Sized>(&mut self, density: &D) -> Result<()> {
+        let (dim, half, a) = (self.dim, self.nw / 2, self.a);
+        let rng = &mut self.rng;
+        self.order.shuffle(rng);
+        for h in 0..2 {
+            let (active, other) = if h == 0 {
+                (&self.order[..half], &self.order[half..])
+            } else {
+                (&self.order[half..], &self.order[..half])
+            };
+            let mut n_in = 0;
+            for (i, &k) in active.iter().enumerate() {
+                let u: f64 = rng.gen();
+                let z = ((a - 1.0) * u + 1.0).powi(2) / a;
+                let c = other[rng.gen_range(0..half)];
+                self.factor[i] = (dim as f64 - 1.0) * z.ln();
+                // written in the next free batch row; kept there only when inside the box
+                let q = &mut self.batch[n_in * dim..(n_in + 1) * dim];
+                let xk = &self.pos[k * dim..(k + 1) * dim];
+                let xc = &self.pos[c * dim..(c + 1) * dim];
+                let mut ok = true;
+                for ((qj, &cj), &kj) in q.iter_mut().zip(xc).zip(xk) {
+                    let v = cj - (cj - kj) * z;
+                    ok &= (0.0..=1.0).contains(&v);
+                    *qj = v;
+                }
+                self.row[i] = if ok {
+                    n_in += 1;
+                    n_in - 1
+                } else {
+                    Self::NONE
+                };
+            }
+            if n_in == 0 {
+                continue;
+            }
+            let view = ArrayView2::from_shape((n_in, dim), &self.batch[..n_in * dim])?;
+            let new_lp = evaluate(density, view)?;
+            for (i, &k) in active.iter().enumerate() {
+                // a proposal outside the box has log-posterior -inf: rejected, no draw
+                let r = self.row[i];
+                if r == Self::NONE {
+                    continue;
+                }
+                let diff = self.factor[i] + new_lp[r] - self.lp[k];
+                let u: f64 = rng.gen();
+                if diff > u.ln() {
+                    self.pos[k * dim..(k + 1) * dim]
+                        .copy_from_slice(&self.batch[r * dim..(r + 1) * dim]);
+                    self.lp[k] = new_lp[r];
+                    self.accepted[k] += 1;
+                }
+            }
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// The chain of the kept steps, with the walkers as they stand now.
+    fn into_chain(
+        self,
+        samples: Vec<f64>,
+        log_probs: Array2<f64>,
+        burn: usize,
+        thin: usize,
+        convergence: Option<Convergence>,
+    ) -> Chain {
+        let last = Array2::from_shape_vec((self.nw, self.dim), self.pos)
+            .expect("the walkers are walkers x dim");
+        Chain {
+            dim: self.dim,
+            walkers: self.nw,
+            thin,
+            burn,
+            samples,
+            log_probs,
+            accepted: self.accepted,
+            steps_taken: self.steps,
+            last,
+            last_log_probs: Array1::from(self.lp),
+            convergence,
+        }
+    }
 }
 
 impl Chain {
@@ -525,6 +592,58 @@ impl Chain {
         c
     }
 
+    /// Steps every walker took, burn-in included.
+    pub fn steps(&self) -> usize {
+        self.steps_taken
+    }
+
+    /// Leading steps discarded as burn-in.
+    pub fn burn(&self) -> usize {
+        self.burn
+    }
+
+    /// Every `thin`-th step after the burn-in was kept.
+    pub fn thin(&self) -> usize {
+        self.thin
+    }
+
+    /// How a run to convergence ended; None for a run of a fixed number of steps.
+    pub fn convergence(&self) -> Option<&Convergence> {
+        self.convergence.as_ref()
+    }
+
+    /// The factor by which [`Chain::draws`] thins the kept steps further: 1 for a run to
+    /// convergence (its `thin` is already about half the shortest autocorrelation time);
+    /// for a fixed run, `floor(min tau / (2 thin))` (at least 1; 1 when a tau is NaN), so
+    /// that the draws are about half an autocorrelation time apart in both cases.
+    pub fn draws_thin(&self) -> usize {
+        if self.convergence.is_some() {
+            return 1;
+        }
+        let tau = integrated_time(self.samples(), 5.0);
+        let min = tau.iter().copied().fold(f64::INFINITY, f64::min);
+        if min.is_finite() {
+            ((min / 2.0).floor() as usize).max(1)
+        } else {
+            1
+        }
+    }
+
+    /// The posterior draws written to `calibrate/posterior_samples.csv`: the kept steps
+    /// thinned by [`Chain::draws_thin`] (the last kept step of each group, as emcee's
+    /// `thin`), every walker of a step in walker order, steps in order; draws x parameters.
+    pub fn draws(&self) -> Array2<f64> {
+        let k = self.draws_thin();
+        let s = self.samples();
+        let steps: Vec<usize> = (k - 1..self.kept_steps()).step_by(k).collect();
+        let mut out = Array2::zeros((steps.len() * self.walkers, self.dim));
+        for (i, &t) in steps.iter().enumerate() {
+            out.slice_mut(ndarray::s![i * self.walkers..(i + 1) * self.walkers, ..])
+                .assign(&s.index_axis(ndarray::Axis(0), t));
+        }
+        out
+    }
+
     /// The posterior summary: mean, 5/50/95 % quantiles (numpy's default `linear`
     /// definition) of each parameter over every kept sample, mean acceptance, autocorrelation
     /// times and effective sample sizes.
@@ -557,6 +676,13 @@ impl Chain {
             tau_reliable: tau_kept.iter().map(|t| 50.0 * t <= n as f64).collect(),
             walkers: self.walkers,
             kept_steps: n,
+            converged: match &self.convergence {
+                Some(c) => c.converged,
+                None => tau_kept.iter().all(|t| 50.0 * t <= n as f64),
+            },
+            steps: self.steps_taken,
+            burn: self.burn,
+            thin: self.thin,
         }
     }
 }
@@ -588,11 +714,21 @@ pub struct PosteriorSummary {
     pub walkers: usize,
     /// Number of kept steps per walker.
     pub kept_steps: usize,
+    /// Whether the chain converged: for a run to convergence, its verdict
+    /// ([`Convergence::converged`]); for a fixed number of steps, whether every `tau` is
+    /// reliable (the chain after burn-in is at least 50 tau long).
+    pub converged: bool,
+    /// Steps every walker took, burn-in included.
+    pub steps: usize,
+    /// Leading steps discarded as burn-in.
+    pub burn: usize,
+    /// Every `thin`-th step after the burn-in was kept.
+    pub thin: usize,
 }
 
 impl PosteriorSummary {
     /// Header of `calibrate/posterior.csv`.
-    pub const COLUMNS: [&'static str; 9] = [
+    pub const COLUMNS: [&'static str; 13] = [
         "parameter",
         "mean",
         "p05",
@@ -602,12 +738,17 @@ impl PosteriorSummary {
         "tau",
         "ess",
         "tau_reliable",
+        "converged",
+        "steps",
+        "burn",
+        "thin",
     ];
 
     /// The rows of `calibrate/posterior.csv` as text cells, one per parameter, named by
     /// `names` (one per parameter, in the density's order). Numbers are written as the CSV
     /// writer writes them (shortest round-trip text; NaN as an empty cell); `tau_reliable`
-    /// is `true` or `false`.
+    /// and `converged` are `true` or `false`; `steps`, `burn` and `thin` are the same on
+    /// every row.
     pub fn rows(&self, names: &[String]) -> Result<Vec<Vec<String>>> {
         if names.len() != self.mean.len() {
             bail!(
@@ -631,6 +772,10 @@ impl PosteriorSummary {
                     f(self.tau[j]),
                     f(self.ess[j]),
                     self.tau_reliable[j].to_string(),
+                    self.converged.to_string(),
+                    self.steps.to_string(),
+                    self.burn.to_string(),
+                    self.thin.to_string(),
                 ]
             })
             .collect())
@@ -642,6 +787,560 @@ impl PosteriorSummary {
         let rows = self.rows(names)?;
         crate::array::csv::write_records(path, &Self::COLUMNS, rows)
     }
+}
+
+/// Settings of a run to convergence ([`sample_until_converged`]).
+///
+/// The run checks its chain every `check_every` steps, or every tenth of the steps taken
+/// when that is more (so that the checks cost about as much as one check of the final
+/// chain, whatever its length). A check:
+///
+/// 1. estimates the autocorrelation time of each parameter on the whole chain so far
+///    (emcee's `get_autocorr_time(tol=0)`; the start's transient makes it longer, which
+///    errs on the safe side for the burn-in);
+/// 2. sets the burn-in to `burn_tau` (2) times the longest of those times, and the thinning
+///    to half the shortest (at least 1): emcee's documented rule (`burnin = 2 max tau`,
+///    `thin = min tau / 2`); the user's `burn` and `thin` replace them when given. The
+///    burn-in never exceeds half the steps taken;
+/// 3. estimates tau again on the chain after burn-in and thinning (tau times thin, as
+///    [`PosteriorSummary::tau`] reports it) and calls the chain converged when, for every
+///    parameter, the kept chain is at least `tol` (50) autocorrelation times long (emcee's
+///    `tol`: [`PosteriorSummary::tau_reliable`]) **and** that tau changed by less than `rtol`
+///    (5 %) since the previous check. The first check can therefore never pass.
+///
+/// The second test is emcee's tutorial's ("Saving & monitoring progress": tau changed by
+/// less than 1 % since the check 100 steps before). Its 1 % does not carry over to checks a
+/// tenth of the chain apart: on the 6-D test Gaussian (tau about 65 steps, 48 walkers) the
+/// estimates of successive checks still scatter by 1-5 % (now and then 8 %) at 4,000 to
+/// 20,000 steps, long after the chain is 50 tau long, so that 1 % is met by chance only, in
+/// 20,000 steps or never. 5 % between checks 10 % apart stops drift (tau still growing as
+/// the start's transient washes out: +10-40 % per check below 1,000 steps there) and passes
+/// once the estimates scatter only.
+///
+/// The run stops at the first check that passes, or at the budget: `max_steps` steps or
+/// `max_seconds` seconds of wall time, whichever comes first; then a last check reports
+/// what was missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvergeSettings {
+    /// Number of walkers: even and at least twice the number of parameters.
+    pub walkers: usize,
+    /// Most steps every walker takes.
+    pub max_steps: usize,
+    /// Most seconds of wall time (`f64::INFINITY` for none).
+    pub max_seconds: f64,
+    /// Least number of steps between two checks (and the step of the first check).
+    pub check_every: usize,
+    /// The kept chain must be at least `tol` autocorrelation times long (emcee: 50).
+    pub tol: f64,
+    /// Largest relative change of every tau between two checks (0.05: 5 %).
+    pub rtol: f64,
+    /// Burn-in in multiples of the longest autocorrelation time (2, emcee's example).
+    pub burn_tau: f64,
+    /// A fixed burn-in (steps) instead of `burn_tau` times tau.
+    pub burn: Option<usize>,
+    /// A fixed thinning instead of half the shortest tau.
+    pub thin: Option<usize>,
+    /// Seed of the random stream.
+    pub seed: u64,
+    /// Scale `a` of the stretch move.
+    pub a: f64,
+}
+
+impl Default for ConvergeSettings {
+    /// 64 walkers, at most 20,000 steps and 600 s, checks every 100 steps or 10 % of the
+    /// steps, 50 tau, tau settled to 5 %, burn-in 2 tau, thinning tau / 2, seed 0, `a = 2`.
+    fn default() -> ConvergeSettings {
+        ConvergeSettings {
+            walkers: 64,
+            max_steps: 20_000,
+            max_seconds: 600.0,
+            check_every: 100,
+            tol: 50.0,
+            rtol: 0.05,
+            burn_tau: 2.0,
+            burn: None,
+            thin: None,
+            seed: 0,
+            a: 2.0,
+        }
+    }
+}
+
+impl ConvergeSettings {
+    /// Checks the settings for a posterior over `dim` parameters.
+    pub fn check(&self, dim: usize) -> Result<()> {
+        if dim == 0 {
+            bail!("mcmc: the density has no parameters");
+        }
+        if !self.walkers.is_multiple_of(2) || self.walkers < 2 * dim {
+            bail!(
+                "mcmc: walkers = {} must be even and at least 2 x {dim} parameters = {}",
+                self.walkers,
+                2 * dim
+            );
+        }
+        if self.max_steps < 2 {
+            bail!("mcmc: max_steps = {} must be at least 2", self.max_steps);
+        }
+        if self.max_seconds.is_nan() || self.max_seconds <= 0.0 {
+            bail!("mcmc: max_seconds = {} must be above 0", self.max_seconds);
+        }
+        if self.check_every == 0 {
+            bail!("mcmc: check_every = 0 must be at least 1");
+        }
+        if !(self.tol > 0.0 && self.tol.is_finite()) {
+            bail!("mcmc: tol = {} must be a finite number above 0", self.tol);
+        }
+        if self.rtol.is_nan() || self.rtol <= 0.0 {
+            bail!("mcmc: rtol = {} must be above 0", self.rtol);
+        }
+        if !(self.burn_tau >= 0.0 && self.burn_tau.is_finite()) {
+            bail!(
+                "mcmc: burn_tau = {} must be a finite number >= 0",
+                self.burn_tau
+            );
+        }
+        if let Some(b) = self.burn {
+            if b >= self.max_steps {
+                bail!(
+                    "mcmc: burn = {b} must be below max_steps = {}",
+                    self.max_steps
+                );
+            }
+        }
+        if self.thin == Some(0) {
+            bail!("mcmc: thin = 0 must be at least 1");
+        }
+        if !(self.a > 1.0 && self.a.is_finite()) {
+            bail!("mcmc: a = {} must be a finite number above 1", self.a);
+        }
+        let values = self
+            .max_steps
+            .checked_mul(self.walkers)
+            .and_then(|v| v.checked_mul(dim));
+        match values {
+            Some(v) if v <= MAX_CHAIN_VALUES => Ok(()),
+            _ => bail!(
+                "mcmc: max_steps = {} x {} walkers x {dim} parameters is more than {} values \
+                 to hold; lower max_steps or walkers",
+                self.max_steps,
+                self.walkers,
+                MAX_CHAIN_VALUES
+            ),
+        }
+    }
+}
+
+/// Why a run to convergence stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A check passed.
+    Converged,
+    /// `max_steps` steps were taken.
+    MaxSteps,
+    /// `max_seconds` of wall time went by.
+    MaxSeconds,
+}
+
+impl Stop {
+    /// `converged`, `max_steps` or `max_seconds`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stop::Converged => "converged",
+            Stop::MaxSteps => "max_steps",
+            Stop::MaxSeconds => "max_seconds",
+        }
+    }
+}
+
+/// How a run to convergence ended: the verdict, the burn-in and thinning chosen, and the
+/// last check's numbers (recorded in `posterior.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Convergence {
+    /// Whether the last check passed (see [`ConvergeSettings`]).
+    pub converged: bool,
+    /// Why the run stopped.
+    pub stop: Stop,
+    /// Steps every walker took, burn-in included.
+    pub steps: usize,
+    /// Burn-in chosen (steps).
+    pub burn: usize,
+    /// Thinning chosen.
+    pub thin: usize,
+    /// Kept steps per walker: `(steps - burn) / thin`.
+    pub kept_steps: usize,
+    /// Autocorrelation time per parameter on the whole chain at the last check (what set
+    /// burn-in and thinning), steps.
+    pub tau_all: Vec<f64>,
+    /// Autocorrelation time per parameter of the kept chain at the last check (thin times
+    /// tau of the thinned chain), steps: what `posterior.csv` reports.
+    pub tau: Vec<f64>,
+    /// Relative change of `tau` since the check before (NaN at the first check).
+    pub tau_change: Vec<f64>,
+    /// The settings' `tol` and `rtol`.
+    pub tol: f64,
+    /// See [`ConvergeSettings::rtol`].
+    pub rtol: f64,
+    /// Checks made.
+    pub checks: usize,
+    /// Wall time of the run, seconds.
+    pub seconds: f64,
+    /// The budget the run had: `max_steps` and `max_seconds`.
+    pub max_steps: usize,
+    /// See [`ConvergeSettings::max_seconds`].
+    pub max_seconds: f64,
+}
+
+/// Formats a number of steps for messages: `180`, `2.4` (below 10).
+fn steps_text(t: f64) -> String {
+    if t < 10.0 {
+        format!("{t:.1}")
+    } else {
+        format!("{t:.0}")
+    }
+}
+
+impl Convergence {
+    /// Parameters whose kept chain is shorter than `tol` autocorrelation times (or whose
+    /// tau is NaN), by index.
+    pub fn too_short(&self) -> Vec<usize> {
+        (0..self.tau.len())
+            .filter(|&j| {
+                let t = self.tau[j] / self.thin as f64;
+                t.is_nan() || self.tol * t > self.kept_steps as f64
+            })
+            .collect()
+    }
+
+    /// Parameters whose tau changed by `rtol` or more since the previous check, by index.
+    pub fn still_changing(&self) -> Vec<usize> {
+        (0..self.tau_change.len())
+            .filter(|&j| self.tau_change[j].is_nan() || self.tau_change[j] >= self.rtol)
+            .collect()
+    }
+
+    /// In words, naming the parameters by `names`: "MCMC converged: ..." or "MCMC did not
+    /// converge: chain 5000 steps < 50 tau (tau_max 180) for kmax; raise max_steps".
+    pub fn message(&self, names: &[String]) -> String {
+        let name = |j: usize| names.get(j).cloned().unwrap_or_else(|| format!("x{j}"));
+        let after = self.steps - self.burn;
+        let tau_max = self.tau.iter().copied().fold(f64::NAN, f64::max);
+        if self.converged {
+            return format!(
+                "MCMC converged after {} steps ({:.1} s, {} checks): the {after} steps after a burn-in of {} are {:.0} times the longest autocorrelation time (tau_max {}), tau changed < {} % at the last check; thinned by {}",
+                self.steps,
+                self.seconds,
+                self.checks,
+                self.burn,
+                after as f64 / tau_max,
+                steps_text(tau_max),
+                self.rtol * 100.0,
+                self.thin
+            );
+        }
+        let raise = match self.stop {
+            Stop::MaxSeconds => format!(
+                "stopped by max_seconds = {} after {} steps; raise max_seconds",
+                self.max_seconds, self.steps
+            ),
+            _ => "raise max_steps".to_string(),
+        };
+        let short = self.too_short();
+        if !short.is_empty() {
+            let undefined: Vec<String> = short
+                .iter()
+                .filter(|&&j| self.tau[j].is_nan())
+                .map(|&j| name(j))
+                .collect();
+            if !undefined.is_empty() {
+                return format!(
+                    "MCMC did not converge: tau is undefined for {} (a walker never moved in it: start the walkers spread wider); {raise}",
+                    undefined.join(", ")
+                );
+            }
+            let worst = short
+                .iter()
+                .copied()
+                .max_by(|&a, &b| self.tau[a].total_cmp(&self.tau[b]))
+                .unwrap_or(0);
+            let names: Vec<String> = short.iter().map(|&j| name(j)).collect();
+            return format!(
+                "MCMC did not converge: chain {after} steps after burn-in < {} tau (tau_max {}, needs at least {} steps) for {}; {raise}",
+                self.tol,
+                steps_text(self.tau[worst]),
+                (self.tol * self.tau[worst] + self.burn as f64).ceil(),
+                names.join(", ")
+            );
+        }
+        let moving = self.still_changing();
+        let worst = moving
+            .iter()
+            .copied()
+            .max_by(|&a, &b| self.tau_change[a].total_cmp(&self.tau_change[b]))
+            .unwrap_or(0);
+        let names: Vec<String> = moving.iter().map(|&j| name(j)).collect();
+        format!(
+            "MCMC did not converge: tau still changed by {:.1} % at the last check (needs < {} %) for {}; {raise}",
+            100.0 * self.tau_change.get(worst).copied().unwrap_or(f64::NAN),
+            self.rtol * 100.0,
+            names.join(", ")
+        )
+    }
+
+    /// The record written to `posterior.json` under `convergence`.
+    pub fn to_json(&self, names: &[String]) -> serde_json::Value {
+        let nums = |v: &[f64]| -> Vec<Option<f64>> {
+            v.iter()
+                .map(|x| if x.is_finite() { Some(*x) } else { None })
+                .collect()
+        };
+        serde_json::json!({
+            "converged": self.converged,
+            "stop": self.stop.name(),
+            "message": self.message(names),
+            "steps": self.steps,
+            "burn": self.burn,
+            "thin": self.thin,
+            "kept_steps": self.kept_steps,
+            "parameters": names,
+            "tau": nums(&self.tau),
+            "tau_all_steps": nums(&self.tau_all),
+            "tau_change": nums(&self.tau_change),
+            "tol": self.tol,
+            "rtol": self.rtol,
+            "checks": self.checks,
+            "seconds": self.seconds,
+            "max_steps": self.max_steps,
+            "max_seconds": if self.max_seconds.is_finite() { Some(self.max_seconds) } else { None },
+            "rule": "chain after burn-in >= tol x tau and tau changed < rtol since the previous check, for every parameter; burn = burn_tau x max tau, thin = min tau / 2 (tau of the whole chain at the check) unless given",
+        })
+    }
+}
+
+/// One check of a growing chain (all steps x walkers x parameters so far).
+struct Check {
+    burn: usize,
+    thin: usize,
+    kept: usize,
+    tau_all: Vec<f64>,
+    tau: Vec<f64>,
+    change: Vec<f64>,
+    converged: bool,
+}
+
+fn check_chain(all: ArrayView3<f64>, s: &ConvergeSettings, previous: Option<&[f64]>) -> Check {
+    let n = all.shape()[0];
+    let tau_all = integrated_time(all, 5.0);
+    let max = tau_all.iter().copied().fold(f64::NAN, f64::max);
+    let min = tau_all.iter().copied().fold(f64::NAN, f64::min);
+    let wanted = s.burn.unwrap_or_else(|| {
+        if max.is_finite() {
+            (s.burn_tau * max).ceil() as usize
+        } else {
+            n / 2
+        }
+    });
+    let burn = wanted.min(n / 2);
+    let thin = s.thin.unwrap_or_else(|| {
+        if min.is_finite() {
+            ((min / 2.0).floor() as usize).max(1)
+        } else {
+            1
+        }
+    });
+    let thin = thin.min(n - burn).max(1);
+    let kept_view = all.slice(ndarray::s![burn + thin - 1..;thin, .., ..]);
+    let kept = kept_view.shape()[0];
+    let tau: Vec<f64> = integrated_time(kept_view, 5.0)
+        .iter()
+        .map(|t| t * thin as f64)
+        .collect();
+    let change: Vec<f64> = match previous {
+        Some(p) => tau.iter().zip(p).map(|(t, q)| (t - q).abs() / t).collect(),
+        None => vec![f64::NAN; tau.len()],
+    };
+    let long_enough = tau.iter().all(|t| s.tol * (t / thin as f64) <= kept as f64);
+    let settled = change.iter().all(|c| *c < s.rtol);
+    Check {
+        burn,
+        thin,
+        kept,
+        tau_all: tau_all.to_vec(),
+        tau,
+        change,
+        converged: long_enough && settled,
+    }
+}
+
+/// Samples the posterior as [`sample`] does (same moves, same random stream: the first
+/// steps of a seed are those of [`sample`] with that seed), but runs until the chain has
+/// converged by the rule of [`ConvergeSettings`] or its budget is spent, and chooses the
+/// burn-in and thinning from the autocorrelation times. The returned chain holds the
+/// kept steps of the last check; its [`Chain::convergence`] says how the run ended and
+/// its summary's `converged` is the verdict.
+///
+/// Every step is held in memory until the end (steps x walkers x parameters values:
+/// 20,000 x 64 x 6 is 61 MB).
+pub fn sample_until_converged<D: LogDensity + ?Sized>(
+    density: &D,
+    start: &Start,
+    settings: &ConvergeSettings,
+) -> Result<Chain> {
+    let dim = density.dim();
+    settings.check(dim)?;
+    let t0 = std::time::Instant::now();
+    let nw = settings.walkers;
+    let mut st = Stepper::new(density, start, nw, settings.a, settings.seed)?;
+    let per_step = nw * dim;
+    let mut all: Vec<f64> = Vec::new();
+    let mut all_lp: Vec<f64> = Vec::new();
+    let mut next_check = settings.check_every;
+    let mut previous: Option<Vec<f64>> = None;
+    let mut checks = 0;
+    let pb = crate::progress::bar(settings.max_steps as u64, "mcmc steps (until converged)");
+    let (check, stop) = loop {
+        st.step(density)?;
+        if all.len() + per_step > all.capacity() {
+            // grow by a quarter (at least 1000 steps), never past max_steps
+            let more = (st.steps / 4)
+                .max(1000)
+                .min(settings.max_steps + 1 - st.steps);
+            if all.try_reserve_exact(more * per_step).is_err()
+                || all_lp.try_reserve_exact(more * nw).is_err()
+            {
+                bail!(
+                    "mcmc: not enough memory for a chain of {} steps x {nw} walkers x {dim} parameters; lower max_steps",
+                    st.steps + more
+                );
+            }
+        }
+        all.extend_from_slice(&st.pos);
+        all_lp.extend_from_slice(&st.lp);
+        let n = st.steps;
+        if n % 100 == 0 {
+            pb.set_position(n as u64);
+        }
+        let out_of_steps = n >= settings.max_steps;
+        let out_of_time = t0.elapsed().as_secs_f64() >= settings.max_seconds;
+        if n >= next_check || out_of_steps || out_of_time {
+            let view = ArrayView3::from_shape((n, nw, dim), &all[..])?;
+            let c = check_chain(view, settings, previous.as_deref());
+            checks += 1;
+            if c.converged {
+                break (c, Stop::Converged);
+            }
+            if out_of_steps {
+                break (c, Stop::MaxSteps);
+            }
+            if out_of_time {
+                break (c, Stop::MaxSeconds);
+            }
+            previous = Some(c.tau.clone());
+            next_check = n + settings.check_every.max(n / 10);
+        }
+    };
+    pb.finish_and_clear();
+    let n = st.steps;
+    let first = check.burn + check.thin - 1;
+    let mut samples = zeros(check.kept * per_step)?;
+    let mut log_probs = Array2::zeros((check.kept, nw));
+    for (t, step) in (first..n).step_by(check.thin).enumerate() {
+        samples[t * per_step..(t + 1) * per_step]
+            .copy_from_slice(&all[step * per_step..(step + 1) * per_step]);
+        log_probs
+            .row_mut(t)
+            .assign(&ndarray::aview1(&all_lp[step * nw..(step + 1) * nw]));
+    }
+    drop(all);
+    let convergence = Convergence {
+        converged: check.converged,
+        stop,
+        steps: n,
+        burn: check.burn,
+        thin: check.thin,
+        kept_steps: check.kept,
+        tau_all: check.tau_all,
+        tau: check.tau,
+        tau_change: check.change,
+        tol: settings.tol,
+        rtol: settings.rtol,
+        checks,
+        seconds: t0.elapsed().as_secs_f64(),
+        max_steps: settings.max_steps,
+        max_seconds: settings.max_seconds,
+    };
+    let (burn, thin) = (convergence.burn, convergence.thin);
+    Ok(st.into_chain(samples, log_probs, burn, thin, Some(convergence)))
+}
+
+/// Writes the posterior draws ([`Chain::draws`]) as `posterior_samples.csv`: columns
+/// `draw` (1, 2, ...) and one column per parameter scaling, named by `names`; one row per
+/// draw. Returns the number of draws.
+pub fn write_posterior_samples(path: &Path, chain: &Chain, names: &[String]) -> Result<usize> {
+    if names.len() != chain.dim() {
+        bail!(
+            "posterior samples: {} parameter names for {} parameters",
+            names.len(),
+            chain.dim()
+        );
+    }
+    let draws = chain.draws();
+    let mut header = vec!["draw".to_string()];
+    header.extend(names.iter().cloned());
+    let f = crate::array::csv::fmt_number;
+    crate::array::csv::write_records(
+        path,
+        &header,
+        draws.rows().into_iter().enumerate().map(|(i, r)| {
+            std::iter::once((i + 1).to_string())
+                .chain(r.iter().map(|&v| f(v)))
+                .collect::<Vec<_>>()
+        }),
+    )?;
+    Ok(draws.nrows())
+}
+
+/// Reads `DIR/posterior_samples.csv` (what [`write_posterior_samples`] writes: `draw`, then
+/// one column per parameter): the parameter names, in the file's order, and the draws
+/// (draws x parameters). `dir` is the calibration folder (e.g. `results/calibrate`); a
+/// path to the file itself is taken too. Errors name the file and what is wrong with it.
+pub fn load_posterior_samples(dir: &Path) -> Result<(Vec<String>, Array2<f64>)> {
+    let path = if dir.extension().is_some_and(|e| e == "csv") {
+        dir.to_path_buf()
+    } else {
+        dir.join("posterior_samples.csv")
+    };
+    if !path.exists() {
+        bail!(
+            "{}: no posterior samples (06_calibrate.rhai writes them with the posterior: post.save(out))",
+            path.display()
+        );
+    }
+    let t = crate::table::Table::read(&path)?;
+    let cols = t.columns();
+    if cols.first().map(String::as_str) != Some("draw") {
+        bail!(
+            "{}: the first column must be 'draw', then one column per parameter (found: {})",
+            path.display(),
+            cols.join(", ")
+        );
+    }
+    let names: Vec<String> = cols[1..].to_vec();
+    if names.is_empty() {
+        bail!("{}: no parameter columns after 'draw'", path.display());
+    }
+    let x = t
+        .to_array(&names)
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+    if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        bail!(
+            "{}: draw {} has no finite value of {} ({v})",
+            path.display(),
+            i + 1,
+            names[j]
+        );
+    }
+    Ok((names, x))
 }
 
 /// The `q` quantile (0 <= q <= 1) of `values` by numpy's default `linear` method (Hyndman &
@@ -1431,6 +2130,10 @@ mod tests {
             tau_reliable: vec![true, false],
             walkers: 100,
             kept_steps: 400,
+            converged: false,
+            steps: 5000,
+            burn: 1000,
+            thin: 10,
         };
         let names = vec!["fff".to_string(), "medlynslope".to_string()];
         let dir = tempfile::tempdir().unwrap();
@@ -1438,11 +2141,238 @@ mod tests {
         sum.write_csv(&p, &names).unwrap();
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
-            "parameter,mean,p05,p50,p95,acceptance,tau,ess,tau_reliable\n\
-             fff,0.25,0.125,0.25,0.375,0.5,40,1000,true\n\
-             medlynslope,0.5,0.1,0.5,0.9,0.5,,,false\n"
+            "parameter,mean,p05,p50,p95,acceptance,tau,ess,tau_reliable,converged,steps,burn,thin\n\
+             fff,0.25,0.125,0.25,0.375,0.5,40,1000,true,false,5000,1000,10\n\
+             medlynslope,0.5,0.1,0.5,0.9,0.5,,,false,false,5000,1000,10\n"
         );
         let e = sum.rows(&names[..1]).unwrap_err().to_string();
         assert!(e.contains("1 parameter names for 2 parameters"), "{e}");
+    }
+
+    #[test]
+    fn gaussian_6d_runs_until_converged() {
+        let (mu, cov) = gaussian6();
+        let g = GaussianDensity::new(mu.clone(), cov.view()).unwrap();
+        let s = ConvergeSettings {
+            walkers: 48,
+            seed: 11,
+            ..ConvergeSettings::default()
+        };
+        let chain = sample_until_converged(&g, &Start::Uniform, &s).unwrap();
+        let c = chain.convergence().unwrap().clone();
+        let names: Vec<String> = (0..6).map(|j| format!("x{j}")).collect();
+        eprintln!("{}", c.message(&names));
+        assert!(c.converged, "{}", c.message(&names));
+        assert_eq!(c.stop, Stop::Converged);
+        // the rule: the chain after burn-in is longer than 50 tau for every parameter, and
+        // burn-in and thinning come from tau (2 tau_max, tau_min / 2 of the whole chain)
+        let tau_max = c.tau.iter().copied().fold(0.0, f64::max);
+        assert!((c.steps - c.burn) as f64 > 50.0 * tau_max, "{c:?}");
+        let all_max = c.tau_all.iter().copied().fold(0.0, f64::max);
+        let all_min = c.tau_all.iter().copied().fold(f64::INFINITY, f64::min);
+        assert_eq!(c.burn, ((2.0 * all_max).ceil() as usize).min(c.steps / 2));
+        assert_eq!(c.thin, ((all_min / 2.0).floor() as usize).max(1));
+        assert!(c.thin > 1 && c.burn > 50);
+        assert!(c.tau_change.iter().all(|&d| d < 0.05), "{:?}", c.tau_change);
+        assert!(c.message(&names).starts_with("MCMC converged after"));
+        // the summary agrees with the verdict, and reports the same tau
+        let sum = chain.summary();
+        assert!(sum.converged && sum.tau_reliable.iter().all(|&r| r));
+        assert_eq!(sum.tau, c.tau);
+        assert_eq!((sum.steps, sum.burn, sum.thin), (c.steps, c.burn, c.thin));
+        assert_eq!(sum.kept_steps, (c.steps - c.burn) / c.thin);
+        // emcee's tau on this posterior is 57-65 steps (see the fixed-steps test)
+        assert!(
+            sum.tau.iter().all(|t| (40.0..80.0).contains(t)),
+            "{:?}",
+            sum.tau
+        );
+        // the posterior is right: means within 4 standard errors
+        for i in 0..6 {
+            let se = cov[[i, i]].sqrt() / sum.ess[i].sqrt();
+            assert!((sum.mean[i] - mu[i]).abs() < 4.0 * se, "mean {i}");
+        }
+        // the same seed gives the same chain; a run to convergence starts as a fixed run
+        let again = sample_until_converged(&g, &Start::Uniform, &s).unwrap();
+        assert_eq!(again.samples(), chain.samples());
+        let fixed = sample(
+            &g,
+            &Start::Uniform,
+            &McmcSettings {
+                walkers: 48,
+                steps: c.steps,
+                burn: c.burn,
+                thin: c.thin,
+                seed: 11,
+                a: 2.0,
+            },
+        )
+        .unwrap();
+        assert_eq!(fixed.samples(), chain.samples());
+        assert_eq!(fixed.log_probs(), chain.log_probs());
+        assert_eq!(fixed.last(), chain.last());
+        // the draws of a converged run are its kept steps
+        assert_eq!(chain.draws_thin(), 1);
+        assert_eq!(chain.draws(), chain.flat());
+    }
+
+    #[test]
+    fn a_budget_too_small_says_it_did_not_converge() {
+        let (mu, cov) = gaussian6();
+        let g = GaussianDensity::new(mu, cov.view()).unwrap();
+        let names: Vec<String> = ["medlynslope", "dleaf", "kmax", "fff", "dint", "baseflow"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let s = ConvergeSettings {
+            walkers: 24,
+            max_steps: 600,
+            seed: 2,
+            ..ConvergeSettings::default()
+        };
+        let chain = sample_until_converged(&g, &Start::Uniform, &s).unwrap();
+        let c = chain.convergence().unwrap();
+        assert!(!c.converged);
+        assert_eq!((c.stop, c.steps), (Stop::MaxSteps, 600));
+        assert!(!chain.summary().converged);
+        let m = c.message(&names);
+        eprintln!("{m}");
+        assert!(m.starts_with("MCMC did not converge: chain "), "{m}");
+        assert!(
+            m.contains("< 50 tau (tau_max ") && m.ends_with("; raise max_steps"),
+            "{m}"
+        );
+        // the parameter with the longest tau is named
+        let worst = (0..6)
+            .max_by(|&a, &b| c.tau[a].total_cmp(&c.tau[b]))
+            .unwrap();
+        assert!(m.contains(&names[worst]), "{m}");
+        // out of time: the message says which budget to raise
+        let s = ConvergeSettings {
+            max_seconds: 1e-9,
+            ..s
+        };
+        let chain = sample_until_converged(&g, &Start::Uniform, &s).unwrap();
+        let c = chain.convergence().unwrap();
+        assert_eq!((c.stop, c.steps, c.converged), (Stop::MaxSeconds, 1, false));
+        let m = c.message(&names);
+        assert!(
+            m.contains("stopped by max_seconds = 0.000000001 after 1 steps; raise max_seconds"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn converge_settings_are_checked() {
+        let ok = ConvergeSettings::default();
+        assert!(ok.check(6).is_ok());
+        let cases = [
+            (
+                ConvergeSettings {
+                    walkers: 10,
+                    ..ok.clone()
+                },
+                "walkers = 10",
+            ),
+            (
+                ConvergeSettings {
+                    max_steps: 1,
+                    ..ok.clone()
+                },
+                "max_steps = 1",
+            ),
+            (
+                ConvergeSettings {
+                    max_seconds: 0.0,
+                    ..ok.clone()
+                },
+                "max_seconds = 0",
+            ),
+            (
+                ConvergeSettings {
+                    burn: Some(20_000),
+                    ..ok.clone()
+                },
+                "burn = 20000 must be below max_steps",
+            ),
+            (
+                ConvergeSettings {
+                    thin: Some(0),
+                    ..ok.clone()
+                },
+                "thin = 0",
+            ),
+            (
+                ConvergeSettings {
+                    rtol: 0.0,
+                    ..ok.clone()
+                },
+                "rtol = 0",
+            ),
+            (
+                ConvergeSettings {
+                    max_steps: usize::MAX,
+                    ..ok.clone()
+                },
+                "lower max_steps",
+            ),
+        ];
+        for (s, want) in cases {
+            let e = s.check(6).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn posterior_samples_round_trip() {
+        let (mu, cov) = gaussian6();
+        let g = GaussianDensity::new(mu, cov.view()).unwrap();
+        let s = McmcSettings {
+            walkers: 12,
+            steps: 400,
+            burn: 100,
+            thin: 1,
+            seed: 3,
+            a: 2.0,
+        };
+        let chain = sample(&g, &Start::Uniform, &s).unwrap();
+        // a fixed run's draws are thinned to about half the shortest tau
+        let k = chain.draws_thin();
+        let tau_min = chain
+            .autocorr_time()
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(k, ((tau_min / 2.0).floor() as usize).max(1));
+        let draws = chain.draws();
+        assert_eq!(draws.nrows(), (300 / k) * 12);
+        assert_eq!(draws.row(0), chain.samples().slice(s![k - 1, 0, ..]));
+        let names: Vec<String> = ["kmax", "fff", "dint", "a", "b", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let n = write_posterior_samples(&dir.path().join("posterior_samples.csv"), &chain, &names)
+            .unwrap();
+        assert_eq!(n, draws.nrows());
+        let text = std::fs::read_to_string(dir.path().join("posterior_samples.csv")).unwrap();
+        assert!(
+            text.starts_with("draw,kmax,fff,dint,a,b,c\n1,"),
+            "{}",
+            &text[..40]
+        );
+        let (got_names, got) = crate::calibrate::load_posterior_samples(dir.path()).unwrap();
+        assert_eq!(got_names, names);
+        assert_eq!(got, draws); // every bit
+                                // errors name the file
+        let e = crate::calibrate::load_posterior_samples(&dir.path().join("nowhere"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no posterior samples"), "{e}");
+        std::fs::write(dir.path().join("bad.csv"), "x,kmax\n1,0.5\n").unwrap();
+        let e = crate::calibrate::load_posterior_samples(&dir.path().join("bad.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the first column must be 'draw'"), "{e}");
     }
 }

@@ -8,8 +8,11 @@
 
 pub mod cost;
 pub mod history_match;
+pub mod identify;
 pub mod mcmc;
 pub mod optimize;
+
+pub use mcmc::load_posterior_samples;
 
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2, ArrayView2};

@@ -1000,6 +1000,12 @@ pub mod calibrate_fns {
     /// `eq6` form), or `-J/2` for a script's cost. Options: `walkers` (64), `steps` (5000,
     /// burn-in included), `burn` (1000), `thin` (1), `seed` (0), `start` (`"uniform"`, or
     /// a candidate to start around, e.g. the optimum's `x`), `radius` (0.05, around it).
+    /// Without `steps` the sampler runs until converged (the chain after burn-in longer than
+    /// 50 autocorrelation times for every parameter, tau settled to 5 %) within a budget,
+    /// choosing burn-in (2 tau) and thinning (tau / 2) itself: options `max_steps` (20000),
+    /// `max_seconds` (600), `walkers` (64), `check_every`, `tol`, `rtol`, `burn_tau`, and
+    /// `burn`, `thin`, `seed`, `start`, `radius` as above; `converged` and `message` say how
+    /// it went (a warning is printed when it did not converge).
     #[rhai_fn(return_raw)]
     pub fn posterior(
         ctx: NativeCallContext,
@@ -1007,6 +1013,9 @@ pub mod calibrate_fns {
         options: Map,
     ) -> RResult<ScriptPosterior> {
         let _step = crate::provenance::step("posterior");
+        if !options.contains_key("steps") {
+            return posterior_until_converged(&ctx, &c, &options); // issue 27
+        }
         let mut s = McmcSettings::default();
         let mut start = Start::Uniform;
         let mut radius = 0.05;
@@ -1057,7 +1066,7 @@ pub mod calibrate_fns {
     }
 
     /// `posterior.csv` as a Table: parameter, mean, p05, p50, p95, acceptance, tau, ess,
-    /// tau_reliable.
+    /// tau_reliable, converged, steps, burn, thin.
     #[rhai_fn(get = "table", pure, return_raw)]
     pub fn posterior_table(p: &mut ScriptPosterior) -> RResult<ScriptTable> {
         let rows = p.summary.rows(&p.parameters).map_err(err)?;
@@ -1105,7 +1114,8 @@ pub mod calibrate_fns {
         p.summary.acceptance
     }
 
-    /// Writes `posterior.csv` and `posterior.json` (the sampler's settings) into `dir`.
+    /// Writes `posterior.csv`, `posterior.json` (the sampler's settings) and
+    /// `posterior_samples.csv` (the draws: `draw`, one column per parameter) into `dir`.
     #[rhai_fn(name = "save", pure, return_raw)]
     pub fn posterior_save(p: &mut ScriptPosterior, dir: &str) -> RResult<()> {
         let dir = Path::new(dir);
@@ -1113,6 +1123,9 @@ pub mod calibrate_fns {
             .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
         p.summary
             .write_csv(&dir.join("posterior.csv"), &p.parameters)
+            .map_err(err)?;
+        let samples = dir.join("posterior_samples.csv"); // issue 27
+        crate::calibrate::mcmc::write_posterior_samples(&samples, &p.chain, &p.parameters)
             .map_err(err)?;
         crate::files::write_json(&dir.join("posterior.json"), &p.settings).map_err(err)
     }
@@ -1199,6 +1212,250 @@ pub mod calibrate_fns {
     #[rhai_fn(name = "to_string", pure)]
     pub fn hm_to_string(h: &mut ScriptHistoryMatch) -> String {
         format!("{h:?}")
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Issue 27: a posterior that converged, and what the data constrain. Everything below
+    // is new; above, only `posterior` (runs to convergence when `steps` is not given) and
+    // `save` (also writes posterior_samples.csv) gained a line each.
+    // -------------------------------------------------------------------------------------
+
+    /// Whether the MCMC converged: for a run to convergence (no `steps` given), the chain
+    /// after burn-in is longer than 50 autocorrelation times and tau settled (changed < 5 %
+    /// at the last check); for a fixed number of steps, whether every tau is reliable.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});    // until converged
+    /// post.converged    //=> true
+    /// "converged" in post.table.columns    //=> true
+    /// ```
+    #[rhai_fn(get = "converged", pure)]
+    pub fn posterior_converged(p: &mut ScriptPosterior) -> bool {
+        p.summary.converged
+    }
+
+    /// The sampler's verdict in words: "MCMC converged after ..." or "MCMC did not
+    /// converge: chain 5000 steps after burn-in < 50 tau (tau_max 180, ...) for kmax; raise
+    /// max_steps" (a run of fixed `steps` says "raise steps").
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5], max_steps: 300});
+    /// post.converged    //=> false
+    /// post.message.contains("raise max_steps")    //=> true
+    /// ```
+    #[rhai_fn(get = "message", pure)]
+    pub fn posterior_message(p: &mut ScriptPosterior) -> String {
+        posterior_verdict(p)
+    }
+
+    /// Steps every walker took (burn-in included), the burn-in and the thinning, as
+    /// `#{steps, burn, thin}`.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{steps: 400, burn: 100, thin: 3, seed: 1, start: [0.3, 0.6, 0.5]});
+    /// post.chain    //=> #{"burn": 100, "steps": 400, "thin": 3}
+    /// ```
+    #[rhai_fn(get = "chain", pure)]
+    pub fn posterior_chain(p: &mut ScriptPosterior) -> Map {
+        let mut m = Map::new();
+        m.insert("steps".into(), Dynamic::from(p.summary.steps as INT));
+        m.insert("burn".into(), Dynamic::from(p.summary.burn as INT));
+        m.insert("thin".into(), Dynamic::from(p.summary.thin as INT));
+        m
+    }
+
+    /// The posterior draws of `posterior_samples.csv` (draws x parameters): the kept steps
+    /// of a run to convergence (thinned by about half the shortest autocorrelation time), or
+    /// of a fixed run thinned further to about the same spacing; e.g. to draw K parameter
+    /// sets for a posterior predictive check.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// post.draws.shape[1]    //=> 3
+    /// post.save(`${TEMP_DIR}/post_draws`);
+    /// load_posterior_samples(`${TEMP_DIR}/post_draws`).draws.shape == post.draws.shape    //=> true
+    /// ```
+    #[rhai_fn(get = "draws", pure)]
+    pub fn posterior_draws(p: &mut ScriptPosterior) -> NdArray {
+        NdArray::new(p.chain.draws().into_dyn())
+    }
+
+    /// Reads `DIR/posterior_samples.csv` (written by a posterior's `save(DIR)`):
+    /// `#{parameters, draws}`, the names and the draws (draws x parameters).
+    ///
+    /// ```rhai
+    /// let t = table(#{draw: [1, 2], kmax: [0.25, 0.5], fff: [0.75, 1.0]});
+    /// t.select(["draw", "kmax", "fff"]).save(`${TEMP_DIR}/samples_example.csv`);
+    /// let s = load_posterior_samples(`${TEMP_DIR}/samples_example.csv`);    // or the folder
+    /// s.parameters    //=> ["kmax", "fff"]
+    /// s.draws    //=> [[0.25 0.75]
+    ///            //=>  [0.5  1.  ]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn load_posterior_samples(dir: &str) -> RResult<Map> {
+        let (names, x) = crate::calibrate::load_posterior_samples(Path::new(dir)).map_err(err)?;
+        let mut m = Map::new();
+        m.insert(
+            "parameters".into(),
+            Dynamic::from_array(names.into_iter().map(Dynamic::from).collect()),
+        );
+        m.insert("draws".into(), Dynamic::from(NdArray::new(x.into_dyn())));
+        Ok(m)
+    }
+
+    /// What the data constrain (`calibrate/identifiability.csv`): per parameter the
+    /// posterior's 5-95 % width against the prior's (0.9), the cost's total Sobol index
+    /// (Jansen's estimator, `n` seeded base samples), a profile of the cost along the
+    /// parameter (21 values; the others re-optimised by L-BFGS-B, and at the optimum), and
+    /// `constrained` = width ratio < 0.5 and total Sobol >= 0.01. Options: `seed` (0), `n`
+    /// (10000), `points` (21), `profile` (`"optimized"` or `"at_optimum"`: the slice only,
+    /// cheaper), `max_width_ratio` (0.5), `min_total_sobol` (0.01), `local_iterations`
+    /// (200). `post` is the posterior, `x` the optimum (e.g. `opt.best.x`).
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// let id = identifiability(j, post, [0.3, 0.6, 0.5], #{seed: 1, n: 2000});
+    /// id.unconstrained    //=> ["x3"]
+    /// id.constrained    //=> ["x1", "x2"]
+    /// id.table.columns.extract(0, 5)    //=> ["parameter", "prior_width", "posterior_width", "total_sobol", "constrained"]
+    /// id.save(`${TEMP_DIR}/ident`);    // identifiability.csv, _profiles.csv, .json, .png
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn identifiability(
+        ctx: NativeCallContext,
+        c: ScriptCost,
+        post: ScriptPosterior,
+        x: Dynamic,
+        options: Map,
+    ) -> RResult<ScriptIdentifiability> {
+        identifiability_of(&ctx, &c, &post, &x, &options)
+    }
+
+    /// `identifiability.csv` as a Table: parameter, prior_width, posterior_width,
+    /// total_sobol, constrained, then width_ratio, first_order_sobol, optimum, p05, p50,
+    /// p95, profile_range, estimate (the optimum when constrained, else the posterior's
+    /// `p05-p95`), reason.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// let id = identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"});
+    /// id.table.len()    //=> 3
+    /// ```
+    #[rhai_fn(get = "table", pure, return_raw)]
+    pub fn ident_table(id: &mut ScriptIdentifiability) -> RResult<ScriptTable> {
+        id.0.table().map(|t| ScriptTable(Arc::new(t))).map_err(err)
+    }
+
+    /// Names of the parameters the data do not constrain.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"}).unconstrained    //=> ["x3"]
+    /// ```
+    #[rhai_fn(get = "unconstrained", pure)]
+    pub fn ident_unconstrained(id: &mut ScriptIdentifiability) -> Array {
+        id.0.unconstrained()
+            .into_iter()
+            .map(Dynamic::from)
+            .collect()
+    }
+
+    /// Names of the parameters the data constrain.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"}).constrained    //=> ["x1", "x2"]
+    /// ```
+    #[rhai_fn(get = "constrained", pure)]
+    pub fn ident_constrained(id: &mut ScriptIdentifiability) -> Array {
+        id.0.constrained().into_iter().map(Dynamic::from).collect()
+    }
+
+    /// Each parameter's estimate as it should be reported, a map of name -> text: the
+    /// optimum (`"0.300"`) when the data constrain it, else the posterior's 5-95 %
+    /// interval (`"0.05-0.95"`).
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// let e = identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"}).estimate;
+    /// e.x1    //=> 0.300
+    /// e.x3.contains("-")    //=> true
+    /// ```
+    #[rhai_fn(get = "estimate", pure)]
+    pub fn ident_estimate(id: &mut ScriptIdentifiability) -> Map {
+        id.0.parameters
+            .iter()
+            .map(|p| (p.name.as_str().into(), Dynamic::from(p.estimate())))
+            .collect()
+    }
+
+    /// Writes `identifiability.csv`, `identifiability_profiles.csv` (parameter, value,
+    /// cost_at_optimum, cost_profile), `identifiability.json` (the rule, the settings) and
+    /// the figure `identifiability.png` into `dir`.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000}).save(`${TEMP_DIR}/ident_save`);
+    /// read_table(`${TEMP_DIR}/ident_save/identifiability.csv`)["constrained"]    //=> ["true", "true", "false"]
+    /// ```
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn ident_save(id: &mut ScriptIdentifiability, dir: &str) -> RResult<()> {
+        id.0.save(Path::new(dir)).map_err(err)
+    }
+
+    /// `Identifiability(constrained: x1, x2; not constrained: x3 (0.05-0.95))`.
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// `${identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"})}`.starts_with("Identifiability(constrained: x1, x2;")    //=> true
+    /// ```
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn ident_to_string(id: &mut ScriptIdentifiability) -> String {
+        format!("{id:?}")
     }
 }
 
@@ -1370,4 +1627,218 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
 /// The `calibrate` module.
 pub fn module() -> Module {
     exported_module!(calibrate_fns)
+}
+
+// -----------------------------------------------------------------------------------------
+// Issue 27: a posterior that converged, and what the data constrain (helpers of the block
+// at the end of `calibrate_fns`).
+// -----------------------------------------------------------------------------------------
+
+/// What the data constrain (script type `Identifiability`).
+#[derive(Clone)]
+pub struct ScriptIdentifiability(pub Arc<crate::calibrate::identify::Identifiability>);
+
+impl std::fmt::Debug for ScriptIdentifiability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let free: Vec<String> = self
+            .0
+            .parameters
+            .iter()
+            .filter(|p| !p.constrained)
+            .map(|p| format!("{} ({})", p.name, p.estimate()))
+            .collect();
+        write!(
+            f,
+            "Identifiability(constrained: {}; not constrained: {})",
+            self.0.constrained().join(", "),
+            free.join(", ")
+        )
+    }
+}
+
+/// The verdict of a posterior in words: the run's own message when it ran to convergence;
+/// for a fixed number of steps, whether every tau is reliable, and else which parameters'
+/// are not.
+fn posterior_verdict(p: &ScriptPosterior) -> String {
+    if let Some(c) = p.chain.convergence() {
+        return c.message(&p.parameters);
+    }
+    let s = &p.summary;
+    let after = s.steps - s.burn;
+    let short: Vec<usize> = (0..s.tau.len()).filter(|&j| !s.tau_reliable[j]).collect();
+    if short.is_empty() {
+        let tau_max = s.tau.iter().copied().fold(f64::NAN, f64::max);
+        return format!(
+            "MCMC converged: the {after} steps after burn-in are {:.0} times the longest autocorrelation time (tau_max {tau_max:.0}); fixed steps, tau's settling not checked",
+            after as f64 / tau_max
+        );
+    }
+    let worst = short
+        .iter()
+        .copied()
+        .max_by(|&a, &b| s.tau[a].total_cmp(&s.tau[b]))
+        .unwrap_or(0);
+    let names: Vec<&str> = short.iter().map(|&j| p.parameters[j].as_str()).collect();
+    format!(
+        "MCMC did not converge: chain {after} steps after burn-in < 50 tau (tau_max {:.0}) for {}; raise steps (or leave steps out to run until converged)",
+        s.tau[worst],
+        names.join(", ")
+    )
+}
+
+/// `posterior(cost, options)` without `steps`: the ensemble sampler run until converged
+/// ([`crate::calibrate::mcmc::sample_until_converged`]). Options: walkers (64), max_steps
+/// (20000), max_seconds (600), check_every (100), tol (50), rtol (0.05), burn_tau (2),
+/// burn, thin, seed (0), start, radius (0.05).
+fn posterior_until_converged(
+    ctx: &NativeCallContext,
+    c: &ScriptCost,
+    options: &Map,
+) -> RResult<ScriptPosterior> {
+    use crate::calibrate::mcmc::{sample_until_converged, ConvergeSettings};
+    let mut s = ConvergeSettings::default();
+    let dim = c.cost.dim();
+    if 2 * dim > s.walkers {
+        s.walkers = 2 * dim;
+    }
+    let mut radius = 0.05;
+    let mut center: Option<Vec<f64>> = None;
+    for (k, v) in options {
+        match k.as_str() {
+            "walkers" => s.walkers = usize_option(v, "walkers", 1e6)?,
+            "max_steps" => s.max_steps = usize_option(v, "max_steps", 1e9)?,
+            "max_seconds" => {
+                s.max_seconds = number(v, "max_seconds")?;
+                if s.max_seconds.is_nan() || s.max_seconds <= 0.0 {
+                    return Err(script_err(format!(
+                        "option max_seconds = {} must be above 0",
+                        s.max_seconds
+                    )));
+                }
+            }
+            "check_every" => s.check_every = usize_option(v, "check_every", 1e9)?,
+            "tol" => s.tol = number(v, "tol")?,
+            "rtol" => s.rtol = number(v, "rtol")?,
+            "burn_tau" => s.burn_tau = number(v, "burn_tau")?,
+            "burn" => s.burn = Some(number(v, "burn")?.max(0.0) as usize),
+            "thin" => s.thin = Some(usize_option(v, "thin", 1e6)?),
+            "seed" => s.seed = seed_option(v)?,
+            "radius" => radius = number(v, "radius")?,
+            "start" => {
+                if v.clone().into_string().ok().as_deref() == Some("uniform") {
+                    center = None;
+                } else {
+                    let a = operand(v)?;
+                    center = Some(a.data().iter().copied().collect());
+                }
+            }
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius (or steps, with burn and thin, for a fixed number of steps)"
+                )))
+            }
+        }
+    }
+    let start = match center {
+        Some(c0) => Start::Ball { center: c0, radius },
+        None => Start::Uniform,
+    };
+    s.check(dim).map_err(err)?;
+    let chain = sample_until_converged(&CostDensity { c, ctx }, &start, &s).map_err(err)?;
+    let summary = chain.summary();
+    let conv = chain.convergence().cloned();
+    let message = conv
+        .as_ref()
+        .map(|v| v.message(&c.parameters))
+        .unwrap_or_default();
+    if !summary.converged {
+        eprintln!("warning: {message}");
+    }
+    let settings = serde_json::json!({
+        "cost": format!("{c:?}"),
+        "mode": "until converged",
+        "walkers": s.walkers, "max_steps": s.max_steps,
+        "max_seconds": if s.max_seconds.is_finite() { Some(s.max_seconds) } else { None },
+        "check_every": s.check_every, "tol": s.tol, "rtol": s.rtol, "burn_tau": s.burn_tau,
+        "burn_given": s.burn, "thin_given": s.thin,
+        "steps": summary.steps, "burn": summary.burn, "thin": summary.thin,
+        "seed": s.seed, "a": s.a,
+        "start": match &start { Start::Ball { center, radius } => serde_json::json!({"center": center, "radius": radius}), _ => serde_json::json!("uniform") },
+        "acceptance": summary.acceptance,
+        "likelihood": if c.custom.is_some() { "-J/2 of the script's cost" } else { "Gaussian: sigma^2 + emulator variance" },
+        "convergence": conv.as_ref().map(|v| v.to_json(&c.parameters)),
+        "samples": {
+            "file": "posterior_samples.csv",
+            "draws": summary.kept_steps * summary.walkers,
+            "thin": summary.thin,
+            "about": "the kept steps after burn-in and thinning, every walker; columns draw, then one per parameter",
+        },
+    });
+    Ok(ScriptPosterior {
+        chain: Arc::new(chain),
+        summary: Arc::new(summary),
+        parameters: c.parameters.clone(),
+        settings,
+    })
+}
+
+/// `identifiability(cost, post, x, options)` (see the script function).
+fn identifiability_of(
+    ctx: &NativeCallContext,
+    c: &ScriptCost,
+    post: &ScriptPosterior,
+    x: &Dynamic,
+    options: &Map,
+) -> RResult<ScriptIdentifiability> {
+    use crate::calibrate::identify::{identify, IdentifySettings, Profile};
+    let _step = crate::provenance::step("identifiability");
+    let mut s = IdentifySettings::default();
+    for (k, v) in options {
+        match k.as_str() {
+            "seed" => s.seed = seed_option(v)?,
+            "n" => s.sobol_samples = usize_option(v, "n", 1e8)?,
+            "points" => s.points = usize_option(v, "points", 1e5)?,
+            "profile" => {
+                let name = v.clone().into_string().map_err(|_| {
+                    script_err("option profile is \"optimized\" or \"at_optimum\"")
+                })?;
+                s.profile = Profile::parse(&name).map_err(err)?;
+            }
+            "max_width_ratio" => s.max_width_ratio = number(v, "max_width_ratio")?,
+            "min_total_sobol" => s.min_total_sobol = number(v, "min_total_sobol")?,
+            "local_iterations" => {
+                s.local_iterations = usize_option(v, "local_iterations", 1e7)?
+            }
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, local_iterations"
+                )))
+            }
+        }
+    }
+    if post.parameters != c.parameters {
+        return Err(script_err(format!(
+            "the posterior's parameters ({}) are not the cost's ({})",
+            post.parameters.join(", "),
+            c.parameters.join(", ")
+        )));
+    }
+    let optimum: Vec<f64> = operand(x)?.data().iter().copied().collect();
+    let draws = post.chain.flat();
+    let id = match &c.custom {
+        None => identify(c.cost.as_ref(), &c.parameters, draws, &optimum, &s),
+        Some(f) => identify(
+            &ClosureObjective {
+                cost: &c.cost,
+                f,
+                ctx,
+            },
+            &c.parameters,
+            draws,
+            &optimum,
+            &s,
+        ),
+    }
+    .map_err(err)?;
+    Ok(ScriptIdentifiability(Arc::new(id)))
 }

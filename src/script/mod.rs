@@ -148,6 +148,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
     script_type::<calibrate::ScriptOptima>("Optima"),
     script_type::<calibrate::ScriptPosterior>("Posterior"),
+    script_type::<calibrate::ScriptIdentifiability>("Identifiability"),
     script_type::<refocus::ScriptRefocus>("Refocus"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
@@ -430,7 +431,7 @@ mod tests {
             .chain(crate::bench::BENCHES)
             .copied()
             .collect();
-        assert_eq!(all.len(), 21);
+        assert_eq!(all.len(), 22);
         let problems = crate::bench::python_entry_problems(&all);
         assert!(problems.is_empty(), "{problems:?}");
     }
