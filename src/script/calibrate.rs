@@ -1830,6 +1830,7 @@ fn identifiability_of(
         Some(f) => identify(
             &ClosureObjective {
                 cost: &c.cost,
+                parameters: &c.parameters,
                 f,
                 ctx,
             },
