@@ -383,9 +383,13 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     );
     let best = opt.numbers("cost").unwrap();
     assert!(best.iter().all(|c| c.is_finite() && *c >= 0.0));
-    // DE evaluates far more candidates than the 1000 best of history matching reach, and
-    // its optimum is no worse than the best of 100,000 candidates
-    assert!(best[0] <= cost[0] + 1e-9, "{} vs {}", best[0], cost[0]);
+    // optimum.csv minimises the error-aware cost; Eq. 6's optimum (the history match's
+    // cost) is beside it: DE evaluates far more candidates than the 1000 best of history
+    // matching reach, so its Eq. 6 optimum is no worse than the best of 100,000 candidates
+    let eq6 = clmtune::table::Table::read(&c.join("eq6/optimum.csv")).unwrap();
+    let best6 = eq6.numbers("cost").unwrap();
+    let low6 = best6.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(low6 <= cost[0] + 1e-9, "{low6} vs {}", cost[0]);
     for p in [
         "medlynslope",
         "dleaf",
