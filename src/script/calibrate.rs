@@ -630,6 +630,14 @@ fn check_closure(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<()> {
     Ok(())
 }
 
+/// The posterior's `start` option: `"uniform"` (None) or a candidate to start around.
+fn start_option(v: &Dynamic) -> RResult<Option<Vec<f64>>> {
+    if v.clone().into_string().ok().as_deref() == Some("uniform") {
+        return Ok(None);
+    }
+    Ok(Some(operand(v)?.data().iter().copied().collect()))
+}
+
 fn usize_option(v: &Dynamic, key: &str, max: f64) -> RResult<usize> {
     let x = number(v, key)?;
     if !(x >= 1.0 && x.fract() == 0.0 && x <= max) {
@@ -1028,14 +1036,7 @@ pub mod calibrate_fns {
                 "thin" => s.thin = usize_option(v, "thin", 1e6)?,
                 "seed" => s.seed = seed_option(v)?,
                 "radius" => radius = number(v, "radius")?,
-                "start" => {
-                    if v.clone().into_string().ok().as_deref() == Some("uniform") {
-                        center = None;
-                    } else {
-                        let a = operand(v)?;
-                        center = Some(a.data().iter().copied().collect());
-                    }
-                }
+                "start" => center = start_option(v)?,
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius"
@@ -1724,14 +1725,7 @@ fn posterior_until_converged(
             "thin" => s.thin = Some(usize_option(v, "thin", 1e6)?),
             "seed" => s.seed = seed_option(v)?,
             "radius" => radius = number(v, "radius")?,
-            "start" => {
-                if v.clone().into_string().ok().as_deref() == Some("uniform") {
-                    center = None;
-                } else {
-                    let a = operand(v)?;
-                    center = Some(a.data().iter().copied().collect());
-                }
-            }
+            "start" => center = start_option(v)?,
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius (or steps, with burn and thin, for a fixed number of steps)"
