@@ -298,6 +298,7 @@ fn mcmc_networks() -> anyhow::Result<Body> {
         thin: 1,
         seed: 1,
         a: 2.0,
+        de: crate::calibrate::mcmc::DE_FRACTION,
     };
     Ok(Box::new(move || {
         let chain = sample(&d, &Start::Uniform, &s)?;
@@ -391,6 +392,7 @@ fn mcmc_gaussian6() -> anyhow::Result<Body> {
         thin: 1,
         seed: 1,
         a: 2.0,
+        de: crate::calibrate::mcmc::DE_FRACTION,
     };
     Ok(Box::new(move || {
         let chain = sample(&g, &Start::Uniform, &s)?;

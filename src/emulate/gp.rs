@@ -38,6 +38,7 @@
 //! factorisation), which is the very computation that made the fitted model, so a loaded
 //! GP predicts bit for bit as the fitted one.
 
+use super::kriging::Kriging;
 use super::{check_inputs, check_training, Emulator, Prediction};
 use anyhow::{anyhow, bail, Result};
 use egobox_gp::correlation_models::{Matern32Corr, Matern52Corr, SquaredExponentialCorr};
@@ -224,6 +225,7 @@ macro_rules! built {
             fn variance(&self) -> f64 {
                 match self { $(Built::$v(g) => g.variance(),)* }
             }
+            #[cfg(test)]
             fn predict(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Array1<f64>)> {
                 match self { $(Built::$v(g) => g.predict_valvar(x).map_err(|e| anyhow!("{e}")),)* }
             }
@@ -256,15 +258,15 @@ impl Built {
 /// Rows per chunk of prediction.
 const CHUNK: usize = 1024;
 
-/// A chunk's predictions: first row, means, variances.
-type Part = (usize, Array2<f64>, Array2<f64>);
+/// One output's predictions on a chunk: first row, output, means, variances.
+type Part = (usize, usize, Array1<f64>, Array1<f64>);
 
 /// A fitted Gaussian-process emulator (one GP per output).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "GpFile", into = "GpFile")]
 pub struct Gp {
     file: GpFile,
-    built: Vec<Built>,
+    kriging: Vec<Kriging>,
 }
 
 impl std::fmt::Debug for Gp {
@@ -488,7 +490,7 @@ impl Gp {
             );
         }
         let x = Array2::from_shape_fn((n, d), |(i, j)| file.x[i][j]);
-        let built = file
+        let kriging = file
             .outputs
             .iter()
             .zip(&file.y)
@@ -501,16 +503,18 @@ impl Gp {
                         o.theta.len()
                     );
                 }
-                fixed(
-                    file.settings.trend,
+                Kriging::new(
+                    x.view(),
+                    yk,
                     o.kernel,
-                    &Array1::from(o.theta.clone()),
+                    file.settings.trend,
+                    &o.theta,
                     o.nugget,
-                    &dataset(&x, yk),
                 )
+                .map_err(|e| anyhow!("saved gp: output {}: {e}", k + 1))
             })
             .collect::<Result<_>>()?;
-        Ok(Gp { file, built })
+        Ok(Gp { file, kriging })
     }
 
     /// What is saved: settings, training data and each output's kernel and parameters.
@@ -539,28 +543,25 @@ impl Emulator for Gp {
         let k = self.outputs();
         let mut mean = Array2::zeros((n, k));
         let mut variance = Array2::zeros((n, k));
-        let chunks: Vec<usize> = (0..n).step_by(CHUNK).collect();
-        let parts: Vec<Result<Part>> = chunks
+        // one job per (chunk, output): the MCMC's small calls (32 rows) use every core too
+        let jobs: Vec<(usize, usize)> = (0..n)
+            .step_by(CHUNK)
+            .flat_map(|a| (0..k).map(move |j| (a, j)))
+            .collect();
+        let parts: Vec<Part> = jobs
             .par_iter()
-            .map(|&a| {
+            .map(|&(a, j)| {
                 let b = (a + CHUNK).min(n);
-                let xo = x.slice(ndarray::s![a..b, ..]).to_owned();
-                let mut m = Array2::zeros((b - a, k));
-                let mut v = Array2::zeros((b - a, k));
-                for (j, (g, o)) in self.built.iter().zip(&self.file.outputs).enumerate() {
-                    let (mj, vj) = g.predict(&xo)?;
-                    let noise = o.variance * o.nugget;
-                    m.column_mut(j).assign(&mj);
-                    v.column_mut(j).assign(&vj.mapv(|v| v + noise));
-                }
-                Ok((a, m, v))
+                let g = &self.kriging[j];
+                let (m, v) = g.predict(x.slice(ndarray::s![a..b, ..]));
+                let noise = g.process_variance() * self.file.outputs[j].nugget;
+                (a, j, m, v.mapv(|v| v + noise))
             })
             .collect();
-        for part in parts {
-            let (a, m, v) = part?;
-            let b = a + m.nrows();
-            mean.slice_mut(ndarray::s![a..b, ..]).assign(&m);
-            variance.slice_mut(ndarray::s![a..b, ..]).assign(&v);
+        for (a, j, m, v) in parts {
+            let b = a + m.len();
+            mean.slice_mut(ndarray::s![a..b, j]).assign(&m);
+            variance.slice_mut(ndarray::s![a..b, j]).assign(&v);
         }
         Ok(Prediction { mean, variance })
     }
@@ -673,8 +674,66 @@ mod tests {
                 p.variance[[i, 0]]
             );
         }
-        assert!((g.built[0].likelihood() - 0.12038676516184084).abs() < 1e-10);
-        assert!((g.built[0].variance() - 0.30155035907463784).abs() < 1e-12);
+        let data = dataset(&x, &g.file().y[0]);
+        let b = fixed(
+            Trend::Constant,
+            Kernel::Matern52,
+            &ndarray::array![1.3, 0.7],
+            MIN_NUGGET,
+            &data,
+        )
+        .unwrap();
+        assert!((b.likelihood() - 0.12038676516184084).abs() < 1e-10);
+        assert!((b.variance() - 0.30155035907463784).abs() < 1e-12);
+        assert!((g.kriging[0].process_variance() / 0.30155035907463784 - 1.0).abs() < 1e-12);
+    }
+
+    /// The precomputed predictor ([`Kriging`]) against egobox's own `predict_valvar` on the
+    /// same thetas and nugget: every kernel and trend, a tiny and a large nugget.
+    #[test]
+    fn the_precomputed_predictor_equals_egobox() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let u = rand_distr::Uniform::new(0.0f64, 1.0);
+        let x = Array2::from_shape_fn((40, 3), |_| u.sample(&mut rng));
+        let y: Vec<f64> = x
+            .outer_iter()
+            .map(|r| (4.0 * r[0]).sin() + r[1] * r[2] + 0.05 * u.sample(&mut rng))
+            .collect();
+        let xt = Array2::from_shape_fn((25, 3), |_| 1.2 * u.sample(&mut rng) - 0.1);
+        let theta = [2.0, 0.7, 1.4];
+        for trend in [Trend::Constant, Trend::Linear] {
+            for kernel in Kernel::ALL {
+                for nugget in [1e-6, 0.05] {
+                    let b = fixed(
+                        trend,
+                        kernel,
+                        &Array1::from(theta.to_vec()),
+                        nugget,
+                        &dataset(&x, &y),
+                    )
+                    .unwrap();
+                    let (me, ve) = b.predict(&xt).unwrap();
+                    let k = Kriging::new(x.view(), &y, kernel, trend, &theta, nugget).unwrap();
+                    let (mk, vk) = k.predict(xt.view());
+                    assert!((k.process_variance() / b.variance() - 1.0).abs() < 1e-9);
+                    for i in 0..xt.nrows() {
+                        let what = format!("{trend:?} {kernel:?} g {nugget} row {i}");
+                        assert!(
+                            (mk[i] - me[i]).abs() < 1e-9,
+                            "{what}: mean {} vs {}",
+                            mk[i],
+                            me[i]
+                        );
+                        assert!(
+                            (vk[i] - ve[i]).abs() < 1e-9 * b.variance(),
+                            "{what}: variance {} vs {}",
+                            vk[i],
+                            ve[i]
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// A draw of a zero-mean GP on 60 points of [0, 1] with correlation `corr(|d| / std)`.

@@ -8,6 +8,7 @@
 pub mod choice;
 pub mod gp;
 pub mod interpret;
+mod kriging;
 pub mod nn;
 pub mod protocol;
 pub mod ridge;

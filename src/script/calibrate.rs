@@ -1003,16 +1003,17 @@ pub mod calibrate_fns {
     }
 
     /// The posterior of the scalings by an affine-invariant ensemble sampler (emcee's
-    /// stretch move), uniform prior on [0, 1]^d, log-likelihood `-1/2 sum ((Uhat - Uobs)^2
+    /// stretch and differential-evolution moves), uniform prior on [0, 1]^d, log-likelihood `-1/2 sum ((Uhat - Uobs)^2
     /// / s2 + ln s2)` with `s2 = sigma^2 +` the emulator's variance (lambda-weighted for the
     /// `eq6` form), or `-J/2` for a script's cost. Options: `walkers` (64), `steps` (5000,
     /// burn-in included), `burn` (1000), `thin` (1), `seed` (0), `start` (`"uniform"`, or
-    /// a candidate to start around, e.g. the optimum's `x`), `radius` (0.05, around it).
+    /// a candidate to start around, e.g. the optimum's `x`), `radius` (0.05, around it),
+    /// `de` (0.8: the fraction of steps by differential evolution; 0: the stretch move alone).
     /// Without `steps` the sampler runs until converged (the chain after burn-in longer than
     /// 50 autocorrelation times for every parameter, tau settled to 5 %) within a budget,
     /// choosing burn-in (2 tau) and thinning (tau / 2) itself: options `max_steps` (20000),
     /// `max_seconds` (600), `walkers` (64), `check_every`, `tol`, `rtol`, `burn_tau`, and
-    /// `burn`, `thin`, `seed`, `start`, `radius` as above; `converged` and `message` say how
+    /// `burn`, `thin`, `seed`, `start`, `radius`, `de` as above; `converged` and `message` say how
     /// it went (a warning is printed when it did not converge).
     #[rhai_fn(return_raw)]
     pub fn posterior(
@@ -1037,11 +1038,10 @@ pub mod calibrate_fns {
                 "seed" => s.seed = seed_option(v)?,
                 "radius" => radius = number(v, "radius")?,
                 "start" => center = start_option(v)?,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius"
-                    )))
-                }
+                "de" => s.de = number(v, "de")?,
+                _ => return Err(script_err(format!(
+                    "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius, de"
+                ))),
             }
         }
         if let Some(c0) = center {
@@ -1053,7 +1053,7 @@ pub mod calibrate_fns {
         let settings = serde_json::json!({
             "cost": format!("{c:?}"),
             "walkers": s.walkers, "steps": s.steps, "burn": s.burn, "thin": s.thin,
-            "seed": s.seed, "a": s.a,
+            "seed": s.seed, "a": s.a, "de": s.de,
             "start": match &start { Start::Ball { center, radius } => serde_json::json!({"center": center, "radius": radius}), _ => serde_json::json!("uniform") },
             "acceptance": summary.acceptance,
             "likelihood": if c.custom.is_some() { "-J/2 of the script's cost" } else { "Gaussian: sigma^2 + emulator variance" },
@@ -1726,9 +1726,10 @@ fn posterior_until_converged(
             "seed" => s.seed = seed_option(v)?,
             "radius" => radius = number(v, "radius")?,
             "start" => center = start_option(v)?,
+            "de" => s.de = number(v, "de")?,
             _ => {
                 return Err(script_err(format!(
-                    "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius (or steps, with burn and thin, for a fixed number of steps)"
+                    "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius, de (or steps, with burn and thin, for a fixed number of steps)"
                 )))
             }
         }
@@ -1756,7 +1757,7 @@ fn posterior_until_converged(
         "check_every": s.check_every, "tol": s.tol, "rtol": s.rtol, "burn_tau": s.burn_tau,
         "burn_given": s.burn, "thin_given": s.thin,
         "steps": summary.steps, "burn": summary.burn, "thin": summary.thin,
-        "seed": s.seed, "a": s.a,
+        "seed": s.seed, "a": s.a, "de": s.de,
         "start": match &start { Start::Ball { center, radius } => serde_json::json!({"center": center, "radius": radius}), _ => serde_json::json!("uniform") },
         "acceptance": summary.acceptance,
         "likelihood": if c.custom.is_some() { "-J/2 of the script's cost" } else { "Gaussian: sigma^2 + emulator variance" },
