@@ -417,6 +417,28 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     let acc = post.numbers("acceptance").unwrap()[0];
     assert!(acc > 0.05 && acc < 0.95, "acceptance {acc}");
     assert!(c.join("posterior_pairs.png").exists());
+    // the MCMC ran until converged (or says it did not), then what the data constrain
+    assert!(
+        so.contains("MCMC converged after") || so.contains("did not converge"),
+        "{so}"
+    );
+    assert!(c.join("posterior_samples.csv").exists());
+    let id = clmtune::table::Table::read(&c.join("identifiability.csv")).unwrap();
+    assert_eq!(id.len(), 6);
+    match id.column("status").unwrap() {
+        clmtune::table::Column::Text(v) => assert!(
+            v.iter().all(|s| [
+                "constrained",
+                "bounded below",
+                "bounded above",
+                "unconstrained"
+            ]
+            .contains(&s.as_str())),
+            "{v:?}"
+        ),
+        c => panic!("status {c:?}"),
+    }
+    assert!(c.join("identifiability.png").exists());
     assert!(c.join("rmse_GPP.png").exists() && c.join("rmse_LHF.png").exists());
     assert!(so.contains("LHF: RMSE of the kept sets"), "{so}");
 

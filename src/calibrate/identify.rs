@@ -39,6 +39,14 @@
 //! be flat near it). The Sobol index being global, a parameter that matters only in a small
 //! region can fall under 1 % while its posterior is narrow: it is then reported
 //! unconstrained and the `reason` column says why; look at its profile.
+//!
+//! **Bounded on one side.** A parameter that is not constrained but matters (total Sobol at
+//! least `min_total_sobol`) and whose posterior leaves out at least `min_excluded` (0.25) of
+//! the prior at one end is *bounded below* (`p05 >= 0.25`: the data rule out low values,
+//! reported `>= p05`) or *bounded above* (`p95 <= 0.75`, reported `<= p95`). On the demo
+//! twin kmax is one: the cost rises steeply below 0.4 and is nearly flat above (posterior
+//! 0.41-0.96, total Sobol 1.0). The `status` column holds the verdict in words:
+//! `constrained`, `bounded below`, `bounded above` or `unconstrained`.
 
 use super::mcmc::quantile_linear;
 use super::optimize::local::{lbfgsb_from, LbfgsbSettings};
@@ -99,11 +107,15 @@ pub struct IdentifySettings {
     pub max_width_ratio: f64,
     /// Constrained needs a total Sobol index at least this.
     pub min_total_sobol: f64,
+    /// Bounded on one side needs the posterior to leave out at least this much of the
+    /// prior (`[0, 1]`) at that end.
+    pub min_excluded: f64,
 }
 
 impl Default for IdentifySettings {
     /// N = 10,000 Sobol samples, seed 0, 21 profile values, re-optimised profiles (at most
-    /// 200 L-BFGS-B iterations each), width ratio below 0.5, total Sobol at least 0.01.
+    /// 200 L-BFGS-B iterations each), width ratio below 0.5, total Sobol at least 0.01,
+    /// a quarter of the prior left out for a bound on one side.
     fn default() -> IdentifySettings {
         IdentifySettings {
             sobol_samples: 10_000,
@@ -113,6 +125,7 @@ impl Default for IdentifySettings {
             local_iterations: 200,
             max_width_ratio: 0.5,
             min_total_sobol: 0.01,
+            min_excluded: 0.25,
         }
     }
 }
@@ -141,6 +154,12 @@ impl IdentifySettings {
                 self.max_width_ratio
             );
         }
+        if !(self.min_excluded > 0.0 && self.min_excluded < 1.0) {
+            bail!(
+                "identifiability: min_excluded = {} must be a fraction between 0 and 1",
+                self.min_excluded
+            );
+        }
         if !(self.min_total_sobol >= 0.0 && self.min_total_sobol.is_finite()) {
             bail!(
                 "identifiability: min_total_sobol = {} must be a number >= 0",
@@ -148,6 +167,31 @@ impl IdentifySettings {
             );
         }
         Ok(())
+    }
+}
+
+/// The verdict on one parameter (module docs: the rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The posterior is narrow and the cost depends on the parameter.
+    Constrained,
+    /// The data rule out low values only.
+    BoundedBelow,
+    /// The data rule out high values only.
+    BoundedAbove,
+    /// The data say little about it.
+    Unconstrained,
+}
+
+impl Status {
+    /// The verdict in words, as in `identifiability.csv`'s `status` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Constrained => "constrained",
+            Status::BoundedBelow => "bounded below",
+            Status::BoundedAbove => "bounded above",
+            Status::Unconstrained => "unconstrained",
+        }
     }
 }
 
@@ -164,8 +208,10 @@ pub struct ParameterIdentity {
     pub total_sobol: f64,
     /// First-order Sobol index of the cost.
     pub first_order_sobol: f64,
-    /// The verdict of the rule (module docs).
+    /// The verdict of the rule (module docs): `status == Status::Constrained`.
     pub constrained: bool,
+    /// The verdict, with the one-sided bounds.
+    pub status: Status,
     /// Why, in words.
     pub reason: String,
     /// The optimum's value.
@@ -207,13 +253,15 @@ impl ParameterIdentity {
         }
     }
 
-    /// The estimate as it should be reported: the optimum (`0.533`) when constrained, else
-    /// the posterior's 5-95 % interval (`0.39-0.91`).
+    /// The estimate as it should be reported: the optimum (`0.533`) when constrained, the
+    /// bound (`>= 0.41`, `<= 0.62`) when bounded on one side, else the posterior's 5-95 %
+    /// interval (`0.39-0.91`).
     pub fn estimate(&self) -> String {
-        if self.constrained {
-            format!("{:.3}", self.optimum)
-        } else {
-            format!("{:.2}-{:.2}", self.p05, self.p95)
+        match self.status {
+            Status::Constrained => format!("{:.3}", self.optimum),
+            Status::BoundedBelow => format!(">= {:.2}", self.p05),
+            Status::BoundedAbove => format!("<= {:.2}", self.p95),
+            Status::Unconstrained => format!("{:.2}-{:.2}", self.p05, self.p95),
         }
     }
 }
@@ -468,17 +516,36 @@ pub fn identify(
         let ratio = posterior_width / PRIOR_WIDTH;
         let narrow = ratio < s.max_width_ratio;
         let matters = total >= s.min_total_sobol;
-        let reason = match (narrow, matters) {
-            (true, true) => format!(
+        let (below, above) = (p05, 1.0 - p95);
+        let status = if narrow && matters {
+            Status::Constrained
+        } else if matters && below.max(above) >= s.min_excluded {
+            if below >= above {
+                Status::BoundedBelow
+            } else {
+                Status::BoundedAbove
+            }
+        } else {
+            Status::Unconstrained
+        };
+        let reason = match (narrow, matters, status) {
+            (true, true, _) => format!(
                 "posterior {:.0} % of the prior's width, total Sobol {total:.3}",
                 100.0 * ratio
             ),
-            (false, _) => format!(
+            (_, _, Status::BoundedBelow | Status::BoundedAbove) => format!(
+                "posterior {:.0} % of the prior's width (needs < {:.0} %) but {:.0} % of the prior {} it left out, total Sobol {total:.3}",
+                100.0 * ratio,
+                100.0 * s.max_width_ratio,
+                100.0 * below.max(above),
+                if status == Status::BoundedBelow { "below" } else { "above" }
+            ),
+            (false, _, _) => format!(
                 "posterior {:.0} % of the prior's width (needs < {:.0} %)",
                 100.0 * ratio,
                 100.0 * s.max_width_ratio
             ),
-            (true, false) => format!(
+            (true, false, _) => format!(
                 "total Sobol {total:.4} < {}: the cost hardly depends on it, so its narrow posterior ({:.0} % of the prior's width) is not the data's doing (chain not mixed?)",
                 s.min_total_sobol,
                 100.0 * ratio
@@ -490,7 +557,8 @@ pub fn identify(
             posterior_width,
             total_sobol: total,
             first_order_sobol: sobol.first_order[[j, 0]],
-            constrained: narrow && matters,
+            constrained: status == Status::Constrained,
+            status,
             reason,
             optimum: optimum[j],
             p05,
@@ -514,12 +582,13 @@ pub fn identify(
 
 impl Identifiability {
     /// Header of `identifiability.csv`: the contract's five columns, then the extras.
-    pub const COLUMNS: [&'static str; 14] = [
+    pub const COLUMNS: [&'static str; 15] = [
         "parameter",
         "prior_width",
         "posterior_width",
         "total_sobol",
         "constrained",
+        "status",
         "width_ratio",
         "first_order_sobol",
         "optimum",
@@ -532,8 +601,8 @@ impl Identifiability {
     ];
 
     /// `identifiability.csv` as a table ([`Identifiability::COLUMNS`]): `constrained` is
-    /// `true` or `false`; `profile_range` is max - min of the profile over the grid;
-    /// `estimate` is the optimum when constrained, else the posterior's `p05-p95`.
+    /// `true` or `false`, `status` the verdict in words ([`Status::name`]); `profile_range`
+    /// is max - min of the profile over the grid; `estimate` as [`ParameterIdentity::estimate`].
     pub fn table(&self) -> Result<Table> {
         let p = &self.parameters;
         let nums =
@@ -546,6 +615,7 @@ impl Identifiability {
             nums(&|r| r.posterior_width),
             nums(&|r| r.total_sobol),
             text(&|r| r.constrained.to_string()),
+            text(&|r| r.status.name().to_string()),
             nums(&|r| r.width_ratio()),
             nums(&|r| r.first_order_sobol),
             nums(&|r| r.optimum),
@@ -597,11 +667,21 @@ impl Identifiability {
             .collect()
     }
 
-    /// Names of the parameters the data do not constrain, in order.
+    /// Names of the parameters the data do not constrain (nor bound on one side), in order.
     pub fn unconstrained(&self) -> Vec<String> {
+        self.with_status(&[Status::Unconstrained])
+    }
+
+    /// Names of the parameters the data bound on one side only, in order.
+    pub fn bounded(&self) -> Vec<String> {
+        self.with_status(&[Status::BoundedBelow, Status::BoundedAbove])
+    }
+
+    /// Names of the parameters whose verdict is one of `status`, in order.
+    fn with_status(&self, status: &[Status]) -> Vec<String> {
         self.parameters
             .iter()
-            .filter(|p| !p.constrained)
+            .filter(|p| status.contains(&p.status))
             .map(|p| p.name.clone())
             .collect()
     }
@@ -616,9 +696,10 @@ impl Identifiability {
         let s = &self.settings;
         serde_json::json!({
             "rule": format!(
-                "constrained = posterior 5-95 % width / prior width ({PRIOR_WIDTH}) < {} and total Sobol index of the cost >= {}",
-                s.max_width_ratio, s.min_total_sobol
+                "constrained = posterior 5-95 % width / prior width ({PRIOR_WIDTH}) < {} and total Sobol index of the cost >= {}; else bounded below (above) when the total Sobol index is >= {} and p05 >= {} (p95 <= 1 - {}); else unconstrained",
+                s.max_width_ratio, s.min_total_sobol, s.min_total_sobol, s.min_excluded, s.min_excluded
             ),
+            "min_excluded": s.min_excluded,
             "max_width_ratio": s.max_width_ratio,
             "min_total_sobol": s.min_total_sobol,
             "sobol": format!("Jansen total / Saltelli first-order estimators, N = {} uniform base samples, seed {}", s.sobol_samples, s.seed),
@@ -632,6 +713,7 @@ impl Identifiability {
             "seconds": self.seconds,
             "constrained": self.constrained(),
             "unconstrained": self.unconstrained(),
+            "bounded": self.bounded(),
         })
     }
 
@@ -665,15 +747,7 @@ impl Identifiability {
                     None => curves.push(("others at the optimum".to_string(), p.slice.clone())),
                 }
                 ProfilePanel {
-                    title: format!(
-                        "{}: {}",
-                        p.name,
-                        if p.constrained {
-                            "constrained"
-                        } else {
-                            "not constrained"
-                        }
-                    ),
+                    title: format!("{}: {}", p.name, p.status.name()),
                     x: self.grid.clone(),
                     curves,
                     marker: Some(p.optimum),
@@ -863,6 +937,58 @@ mod tests {
             id.parameters[1].reason
         );
         assert!(id.parameters[0].profile.is_none());
+    }
+
+    /// A saturating response, as kmax's on the demo twin: the cost rises steeply below 0.4
+    /// and is flat above (x0), the mirror image for x1, and x2 ignored.
+    #[test]
+    fn a_parameter_ruled_out_at_one_end_is_bounded_there() {
+        let f = FnObjective::new(3, |u: &[f64]| {
+            (100.0 * (0.4 - u[0]).max(0.0)).powi(2) + (100.0 * (u[1] - 0.7).max(0.0)).powi(2)
+        });
+        // the posterior of such a cost: x0 uniform on [0.4, 1], x1 on [0, 0.7], x2 the prior
+        let draws = Array2::from_shape_fn((1001, 3), |(i, j)| {
+            let u = i as f64 / 1000.0;
+            match j {
+                0 => 0.4 + 0.6 * u,
+                1 => 0.7 * u,
+                _ => u,
+            }
+        });
+        let s = IdentifySettings {
+            sobol_samples: 2000,
+            profile: Profile::AtOptimum,
+            ..IdentifySettings::default()
+        };
+        let id = identify(&f, &names(3), draws.view(), &[0.6, 0.3, 0.5], &s).unwrap();
+        let [p0, p1, p2] = &id.parameters[..] else {
+            panic!("three parameters")
+        };
+        // p05 of x0 = 0.4 + 0.6 * 0.05 = 0.43: 43 % of the prior left out below, width 0.54
+        // of 0.9 (60 %: not narrow)
+        assert!((p0.p05 - 0.43).abs() < 1e-12 && (p0.width_ratio() - 0.6).abs() < 1e-12);
+        assert_eq!(p0.status, Status::BoundedBelow, "{}", p0.reason);
+        assert_eq!(p0.estimate(), ">= 0.43");
+        // p95 of x1 = 0.665: 33.5 % left out above
+        assert_eq!(p1.status, Status::BoundedAbove, "{}", p1.reason);
+        assert_eq!(p1.estimate(), "<= 0.66"); // 0.665 is 0.66499.. in binary
+        assert_eq!(p2.status, Status::Unconstrained);
+        assert!(!p0.constrained && !p1.constrained);
+        assert_eq!(id.bounded(), vec!["p0", "p1"]);
+        assert_eq!(id.unconstrained(), vec!["p2"]);
+        assert!(id.constrained().is_empty());
+        let t = id.table().unwrap();
+        match t.column("status").unwrap() {
+            Column::Text(v) => assert_eq!(v, &["bounded below", "bounded above", "unconstrained"]),
+            c => panic!("status is {c:?}"),
+        }
+        // a quarter is the default: with 0.5 asked, neither bound is enough
+        let strict = IdentifySettings {
+            min_excluded: 0.5,
+            ..s.clone()
+        };
+        let id = identify(&f, &names(3), draws.view(), &[0.6, 0.3, 0.5], &strict).unwrap();
+        assert_eq!(id.unconstrained(), vec!["p0", "p1", "p2"]);
     }
 
     #[test]

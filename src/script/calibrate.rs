@@ -1039,9 +1039,11 @@ pub mod calibrate_fns {
                 "radius" => radius = number(v, "radius")?,
                 "start" => center = start_option(v)?,
                 "de" => s.de = number(v, "de")?,
-                _ => return Err(script_err(format!(
+                _ => {
+                    return Err(script_err(format!(
                     "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius, de"
-                ))),
+                )))
+                }
             }
         }
         if let Some(c0) = center {
@@ -1324,10 +1326,13 @@ pub mod calibrate_fns {
     /// posterior's 5-95 % width against the prior's (0.9), the cost's total Sobol index
     /// (Jansen's estimator, `n` seeded base samples), a profile of the cost along the
     /// parameter (21 values; the others re-optimised by L-BFGS-B, and at the optimum), and
-    /// `constrained` = width ratio < 0.5 and total Sobol >= 0.01. Options: `seed` (0), `n`
-    /// (10000), `points` (21), `profile` (`"optimized"` or `"at_optimum"`: the slice only,
-    /// cheaper), `max_width_ratio` (0.5), `min_total_sobol` (0.01), `local_iterations`
-    /// (200). `post` is the posterior, `x` the optimum (e.g. `opt.best.x`).
+    /// `constrained` = width ratio < 0.5 and total Sobol >= 0.01; else `bounded below`
+    /// (`above`) when total Sobol >= 0.01 and the posterior leaves out at least a quarter of
+    /// the prior below (above); else `unconstrained` (the `status` column). Options: `seed`
+    /// (0), `n` (10000), `points` (21), `profile` (`"optimized"` or `"at_optimum"`: the
+    /// slice only, cheaper), `max_width_ratio` (0.5), `min_total_sobol` (0.01),
+    /// `min_excluded` (0.25), `local_iterations` (200). `post` is the posterior, `x` the
+    /// optimum (e.g. `opt.best.x`).
     ///
     /// ```rhai
     /// let x = rand([40, 3], 1);
@@ -1353,9 +1358,10 @@ pub mod calibrate_fns {
     }
 
     /// `identifiability.csv` as a Table: parameter, prior_width, posterior_width,
-    /// total_sobol, constrained, then width_ratio, first_order_sobol, optimum, p05, p50,
-    /// p95, profile_range, estimate (the optimum when constrained, else the posterior's
-    /// `p05-p95`), reason.
+    /// total_sobol, constrained, then status (`constrained`, `bounded below`, `bounded
+    /// above`, `unconstrained`), width_ratio, first_order_sobol, optimum, p05, p50, p95,
+    /// profile_range, estimate (the optimum when constrained, `>= p05` or `<= p95` when
+    /// bounded on one side, else the posterior's `p05-p95`), reason.
     ///
     /// ```rhai
     /// let x = rand([40, 3], 1);
@@ -1371,7 +1377,7 @@ pub mod calibrate_fns {
         id.0.table().map(|t| ScriptTable(Arc::new(t))).map_err(err)
     }
 
-    /// Names of the parameters the data do not constrain.
+    /// Names of the parameters the data do not constrain (nor bound on one side).
     ///
     /// ```rhai
     /// let x = rand([40, 3], 1);
@@ -1404,9 +1410,25 @@ pub mod calibrate_fns {
         id.0.constrained().into_iter().map(Dynamic::from).collect()
     }
 
+    /// Names of the parameters the data bound on one side only (`status` `bounded below`
+    /// or `bounded above`: a quarter or more of the prior ruled out at one end).
+    ///
+    /// ```rhai
+    /// let x = rand([40, 3], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, take(x, [0, 1], 1), #{alpha: 0})}, t);
+    /// let post = posterior(j, #{seed: 1, start: [0.3, 0.6, 0.5]});
+    /// identifiability(j, post, [0.3, 0.6, 0.5], #{n: 1000, profile: "at_optimum"}).bounded    //=> []
+    /// ```
+    #[rhai_fn(get = "bounded", pure)]
+    pub fn ident_bounded(id: &mut ScriptIdentifiability) -> Array {
+        id.0.bounded().into_iter().map(Dynamic::from).collect()
+    }
+
     /// Each parameter's estimate as it should be reported, a map of name -> text: the
-    /// optimum (`"0.300"`) when the data constrain it, else the posterior's 5-95 %
-    /// interval (`"0.05-0.95"`).
+    /// optimum (`"0.300"`) when the data constrain it, the bound (`">= 0.41"`) when they
+    /// bound it on one side, else the posterior's 5-95 % interval (`"0.05-0.95"`).
     ///
     /// ```rhai
     /// let x = rand([40, 3], 1);
@@ -1801,12 +1823,13 @@ fn identifiability_of(
             }
             "max_width_ratio" => s.max_width_ratio = number(v, "max_width_ratio")?,
             "min_total_sobol" => s.min_total_sobol = number(v, "min_total_sobol")?,
+            "min_excluded" => s.min_excluded = number(v, "min_excluded")?,
             "local_iterations" => {
                 s.local_iterations = usize_option(v, "local_iterations", 1e7)?
             }
             _ => {
                 return Err(script_err(format!(
-                    "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, local_iterations"
+                    "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, min_excluded, local_iterations"
                 )))
             }
         }
