@@ -467,6 +467,38 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     }
     // every file of the contract, as after a demo run from nothing
     check_contract(&d.join("results"));
+
+    // 07 judges with the cost 06 saved (calibrate/cost.json), and refuses it, saying what
+    // changed, once the stage files are not the ones it came from: here the EOF stage's
+    // observed GPP PC1 as if 03 had been run again on other observations
+    let cj = c.join("cost.json");
+    let saved = std::fs::read_to_string(&cj).unwrap();
+    let mut rec: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(rec["form"], "nll");
+    let o = rec["targets"]["GPP"]["observed"][0].as_f64().unwrap();
+    rec["targets"]["GPP"]["observed"][0] = serde_json::json!(o + 0.25);
+    std::fs::write(&cj, serde_json::to_string(&rec).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/07_test_case.rhai"))
+        .args(["--", "--config"])
+        .arg(&cfg)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("cost.json no longer matches the stages it came from")
+            && all.contains("GPP's target observed of mode 1 was"),
+        "{all}"
+    );
+    std::fs::write(&cj, saved).unwrap();
+    run_with("07_test_case.rhai", &cfg, &["--dry-run"]);
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

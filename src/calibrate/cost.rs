@@ -413,6 +413,198 @@ impl Objective for Cost {
     }
 }
 
+/// The format tag of `calibrate/cost.json`.
+pub const COST_FORMAT: &str = "clmtune cost 1";
+
+/// One variable's target as `cost.json` records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetRecord {
+    /// Observed projection per mode.
+    pub observed: Vec<f64>,
+    /// Observational standard deviation per mode.
+    pub sigma: Vec<f64>,
+    /// Variance fraction per mode.
+    pub lambda: Vec<f64>,
+    /// The default run's projection per mode.
+    pub default_run: Vec<f64>,
+}
+
+/// A script's cost closure as `cost.json` records it: where it was written and its text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClosureRecord {
+    /// The script that defined it (as the run named it).
+    pub script: String,
+    /// Its first and last line in that script.
+    pub lines: [usize; 2],
+    /// Those lines' text.
+    pub source: String,
+    /// SHA-256 of `source`.
+    pub sha256: String,
+}
+
+/// What `calibrate/cost.json` holds (06 writes it, 07, 08 and the demo's summary read it):
+/// the cost's form, weights, discrepancy and emulator per variable, the targets it compares
+/// with, fingerprints of the emulators, and the script closure if the cost is one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CostRecord {
+    /// [`COST_FORMAT`].
+    pub format: String,
+    /// The built-in form (`nll`, `eq6`, ...), also under a closure (its `pcs`).
+    pub form: String,
+    /// The calibration variables, in the cost's order.
+    pub variables: Vec<String>,
+    /// The parameters (emulator inputs), in order.
+    pub parameters: Vec<String>,
+    /// Emulator name per variable.
+    pub emulators: std::collections::BTreeMap<String, String>,
+    /// SHA-256 of each variable's emulator as saved (its JSON).
+    pub emulator_sha256: std::collections::BTreeMap<String, String>,
+    /// Weight per variable.
+    pub weights: std::collections::BTreeMap<String, f64>,
+    /// Model-discrepancy variance per variable (squared PC units).
+    pub discrepancy: std::collections::BTreeMap<String, f64>,
+    /// The targets per variable.
+    pub targets: std::collections::BTreeMap<String, TargetRecord>,
+    /// The script's closure, when the cost is one.
+    pub closure: Option<ClosureRecord>,
+    /// The cost of the default run (`null` when not finite).
+    pub default_cost: Option<f64>,
+    /// The clmtune version that wrote it.
+    pub clmtune: String,
+}
+
+impl CostRecord {
+    /// The record of `cost` (closure and default cost left for the caller), with each
+    /// variable's emulator name and the SHA-256 of its saved JSON.
+    pub fn of(cost: &Cost, parameters: &[String], emulators: &[(String, String)]) -> CostRecord {
+        let vars = cost.variables();
+        let by_var = |f: &dyn Fn(usize) -> f64| -> std::collections::BTreeMap<String, f64> {
+            vars.iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), f(i)))
+                .collect()
+        };
+        CostRecord {
+            format: COST_FORMAT.into(),
+            form: cost.form().name().into(),
+            variables: vars.clone(),
+            parameters: parameters.to_vec(),
+            emulators: vars
+                .iter()
+                .cloned()
+                .zip(emulators.iter().map(|e| e.0.clone()))
+                .collect(),
+            emulator_sha256: vars
+                .iter()
+                .cloned()
+                .zip(emulators.iter().map(|e| e.1.clone()))
+                .collect(),
+            weights: by_var(&|i| cost.terms()[i].weight),
+            discrepancy: by_var(&|i| cost.discrepancy()[i]),
+            targets: cost
+                .terms()
+                .iter()
+                .map(|t| {
+                    let g = &t.target;
+                    (
+                        g.variable.clone(),
+                        TargetRecord {
+                            observed: g.observed.to_vec(),
+                            sigma: g.sigma.to_vec(),
+                            lambda: g.lambda.to_vec(),
+                            default_run: g.default.to_vec(),
+                        },
+                    )
+                })
+                .collect(),
+            closure: None,
+            default_cost: None,
+            clmtune: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    /// How `now` (the record of the cost rebuilt from today's stage files) differs from this
+    /// saved record, in words; empty when it does not (closure and default cost aside).
+    pub fn differences(&self, now: &CostRecord) -> Vec<String> {
+        let mut d = Vec::new();
+        if self.variables != now.variables {
+            d.push(format!(
+                "the variables were {} and are now {}",
+                self.variables.join(", "),
+                now.variables.join(", ")
+            ));
+            return d;
+        }
+        if self.parameters != now.parameters {
+            d.push(format!(
+                "the parameters were {} and are now {}",
+                self.parameters.join(", "),
+                now.parameters.join(", ")
+            ));
+        }
+        for v in &self.variables {
+            let (e0, e1) = (&self.emulators[v], &now.emulators[v]);
+            if e0 != e1 {
+                d.push(format!("{v}'s emulator was {e0} and is now {e1}"));
+            } else if self.emulator_sha256[v] != now.emulator_sha256[v] {
+                d.push(format!(
+                    "the {e0} emulator of {v} is not the one 06 used (04 refitted it since: SHA-256 {} then, {} now)",
+                    short(&self.emulator_sha256[v]),
+                    short(&now.emulator_sha256[v])
+                ));
+            }
+            let (t0, t1) = (&self.targets[v], &now.targets[v]);
+            for (what, a, b) in [
+                ("observed", &t0.observed, &t1.observed),
+                ("sigma", &t0.sigma, &t1.sigma),
+                ("lambda", &t0.lambda, &t1.lambda),
+                ("default_run", &t0.default_run, &t1.default_run),
+            ] {
+                if a.len() != b.len() {
+                    d.push(format!(
+                        "{v}'s targets had {} modes and have {} now (03 was run again since)",
+                        a.len(),
+                        b.len()
+                    ));
+                    break;
+                }
+                if let Some(k) = (0..a.len()).find(|&k| a[k].to_bits() != b[k].to_bits()) {
+                    d.push(format!(
+                        "{v}'s target {what} of mode {} was {} and is {} now (the EOF stage was made again since)",
+                        k + 1,
+                        a[k],
+                        b[k]
+                    ));
+                }
+            }
+        }
+        if self.form != now.form {
+            d.push(format!(
+                "the form was {} and is now {}",
+                self.form, now.form
+            ));
+        }
+        if self.weights != now.weights {
+            d.push(format!(
+                "the weights were {:?} and are now {:?}",
+                self.weights, now.weights
+            ));
+        }
+        if self.discrepancy != now.discrepancy {
+            d.push(format!(
+                "the discrepancy was {:?} and is now {:?}",
+                self.discrepancy, now.discrepancy
+            ));
+        }
+        d
+    }
+}
+
+/// The first 12 hex digits of a hash.
+fn short(h: &str) -> &str {
+    &h[..h.len().min(12)]
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

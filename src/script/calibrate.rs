@@ -6,7 +6,7 @@ use super::convert::{number, script_err, RResult};
 use super::emulate::{ScriptEmulator, ScriptEmulators};
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
-use crate::calibrate::cost::{Cost, Form, Target, Term};
+use crate::calibrate::cost::{ClosureRecord, Cost, CostRecord, Form, Target, Term};
 use crate::calibrate::history_match::{
     self, cost_filter, implausibility_match, FilterSettings, Keep, Kept, MatchSettings, Wave,
 };
@@ -61,6 +61,11 @@ pub struct ScriptCost {
     /// The default run's scalings, where known (option `default_scalings`): the `x` a
     /// closure gets for the default run (else a row of NaN).
     pub default_x: Option<Array1<f64>>,
+    /// The fitted emulator of each variable, in the cost's order (fingerprinted by `save`).
+    pub fitted: Vec<Arc<Fitted>>,
+    /// A script closure's cost loaded from `cost.json` (`load_cost`): its record. Such a
+    /// cost emulates but cannot be evaluated (the closure lives in the script that made it).
+    pub frozen: Option<Arc<CostRecord>>,
 }
 
 impl ScriptCost {
@@ -85,9 +90,15 @@ impl std::fmt::Debug for ScriptCost {
         write!(
             f,
             "Cost({}; {} emulators of {}; parameters {})",
-            match &self.custom {
-                Some(p) => format!("script closure {}", p.fn_name()),
-                None => self.cost.form().name().to_string(),
+            match (&self.custom, &self.frozen) {
+                (Some(p), _) => format!("script closure {}", p.fn_name()),
+                (None, Some(r)) => format!(
+                    "script closure of {} lines {}-{}, loaded",
+                    r.closure.as_ref().map_or("?", |c| c.script.as_str()),
+                    r.closure.as_ref().map_or(0, |c| c.lines[0]),
+                    r.closure.as_ref().map_or(0, |c| c.lines[1])
+                ),
+                (None, None) => self.cost.form().name().to_string(),
             },
             self.emulators_text(),
             self.cost.variables().join(", "),
@@ -426,6 +437,7 @@ fn build_cost(
     }
     let mut terms = Vec::new();
     let mut names = Vec::new();
+    let mut fitted_all = Vec::new();
     let mut parameters: Option<Vec<String>> = None;
     for v in &variables {
         let emulator = match &per_variable {
@@ -471,8 +483,10 @@ fn build_cost(
             Source::Stage(_) => emulator,
             Source::Chosen(_) => fitted.model.emulator().method(),
         });
+        let fitted = Arc::new(fitted);
+        fitted_all.push(fitted.clone());
         terms.push(Term {
-            emulator: Arc::new(Saved(Arc::new(fitted))),
+            emulator: Arc::new(Saved(fitted)),
             target: target_of(targets, v)?,
             weight,
         });
@@ -498,6 +512,8 @@ fn build_cost(
         parameters,
         emulators: names,
         default_x,
+        fitted: fitted_all,
+        frozen: None,
     })
 }
 
@@ -558,7 +574,180 @@ fn matrix_of(x: &NdArray, dim: usize) -> RResult<Array2<f64>> {
     Ok(a)
 }
 
+/// The record `save` writes for a cost: [`CostRecord::of`] with the emulators'
+/// fingerprints, the default run's cost and the closure's source.
+fn cost_record(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<CostRecord> {
+    if let Some(r) = &c.frozen {
+        return Ok((**r).clone());
+    }
+    let emulators: Vec<(String, String)> = c
+        .emulators
+        .iter()
+        .zip(&c.fitted)
+        .map(|(n, f)| {
+            let json = serde_json::to_vec(&**f).map_err(script_err)?;
+            Ok((n.clone(), crate::provenance::sha256_hex(&json)))
+        })
+        .collect::<RResult<_>>()?;
+    let mut rec = CostRecord::of(&c.cost, &c.parameters, &emulators);
+    let d = default_cost_of(ctx, c)?;
+    rec.default_cost = d.is_finite().then_some(d);
+    rec.closure = c.custom.as_ref().map(|f| closure_record(ctx, f));
+    Ok(rec)
+}
+
+/// Where a closure was written: the script (the caller's source), the lines of its body and
+/// their text, found through the script's functions (a closure is an anonymous function).
+fn closure_record(ctx: &NativeCallContext, f: &FnPtr) -> ClosureRecord {
+    let script = ctx.call_source().unwrap_or("<script>").to_string();
+    let def = ctx.iter_namespaces().find_map(|m| {
+        m.iter_script_fn_info()
+            .find(|(_, _, name, _, _)| *name == f.fn_name())
+            .map(|(_, _, _, _, d)| d.clone())
+    });
+    let text = crate::files::read_text(Path::new(&script), "script").unwrap_or_default();
+    let lines = def.map_or([0, 0], |d| {
+        let start = d.body.start_position();
+        let (a, col) = (start.line().unwrap_or(0), start.position().unwrap_or(1));
+        let mut b = d.body.end_position().line().unwrap_or(0);
+        if a > 0 && b < a {
+            // an expression body has no end position: its lines run until the brackets
+            // opened from its first character close
+            let mut depth = 0i64;
+            b = a;
+            for (i, line) in text.lines().enumerate().skip(a - 1).take(200) {
+                let from = if i + 1 == a { col.saturating_sub(1) } else { 0 };
+                for ch in line.chars().skip(from) {
+                    match ch {
+                        '(' | '[' | '{' => depth += 1,
+                        ')' | ']' | '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                b = i + 1;
+                if depth <= 0 {
+                    break;
+                }
+            }
+        }
+        [a, b]
+    });
+    let source = if lines[0] > 0 && lines[1] >= lines[0] {
+        text.lines()
+            .skip(lines[0] - 1)
+            .take(lines[1] - lines[0] + 1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        String::new()
+    };
+    ClosureRecord {
+        script,
+        lines,
+        sha256: crate::provenance::sha256_hex(source.as_bytes()),
+        source,
+    }
+}
+
+/// `load_cost`: reads `dir/cost.json` (or the file itself), rebuilds the cost on `ems` and
+/// `targets` with its options and refuses when the rebuilt record differs.
+fn load_cost_from(
+    ctx: &NativeCallContext,
+    dir: &Path,
+    ems: &Dynamic,
+    targets: &Map,
+) -> RResult<ScriptCost> {
+    let path = if dir.is_dir() {
+        dir.join("cost.json")
+    } else {
+        dir.to_path_buf()
+    };
+    let text = crate::files::read_text(&path, "the saved cost")
+        .map_err(|e| script_err(format!("{e:#} (06_calibrate.rhai writes it: run it first)")))?;
+    let saved: CostRecord = serde_json::from_str(&text).map_err(|e| {
+        script_err(format!(
+            "{}: not a cost file of clmtune: {e}",
+            path.display()
+        ))
+    })?;
+    if saved.format != crate::calibrate::cost::COST_FORMAT {
+        return Err(script_err(format!(
+            "{}: format '{}', this clmtune reads '{}'",
+            path.display(),
+            saved.format,
+            crate::calibrate::cost::COST_FORMAT
+        )));
+    }
+    let to_map = |m: &std::collections::BTreeMap<String, f64>| -> Map {
+        m.iter()
+            .map(|(k, v)| (k.as_str().into(), Dynamic::from(*v)))
+            .collect()
+    };
+    let mut options = Map::new();
+    options.insert("form".into(), Dynamic::from(saved.form.clone()));
+    options.insert("weights".into(), Dynamic::from(to_map(&saved.weights)));
+    options.insert(
+        "discrepancy".into(),
+        Dynamic::from(to_map(&saved.discrepancy)),
+    );
+    options.insert(
+        "variables".into(),
+        Dynamic::from(
+            saved
+                .variables
+                .iter()
+                .map(|v| Dynamic::from(v.clone()))
+                .collect::<Array>(),
+        ),
+    );
+    if ems.is::<ScriptEmulators>() {
+        let names: Map = saved
+            .emulators
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+            .collect();
+        options.insert("emulator".into(), Dynamic::from(names));
+    }
+    let refuse = |why: Vec<String>| {
+        script_err(format!(
+            "{} no longer matches the stages it came from: {}. Run 06_calibrate.rhai again (or the stages after the one changed)",
+            path.display(),
+            why.join("; ")
+        ))
+    };
+    let mut c =
+        build_cost(ems, targets, &options, None).map_err(|e| refuse(vec![e.to_string()]))?;
+    let mut now = cost_record(ctx, &c)?;
+    now.closure = saved.closure.clone();
+    let diffs = saved.differences(&now);
+    if !diffs.is_empty() {
+        return Err(refuse(diffs));
+    }
+    if saved.closure.is_some() {
+        c.frozen = Some(Arc::new(saved));
+    } else if let (Some(a), Some(b)) = (saved.default_cost, now.default_cost) {
+        if (a - b).abs() > 1e-9 * a.abs().max(1.0) {
+            return Err(refuse(vec![format!(
+                "the default run's cost was {a} and is {b} now"
+            )]));
+        }
+    }
+    Ok(c)
+}
+
+/// Refuses to evaluate a script closure's cost loaded from `cost.json`.
+fn evaluable(c: &ScriptCost) -> RResult<()> {
+    match c.frozen.as_deref().and_then(|r| r.closure.as_ref()) {
+        None => Ok(()),
+        Some(cl) => Err(script_err(format!(
+            "this cost is the script closure of {} (lines {}-{}), loaded from cost.json: it can be emulated and reported but not evaluated outside that script; its values at the optimum are in optimum.csv",
+            cl.script, cl.lines[0], cl.lines[1]
+        ))),
+    }
+}
+
 fn evaluate(c: &ScriptCost, ctx: &NativeCallContext, x: ArrayView2<f64>) -> RResult<Array1<f64>> {
+    evaluable(c)?;
     match &c.custom {
         None => c.cost.cost(x).map_err(err),
         Some(f) => ClosureObjective {
@@ -573,6 +762,9 @@ fn evaluate(c: &ScriptCost, ctx: &NativeCallContext, x: ArrayView2<f64>) -> RRes
 }
 
 fn default_cost_of(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<f64> {
+    if let Some(r) = &c.frozen {
+        return Ok(r.default_cost.unwrap_or(f64::NAN));
+    }
     match &c.custom {
         None => c.cost.default_cost().map_err(err),
         Some(f) => {
@@ -819,10 +1011,63 @@ pub mod calibrate_fns {
     /// ```
     #[rhai_fn(get = "form", pure)]
     pub fn cost_form(c: &mut ScriptCost) -> String {
-        match c.custom {
-            Some(_) => "closure".into(),
-            None => c.cost.form().name().into(),
+        match (&c.custom, &c.frozen) {
+            (Some(_), _) | (None, Some(_)) => "closure".into(),
+            (None, None) => c.cost.form().name().into(),
         }
+    }
+
+    /// Writes `DIR/cost.json` (06 does, for 07, 08 and the summary): the form, weights,
+    /// discrepancy and emulator of each variable, the targets, the SHA-256 of each emulator,
+    /// the default run's cost and, for a script's closure, its lines and their text.
+    ///
+    /// ```rhai
+    /// let x = rand([20, 2], 1);
+    /// let ems = #{GPP: fit_ridge(x, x * 2.0)};
+    /// let t = #{GPP: #{observed: [0.5, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}};
+    /// cost(ems, t, #{form: "nll"}).save(`${TEMP_DIR}/cost_a`);
+    /// read_json(`${TEMP_DIR}/cost_a/cost.json`).form    //=> nll
+    /// load_cost(`${TEMP_DIR}/cost_a`, ems, t).form    //=> nll
+    /// ```
+    #[rhai_fn(name = "save", return_raw, pure)]
+    pub fn cost_save(ctx: NativeCallContext, c: &mut ScriptCost, dir: &str) -> RResult<()> {
+        let rec = cost_record(&ctx, c)?;
+        let dir = Path::new(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        crate::files::write_json(&dir.join("cost.json"), &rec).map_err(err)
+    }
+
+    /// The cost 06 saved in `DIR/cost.json`, rebuilt on `ems` (the Emulators of
+    /// load_emulators, or a map of variable -> Emulator) and `targets` (what `targets(stage)`
+    /// gives): refused, saying what changed, when the emulators or the targets are no
+    /// longer the ones it was made from. A script closure's cost comes back emulating and
+    /// reporting (its form is `closure`, its default cost the saved one) but cannot be
+    /// evaluated.
+    ///
+    /// ```rhai
+    /// let x = rand([20, 2], 1);
+    /// let ems = #{GPP: fit_ridge(x, x * 2.0)};
+    /// let t = #{GPP: #{observed: [0.5, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}};
+    /// cost(ems, t).save(`${TEMP_DIR}/cost_b`);
+    /// let t2 = #{GPP: #{observed: [0.6, 1.0], sigma: [0.1, 0.2], lambda: [0.8, 0.2], default_run: [0.4, 0.9]}};
+    /// let e = "";
+    /// try { load_cost(`${TEMP_DIR}/cost_b`, ems, t2); } catch (err) { e = err; }
+    /// e.contains("GPP's target observed of mode 1 was 0.5 and is 0.6 now")    //=> true
+    /// let j = cost(ems, t, |pcs, x| sum(((pcs.GPP - 0.5) / 0.1) ** 2, 1));
+    /// j.save(`${TEMP_DIR}/cost_c`);
+    /// let k = load_cost(`${TEMP_DIR}/cost_c`, ems, t);
+    /// k.form    //=> closure
+    /// read_json(`${TEMP_DIR}/cost_c/cost.json`).closure.lines.len()    //=> 2
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn load_cost(
+        ctx: NativeCallContext,
+        dir: &str,
+        ems: Dynamic,
+        targets: Map,
+    ) -> RResult<ScriptCost> {
+        load_cost_from(&ctx, Path::new(dir), &ems, &targets)
     }
 
     /// The cost of each row of `x` (candidates x parameters, or one candidate).
@@ -949,6 +1194,7 @@ pub mod calibrate_fns {
             .map(|n| Method::by_name(n))
             .collect::<anyhow::Result<Vec<_>>>()
             .map_err(err)?;
+        evaluable(&c)?;
         let results = match &c.custom {
             None => optimize::compare(c.cost.as_ref(), &methods, seed),
             Some(f) => optimize::compare(
@@ -1022,6 +1268,7 @@ pub mod calibrate_fns {
         options: Map,
     ) -> RResult<ScriptPosterior> {
         let _step = crate::provenance::step("posterior");
+        evaluable(&c)?;
         if !options.contains_key("steps") {
             return posterior_until_converged(&ctx, &c, &options); // issue 27
         }
@@ -1525,6 +1772,7 @@ fn match_by_cost(
     if let Some(k) = keep {
         s.keep = k;
     }
+    evaluable(c)?;
     let pb = crate::progress::bar(s.n as u64, "history matching");
     let kept = match &c.custom {
         None => cost_filter(c.cost.as_ref(), &s, |d, _| pb.set_position(d as u64)),
@@ -1843,6 +2091,7 @@ fn identifiability_of(
     }
     let optimum: Vec<f64> = operand(x)?.data().iter().copied().collect();
     let draws = post.chain.flat();
+    evaluable(c)?;
     let id = match &c.custom {
         None => identify(c.cost.as_ref(), &c.parameters, draws, &optimum, &s),
         Some(f) => identify(

@@ -383,6 +383,8 @@ fn script_cost_bench() -> anyhow::Result<crate::bench::Body> {
             parameters: (1..=6).map(|i| format!("p{i}")).collect(),
             emulators: vec!["nn".into(); n_terms],
             default_x: None,
+            fitted: Vec::new(),
+            frozen: None,
         },
     );
     // the closure's function lives in the setup's AST: keep its functions
