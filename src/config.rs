@@ -30,16 +30,12 @@ pub struct Archive {
     /// count, in (0, 1]; 1 (the default) = whole months only. Below 1, a month kept with
     /// partial coverage (e.g. the last month of hourly output one hour short) is the mean
     /// of the intervals present, and is reported.
-    #[serde(default = "whole_months", skip_serializing_if = "is_whole_months")]
+    #[serde(default = "whole_months")]
     pub min_coverage: f64,
 }
 
 fn whole_months() -> f64 {
     1.0
-}
-
-fn is_whole_months(x: &f64) -> bool {
-    *x == 1.0
 }
 
 /// `[cases]`: case-name patterns and designs.
