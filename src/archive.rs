@@ -660,9 +660,17 @@ impl Case {
                 b.1
             )),
             _ if !self.files.is_empty() => parts.push(format!(
-                "{} {} file(s) holding no whole month",
+                "{} {} file(s) holding no {}",
                 self.files.len(),
-                self.tape
+                self.tape,
+                if self.min_coverage < 1.0 {
+                    format!(
+                        "month covered to [archive] min_coverage = {}",
+                        self.min_coverage
+                    )
+                } else {
+                    "whole month".to_string()
+                }
             )),
             _ => parts.push(format!("no {} file", self.tape)),
         }
