@@ -48,6 +48,12 @@ pub struct Case {
     pub files: Vec<HistFile>,
     /// Files of the folder not used: (file name, why).
     pub ignored: Vec<(String, String)>,
+    /// The fraction of a month's time its samples must cover for the month to count
+    /// (`[archive] min_coverage`; 1 = whole months only).
+    pub min_coverage: f64,
+    /// Every month the samples of the files read touch, with its coverage and whether it
+    /// counts, in month order (months of files placed by their names alone are whole).
+    pub coverage: Vec<MonthCover>,
 }
 
 /// Fills a case-name pattern: `{member}`, `{param}` and `{end}` are replaced by the values
@@ -257,24 +263,134 @@ pub fn samples(
     Ok((out, axis.calendar))
 }
 
+/// How much of one month the samples of a case cover, and whether the month counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthCover {
+    /// (year, month).
+    pub month: (i64, u32),
+    /// Days of the month its samples' intervals cover (their lengths added).
+    pub covered: f64,
+    /// Days of the month in the file's calendar.
+    pub length: f64,
+    /// Names of the files holding its samples.
+    pub files: Vec<String>,
+    /// Whether the month counts (its coverage reaches the case's `min_coverage` and its
+    /// samples do not overlap).
+    pub kept: bool,
+}
+
+/// Tolerance of coverage sums: one second, in days.
+const SECOND: f64 = 1.0 / 86400.0;
+
+impl MonthCover {
+    /// `YYYY-MM`.
+    pub fn label(&self) -> String {
+        format!("{:04}-{:02}", self.month.0, self.month.1)
+    }
+
+    /// The fraction of the month covered (above 1 when samples overlap).
+    pub fn fraction(&self) -> f64 {
+        if self.length > 0.0 {
+            self.covered / self.length
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether the month is covered whole (to a second).
+    pub fn is_whole(&self) -> bool {
+        (self.covered - self.length).abs() < SECOND
+    }
+
+    /// Whether its samples cover more than the month (overlapping samples, e.g. two files
+    /// holding the same days).
+    pub fn overlaps(&self) -> bool {
+        self.covered > self.length + SECOND
+    }
+
+    /// The coverage in words: `2004-12: 743 of 744 hours (99.9 %)`, in days when both are
+    /// whole days (`30 of 31 days`).
+    pub fn describe(&self) -> String {
+        let whole_days = |d: f64| (d - d.round()).abs() < SECOND;
+        let (covered, length, unit) = if whole_days(self.covered) && whole_days(self.length) {
+            (self.covered, self.length, "days")
+        } else {
+            (self.covered * 24.0, self.length * 24.0, "hours")
+        };
+        let num = |x: f64| {
+            let t = format!("{x:.3}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        let pct = 100.0 * self.fraction();
+        let pct = if pct < 1.0 {
+            format!("{pct:.2}")
+        } else {
+            format!("{pct:.1}")
+        };
+        format!(
+            "{}: {} of {} {unit} ({pct} %)",
+            self.label(),
+            num(covered),
+            num(length)
+        )
+    }
+}
+
+/// Whether a month whose samples cover `covered` of its `length` days counts at
+/// `min_coverage`: covered at least that fraction (to a second), and not more than whole.
+pub fn month_counts(covered: f64, length: f64, min_coverage: f64) -> bool {
+    covered <= length + SECOND && covered >= min_coverage * length - SECOND
+}
+
+/// Checks a `min_coverage`: a fraction in (0, 1].
+pub fn check_min_coverage(min_coverage: f64) -> Result<()> {
+    if !(min_coverage > 0.0 && min_coverage <= 1.0) {
+        bail!(
+            "min_coverage = {min_coverage}: must be in (0, 1] (the fraction of a month's time its samples must cover for the month to count; 1 = whole months only)"
+        );
+    }
+    Ok(())
+}
+
+/// The coverage of every month the samples touch, in month order: their intervals' lengths
+/// added per month (samples need not be sorted); `kept` by [`month_counts`] at
+/// `min_coverage`. `files` is left empty.
+pub fn month_coverage(
+    samples: &[Sample],
+    cal: crate::calendar::Calendar,
+    min_coverage: f64,
+) -> Vec<MonthCover> {
+    let mut out: Vec<MonthCover> = Vec::new();
+    for s in samples {
+        match out.iter_mut().find(|c| c.month == s.month) {
+            Some(c) => c.covered += s.days,
+            None => {
+                let (a, b) = cal.month_span(s.month.0, s.month.1);
+                out.push(MonthCover {
+                    month: s.month,
+                    covered: s.days,
+                    length: (b - a) as f64,
+                    files: Vec::new(),
+                    kept: false,
+                });
+            }
+        }
+    }
+    for c in &mut out {
+        c.kept = month_counts(c.covered, c.length, min_coverage);
+    }
+    out.sort_by_key(|c| c.month);
+    out
+}
+
 /// The months the samples cover whole: each month whose samples' intervals add up to its
 /// length (within a second).
 pub fn whole_months(samples: &[Sample], cal: crate::calendar::Calendar) -> Vec<(i64, u32)> {
-    let mut out: Vec<(i64, u32)> = Vec::new();
-    let mut k = 0;
-    while k < samples.len() {
-        let m = samples[k].month;
-        let mut len = 0.0;
-        while k < samples.len() && samples[k].month == m {
-            len += samples[k].days;
-            k += 1;
-        }
-        let (a, b) = cal.month_span(m.0, m.1);
-        if (len - (b - a) as f64).abs() < 1.0 / 86400.0 && !out.contains(&m) {
-            out.push(m);
-        }
-    }
-    out
+    month_coverage(samples, cal, 1.0)
+        .into_iter()
+        .filter(|c| c.kept)
+        .map(|c| c.month)
+        .collect()
 }
 
 /// The month after `(y, m)`.
@@ -287,18 +403,39 @@ fn next_month((y, m): (i64, u32)) -> (i64, u32) {
 }
 
 /// Finds a case and the history files of its first tape (`h0`, else `h0a`, ...; see
-/// [`find_case_tape`]).
+/// [`find_case_tape`]); whole months only.
 pub fn find_case(root: &Path, case: &str) -> Result<Case> {
     find_case_tape(root, case, None)
 }
 
+/// [`find_case`] keeping the months whose samples cover at least `min_coverage` of them
+/// (see [`scan_case`]); a month kept with partial coverage is reported on stderr as a
+/// warning naming the file, the month and its coverage ([`Case::coverage_notes`]).
+pub fn find_case_covering(root: &Path, case: &str, min_coverage: f64) -> Result<Case> {
+    let c = scan_case(root, case, None, min_coverage)?;
+    for w in c.coverage_notes() {
+        eprintln!("warning: {w}");
+    }
+    Ok(c)
+}
+
 /// Finds a case and the history files of `tape` (`None`: the first tape the folder has, in
-/// the order h0, h0a, h0i, h1, ...). Files are recognised by name (`CASE.clm2.TAPE.DATE.nc`)
-/// and placed by content: the months of a file whose name cannot tell (many samples per
-/// file, daily or sub-daily samples, the last file) are read from its time samples. A case
+/// the order h0, h0a, h0i, h1, ...); whole months only (see [`scan_case`]).
+pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Case> {
+    scan_case(root, case, tape, 1.0)
+}
+
+/// Finds a case and the history files of `tape` (`None`: the first tape the folder has, in
+/// the order h0, h0a, h0i, h1, ...), printing nothing. Files are recognised by name
+/// (`CASE.clm2.TAPE.DATE.nc`) and placed by content: the months of a file whose name cannot
+/// tell (many samples per file, daily or sub-daily samples, the last file) are read from
+/// its time samples. A month counts when its samples cover at least `min_coverage` of its
+/// time (1: whole months only; in (0, 1], else an error); every month touched is in
+/// [`Case::coverage`], those that do not count with the reason in [`Case::found`]. A case
 /// folder that does not exist is an error naming the path; an existing case with no files
 /// is returned empty, with the files it has and why each was not used.
-pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Case> {
+pub fn scan_case(root: &Path, case: &str, tape: Option<&str>, min_coverage: f64) -> Result<Case> {
+    check_min_coverage(min_coverage).with_context(|| format!("case {case}"))?;
     let dir = hist_dir(root, case);
     if !dir.is_dir() {
         bail!("case {case}: no history folder {}", dir.display());
@@ -377,21 +514,52 @@ pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Cas
             }
         }
     }
-    let all: Vec<Sample> = held
-        .iter()
-        .filter_map(|(_, h)| match h {
-            Held::Samples(s, _) => Some(s.clone()),
-            Held::Month(_) => None,
-        })
-        .flatten()
-        .collect();
-    let cal = held.iter().find_map(|(_, h)| match h {
-        Held::Samples(_, c) => Some(*c),
-        Held::Month(_) => None,
-    });
-    let mut sorted = all;
-    sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let whole = cal.map(|c| whole_months(&sorted, c)).unwrap_or_default();
+    let file_name = |i: usize| {
+        files[i]
+            .1
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut all: Vec<Sample> = Vec::new();
+    let mut cal = None;
+    for (_, h) in &held {
+        if let Held::Samples(smp, c) = h {
+            all.extend_from_slice(smp);
+            cal.get_or_insert(*c);
+        }
+    }
+    all.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut coverage = cal
+        .map(|c| month_coverage(&all, c, min_coverage))
+        .unwrap_or_default();
+    for (i, h) in &held {
+        match h {
+            Held::Samples(smp, _) => {
+                for c in coverage.iter_mut() {
+                    if smp.iter().any(|x| x.month == c.month) {
+                        c.files.push(file_name(*i));
+                    }
+                }
+            }
+            Held::Month(own) => {
+                if !coverage.iter().any(|c| c.month == *own) {
+                    let len = crate::nc::DAYS_IN_MONTH
+                        .get(own.1.saturating_sub(1) as usize)
+                        .copied()
+                        .unwrap_or(0) as f64;
+                    coverage.push(MonthCover {
+                        month: *own,
+                        covered: len,
+                        length: len,
+                        files: vec![file_name(*i)],
+                        kept: true,
+                    });
+                }
+            }
+        }
+    }
+    coverage.sort_by_key(|c| c.month);
     let mut out: Vec<HistFile> = Vec::with_capacity(held.len());
     for (i, h) in held {
         let (p, path) = &files[i];
@@ -402,7 +570,7 @@ pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Cas
                 let mut ms: Vec<(i64, u32)> = smp
                     .iter()
                     .map(|x| x.month)
-                    .filter(|mo| whole.contains(mo))
+                    .filter(|mo| coverage.iter().any(|c| c.month == *mo && c.kept))
                     .collect();
                 ms.dedup();
                 ms
@@ -424,6 +592,8 @@ pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Cas
         tape: chosen,
         files: out,
         ignored,
+        min_coverage,
+        coverage,
     })
 }
 
@@ -490,11 +660,33 @@ impl Case {
                 b.1
             )),
             _ if !self.files.is_empty() => parts.push(format!(
-                "{} {} file(s) holding no whole month",
+                "{} {} file(s) holding no {}",
                 self.files.len(),
-                self.tape
+                self.tape,
+                if self.min_coverage < 1.0 {
+                    format!(
+                        "month covered to [archive] min_coverage = {}",
+                        self.min_coverage
+                    )
+                } else {
+                    "whole month".to_string()
+                }
             )),
             _ => parts.push(format!("no {} file", self.tape)),
+        }
+        for c in self.partial_months().iter().take(4) {
+            parts.push(format!(
+                "{} kept with partial coverage (in {})",
+                c.describe(),
+                c.files.join(", ")
+            ));
+        }
+        let dropped = self.dropped_months();
+        for c in dropped.iter().take(4) {
+            parts.push(self.dropped_reason(c));
+        }
+        if dropped.len() > 4 {
+            parts.push(format!("{} more month(s) not counted", dropped.len() - 4));
         }
         for (name, why) in self.ignored.iter().take(4) {
             parts.push(format!("{name} not used: {why}"));
@@ -503,6 +695,52 @@ impl Case {
             parts.push(format!("{} more file(s) not used", self.ignored.len() - 4));
         }
         parts.join("; ")
+    }
+
+    /// The months kept although their samples do not cover them whole.
+    pub fn partial_months(&self) -> Vec<&MonthCover> {
+        self.coverage
+            .iter()
+            .filter(|c| c.kept && !c.is_whole())
+            .collect()
+    }
+
+    /// The months the samples touch that do not count: covered less than `min_coverage`,
+    /// or covered more than once.
+    pub fn dropped_months(&self) -> Vec<&MonthCover> {
+        self.coverage.iter().filter(|c| !c.kept).collect()
+    }
+
+    /// Why a month does not count, in words naming its files.
+    fn dropped_reason(&self, c: &MonthCover) -> String {
+        let why = if c.overlaps() {
+            "its samples overlap".to_string()
+        } else {
+            format!("below [archive] min_coverage = {}", self.min_coverage)
+        };
+        format!(
+            "{} not counted, {why} (in {})",
+            c.describe(),
+            c.files.join(", ")
+        )
+    }
+
+    /// One line per month kept with partial coverage, naming the case, the file(s), the
+    /// month and its coverage: `case c: c.clm2.h0.2004-01-01-00000.nc: 2004-12: 743 of 744
+    /// hours (99.9 %) kept as a month ([archive] min_coverage = 0.99)`.
+    pub fn coverage_notes(&self) -> Vec<String> {
+        self.partial_months()
+            .iter()
+            .map(|c| {
+                format!(
+                    "case {}: {}: {} kept as a month ([archive] min_coverage = {})",
+                    self.name,
+                    c.files.join(", "),
+                    c.describe(),
+                    self.min_coverage
+                )
+            })
+            .collect()
     }
 
     /// The files holding months of `years`, in time order; a missing month is an error
@@ -538,23 +776,51 @@ impl Case {
 }
 
 /// Whether a case exists under `root` with every month of `years` (what the ensemble
-/// machinery asks before creating a run).
+/// machinery asks before creating a run); whole months only.
 pub fn is_complete(root: &Path, case: &str, years: (i64, i64)) -> bool {
-    find_case(root, case)
+    is_complete_covering(root, case, years, 1.0)
+}
+
+/// [`is_complete`] counting the months whose samples cover at least `min_coverage` of
+/// them; prints nothing.
+pub fn is_complete_covering(root: &Path, case: &str, years: (i64, i64), min_coverage: f64) -> bool {
+    scan_case(root, case, None, min_coverage)
         .map(|c| c.is_complete(years))
         .unwrap_or(false)
 }
 
 /// Finds the cases of an ensemble; members missing from the archive (no history folder)
-/// are reported together, by name.
+/// are reported together, by name. Whole months only.
 pub fn find_cases(root: &Path, names: &[String]) -> Result<Vec<Case>> {
+    find_cases_covering(root, names, 1.0)
+}
+
+/// [`find_cases`] keeping the months whose samples cover at least `min_coverage` of them;
+/// months kept with partial coverage are reported on stderr, the first few by file and
+/// month and the rest counted. An invalid `min_coverage` is an error naming it.
+pub fn find_cases_covering(root: &Path, names: &[String], min_coverage: f64) -> Result<Vec<Case>> {
+    check_min_coverage(min_coverage)?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for n in names {
-        match find_case(root, n) {
+        match scan_case(root, n, None, min_coverage) {
             Ok(c) => found.push(c),
             Err(_) => missing.push(n.as_str()),
         }
+    }
+    let notes: Vec<String> = found.iter().flat_map(|c| c.coverage_notes()).collect();
+    for w in notes.iter().take(3) {
+        eprintln!("warning: {w}");
+    }
+    if notes.len() > 3 {
+        eprintln!(
+            "warning: {} more month(s) kept with partial coverage in {} case(s)",
+            notes.len() - 3,
+            found
+                .iter()
+                .filter(|c| !c.partial_months().is_empty())
+                .count()
+        );
     }
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(8).copied().collect();
@@ -788,5 +1054,160 @@ mod tests {
         let mut t = vec!["h1", "h0i", "h0a", "h0"];
         t.sort_by_key(|t| tape_rank(t));
         assert_eq!(t, vec!["h0", "h0a", "h0i", "h1"]);
+    }
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+
+    /// Writes `CASE.clm2.h0.0001-01-01-00000.nc` under `root`: one cell on a 1-D grid
+    /// (`lndgrid`), one daily sample (noleap, days since 0001-01-01, `time_bounds`) for each
+    /// day of the year in `days` (0 = 1 January), GPP = the day's number + 1.
+    fn write_daily(root: &Path, case: &str, days: std::ops::Range<usize>) -> PathBuf {
+        use crate::nc::{Format, Writer};
+        let dir = hist_dir(root, case);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{case}.clm2.h0.0001-01-01-00000.nc"));
+        let d: Vec<f64> = days.map(|d| d as f64).collect();
+        let mut w = Writer::new(Format::Offset64);
+        w.unlimited("time")
+            .dim("lndgrid", 1)
+            .dim("hist_interval", 2);
+        w.var(
+            "time",
+            &["time"],
+            d.iter().map(|x| x + 1.0).collect::<Vec<f64>>(),
+        )
+        .attr("units", "days since 0001-01-01 00:00:00")
+        .attr("calendar", "noleap")
+        .attr("bounds", "time_bounds");
+        w.var(
+            "time_bounds",
+            &["time", "hist_interval"],
+            d.iter().flat_map(|x| [*x, x + 1.0]).collect::<Vec<f64>>(),
+        );
+        for (name, v) in [
+            ("lat", 40.0),
+            ("lon", 255.0),
+            ("area", 100.0),
+            ("landfrac", 1.0),
+        ] {
+            w.var(name, &["lndgrid"], vec![v]);
+        }
+        w.var(
+            "GPP",
+            &["time", "lndgrid"],
+            d.iter().map(|x| x + 1.0).collect::<Vec<f64>>(),
+        )
+        .attr("units", "gC/m^2/s");
+        w.save(&path).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_month_at_half_coverage_counts_at_0_5_not_at_0_6() {
+        let root = tempfile::tempdir().unwrap();
+        // January whole (31 days), February's first 14 of 28 days: 50 %
+        write_daily(root.path(), "c", 0..45);
+        let name = "c.clm2.h0.0001-01-01-00000.nc";
+        let gpp = vec!["GPP".to_string()];
+
+        let c = scan_case(root.path(), "c", None, 0.5).unwrap();
+        assert_eq!(c.files[0].months, vec![(1, 1), (1, 2)]);
+        let feb = c.partial_months();
+        assert_eq!(feb.len(), 1);
+        assert_eq!(feb[0].describe(), "0001-02: 14 of 28 days (50.0 %)");
+        assert_eq!(
+            c.coverage_notes(),
+            vec![format!(
+                "case c: {name}: 0001-02: 14 of 28 days (50.0 %) kept as a month ([archive] min_coverage = 0.5)"
+            )]
+        );
+        assert!(
+            c.found().contains(&format!(
+                "0001-02: 14 of 28 days (50.0 %) kept with partial coverage (in {name})"
+            )),
+            "{}",
+            c.found()
+        );
+        assert!(!c.is_complete((1, 1))); // March to December are missing
+                                         // hand computed: January (1 + ... + 31) / 31 = 16; February (32 + ... + 45) / 14 = 38.5
+        let f = crate::field::read::read_files_covering("c", &c.files, &gpp, None, 0.5).unwrap();
+        assert_eq!(f["GPP"].months, vec![(1, 1), (1, 2)]);
+        assert_eq!(
+            f["GPP"].values.iter().copied().collect::<Vec<_>>(),
+            vec![16.0, 38.5]
+        );
+        // the same files read under a stricter rule: an error naming the month and coverage
+        let e = crate::field::read::read_files_covering("c", &c.files, &gpp, None, 0.6)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "case c: 1 month(s) covered less than [archive] min_coverage = 0.6, or more than once, by the samples of its files: 0001-02: 14 of 28 days (50.0 %)"
+        );
+
+        let c = scan_case(root.path(), "c", None, 0.6).unwrap();
+        assert_eq!(c.files[0].months, vec![(1, 1)]);
+        assert!(c.partial_months().is_empty() && c.coverage_notes().is_empty());
+        assert_eq!(c.dropped_months().len(), 1);
+        let found = c.found();
+        assert!(
+            found.starts_with("1 h0 file(s) holding 1 month(s) from 0001-01 to 0001-01; ")
+                && found.contains(&format!(
+                    "0001-02: 14 of 28 days (50.0 %) not counted, below [archive] min_coverage = 0.6 (in {name})"
+                )),
+            "{found}"
+        );
+        // whole months only (the default): February is not a month either
+        let c = find_case(root.path(), "c").unwrap();
+        assert_eq!(c.files[0].months, vec![(1, 1)]);
+        assert!(c.found().contains("below [archive] min_coverage = 1 "));
+        let e = crate::field::read::read_files("c", &c.files, &gpp, Some((1, 1))).unwrap_err();
+        assert!(e.to_string().contains("not covered whole"), "{e}");
+    }
+
+    #[test]
+    fn coverage_rules_by_hand() {
+        assert!(month_counts(14.0, 28.0, 0.5));
+        assert!(!month_counts(14.0, 28.0, 0.6));
+        assert!(month_counts(28.0, 28.0, 1.0));
+        assert!(!month_counts(28.0 - 2.0 / 86400.0, 28.0, 1.0));
+        // overlapping samples never count
+        assert!(!month_counts(28.0 + 2.0 / 86400.0, 28.0, 0.5));
+        let c = MonthCover {
+            month: (2004, 12),
+            covered: 743.0 / 24.0,
+            length: 31.0,
+            files: Vec::new(),
+            kept: true,
+        };
+        assert_eq!(c.describe(), "2004-12: 743 of 744 hours (99.9 %)");
+        let half_hour = MonthCover {
+            month: (2003, 12),
+            covered: 0.5 / 24.0,
+            ..c
+        };
+        assert_eq!(half_hour.describe(), "2003-12: 0.5 of 744 hours (0.07 %)");
+    }
+
+    #[test]
+    fn an_invalid_min_coverage_is_an_error_naming_it() {
+        let root = tempfile::tempdir().unwrap();
+        write_daily(root.path(), "c", 0..31);
+        for bad in [f64::NAN, 0.0, -0.5, 1.5, f64::INFINITY] {
+            let e = format!("{:#}", scan_case(root.path(), "c", None, bad).unwrap_err());
+            assert!(
+                e.starts_with("case c: min_coverage = ") && e.contains("must be in (0, 1]"),
+                "{bad}: {e}"
+            );
+            let e = format!(
+                "{:#}",
+                find_cases_covering(root.path(), &["c".to_string()], bad).unwrap_err()
+            );
+            assert!(e.contains("must be in (0, 1]"), "{bad}: {e}");
+            assert!(!is_complete_covering(root.path(), "c", (1, 1), bad));
+        }
     }
 }

@@ -26,6 +26,16 @@ pub struct Archive {
     pub root: PathBuf,
     /// Simulation years analysed, inclusive.
     pub years: [i64; 2],
+    /// The fraction of a month's time that a case's samples must cover for the month to
+    /// count, in (0, 1]; 1 (the default) = whole months only. Below 1, a month kept with
+    /// partial coverage (e.g. the last month of hourly output one hour short) is the mean
+    /// of the intervals present, and is reported.
+    #[serde(default = "whole_months")]
+    pub min_coverage: f64,
+}
+
+fn whole_months() -> f64 {
+    1.0
 }
 
 /// `[cases]`: case-name patterns and designs.
@@ -502,6 +512,13 @@ impl Config {
             Ok(())
         };
         years("archive.years", self.archive.years)?;
+        if !(self.archive.min_coverage > 0.0 && self.archive.min_coverage <= 1.0) {
+            return Err(problem(
+                "archive.min_coverage",
+                Some(self.archive.min_coverage.to_string()),
+                "must be in (0, 1]: the fraction of a month's time its samples must cover for the month to count (1 = whole months only)",
+            ));
+        }
         if self.experiment.name.trim().is_empty() {
             return Err(problem("experiment.name", None, "is empty"));
         }
@@ -878,6 +895,39 @@ mod tests {
             e.contains("config h.toml: [observations] min_coverage = 1.5: must be in (0, 1]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn archive_min_coverage_defaults_to_whole_months_and_is_checked() {
+        let c = Config::parse(EXAMPLE, Path::new("h.toml")).unwrap();
+        assert_eq!(c.archive.min_coverage, 1.0);
+        let with = |v: &str| {
+            Config::parse(
+                &EXAMPLE.replace(
+                    "years = [16, 20]",
+                    &format!("years = [16, 20]\nmin_coverage = {v}"),
+                ),
+                Path::new("h.toml"),
+            )
+        };
+        assert_eq!(with("0.95").unwrap().archive.min_coverage, 0.95);
+        assert_eq!(with("1").unwrap().archive.min_coverage, 1.0);
+        for bad in ["nan", "0", "-0.5", "1.01", "inf"] {
+            let e = format!("{:#}", with(bad).unwrap_err());
+            assert!(
+                e.contains("config h.toml: [archive] min_coverage = ")
+                    && e.contains("must be in (0, 1]"),
+                "{bad}: {e}"
+            );
+        }
+        // a script's config map: the same check names the script's key
+        let mut c = c;
+        c.archive.min_coverage = f64::NAN;
+        assert!(c
+            .check()
+            .unwrap_err()
+            .in_script("cfg")
+            .starts_with("cfg.archive.min_coverage = NaN: must be in (0, 1]"));
     }
 
     #[test]

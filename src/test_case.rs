@@ -211,7 +211,7 @@ impl TestCase {
             .map(|v| read::Output::new(&v.name, &v.model))
             .collect::<Result<_>>()?;
         let read_run = |label: &str, case: &str| -> Result<Run> {
-            let c = archive::find_case(&s.archive_root, case)?;
+            let c = archive::find_case_covering(&s.archive_root, case, s.archive_min_coverage)?;
             let fields = read::read_case(&c, &outputs, s.years, false)
                 .with_context(|| format!("the {label} run {case}"))?;
             Ok(Run {

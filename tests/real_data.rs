@@ -3,7 +3,7 @@
 //! numbers are numpy's on the same files (tests/data/real/REFERENCE.md, with the scripts).
 
 use clmtune::archive;
-use clmtune::field::read::read_files;
+use clmtune::field::read::{read_files, read_files_covering};
 use std::path::Path;
 
 mod common;
@@ -30,7 +30,10 @@ fn pecan_hourly_single_point_file_gives_numpys_monthly_means() {
     assert!(
         e.contains("1 month(s) of years 2004-2004 missing")
             && e.contains("2004-12")
-            && e.contains("1 h0 file(s) holding 11 month(s) from 2004-01 to 2004-11"),
+            && e.contains("1 h0 file(s) holding 11 month(s) from 2004-01 to 2004-11")
+            && e.contains(
+                "2004-12: 743 of 744 hours (99.9 %) not counted, below [archive] min_coverage = 1 (in case.clm2.h0.2004-01-01-00000.nc)"
+            ),
         "{e}"
     );
     let vars: Vec<String> = ["GPP", "EFLX_LH_TOT", "TSA"]
@@ -60,6 +63,105 @@ fn pecan_hourly_single_point_file_gives_numpys_monthly_means() {
         assert!(
             ((got - x) / x).abs() < 1e-12,
             "{v} 2004-{m:02}: {got} vs numpy {x}"
+        );
+    }
+}
+
+/// The same file with `[archive] min_coverage = 0.99`: December 2004 (743 of its 744 hours)
+/// counts, so 2004 has its 12 months, and its mean is numpy's over those 743 hours; the half
+/// hour of December 2003 (0.07 %) still does not count, and says so. With a rule low enough
+/// to keep that half hour too, the 13 months weighted by the time their samples cover give
+/// numpy's weighted mean of all 8760 samples. Reference (REFERENCE.md e, `ref_pecan.py`,
+/// run as `cd tests/data/real && /usr/bin/python3 ref_pecan.py`, numpy 1.24.2, netCDF4
+/// 1.6.2): December 2004 = `np.sum(x[km == 13] * w[km == 13]) / np.sum(w[km == 13])` with
+/// `w = time_bounds[:, 1] - time_bounds[:, 0]` and `km` the month of each interval's
+/// midpoint; the year = `np.sum(x * w) / np.sum(w)` over all 8760 samples.
+#[test]
+fn pecan_hourly_file_with_min_coverage_keeps_december_at_numpys_mean() {
+    let Some(src) = common::real_data("pecan/case.clm2.h0.2004-01-01-00000.nc") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hist = archive::hist_dir(dir.path(), "case");
+    std::fs::create_dir_all(&hist).unwrap();
+    let name = "case.clm2.h0.2004-01-01-00000.nc";
+    std::fs::copy(&src, hist.join(name)).unwrap();
+    // the rule as an experiment config gives it
+    let text = clmtune::config::EXAMPLE.replace(
+        "years = [16, 20]",
+        "years = [2004, 2004]\nmin_coverage = 0.99",
+    );
+    let cfg = clmtune::config::Config::parse(&text, &dir.path().join("h.toml")).unwrap();
+    assert_eq!(cfg.archive.min_coverage, 0.99);
+    let c = archive::find_case_covering(dir.path(), "case", cfg.archive.min_coverage).unwrap();
+    assert_eq!(
+        c.files[0].months,
+        (1..=12).map(|m| (2004, m)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        c.coverage_notes(),
+        vec![format!(
+            "case case: {name}: 2004-12: 743 of 744 hours (99.9 %) kept as a month ([archive] min_coverage = 0.99)"
+        )]
+    );
+    let found = c.found();
+    assert!(
+        found.starts_with("1 h0 file(s) holding 12 month(s) from 2004-01 to 2004-12; ")
+            && found.contains(&format!(
+                "2004-12: 743 of 744 hours (99.9 %) kept with partial coverage (in {name})"
+            ))
+            && found.contains(&format!(
+                "2003-12: 0.5 of 744 hours (0.07 %) not counted, below [archive] min_coverage = 0.99 (in {name})"
+            )),
+        "{found}"
+    );
+    let years = (cfg.archive.years[0], cfg.archive.years[1]);
+    let files = c.select(years).unwrap();
+    let vars: Vec<String> = ["GPP", "EFLX_LH_TOT", "TSA", "FSDS"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let f = read_files_covering("case", &files, &vars, Some(years), c.min_coverage).unwrap();
+    assert_eq!(f["GPP"].months.len(), 12);
+    // numpy (REFERENCE.md e): December 2004 over its 743 hours, and two whole months
+    let want: [(&str, usize, f64); 6] = [
+        ("GPP", 12, 2.6472135235996616e-05),
+        ("EFLX_LH_TOT", 12, 9.612923012722758),
+        ("TSA", 12, 274.4759862394063),
+        ("FSDS", 12, 52.66111200077093),
+        ("GPP", 1, 3.648481153563293e-07),
+        ("EFLX_LH_TOT", 7, 60.527975667323346),
+    ];
+    for (v, m, x) in want {
+        let got = f[v].values[[m - 1, 0]];
+        assert!(
+            ((got - x) / x).abs() < 1e-12,
+            "{v} 2004-{m:02}: {got} vs numpy {x}"
+        );
+    }
+    // the whole file: every month the samples touch, weighted by the time they cover
+    let c = archive::scan_case(dir.path(), "case", None, 1e-4).unwrap();
+    assert_eq!(c.files[0].months.len(), 13);
+    let f = read_files_covering("case", &c.files, &vars, None, c.min_coverage).unwrap();
+    let covered: Vec<f64> = c.coverage.iter().map(|m| m.covered).collect();
+    assert_eq!(
+        c.coverage.iter().map(|m| m.month).collect::<Vec<_>>(),
+        f["GPP"].months
+    );
+    assert!((covered.iter().sum::<f64>() - 8760.0 / 24.0 + 0.5 / 24.0).abs() < 1e-9);
+    let annual: [(&str, f64); 4] = [
+        ("GPP", 2.9368085656477937e-05),
+        ("EFLX_LH_TOT", 36.13101921890224),
+        ("TSA", 283.10934739151236),
+        ("FSDS", 154.29933503349284),
+    ];
+    for (v, x) in annual {
+        let means = &f[v].values;
+        let got =
+            (0..13).map(|k| means[[k, 0]] * covered[k]).sum::<f64>() / covered.iter().sum::<f64>();
+        assert!(
+            ((got - x) / x).abs() < 1e-12,
+            "{v} over 8760 samples: {got} vs numpy {x}"
         );
     }
 }

@@ -61,6 +61,9 @@ pub struct Settings {
     pub archive_root: PathBuf,
     /// Simulation years analysed (complete = every month of these present).
     pub years: (i64, i64),
+    /// `[archive] min_coverage`: the fraction of a month's time a case's samples must cover
+    /// for the month to count as present (1 = whole months only).
+    pub min_coverage: f64,
     /// The backend section.
     pub backend: crate::config::Backend,
     /// Where case folders are made.
@@ -77,6 +80,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The case as the archive holds it, by `[archive] min_coverage`, printing nothing.
+    pub fn scan(&self, case: &str) -> anyhow::Result<crate::archive::Case> {
+        crate::archive::scan_case(&self.archive_root, case, None, self.min_coverage)
+    }
+
     /// The settings of an experiment config and its parameter spec.
     pub fn from_config(cfg: &crate::config::Config, spec: &Spec, dry_run: bool) -> Settings {
         let cfg_dir = cfg.path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -84,6 +92,7 @@ impl Settings {
             experiment: cfg.experiment.name.clone(),
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
+            min_coverage: cfg.archive.min_coverage,
             backend: cfg.backend.clone(),
             cases_dir: cfg
                 .backend
@@ -413,8 +422,12 @@ impl Ensemble {
     /// Updates a record from the archive and the case's `CaseStatus`. `owner` = this process
     /// holds the ensemble's lock (so a local run marked running was interrupted).
     fn refresh(&self, r: &mut Record, owner: bool) {
-        let complete =
-            crate::archive::is_complete(&self.settings.archive_root, &r.case, self.settings.years);
+        let complete = crate::archive::is_complete_covering(
+            &self.settings.archive_root,
+            &r.case,
+            self.settings.years,
+            self.settings.min_coverage,
+        );
         if complete {
             if r.status != Status::Complete {
                 r.status = Status::Complete;
@@ -424,7 +437,9 @@ impl Ensemble {
             return;
         }
         if r.status == Status::Complete {
-            let missing = crate::archive::find_case(&self.settings.archive_root, &r.case)
+            let missing = self
+                .settings
+                .scan(&r.case)
                 .map(|c| c.missing_months(self.settings.years))
                 .unwrap_or_default();
             r.status = Status::Failed;
@@ -453,7 +468,8 @@ impl Ensemble {
         }
         let cs = registry::read_case_status(&r.case_dir);
         let missing = || {
-            crate::archive::find_case(&self.settings.archive_root, &r.case)
+            self.settings
+                .scan(&r.case)
                 .map(|c| c.missing_months(self.settings.years))
                 .unwrap_or_else(|_| vec!["all".into()])
         };
@@ -586,7 +602,9 @@ impl Ensemble {
                 continue;
             }
             if self.settings.backend.kind == "none" {
-                let m = crate::archive::find_case(&self.settings.archive_root, &r.case)
+                let m = self
+                    .settings
+                    .scan(&r.case)
                     .map(|c| c.missing_months(self.settings.years))
                     .unwrap_or_default();
                 missing.push(match m.first() {

@@ -25,6 +25,14 @@ fn yes() -> bool {
     true
 }
 
+fn whole_months() -> f64 {
+    1.0
+}
+
+fn is_whole_months(x: &f64) -> bool {
+    *x == 1.0
+}
+
 /// One calibration variable: its observed and model names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariableSpec {
@@ -57,6 +65,10 @@ pub struct Settings {
     pub archive_root: PathBuf,
     /// Simulation years analysed (inclusive).
     pub years: (i64, i64),
+    /// `[archive] min_coverage`: the fraction of a month's time a run's samples must cover
+    /// for the month to count (1 = whole months only).
+    #[serde(default = "whole_months", skip_serializing_if = "is_whole_months")]
+    pub archive_min_coverage: f64,
     /// The observation file (of every variable without its own; empty when each has one).
     pub obs_file: PathBuf,
     /// How the observations of `obs_file` are read (`[observations] first_month`, `regrid`).
@@ -103,6 +115,7 @@ impl Settings {
             centre: true,
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
+            archive_min_coverage: cfg.archive.min_coverage,
             obs_file: o.file.clone(),
             obs_options: o.read_options().context(ctx())?,
             obs_years: (o.years[0], o.years[1]),
@@ -164,6 +177,7 @@ impl Settings {
             centre: !p.anomalies,
             archive_root: cfg.archive.root.clone(),
             years: (cfg.archive.years[0], cfg.archive.years[1]),
+            archive_min_coverage: cfg.archive.min_coverage,
             obs_file: o.map(|o| o.file.clone()).unwrap_or_default(),
             obs_options: match o {
                 Some(o) => o
@@ -476,8 +490,9 @@ fn read_runs(
     cases: &[String],
     outputs: &[read::Output],
     years: (i64, i64),
+    min_coverage: f64,
 ) -> Result<Vec<Field>> {
-    let found = archive::find_cases(root, cases)?;
+    let found = archive::find_cases_covering(root, cases, min_coverage)?;
     read::read_ensemble(&found, outputs, years, true)
 }
 
@@ -501,17 +516,35 @@ impl EofStage {
             .map(|v| read::Output::new(&v.name, &v.model))
             .collect::<Result<_>>()?;
         let root = &settings.archive_root;
-        let ens = read_runs(root, &ppe.cases, &outputs, settings.years)
-            .with_context(|| format!("ensemble {}", ppe.name))?;
+        let ens = read_runs(
+            root,
+            &ppe.cases,
+            &outputs,
+            settings.years,
+            settings.archive_min_coverage,
+        )
+        .with_context(|| format!("ensemble {}", ppe.name))?;
         let test = match &ppe_test {
             Some(t) => Some(
-                read_runs(root, &t.cases, &outputs, settings.years)
-                    .with_context(|| format!("ensemble {}", t.name))?,
+                read_runs(
+                    root,
+                    &t.cases,
+                    &outputs,
+                    settings.years,
+                    settings.archive_min_coverage,
+                )
+                .with_context(|| format!("ensemble {}", t.name))?,
             ),
             None => None,
         };
-        let dflt = read_runs(root, &[default_case.to_string()], &outputs, settings.years)
-            .with_context(|| format!("the default run {default_case}"))?;
+        let dflt = read_runs(
+            root,
+            &[default_case.to_string()],
+            &outputs,
+            settings.years,
+            settings.archive_min_coverage,
+        )
+        .with_context(|| format!("the default run {default_case}"))?;
         let mut variables = Vec::new();
         for (k, v) in settings.variables.iter().enumerate() {
             let o = settings.observations(v, ens[k].grid.clone(), &ens[k].units)?;
@@ -701,7 +734,13 @@ impl EofStage {
             .iter()
             .map(|v| read::Output::new(&v.name, &v.model))
             .collect::<Result<_>>()?;
-        let runs = read_runs(root, cases, &outputs, self.settings.years)?;
+        let runs = read_runs(
+            root,
+            cases,
+            &outputs,
+            self.settings.years,
+            self.settings.archive_min_coverage,
+        )?;
         self.variables
             .iter()
             .zip(&runs)
@@ -755,6 +794,7 @@ impl EofStage {
             std::slice::from_ref(&self.default_case),
             &out,
             s.years,
+            s.archive_min_coverage,
         )
         .with_context(|| format!("the default run {}", self.default_case))?;
         let file = s.obs_file_of(spec);

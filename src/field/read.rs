@@ -200,13 +200,29 @@ fn blank_fills(vals: &mut [f64], fills: &[f64]) {
 /// step per month. Each sample is placed in a month by its interval (`time_bounds`, see
 /// [`crate::archive::samples`]); a month of several samples (daily or sub-daily output) is
 /// their mean weighted by interval length, over the samples where a value is defined; a
-/// month of one sample is that sample. Errors name the case, file and variable.
+/// month of one sample is that sample. Every month read must be covered whole by the
+/// samples. Errors name the case, file and variable.
 pub fn read_files(
     case: &str,
     files: &[HistFile],
     vars: &[String],
     years: Option<(i64, i64)>,
 ) -> Result<HashMap<String, Field>> {
+    read_files_covering(case, files, vars, years, 1.0)
+}
+
+/// [`read_files`] accepting months whose samples cover at least `min_coverage` of their
+/// time (`[archive] min_coverage`, in (0, 1]): such a month's mean is over the intervals
+/// present, weighted by their lengths. A month covered less, or more than whole
+/// (overlapping samples), is an error naming the case, the month and its coverage.
+pub fn read_files_covering(
+    case: &str,
+    files: &[HistFile],
+    vars: &[String],
+    years: Option<(i64, i64)>,
+    min_coverage: f64,
+) -> Result<HashMap<String, Field>> {
+    crate::archive::check_min_coverage(min_coverage).with_context(|| format!("case {case}"))?;
     let first = files
         .first()
         .with_context(|| format!("case {case}: no history files to read"))?;
@@ -335,18 +351,31 @@ pub fn read_files(
         let short: Vec<String> = months
             .iter()
             .zip(&days)
-            .filter(|(&(y, m), &d)| {
+            .filter_map(|(&(y, m), &d)| {
                 let (a, b) = cal.month_span(y, m);
-                (d - (b - a) as f64).abs() > 1.0 / 86400.0
+                let c = crate::archive::MonthCover {
+                    month: (y, m),
+                    covered: d,
+                    length: (b - a) as f64,
+                    files: Vec::new(),
+                    kept: false,
+                };
+                (!crate::archive::month_counts(d, c.length, min_coverage)).then(|| c.describe())
             })
-            .map(|(&(y, m), &d)| format!("{y:04}-{m:02} ({d} days)"))
             .collect();
         if !short.is_empty() {
             let shown: Vec<&str> = short.iter().take(6).map(String::as_str).collect();
+            let rule = if min_coverage < 1.0 {
+                format!(
+                    "covered less than [archive] min_coverage = {min_coverage}, or more than once,"
+                )
+            } else {
+                "not covered whole".to_string()
+            };
             bail!(
-                "case {case}: {} month(s) not covered whole by the samples of its files: {}",
+                "case {case}: {} month(s) {rule} by the samples of its files: {}",
                 short.len(),
-                shown.join(", ")
+                shown.join("; ")
             );
         }
     }
@@ -496,7 +525,13 @@ fn read_selected(
     years: (i64, i64),
     time_mean: bool,
 ) -> Result<Vec<Field>> {
-    let raw = read_files(&case.name, files, &needed_vars(outputs), Some(years))?;
+    let raw = read_files_covering(
+        &case.name,
+        files,
+        &needed_vars(outputs),
+        Some(years),
+        case.min_coverage,
+    )?;
     outputs
         .iter()
         .map(|o| {

@@ -357,6 +357,52 @@ pub mod field_fns {
             .map_err(err)
     }
 
+    /// [`read_case`] counting the months whose samples cover at least `min_coverage` of
+    /// them (`cfg.archive.min_coverage`, in (0, 1]; 1 = whole months only): a month kept
+    /// with partial coverage (e.g. the last month of hourly output one hour short) is the
+    /// mean of the intervals present, and a warning names its file and coverage.
+    ///
+    /// ```rhai
+    /// let out = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1], 0.95);
+    /// out.GPP.shape      //=> [12, 2, 3]
+    /// ```
+    #[rhai_fn(name = "read_case", return_raw)]
+    pub fn read_case_covering(
+        root: &str,
+        case: &str,
+        outputs: Dynamic,
+        years: Dynamic,
+        min_coverage: f64,
+    ) -> RResult<Map> {
+        let c = archive::find_case_covering(Path::new(root), case, min_coverage).map_err(err)?;
+        read_case_fields(&c, &outputs_arg(&outputs)?, years_arg(&years)?, false)
+            .map(to_map)
+            .map_err(err)
+    }
+
+    /// [`read_ensemble`] counting the months whose samples cover at least `min_coverage`
+    /// of them (`cfg.archive.min_coverage`; 1 = whole months only).
+    ///
+    /// ```rhai
+    /// let ens = read_ensemble(`${TEMP_DIR}/archive`, ["demo"], ["GPP"], [1, 1], 0.95);
+    /// ens.GPP.dims    //=> ["member", "lat", "lon"]
+    /// ```
+    #[rhai_fn(name = "read_ensemble", return_raw)]
+    pub fn read_ensemble_covering(
+        root: &str,
+        cases: List,
+        outputs: Dynamic,
+        years: Dynamic,
+        min_coverage: f64,
+    ) -> RResult<Map> {
+        let names: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+        let found =
+            archive::find_cases_covering(Path::new(root), &names, min_coverage).map_err(err)?;
+        read_ensemble_fields(&found, &outputs_arg(&outputs)?, years_arg(&years)?, true)
+            .map(to_map)
+            .map_err(err)
+    }
+
     /// Reads the time means over `years` of every case in `cases` (a list of names), stacked
     /// along a `member` dimension; each member is averaged as it is read.
     ///

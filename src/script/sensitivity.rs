@@ -99,7 +99,8 @@ pub mod sensitivity_fns {
         }
         let cases: Vec<String> = ens.members.iter().map(|m| m.case.clone()).collect();
         let s = &ens.settings;
-        let found = crate::archive::find_cases(&s.archive_root, &cases).map_err(err)?;
+        let found = crate::archive::find_cases_covering(&s.archive_root, &cases, s.min_coverage)
+            .map_err(err)?;
         for c in &found {
             let missing = c.missing_months(s.years);
             if let Some(first) = missing.first() {
