@@ -206,6 +206,17 @@ pub const BENCHES: &[Bench] = &[
         },
     },
     Bench {
+        name: "history_match_10m_nll",
+        about: "history_match_10m on the error-aware cost (nll: the misfit over sigma^2 + emulator variance + discrepancy, plus the log terms): at most 2x the Eq. 6 row (issue 27)",
+        target_s: 4.0,
+        setup: history_match_10m_nll,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: not measured (it would be the numpy history_match_10m row with the nll terms added)",
+        },
+    },
+    Bench {
         name: "de_rosenbrock6",
         about: "differential evolution (scipy defaults, deferred, polished) to convergence on 6-D Rosenbrock",
         target_s: 0.1,
@@ -526,7 +537,14 @@ fn network_terms(
 /// network per variable, as the emulator stage's `nn` (what 06_calibrate.rhai's cost,
 /// optimisers and posterior use).
 pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
-    use crate::calibrate::cost::{Cost, Form, Term};
+    network_cost_of(crate::calibrate::cost::Form::Eq6)
+}
+
+/// [`network_cost`] in another form.
+fn network_cost_of(
+    form: crate::calibrate::cost::Form,
+) -> anyhow::Result<crate::calibrate::cost::Cost> {
+    use crate::calibrate::cost::{Cost, Term};
     let terms = network_terms()?
         .into_iter()
         .map(|(net, target)| Term {
@@ -535,7 +553,7 @@ pub fn network_cost() -> anyhow::Result<crate::calibrate::cost::Cost> {
             weight: 1.0,
         })
         .collect();
-    Cost::new(terms, Form::Eq6)
+    Cost::new(terms, form)
 }
 
 /// Writes, as JSON, what the Python counterparts (`docs/bench/python_bench.py`) need to work
@@ -578,8 +596,24 @@ pub fn write_python_inputs(path: &Path) -> anyhow::Result<()> {
 }
 
 fn history_match_10m() -> anyhow::Result<Body> {
+    history_match_10m_of(crate::calibrate::cost::Form::Eq6)
+}
+
+/// The same history matching on the error-aware cost (`nll`, with a discrepancy term).
+fn history_match_10m_nll() -> anyhow::Result<Body> {
+    history_match_10m_of(crate::calibrate::cost::Form::Nll)
+}
+
+/// History matching of 10 million candidates on [`network_cost_of`] `form`.
+fn history_match_10m_of(form: crate::calibrate::cost::Form) -> anyhow::Result<Body> {
     use crate::calibrate::history_match::{cost_filter, FilterSettings};
-    let cost = network_cost()?;
+    let cost = network_cost_of(form)?;
+    let n = cost.variables().len();
+    let cost = if form.uses_variance() {
+        cost.with_discrepancy(vec![1e-3; n])?
+    } else {
+        cost
+    };
     Ok(Box::new(move || {
         let kept = cost_filter(&cost, &FilterSettings::default(), |_, _| {})?;
         anyhow::ensure!(kept.cost.len() == 1000);
@@ -1205,7 +1239,7 @@ mod tests {
     #[test]
     fn every_row_has_a_python_entry() {
         // the script engine's rows are checked with these in crate::script's tests
-        assert_eq!(super::BENCHES.len(), 20);
+        assert_eq!(super::BENCHES.len(), 21);
         let problems = super::python_entry_problems(super::BENCHES);
         assert!(problems.is_empty(), "{problems:?}");
     }

@@ -785,23 +785,42 @@ fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
     ] {
         assert!(summary.contains(line), "{line}:\n{summary}");
     }
-    // the summary's optimum is optimum.csv's best row, each scaling printed beside the truth
+    // the summary's optimum is optimum.csv's best row, each scaling printed with the verdict
+    // of identifiability.csv, its estimate, the posterior's 5-95 % range and the truth
     let opt = clmtune::table::Table::read(&r.join("calibrate/optimum.csv")).unwrap();
+    let id = clmtune::table::Table::read(&r.join("calibrate/identifiability.csv")).unwrap();
+    let status = match id.column("status").unwrap() {
+        clmtune::table::Column::Text(v) => v.clone(),
+        c => panic!("status {c:?}"),
+    };
     let truth = clmtune::demo::setup::TRUTH;
     for (p, t) in truth.iter().filter(|(p, _)| opt.column(p).is_ok()) {
         let line = summary
             .lines()
             .find(|l| l.split_whitespace().next() == Some(p))
             .unwrap_or_else(|| panic!("no summary row for {p}:\n{summary}"));
-        let cells: Vec<f64> = line
-            .split_whitespace()
-            .skip(1)
-            .map(|x| x.parse().unwrap())
-            .collect();
-        assert_eq!(cells.len(), 2, "{line}");
-        assert!((0.0..=1.0).contains(&cells[0]), "{line}");
-        assert!((cells[1] - t).abs() < 5e-4, "{line}: truth {t}");
+        let toks: Vec<&str> = line.split_whitespace().collect();
+        let optimum: f64 = toks[1].parse().unwrap();
+        let shown_truth: f64 = toks.last().unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&optimum), "{line}");
+        assert!((shown_truth - t).abs() < 5e-4, "{line}: truth {t}");
+        let k = id
+            .column("parameter")
+            .map(|c| match c {
+                clmtune::table::Column::Text(v) => v.iter().position(|n| n == p).unwrap(),
+                _ => panic!("parameter column"),
+            })
+            .unwrap();
+        assert!(
+            line.contains(&format!("  {}", status[k])),
+            "{line}: {}",
+            status[k]
+        );
     }
+    assert!(
+        summary.contains("MCMC converged after") || summary.contains("MCMC did not converge"),
+        "{summary}"
+    );
 
     // a second run reuses all seven stages and prints the same summary
     let again = run_with("demo.rhai", &cfg, &["--quick"]);

@@ -433,7 +433,7 @@ mod tests {
             .chain(crate::bench::BENCHES)
             .copied()
             .collect();
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 23);
         let problems = crate::bench::python_entry_problems(&all);
         assert!(problems.is_empty(), "{problems:?}");
     }

@@ -259,6 +259,47 @@ pub mod test_case_fns {
             .collect())
     }
 
+    /// `k` parameter sets drawn at random (seeded, without replacement) from the posterior
+    /// draws 06 saved (`posterior_samples.csv` in `dir`), each as `#{label: "draw_R", x,
+    /// parameters, cost}` (cost NaN): a posterior predictive ensemble for the test case.
+    ///
+    /// ```rhai
+    /// let d = `${TEMP_DIR}/calib_d`;
+    /// table(#{draw: [1, 2, 3, 4], kmax: [0.1, 0.2, 0.3, 0.4], fff: [0.5, 0.6, 0.7, 0.8]})
+    ///     .select(["draw", "kmax", "fff"]).save(`${d}/posterior_samples.csv`);
+    /// let p = load_posterior_draws(d, 3, 42);
+    /// p.len()            //=> 3
+    /// p[2].label         //=> draw_3
+    /// p[0].parameters    //=> ["kmax", "fff"]
+    /// all(load_posterior_draws(d, 3, 42)[1].x == p[1].x)    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn load_posterior_draws(dir: &str, k: INT, seed: INT) -> RResult<Array> {
+        use rand::SeedableRng;
+        let (params, draws) =
+            crate::calibrate::mcmc::load_posterior_samples(Path::new(dir)).map_err(err)?;
+        let n = draws.nrows();
+        if k < 1 || k as usize > n {
+            return Err(script_err(format!(
+                "load_posterior_draws: k = {k}, but {dir} holds {n} posterior draws"
+            )));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed as u64);
+        let rows = rand::seq::index::sample(&mut rng, n, k as usize);
+        Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(r, i)| {
+                Dynamic::from_map(point(
+                    &format!("draw_{}", r + 1),
+                    &params,
+                    draws.row(i).to_vec(),
+                    f64::NAN,
+                ))
+            })
+            .collect())
+    }
+
     /// Judges runs of calibrated parameters against the observations and the stage's
     /// default run: `runs` lists `#{label, case, emulated}` (`emulated`, optional: per
     /// calibration variable the emulated PCs, e.g. `cost.emulate(x)`); the stage gives the
