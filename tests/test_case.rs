@@ -245,13 +245,14 @@ fn fake_cime_command(d: &Path, cfg: &Path, more: &[&str], env: &[(&str, &str)]) 
     c
 }
 
-/// 07 with --plausible 3 (four members in two ensembles), first clean with the local
+/// 07 with --posterior 3 (the optimum and three seeded posterior draws: four members in
+/// two ensembles; issue 27's posterior predictive check), first clean with the local
 /// backend, then through a fake CIME whose submissions are slow, killed (SIGKILL) after two
 /// submissions and run again: each member is submitted once and the files equal the clean
 /// run's.
 fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &Path) {
     // a clean run with the local backend: the reference
-    run_with("07_test_case.rhai", cfg, &["--plausible", "3"], &[]);
+    run_with("07_test_case.rhai", cfg, &["--posterior", "3"], &[]);
     let reference = d.join("reference");
     std::fs::create_dir_all(&reference).unwrap();
     for f in ["pcs.csv", "bias_table.csv", "rmse.csv", "climatology.csv"] {
@@ -259,14 +260,14 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     }
     // the ensembles' folders (OUT/test_case holds the registry beside the results) and
     // the runs go: everything is made again through CIME
-    for e in ["test_case", "test_case_plausible"] {
+    for e in ["test_case", "test_case_draw"] {
         std::fs::remove_dir_all(d.join("results").join(e)).unwrap();
     }
     for m in [
         "demo_test_1",
-        "demo_test_plausible1",
-        "demo_test_plausible2",
-        "demo_test_plausible3",
+        "demo_test_draw1",
+        "demo_test_draw2",
+        "demo_test_draw3",
     ] {
         std::fs::remove_dir_all(d.join("archive").join(m)).unwrap();
     }
@@ -277,7 +278,7 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     let child = fake_cime_command(
         d,
         cfg,
-        &["--plausible", "3"],
+        &["--posterior", "3"],
         &[("FAKE_SUBMIT_SLEEP", "0.5")],
     )
     .stdout(Stdio::null())
@@ -288,7 +289,7 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
     let before = common::kill_after_submissions(child, d, 2, 300);
     assert!(before < 4, "killed too late: {before} submitted");
     std::thread::sleep(std::time::Duration::from_millis(3000));
-    let out = fake_cime_command(d, cfg, &["--plausible", "3"], &[])
+    let out = fake_cime_command(d, cfg, &["--posterior", "3"], &[])
         .output()
         .unwrap();
     assert!(
@@ -304,9 +305,9 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
         cases,
         [
             "demo_test_1",
-            "demo_test_plausible1",
-            "demo_test_plausible2",
-            "demo_test_plausible3"
+            "demo_test_draw1",
+            "demo_test_draw2",
+            "demo_test_draw3"
         ],
         "each member submitted exactly once:\n{text}"
     );
