@@ -95,6 +95,10 @@ pub struct TestCase {
     pub climatology: Table,
     /// `rmse.csv`: variable, units, run, rmse, rmse_area_weighted, cells.
     pub rmse: Table,
+    /// `spread.csv`, the posterior predictive check: over the runs labelled `draw_R`
+    /// (posterior draws), per simulated PC and per Table 2 bias ([`spread`]); empty
+    /// without such runs.
+    pub spread: Table,
     /// Notes (a further variable skipped, a region without land).
     pub notes: Vec<String>,
 }
@@ -475,6 +479,7 @@ impl TestCase {
             ("rmse_area_weighted".into(), Column::Numbers(r_area)),
             ("cells".into(), Column::Numbers(r_cells)),
         ])?;
+        let spread = spread(&pcs, &bias_table, "draw_")?;
         Ok(TestCase {
             variables: variables.to_vec(),
             units,
@@ -486,6 +491,7 @@ impl TestCase {
             bias_table,
             climatology,
             rmse,
+            spread,
             notes,
         })
     }
@@ -550,7 +556,11 @@ impl TestCase {
             ("bias_table.csv", &self.bias_table),
             ("climatology.csv", &self.climatology),
             ("rmse.csv", &self.rmse),
+            ("spread.csv", &self.spread),
         ] {
+            if t.is_empty() {
+                continue;
+            }
             let p = dir.join(name);
             t.write(&p)?;
             out.push(p);
@@ -777,5 +787,166 @@ impl std::fmt::Display for TestCase {
             self.cases[self.cases.len() - 1],
             names.join(", ")
         )
+    }
+}
+
+/// The spread over the runs whose label starts with `prefix` (07's posterior draws): one row
+/// per simulated PC (`quantity` pc, `item` the mode; `target` the observed PC) and per Table
+/// 2 bias (`quantity` bias, `item` the region; `target` 0, no bias), with `optimized` (the
+/// optimum's value, NaN without it), `min`, `mean`, `max`, `sd` (ddof 1) and `runs` over the
+/// draws, and `covers` (`true` when the target lies within min..max). Empty (no rows) with
+/// fewer than two such runs.
+pub fn spread(pcs: &Table, bias_table: &Table, prefix: &str) -> Result<Table> {
+    use std::collections::BTreeMap;
+    let text = |t: &Table, c: &str| -> Result<Vec<String>> {
+        match t.column(c)? {
+            Column::Text(v) => Ok(v.clone()),
+            Column::Numbers(v) => Ok(v.iter().map(|x| x.to_string()).collect()),
+        }
+    };
+    // (quantity, variable, item) -> (target, optimized, draws), in first-seen order
+    type Key = (String, String, String);
+    let mut order: Vec<Key> = Vec::new();
+    let mut acc: BTreeMap<Key, (f64, f64, Vec<f64>)> = BTreeMap::new();
+    let mut add = |key: Key, target: f64, run: &str, v: f64| {
+        let e = acc.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
+            (target, f64::NAN, Vec::new())
+        });
+        if run == "optimized" {
+            e.1 = v;
+        } else if run.starts_with(prefix) {
+            e.2.push(v);
+        }
+    };
+    let (var, mode, run) = (
+        text(pcs, "variable")?,
+        text(pcs, "mode")?,
+        text(pcs, "run")?,
+    );
+    let (obs, sim) = (pcs.numbers("observed")?, pcs.numbers("simulated")?);
+    for i in 0..pcs.len() {
+        add(
+            ("pc".into(), var[i].clone(), mode[i].clone()),
+            obs[i],
+            &run[i],
+            sim[i],
+        );
+    }
+    let region = text(bias_table, "region")?;
+    let comparison = text(bias_table, "comparison")?;
+    for c in bias_table
+        .columns()
+        .iter()
+        .filter(|c| *c != "region" && *c != "comparison")
+    {
+        let v = bias_table.numbers(c)?;
+        for i in 0..bias_table.len() {
+            let r = comparison[i].trim_end_matches("-obs");
+            add(("bias".into(), c.clone(), region[i].clone()), 0.0, r, v[i]);
+        }
+    }
+    let draws = acc.values().map(|e| e.2.len()).max().unwrap_or(0);
+    let mut cols: [Vec<String>; 4] = Default::default();
+    let mut nums: [Vec<f64>; 7] = Default::default();
+    if draws >= 2 {
+        for key in &order {
+            let (target, optimized, d) = &acc[key];
+            if d.is_empty() {
+                continue;
+            }
+            let n = d.len() as f64;
+            let mean = d.iter().sum::<f64>() / n;
+            let sd =
+                (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+            let lo = d.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            cols[0].push(key.0.clone());
+            cols[1].push(key.1.clone());
+            cols[2].push(key.2.clone());
+            cols[3].push((lo <= *target && *target <= hi).to_string());
+            for (k, v) in [*target, *optimized, lo, mean, hi, sd, n]
+                .into_iter()
+                .enumerate()
+            {
+                nums[k].push(v);
+            }
+        }
+    }
+    let [quantity, variable, item, covers] = cols;
+    let [target, optimized, lo, mean, hi, sd, n] = nums;
+    Table::from_columns(vec![
+        ("quantity".into(), Column::Text(quantity)),
+        ("variable".into(), Column::Text(variable)),
+        ("item".into(), Column::Text(item)),
+        ("target".into(), Column::Numbers(target)),
+        ("optimized".into(), Column::Numbers(optimized)),
+        ("min".into(), Column::Numbers(lo)),
+        ("mean".into(), Column::Numbers(mean)),
+        ("max".into(), Column::Numbers(hi)),
+        ("sd".into(), Column::Numbers(sd)),
+        ("runs".into(), Column::Numbers(n)),
+        ("covers".into(), Column::Text(covers)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(v: &[&str]) -> Column {
+        Column::Text(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// By hand: GPP PC1 observed 1.0, the optimum 0.9, draws 0.8 and 1.4 (min 0.8, mean 1.1,
+    /// max 1.4, sd sqrt(0.18) = 0.42426): covered; Global gpp bias of the draws -0.1 and
+    /// -0.3 (mean -0.2, sd sqrt(0.02)): 0 not covered. The default run is not a draw.
+    #[test]
+    fn spread_over_the_draws_by_hand() {
+        let pcs = Table::from_columns(vec![
+            ("variable".into(), text(&["GPP", "GPP", "GPP", "GPP"])),
+            ("mode".into(), Column::Numbers(vec![1.0; 4])),
+            ("observed".into(), Column::Numbers(vec![1.0; 4])),
+            (
+                "simulated".into(),
+                Column::Numbers(vec![0.9, 0.8, 1.4, 5.0]),
+            ),
+            (
+                "run".into(),
+                text(&["optimized", "draw_1", "draw_2", "default"]),
+            ),
+        ])
+        .unwrap();
+        let bias = Table::from_columns(vec![
+            ("region".into(), text(&["Global", "Global", "Global"])),
+            (
+                "comparison".into(),
+                text(&["optimized-obs", "draw_1-obs", "draw_2-obs"]),
+            ),
+            ("gpp".into(), Column::Numbers(vec![-0.05, -0.1, -0.3])),
+        ])
+        .unwrap();
+        let t = spread(&pcs, &bias, "draw_").unwrap();
+        assert_eq!(t.len(), 2);
+        let n = |c: &str| t.numbers(c).unwrap().to_vec();
+        assert_eq!(n("target"), [1.0, 0.0]);
+        assert_eq!(n("optimized"), [0.9, -0.05]);
+        assert_eq!(n("min"), [0.8, -0.3]);
+        assert_eq!(n("max"), [1.4, -0.1]);
+        assert!((n("mean")[0] - 1.1).abs() < 1e-12 && (n("mean")[1] + 0.2).abs() < 1e-12);
+        assert!((n("sd")[0] - 0.18f64.sqrt()).abs() < 1e-12);
+        assert!((n("sd")[1] - 0.02f64.sqrt()).abs() < 1e-12);
+        assert_eq!(n("runs"), [2.0, 2.0]);
+        assert_eq!(t.column("covers").unwrap(), &text(&["true", "false"]));
+        assert_eq!(t.column("quantity").unwrap(), &text(&["pc", "bias"]));
+        // one draw is no spread
+        let one = pcs.where_mask(&[true, true, false, true]).unwrap();
+        assert!(spread(
+            &one,
+            &bias.where_mask(&[true, true, false]).unwrap(),
+            "draw_"
+        )
+        .unwrap()
+        .is_empty());
     }
 }

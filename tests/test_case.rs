@@ -252,10 +252,28 @@ fn fake_cime_command(d: &Path, cfg: &Path, more: &[&str], env: &[(&str, &str)]) 
 /// run's.
 fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &Path) {
     // a clean run with the local backend: the reference
-    run_with("07_test_case.rhai", cfg, &["--posterior", "3"], &[]);
+    let so = run_with("07_test_case.rhai", cfg, &["--posterior", "3"], &[]);
+    assert!(so.contains("posterior draws: spread"), "{so}");
+    // the posterior predictive spread: one row per simulated PC and per Table 2 bias, over
+    // the three draws, each row's min <= mean <= max
+    let sp = clmtune::table::Table::read(&d.join("results/test_case/spread.csv")).unwrap();
+    assert!(sp.len() >= 2, "{} rows", sp.len());
+    assert!(sp.numbers("runs").unwrap().iter().all(|&n| n == 3.0));
+    let (lo, mean, hi) = (
+        sp.numbers("min").unwrap(),
+        sp.numbers("mean").unwrap(),
+        sp.numbers("max").unwrap(),
+    );
+    assert!((0..sp.len()).all(|i| lo[i] <= mean[i] && mean[i] <= hi[i]));
     let reference = d.join("reference");
     std::fs::create_dir_all(&reference).unwrap();
-    for f in ["pcs.csv", "bias_table.csv", "rmse.csv", "climatology.csv"] {
+    for f in [
+        "pcs.csv",
+        "bias_table.csv",
+        "rmse.csv",
+        "climatology.csv",
+        "spread.csv",
+    ] {
         std::fs::copy(d.join("results/test_case").join(f), reference.join(f)).unwrap();
     }
     // the ensembles' folders (OUT/test_case holds the registry beside the results) and
@@ -312,7 +330,13 @@ fn kill_9_while_submitting_then_rerun_submits_each_member_once(d: &Path, cfg: &P
         "each member submitted exactly once:\n{text}"
     );
     // the results equal the clean run's
-    for f in ["pcs.csv", "bias_table.csv", "rmse.csv", "climatology.csv"] {
+    for f in [
+        "pcs.csv",
+        "bias_table.csv",
+        "rmse.csv",
+        "climatology.csv",
+        "spread.csv",
+    ] {
         assert_eq!(
             std::fs::read_to_string(d.join("results/test_case").join(f)).unwrap(),
             std::fs::read_to_string(reference.join(f)).unwrap(),

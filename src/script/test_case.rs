@@ -259,8 +259,8 @@ pub mod test_case_fns {
             .collect())
     }
 
-    /// `k` parameter sets drawn at random (seeded, without replacement) from the posterior
-    /// draws 06 saved (`posterior_samples.csv` in `dir`), each as `#{label: "draw_R", x,
+    /// `k` parameter sets drawn at random (seeded, without replacement; the first `k` of one
+    /// permutation, so a larger `k` keeps the smaller's sets) from the posterior draws 06 saved (`posterior_samples.csv` in `dir`), each as `#{label: "draw_R", x,
     /// parameters, cost}` (cost NaN): a posterior predictive ensemble for the test case.
     ///
     /// ```rhai
@@ -271,7 +271,7 @@ pub mod test_case_fns {
     /// p.len()            //=> 3
     /// p[2].label         //=> draw_3
     /// p[0].parameters    //=> ["kmax", "fff"]
-    /// all(load_posterior_draws(d, 3, 42)[1].x == p[1].x)    //=> true
+    /// all(load_posterior_draws(d, 4, 42)[1].x == p[1].x)    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn load_posterior_draws(dir: &str, k: INT, seed: INT) -> RResult<Array> {
@@ -285,9 +285,12 @@ pub mod test_case_fns {
             )));
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed as u64);
-        let rows = rand::seq::index::sample(&mut rng, n, k as usize);
+        // the first k of one seeded permutation: --posterior 10 after --posterior 3 keeps
+        // the three draws (and their cases) and adds seven
+        let rows = rand::seq::index::sample(&mut rng, n, n);
         Ok(rows
             .iter()
+            .take(k as usize)
             .enumerate()
             .map(|(r, i)| {
                 Dynamic::from_map(point(
@@ -371,6 +374,15 @@ pub mod test_case_fns {
     #[rhai_fn(get = "bias_table", pure)]
     pub fn bias_table(t: &mut ScriptTestCase) -> ScriptTable {
         ScriptTable(Arc::new(t.0.bias_table.clone()))
+    }
+
+    /// `spread.csv`, the posterior predictive check of `07 --posterior K`: over the runs
+    /// labelled `draw_R`, per simulated PC and per Table 2 bias: quantity (`pc`, `bias`),
+    /// variable, item (mode or region), target (the observed PC; 0 for a bias), optimized,
+    /// min, mean, max, sd, runs, covers (the target within min..max). Empty without draws.
+    #[rhai_fn(get = "spread", pure)]
+    pub fn spread(t: &mut ScriptTestCase) -> ScriptTable {
+        ScriptTable(Arc::new(t.0.spread.clone()))
     }
 
     /// `climatology.csv` (Figs. S12-S13): region, variable, units, source, month, value.
