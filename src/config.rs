@@ -463,6 +463,11 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = crate::files::read_text(path, "config")?;
         let cfg = Config::parse(&text, path)?;
+        // a spec that exists must be a data file (a FIFO or device would never end)
+        if cfg.parameters.spec.exists() || cfg.parameters.spec.is_symlink() {
+            crate::files::check_input(&cfg.parameters.spec, "parameter spec")
+                .with_context(|| format!("config {}: [parameters] spec", path.display()))?;
+        }
         crate::provenance::config_read(&cfg.path, &text);
         crate::files::mark_input(&cfg.parameters.spec);
         Ok(cfg)

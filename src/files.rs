@@ -72,6 +72,14 @@ pub fn check_not_input(path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
+    if let Err(e) = std::fs::metadata(path) {
+        if is_loop(&e) {
+            anyhow::bail!(
+                "refusing to write {}: it is a symbolic link loop",
+                path.display()
+            );
+        }
+    }
     if let Ok(m) = std::fs::metadata(path) {
         if !m.is_file() {
             anyhow::bail!(
@@ -107,6 +115,42 @@ fn kind_of(m: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// Refuses an input that is not a regular file, before anything opens it (opening a FIFO
+/// waits for a writer; a device such as /dev/zero never ends): `what` names it in the
+/// error (`config`, `CSV file`). A missing file, a folder, a FIFO, a device, a socket and a
+/// symbolic link loop each get their own sentence.
+pub fn check_input(path: &Path, what: &str) -> anyhow::Result<()> {
+    let shown = crate::format::quote_path(path);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) if m.is_dir() => anyhow::bail!("cannot read {what} {shown}: it is a folder"),
+        Ok(m) => anyhow::bail!(
+            "cannot read {what} {shown}: it is {}, not a data file",
+            kind_of(&m)
+        ),
+        Err(e) if is_loop(&e) => {
+            anyhow::bail!("cannot read {what} {shown}: it is a symbolic link loop")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::bail!("cannot read {what} {shown}: no such file")
+        }
+        Err(e) => anyhow::bail!("cannot read {what} {shown}: {}", os_text(&e)),
+    }
+}
+
+/// Whether an OS error is "too many levels of symbolic links" (a link loop).
+fn is_loop(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(40)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 /// Largest text input read whole (a script, a config, a spec): 64 MiB. Reading
 /// /dev/zero or a wrong multi-gigabyte file stops here with an error.
 pub const MAX_TEXT_BYTES: u64 = 64 << 20;
@@ -117,6 +161,7 @@ pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 /// marked as an input of this run.
 pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     use std::io::Read;
+    check_input(path, what)?;
     let file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {}", path.display(), os_text(&e)))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {

@@ -2,21 +2,51 @@
 //! Python-style format spec; and names made safe to quote in messages.
 
 /// A user's name as an error message quotes it: control characters (a newline, a tab, an
-/// escape) written as escapes (`\n`), so that a name cannot start a line of its own that
-/// looks like something else (e.g. a namelist line).
+/// escape) and the bidirectional-text controls (U+202E, which would show the rest of a line
+/// backwards) written as escapes (`\n`, `\u{202e}`), so that a name cannot start a line of
+/// its own that looks like something else (e.g. a namelist line) or drive a terminal.
 pub fn printable(name: &str) -> String {
-    if !name.chars().any(char::is_control) {
+    if !name.chars().any(needs_escape) {
         return name.to_string();
     }
     name.chars()
         .map(|c| {
-            if c.is_control() {
+            if needs_escape(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// A path as messages quote it: [`printable`] of its display form.
+pub fn quote_path(path: &std::path::Path) -> String {
+    printable(&path.display().to_string())
+}
+
+/// A whole message made safe to print: like [`printable`], but line breaks are kept (a
+/// message may have several lines); a carriage return is escaped.
+pub fn printable_message(text: &str) -> String {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c != '\n' && needs_escape(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Control characters and the Unicode bidirectional controls (embeddings, overrides,
+/// isolates and marks), which reorder what a terminal shows.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Formats a number with a Python-style spec `[<|>][width][.precision](f|e|g)`, e.g. ".3f",
@@ -111,6 +141,11 @@ mod tests {
         assert_eq!(printable("a\nb = 1"), "a\\nb = 1");
         assert_eq!(printable("t\tx\u{1b}"), "t\\tx\\u{1b}");
         assert_eq!(printable("it's ok"), "it's ok");
+        assert_eq!(printable("ab\u{202e}cd"), "ab\\u{202e}cd");
+        assert_eq!(
+            printable_message("line 1\nname 'a\u{1b}[31m'\r"),
+            "line 1\nname 'a\\u{1b}[31m'\\r"
+        );
     }
 
     // Expected strings are Python's format(x, spec) for the same arguments.

@@ -11,9 +11,7 @@ pub use crate::calendar::{days_from_civil, Calendar, TimeAxis, DAYS_IN_MONTH, MO
 /// Opens a netCDF file for reading; a missing, truncated or non-netCDF file is an error
 /// naming it.
 pub fn open(path: &Path) -> Result<netcdf::File> {
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
-    }
+    crate::files::check_input(path, "netCDF file")?;
     // the library's own text ("netcdf error(7): Argument list too long" for a truncated
     // file) says nothing to a user: the sentence names the file and the likely causes
     let f = netcdf::open(path).map_err(|_| {

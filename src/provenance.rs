@@ -511,6 +511,10 @@ pub fn file_fingerprint(p: &Path) -> Value {
     let Ok(meta) = std::fs::metadata(p) else {
         return json!({"path": p.display().to_string(), "missing": true});
     };
+    if !meta.is_file() {
+        // a device or FIFO is never read (it might not end)
+        return json!({"path": p.display().to_string(), "not_a_file": true});
+    }
     let bytes = meta.len();
     let mut v = json!({
         "path": p.display().to_string(),

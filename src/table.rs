@@ -246,6 +246,7 @@ impl Table {
     /// or fewer cells than the header is an error. The file is marked as an input of this
     /// run, so no later write of the run replaces it.
     pub fn read(path: &Path) -> Result<Table> {
+        crate::files::check_input(path, "table")?;
         crate::files::mark_input(path);
         let file = path.display();
         let mut rdr = csv::ReaderBuilder::new()

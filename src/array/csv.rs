@@ -27,6 +27,7 @@ fn parse_field(s: &str) -> Option<f64> {
 /// columns, are skipped); without it every column must be numeric. Errors name the file,
 /// line and column.
 pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
+    crate::files::check_input(path, "CSV file")?;
     crate::files::mark_input(path);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)

@@ -91,6 +91,15 @@ fn script_type(rust: &str) -> &str {
 /// names replaced by script names.
 fn clean_types(sig: &str) -> String {
     let sig = sig.replace("&mut ", "");
+    // a function registered with `return_raw` outside the plugin macros shows its Rust
+    // result type: `-> Result<(), Box<EvalAltResult>>` returns nothing, `Result<T, ..>` T
+    let sig = sig.replace(" -> Result<(), Box<EvalAltResult>>", "");
+    let sig = match sig.split_once("-> Result<") {
+        Some((head, ret)) if ret.ends_with(", Box<EvalAltResult>>") => {
+            format!("{head}-> {}", ret.trim_end_matches(", Box<EvalAltResult>>"))
+        }
+        _ => sig,
+    };
     let sig = match sig.split_once("-> RResult<") {
         Some((head, ret)) => format!("-> {}", ret.strip_suffix('>').unwrap_or(ret)).replacen(
             "-> ",
@@ -417,6 +426,15 @@ mod tests {
         assert_eq!(
             clean_types("read_csv(path: &str) -> RResult<Map>"),
             "read_csv(path: string) -> map"
+        );
+        // functions registered outside the plugin macros (issue 28, item 12)
+        assert_eq!(
+            clean_types("assert(condition: bool) -> Result<(), Box<EvalAltResult>>"),
+            "assert(condition: bool)"
+        );
+        assert_eq!(
+            clean_types("fmt(x: Dynamic, spec: &str) -> Result<String, Box<EvalAltResult>>"),
+            "fmt(x: any, spec: string) -> string"
         );
     }
 

@@ -268,7 +268,7 @@ pub fn report_with(
     let mut out = format!(
         "{}: error: {}\n",
         location(&place),
-        message_with(e, script_fns)
+        crate::format::printable_message(&message_with(e, script_fns))
     );
     out.push_str(&snippet(&place, text_of(&place.source).as_deref()));
     for (p, what) in chain.iter().rev() {

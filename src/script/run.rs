@@ -93,6 +93,12 @@ pub mod run_fns {
     #[rhai_fn(return_raw)]
     pub fn run_script(ctx: NativeCallContext, path: &str, options: Map) -> RResult<Dynamic> {
         let script = locate(ctx.call_source(), path);
+        if std::fs::symlink_metadata(&script).is_ok() && !script.is_file() {
+            return Err(script_err(format!(
+                "run_script: {:#}",
+                crate::files::check_input(&script, "script").unwrap_err()
+            )));
+        }
         if !script.is_file() {
             return Err(script_err(format!(
                 "run_script: no script {} (relative paths are looked up beside the calling \
