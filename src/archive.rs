@@ -414,7 +414,7 @@ pub fn find_case(root: &Path, case: &str) -> Result<Case> {
 pub fn find_case_covering(root: &Path, case: &str, min_coverage: f64) -> Result<Case> {
     let c = scan_case(root, case, None, min_coverage)?;
     for w in c.coverage_notes() {
-        eprintln!("warning: {w}");
+        crate::output::eprintln(&format!("warning: {w}"));
     }
     Ok(c)
 }
@@ -810,17 +810,17 @@ pub fn find_cases_covering(root: &Path, names: &[String], min_coverage: f64) -> 
     }
     let notes: Vec<String> = found.iter().flat_map(|c| c.coverage_notes()).collect();
     for w in notes.iter().take(3) {
-        eprintln!("warning: {w}");
+        crate::output::eprintln(&format!("warning: {w}"));
     }
     if notes.len() > 3 {
-        eprintln!(
+        crate::output::eprintln(&format!(
             "warning: {} more month(s) kept with partial coverage in {} case(s)",
             notes.len() - 3,
             found
                 .iter()
                 .filter(|c| !c.partial_months().is_empty())
                 .count()
-        );
+        ));
     }
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(8).copied().collect();

@@ -349,39 +349,105 @@ pub struct Config {
     pub path: PathBuf,
 }
 
-/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a sentence naming the
-/// nearest known key.
+/// An "unknown field" message of serde in a user's words: `unknown key 'X'`, the close
+/// known keys as a suggestion (only when close: `hist_fincl` gets none), and the known keys.
 pub(crate) fn explain_unknown(msg: &str) -> Option<String> {
     let rest = msg.split("unknown field `").nth(1)?;
     let (key, rest) = rest.split_once('`')?;
-    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let nearest = known.iter().min_by_key(|k| strsim::levenshtein(key, k))?;
+    let known: Vec<String> = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    let close = crate::format::closest_names(key, &known);
+    let hint = match close.as_slice() {
+        [] => String::new(),
+        [one, ..] => format!("did you mean '{one}'? "),
+    };
     Some(format!(
-        "unknown key '{key}' (did you mean '{nearest}'? known keys here: {})",
+        "unknown key '{}' ({hint}known keys here: {})",
+        crate::format::printable(key),
         known.join(", ")
     ))
 }
 
-/// Parses TOML text read from `path` into `T`; an error names the file, the line, and for an
-/// unknown key the nearest known one.
+/// serde's type words in a config reader's: `expected usize` -> `expected a whole number (0
+/// or more)`, `f64` -> `a number`.
+pub(crate) fn plain_types(msg: &str) -> String {
+    let mut m = msg.to_string();
+    for (rust, words) in [
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+    ] {
+        m = m.replace(rust, words);
+    }
+    crate::format::printable_message(&m)
+}
+
+/// Parses TOML text read from `path` into `T`; an error names the file, the line, and the
+/// key. Every unknown key is reported at once (each line holding one is set aside and the
+/// text read again), with the nearest known key when it is close.
 pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
-    toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let line_of = |e: &toml::de::Error, text: &str| {
+        e.span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+    };
+    let one = |e: &toml::de::Error, text: &str| -> String {
         let msg = e.message().to_string();
         let msg = match explain_unknown(&msg) {
             Some(m) => m,
             None => match e.span().and_then(|s| key_at(text, s.start)) {
-                Some(k) => format!("{k}: {msg}"),
-                None => msg,
+                Some(k) => format!("{k}: {}", plain_types(&msg)),
+                None => plain_types(&msg),
             },
         };
-        match line {
-            Some(l) => anyhow::anyhow!("{}:{l}: {msg}", path.display()),
-            None => anyhow::anyhow!("{}: {msg}", path.display()),
+        match line_of(e, text) {
+            Some(l) => format!("{}:{l}: {msg}", path.display()),
+            None => format!("{}: {msg}", path.display()),
         }
-    })
+    };
+    let mut work = text.to_string();
+    let mut unknown: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let e = match toml::from_str::<T>(&work) {
+            Ok(v) if unknown.is_empty() => return Ok(v),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let line = line_of(&e, &work);
+        let is_unknown = explain_unknown(e.message()).is_some();
+        if !is_unknown {
+            if unknown.is_empty() {
+                anyhow::bail!("{}", one(&e, &work));
+            }
+            // (set-aside lines may have made this error: the unknown keys come first)
+            break;
+        }
+        unknown.push(one(&e, &work));
+        // set the line aside and read again, unless it opens a table (its keys would move
+        // into the table above)
+        let Some(l) = line else { break };
+        let mut lines: Vec<String> = work.split('\n').map(str::to_string).collect();
+        match lines.get_mut(l - 1) {
+            Some(t) if !t.trim_start().starts_with('[') => t.insert(0, '#'),
+            _ => break,
+        }
+        work = lines.join("\n");
+    }
+    match unknown.len() {
+        1 => anyhow::bail!("{}", unknown[0]),
+        n => anyhow::bail!(
+            "{}: {n} unknown keys:\n  {}",
+            path.display(),
+            unknown.join("\n  ")
+        ),
+    }
 }
 
 /// The dotted key (`archive.years`) whose value starts at byte `offset` of TOML `text`: the
@@ -686,6 +752,20 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if let Some(n) = self
+            .cases
+            .ppe_members
+            .filter(|n| *n > crate::ensemble::design::MAX_MEMBERS)
+        {
+            return Err(problem(
+                "cases.ppe_members",
+                Some(n.to_string()),
+                &format!(
+                    "must be at most {} (the largest design clmtune makes)",
+                    crate::ensemble::design::MAX_MEMBERS
+                ),
+            ));
+        }
         match self.backend.kind.as_str() {
             "local" | "cime" | "none" => {}
             k => {
@@ -804,6 +884,47 @@ mod tests {
             .to_string();
         assert!(
             e.contains("unknown key 'emulater' (did you mean 'emulator'?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once_with_close_suggestions_only() {
+        // issue 28: two unknown keys in two sections, one near a known key, one far from all
+        let bad = EXAMPLE
+            .replace("seed = 42", "sead = 42")
+            .replace("[cases]\n", "[cases]\nhist_fincl = [\"GPP\"]\n");
+        let e = Config::parse(&bad, Path::new("hydro.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("hydro.toml: 2 unknown keys:\n"), "{e}");
+        assert!(
+            e.contains("hydro.toml:3: unknown key 'sead' (did you mean 'seed'?"),
+            "{e}"
+        );
+        assert!(
+            e.contains("unknown key 'hist_fincl' (known keys here: default,"),
+            "{e}"
+        );
+        assert!(!e.contains("did you mean 'kind'"), "{e}");
+        // serde's Rust type words become a reader's
+        let e = Config::parse(
+            &EXAMPLE.replace("ppe_members = 100", "ppe_members = -1"),
+            Path::new("hydro.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expected a whole number (0 or more)"), "{e}");
+        assert!(!e.contains("usize"), "{e}");
+        // a size beyond any design is refused before anything is allocated
+        let e = Config::parse(
+            &EXAMPLE.replace("ppe_members = 100", "ppe_members = 9223372036854775807"),
+            Path::new("hydro.toml"),
+        )
+        .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("[cases] ppe_members = 9223372036854775807: must be at most 1000000"),
             "{e}"
         );
     }

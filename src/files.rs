@@ -287,10 +287,63 @@ pub fn atomic_write(
 /// once. On failure the temporary file is removed.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> {
     check_not_input(path)?;
+    let tmp = match STAGED.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.as_mut() {
+            Some(set) => {
+                // staged by all_or_nothing; a second write of the same file replaces the first
+                set.retain(|(_, p)| p != path);
+                set.push((tmp, path.to_path_buf()));
+                None
+            }
+            None => Some(tmp),
+        }
+    }) {
+        Some(tmp) => tmp,
+        None => return Ok(()),
+    };
+    rename_into_place(tmp, path)
+}
+
+fn rename_into_place(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> {
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), os_text(&e.error)))?;
     crate::provenance::wrote(path);
     Ok(())
+}
+
+thread_local! {
+    /// The finished temporary files of an [`all_or_nothing`] save on this thread, with
+    /// their targets, waiting to be renamed together.
+    static STAGED: std::cell::RefCell<Option<Vec<(tempfile::NamedTempFile, std::path::PathBuf)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `save`, which writes several files (through [`atomic_write`] or [`persist`] on this
+/// thread), so that they appear all together or not at all: each file is finished in its
+/// temporary file, and only when `save` succeeds and every target is still writable are
+/// they renamed into place, one after the other. On an error no target is touched and the
+/// temporary files are removed. A call inside another one joins the outer set.
+pub fn all_or_nothing<T>(save: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    if STAGED.with(|s| s.borrow().is_some()) {
+        return save();
+    }
+    STAGED.with(|s| *s.borrow_mut() = Some(Vec::new()));
+    let result = save();
+    let staged = STAGED.with(|s| s.borrow_mut().take()).unwrap_or_default();
+    let value = result?;
+    for (_, path) in &staged {
+        check_not_input(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                anyhow::bail!("cannot write {}: its folder has gone", path.display());
+            }
+        }
+    }
+    for (tmp, path) in staged {
+        rename_into_place(tmp, &path)?;
+    }
+    Ok(value)
 }
 
 /// Writes `value` as pretty JSON with a final newline, atomically.
@@ -356,5 +409,95 @@ mod tests {
             .to_string();
         assert!(e.contains("it was read as input in this run"), "{e}");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_save_of_several_files_writes_all_or_none() {
+        // issue 28, item 9: the third target is a folder: the first two are not written
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.csv"), "old a").unwrap();
+        std::fs::create_dir(d.join("c.csv")).unwrap();
+        let e = all_or_nothing(|| {
+            atomic_write(&d.join("a.csv"), |w| Ok(w.write_all(b"new a")?))?;
+            atomic_write(&d.join("b.csv"), |w| Ok(w.write_all(b"new b")?))?;
+            atomic_write(&d.join("c.csv"), |w| Ok(w.write_all(b"new c")?))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("it exists and is a folder"), "{e}");
+        assert_eq!(std::fs::read_to_string(d.join("a.csv")).unwrap(), "old a");
+        assert!(!d.join("b.csv").exists());
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.csv", "c.csv"], "no temporary file left");
+        // without the folder in the way, all three appear (a nested call joins the set)
+        std::fs::remove_dir(d.join("c.csv")).unwrap();
+        all_or_nothing(|| {
+            atomic_write(&d.join("a.csv"), |w| Ok(w.write_all(b"new a")?))?;
+            all_or_nothing(|| atomic_write(&d.join("b.csv"), |w| Ok(w.write_all(b"new b")?)))?;
+            assert!(!d.join("b.csv").exists(), "renamed only at the end");
+            atomic_write(&d.join("c.csv"), |w| Ok(w.write_all(b"new c")?))
+        })
+        .unwrap();
+        for f in ["a", "b", "c"] {
+            assert_eq!(
+                std::fs::read_to_string(d.join(format!("{f}.csv"))).unwrap(),
+                format!("new {f}")
+            );
+        }
+    }
+
+    #[test]
+    fn special_files_are_refused_as_inputs_before_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let e = check_input(Path::new("/dev/zero"), "CSV file")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "cannot read CSV file /dev/zero: it is a device, not a data file"
+        );
+        let e = check_input(d, "config").unwrap_err().to_string();
+        assert!(e.ends_with(": it is a folder"), "{e}");
+        let e = check_input(&d.join("none.csv"), "table")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("none.csv: no such file"), "{e}");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(d.join("loop"), d.join("loop")).unwrap();
+            let e = check_input(&d.join("loop"), "table")
+                .unwrap_err()
+                .to_string();
+            assert!(e.ends_with("loop: it is a symbolic link loop"), "{e}");
+            // and as a target: refused, the link kept
+            let e = atomic_write(&d.join("loop"), |w| Ok(w.write_all(b"x")?))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("it is a symbolic link loop"), "{e}");
+            assert!(d.join("loop").is_symlink());
+            let fifo = d.join("fifo.csv");
+            if std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                let e = check_input(&fifo, "CSV file").unwrap_err().to_string();
+                assert!(
+                    e.ends_with("fifo.csv: it is a FIFO, not a data file"),
+                    "{e}"
+                );
+            }
+            // a name with control characters is quoted escaped
+            let e = check_input(&d.join("a\u{1b}[31mRED\u{7}"), "JSON file")
+                .unwrap_err()
+                .to_string();
+            assert!(e.ends_with("a\\u{1b}[31mRED\\u{7}: no such file"), "{e}");
+        }
     }
 }

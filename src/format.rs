@@ -49,6 +49,33 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Edit distance with adjacent transpositions (optimal string alignment, strsim's
+/// `osa_distance`): `maen` is one edit from `mean`.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    strsim::osa_distance(a, b)
+}
+
+/// The known names closest to `name` (at most three, nearest first), within an edit
+/// distance that grows with the length of the name (1 up to 4 letters, 2 up to 8, else 3):
+/// a suggestion only when it is close (`hist_fincl` gets none from `kind`).
+pub fn closest_names(name: &str, candidates: &[String]) -> Vec<String> {
+    let n = name.chars().count();
+    let limit = match n {
+        0..=4 => 1,
+        5..=8 => 2,
+        _ => 3,
+    };
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .filter(|c| c.as_str() != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
 /// Formats a number with a Python-style spec `[<|>][width][.precision](f|e|g)`, e.g. ".3f",
 /// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
 /// precision up, and drops trailing zeros, as Python does.
@@ -133,7 +160,7 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_spec, printable};
+    use super::{format_spec, printable, printable_message};
 
     #[test]
     fn names_with_control_characters_print_escaped() {

@@ -34,14 +34,18 @@ fn on_signal(sig: i32) {
         && EVALUATING.load(Ordering::SeqCst)
         && !REQUESTED.swap(true, Ordering::SeqCst)
     {
-        eprintln!("\ninterrupting: the computation stops at its next step (Ctrl-C again quits)");
+        crate::output::eprintln(&format!(
+            "\ninterrupting: the computation stops at its next step (Ctrl-C again quits)"
+        ));
         return;
     }
     let removed = crate::files::remove_temporaries();
     if removed > 0 {
-        eprintln!("\ninterrupted: removed {removed} unfinished temporary file(s)");
+        crate::output::eprintln(&format!(
+            "\ninterrupted: removed {removed} unfinished temporary file(s)"
+        ));
     } else {
-        eprintln!("\ninterrupted");
+        crate::output::eprintln(&format!("\ninterrupted"));
     }
     std::process::exit(128 + sig);
 }

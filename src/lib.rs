@@ -19,6 +19,7 @@ pub mod field;
 pub mod files;
 pub mod format;
 pub mod grids;
+pub mod guard;
 pub mod interrupt;
 pub mod metrics;
 pub mod nc;

@@ -149,9 +149,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(f) = e.downcast_ref::<clmtune::script::ScriptFailure>() {
-                eprintln!("{f}");
+                clmtune::output::eprintln(&format!("{f}"));
             } else {
-                eprintln!("error: {e:#}");
+                clmtune::output::eprintln(&format!("error: {e:#}"));
             }
             ExitCode::FAILURE
         }

@@ -1,5 +1,7 @@
 //! Standard output for results: a closed pipe (`clmtune ... | head`) ends the program
-//! quietly, as command-line tools do, instead of panicking inside `println!`.
+//! quietly, as command-line tools do, instead of panicking inside `println!`. Messages go
+//! to standard error through [`eprintln`], which drops them when nobody reads them any more
+//! (`2>&1 >/dev/null | head -c5`) instead of panicking.
 
 use std::io::Write;
 
@@ -16,4 +18,14 @@ pub fn print(text: &str) {
 /// [`print`] followed by a newline.
 pub fn println(text: &str) {
     print(&format!("{text}\n"));
+}
+
+/// Writes a line to standard error; a closed or full standard error is ignored (the work
+/// goes on, its results still reach their files and the exit status still tells).
+pub fn eprintln(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err
+        .write_all(text.as_bytes())
+        .and_then(|_| err.write_all(b"\n"))
+        .and_then(|_| err.flush());
 }

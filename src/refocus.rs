@@ -653,7 +653,14 @@ impl Refocus {
     /// `emulator_VAR.json`, `targets.csv`, `members.csv`: the members it added with their
     /// PCs), then `skill.csv` (wave, variable, mode, r2), the figure `nroy_fraction.png`
     /// and last `waves.csv` (a wave listed there is finished). Every file atomically.
+    /// The files appear all together or not at all ([`crate::files::all_or_nothing`]).
     pub fn save(&mut self, dir: &Path) -> Result<()> {
+        crate::files::all_or_nothing(|| self.write_files(dir))?;
+        self.saved = self.waves.len();
+        Ok(())
+    }
+
+    fn write_files(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot make folder {}", dir.display()))?;
         for k in self.saved..self.waves.len() {
@@ -696,7 +703,6 @@ impl Refocus {
             };
             crate::files::write_json(&d.join("wave.json"), &file)?;
         }
-        self.saved = self.waves.len();
         let skill_rows = self.skill.iter().map(|s| {
             vec![
                 s.wave.to_string(),

@@ -405,7 +405,7 @@ pub fn run() -> anyhow::Result<()> {
                 match session.handle(&line) {
                     Ok(Flow::Quit) => break,
                     Ok(Flow::Continue) => {}
-                    Err(e) => eprintln!("{e}"),
+                    Err(e) => crate::output::eprintln(&format!("{e}")),
                 }
                 if let Ok(mut n) = names.lock() {
                     *n = session.completions();
@@ -516,7 +516,9 @@ fn run_piped(session: &mut Session) -> anyhow::Result<()> {
                     .chars()
                     .count()
                     + 1;
-                eprintln!("error: <stdin>:{line_no}:{col}: invalid UTF-8; the line is skipped");
+                crate::output::eprintln(&format!(
+                    "error: <stdin>:{line_no}:{col}: invalid UTF-8; the line is skipped"
+                ));
                 continue;
             }
         };
@@ -533,14 +535,14 @@ fn run_piped(session: &mut Session) -> anyhow::Result<()> {
             Ok(Flow::Continue) => {}
             Err(e) => {
                 failed += 1;
-                eprintln!("{e}");
+                crate::output::eprintln(&format!("{e}"));
             }
         }
     }
     if !buffer.trim().is_empty() {
         if let Err(e) = session.handle(&buffer) {
             failed += 1;
-            eprintln!("{e}");
+            crate::output::eprintln(&format!("{e}"));
         }
     }
     finish(failed)

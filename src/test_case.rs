@@ -549,28 +549,31 @@ impl TestCase {
     /// further variable), `climatology_VAR.png` (Figs. S12-S13). Every file is written
     /// atomically. Returns the paths written.
     pub fn save(&self, dir: &Path, history: &str) -> Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut out = Vec::new();
-        for (name, t) in [
-            ("pcs.csv", &self.pcs),
-            ("bias_table.csv", &self.bias_table),
-            ("climatology.csv", &self.climatology),
-            ("rmse.csv", &self.rmse),
-            ("spread.csv", &self.spread),
-        ] {
-            if t.is_empty() {
-                continue;
+        crate::files::all_or_nothing(|| {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let mut out = Vec::new();
+            for (name, t) in [
+                ("pcs.csv", &self.pcs),
+                ("bias_table.csv", &self.bias_table),
+                ("climatology.csv", &self.climatology),
+                ("rmse.csv", &self.rmse),
+                ("spread.csv", &self.spread),
+            ] {
+                if t.is_empty() {
+                    continue;
+                }
+                let p = dir.join(name);
+                t.write(&p)?;
+                out.push(p);
             }
-            let p = dir.join(name);
-            t.write(&p)?;
+            let p = dir.join("bias_maps.nc");
+            let all: Vec<&Field> = self.bias.iter().flatten().collect();
+            crate::field::write::write_fields(&p, &all, history)?;
             out.push(p);
-        }
-        let p = dir.join("bias_maps.nc");
-        let all: Vec<&Field> = self.bias.iter().flatten().collect();
-        crate::field::write::write_fields(&p, &all, history)?;
-        out.push(p);
-        out.extend(self.figures(dir)?);
-        Ok(out)
+            out.extend(self.figures(dir)?);
+            Ok(out)
+        })
     }
 
     fn figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {

@@ -720,13 +720,15 @@ impl Identifiability {
     /// Writes `identifiability.csv`, `identifiability_profiles.csv`, `identifiability.json`
     /// and the figure `identifiability.png` into `dir` (made if missing).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
-        self.table()?.write(&dir.join("identifiability.csv"))?;
-        self.profiles_table()?
-            .write(&dir.join("identifiability_profiles.csv"))?;
-        crate::files::write_json(&dir.join("identifiability.json"), &self.to_json())?;
-        self.plot(&dir.join("identifiability.png"))
+        crate::files::all_or_nothing(|| {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            self.table()?.write(&dir.join("identifiability.csv"))?;
+            self.profiles_table()?
+                .write(&dir.join("identifiability_profiles.csv"))?;
+            crate::files::write_json(&dir.join("identifiability.json"), &self.to_json())?;
+            self.plot(&dir.join("identifiability.png"))
+        })
     }
 
     /// The figure: one panel per parameter, the profile (solid; the slice through the

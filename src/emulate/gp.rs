@@ -452,13 +452,18 @@ impl Gp {
         let ys: Vec<Vec<f64>> = y.columns().into_iter().map(|c| c.to_vec()).collect();
         for (k, yk) in ys.iter().enumerate() {
             let data = dataset(&xo, yk);
-            let (kernel, theta, nugget, _) = choose(settings, &data).map_err(|e| {
+            let chosen = crate::guard::catching("fit_gp", || {
+                choose(settings, &data).map_err(|e| anyhow!("{e}"))
+            });
+            let (kernel, theta, nugget, _) = chosen.map_err(|e| {
                 anyhow!(
                     "gp: no kernel fits output {} ({e}); duplicate members or a constant output?",
                     k + 1
                 )
             })?;
-            let b = fixed(settings.trend, kernel, &theta, nugget, &data)?;
+            let b = crate::guard::catching("fit_gp", || {
+                fixed(settings.trend, kernel, &theta, nugget, &data)
+            })?;
             outputs.push(GpOutput {
                 kernel,
                 theta: theta.to_vec(),

@@ -66,6 +66,24 @@ pub fn check_training(x: ArrayView2<f64>, y: ArrayView2<f64>, min_rows: usize) -
     }
     finite(x, "input")?;
     finite(y, "output")?;
+    within_scale(x, "input")?;
+    within_scale(y, "output")?;
+    Ok(())
+}
+
+/// Largest magnitude of training data: standardising squares the values, and beyond this
+/// their sums overflow (values near 1e308 made egobox panic).
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+fn within_scale(a: ArrayView2<f64>, what: &str) -> Result<()> {
+    if let Some(((i, j), v)) = a.indexed_iter().find(|(_, v)| v.abs() > MAX_MAGNITUDE) {
+        bail!(
+            "{what} of member {} column {} is {v:e}: emulators take values within \
+             +-{MAX_MAGNITUDE:e} (rescale the data)",
+            i + 1,
+            j + 1
+        );
+    }
     Ok(())
 }
 

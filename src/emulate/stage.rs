@@ -540,94 +540,96 @@ impl EmulatorStage {
     /// Writes `metrics.csv`, `protocol.csv`, `choice.csv`, `stage.json` and
     /// `METHOD_VARIABLE.json` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let n = fmt_number;
-        write_records(
-            &dir.join("metrics.csv"),
-            &[
-                "emulator",
-                "variable",
-                "mode",
-                "split",
-                "mse",
-                "r2",
-                "coverage",
-                "r2_score",
-                "rmse_sigma",
-            ],
-            self.metrics.iter().map(|m| {
-                vec![
-                    m.emulator.clone(),
-                    m.variable.clone(),
-                    m.mode.to_string(),
-                    m.split.clone(),
-                    n(m.mse),
-                    n(m.r2),
-                    n(m.coverage),
-                    n(m.r2_score),
-                    n(m.rmse_sigma),
-                ]
-            }),
-        )?;
-        choice::write(&dir.join("choice.csv"), &self.choice)?;
-        let mut rows = Vec::new();
-        for v in &self.variables {
-            for (i, c) in v.configs.iter().enumerate() {
-                let (rm, rs) = if c.resampled.is_empty() {
-                    (f64::NAN, f64::NAN)
-                } else {
-                    c.resampled_mse()
-                };
-                rows.push(vec![
-                    v.variable.clone(),
-                    c.hidden[0].to_string(),
-                    c.hidden[1].to_string(),
-                    n(c.validation_mse()),
-                    n(c.test.mse.iter().sum::<f64>() / c.test.mse.len() as f64),
-                    n(c.best_epoch as f64),
-                    c.resampled.len().to_string(),
-                    n(rm),
-                    n(rs),
-                    (i == v.chosen).to_string(),
-                ]);
+        crate::files::all_or_nothing(|| {
+            let n = fmt_number;
+            write_records(
+                &dir.join("metrics.csv"),
+                &[
+                    "emulator",
+                    "variable",
+                    "mode",
+                    "split",
+                    "mse",
+                    "r2",
+                    "coverage",
+                    "r2_score",
+                    "rmse_sigma",
+                ],
+                self.metrics.iter().map(|m| {
+                    vec![
+                        m.emulator.clone(),
+                        m.variable.clone(),
+                        m.mode.to_string(),
+                        m.split.clone(),
+                        n(m.mse),
+                        n(m.r2),
+                        n(m.coverage),
+                        n(m.r2_score),
+                        n(m.rmse_sigma),
+                    ]
+                }),
+            )?;
+            choice::write(&dir.join("choice.csv"), &self.choice)?;
+            let mut rows = Vec::new();
+            for v in &self.variables {
+                for (i, c) in v.configs.iter().enumerate() {
+                    let (rm, rs) = if c.resampled.is_empty() {
+                        (f64::NAN, f64::NAN)
+                    } else {
+                        c.resampled_mse()
+                    };
+                    rows.push(vec![
+                        v.variable.clone(),
+                        c.hidden[0].to_string(),
+                        c.hidden[1].to_string(),
+                        n(c.validation_mse()),
+                        n(c.test.mse.iter().sum::<f64>() / c.test.mse.len() as f64),
+                        n(c.best_epoch as f64),
+                        c.resampled.len().to_string(),
+                        n(rm),
+                        n(rs),
+                        (i == v.chosen).to_string(),
+                    ]);
+                }
             }
-        }
-        write_records(
-            &dir.join("protocol.csv"),
-            &[
-                "variable",
-                "layer1",
-                "layer2",
-                "validation_mse",
-                "test_mse",
-                "best_epoch",
-                "resamples",
-                "resampled_test_mse",
-                "resampled_test_mse_std",
-                "chosen",
-            ],
-            rows,
-        )?;
-        for v in &self.variables {
-            for (name, f) in &v.emulators {
-                f.save(&dir.join(format!("{name}_{}.json", v.variable)))?;
+            write_records(
+                &dir.join("protocol.csv"),
+                &[
+                    "variable",
+                    "layer1",
+                    "layer2",
+                    "validation_mse",
+                    "test_mse",
+                    "best_epoch",
+                    "resamples",
+                    "resampled_test_mse",
+                    "resampled_test_mse_std",
+                    "chosen",
+                ],
+                rows,
+            )?;
+            for v in &self.variables {
+                for (name, f) in &v.emulators {
+                    f.save(&dir.join(format!("{name}_{}.json", v.variable)))?;
+                }
             }
-        }
-        let meta = StageFile {
-            clmtune: env!("CARGO_PKG_VERSION").into(),
-            settings: self.settings.clone(),
-            split: self.split.clone(),
-            variables: self
-                .variables
-                .iter()
-                .map(|v| VariableFile {
-                    variable: v.variable.clone(),
-                    emulators: v.emulators.iter().map(|(n, _)| n.clone()).collect(),
-                    configs: v.configs.clone(),
-                    chosen: v.chosen,
-                })
-                .collect(),
-        };
-        crate::files::write_json(&dir.join("stage.json"), &meta)
+            let meta = StageFile {
+                clmtune: env!("CARGO_PKG_VERSION").into(),
+                settings: self.settings.clone(),
+                split: self.split.clone(),
+                variables: self
+                    .variables
+                    .iter()
+                    .map(|v| VariableFile {
+                        variable: v.variable.clone(),
+                        emulators: v.emulators.iter().map(|(n, _)| n.clone()).collect(),
+                        configs: v.configs.clone(),
+                        chosen: v.chosen,
+                    })
+                    .collect(),
+            };
+            crate::files::write_json(&dir.join("stage.json"), &meta)
+        })
     }
 
     /// Reads a folder written by [`EmulatorStage::save`] back.

@@ -33,6 +33,10 @@ pub struct Design {
     pub origin: String,
 }
 
+/// The most members a design holds (NCAR's largest PPE waves have 1,501): a larger number
+/// in a config or a script is an error, not an allocation that fails.
+pub const MAX_MEMBERS: usize = 1_000_000;
+
 /// A Latin hypercube of `n` points in `[0, 1]^k`: in every column each of the `n` strata
 /// `[i/n, (i+1)/n)` holds exactly one point, placed uniformly inside it. With `maximin`, the
 /// best of `candidates` hypercubes by the smallest distance between two points is kept.
@@ -96,6 +100,9 @@ impl Design {
         }
         if names.is_empty() {
             bail!("a Latin hypercube needs at least 1 parameter");
+        }
+        if n > MAX_MEMBERS {
+            bail!("a Latin hypercube of {n} members: designs hold at most {MAX_MEMBERS} members");
         }
         let pts = latin_hypercube_points(n, names.len(), seed, maximin, 50);
         Ok(Design {

@@ -844,43 +844,79 @@ impl EofStage {
     /// `projections.csv`, `targets.csv`, `eof.nc`, and `scalings.csv`, `rmse.csv` and
     /// `stage.json` so that [`EofStage::load`] reads everything back.
     pub fn save(&self, dir: &Path, history: &str) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let n = fmt_number;
-        let modes = self.settings.modes;
-        // variance_fraction.csv: every mode, so the truncation can be judged
-        let mut rows = Vec::new();
-        for v in &self.variables {
-            for (k, f) in v.eof.variance_fraction().iter().enumerate() {
-                rows.push(vec![v.name.clone(), (k + 1).to_string(), n(*f)]);
+        crate::files::all_or_nothing(|| {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let n = fmt_number;
+            let modes = self.settings.modes;
+            // variance_fraction.csv: every mode, so the truncation can be judged
+            let mut rows = Vec::new();
+            for v in &self.variables {
+                for (k, f) in v.eof.variance_fraction().iter().enumerate() {
+                    rows.push(vec![v.name.clone(), (k + 1).to_string(), n(*f)]);
+                }
             }
-        }
-        write_records(
-            &dir.join("variance_fraction.csv"),
-            &["variable", "mode", "fraction"],
-            rows,
-        )?;
-        // pcs.csv
-        let mut rows = Vec::new();
-        let sets: Vec<(&Runs, Vec<&Array2<f64>>)> =
-            std::iter::once((&self.ppe, self.variables.iter().map(|v| &v.pcs).collect()))
-                .chain(self.ppe_test.iter().map(|t| {
-                    (
-                        t,
-                        self.variables
-                            .iter()
-                            .filter_map(|v| v.test_pcs.as_ref())
-                            .collect(),
-                    )
-                }))
-                .collect();
-        for (runs, pcs) in &sets {
-            for (v, u) in self.variables.iter().zip(pcs) {
-                for (m, row) in u.outer_iter().enumerate() {
+            write_records(
+                &dir.join("variance_fraction.csv"),
+                &["variable", "mode", "fraction"],
+                rows,
+            )?;
+            // pcs.csv
+            let mut rows = Vec::new();
+            let sets: Vec<(&Runs, Vec<&Array2<f64>>)> =
+                std::iter::once((&self.ppe, self.variables.iter().map(|v| &v.pcs).collect()))
+                    .chain(self.ppe_test.iter().map(|t| {
+                        (
+                            t,
+                            self.variables
+                                .iter()
+                                .filter_map(|v| v.test_pcs.as_ref())
+                                .collect(),
+                        )
+                    }))
+                    .collect();
+            for (runs, pcs) in &sets {
+                for (v, u) in self.variables.iter().zip(pcs) {
+                    for (m, row) in u.outer_iter().enumerate() {
+                        for (k, x) in row.iter().enumerate() {
+                            rows.push(vec![
+                                runs.name.clone(),
+                                runs.members[m].clone(),
+                                runs.cases[m].clone(),
+                                v.name.clone(),
+                                (k + 1).to_string(),
+                                n(*x),
+                            ]);
+                        }
+                    }
+                }
+            }
+            write_records(
+                &dir.join("pcs.csv"),
+                &["ensemble", "member", "case", "variable", "mode", "pc"],
+                rows,
+            )?;
+            // projections.csv
+            let mut rows = Vec::new();
+            for v in &self.variables {
+                for k in 0..modes {
+                    rows.push(vec![
+                        "obs".into(),
+                        v.name.clone(),
+                        (k + 1).to_string(),
+                        n(v.u_obs[k]),
+                    ]);
+                    rows.push(vec![
+                        "default".into(),
+                        v.name.clone(),
+                        (k + 1).to_string(),
+                        n(v.u_default[k]),
+                    ]);
+                }
+                for (y, row) in v.sigma_years.iter().zip(v.u_years.outer_iter()) {
                     for (k, x) in row.iter().enumerate() {
                         rows.push(vec![
-                            runs.name.clone(),
-                            runs.members[m].clone(),
-                            runs.cases[m].clone(),
+                            format!("obs_{y}"),
                             v.name.clone(),
                             (k + 1).to_string(),
                             n(*x),
@@ -888,133 +924,100 @@ impl EofStage {
                     }
                 }
             }
-        }
-        write_records(
-            &dir.join("pcs.csv"),
-            &["ensemble", "member", "case", "variable", "mode", "pc"],
-            rows,
-        )?;
-        // projections.csv
-        let mut rows = Vec::new();
-        for v in &self.variables {
-            for k in 0..modes {
-                rows.push(vec![
-                    "obs".into(),
-                    v.name.clone(),
-                    (k + 1).to_string(),
-                    n(v.u_obs[k]),
-                ]);
-                rows.push(vec![
-                    "default".into(),
-                    v.name.clone(),
-                    (k + 1).to_string(),
-                    n(v.u_default[k]),
-                ]);
-            }
-            for (y, row) in v.sigma_years.iter().zip(v.u_years.outer_iter()) {
-                for (k, x) in row.iter().enumerate() {
+            write_records(
+                &dir.join("projections.csv"),
+                &["source", "variable", "mode", "pc"],
+                rows,
+            )?;
+            // targets.csv
+            let mut rows = Vec::new();
+            for v in &self.variables {
+                for k in 0..modes {
                     rows.push(vec![
-                        format!("obs_{y}"),
                         v.name.clone(),
                         (k + 1).to_string(),
-                        n(*x),
+                        n(v.u_obs[k]),
+                        n(v.sigma[k]),
+                        n(v.lambda[k]),
+                        n(v.u_default[k]),
                     ]);
                 }
             }
-        }
-        write_records(
-            &dir.join("projections.csv"),
-            &["source", "variable", "mode", "pc"],
-            rows,
-        )?;
-        // targets.csv
-        let mut rows = Vec::new();
-        for v in &self.variables {
-            for k in 0..modes {
-                rows.push(vec![
-                    v.name.clone(),
-                    (k + 1).to_string(),
-                    n(v.u_obs[k]),
-                    n(v.sigma[k]),
-                    n(v.lambda[k]),
-                    n(v.u_default[k]),
-                ]);
+            write_records(
+                &dir.join("targets.csv"),
+                &["variable", "mode", "u_obs", "sigma", "lambda", "u_default"],
+                rows,
+            )?;
+            // scalings.csv: the training and test inputs, joined to the PCs by case
+            let mut header = vec!["ensemble".to_string(), "member".into(), "case".into()];
+            header.extend(self.ppe.parameters.iter().cloned());
+            let mut rows = Vec::new();
+            for runs in std::iter::once(&self.ppe).chain(self.ppe_test.iter()) {
+                if runs.parameters != self.ppe.parameters {
+                    bail!(
+                        "ensemble {} varies {} but {} varies {}",
+                        runs.name,
+                        runs.parameters.join(", "),
+                        self.ppe.name,
+                        self.ppe.parameters.join(", ")
+                    );
+                }
+                for (m, row) in runs.scalings.outer_iter().enumerate() {
+                    let mut r = vec![
+                        runs.name.clone(),
+                        runs.members[m].clone(),
+                        runs.cases[m].clone(),
+                    ];
+                    r.extend(row.iter().map(|x| n(*x)));
+                    rows.push(r);
+                }
             }
-        }
-        write_records(
-            &dir.join("targets.csv"),
-            &["variable", "mode", "u_obs", "sigma", "lambda", "u_default"],
-            rows,
-        )?;
-        // scalings.csv: the training and test inputs, joined to the PCs by case
-        let mut header = vec!["ensemble".to_string(), "member".into(), "case".into()];
-        header.extend(self.ppe.parameters.iter().cloned());
-        let mut rows = Vec::new();
-        for runs in std::iter::once(&self.ppe).chain(self.ppe_test.iter()) {
-            if runs.parameters != self.ppe.parameters {
-                bail!(
-                    "ensemble {} varies {} but {} varies {}",
-                    runs.name,
-                    runs.parameters.join(", "),
-                    self.ppe.name,
-                    self.ppe.parameters.join(", ")
-                );
+            write_records(&dir.join("scalings.csv"), &header, rows)?;
+            // rmse.csv: Fig. 6a-b
+            let mut rows = Vec::new();
+            for v in &self.variables {
+                for m in 0..self.ppe.cases.len() {
+                    rows.push(vec![
+                        v.name.clone(),
+                        self.ppe.members[m].clone(),
+                        self.ppe.cases[m].clone(),
+                        n(v.rmse_run[m]),
+                        n(v.rmse_modes[m]),
+                    ]);
+                }
             }
-            for (m, row) in runs.scalings.outer_iter().enumerate() {
-                let mut r = vec![
-                    runs.name.clone(),
-                    runs.members[m].clone(),
-                    runs.cases[m].clone(),
-                ];
-                r.extend(row.iter().map(|x| n(*x)));
-                rows.push(r);
-            }
-        }
-        write_records(&dir.join("scalings.csv"), &header, rows)?;
-        // rmse.csv: Fig. 6a-b
-        let mut rows = Vec::new();
-        for v in &self.variables {
-            for m in 0..self.ppe.cases.len() {
-                rows.push(vec![
-                    v.name.clone(),
-                    self.ppe.members[m].clone(),
-                    self.ppe.cases[m].clone(),
-                    n(v.rmse_run[m]),
-                    n(v.rmse_modes[m]),
-                ]);
-            }
-        }
-        write_records(
-            &dir.join("rmse.csv"),
-            &["variable", "member", "case", "as_run", "from_modes"],
-            rows,
-        )?;
-        // eof.nc
-        let items: Vec<crate::eof::NamedEof> = self
-            .variables
-            .iter()
-            .map(|v| crate::eof::NamedEof {
-                name: v.name.as_str(),
-                eof: &v.eof,
-                cases: Some(&self.ppe.cases),
-                units: Some(v.units.as_str()),
-            })
-            .collect();
-        crate::eof::save_all(&dir.join("eof.nc"), &items, &self.grid, history)?;
-        // stage.json
-        let meta = StageFile {
-            clmtune: env!("CARGO_PKG_VERSION").into(),
-            settings: self.settings.clone(),
-            ppe: self.ppe.name.clone(),
-            ppe_test: self.ppe_test.as_ref().map(|t| t.name.clone()),
-            default_case: self.default_case.clone(),
-            units: self
+            write_records(
+                &dir.join("rmse.csv"),
+                &["variable", "member", "case", "as_run", "from_modes"],
+                rows,
+            )?;
+            // eof.nc
+            let items: Vec<crate::eof::NamedEof> = self
                 .variables
                 .iter()
-                .map(|v| (v.name.clone(), v.units.clone()))
-                .collect(),
-        };
-        crate::files::write_json(&dir.join("stage.json"), &meta)
+                .map(|v| crate::eof::NamedEof {
+                    name: v.name.as_str(),
+                    eof: &v.eof,
+                    cases: Some(&self.ppe.cases),
+                    units: Some(v.units.as_str()),
+                })
+                .collect();
+            crate::eof::save_all(&dir.join("eof.nc"), &items, &self.grid, history)?;
+            // stage.json
+            let meta = StageFile {
+                clmtune: env!("CARGO_PKG_VERSION").into(),
+                settings: self.settings.clone(),
+                ppe: self.ppe.name.clone(),
+                ppe_test: self.ppe_test.as_ref().map(|t| t.name.clone()),
+                default_case: self.default_case.clone(),
+                units: self
+                    .variables
+                    .iter()
+                    .map(|v| (v.name.clone(), v.units.clone()))
+                    .collect(),
+            };
+            crate::files::write_json(&dir.join("stage.json"), &meta)
+        })
     }
 }
 

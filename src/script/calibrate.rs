@@ -811,13 +811,15 @@ fn check_closure(ctx: &NativeCallContext, c: &ScriptCost) -> RResult<()> {
         } else {
             "it gives NaN for the default run's PCs and scalings"
         };
-        eprintln!("warning: the cost closure's cost of the default run is NaN ({why})");
+        crate::output::eprintln(&format!(
+            "warning: the cost closure's cost of the default run is NaN ({why})"
+        ));
     }
     if j[0].is_nan() {
-        eprintln!(
+        crate::output::eprintln(&format!(
             "warning: the cost closure gives NaN for a candidate inside the box ({:?}): optimisers treat NaN as an error",
             x.row(0).to_vec()
-        );
+        ));
     }
     Ok(())
 }
@@ -1369,15 +1371,16 @@ pub mod calibrate_fns {
     #[rhai_fn(name = "save", pure, return_raw)]
     pub fn posterior_save(p: &mut ScriptPosterior, dir: &str) -> RResult<()> {
         let dir = Path::new(dir);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
-        p.summary
-            .write_csv(&dir.join("posterior.csv"), &p.parameters)
-            .map_err(err)?;
-        let samples = dir.join("posterior_samples.csv"); // issue 27
-        crate::calibrate::mcmc::write_posterior_samples(&samples, &p.chain, &p.parameters)
-            .map_err(err)?;
-        crate::files::write_json(&dir.join("posterior.json"), &p.settings).map_err(err)
+        crate::files::all_or_nothing(|| {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            p.summary
+                .write_csv(&dir.join("posterior.csv"), &p.parameters)?;
+            let samples = dir.join("posterior_samples.csv"); // issue 27
+            crate::calibrate::mcmc::write_posterior_samples(&samples, &p.chain, &p.parameters)?;
+            crate::files::write_json(&dir.join("posterior.json"), &p.settings)
+        })
+        .map_err(err)
     }
 
     /// `Posterior(64 walkers x 4000 kept steps; acceptance ...; mean [...])`.
@@ -1450,12 +1453,14 @@ pub mod calibrate_fns {
             None => "history_match".to_string(),
             Some(_) => format!("nroy_wave{}", h.previous.len() + 1),
         };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
-        history_match::table(&h.kept, &h.parameters)
-            .and_then(|t| t.write(&dir.join(format!("{stem}.csv"))))
-            .map_err(err)?;
-        crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings).map_err(err)
+        crate::files::all_or_nothing(|| {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            history_match::table(&h.kept, &h.parameters)?
+                .write(&dir.join(format!("{stem}.csv")))?;
+            crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings)
+        })
+        .map_err(err)
     }
 
     /// `HistoryMatch(1000 kept of 10000000 evaluated)`.
@@ -2017,7 +2022,7 @@ fn posterior_until_converged(
         .map(|v| v.message(&c.parameters))
         .unwrap_or_default();
     if !summary.converged {
-        eprintln!("warning: {message}");
+        crate::output::eprintln(&format!("warning: {message}"));
     }
     let settings = serde_json::json!({
         "cost": format!("{c:?}"),

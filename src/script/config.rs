@@ -334,9 +334,9 @@ pub mod config_fns {
         let mut m = Map::new();
         for (name, mean, lo, hi) in rows {
             if hi - lo > 1e-9 {
-                eprintln!(
+                crate::output::eprintln(&format!(
                     "note: {name}: its PFT groups' defaults sit at scalings {lo:.3}..{hi:.3}; the default run's scaling is given as their mean {mean:.3}"
-                );
+                ));
             }
             m.insert(name.as_str().into(), Dynamic::from_float(mean));
         }

@@ -98,51 +98,7 @@ fn known_functions() -> &'static std::collections::BTreeMap<String, Vec<String>>
     })
 }
 
-/// Edit distance with adjacent transpositions (optimal string alignment): `maen` is one
-/// edit from `mean`.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, x) in d[0].iter_mut().enumerate() {
-        *x = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-/// The known names closest to `name` (at most three, nearest first), within an edit
-/// distance that grows with the length of the name (1 up to 4 letters, 2 up to 8, else 3).
-pub fn closest_names(name: &str, candidates: &[String]) -> Vec<String> {
-    let n = name.chars().count();
-    let limit = match n {
-        0..=4 => 1,
-        5..=8 => 2,
-        _ => 3,
-    };
-    let mut scored: Vec<(usize, &String)> = candidates
-        .iter()
-        .filter(|c| c.as_str() != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .collect();
-    scored.sort();
-    scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
-}
+pub use crate::format::{closest_names, edit_distance};
 
 fn quoted_list(names: &[String]) -> String {
     let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();

@@ -195,8 +195,8 @@ pub fn engine() -> Engine {
     });
     engine.on_print(crate::output::println);
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
-        (Some(src), Some(l)) => eprintln!("{src}:{l}: {s}"),
-        _ => eprintln!("{s}"),
+        (Some(src), Some(l)) => crate::output::eprintln(&format!("{src}:{l}: {s}")),
+        _ => crate::output::eprintln(&format!("{s}")),
     });
     engine
 }
@@ -305,7 +305,7 @@ pub fn run_file(path: &Path, args: &[String]) -> anyhow::Result<()> {
     match (crate::provenance::end(failure.as_deref()), result) {
         (Some(Err(e)), Ok(())) => Err(e),
         (Some(Err(e)), Err(r)) => {
-            eprintln!("warning: {e:#}");
+            crate::output::eprintln(&format!("warning: {e:#}"));
             Err(r)
         }
         (_, r) => r,
