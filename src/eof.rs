@@ -169,6 +169,16 @@ impl Eof {
                 sub.iter().fold(0.0f64, |m, v| m.max(v.abs()))
             );
         }
+        // No spread at all, or a spread below what floats resolve at these values
+        // (FE + 1e300: every anomaly is rounding): variance fractions would be 0 / 0.
+        let largest = sub.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let spread = (&sub - &mean).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if ss == 0.0 || spread <= 1e-13 * largest {
+            bail!(
+                "the members do not differ (largest difference from their mean {spread:e} at values up to {largest:e}{}): an EOF analysis needs members that vary",
+                if spread > 0.0 { ", below what floats resolve there" } else { "" }
+            );
+        }
         let m = nalgebra::DMatrix::from_row_slice(
             nm,
             cells.len(),
@@ -970,6 +980,19 @@ mod overflow_tests {
         assert!(Eof::new(&stack.mapv(|v| v * 1e308), &area, None, Weighting::Area).is_err());
         let ok = Eof::new(&stack.mapv(|v| v * 1e100), &area, None, Weighting::Area).unwrap();
         assert!(ok.variance_fraction().iter().all(|f| f.is_finite()));
+        // issue 28, item 13: + 1e300 leaves only rounding as anomalies (fractions were NaN)
+        let e = Eof::new(&stack.mapv(|v| v + 1e300), &area, None, Weighting::Area).unwrap_err();
+        assert!(
+            e.to_string().contains("the members do not differ (largest difference from their mean 0e0 at values up to 1e300)"),
+            "{e}"
+        );
+        let same = Array3::from_elem((4, 2, 3), 2.5);
+        let e = Eof::new(&same, &area, None, Weighting::Area).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("an EOF analysis needs members that vary"),
+            "{e}"
+        );
     }
 }
 

@@ -43,8 +43,13 @@ type Identity = std::path::PathBuf;
 static INPUTS: std::sync::Mutex<Option<std::collections::HashSet<Identity>>> =
     std::sync::Mutex::new(None);
 
-/// Records that `path` was read as input in this run, so that no write replaces it.
+/// Records that `path` was read as input in this run, so that no write replaces it. A
+/// temporary file of clmtune's own (`.clmtune-*`, e.g. a params file read back to check it
+/// before its rename) is not an input and is not recorded.
 pub fn mark_input(path: &Path) {
+    if is_temporary(path) {
+        return;
+    }
     if let (Some(id), Ok(mut set)) = (identity(path), INPUTS.lock()) {
         set.get_or_insert_with(Default::default).insert(id);
     }
@@ -211,11 +216,19 @@ pub fn os_text(e: &std::io::Error) -> String {
     }
 }
 
+/// Whether `path` names one of clmtune's temporary files ([`temp_in`]'s `.clmtune-` prefix).
+pub fn is_temporary(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX))
+}
+
+const TEMP_PREFIX: &str = ".clmtune-";
+
 /// A temporary file in `dir` named `.clmtune-XXXX{suffix}`, readable by others (0644) like
 /// a file written directly, so that a rename leaves the permissions users expect.
 pub fn temp_in(dir: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     let mut b = tempfile::Builder::new();
-    b.prefix(".clmtune-").suffix(suffix);
+    b.prefix(TEMP_PREFIX).suffix(suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -391,11 +391,25 @@ fn weighted_z2(
     s
 }
 
+/// Candidates evaluated between two looks at the interrupt flag (a cost is row by row, so
+/// the batches change nothing but how soon Ctrl-C is seen).
+const INTERRUPT_BATCH: usize = 8192;
+
 impl Objective for Cost {
     fn dim(&self) -> usize {
         self.dim
     }
     fn cost(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
+        // every optimiser, history match and sampler evaluates through here: Ctrl-C in the
+        // REPL stops them at the next batch of at most INTERRUPT_BATCH candidates
+        crate::interrupt::check()?;
+        if x.nrows() > INTERRUPT_BATCH {
+            let mut out = Vec::with_capacity(x.nrows());
+            for rows in x.axis_chunks_iter(ndarray::Axis(0), INTERRUPT_BATCH) {
+                out.extend(self.cost(rows)?);
+            }
+            return Ok(Array1::from(out));
+        }
         check_batch(x, self.dim)?;
         if self.form.uses_variance() {
             return self.of_emulated(&self.emulate(x)?);

@@ -143,6 +143,7 @@ pub fn cost_filter(
             // the next `group` chunks, made and evaluated in parallel, merged in chunk order
             let last = (c + group).min(chunks);
             let eval = |c: usize| -> Result<(Array2<f64>, Array1<f64>)> {
+                crate::interrupt::check()?;
                 let x = chunk_candidates(settings.seed, c, settings.n, dim);
                 let cost = objective.cost(x.view())?;
                 Ok((x, cost))
@@ -356,6 +357,7 @@ pub fn implausibility_match(
     let mut hi = vec![f64::NEG_INFINITY; dim];
     let chunks = settings.n.div_ceil(CHUNK);
     for c in 0..chunks {
+        crate::interrupt::check()?;
         let mut x = chunk_candidates(settings.seed, c, settings.n, dim);
         for (j, (a, b)) in bounds.iter().enumerate() {
             x.column_mut(j).mapv_inplace(|u| a + u * (b - a));

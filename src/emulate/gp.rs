@@ -451,6 +451,7 @@ impl Gp {
         let mut outputs = Vec::new();
         let ys: Vec<Vec<f64>> = y.columns().into_iter().map(|c| c.to_vec()).collect();
         for (k, yk) in ys.iter().enumerate() {
+            crate::interrupt::check()?;
             let data = dataset(&xo, yk);
             let chosen = crate::guard::catching("fit_gp", || {
                 choose(settings, &data).map_err(|e| anyhow!("{e}"))

@@ -643,6 +643,9 @@ impl Network {
         let mut wait = 0usize;
         let mut t = 0u64;
         for epoch in 1..=settings.epochs {
+            if epoch % 16 == 0 {
+                crate::interrupt::check()?;
+            }
             order.shuffle(&mut rng);
             let mut sum = 0.0;
             let mut batches = 0usize;

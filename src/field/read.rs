@@ -253,6 +253,7 @@ pub fn read_files_covering(
     let mut calendar = None;
     let mut buf = Vec::new();
     for hf in files {
+        crate::interrupt::check()?;
         let f = nc::open(&hf.path).with_context(|| format!("case {case}"))?;
         let (smp, cal) =
             crate::archive::samples(&f, &hf.path).with_context(|| format!("case {case}"))?;

@@ -189,6 +189,7 @@ impl LogDensity for CostDensity<'_> {
         self.c.cost.dim()
     }
     fn log_prob(&self, x: ArrayView2<f64>) -> anyhow::Result<Array1<f64>> {
+        crate::interrupt::check()?;
         match &self.c.custom {
             None => {
                 let em = self.c.cost.emulate(x)?;
@@ -273,9 +274,10 @@ fn call_closure(
     } else {
         NdArray::new(x.into_dyn())
     };
-    let r: Dynamic = f
-        .call_within_context(ctx, (pcs, x))
-        .map_err(|e| anyhow!("the cost closure failed: {e}"))?;
+    let r: Dynamic = f.call_within_context(ctx, (pcs, x)).map_err(|e| match *e {
+        EvalAltResult::ErrorTerminated(..) => anyhow!("interrupted (Ctrl-C)"),
+        _ => anyhow!("the cost closure failed: {e}"),
+    })?;
     let a = operand(&r).map_err(|e| {
         anyhow!(
             "the cost closure must return one cost per candidate (an Array of {n}), not {}: {e}",
