@@ -68,21 +68,25 @@ pub fn case_name(
     let mut rest = pattern;
     while let Some(i) = rest.find('{') {
         out.push_str(&rest[..i]);
-        let j = rest[i..]
-            .find('}')
-            .with_context(|| format!("case pattern '{pattern}': unclosed '{{'"))?
-            + i;
+        let j = rest[i..].find('}').with_context(|| {
+            format!(
+                "case pattern '{pattern}': unclosed '{{'",
+                pattern = crate::format::printable(&pattern)
+            )
+        })? + i;
         let key = &rest[i + 1..j];
         let value = match key {
             "member" => member.map(str::to_string),
             "param" => param.map(str::to_string),
             "end" => end.map(str::to_string),
-            _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})"),
+            _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})", pattern = crate::format::printable(&pattern)),
         };
-        out.push_str(
-            &value
-                .with_context(|| format!("case pattern '{pattern}' needs a value for {{{key}}}"))?,
-        );
+        out.push_str(&value.with_context(|| {
+            format!(
+                "case pattern '{pattern}' needs a value for {{{key}}}",
+                pattern = crate::format::printable(&pattern)
+            )
+        })?);
         rest = &rest[j + 1..];
     }
     out.push_str(rest);
@@ -92,7 +96,11 @@ pub fn case_name(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     {
-        bail!("case pattern '{pattern}' gives an unusable case name '{out}'");
+        bail!(
+            "case pattern '{pattern}' gives an unusable case name '{out}'",
+            out = crate::format::printable(&out),
+            pattern = crate::format::printable(&pattern)
+        );
     }
     Ok(out)
 }

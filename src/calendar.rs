@@ -27,7 +27,10 @@ impl Calendar {
             }
             Some("noleap") | Some("365_day") => Ok(Calendar::NoLeap),
             Some(other) => {
-                bail!("calendar '{other}' is not supported (noleap, 365_day, standard, gregorian)")
+                bail!(
+                    "calendar '{other}' is not supported (noleap, 365_day, standard, gregorian)",
+                    other = crate::format::printable(&other)
+                )
             }
         }
     }
@@ -93,18 +96,30 @@ impl TimeAxis {
     /// Parses the `units` and `calendar` attributes of a time coordinate.
     pub fn parse(units: &str, calendar: Option<&str>) -> Result<TimeAxis> {
         let (unit, date) = units.split_once(" since ").with_context(|| {
-            format!("time units '{units}' are not of the form 'days since YYYY-MM-DD'")
+            format!(
+                "time units '{units}' are not of the form 'days since YYYY-MM-DD'",
+                units = crate::format::printable(&units)
+            )
         })?;
         let days_per_unit = match unit.trim().to_lowercase().as_str() {
             "days" | "day" | "d" => 1.0,
             "hours" | "hour" | "h" => 1.0 / 24.0,
             "minutes" | "minute" => 1.0 / 1440.0,
             "seconds" | "second" | "s" => 1.0 / 86400.0,
-            other => bail!("time unit '{other}' in '{units}' is not supported"),
+            other => bail!(
+                "time unit '{other}' in '{units}' is not supported",
+                other = crate::format::printable(&other),
+                units = crate::format::printable(&units)
+            ),
         };
         let d = date.trim().split(['T', ' ']).next().unwrap_or_default();
         let parts: Vec<&str> = d.split('-').collect();
-        let bad = || anyhow::anyhow!("cannot read the reference date in time units '{units}'");
+        let bad = || {
+            anyhow::anyhow!(
+                "cannot read the reference date in time units '{units}'",
+                units = crate::format::printable(&units)
+            )
+        };
         if parts.len() != 3 {
             return Err(bad());
         }

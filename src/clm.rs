@@ -156,13 +156,19 @@ pub fn parse_indices(text: &str) -> anyhow::Result<Vec<usize>> {
         let (a, b): (usize, usize) = match (a.parse(), b.parse()) {
             (Ok(a), Ok(b)) => (a, b),
             _ => {
-                anyhow::bail!("PFT indices '{text}': '{part}' is not an index or a range like 1-3")
+                anyhow::bail!(
+                    "PFT indices '{text}': '{part}' is not an index or a range like 1-3",
+                    part = crate::format::printable(&part),
+                    text = crate::format::printable(&text)
+                )
             }
         };
         if a > b || b >= NPFT {
             anyhow::bail!(
                 "PFT indices '{text}': '{part}' is outside 0-{} or reversed",
-                NPFT - 1
+                NPFT - 1,
+                part = crate::format::printable(&part),
+                text = crate::format::printable(&text)
             );
         }
         out.extend(a..=b);

@@ -363,7 +363,10 @@ pub(crate) fn explain_unknown(msg: &str) -> Option<String> {
     let close = crate::format::closest_names(key, &known);
     let hint = match close.as_slice() {
         [] => String::new(),
-        [one, ..] => format!("did you mean '{one}'? "),
+        [one, ..] => format!(
+            "did you mean '{one}'? ",
+            one = crate::format::printable(&one)
+        ),
     };
     Some(format!(
         "unknown key '{}' ({hint}known keys here: {})",
@@ -739,7 +742,7 @@ impl Config {
                                 "'{v}' is not a calibration variable (did you mean '{}'? variables: {})",
                                 nearest(v, &vars),
                                 vars.join(", ")
-                            ),
+                            , v = crate::format::printable(&v)),
                         ));
                     }
                 }
@@ -771,7 +774,7 @@ impl Config {
             k => {
                 return Err(problem(
                     "backend.kind",
-                    Some(format!("'{k}'")),
+                    Some(format!("'{k}'", k = crate::format::printable(&k))),
                     "use local, cime or none",
                 ))
             }

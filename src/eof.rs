@@ -56,7 +56,10 @@ impl std::str::FromStr for Weighting {
             "area" => Weighting::Area,
             "sqrt_area" | "sqrt(area)" => Weighting::SqrtArea,
             "none" => Weighting::None,
-            _ => bail!("unknown weighting '{s}': use area, sqrt_area or none"),
+            _ => bail!(
+                "unknown weighting '{s}': use area, sqrt_area or none",
+                s = crate::format::printable(&s)
+            ),
         })
     }
 }

@@ -80,8 +80,12 @@ pub fn closest_names(name: &str, candidates: &[String]) -> Vec<String> {
 /// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
 /// precision up, and drops trailing zeros, as Python does.
 pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
-    let bad =
-        || format!("bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"");
+    let bad = || {
+        format!(
+            "bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"",
+            spec = crate::format::printable(&spec)
+        )
+    };
     let (align_left, rest) = match spec.strip_prefix('<') {
         Some(r) => (true, r),
         None => (false, spec.strip_prefix('>').unwrap_or(spec)),

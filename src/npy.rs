@@ -337,7 +337,8 @@ fn parse_header(text: &[u8]) -> std::result::Result<(Lit, Vec<usize>), String> {
             }
             (Lit::Str(k), _) => {
                 return Err(format!(
-                    "the key '{k}' is unknown, repeated or has a value of the wrong kind"
+                    "the key '{k}' is unknown, repeated or has a value of the wrong kind",
+                    k = crate::format::printable(&k)
                 ))
             }
             _ => return Err("a key that is not text".into()),
@@ -399,7 +400,7 @@ fn parse_npy(bytes: &[u8], name: &str) -> Result<ArrayD<f64>> {
         bail!(
             "{name}: unsupported dtype '{descr}' ({}); read_npy reads numbers only (f4, f8, i1-i8, u1-u8, or an object array of numbers)",
             describe_descr(&descr)
-        );
+        , descr = crate::format::printable(&descr));
     };
     let Some(count) = element_count(&shape, num.size()) else {
         bail!(
@@ -412,7 +413,8 @@ fn parse_npy(bytes: &[u8], name: &str) -> Result<ArrayD<f64>> {
         bail!(
             "{name}: truncated: shape {} of '{descr}' needs {want} bytes of data, the file has {}",
             fmt_shape(&shape),
-            data.len()
+            data.len(),
+            descr = crate::format::printable(&descr)
         );
     }
     if data.len() > want {
@@ -420,7 +422,7 @@ fn parse_npy(bytes: &[u8], name: &str) -> Result<ArrayD<f64>> {
             "{name}: {} bytes more than shape {} of '{descr}' needs after its header (damaged, or more than one array written into it?)",
             data.len() - want,
             fmt_shape(&shape)
-        );
+        , descr = crate::format::printable(&descr));
     }
     let out: std::result::Result<ArrayD<f64>, String> = match num {
         Num::F4 => convert::<f32>(bytes, |x| x as f64),
@@ -434,7 +436,12 @@ fn parse_npy(bytes: &[u8], name: &str) -> Result<ArrayD<f64>> {
         Num::U4 => convert::<u32>(bytes, |x| x as f64),
         Num::U8 => convert::<u64>(bytes, |x| x as f64),
     };
-    out.map_err(|e| anyhow!("{name}: cannot read the '{descr}' data: {e}"))
+    out.map_err(|e| {
+        anyhow!(
+            "{name}: cannot read the '{descr}' data: {e}",
+            descr = crate::format::printable(&descr)
+        )
+    })
 }
 
 /// Reads a whole `.npy` file of element type `T` with `ndarray-npy` and converts it to a
@@ -912,19 +919,22 @@ impl<'a> Machine<'a> {
         };
         let Some((kind, size)) = numeric_scalar(descr) else {
             return Err(NotRead::NotNumber(format!(
-                "a numpy scalar of dtype '{descr}'"
+                "a numpy scalar of dtype '{descr}'",
+                descr = crate::format::printable(&descr)
             )));
         };
         let Some(raw) = self.raw_bytes(args[1]) else {
             return Err(NotRead::Damaged(format!(
-                "a numpy scalar of dtype '{descr}' whose bytes cannot be read"
+                "a numpy scalar of dtype '{descr}' whose bytes cannot be read",
+                descr = crate::format::printable(&descr)
             )));
         };
         scalar_value(kind, size, order.unwrap_or("?"), &raw).ok_or_else(|| {
             NotRead::Damaged(format!(
                 "a numpy scalar of dtype '{descr}' with {} bytes in byte order '{}'",
                 raw.len(),
-                order.unwrap_or("?")
+                order.unwrap_or("?"),
+                descr = crate::format::printable(&descr)
             ))
         })
     }
@@ -1111,7 +1121,8 @@ fn read_object_array(data: &[u8], shape: &[usize], name: &str) -> Result<ArrayD<
         Some(("O8", _)) | Some(("O4", _)) => {}
         Some((d, _)) => {
             return Err(not_array(&format!(
-                "an array of dtype '{d}' in an object-array file"
+                "an array of dtype '{d}' in an object-array file",
+                d = crate::format::printable(&d)
             )))
         }
         None => return Err(not_array("an array without a readable dtype")),

@@ -1351,7 +1351,8 @@ pub fn draw_grouped_bars<DB: DrawingBackend>(
     if let Some((name, v)) = series.iter().find(|(_, v)| v.len() != n) {
         bail!(
             "grouped bars: series '{name}' has {} values for {n} categories",
-            v.len()
+            v.len(),
+            name = crate::format::printable(&name)
         );
     }
     let (lo, hi) = range(

@@ -89,7 +89,10 @@ fn cmd_help(s: &mut Session, arg: &str) -> Result<Flow, String> {
             s.out(t.trim_end());
             Ok(Flow::Continue)
         }
-        None => Err(format!("no function, type or module named '{name}'")),
+        None => Err(format!(
+            "no function, type or module named '{name}'",
+            name = crate::format::printable(&name)
+        )),
     }
 }
 

@@ -205,7 +205,11 @@ fn nearest(name: &str, known: &[String]) -> String {
     });
     match best {
         None => "the table has no columns".into(),
-        Some(b) => format!("did you mean '{b}'? columns: {}", known.join(", ")),
+        Some(b) => format!(
+            "did you mean '{b}'? columns: {}",
+            known.join(", "),
+            b = crate::format::printable(&b)
+        ),
     }
 }
 
@@ -221,13 +225,17 @@ impl Table {
                 bail!("Table: a column needs a name");
             }
             if names.contains(&name) {
-                bail!("Table: column '{name}' is given twice");
+                bail!(
+                    "Table: column '{name}' is given twice",
+                    name = crate::format::printable(&name)
+                );
             }
             if col.len() != rows {
                 bail!(
                     "Table: column '{name}' has {} values, column '{}' has {rows}",
                     col.len(),
-                    names[0]
+                    names[0],
+                    name = crate::format::printable(&name)
                 );
             }
             names.push(name);
@@ -270,7 +278,10 @@ impl Table {
                 h.to_string()
             };
             if names.contains(&name) {
-                bail!("{file}:1: column '{name}' appears twice in the header");
+                bail!(
+                    "{file}:1: column '{name}' appears twice in the header",
+                    name = crate::format::printable(&name)
+                );
             }
             names.push(name);
         }
@@ -356,7 +367,10 @@ impl Table {
     pub fn numbers(&self, name: &str) -> Result<&[f64]> {
         match self.column(name)? {
             Column::Numbers(v) => Ok(v),
-            Column::Text(_) => bail!("Table column '{name}' holds text, not numbers"),
+            Column::Text(_) => bail!(
+                "Table column '{name}' holds text, not numbers",
+                name = crate::format::printable(&name)
+            ),
         }
     }
 
@@ -392,7 +406,8 @@ impl Table {
                     match value {
                         Value::Number(_) => "a number",
                         Value::Text(_) => "text",
-                    }
+                    },
+                    name = crate::format::printable(&name)
                 ),
             }
         }
@@ -418,7 +433,10 @@ impl Table {
         for n in names {
             let n = n.as_ref();
             if out.iter().any(|(m, _): &(String, Column)| m == n) {
-                bail!("Table.select: column '{n}' is named twice");
+                bail!(
+                    "Table.select: column '{n}' is named twice",
+                    n = crate::format::printable(&n)
+                );
             }
             out.push((n.to_string(), self.column(n)?.clone()));
         }
@@ -449,7 +467,8 @@ impl Table {
             bail!(
                 "Table.join: key '{key}' holds {} in the left table but {} in the right",
                 lcol.kind(),
-                rcol.kind()
+                rcol.kind(),
+                key = crate::format::printable(&key)
             );
         }
         let mut right: HashMap<Key, Vec<usize>> = HashMap::new();
@@ -501,7 +520,10 @@ impl Table {
         let (ic, cc) = (self.column(index)?, self.column(columns)?);
         let v = match self.column(values)? {
             Column::Numbers(v) => v,
-            Column::Text(_) => bail!("Table.pivot: values column '{values}' holds text"),
+            Column::Text(_) => bail!(
+                "Table.pivot: values column '{values}' holds text",
+                values = crate::format::printable(&values)
+            ),
         };
         let (iu, cu) = (ic.unique(), cc.unique());
         let pos = |u: &Column| -> HashMap<Key, usize> {
@@ -513,7 +535,12 @@ impl Table {
         let mut out = Array2::from_elem((iu.len(), cu.len()), f64::NAN);
         let mut first: HashMap<(usize, usize), usize> = HashMap::new();
         for (r, &x) in v.iter().enumerate() {
-            let missing = |c: &str| anyhow::anyhow!("Table.pivot: row {r}: '{c}' is missing");
+            let missing = |c: &str| {
+                anyhow::anyhow!(
+                    "Table.pivot: row {r}: '{c}' is missing",
+                    c = crate::format::printable(&c)
+                )
+            };
             let a = ic.key(r).map(|k| ipos[&k]).ok_or_else(|| missing(index))?;
             let b = cc
                 .key(r)
@@ -540,7 +567,10 @@ impl Table {
             let v = match self.column(n)? {
                 Column::Numbers(v) => v,
                 Column::Text(_) => {
-                    bail!("Table.to_array: column '{n}' holds text, not numbers")
+                    bail!(
+                        "Table.to_array: column '{n}' holds text, not numbers",
+                        n = crate::format::printable(&n)
+                    )
                 }
             };
             for (i, x) in v.iter().enumerate() {

@@ -49,7 +49,8 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
                     format!(
                         "{}: no column '{n}' (columns: {})",
                         path.display(),
-                        header.join(", ")
+                        header.join(", "),
+                        n = crate::format::printable(&n)
                     )
                 })
             })
@@ -77,7 +78,8 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
                 format!(
                     "{}:{line}: column '{}': cannot read '{f}' as a number",
                     path.display(),
-                    header[c]
+                    header[c],
+                    f = crate::format::printable(&f)
                 )
             })?;
             values.push(v);

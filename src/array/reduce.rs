@@ -281,7 +281,8 @@ impl std::str::FromStr for TieMethod {
             "ordinal" => TieMethod::Ordinal,
             _ => {
                 return Err(ArrayError::Value(format!(
-                    "unknown rank method '{s}': use average, min, max, dense or ordinal"
+                    "unknown rank method '{s}': use average, min, max, dense or ordinal",
+                    s = crate::format::printable(&s)
                 )))
             }
         })

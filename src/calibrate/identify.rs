@@ -85,7 +85,10 @@ impl Profile {
         match name {
             "at_optimum" | "fixed" => Ok(Profile::AtOptimum),
             "optimized" | "optimised" => Ok(Profile::Optimized),
-            _ => bail!("unknown profile '{name}': use \"optimized\" or \"at_optimum\""),
+            _ => bail!(
+                "unknown profile '{name}': use \"optimized\" or \"at_optimum\"",
+                name = crate::format::printable(&name)
+            ),
         }
     }
 }

@@ -488,7 +488,8 @@ pub fn parse_user_nl(text: &str, path: &Path) -> Result<UserNl> {
             bail!(
                 "{}:{lineno}: the demo model has no namelist variable '{name}'; {}",
                 path.display(),
-                crate::nc::nearest_list(&name, &known)
+                crate::nc::nearest_list(&name, &known),
+                name = crate::format::printable(&name)
             );
         }
     }

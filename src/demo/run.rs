@@ -46,9 +46,13 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
     };
     let int = |k: &str| -> Result<i64> {
         let v = get(k)?;
-        v.trim()
-            .parse()
-            .with_context(|| format!("{}: {k} = '{v}' is not a whole number", casedir.display()))
+        v.trim().parse().with_context(|| {
+            format!(
+                "{}: {k} = '{v}' is not a whole number",
+                casedir.display(),
+                v = crate::format::printable(&v)
+            )
+        })
     };
     let start = get("RUN_STARTDATE")?;
     let start_year: i64 = start
@@ -59,20 +63,23 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
         .with_context(|| {
             format!(
                 "{}: RUN_STARTDATE '{start}' is not YYYY-MM-DD",
-                casedir.display()
+                casedir.display(),
+                start = crate::format::printable(&start)
             )
         })?;
     if !start.ends_with("-01-01") {
         bail!(
             "{}: the demo model starts on January 1st; RUN_STARTDATE is '{start}'",
-            casedir.display()
+            casedir.display(),
+            start = crate::format::printable(&start)
         );
     }
     let opt = get("STOP_OPTION")?;
     if opt != "nyears" {
         bail!(
             "{}: the demo model runs whole years (STOP_OPTION = nyears), not '{opt}'",
-            casedir.display()
+            casedir.display(),
+            opt = crate::format::printable(&opt)
         );
     }
     let stop_years = int("STOP_N")?;
@@ -105,7 +112,8 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
         bail!(
             "{}: DOUT_S_ROOT = '{archive}' in env_run.xml holds a CIME variable or $ENV{{...}}, \
              which the demo model does not expand: set it to a path with ./xmlchange",
-            casedir.display()
+            casedir.display(),
+            archive = crate::format::printable(&archive)
         );
     }
     Ok(CaseSetup {
@@ -443,7 +451,8 @@ fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
                         .map(|s| s.to_string())
                         .chain(["SOILLIQ".into(), "SOILICE".into()])
                         .collect::<Vec<_>>()
-                )
+                ),
+                other = crate::format::printable(&other)
             ),
         }
     }

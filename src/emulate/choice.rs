@@ -35,7 +35,8 @@ pub fn check_emulator(name: &str) -> Result<()> {
     bail!(
         "unknown emulator '{name}' (did you mean '{}'? known: {})",
         nearest(name, &EMULATORS),
-        EMULATORS.join(", ")
+        EMULATORS.join(", "),
+        name = crate::format::printable(&name)
     )
 }
 
@@ -84,7 +85,7 @@ impl Named {
                             "'{v}' is not a calibration variable (did you mean '{}'? variables: {})",
                             nearest(v, &known),
                             known.join(", ")
-                        );
+                        , v = crate::format::printable(&v));
                     }
                 }
                 Ok(())
@@ -310,7 +311,8 @@ pub fn read(path: &Path) -> Result<Vec<Choice>> {
                 other => bail!(
                     "{}: row {}: chosen is '{other}', not true or false",
                     path.display(),
-                    i + 2
+                    i + 2,
+                    other = crate::format::printable(&other)
                 ),
             };
             Ok(Choice {

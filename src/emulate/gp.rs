@@ -88,7 +88,10 @@ impl std::str::FromStr for Kernel {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                anyhow!("unknown kernel '{s}': use squared_exponential, matern32 or matern52")
+                anyhow!(
+                    "unknown kernel '{s}': use squared_exponential, matern32 or matern52",
+                    s = crate::format::printable(&s)
+                )
             })
     }
 }
@@ -109,7 +112,10 @@ impl std::str::FromStr for Trend {
         match s {
             "constant" => Ok(Trend::Constant),
             "linear" => Ok(Trend::Linear),
-            _ => bail!("unknown trend '{s}': use constant or linear"),
+            _ => bail!(
+                "unknown trend '{s}': use constant or linear",
+                s = crate::format::printable(&s)
+            ),
         }
     }
 }

@@ -44,7 +44,10 @@ impl std::str::FromStr for Activation {
             "tanh" => Activation::Tanh,
             "sigmoid" => Activation::Sigmoid,
             "linear" => Activation::Linear,
-            _ => bail!("unknown activation '{s}': use relu, tanh, sigmoid or linear"),
+            _ => bail!(
+                "unknown activation '{s}': use relu, tanh, sigmoid or linear",
+                s = crate::format::printable(&s)
+            ),
         })
     }
 }

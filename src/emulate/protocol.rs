@@ -77,7 +77,10 @@ impl std::str::FromStr for FinalTraining {
         match s {
             "split" => Ok(FinalTraining::Split),
             "all" => Ok(FinalTraining::All),
-            _ => bail!("final = '{s}': use \"split\" or \"all\""),
+            _ => bail!(
+                "final = '{s}': use \"split\" or \"all\"",
+                s = crate::format::printable(&s)
+            ),
         }
     }
 }

@@ -321,10 +321,12 @@ fn choose(
     let (i, by) = match named {
         Some(n) => {
             choice::check_emulator(n)?;
-            let i = names
-                .iter()
-                .position(|x| x == n)
-                .with_context(|| format!("variable {variable}: no emulator '{n}' was fitted"))?;
+            let i = names.iter().position(|x| x == n).with_context(|| {
+                format!(
+                    "variable {variable}: no emulator '{n}' was fitted",
+                    n = crate::format::printable(&n)
+                )
+            })?;
             (i, "config".to_string())
         }
         None => (
@@ -498,7 +500,8 @@ impl EmulatorStage {
             bail!(
                 "no emulators of variable '{variable}' (did you mean '{}'? variables: {})",
                 choice::nearest(variable, &known),
-                known.join(", ")
+                known.join(", "),
+                variable = crate::format::printable(&variable)
             );
         }
         self.choice
@@ -523,7 +526,12 @@ impl EmulatorStage {
             .variables
             .iter()
             .find(|v| v.variable == variable)
-            .with_context(|| format!("no emulators of variable '{variable}'"))?;
+            .with_context(|| {
+                format!(
+                    "no emulators of variable '{variable}'",
+                    variable = crate::format::printable(&variable)
+                )
+            })?;
         v.emulators
             .iter()
             .find(|(n, _)| n == name)
@@ -532,7 +540,8 @@ impl EmulatorStage {
                 let names: Vec<&str> = v.emulators.iter().map(|(n, _)| n.as_str()).collect();
                 format!(
                     "no emulator '{name}' of {variable} (there are {})",
-                    names.join(", ")
+                    names.join(", "),
+                    name = crate::format::printable(&name)
                 )
             })
     }

@@ -92,7 +92,10 @@ pub fn check(s: &Settings) -> Result<()> {
             Ok(())
         }
         "local" | "none" => Ok(()),
-        k => bail!("[backend] kind = '{k}': use local, cime or none"),
+        k => bail!(
+            "[backend] kind = '{k}': use local, cime or none",
+            k = crate::format::printable(&k)
+        ),
     }
 }
 
@@ -215,7 +218,10 @@ fn datm_settings(
     });
     let align = match configured {
         Some(d) => Some(start_year(&d).with_context(|| {
-            format!("[backend] xmlchange RUN_STARTDATE = '{d}' is not YYYY-MM-DD")
+            format!(
+                "[backend] xmlchange RUN_STARTDATE = '{d}' is not YYYY-MM-DD",
+                d = crate::format::printable(&d)
+            )
         })?),
         None => run_start_year,
     };
@@ -333,12 +339,15 @@ impl Cime {
                 Ok(v) => bail!(
                     "base_case {}: CIMEROOT = '{cime}' in env_case.xml and ./xmlquery --value \
                      CIMEROOT gives '{v}': not a path clmtune can use; set ctsm_root",
-                    base.display()
+                    base.display(),
+                    cime = crate::format::printable(&cime),
+                    v = crate::format::printable(&v)
                 ),
                 Err(why) => bail!(
                     "base_case {}: CIMEROOT = '{cime}' in env_case.xml and ./xmlquery --value \
                      CIMEROOT cannot expand it ({why}); set ctsm_root, or the variable it needs",
-                    base.display()
+                    base.display(),
+                    cime = crate::format::printable(&cime)
                 ),
             }
         }
@@ -413,7 +422,11 @@ impl Backend for Cime {
                     dir,
                 )? {
                     Ok(d) => Some(start_year(&d).with_context(|| {
-                        format!("case {}: RUN_STARTDATE = '{d}' is not YYYY-MM-DD", m.case)
+                        format!(
+                            "case {}: RUN_STARTDATE = '{d}' is not YYYY-MM-DD",
+                            m.case,
+                            d = crate::format::printable(&d)
+                        )
                     })?),
                     Err(_) if run.dry_run => None,
                     Err(why) => bail!(
@@ -459,7 +472,8 @@ impl Backend for Cime {
                  history files from {} ([archive] root / case): does the config's xmlchange \
                  set DOUT_S_ROOT?",
                 m.case,
-                want.display()
+                want.display(),
+                got = crate::format::printable(&got)
             ),
             Err(_) if run.dry_run => {}
             Err(why) => bail!(

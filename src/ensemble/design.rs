@@ -199,7 +199,8 @@ impl Design {
                 format!(
                     "{}: no column '{n}' (columns: {})",
                     path.display(),
-                    header.join(", ")
+                    header.join(", "),
+                    n = crate::format::printable(&n)
                 )
             })?;
             cols.push(c);
@@ -209,7 +210,8 @@ impl Design {
                 bail!(
                     "{}: column '{h}' is not a parameter of this design ({})",
                     path.display(),
-                    names.join(", ")
+                    names.join(", "),
+                    h = crate::format::printable(&h)
                 );
             }
         }
@@ -221,7 +223,11 @@ impl Design {
             for (n, &c) in names.iter().zip(&cols) {
                 let text = rec.get(c).unwrap_or("");
                 let x: f64 = text.parse().map_err(|_| {
-                    anyhow::anyhow!("{}:{line}: {n} = '{text}' is not a number", path.display())
+                    anyhow::anyhow!(
+                        "{}:{line}: {n} = '{text}' is not a number",
+                        path.display(),
+                        text = crate::format::printable(&text)
+                    )
                 })?;
                 check_scaling(x).with_context(|| format!("{}:{line}: {n}", path.display()))?;
                 s.push(Some(x));

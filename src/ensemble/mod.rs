@@ -1059,7 +1059,10 @@ pub mod from_config {
         let (pattern, design_path) = match which {
             "ppe" => (&cfg.cases.ppe, &cfg.cases.ppe_design),
             "ppe_test" => (&cfg.cases.ppe_test, &cfg.cases.ppe_test_design),
-            w => bail!("no ensemble '{w}' in the config: use ppe or ppe_test"),
+            w => bail!(
+                "no ensemble '{w}' in the config: use ppe or ppe_test",
+                w = crate::format::printable(&w)
+            ),
         };
         let pattern = pattern.as_ref().with_context(|| {
             format!(

@@ -37,7 +37,7 @@ pub fn fortran_path(p: &Path) -> Result<String> {
             s.escape_debug()
         );
     }
-    Ok(format!("'{s}'"))
+    Ok(format!("'{s}'", s = crate::format::printable(&s)))
 }
 
 /// The lines a member adds to `user_nl_clm`.
@@ -73,7 +73,10 @@ pub fn user_nl_lines(
                 );
             }
         }
-        let quoted: Vec<String> = hist_fincl1.iter().map(|f| format!("'{f}'")).collect();
+        let quoted: Vec<String> = hist_fincl1
+            .iter()
+            .map(|f| format!("'{f}'", f = crate::format::printable(&f)))
+            .collect();
         out.push(format!("hist_fincl1 = {}", quoted.join(", ")));
     }
     Ok(out)
@@ -90,7 +93,8 @@ pub fn check_user_nl_line(line: &str) -> Result<String> {
     if let Some(c) = line.chars().find(|c| c.is_control()) {
         bail!(
             "'{shown}': holds the control character {}",
-            c.escape_debug()
+            c.escape_debug(),
+            shown = crate::format::printable(&shown)
         );
     }
     // the assignment, without a trailing comment; quotes tracked (a doubled quote inside a
@@ -108,21 +112,34 @@ pub fn check_user_nl_line(line: &str) -> Result<String> {
             }
             (None, '=') => {
                 if eq.is_some() {
-                    bail!("'{shown}': more than one '=' outside quotes (one assignment per line)");
+                    bail!(
+                        "'{shown}': more than one '=' outside quotes (one assignment per line)",
+                        shown = crate::format::printable(&shown)
+                    );
                 }
                 eq = Some(i);
             }
             (None, '&' | '/') => {
-                bail!("'{shown}': '{c}' outside quotes would open or close a namelist group")
+                bail!(
+                    "'{shown}': '{c}' outside quotes would open or close a namelist group",
+                    c = crate::format::printable(&c.to_string()),
+                    shown = crate::format::printable(&shown)
+                )
             }
             _ => {}
         }
     }
     if quote.is_some() {
-        bail!("'{shown}': the quotes are not balanced");
+        bail!(
+            "'{shown}': the quotes are not balanced",
+            shown = crate::format::printable(&shown)
+        );
     }
     let Some(eq) = eq else {
-        bail!("'{shown}': not a 'name = value' line");
+        bail!(
+            "'{shown}': not a 'name = value' line",
+            shown = crate::format::printable(&shown)
+        );
     };
     let name = line[..eq].trim();
     let value = line[eq + 1..end].trim();
@@ -137,17 +154,25 @@ pub fn check_user_nl_line(line: &str) -> Result<String> {
                     .all(|c| c.is_ascii_digit() || matches!(c, ',' | ':' | ' ' | '-'))
         });
         if !ok {
-            bail!("'{shown}': '{name}' is not a namelist name with an index like name(1)");
+            bail!(
+                "'{shown}': '{name}' is not a namelist name with an index like name(1)",
+                name = crate::format::printable(&name),
+                shown = crate::format::printable(&shown)
+            );
         }
     }
     if !is_identifier(base) {
         bail!(
             "'{shown}': '{}' is not a Fortran name (letters, digits, underscores, a letter first)",
-            base.escape_debug()
+            base.escape_debug(),
+            shown = crate::format::printable(&shown)
         );
     }
     if value.is_empty() {
-        bail!("'{shown}': no value after '='");
+        bail!(
+            "'{shown}': no value after '='",
+            shown = crate::format::printable(&shown)
+        );
     }
     Ok(base.to_lowercase())
 }
@@ -179,25 +204,29 @@ pub fn check_config_lines(lines: &[String], spec_names: &[String], own_hist: boo
         if name == "paramfile" {
             bail!(
                 "[backend] user_nl_clm line {n} '{shown}': clmtune writes each member's paramfile \
-                 (set base_paramfile in the parameter spec instead)"
+                 (set base_paramfile in the parameter spec instead)",
+                shown = crate::format::printable(&shown)
             );
         }
         if spec_names.iter().any(|s| s.to_lowercase() == name) {
             bail!(
                 "[backend] user_nl_clm line {n} '{shown}': {name} is a namelist parameter of the \
-                 spec, which clmtune sets for each member"
+                 spec, which clmtune sets for each member",
+                shown = crate::format::printable(&shown)
             );
         }
         if own_hist && name == "hist_fincl1" {
             bail!(
                 "[backend] user_nl_clm line {n} '{shown}': clmtune writes hist_fincl1 for the \
-                 fields it reads; give extra fields as hist_fincl2 or in that list"
+                 fields it reads; give extra fields as hist_fincl2 or in that list",
+                shown = crate::format::printable(&shown)
             );
         }
         if let Some((_, first)) = seen.iter().find(|(s, _)| *s == name) {
             bail!(
                 "[backend] user_nl_clm line {n} '{shown}': {name} is already set on line {first} \
-                 (CLM's build-namelist refuses a variable set twice)"
+                 (CLM's build-namelist refuses a variable set twice)",
+                shown = crate::format::printable(&shown)
             );
         }
         seen.push((name, n));

@@ -551,7 +551,10 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
     let location = match r.location.as_str() {
         "paramfile" => Location::Paramfile,
         "namelist" => Location::Namelist,
-        other => bail!("location = '{other}': use paramfile or namelist"),
+        other => bail!(
+            "location = '{other}': use paramfile or namelist",
+            other = crate::format::printable(&other)
+        ),
     };
     let finite = |key: &str, v: &[f64]| -> Result<()> {
         if let Some(x) = v.iter().find(|x| !x.is_finite()) {
@@ -643,7 +646,10 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
         None => None,
         Some("min") => Some(End::Min),
         Some("max") => Some(End::Max),
-        Some(o) => bail!("oaat_default_as = '{o}': use min or max"),
+        Some(o) => bail!(
+            "oaat_default_as = '{o}': use min or max",
+            o = crate::format::printable(&o)
+        ),
     };
     let pft_default = default
         .as_ref()

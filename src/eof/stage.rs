@@ -758,11 +758,12 @@ impl EofStage {
     /// map the RMSEs of Fig. 6 are against; the stage does not store it).
     pub fn observed_mean(&self, v: &str) -> Result<ArrayD<f64>> {
         let s = &self.settings;
-        let spec = s
-            .variables
-            .iter()
-            .find(|x| x.name == v)
-            .ok_or_else(|| anyhow::anyhow!("no calibration variable '{v}' in the EOF stage"))?;
+        let spec = s.variables.iter().find(|x| x.name == v).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no calibration variable '{v}' in the EOF stage",
+                v = crate::format::printable(&v)
+            )
+        })?;
         if let Some(p) = &self.settings.processed {
             if p.variables.get(v).is_some_and(|pv| pv.u_obs.is_some()) {
                 bail!(
@@ -835,7 +836,8 @@ impl EofStage {
                 let names: Vec<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
                 format!(
                     "the EOF stage has no variable '{name}' (it has {})",
-                    names.join(", ")
+                    names.join(", "),
+                    name = crate::format::printable(&name)
                 )
             })
     }
@@ -1069,7 +1071,9 @@ fn number(path: &Path, line: usize, col: &str, s: &str) -> Result<f64> {
     s.parse().with_context(|| {
         format!(
             "{}:{line}: column '{col}': '{s}' is not a number",
-            path.display()
+            path.display(),
+            col = crate::format::printable(&col),
+            s = crate::format::printable(&s)
         )
     })
 }
@@ -1079,7 +1083,8 @@ fn mode_index(path: &Path, line: usize, s: &str, modes: usize) -> Result<usize> 
         Ok(k) if (1..=modes).contains(&k) => Ok(k - 1),
         _ => bail!(
             "{}:{line}: mode '{s}' is not one of 1..={modes}",
-            path.display()
+            path.display(),
+            s = crate::format::printable(&s)
         ),
     }
 }
@@ -1151,7 +1156,8 @@ impl EofStage {
                 .with_context(|| {
                     format!(
                         "{}:{line}: variable '{v}' is not one of the stage's",
-                        p.display()
+                        p.display(),
+                        v = crate::format::printable(&v)
                     )
                 })
         };
@@ -1198,7 +1204,11 @@ impl EofStage {
                         .strip_prefix("obs_")
                         .and_then(|y| y.parse().ok())
                         .with_context(|| {
-                            format!("{}:{line}: unknown source '{src}'", p.display())
+                            format!(
+                                "{}:{line}: unknown source '{src}'",
+                                p.display(),
+                                src = crate::format::printable(&src)
+                            )
                         })?;
                     if !years[vi].contains(&y) {
                         years[vi].push(y);

@@ -60,7 +60,8 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>> {
                 format!(
                     "expression '{s}': bad number '{}' at column {}",
                     &s[st..i],
-                    st + 1
+                    st + 1,
+                    s = crate::format::printable(&s)
                 )
             })?;
             out.push((Tok::Num(n), st));
@@ -68,7 +69,12 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>> {
             out.push((Tok::Op(c), i));
             i += 1;
         } else {
-            bail!("expression '{s}': unexpected '{c}' at column {}", i + 1);
+            bail!(
+                "expression '{s}': unexpected '{c}' at column {}",
+                i + 1,
+                c = crate::format::printable(&c.to_string()),
+                s = crate::format::printable(&s)
+            );
         }
     }
     Ok(out)
@@ -121,7 +127,8 @@ impl Parser<'_> {
             bail!(
                 "expression '{}': expected '{c}' at column {}",
                 self.src,
-                self.col()
+                self.col(),
+                c = crate::format::printable(&c.to_string())
             )
         }
     }
@@ -213,7 +220,11 @@ pub fn parse(src: &str) -> Result<Expr> {
     }
     let e = p.expr()?;
     if p.pos < p.toks.len() {
-        bail!("expression '{src}': unexpected text at column {}", p.col());
+        bail!(
+            "expression '{src}': unexpected text at column {}",
+            p.col(),
+            src = crate::format::printable(&src)
+        );
     }
     Ok(e)
 }
@@ -287,7 +298,10 @@ impl Expr {
                 }
                 Ok(f)
             }
-            Val::N(_) => bail!("expression '{name}' uses no history variable"),
+            Val::N(_) => bail!(
+                "expression '{name}' uses no history variable",
+                name = crate::format::printable(&name)
+            ),
         }
     }
 }

@@ -87,7 +87,8 @@ impl Region {
                 let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
                 bail!(
                     "no built-in region '{name}': there are Global, {}",
-                    names.join(", ")
+                    names.join(", "),
+                    name = crate::format::printable(&name)
                 )
             }
         }

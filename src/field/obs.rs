@@ -50,7 +50,10 @@ impl Regrid {
         match s.trim().to_ascii_lowercase().as_str() {
             "bilinear" => Ok(Regrid::Bilinear),
             "conservative" => Ok(Regrid::Conservative),
-            _ => bail!("regrid = '{s}': use \"bilinear\" or \"conservative\""),
+            _ => bail!(
+                "regrid = '{s}': use \"bilinear\" or \"conservative\"",
+                s = crate::format::printable(&s)
+            ),
         }
     }
 
@@ -97,7 +100,12 @@ impl ReadOptions {
 /// A month written `YYYY-MM` (or `YYYY-MM-DD`, the day ignored), e.g. `"2000-01"`, as
 /// (year, month).
 pub fn parse_month(s: &str) -> Result<(i64, u32)> {
-    let bad = || anyhow!("'{s}' is not a month: write it as YYYY-MM, e.g. \"2000-01\"");
+    let bad = || {
+        anyhow!(
+            "'{s}' is not a month: write it as YYYY-MM, e.g. \"2000-01\"",
+            s = crate::format::printable(&s)
+        )
+    };
     let parts: Vec<&str> = s.trim().split('-').collect();
     if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
         return Err(bad());
@@ -694,10 +702,18 @@ fn coordinate_months(
     let unit = tunits.split_whitespace().next().unwrap_or("");
     if unit.eq_ignore_ascii_case("months") || unit.eq_ignore_ascii_case("month") {
         let (_, date) = tunits.split_once(" since ").ok_or_else(|| {
-            anyhow!("time units '{tunits}' are not of the form 'months since YYYY-MM-DD'")
+            anyhow!(
+                "time units '{tunits}' are not of the form 'months since YYYY-MM-DD'",
+                tunits = crate::format::printable(&tunits)
+            )
         })?;
-        let since = parse_month(date.split_whitespace().next().unwrap_or(""))
-            .with_context(|| format!("time units '{tunits}'"))?;
+        let since =
+            parse_month(date.split_whitespace().next().unwrap_or("")).with_context(|| {
+                format!(
+                    "time units '{tunits}'",
+                    tunits = crate::format::printable(&tunits)
+                )
+            })?;
         return Ok((0..times.len())
             .map(|k| {
                 let t = match &bounds {

@@ -184,9 +184,14 @@ pub fn read_numbers(path: &Path) -> Result<Vec<f64>> {
             continue; // a header
         }
         for (c, p) in cells.iter().zip(parsed) {
-            out.push(
-                p.with_context(|| format!("{}:{}: '{c}' is not a number", path.display(), i + 1))?,
-            );
+            out.push(p.with_context(|| {
+                format!(
+                    "{}:{}: '{c}' is not a number",
+                    path.display(),
+                    i + 1,
+                    c = crate::format::printable(&c)
+                )
+            })?);
         }
     }
     Ok(out)

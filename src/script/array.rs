@@ -378,7 +378,8 @@ fn ddof_axis(opts: &Map) -> RResult<(Option<i64>, f64)> {
     for k in opts.keys() {
         if k != "axis" && k != "ddof" {
             return Err(script_err(format!(
-                "unknown option '{k}': std and variance take axis and ddof"
+                "unknown option '{k}': std and variance take axis and ddof",
+                k = crate::format::printable(&k)
             )));
         }
     }
@@ -1084,7 +1085,8 @@ pub mod array_fns {
                 }
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': allclose takes rtol, atol and equal_nan"
+                        "unknown option '{k}': allclose takes rtol, atol and equal_nan",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }

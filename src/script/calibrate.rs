@@ -298,12 +298,13 @@ fn vector(m: &Map, key: &str, variable: &str) -> RResult<Array1<f64>> {
     let d = m.get(key).ok_or_else(|| {
         script_err(format!(
             "target {variable} has no '{key}' (a target is #{{observed, sigma, lambda, default_run}})"
-        ))
+        , key = crate::format::printable(&key)))
     })?;
     let a = operand(d)?;
     if a.data().ndim() != 1 {
         return Err(script_err(format!(
-            "target {variable}: '{key}' must be a 1-D Array (one value per mode)"
+            "target {variable}: '{key}' must be a 1-D Array (one value per mode)",
+            key = crate::format::printable(&key)
         )));
     }
     Ok(a.data().iter().copied().collect())
@@ -320,7 +321,8 @@ fn target_of(targets: &Map, variable: &str) -> RResult<Target> {
                     .keys()
                     .map(|k| k.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                variable = crate::format::printable(&variable)
             ))
         })?;
     Ok(Target {
@@ -415,7 +417,7 @@ fn build_cost(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use form, emulator, weights, discrepancy, variables, default_scalings"
-                )))
+                , k = crate::format::printable(&k))))
             }
         }
     }
@@ -425,7 +427,8 @@ fn build_cost(
             if !variables.contains(&w) {
                 return Err(script_err(format!(
                     "{what}: '{w}' is not a variable of this cost ({})",
-                    variables.join(", ")
+                    variables.join(", "),
+                    w = crate::format::printable(&w)
                 )));
             }
         }
@@ -463,7 +466,10 @@ fn build_cost(
                 .and_then(|d| d.clone().try_cast::<ScriptEmulator>())
                 .map(|e| (*e.0).clone())
                 .ok_or_else(|| {
-                    script_err(format!("the map of emulators has no Emulator for '{v}'"))
+                    script_err(format!(
+                        "the map of emulators has no Emulator for '{v}'",
+                        v = crate::format::printable(&v)
+                    ))
                 })?,
         };
         match &parameters {
@@ -527,7 +533,8 @@ fn scalings_of(d: &Dynamic, parameters: &[String]) -> RResult<Array1<f64>> {
             if !parameters.iter().any(|p| p == k.as_str()) {
                 return Err(script_err(format!(
                     "default_scalings: '{k}' is not a parameter of this cost; {}",
-                    crate::nc::nearest_list(k, parameters)
+                    crate::nc::nearest_list(k, parameters),
+                    k = crate::format::printable(&k)
                 )));
             }
         }
@@ -1165,7 +1172,8 @@ pub mod calibrate_fns {
             "cost" => match_by_cost(&ctx, &c, &options),
             "implausibility" => match_by_implausibility(&c, &options),
             m => Err(script_err(format!(
-                "unknown method '{m}': use \"cost\" or \"implausibility\""
+                "unknown method '{m}': use \"cost\" or \"implausibility\"",
+                m = crate::format::printable(&m)
             ))),
         }
     }
@@ -1188,7 +1196,8 @@ pub mod calibrate_fns {
                 "seed" => seed = seed_option(v)?,
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use methods, seed"
+                        "unknown option '{k}': use methods, seed",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }
@@ -1293,7 +1302,7 @@ pub mod calibrate_fns {
                 _ => {
                     return Err(script_err(format!(
                     "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius, de"
-                )))
+                , k = crate::format::printable(&k))))
                 }
             }
         }
@@ -1760,7 +1769,7 @@ fn match_by_cost(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}' for method \"cost\": use n, keep, threshold, better_than_default, limit, seed"
-                )))
+                , k = crate::format::printable(&k))))
             }
         }
     }
@@ -1850,7 +1859,7 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
                         script_err(format!(
                             "discrepancy: '{name}' is not a variable of this cost ({})",
                             variables.join(", ")
-                        ))
+                        , name = crate::format::printable(&name)))
                     })?;
                     s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
                 }
@@ -1868,7 +1877,7 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}' for method \"implausibility\": use n, cutoff, order, discrepancy, emulator_variance, previous, limit, seed"
-                )))
+                , k = crate::format::printable(&k))))
             }
         }
     }
@@ -2007,7 +2016,7 @@ fn posterior_until_converged(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius, de (or steps, with burn and thin, for a fixed number of steps)"
-                )))
+                , k = crate::format::printable(&k))))
             }
         }
     }
@@ -2085,7 +2094,7 @@ fn identifiability_of(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, min_excluded, local_iterations"
-                )))
+                , k = crate::format::printable(&k))))
             }
         }
     }

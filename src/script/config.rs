@@ -83,7 +83,8 @@ pub fn check_options(options: &Map, known: &[(String, Option<String>)]) -> Resul
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             return Err(format!(
-                "argument '{first}' is not an option: options start with -- ({usage})"
+                "argument '{first}' is not an option: options start with -- ({usage})",
+                first = crate::format::printable(&first)
             ));
         }
         match known.iter().find(|(k, _)| k == key.as_str()) {
@@ -101,7 +102,10 @@ pub fn check_options(options: &Map, known: &[(String, Option<String>)]) -> Resul
                 return Err(format!("option --{key} needs a value: --{key} {what}"));
             }
             Some((_, None)) if !value.is_bool() => {
-                return Err(format!("option --{key} takes no value, got '{value}'"));
+                return Err(format!(
+                    "option --{key} takes no value, got '{value}'",
+                    value = crate::format::printable(&value.to_string())
+                ));
             }
             Some(_) => {}
         }

@@ -120,7 +120,8 @@ fn nn_options(s: &mut NnSettings, m: &Map) -> RResult<Vec<String>> {
             },
             _ => {
                 return Err(script_err(format!(
-                    "unknown optimizer '{o}': use rmsprop, adam or sgd"
+                    "unknown optimizer '{o}': use rmsprop, adam or sgd",
+                    o = crate::format::printable(&o)
                 )))
             }
         };
@@ -138,7 +139,10 @@ fn nn_options(s: &mut NnSettings, m: &Map) -> RResult<Vec<String>> {
 fn unknown(rest: &[String], known: &str) -> RResult<()> {
     match rest.first() {
         None => Ok(()),
-        Some(k) => Err(script_err(format!("unknown option '{k}': use {known}"))),
+        Some(k) => Err(script_err(format!(
+            "unknown option '{k}': use {known}",
+            k = crate::format::printable(&k)
+        ))),
     }
 }
 
@@ -318,7 +322,12 @@ fn inflate_options(options: &Map) -> RResult<(usize, u64)> {
         match k.as_str() {
             "n" => n = usize_opt(v, "n", 100_000_000)?,
             "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
-            _ => return Err(script_err(format!("unknown option '{k}': use n, seed"))),
+            _ => {
+                return Err(script_err(format!(
+                    "unknown option '{k}': use n, seed",
+                    k = crate::format::printable(&k)
+                )))
+            }
         }
     }
     if n < 2 {
@@ -366,7 +375,8 @@ pub mod emulate_fns {
                 "degree" => s.degree = usize_opt(v, "degree", 2)?,
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use alpha, degree"
+                        "unknown option '{k}': use alpha, degree",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }
@@ -525,7 +535,7 @@ pub mod emulate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, emulator, folds, cv_resamples, {NN_KEYS}, {GP_KEYS}"
-                    )))
+                    , k = crate::format::printable(&k))))
                 }
             }
         }
@@ -673,7 +683,12 @@ pub mod emulate_fns {
             s.0.variables
                 .iter()
                 .find(|v| v.variable == variable)
-                .ok_or_else(|| script_err(format!("no emulators of variable '{variable}'")))?;
+                .ok_or_else(|| {
+                    script_err(format!(
+                        "no emulators of variable '{variable}'",
+                        variable = crate::format::printable(&variable)
+                    ))
+                })?;
         Ok(v.configs[v.chosen]
             .hidden
             .iter()
@@ -700,7 +715,8 @@ pub mod emulate_fns {
                 "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use repeats, seed"
+                        "unknown option '{k}': use repeats, seed",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }
@@ -745,7 +761,12 @@ pub mod emulate_fns {
         for (k, v) in &options {
             match k.as_str() {
                 "values" => n = usize_opt(v, "values", 10_000)?,
-                _ => return Err(script_err(format!("unknown option '{k}': use values"))),
+                _ => {
+                    return Err(script_err(format!(
+                        "unknown option '{k}': use values",
+                        k = crate::format::printable(&k)
+                    )))
+                }
             }
         }
         if n < 2 {
@@ -789,7 +810,8 @@ pub mod emulate_fns {
                 "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': use samples, seed"
+                        "unknown option '{k}': use samples, seed",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }

@@ -206,7 +206,8 @@ pub mod eof_fns {
                 }
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': eof takes weights, mask and centre"
+                        "unknown option '{k}': eof takes weights, mask and centre",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }

@@ -101,7 +101,10 @@ fn known_functions() -> &'static std::collections::BTreeMap<String, Vec<String>>
 pub use crate::format::{closest_names, edit_distance};
 
 fn quoted_list(names: &[String]) -> String {
-    let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let q: Vec<String> = names
+        .iter()
+        .map(|n| format!("'{n}'", n = crate::format::printable(&n)))
+        .collect();
     match q.len() {
         0 => String::new(),
         1 => q[0].clone(),
@@ -117,7 +120,10 @@ fn quoted_list(names: &[String]) -> String {
 pub fn function_hint(name: &str, script_fns: &[String]) -> Option<String> {
     let known = known_functions();
     if let Some((_, to, why)) = ALIASES.iter().find(|(from, _, _)| *from == name) {
-        return Some(format!("did you mean '{to}'? {why}"));
+        return Some(format!(
+            "did you mean '{to}'? {why}",
+            to = crate::format::printable(&to)
+        ));
     }
     if let Some(sigs) = known.get(name).filter(|s| !s.is_empty()) {
         let shown: Vec<&str> = sigs.iter().take(6).map(String::as_str).collect();

@@ -162,7 +162,8 @@ fn ddof_opt(opts: &Map) -> RResult<f64> {
     for k in opts.keys() {
         if k != "ddof" {
             return Err(script_err(format!(
-                "unknown option '{k}': a field's std takes ddof"
+                "unknown option '{k}': a field's std takes ddof",
+                k = crate::format::printable(&k)
             )));
         }
     }
@@ -179,7 +180,7 @@ fn named_array(name: &str, m: &Map) -> RResult<NamedArray> {
         if !["values", "dims", "coords", "units", "long_name"].contains(&k.as_str()) {
             return Err(script_err(format!(
                 "write_netcdf: {name} has an unknown key '{k}' (an array is #{{values, dims, coords, units, long_name}})"
-            )));
+            , k = crate::format::printable(&k))));
         }
     }
     let values = m
@@ -757,7 +758,8 @@ pub mod field_fns {
                 "units" => o.units = Some(text()?),
                 _ => {
                     return Err(script_err(format!(
-                        "unknown option '{k}': read_obs takes first_month, regrid and units"
+                        "unknown option '{k}': read_obs takes first_month, regrid and units",
+                        k = crate::format::printable(&k)
                     )))
                 }
             }

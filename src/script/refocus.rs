@@ -54,7 +54,10 @@ fn pcs_of(pcs: &Map, variables: &[String]) -> RResult<Vec<Array2<f64>>> {
         .iter()
         .map(|v| {
             let d = pcs.get(v.as_str()).ok_or_else(|| {
-                script_err(format!("the map of PCs has no Array for variable '{v}'"))
+                script_err(format!(
+                    "the map of PCs has no Array for variable '{v}'",
+                    v = crate::format::printable(&v)
+                ))
             })?;
             matrix(d, &format!("the PCs of {v}"))
         })
@@ -69,7 +72,10 @@ fn emulators_of(ems: &Map, variables: &[String]) -> RResult<Vec<Arc<crate::emula
                 .and_then(|d| d.clone().try_cast::<ScriptEmulator>())
                 .map(|e| e.0.clone())
                 .ok_or_else(|| {
-                    script_err(format!("the map of emulators has no Emulator for '{v}'"))
+                    script_err(format!(
+                        "the map of emulators has no Emulator for '{v}'",
+                        v = crate::format::printable(&v)
+                    ))
                 })
         })
         .collect()
@@ -367,7 +373,8 @@ pub mod refocus_fns {
         let i = rf.0.variables.iter().position(|x| x == v).ok_or_else(|| {
             script_err(format!(
                 "'{v}' is not a variable of the refocusing ({})",
-                rf.0.variables.join(", ")
+                rf.0.variables.join(", "),
+                v = crate::format::printable(&v)
             ))
         })?;
         Ok(arr(rf.0.training.pcs[i].clone()))

@@ -39,7 +39,8 @@ fn index_of(list: &[String], name: &str, what: &str) -> RResult<usize> {
     list.iter().position(|x| x == name).ok_or_else(|| {
         script_err(format!(
             "no {what} '{name}'; {}",
-            crate::nc::nearest_list(name, list)
+            crate::nc::nearest_list(name, list),
+            name = crate::format::printable(&name)
         ))
     })
 }

@@ -43,7 +43,8 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
         if a.data().ndim() != 1 {
             return Err(script_err(format!(
                 "table: column '{name}' must be a 1-D Array, not shape {:?}",
-                a.data().shape()
+                a.data().shape(),
+                name = crate::format::printable(&name)
             )));
         }
         return Ok(Column::Numbers(a.data().iter().copied().collect()));
@@ -51,7 +52,8 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
     let Some(list) = d.read_lock::<List>() else {
         return Err(script_err(format!(
             "table: column '{name}' must be an Array or a list, not {}",
-            type_name(d)
+            type_name(d),
+            name = crate::format::printable(&name)
         )));
     };
     if list.iter().any(|v| v.is_string()) {
@@ -64,7 +66,8 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
             } else {
                 return Err(script_err(format!(
                     "table: column '{name}' mixes text and other values: item {i} is {}",
-                    type_name(v)
+                    type_name(v),
+                    name = crate::format::printable(&name)
                 )));
             }
         }
@@ -75,7 +78,13 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
         if v.is_unit() {
             out.push(f64::NAN);
         } else {
-            out.push(number(v, &format!("table: column '{name}', item {i},"))?);
+            out.push(number(
+                v,
+                &format!(
+                    "table: column '{name}', item {i},",
+                    name = crate::format::printable(&name)
+                ),
+            )?);
         }
     }
     Ok(Column::Numbers(out))
@@ -223,7 +232,13 @@ pub mod table_fns {
             let value = if let Ok(s) = v.clone().into_string() {
                 Value::Text(s)
             } else {
-                Value::Number(number(v, &format!("Table.filter: the value of '{k}'"))?)
+                Value::Number(number(
+                    v,
+                    &format!(
+                        "Table.filter: the value of '{k}'",
+                        k = crate::format::printable(&k)
+                    ),
+                )?)
             };
             conds.push((k.as_str(), value));
         }

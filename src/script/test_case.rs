@@ -147,7 +147,8 @@ pub mod test_case_fns {
         for k in options.keys() {
             if !["method", "posterior"].contains(&k.as_str()) {
                 return Err(script_err(format!(
-                    "load_optimum: unknown option '{k}' (known: method, posterior)"
+                    "load_optimum: unknown option '{k}' (known: method, posterior)",
+                    k = crate::format::printable(&k)
                 )));
             }
         }
@@ -197,7 +198,13 @@ pub mod test_case_fns {
                 let m = m.to_string();
                 (0..t.len())
                     .find(|&i| methods.value(i) == Value::Text(m.clone()))
-                    .ok_or_else(|| script_err(format!("{}: no row of method '{m}'", p.display())))?
+                    .ok_or_else(|| {
+                        script_err(format!(
+                            "{}: no row of method '{m}'",
+                            p.display(),
+                            m = crate::format::printable(&m)
+                        ))
+                    })?
             }
             None => (0..t.len())
                 .filter(|&i| cost[i].is_finite())
@@ -340,7 +347,12 @@ pub mod test_case_fns {
             let get = |k: &str| -> RResult<String> {
                 m.get(k)
                     .and_then(|d| d.clone().into_string().ok())
-                    .ok_or_else(|| script_err(format!("runs[{i}] needs a text '{k}'")))
+                    .ok_or_else(|| {
+                        script_err(format!(
+                            "runs[{i}] needs a text '{k}'",
+                            k = crate::format::printable(&k)
+                        ))
+                    })
             };
             let label = get("label")?;
             list.push((label.clone(), get("case")?));
