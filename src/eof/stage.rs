@@ -88,6 +88,27 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Every problem with the observation inputs the stage will read (for a dry run, so
+    /// that a wrong file or variable is reported before the ensemble is read): each
+    /// variable's file, variable, dimensions and years (observed and sigma years).
+    pub fn check_inputs(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.processed.is_some() {
+            return problems;
+        }
+        for v in &self.variables {
+            let file = v.obs_file.as_deref().unwrap_or(&self.obs_file);
+            let first = self.obs_years.0.min(self.sigma_years.0);
+            let last = self.obs_years.1.max(self.sigma_years.1);
+            if let Err(e) =
+                crate::field::obs::check_obs(file, &v.obs, (first, last), &v.obs_options)
+            {
+                problems.push(format!("{}: {e:#}", v.name));
+            }
+        }
+        problems
+    }
+
     /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
     /// `[observations]` (sigma years default to the observed years).
     pub fn from_config(cfg: &Config) -> Result<Settings> {

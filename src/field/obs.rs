@@ -780,6 +780,39 @@ fn step_months(
     }
 }
 
+/// Checks, without reading the values, what [`read_obs_with`] will need of an observation
+/// file (for a dry run): it opens as netCDF, has lat and lon coordinates, holds `var` with
+/// dimensions (time, lat, lon), its time steps have months, and some fall in `years`.
+pub fn check_obs(path: &Path, var: &str, years: (i64, i64), opts: &ReadOptions) -> Result<()> {
+    let file = nc::open(path)?;
+    let lat_name = find_coord(&file, path, "lat")?;
+    let lon_name = find_coord(&file, path, "lon")?;
+    let v = nc::variable(&file, path, var)?;
+    let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+    if dims.len() != 3 || dims[1] != lat_name || dims[2] != lon_name {
+        bail!(
+            "{}: {var} has dimensions ({}); expected (time, {lat_name}, {lon_name})",
+            path.display(),
+            dims.join(", ")
+        );
+    }
+    let nt = v.dimensions()[0].len();
+    let months = step_months(&file, path, var, &dims[0], nt, opts.first_month)?;
+    if !months.iter().any(|m| m.0 >= years.0 && m.0 <= years.1) {
+        let span = match (months.first(), months.last()) {
+            (Some(a), Some(b)) => format!("{:04}-{:02} to {:04}-{:02}", a.0, a.1, b.0, b.1),
+            _ => "no time steps".into(),
+        };
+        bail!(
+            "{}: {var} has no month in the years {}-{} (it holds {span})",
+            path.display(),
+            years.0,
+            years.1
+        );
+    }
+    Ok(())
+}
+
 /// An observation variable regridded bilinearly onto a model grid: the months of `years`
 /// (all if `None`), dims (time, then the grid's), with the model grid's area and land
 /// fraction for means. [`read_obs_with`] with the default [`ReadOptions`].
