@@ -232,3 +232,80 @@ fn a_backslash_in_a_folder_or_file_name_reads_and_writes() {
         assert_eq!(clmtune::nc::read_f64(&f, &p, "v").unwrap(), [1.0, 2.0, 3.0]);
     }
 }
+
+/// The cost of the damage check on reading many good files (run by hand:
+/// `cargo test --release --test netcdf_robust -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_the_check_on_many_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 400;
+    let mut paths = Vec::new();
+    for (fmt, tag) in [
+        (clmtune::nc::Format::Netcdf4, "nc4"),
+        (clmtune::nc::Format::Offset64, "classic"),
+    ] {
+        for i in 0..n {
+            let p = dir.path().join(format!("{tag}{i}.nc"));
+            let mut w = clmtune::nc::Writer::new(fmt);
+            w.dim("time", 1).dim("lat", 46).dim("lon", 72);
+            for v in ["GPP", "FSH", "EFLX_LH_TOT", "TSA", "QVEGT"] {
+                w.var(v, &["time", "lat", "lon"], vec![1.0f32; 46 * 72])
+                    .attr("units", "1")
+                    .fill_and_missing(1e36);
+            }
+            w.save(&p).unwrap();
+            paths.push((tag, p));
+        }
+    }
+    let read = |p: &Path| {
+        let f = clmtune::nc::open(p).unwrap();
+        for v in ["GPP", "FSH", "EFLX_LH_TOT", "TSA", "QVEGT"] {
+            clmtune::nc::read_f64(&f, p, v).unwrap();
+        }
+    };
+    for tag in ["nc4", "classic"] {
+        let ps: Vec<&Path> = paths
+            .iter()
+            .filter(|x| x.0 == tag)
+            .map(|x| x.1.as_path())
+            .collect();
+        // unchecked: the library alone (netcdf::open)
+        let t0 = std::time::Instant::now();
+        for p in &ps {
+            let f = netcdf::open(p).unwrap();
+            for v in ["GPP", "FSH", "EFLX_LH_TOT", "TSA", "QVEGT"] {
+                let _: Vec<f64> = f.variable(v).unwrap().get_values(..).unwrap();
+            }
+        }
+        let bare = t0.elapsed().as_secs_f64();
+        let t0 = std::time::Instant::now();
+        clmtune::nc::check_files(&ps).unwrap();
+        let batch = t0.elapsed().as_secs_f64();
+        let t0 = std::time::Instant::now();
+        for p in &ps {
+            read(p);
+        }
+        let cached = t0.elapsed().as_secs_f64();
+        eprintln!(
+            "{tag}: {n} files read bare {bare:.3} s; check of all in one child {batch:.3} s; \
+             read through nc::open with verdicts known {cached:.3} s"
+        );
+    }
+    // one child per file (nc::open of files never checked)
+    let copies: Vec<PathBuf> = (0..100)
+        .map(|i| {
+            let q = dir.path().join(format!("copy{i}.nc"));
+            std::fs::copy(dir.path().join("nc40.nc"), &q).unwrap();
+            q
+        })
+        .collect();
+    let t0 = std::time::Instant::now();
+    for q in &copies {
+        read(q);
+    }
+    eprintln!(
+        "nc4: 100 files each checked by its own child and read: {:.3} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
