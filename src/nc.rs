@@ -4,17 +4,27 @@
 
 use anyhow::{bail, Context, Result};
 use netcdf::AttributeValue;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub use crate::calendar::{days_from_civil, Calendar, TimeAxis, DAYS_IN_MONTH, MONTH_START};
 
 /// Opens a netCDF file for reading; a missing, truncated or non-netCDF file is an error
-/// naming it.
+/// naming it, and so is a damaged netCDF-4 (HDF5) file, found by [`check_files`] before the
+/// library reads it in this process.
 pub fn open(path: &Path) -> Result<netcdf::File> {
     crate::files::check_input(path, "netCDF file")?;
+    check_files(&[path])?;
+    if let Some(why) = damage(path) {
+        bail!(
+            "{}: not a readable netCDF file (damaged: {why})",
+            path.display()
+        );
+    }
+    let lp = library_path(path)?;
     // the library's own text ("netcdf error(7): Argument list too long" for a truncated
     // file) says nothing to a user: the sentence names the file and the likely causes
-    let f = netcdf::open(path).map_err(|_| {
+    let f = netcdf::open(&lp.path).map_err(|_| {
         anyhow::anyhow!(
             "{}: not a readable netCDF file (truncated, damaged or another format)",
             path.display()
@@ -22,6 +32,361 @@ pub fn open(path: &Path) -> Result<netcdf::File> {
     })?;
     crate::files::mark_input(path);
     Ok(f)
+}
+
+// ---- paths the library would rewrite --------------------------------------------------
+
+/// Whether netCDF-C (4.9) rewrites the text of `path` before HDF5 opens it (`NCpathcvt`):
+/// it reads a backslash as a Windows folder separator (`bs\dir/x.nc` becomes `bs/dir/x.nc`,
+/// which does not exist, reported as "Permission denied") and a leading `c:` as a drive
+/// (`c:/x.nc` becomes `/c/x.nc`). Classic files are not affected, netCDF-4 ones are.
+pub fn rewritten_by_library(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let b = path.as_os_str().as_bytes();
+    b.contains(&b'\\') || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
+}
+
+/// The path the library is given for a file, and the open handle that path goes through,
+/// kept open while the library opens it.
+struct LibraryPath {
+    path: std::path::PathBuf,
+    _handle: Option<std::fs::File>,
+}
+
+/// `/proc/self/fd/N` of `file`, an open handle of `path` (a path without the characters
+/// the library rewrites, naming the same file); an error naming `path` where the system
+/// has no `/proc/self/fd`.
+fn fd_path(file: &std::fs::File, path: &Path) -> Result<std::path::PathBuf> {
+    use std::os::fd::AsRawFd;
+    let p = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    if !p.exists() {
+        bail!(
+            "{}: netCDF cannot use this path: the library reads a backslash as a folder \
+             separator (and a leading 'c:' as a drive), and this system has no /proc/self/fd \
+             to pass the file another way; rename the folder or file",
+            path.display()
+        );
+    }
+    Ok(p)
+}
+
+/// The path to give the library for reading `path`: itself, or where the library would
+/// rewrite it, `/proc/self/fd/N` of an open handle.
+fn library_path(path: &Path) -> Result<LibraryPath> {
+    if !rewritten_by_library(path) {
+        return Ok(LibraryPath {
+            path: path.to_path_buf(),
+            _handle: None,
+        });
+    }
+    let f = std::fs::File::open(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot open: {}",
+            path.display(),
+            crate::files::os_text(&e)
+        )
+    })?;
+    Ok(LibraryPath {
+        path: fd_path(&f, path)?,
+        _handle: Some(f),
+    })
+}
+
+// ---- damaged netCDF-4 files -----------------------------------------------------------
+//
+// libhdf5 1.10.8 trusts the lengths it reads from a file: a damaged length in the global
+// heap that holds a variable's DIMENSION_LIST (read by netCDF-C the first time the variable
+// is inquired: nc_inq_var -> nc4_get_var_meta -> H5DSget_num_scales -> H5Aread ->
+// H5HG_read) makes it copy past its buffer and crash the process (SIGSEGV). No check of
+// ours can tell such a file from a good one short of parsing HDF5, so a netCDF-4 file is
+// first opened and described (dimensions, attributes, every variable and its attributes)
+// in a forked child; a crash there marks the file damaged and the file is never opened in
+// this process. Verdicts are kept per file (device, inode, size, modification and change
+// times), so each file is checked once per process; classic netCDF files (CDF magic) are
+// not checked.
+
+/// What the check found for a file: `None` sound (or not openable, which `open` reports
+/// itself), `Some(why)` damaged.
+type Verdict = Option<String>;
+
+/// A file's identity for the verdict cache: device, inode, size, modification and change
+/// times (a rewritten file is checked again).
+#[derive(Hash, PartialEq, Eq, Clone, Debug)]
+struct FileKey(u64, u64, u64, i64, i64, i64, i64);
+
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(FileKey(
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
+}
+
+static VERDICTS: std::sync::LazyLock<std::sync::Mutex<HashMap<FileKey, Verdict>>> =
+    std::sync::LazyLock::new(Default::default);
+
+thread_local! {
+    static CHILDREN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many child processes [`check_files`] has started on this thread (for tests and
+/// measurements).
+pub fn check_children() -> usize {
+    CHILDREN.with(|c| c.get())
+}
+
+fn verdicts() -> std::sync::MutexGuard<'static, HashMap<FileKey, Verdict>> {
+    VERDICTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why the file at `path` is damaged, if [`check_files`] found it so.
+fn damage(path: &Path) -> Option<String> {
+    let key = file_key(path)?;
+    verdicts().get(&key).cloned().flatten()
+}
+
+/// Whether `path` is a file the check looks at: anything but a classic netCDF file (magic
+/// `CDF` and version 1, 2 or 5), which HDF5 does not read. A file that cannot be read is not
+/// checked (opening it reports why).
+fn needs_check(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    match f.read_exact(&mut magic) {
+        Ok(()) => !(magic[..3] == *b"CDF" && matches!(magic[3], 1 | 2 | 5)),
+        Err(_) => false,
+    }
+}
+
+/// Checks netCDF-4 (HDF5) files for damage that would crash the HDF5 library, in forked
+/// child processes (one for the whole list, another after a file that crashed one), and
+/// records the verdicts that [`open`] consults. Files checked before (same device, inode,
+/// size and times) and classic netCDF files are skipped, so reading thousands of classic
+/// history files costs one 4-byte read each and netCDF-4 ones one child per call. An
+/// error only if the check itself cannot run (no process can be started) or is interrupted.
+pub fn check_files(paths: &[&Path]) -> Result<()> {
+    let mut todo: Vec<(&Path, FileKey)> = Vec::new();
+    {
+        let known = verdicts();
+        for &p in paths {
+            if let Some(k) = file_key(p) {
+                if !known.contains_key(&k) && !todo.iter().any(|t| t.1 == k) {
+                    todo.push((p, k));
+                }
+            }
+        }
+    }
+    todo.retain(|(p, _)| needs_check(p));
+    let mut rest = &todo[..];
+    while !rest.is_empty() {
+        let list: Vec<&Path> = rest.iter().map(|t| t.0).collect();
+        let (found, crash) = child::probe_all(&list)?;
+        let mut known = verdicts();
+        for ((_, k), v) in rest.iter().zip(&found) {
+            known.insert(k.clone(), v.clone());
+        }
+        match crash {
+            None => break,
+            Some(why) => {
+                let Some((_, k)) = rest.get(found.len()) else {
+                    break;
+                };
+                known.insert(k.clone(), Some(why));
+                rest = &rest[found.len() + 1..];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The forked child of [`check_files`] and the parent's side of its pipe.
+mod child {
+    use anyhow::{bail, Result};
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::path::Path;
+
+    /// Describes `path` as a reader of this program may: dimensions, global attributes,
+    /// each variable's name, type, dimensions and attributes. `Ok` also when the file does
+    /// not open (the caller's own open says why); `Err(why)` when the library fails or
+    /// panics on a file it opened.
+    fn probe(path: &Path) -> std::result::Result<(), String> {
+        let Ok(lp) = super::library_path(path) else {
+            return Ok(());
+        };
+        let Ok(f) = netcdf::open(&lp.path) else {
+            return Ok(());
+        };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for d in f.dimensions() {
+                let _ = (d.name(), d.len(), d.is_unlimited());
+            }
+            for a in f.attributes() {
+                let _ = (a.name(), a.value());
+            }
+            for v in f.variables() {
+                let _ = (v.name(), v.vartype(), v.len());
+                for d in v.dimensions() {
+                    let _ = (d.name(), d.len());
+                }
+                for a in v.attributes() {
+                    let _ = (a.name(), a.value());
+                }
+            }
+        }));
+        r.map_err(|e| {
+            let text = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            format!("the netCDF library fails describing it: {text}")
+        })
+    }
+
+    /// Runs [`probe`] on each path in a forked child: the verdicts of the files it finished,
+    /// in order, and, if it crashed, why (the file after the last verdict crashed it).
+    pub(super) fn probe_all(paths: &[&Path]) -> Result<(Vec<super::Verdict>, Option<String>)> {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2 fills two descriptors, owned below
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            bail!(
+                "cannot check netCDF-4 files: {}",
+                crate::files::os_text(&std::io::Error::last_os_error())
+            );
+        }
+        // SAFETY: fresh descriptors from pipe2, owned once each
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // no other thread is inside the netCDF or HDF5 library while the process forks (the
+        // child would inherit its half-changed state): hold the lock every call of the
+        // netcdf crate takes; it is reentrant, so the child's calls take it again
+        let guard = netcdf_sys::libnetcdf_lock.lock();
+        // SAFETY: the child only describes files with the netcdf crate (its lock held),
+        // writes to the pipe and leaves with _exit, running no destructor or exit handler
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            std::mem::forget(guard);
+            drop(rd);
+            std::panic::set_hook(Box::new(|_| {}));
+            // the library's complaints about the damage are the parent's to report
+            // SAFETY: plain descriptor calls on the child's own table
+            unsafe {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+                if null >= 0 {
+                    libc::dup2(null, 1);
+                    libc::dup2(null, 2);
+                }
+            }
+            let mut out = std::fs::File::from(wr);
+            for p in paths {
+                let line = match probe(p) {
+                    Ok(()) => "ok\n".to_string(),
+                    Err(why) => format!("damaged {}\n", why.replace(['\n', '\r'], " ")),
+                };
+                if out.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            // SAFETY: ends the child at once, as a forked child of a threaded process must
+            unsafe { libc::_exit(0) };
+        }
+        drop(guard);
+        drop(wr);
+        if pid < 0 {
+            bail!(
+                "cannot check netCDF-4 files: cannot start a process: {}",
+                crate::files::os_text(&std::io::Error::last_os_error())
+            );
+        }
+        super::CHILDREN.with(|c| c.set(c.get() + 1));
+        let text = read_all(&rd, pid);
+        let mut status = 0;
+        // SAFETY: waits for our own child
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        // complete lines only (a killed child may have written part of one)
+        let done = text.rfind('\n').map_or("", |i| &text[..i]);
+        let found: Vec<super::Verdict> = done
+            .lines()
+            .map(|l| l.strip_prefix("damaged ").map(str::to_string))
+            .collect();
+        if crate::interrupt::requested() {
+            crate::interrupt::check()?;
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            let name = match sig {
+                libc::SIGSEGV => "SIGSEGV",
+                libc::SIGBUS => "SIGBUS",
+                libc::SIGABRT => "SIGABRT",
+                libc::SIGFPE => "SIGFPE",
+                libc::SIGILL => "SIGILL",
+                _ => bail!("the check of netCDF-4 files was stopped (signal {sig})"),
+            };
+            return Ok((
+                found,
+                Some(format!(
+                    "the HDF5 library crashes reading its metadata ({name})"
+                )),
+            ));
+        }
+        if found.len() < paths.len() {
+            return Ok((found, Some("the check of it ended early".to_string())));
+        }
+        Ok((found, None))
+    }
+
+    /// Everything the child writes, until it closes the pipe (ends) or Ctrl-C is pressed
+    /// (the child is then killed). No time limit: describing a good file of 40,000
+    /// variables takes the library minutes.
+    fn read_all(rd: &OwnedFd, pid: libc::pid_t) -> String {
+        use std::os::fd::AsRawFd;
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let mut pfd = libc::pollfd {
+                fd: rd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd
+            let n = unsafe { libc::poll(&mut pfd, 1, 200) };
+            if n == 0 {
+                if crate::interrupt::requested() {
+                    // SAFETY: our own child
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    break;
+                }
+                continue;
+            }
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            // SAFETY: reads into a buffer of its length
+            let got = unsafe { libc::read(rd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if got < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            if got == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..got as usize]);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
 }
 
 /// An attribute as text (numbers are formatted), if present.
@@ -537,28 +902,42 @@ impl Writer {
     ) -> Result<()> {
         self.check(path)?;
         let tmp = crate::files::temp_beside(path, ".nc.tmp")?;
-        self.write_to(tmp.path(), later)
+        // the library rewrites some paths (see [`rewritten_by_library`]): such a temporary
+        // file is created through /proc/self/fd/N of its open handle
+        let lib_path = if rewritten_by_library(tmp.path()) {
+            fd_path(tmp.as_file(), path)?
+        } else {
+            tmp.path().to_path_buf()
+        };
+        self.write_to(&lib_path, later)
             .with_context(|| format!("cannot write {}", path.display()))?;
         crate::files::persist(tmp, path)?;
         Ok(())
     }
 
-    /// The length of each dimension of `v` (an unlimited one from the number of values).
-    fn extents(&self, v: &Var) -> Result<Vec<usize>> {
+    /// The dimensions by name (looked up once per variable: a file may have as many
+    /// dimensions as variables).
+    fn dim_map(&self) -> HashMap<&str, Option<usize>> {
+        self.dims.iter().map(|(n, l)| (n.as_str(), *l)).collect()
+    }
+
+    /// The length of each dimension of `v` (an unlimited one from the number of values);
+    /// `dims` is [`Writer::dim_map`].
+    fn extents(&self, v: &Var, dims: &HashMap<&str, Option<usize>>) -> Result<Vec<usize>> {
         let mut fixed = 1usize;
         let mut open = None;
         let mut lens = Vec::new();
         for (k, d) in v.dims.iter().enumerate() {
-            match self.dims.iter().find(|x| &x.0 == d) {
+            match dims.get(d.as_str()) {
                 None => bail!(
                     "variable {} is on dimension {d}, which is not defined",
                     v.name
                 ),
-                Some((_, Some(n))) => {
+                Some(Some(n)) => {
                     fixed *= n;
                     lens.push(*n);
                 }
-                Some((_, None)) => {
+                Some(None) => {
                     open = Some(k);
                     lens.push(0);
                 }
@@ -602,12 +981,14 @@ impl Writer {
         for (name, what) in names {
             check_name(name, what).with_context(ctx)?;
         }
-        for (i, v) in self.vars.iter().enumerate() {
-            if self.vars[..i].iter().any(|w| w.name == v.name) {
+        let dims = self.dim_map();
+        let mut seen = std::collections::HashSet::with_capacity(self.vars.len());
+        for v in &self.vars {
+            if !seen.insert(v.name.as_str()) {
                 return Err(anyhow::anyhow!("variable {} is defined twice", v.name))
                     .with_context(ctx);
             }
-            self.extents(v).with_context(ctx)?;
+            self.extents(v, &dims).with_context(ctx)?;
             if matches!(v.values, Values::Text(_)) && v.dims.len() != 1 {
                 return Err(anyhow::anyhow!(
                     "variable {} holds strings: it must have one dimension",
@@ -695,8 +1076,9 @@ impl Writer {
             }
         }
         f.enddef()?;
+        let dims = self.dim_map();
         for v in &self.vars {
-            let lens = self.extents(v)?;
+            let lens = self.extents(v, &dims)?;
             let ext: Vec<std::ops::Range<usize>> = lens.iter().map(|&n| 0..n).collect();
             let ext = ext.as_slice();
             let mut var = f

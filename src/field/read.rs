@@ -252,6 +252,10 @@ pub fn read_files_covering(
     let mut single: Vec<Option<f64>> = vec![None; nt];
     let mut calendar = None;
     let mut buf = Vec::new();
+    // netCDF-4 files are checked for damage in one child process for the whole case, not
+    // one per file (classic files are not checked); `nc::open` then finds the verdicts
+    let paths: Vec<&std::path::Path> = files.iter().map(|f| f.path.as_path()).collect();
+    nc::check_files(&paths).with_context(|| format!("case {case}"))?;
     for hf in files {
         crate::interrupt::check()?;
         let f = nc::open(&hf.path).with_context(|| format!("case {case}"))?;
