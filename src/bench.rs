@@ -23,13 +23,15 @@ pub struct Bench {
     pub setup: fn() -> anyhow::Result<Body>,
     /// Long benchmarks (a minute) run once, without a warm-up.
     pub once: bool,
-    /// The same work in Python on the same data, as recorded on the development machine.
+    /// The same work in Python on the same data, as recorded on the development machine
+    /// (when and at what load: [`python_recorded`]; `--python PY` measures it in the run).
     pub python: Python,
 }
 
-/// The Python counterpart of a benchmark: the figure measured with
+/// The Python counterpart of a benchmark: the figure recorded with
 /// `python3 docs/bench/python_bench.py NAME` (median of 5 after a warm-up, unless `how` says
-/// otherwise) and how it does the work.
+/// otherwise; when, at what load and beside which clmtune figure: [`python_recorded`]) and
+/// how it does the work.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Python {
     /// Median seconds measured; `None` where there is no Python counterpart.
@@ -47,7 +49,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load,
         once: false,
         python: Python {
-            seconds: Some(18.1),
+            seconds: Some(18.9),
             how: "netCDF4, a Dataset per file (6000 files)",
         },
     },
@@ -58,7 +60,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_yearly,
         once: false,
         python: Python {
-            seconds: Some(1.415),
+            seconds: Some(2.32),
             how: "netCDF4, a Dataset per 12-month file (500 files), each variable read whole",
         },
     },
@@ -69,7 +71,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_lndgrid,
         once: false,
         python: Python {
-            seconds: Some(1.003),
+            seconds: Some(1.76),
             how: "netCDF4, a Dataset per 12-month lndgrid file (500 files), each variable read whole",
         },
     },
@@ -80,7 +82,7 @@ pub const BENCHES: &[Bench] = &[
         setup: obs_regrid,
         once: false,
         python: Python {
-            seconds: Some(5.6),
+            seconds: Some(2.23),
             how: "netCDF4 + scipy RegularGridInterpolator",
         },
     },
@@ -91,7 +93,7 @@ pub const BENCHES: &[Bench] = &[
         setup: eof_stage,
         once: false,
         python: Python {
-            seconds: Some(36.4),
+            seconds: Some(25.8),
             how: "netCDF4, RegularGridInterpolator, numpy SVD as eofs",
         },
     },
@@ -102,7 +104,7 @@ pub const BENCHES: &[Bench] = &[
         setup: map_png,
         once: false,
         python: Python {
-            seconds: Some(0.304),
+            seconds: Some(0.302),
             how: "matplotlib pcolormesh, contour, colorbar, savefig",
         },
     },
@@ -168,7 +170,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ridge_fit,
         once: false,
         python: Python {
-            seconds: Some(0.00593),
+            seconds: Some(0.0044),
             how: "scikit-learn PolynomialFeatures + Ridge, no variances",
         },
     },
@@ -179,7 +181,7 @@ pub const BENCHES: &[Bench] = &[
         setup: gp_fit,
         once: false,
         python: Python {
-            seconds: Some(235.0),
+            seconds: Some(88.2),
             how: "scikit-learn GaussianProcessRegressor, 9 fits x 5 starts",
         },
     },
@@ -201,7 +203,7 @@ pub const BENCHES: &[Bench] = &[
         setup: history_match_10m,
         once: false,
         python: Python {
-            seconds: Some(104.0),
+            seconds: Some(49.3),
             how: "numpy networks, 2^20-row chunks, argpartition",
         },
     },
@@ -223,7 +225,7 @@ pub const BENCHES: &[Bench] = &[
         setup: de_rosenbrock6,
         once: false,
         python: Python {
-            seconds: Some(1.5),
+            seconds: Some(2.30),
             how: "scipy differential_evolution, vectorized",
         },
     },
@@ -234,7 +236,7 @@ pub const BENCHES: &[Bench] = &[
         setup: mcmc_gaussian6,
         once: false,
         python: Python {
-            seconds: Some(12.5),
+            seconds: Some(24.3),
             how: "emcee, vectorize=True",
         },
     },
@@ -245,7 +247,7 @@ pub const BENCHES: &[Bench] = &[
         setup: de_eq6_networks,
         once: false,
         python: Python {
-            seconds: Some(3.22),
+            seconds: Some(2.79),
             how: "scipy differential_evolution, numpy networks",
         },
     },
@@ -256,7 +258,7 @@ pub const BENCHES: &[Bench] = &[
         setup: mcmc_networks,
         once: false,
         python: Python {
-            seconds: Some(36.2),
+            seconds: Some(37.5),
             how: "emcee, vectorize=True, numpy networks",
         },
     },
@@ -1028,17 +1030,25 @@ pub struct Timing {
 /// When and at what load the recorded Python figure of row `name` was measured: the
 /// `python.seconds` of the rows in [`BENCHES`] and `crate::script::BENCHES`.
 pub fn python_recorded(name: &str) -> &'static str {
+    // measured with `clmtune bench --python /work/pybench/bin/python` (see README), beside
+    // the clmtune median quoted
     match name {
-        "ensemble_load_yearly" | "ensemble_load_lndgrid" => "6 Dec 2026, load 3.2",
-        "gp_fit" | "eof_stage" | "history_match_10m" | "ridge_fit" | "obs_regrid" => {
-            RECORDED_SIDE_BY_SIDE
-        }
+        "obs_regrid" => "6 Dec 2026 beside clmtune's 937 ms, load 6.1-6.5",
+        "eof_stage" => "6 Dec 2026 beside clmtune's 2.80 s, load 6.5-7.4",
+        "ridge_fit" => "6 Dec 2026 beside clmtune's 220 us, load 7.4",
+        "gp_fit" => "6 Dec 2026 beside clmtune's 3.21 s, load 7.4-7.6",
+        "ensemble_load" => "6 Dec 2026 beside clmtune's 2.57 s, load 6.8-8.3",
+        "ensemble_load_yearly" => "6 Dec 2026 beside clmtune's 1.41 s, load 8.3-8.5",
+        "ensemble_load_lndgrid" => "6 Dec 2026 beside clmtune's 732 ms, load 8.4-8.5",
+        "map_png" => "6 Dec 2026 beside clmtune's 6.7 ms, load 8.4",
+        "de_rosenbrock6" => "6 Dec 2026 beside clmtune's 22.2 ms, load 8.4",
+        "mcmc_gaussian6" => "6 Dec 2026 beside clmtune's 2.90 s, load 7.5-8.4",
+        "de_eq6_networks" => "6 Dec 2026 beside clmtune's 92.8 ms, load 7.5-7.8",
+        "mcmc_networks" => "6 Dec 2026 beside clmtune's 3.60 s, load 7.5-8.1",
+        "history_match_10m" => "6 Dec 2026 beside clmtune's 11.1 s, load 5.1-7.8, 3 runs",
         _ => "1-2 Dec 2026, load 7-13, apart from clmtune's run",
     }
 }
-
-/// Where the figures re-measured side by side with `--python` come from.
-const RECORDED_SIDE_BY_SIDE: &str = "6 Dec 2026 beside clmtune (--python), load 2-3";
 
 /// One Python counterpart measured by `docs/bench/python_bench.py --emit-json`: timed inside
 /// the Python process with `time.perf_counter` (interpreter start-up, imports and the row's
@@ -1086,7 +1096,10 @@ pub fn parse_python_output(
     });
     if let Some(v) = line {
         if let Some(e) = v.get("error") {
-            let e = e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string());
+            let e = e
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string());
             return Err(format!("python: {}", crate::format::printable(&e)));
         }
         let m: PyMeasured = serde_json::from_value(v)
@@ -1111,7 +1124,10 @@ pub fn parse_python_output(
     };
     // a failure before the row ran (e.g. `import numpy` at the top of the script)
     for l in stderr.lines().rev() {
-        if let Some(rest) = l.trim().strip_prefix("ModuleNotFoundError: No module named ") {
+        if let Some(rest) = l
+            .trim()
+            .strip_prefix("ModuleNotFoundError: No module named ")
+        {
             let name = rest.trim().trim_matches(|c| c == '\'' || c == '"');
             return Err(format!(
                 "python: no module named {}",
@@ -1120,10 +1136,7 @@ pub fn parse_python_output(
         }
     }
     match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-        Some(l) => Err(format!(
-            "python: {} ({exit})",
-            crate::format::printable(l)
-        )),
+        Some(l) => Err(format!("python: {} ({exit})", crate::format::printable(l))),
         None => Err(format!("python: no result for {row} ({exit})")),
     }
 }
@@ -1176,7 +1189,10 @@ impl PythonSide {
         std::fs::create_dir_all(cache)
             .with_context(|| format!("cannot make {}", crate::format::quote_path(cache)))?;
         let script = cache.join("python_bench.py");
-        crate::files::atomic_write(&script, |w| Ok(w.write_all(PYTHON_BENCH_SCRIPT.as_bytes())?))?;
+        crate::files::atomic_write(
+            &script,
+            |w| Ok(w.write_all(PYTHON_BENCH_SCRIPT.as_bytes())?),
+        )?;
         let versions = match std::process::Command::new(interpreter)
             .arg("-c")
             .arg(VERSIONS_SNIPPET)
@@ -1677,7 +1693,7 @@ mod tests {
     fn table_puts_the_python_figure_beside_each_row() {
         let t = super::table(
             &[
-                row("ensemble_load", 0.95, Some(9.3), "netCDF4 loop"),
+                row("sensitivity_stage", 0.95, Some(9.3), "netCDF4 loop"),
                 row("demo_member", 1.5, None, "no Python counterpart: own model"),
             ],
             false,
@@ -1702,7 +1718,7 @@ mod tests {
         assert!(!lines[2].contains("recorded"), "{}", lines[2]);
         // the columns line up: "what" starts at the same place in every line
         let at = lines[0].find("what").unwrap();
-        assert_eq!(lines[1].find("what ensemble_load"), Some(at), "{t}");
+        assert_eq!(lines[1].find("what sensitivity_stage"), Some(at), "{t}");
         assert_eq!(lines[2].find("what demo_member"), Some(at), "{t}");
         assert_eq!(lines[1].find("netCDF4"), lines[0].find("Python: how"));
         assert!(super::table_footer(None).contains("--python PY"));
@@ -1734,7 +1750,14 @@ mod tests {
         let t = super::table(&[gp, ridge, demo], true);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
-        for h in ["median", "Py median", "Py min", "Py max", "Py/Rs", "load 1m"] {
+        for h in [
+            "median",
+            "Py median",
+            "Py min",
+            "Py max",
+            "Py/Rs",
+            "load 1m",
+        ] {
             assert!(lines[0].contains(h), "{h}: {}", lines[0]);
         }
         assert!(!lines[0].contains("rec."), "{}", lines[0]);
@@ -1750,11 +1773,20 @@ mod tests {
         assert!(l.contains("84.0 us") && l.contains(" 2.0 2.0 - "), "{l}");
         assert!(lines[3].contains("no Python counterpart"), "{}", lines[3]);
         let at = lines[0].find("what").unwrap();
-        for (l, name) in lines[1..].iter().zip(["gp_fit", "ridge_fit", "demo_member"]) {
+        for (l, name) in lines[1..]
+            .iter()
+            .zip(["gp_fit", "ridge_fit", "demo_member"])
+        {
             assert_eq!(l.find(&format!("what {name}")), Some(at), "{t}");
         }
-        assert_eq!(lines[1].find("scikit-learn GPR"), lines[0].find("Python: how"));
-        assert_eq!(lines[2].find("python: no module"), lines[0].find("Python: how"));
+        assert_eq!(
+            lines[1].find("scikit-learn GPR"),
+            lines[0].find("Python: how")
+        );
+        assert_eq!(
+            lines[2].find("python: no module"),
+            lines[0].find("Python: how")
+        );
         // an estimate (nn_protocol) is marked
         let mut p = row("nn_protocol", 4.5, Some(198000.0), "Keras, estimate");
         p.python_measured = Some(super::PyMeasured {
@@ -1818,22 +1850,30 @@ mod tests {
         let e = super::parse_python_output("gp_fit", "", "", None).unwrap_err();
         assert_eq!(e, "python: no result for gp_fit (killed by a signal)");
         // control characters from the interpreter are escaped
-        let e = super::parse_python_output("gp_fit", "", "bad \u{1b}[31m\n", Some(1))
-            .unwrap_err();
+        let e = super::parse_python_output("gp_fit", "", "bad \u{1b}[31m\n", Some(1)).unwrap_err();
         assert!(!e.contains('\u{1b}'), "{e}");
     }
 
     #[test]
     fn filters_match_parts_of_names_or_whole_names() {
-        assert!(super::selects("history_match_10m", "history_match_10m_script"));
+        assert!(super::selects(
+            "history_match_10m",
+            "history_match_10m_script"
+        ));
         assert!(super::selects("=history_match_10m", "history_match_10m"));
-        assert!(!super::selects("=history_match_10m", "history_match_10m_nll"));
+        assert!(!super::selects(
+            "=history_match_10m",
+            "history_match_10m_nll"
+        ));
         assert!(super::selects("fit", "gp_fit"));
     }
 
     #[test]
     fn load_average_is_read_from_proc_loadavg_text() {
-        assert_eq!(super::parse_loadavg("0.35 1.17 1.62 2/114 4166\n"), Some(0.35));
+        assert_eq!(
+            super::parse_loadavg("0.35 1.17 1.62 2/114 4166\n"),
+            Some(0.35)
+        );
         assert_eq!(super::parse_loadavg("12.50 9.00 8.00 3/200 99"), Some(12.5));
         assert_eq!(super::parse_loadavg(""), None);
         assert_eq!(super::parse_loadavg("abc 1 2"), None);
@@ -1871,7 +1911,11 @@ mod tests {
             super::PYTHON_BENCH_SCRIPT
         );
         assert!(py.versions.get("error").is_some(), "{}", py.versions);
-        assert!(py.describe().contains("no version report"), "{}", py.describe());
+        assert!(
+            py.describe().contains("no version report"),
+            "{}",
+            py.describe()
+        );
         let e = py.run_row("gp_fit", 5, false).unwrap_err();
         assert_eq!(e, "python: no module named sklearn");
         let e2 = py.run_row("ridge_fit", 5, false).unwrap_err();
@@ -1879,14 +1923,21 @@ mod tests {
         let mut gp = row("gp_fit", 0.79, Some(235.0), "scikit-learn GPR");
         gp.python_error = Some(e);
         let t = super::table(&[gp, row("eof_stage", 1.0, Some(36.4), "numpy SVD")], true);
-        assert!(t.lines().nth(1).unwrap().contains("python: no module named sklearn"));
+        assert!(t
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("python: no module named sklearn"));
         assert!(t.lines().nth(2).unwrap().contains("python: not run"), "{t}");
         // an interpreter that is not there stops the bench at once, saying which
         let e = super::PythonSide::new(&dir.path().join("nope"), &cache)
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("--python: cannot run") && e.contains("nope"), "{e}");
+        assert!(
+            e.contains("--python: cannot run") && e.contains("nope"),
+            "{e}"
+        );
     }
 
     #[test]

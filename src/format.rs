@@ -133,7 +133,7 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_spec, printable};
+    use super::{format_spec, printable, printable_message};
 
     #[test]
     fn names_with_control_characters_print_escaped() {
