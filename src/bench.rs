@@ -1621,7 +1621,8 @@ mod tests {
     #[test]
     fn peak_memory_is_read_on_linux() {
         // a 64 MiB allocation, touched, must show in the high-water mark
-        let v = vec![1u8; 64 << 20];
+        // (black_box: a release build would otherwise drop the unused allocation)
+        let v = std::hint::black_box(vec![1u8; 64 << 20]);
         let peak = super::peak_rss_mib().expect("Linux /proc/self/status");
         assert!(peak >= 64.0, "{peak} MiB with {} bytes held", v.len());
     }
