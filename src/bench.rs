@@ -23,13 +23,15 @@ pub struct Bench {
     pub setup: fn() -> anyhow::Result<Body>,
     /// Long benchmarks (a minute) run once, without a warm-up.
     pub once: bool,
-    /// The same work in Python on the same data, as recorded on the development machine.
+    /// The same work in Python on the same data, as recorded on the development machine
+    /// (when and at what load: [`python_recorded`]; `--python PY` measures it in the run).
     pub python: Python,
 }
 
-/// The Python counterpart of a benchmark: the figure measured with
+/// The Python counterpart of a benchmark: the figure recorded with
 /// `python3 docs/bench/python_bench.py NAME` (median of 5 after a warm-up, unless `how` says
-/// otherwise) and how it does the work.
+/// otherwise; when, at what load and beside which clmtune figure: [`python_recorded`]) and
+/// how it does the work.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Python {
     /// Median seconds measured; `None` where there is no Python counterpart.
@@ -47,7 +49,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load,
         once: false,
         python: Python {
-            seconds: Some(18.1),
+            seconds: Some(18.9),
             how: "netCDF4, a Dataset per file (6000 files)",
         },
     },
@@ -58,7 +60,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_yearly,
         once: false,
         python: Python {
-            seconds: Some(1.415),
+            seconds: Some(2.32),
             how: "netCDF4, a Dataset per 12-month file (500 files), each variable read whole",
         },
     },
@@ -69,7 +71,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ensemble_load_lndgrid,
         once: false,
         python: Python {
-            seconds: Some(1.003),
+            seconds: Some(1.76),
             how: "netCDF4, a Dataset per 12-month lndgrid file (500 files), each variable read whole",
         },
     },
@@ -80,7 +82,7 @@ pub const BENCHES: &[Bench] = &[
         setup: obs_regrid,
         once: false,
         python: Python {
-            seconds: Some(5.6),
+            seconds: Some(2.23),
             how: "netCDF4 + scipy RegularGridInterpolator",
         },
     },
@@ -91,7 +93,7 @@ pub const BENCHES: &[Bench] = &[
         setup: eof_stage,
         once: false,
         python: Python {
-            seconds: Some(36.4),
+            seconds: Some(25.8),
             how: "netCDF4, RegularGridInterpolator, numpy SVD as eofs",
         },
     },
@@ -102,7 +104,7 @@ pub const BENCHES: &[Bench] = &[
         setup: map_png,
         once: false,
         python: Python {
-            seconds: Some(0.304),
+            seconds: Some(0.302),
             how: "matplotlib pcolormesh, contour, colorbar, savefig",
         },
     },
@@ -168,7 +170,7 @@ pub const BENCHES: &[Bench] = &[
         setup: ridge_fit,
         once: false,
         python: Python {
-            seconds: Some(0.00593),
+            seconds: Some(0.0044),
             how: "scikit-learn PolynomialFeatures + Ridge, no variances",
         },
     },
@@ -179,7 +181,7 @@ pub const BENCHES: &[Bench] = &[
         setup: gp_fit,
         once: false,
         python: Python {
-            seconds: Some(235.0),
+            seconds: Some(88.2),
             how: "scikit-learn GaussianProcessRegressor, 9 fits x 5 starts",
         },
     },
@@ -201,7 +203,7 @@ pub const BENCHES: &[Bench] = &[
         setup: history_match_10m,
         once: false,
         python: Python {
-            seconds: Some(104.0),
+            seconds: Some(49.3),
             how: "numpy networks, 2^20-row chunks, argpartition",
         },
     },
@@ -223,7 +225,7 @@ pub const BENCHES: &[Bench] = &[
         setup: de_rosenbrock6,
         once: false,
         python: Python {
-            seconds: Some(1.5),
+            seconds: Some(2.30),
             how: "scipy differential_evolution, vectorized",
         },
     },
@@ -234,7 +236,7 @@ pub const BENCHES: &[Bench] = &[
         setup: mcmc_gaussian6,
         once: false,
         python: Python {
-            seconds: Some(12.5),
+            seconds: Some(24.3),
             how: "emcee, vectorize=True",
         },
     },
@@ -245,7 +247,7 @@ pub const BENCHES: &[Bench] = &[
         setup: de_eq6_networks,
         once: false,
         python: Python {
-            seconds: Some(3.22),
+            seconds: Some(2.79),
             how: "scipy differential_evolution, numpy networks",
         },
     },
@@ -256,7 +258,7 @@ pub const BENCHES: &[Bench] = &[
         setup: mcmc_networks,
         once: false,
         python: Python {
-            seconds: Some(36.2),
+            seconds: Some(37.5),
             how: "emcee, vectorize=True, numpy networks",
         },
     },
@@ -1011,6 +1013,278 @@ pub struct Timing {
     pub python_s: Option<f64>,
     /// How the Python figure was measured, or why there is none.
     pub python_how: String,
+    /// When and at what load the recorded figure `python_s` was measured (not in this run).
+    pub python_recorded: String,
+    /// The Python counterpart measured in this run, right after clmtune's row
+    /// (`clmtune bench --python PY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_measured: Option<PyMeasured>,
+    /// Why the Python counterpart failed in this run, e.g. "python: no module named sklearn".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_error: Option<String>,
+    /// The 1-minute load average (`/proc/loadavg`) before clmtune's row, after it, and
+    /// (when the Python counterpart ran) after the Python counterpart; `null` if unknown.
+    pub load_1m: Vec<Option<f64>>,
+}
+
+/// When and at what load the recorded Python figure of row `name` was measured: the
+/// `python.seconds` of the rows in [`BENCHES`] and `crate::script::BENCHES`.
+pub fn python_recorded(name: &str) -> &'static str {
+    // measured with `clmtune bench --python /work/pybench/bin/python` (see README), beside
+    // the clmtune median quoted
+    match name {
+        "obs_regrid" => "6 Dec 2026 beside clmtune's 937 ms, load 6.1-6.5",
+        "eof_stage" => "6 Dec 2026 beside clmtune's 2.80 s, load 6.5-7.4",
+        "ridge_fit" => "6 Dec 2026 beside clmtune's 220 us, load 7.4",
+        "gp_fit" => "6 Dec 2026 beside clmtune's 3.21 s, load 7.4-7.6",
+        "ensemble_load" => "6 Dec 2026 beside clmtune's 2.57 s, load 6.8-8.3",
+        "ensemble_load_yearly" => "6 Dec 2026 beside clmtune's 1.41 s, load 8.3-8.5",
+        "ensemble_load_lndgrid" => "6 Dec 2026 beside clmtune's 732 ms, load 8.4-8.5",
+        "map_png" => "6 Dec 2026 beside clmtune's 6.7 ms, load 8.4",
+        "de_rosenbrock6" => "6 Dec 2026 beside clmtune's 22.2 ms, load 8.4",
+        "mcmc_gaussian6" => "6 Dec 2026 beside clmtune's 2.90 s, load 7.5-8.4",
+        "de_eq6_networks" => "6 Dec 2026 beside clmtune's 92.8 ms, load 7.5-7.8",
+        "mcmc_networks" => "6 Dec 2026 beside clmtune's 3.60 s, load 7.5-8.1",
+        "history_match_10m" => "6 Dec 2026 beside clmtune's 11.1 s, load 5.1-7.8, 3 runs",
+        _ => "1-2 Dec 2026, load 7-13, apart from clmtune's run",
+    }
+}
+
+/// One Python counterpart measured by `docs/bench/python_bench.py --emit-json`: timed inside
+/// the Python process with `time.perf_counter` (interpreter start-up, imports and the row's
+/// untimed setup are not counted), one warm-up then `runs` runs, as clmtune's rows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PyMeasured {
+    /// Median of the runs, seconds.
+    pub median_s: f64,
+    /// Fastest run.
+    pub min_s: f64,
+    /// Slowest run.
+    pub max_s: f64,
+    /// Every timed run, seconds.
+    pub times_s: Vec<f64>,
+    /// Number of timed runs.
+    pub runs: usize,
+    /// Whether one untimed warm-up ran first.
+    pub warmup: bool,
+    /// The figure is an estimate scaled from a timed sample (`nn_protocol`).
+    #[serde(default)]
+    pub estimate: bool,
+    /// The Python process's peak resident memory, MiB (`ru_maxrss`).
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
+    /// The versions of the libraries the row imported, as Python reports them.
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, String>,
+}
+
+/// What `python_bench.py --emit-json` puts before each row's JSON line.
+pub const PY_MARKER: &str = "CLMTUNE_BENCH_RESULT ";
+
+/// Reads the result of Python row `row` from the output of `python_bench.py --emit-json`
+/// (`status`: the exit code, `None` if killed by a signal): the row's JSON line, or the
+/// failure as one line for the table ("python: no module named sklearn").
+pub fn parse_python_output(
+    row: &str,
+    stdout: &str,
+    stderr: &str,
+    status: Option<i32>,
+) -> Result<PyMeasured, String> {
+    let line = stdout.lines().rev().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l.strip_prefix(PY_MARKER)?).ok()?;
+        (v["row"] == row).then_some(v)
+    });
+    if let Some(v) = line {
+        if let Some(e) = v.get("error") {
+            let e = e
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string());
+            return Err(format!("python: {}", crate::format::printable(&e)));
+        }
+        let m: PyMeasured = serde_json::from_value(v)
+            .map_err(|e| format!("python: unreadable result line ({e})"))?;
+        let ok = |t: f64| t.is_finite() && t >= 0.0;
+        if m.runs == 0
+            || m.times_s.len() != m.runs
+            || !(ok(m.median_s) && ok(m.min_s) && ok(m.max_s))
+            || m.min_s > m.median_s
+            || m.median_s > m.max_s
+        {
+            return Err(format!(
+                "python: inconsistent result: median {} min {} max {} over {} runs",
+                m.median_s, m.min_s, m.max_s, m.runs
+            ));
+        }
+        return Ok(m);
+    }
+    let exit = match status {
+        Some(c) => format!("exit status {c}"),
+        None => "killed by a signal".to_string(),
+    };
+    // a failure before the row ran (e.g. `import numpy` at the top of the script)
+    for l in stderr.lines().rev() {
+        if let Some(rest) = l
+            .trim()
+            .strip_prefix("ModuleNotFoundError: No module named ")
+        {
+            let name = rest.trim().trim_matches(|c| c == '\'' || c == '"');
+            return Err(format!(
+                "python: no module named {}",
+                crate::format::printable(name)
+            ));
+        }
+    }
+    match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(l) => Err(format!("python: {} ({exit})", crate::format::printable(l))),
+        None => Err(format!("python: no result for {row} ({exit})")),
+    }
+}
+
+/// The 1-minute load average from the text of `/proc/loadavg` ("0.35 1.17 1.62 2/114 4166").
+pub fn parse_loadavg(text: &str) -> Option<f64> {
+    let v: f64 = text.split_whitespace().next()?.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// The machine's 1-minute load average now (Linux `/proc/loadavg`), if known.
+pub fn load_1m() -> Option<f64> {
+    parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+/// The Python side of `clmtune bench --python PY`: the interpreter, the counterparts' script
+/// (`docs/bench/python_bench.py`, embedded in the binary and written beside the bench data
+/// at each run) and what the interpreter reports of itself and its libraries.
+pub struct PythonSide {
+    /// The interpreter as given.
+    pub interpreter: std::path::PathBuf,
+    /// Where the counterparts' script was written.
+    pub script: std::path::PathBuf,
+    /// The bench data folder the script reads ([`cache_dir`]).
+    pub cache: std::path::PathBuf,
+    /// `executable`, `python` and the versions of numpy, scipy, scikit-learn, netCDF4,
+    /// matplotlib, emcee, keras, tensorflow (null: not installed), or `error`.
+    pub versions: serde_json::Value,
+}
+
+/// The counterparts' script, as in the source tree.
+pub const PYTHON_BENCH_SCRIPT: &str = include_str!("../docs/bench/python_bench.py");
+
+/// What `python -c` runs to report the interpreter and its libraries (without importing them).
+const VERSIONS_SNIPPET: &str = r#"import json, platform, sys
+from importlib import metadata
+v = {"executable": sys.executable, "python": platform.python_version()}
+for d in ["numpy", "scipy", "scikit-learn", "netCDF4", "matplotlib", "emcee", "keras",
+          "tensorflow", "tensorflow-cpu"]:
+    try:
+        v[d] = metadata.version(d)
+    except Exception:
+        v[d] = None
+print(json.dumps(v))
+"#;
+
+impl PythonSide {
+    /// Writes the script into `cache` and asks `interpreter` for its versions.
+    pub fn new(interpreter: &Path, cache: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(cache)
+            .with_context(|| format!("cannot make {}", crate::format::quote_path(cache)))?;
+        let script = cache.join("python_bench.py");
+        crate::files::atomic_write(
+            &script,
+            |w| Ok(w.write_all(PYTHON_BENCH_SCRIPT.as_bytes())?),
+        )?;
+        let versions = match std::process::Command::new(interpreter)
+            .arg("-c")
+            .arg(VERSIONS_SNIPPET)
+            .stdin(std::process::Stdio::null())
+            .output()
+        {
+            Err(e) => anyhow::bail!(
+                "--python: cannot run {}: {e}",
+                crate::format::quote_path(interpreter)
+            ),
+            Ok(o) => serde_json::from_slice::<serde_json::Value>(&o.stdout)
+                .ok()
+                .filter(|v| v.is_object())
+                .unwrap_or_else(|| {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    let last = err.lines().rev().map(str::trim).find(|l| !l.is_empty());
+                    serde_json::json!({
+                        "error": crate::format::printable(last.unwrap_or("no version report"))
+                    })
+                }),
+        };
+        Ok(Self {
+            interpreter: interpreter.to_path_buf(),
+            script,
+            cache: cache.to_path_buf(),
+            versions,
+        })
+    }
+
+    /// Runs the counterpart of row `row` in its own process: one warm-up and `runs` timed
+    /// runs, or one run without warm-up for `once` rows, as clmtune's row.
+    pub fn run_row(&self, row: &str, runs: usize, once: bool) -> Result<PyMeasured, String> {
+        let mut cmd = std::process::Command::new(&self.interpreter);
+        cmd.arg(&self.script)
+            .arg(row)
+            .arg("--emit-json")
+            .arg("--runs")
+            .arg(if once { 1 } else { runs.max(1) }.to_string())
+            .env("CLMTUNE_BENCH_CACHE", &self.cache)
+            .stdin(std::process::Stdio::null());
+        if once {
+            cmd.arg("--no-warmup");
+        }
+        let out = cmd.output().map_err(|e| {
+            format!(
+                "python: cannot run {}: {e}",
+                crate::format::quote_path(&self.interpreter)
+            )
+        })?;
+        parse_python_output(
+            row,
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+            out.status.code(),
+        )
+    }
+
+    /// The interpreter and its library versions in one line, for the table's footer.
+    pub fn describe(&self) -> String {
+        let v = &self.versions;
+        if let Some(e) = v.get("error") {
+            return format!(
+                "{} (no version report: {})",
+                self.interpreter.display(),
+                e.as_str().unwrap_or_default()
+            );
+        }
+        let libs: Vec<String> = [
+            "numpy",
+            "scipy",
+            "scikit-learn",
+            "netCDF4",
+            "matplotlib",
+            "emcee",
+            "keras",
+            "tensorflow",
+            "tensorflow-cpu",
+        ]
+        .iter()
+        .filter_map(|k| Some(format!("{k} {}", v.get(*k)?.as_str()?)))
+        .collect();
+        format!(
+            "{} (Python {}; {})",
+            self.interpreter.display(),
+            v["python"].as_str().unwrap_or("?"),
+            if libs.is_empty() {
+                "none of numpy, scipy, scikit-learn".to_string()
+            } else {
+                libs.join(", ")
+            }
+        )
+    }
 }
 
 /// The process's peak resident set size in MiB (Linux `VmHWM`), if known.
@@ -1061,6 +1335,10 @@ pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
         peak_rss_mib: peak_rss_mib(),
         python_s: b.python.seconds,
         python_how: b.python.how.into(),
+        python_recorded: python_recorded(b.name).into(),
+        python_measured: None,
+        python_error: None,
+        load_1m: Vec::new(),
     })
 }
 
@@ -1124,15 +1402,38 @@ pub fn ratio(python_s: Option<f64>, median_s: f64) -> String {
 }
 
 /// The results as one table: clmtune's median, min, max, target and peak memory, then the
-/// Python counterpart's recorded median, Python's time over clmtune's, how Python did it,
-/// and what the row measures.
-pub fn table(rows: &[Timing]) -> String {
+/// Python counterpart, Python's time over clmtune's, how Python did it, and what the row
+/// measures. Without `measured` the Python figure is the one recorded in the row's definition
+/// (at another time and load: the how column says when); with `measured` (`--python`) it is
+/// the counterpart's median, min and max from this run, with the 1-minute load average
+/// before clmtune's row, between the two and after Python's, and a failed counterpart's
+/// message in the how column.
+pub fn table(rows: &[Timing], measured: bool) -> String {
+    let how = |r: &Timing| -> String {
+        if measured {
+            match (&r.python_error, &r.python_measured) {
+                (Some(e), _) => e.clone(),
+                (None, Some(_)) => r.python_how.clone(),
+                (None, None) if r.python_s.is_some() => "python: not run".into(),
+                (None, None) => r.python_how.clone(),
+            }
+        } else if r.python_s.is_some() {
+            format!("{} [recorded {}]", r.python_how, r.python_recorded)
+        } else {
+            r.python_how.clone()
+        }
+    };
+    let how_head = if measured {
+        "Python: how"
+    } else {
+        "Python: how [when recorded]"
+    };
     let how_w = rows
         .iter()
-        .map(|r| r.python_how.chars().count())
+        .map(|r| how(r).chars().count())
         .max()
         .unwrap_or(0)
-        .max("Python: how".len());
+        .max(how_head.len());
     let name_w = rows
         .iter()
         .map(|r| r.name.len())
@@ -1140,19 +1441,18 @@ pub fn table(rows: &[Timing]) -> String {
         .unwrap_or(0)
         .max("benchmark".len());
     let mut out = format!(
-        "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {:<4} {:>10} {:>6}  {:<how_w$}  {}\n",
-        "benchmark",
-        "median",
-        "min",
-        "max",
-        "target",
-        "peak RSS",
-        "",
-        "Python",
-        "Py/Rs",
-        "Python: how",
-        "what"
+        "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {:<4} ",
+        "benchmark", "median", "min", "max", "target", "peak RSS", ""
     );
+    if measured {
+        out.push_str(&format!(
+            "{:>10} {:>10} {:>10} {:>6} {:>14}  ",
+            "Py median", "Py min", "Py max", "Py/Rs", "load 1m"
+        ));
+    } else {
+        out.push_str(&format!("{:>10} {:>6}  ", "Py (rec.)", "Py/Rs"));
+    }
+    out.push_str(&format!("{how_head:<how_w$}  what\n"));
     for r in rows {
         let mark = if r.median_s <= r.target_s {
             "ok"
@@ -1164,31 +1464,95 @@ pub fn table(rows: &[Timing]) -> String {
             .map(|m| format!("{m:.0} MiB"))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} {:>10} {:>6}  {:<how_w$}  {}\n",
+            "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} ",
             r.name,
             secs(r.median_s),
             secs(r.min_s),
             secs(r.max_s),
             format!("< {}", secs(r.target_s)),
             rss,
-            r.python_s.map(secs).unwrap_or_else(|| "-".into()),
-            ratio(r.python_s, r.median_s),
-            r.python_how,
-            r.about
         ));
+        if measured {
+            let m = r.python_measured.as_ref();
+            let est = if m.is_some_and(|m| m.estimate) {
+                "~"
+            } else {
+                ""
+            };
+            let cell = |f: fn(&PyMeasured) -> f64| {
+                m.map(|m| format!("{est}{}", secs(f(m))))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let load: Vec<String> = r
+                .load_1m
+                .iter()
+                .map(|l| l.map(|l| format!("{l:.1}")).unwrap_or_else(|| "-".into()))
+                .collect();
+            out.push_str(&format!(
+                "{:>10} {:>10} {:>10} {:>6} {:>14}  ",
+                cell(|m| m.median_s),
+                cell(|m| m.min_s),
+                cell(|m| m.max_s),
+                ratio(m.map(|m| m.median_s), r.median_s),
+                load.join(" "),
+            ));
+        } else {
+            out.push_str(&format!(
+                "{:>10} {:>6}  ",
+                r.python_s.map(secs).unwrap_or_else(|| "-".into()),
+                ratio(r.python_s, r.median_s),
+            ));
+        }
+        out.push_str(&format!("{:<how_w$}  {}\n", how(r), r.about));
     }
     out
+}
+
+/// The lines under the table: where the Python column comes from.
+pub fn table_footer(python: Option<&PythonSide>) -> String {
+    match python {
+        None => "Py (rec.): the Python figure recorded in the row's definition (src/bench.rs), \
+                 measured with docs/bench/python_bench.py at another time and load than this \
+                 run (when: in brackets);\n  `clmtune bench --python PY` measures both side by \
+                 side in one run.\n"
+            .into(),
+        Some(p) => format!(
+            "Python: {}\n  each counterpart ran right after clmtune's row, in its own process \
+             ({} ROW --emit-json), timed inside it with time.perf_counter (interpreter start-up, \
+             imports and setup not counted);\n  load 1m: /proc/loadavg before clmtune's row, \
+             between the two, after Python's.\n",
+            p.describe(),
+            p.script.display()
+        ),
+    }
+}
+
+/// Whether command-line filter `f` selects row `name`: `=NAME` that row alone, anything else
+/// every row whose name contains it.
+pub fn selects(f: &str, name: &str) -> bool {
+    match f.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(f),
+    }
 }
 
 /// Runs the benchmarks (`first`, then [`BENCHES`]) whose names contain one of `filters`
 /// (all if none), prints the table and writes JSON to `json`. `first` are rows defined
 /// elsewhere, e.g. the script engine's.
-pub fn run(filters: &[String], runs: usize, json: &Path, first: &[Bench]) -> anyhow::Result<()> {
+/// With `python` (an interpreter), each row that has a Python counterpart is followed at once
+/// by the counterpart, run with that interpreter (see [`PythonSide`]), and the table shows both.
+pub fn run(
+    filters: &[String],
+    runs: usize,
+    json: &Path,
+    first: &[Bench],
+    python: Option<&Path>,
+) -> anyhow::Result<()> {
     let all: Vec<&Bench> = first.iter().chain(BENCHES).collect();
     let chosen: Vec<&Bench> = all
         .iter()
         .copied()
-        .filter(|b| filters.is_empty() || filters.iter().any(|f| b.name.contains(f.as_str())))
+        .filter(|b| filters.is_empty() || filters.iter().any(|f| selects(f, b.name)))
         .collect();
     if chosen.is_empty() {
         let names: Vec<&str> = all.iter().map(|b| b.name).collect();
@@ -1203,20 +1567,46 @@ pub fn run(filters: &[String], runs: usize, json: &Path, first: &[Bench]) -> any
     }
     let inputs = cache_dir().join("python_inputs.json");
     write_python_inputs(&inputs)?;
+    let py = python
+        .map(|p| PythonSide::new(p, &cache_dir()))
+        .transpose()?;
     let pb = crate::progress::bar(chosen.len() as u64, "benchmarks");
     let mut rows = Vec::new();
     for b in chosen {
         pb.set_message(b.name);
-        rows.push(time(b, runs)?);
+        let before = load_1m();
+        let mut t = time(b, runs)?;
+        t.load_1m = vec![before, load_1m()];
+        if let Some(py) = py.as_ref().filter(|_| b.python.seconds.is_some()) {
+            pb.set_message(format!("{} (python)", b.name));
+            match py.run_row(b.name, runs, b.once) {
+                Ok(m) => t.python_measured = Some(m),
+                Err(e) => t.python_error = Some(e),
+            }
+            t.load_1m.push(load_1m());
+        }
+        rows.push(t);
         pb.inc(1);
     }
     pb.finish_and_clear();
-    crate::output::print(&table(&rows));
-    let doc = serde_json::json!({
+    crate::output::print(&table(&rows, py.is_some()));
+    crate::output::print(&table_footer(py.as_ref()));
+    let mut doc = serde_json::json!({
         "clmtune_version": env!("CARGO_PKG_VERSION"),
         "threads": rayon::current_num_threads(),
         "results": rows,
     });
+    if let Some(p) = &py {
+        doc["python"] = serde_json::json!({
+            "interpreter": p.interpreter,
+            "script": p.script,
+            "versions": p.versions,
+            "protocol": "each counterpart right after clmtune's row, in its own process, timed \
+                         inside it with time.perf_counter: one warm-up then the runs (once rows: \
+                         one run), as clmtune's; interpreter start-up, imports and setup not \
+                         counted",
+        });
+    }
     crate::files::atomic_write(json, |w| Ok(serde_json::to_writer_pretty(w, &doc)?))?;
     crate::output::println(&format!(
         "wrote {} (the Python counterparts' inputs: {})",
@@ -1231,7 +1621,8 @@ mod tests {
     #[test]
     fn peak_memory_is_read_on_linux() {
         // a 64 MiB allocation, touched, must show in the high-water mark
-        let v = vec![1u8; 64 << 20];
+        // (black_box: a release build would otherwise drop the unused allocation)
+        let v = std::hint::black_box(vec![1u8; 64 << 20]);
         let peak = super::peak_rss_mib().expect("Linux /proc/self/status");
         assert!(peak >= 64.0, "{peak} MiB with {} bytes held", v.len());
     }
@@ -1280,9 +1671,8 @@ mod tests {
         assert_eq!(super::ratio(Some(1.0), 0.0), "-");
     }
 
-    #[test]
-    fn table_puts_the_python_figure_beside_each_row() {
-        let row = |name: &str, med: f64, py: Option<f64>, how: &str| super::Timing {
+    fn row(name: &str, med: f64, py: Option<f64>, how: &str) -> super::Timing {
+        super::Timing {
             name: name.into(),
             about: format!("what {name} does"),
             median_s: med,
@@ -1293,26 +1683,275 @@ mod tests {
             peak_rss_mib: Some(40.2),
             python_s: py,
             python_how: how.into(),
-        };
-        let t = super::table(&[
-            row("ensemble_load", 0.95, Some(9.3), "netCDF4 loop"),
-            row("demo_member", 1.5, None, "no Python counterpart: own model"),
-        ]);
+            python_recorded: super::python_recorded(name).into(),
+            python_measured: None,
+            python_error: None,
+            load_1m: vec![Some(2.25), Some(2.5)],
+        }
+    }
+
+    #[test]
+    fn table_puts_the_python_figure_beside_each_row() {
+        let t = super::table(
+            &[
+                row("sensitivity_stage", 0.95, Some(9.3), "netCDF4 loop"),
+                row("demo_member", 1.5, None, "no Python counterpart: own model"),
+            ],
+            false,
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
         assert!(lines[0].starts_with("benchmark") && lines[0].contains("Python: how"));
+        // the recorded figure is labelled as such, with when and at what load
+        assert!(lines[0].contains("Py (rec.)") && lines[0].contains("[when recorded]"));
         assert!(lines[1].contains("950.0 ms") && lines[1].contains("9.30 s"));
         assert!(
             lines[1].contains(" 9.8x ") && lines[1].contains("ok "),
             "{}",
             lines[1]
         );
+        assert!(
+            lines[1].contains("netCDF4 loop [recorded 1-2 Dec 2026, load 7-13"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].contains("SLOW") && lines[2].contains("no Python counterpart"));
+        assert!(!lines[2].contains("recorded"), "{}", lines[2]);
         // the columns line up: "what" starts at the same place in every line
         let at = lines[0].find("what").unwrap();
-        assert_eq!(lines[1].find("what ensemble_load"), Some(at), "{t}");
+        assert_eq!(lines[1].find("what sensitivity_stage"), Some(at), "{t}");
         assert_eq!(lines[2].find("what demo_member"), Some(at), "{t}");
         assert_eq!(lines[1].find("netCDF4"), lines[0].find("Python: how"));
+        assert!(super::table_footer(None).contains("--python PY"));
+    }
+
+    fn measured(median: f64, min: f64, max: f64) -> super::PyMeasured {
+        super::PyMeasured {
+            median_s: median,
+            min_s: min,
+            max_s: max,
+            times_s: vec![max, median, min, median, median],
+            runs: 5,
+            warmup: true,
+            estimate: false,
+            peak_rss_mib: Some(120.0),
+            versions: [("sklearn".to_string(), "1.9.1".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn table_with_python_measured_shows_both_columns_and_the_load() {
+        let mut gp = row("gp_fit", 0.79, Some(235.0), "scikit-learn GPR");
+        gp.python_measured = Some(measured(9.3, 7.6, 12.6));
+        gp.load_1m = vec![Some(2.25), Some(2.5), Some(3.04)];
+        let mut ridge = row("ridge_fit", 84e-6, Some(0.0059), "scikit-learn Ridge");
+        ridge.python_error = Some("python: no module named sklearn".into());
+        ridge.load_1m = vec![Some(2.0), Some(2.0), None];
+        let demo = row("demo_member", 1.5, None, "no Python counterpart: own model");
+        let t = super::table(&[gp, ridge, demo], true);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        for h in [
+            "median",
+            "Py median",
+            "Py min",
+            "Py max",
+            "Py/Rs",
+            "load 1m",
+        ] {
+            assert!(lines[0].contains(h), "{h}: {}", lines[0]);
+        }
+        assert!(!lines[0].contains("rec."), "{}", lines[0]);
+        // clmtune's and Python's medians from the run, the ratio of the two, the load
+        let l = lines[1];
+        assert!(l.contains("790.0 ms") && l.contains("9.30 s"), "{l}");
+        assert!(l.contains("7.60 s") && l.contains("12.60 s"), "{l}");
+        assert!(l.contains(" 12x ") && !l.contains("235"), "{l}");
+        assert!(l.contains(" 2.2 2.5 3.0 "), "{l}");
+        // the failure is a clear line of its own row, the next rows go on
+        let l = lines[2];
+        assert!(l.contains("python: no module named sklearn"), "{l}");
+        assert!(l.contains("84.0 us") && l.contains(" 2.0 2.0 - "), "{l}");
+        assert!(lines[3].contains("no Python counterpart"), "{}", lines[3]);
+        let at = lines[0].find("what").unwrap();
+        for (l, name) in lines[1..]
+            .iter()
+            .zip(["gp_fit", "ridge_fit", "demo_member"])
+        {
+            assert_eq!(l.find(&format!("what {name}")), Some(at), "{t}");
+        }
+        assert_eq!(
+            lines[1].find("scikit-learn GPR"),
+            lines[0].find("Python: how")
+        );
+        assert_eq!(
+            lines[2].find("python: no module"),
+            lines[0].find("Python: how")
+        );
+        // an estimate (nn_protocol) is marked
+        let mut p = row("nn_protocol", 4.5, Some(198000.0), "Keras, estimate");
+        p.python_measured = Some(super::PyMeasured {
+            estimate: true,
+            runs: 1,
+            times_s: vec![150000.0],
+            ..measured(150000.0, 150000.0, 150000.0)
+        });
+        assert!(super::table(&[p], true).contains("~150000 s"));
+    }
+
+    #[test]
+    fn python_result_line_is_parsed() {
+        let out = format!(
+            "gp_fit: median 9.3 s ...\n{}{}\npython 3.11.7, numpy 2.4.6\n",
+            super::PY_MARKER,
+            r#"{"row": "gp_fit", "median_s": 9.3, "min_s": 7.6, "max_s": 12.6,
+               "times_s": [12.6, 9.3, 7.6, 9.0, 10.1], "runs": 5, "warmup": true,
+               "estimate": false, "sample_s": null, "load": [2.1, 2.0, 1.9],
+               "peak_rss_mib": 130.5, "versions": {"python": "3.11.7", "numpy": "2.4.6",
+               "scipy": "1.17.1", "sklearn": "1.9.1"}}"#
+                .replace('\n', " ")
+        );
+        let m = super::parse_python_output("gp_fit", &out, "", Some(0)).unwrap();
+        assert_eq!((m.median_s, m.min_s, m.max_s, m.runs), (9.3, 7.6, 12.6, 5));
+        assert_eq!(m.times_s, vec![12.6, 9.3, 7.6, 9.0, 10.1]);
+        assert!(m.warmup && !m.estimate);
+        assert_eq!(m.peak_rss_mib, Some(130.5));
+        assert_eq!(m.versions["sklearn"], "1.9.1");
+        // another row's line is not this row's result
+        let e = super::parse_python_output("eof_stage", &out, "", Some(0)).unwrap_err();
+        assert!(e.starts_with("python: no result for eof_stage"), "{e}");
+        // inconsistent figures are refused
+        let bad = format!(
+            "{}{}",
+            super::PY_MARKER,
+            r#"{"row": "x", "median_s": 1.0, "min_s": 2.0, "max_s": 3.0, "times_s": [1.0], "runs": 1, "warmup": true}"#
+        );
+        let e = super::parse_python_output("x", &bad, "", Some(0)).unwrap_err();
+        assert!(e.contains("inconsistent"), "{e}");
+    }
+
+    #[test]
+    fn python_failures_become_one_line() {
+        // the script's own report of a failed row
+        let out = format!(
+            "{}{}\n",
+            super::PY_MARKER,
+            r#"{"row": "gp_fit", "error": "no module named sklearn"}"#
+        );
+        let e = super::parse_python_output("gp_fit", &out, "", Some(1)).unwrap_err();
+        assert_eq!(e, "python: no module named sklearn");
+        // a failure before any row ran: the traceback's last line
+        let tb = "Traceback (most recent call last):\n  File \"x.py\", line 30, in <module>\n    \
+                  import numpy as np\nModuleNotFoundError: No module named 'numpy'\n";
+        let e = super::parse_python_output("gp_fit", "", tb, Some(1)).unwrap_err();
+        assert_eq!(e, "python: no module named numpy");
+        let e = super::parse_python_output("gp_fit", "", "boom\nValueError: bad\n\n", Some(2))
+            .unwrap_err();
+        assert_eq!(e, "python: ValueError: bad (exit status 2)");
+        let e = super::parse_python_output("gp_fit", "", "", None).unwrap_err();
+        assert_eq!(e, "python: no result for gp_fit (killed by a signal)");
+        // control characters from the interpreter are escaped
+        let e = super::parse_python_output("gp_fit", "", "bad \u{1b}[31m\n", Some(1)).unwrap_err();
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn filters_match_parts_of_names_or_whole_names() {
+        assert!(super::selects(
+            "history_match_10m",
+            "history_match_10m_script"
+        ));
+        assert!(super::selects("=history_match_10m", "history_match_10m"));
+        assert!(!super::selects(
+            "=history_match_10m",
+            "history_match_10m_nll"
+        ));
+        assert!(super::selects("fit", "gp_fit"));
+    }
+
+    #[test]
+    fn load_average_is_read_from_proc_loadavg_text() {
+        assert_eq!(
+            super::parse_loadavg("0.35 1.17 1.62 2/114 4166\n"),
+            Some(0.35)
+        );
+        assert_eq!(super::parse_loadavg("12.50 9.00 8.00 3/200 99"), Some(12.5));
+        assert_eq!(super::parse_loadavg(""), None);
+        assert_eq!(super::parse_loadavg("abc 1 2"), None);
+        assert_eq!(super::parse_loadavg("nan 1 2"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_missing_module_gives_a_clear_line_and_the_rest_goes_on() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // a fake interpreter that fails as Python does without scikit-learn
+        let fake = dir.path().join("python");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n\
+             echo \"ModuleNotFoundError: No module named 'sklearn'\" >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // another test's fork may briefly hold the new file open ("text file busy")
+        for _ in 0..100 {
+            match std::process::Command::new(&fake).output() {
+                Err(e) if e.raw_os_error() == Some(26) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                _ => break,
+            }
+        }
+        let cache = dir.path().join("cache");
+        let py = super::PythonSide::new(&fake, &cache).unwrap();
+        // the script is written beside the data, and the failed version report is kept
+        assert_eq!(
+            std::fs::read_to_string(cache.join("python_bench.py")).unwrap(),
+            super::PYTHON_BENCH_SCRIPT
+        );
+        assert!(py.versions.get("error").is_some(), "{}", py.versions);
+        assert!(
+            py.describe().contains("no version report"),
+            "{}",
+            py.describe()
+        );
+        let e = py.run_row("gp_fit", 5, false).unwrap_err();
+        assert_eq!(e, "python: no module named sklearn");
+        let e2 = py.run_row("ridge_fit", 5, false).unwrap_err();
+        assert_eq!(e2, e);
+        let mut gp = row("gp_fit", 0.79, Some(235.0), "scikit-learn GPR");
+        gp.python_error = Some(e);
+        let t = super::table(&[gp, row("eof_stage", 1.0, Some(36.4), "numpy SVD")], true);
+        assert!(t
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("python: no module named sklearn"));
+        assert!(t.lines().nth(2).unwrap().contains("python: not run"), "{t}");
+        // an interpreter that is not there stops the bench at once, saying which
+        let e = super::PythonSide::new(&dir.path().join("nope"), &cache)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("--python: cannot run") && e.contains("nope"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_python_counterpart_is_in_the_embedded_script() {
+        let script = super::PYTHON_BENCH_SCRIPT;
+        assert!(script.contains(&format!("MARKER = {:?}", super::PY_MARKER)));
+        for b in super::BENCHES.iter().filter(|b| b.python.seconds.is_some()) {
+            assert!(
+                script.contains(&format!("\ndef {}(", b.name)),
+                "{} has no Python row",
+                b.name
+            );
+        }
     }
 
     #[test]

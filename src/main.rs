@@ -53,7 +53,7 @@ enum Command {
     },
     /// Run the benchmarks and print a table (median, min, max over several runs).
     Bench {
-        /// Only the benchmarks whose names contain one of these.
+        /// Only the benchmarks whose names contain one of these (`=NAME`: that one alone).
         names: Vec<String>,
         /// Timed runs per benchmark.
         #[arg(long, default_value_t = 5)]
@@ -61,6 +61,10 @@ enum Command {
         /// Where the JSON results go.
         #[arg(long, default_value = "bench.json")]
         json: PathBuf,
+        /// Also run each row's Python counterpart (docs/bench/python_bench.py) with this
+        /// interpreter right after the row, and show both measured in this run.
+        #[arg(long, value_name = "PY")]
+        python: Option<PathBuf>,
     },
 }
 
@@ -101,12 +105,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             }
         }
-        Command::Bench { names, runs, json } => {
+        Command::Bench {
+            names,
+            runs,
+            json,
+            python,
+        } => {
             // the benchmarks time reading history files, not the cache of time means
             if std::env::var_os("CLMTUNE_CACHE_DIR").is_none() {
                 std::env::set_var("CLMTUNE_CACHE_DIR", "off");
             }
-            clmtune::bench::run(&names, runs, &json, clmtune::script::BENCHES)
+            clmtune::bench::run(
+                &names,
+                runs,
+                &json,
+                clmtune::script::BENCHES,
+                python.as_deref(),
+            )
         }
         Command::DemoModel {
             casedir,

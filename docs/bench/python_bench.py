@@ -3,10 +3,16 @@
 
     python3 docs/bench/python_bench.py ROW [ROW ...] [--runs 5]
     python3 docs/bench/python_bench.py --list
+    python3 docs/bench/python_bench.py ROW --emit-json   (what `clmtune bench --python PY` runs)
 
 Each row is timed with time.perf_counter: one warm-up, then --runs timed runs (5), and the
-median, min and max are printed with the load average. Run `clmtune bench` first: it makes
-the files the I/O rows read (under $CLMTUNE_BENCH_CACHE, else ~/.cache/clmtune/bench) and
+median, min and max are printed with the load average; only the row's work is timed, inside
+this process (interpreter start-up, imports and the row's setup are not). With --emit-json
+each row's result, or its failure ("no module named sklearn"), is one JSON line after the
+marker CLMTUNE_BENCH_RESULT: `clmtune bench --python PY` runs this script (embedded in the
+binary, written beside the bench data) right after each clmtune row and reads that line.
+
+Run `clmtune bench` first: it makes the files the I/O rows read (under $CLMTUNE_BENCH_CACHE, else ~/.cache/clmtune/bench) and
 writes python_inputs.json there, the emulator rows' training data (src/bench.rs
 `emulator_data`, drawn with Rust's ChaCha8 generator) and the two trained networks and
 targets of the calibration rows (`network_cost`), so that both sides work on the same
@@ -600,6 +606,50 @@ def versions():
     return ", ".join(v)
 
 
+def versions_used():
+    """{module: version} of the libraries the rows run so far imported."""
+    v = {"python": platform.python_version()}
+    for mod in ["numpy", "scipy", "netCDF4", "xarray", "sklearn", "emcee", "matplotlib",
+                "keras", "tensorflow"]:
+        if mod in sys.modules:
+            v[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
+    return v
+
+
+# `--emit-json`: each row's result (or failure) on one stdout line after this marker, read by
+# `clmtune bench --python PY` (src/bench.rs parse_python_output)
+MARKER = "CLMTUNE_BENCH_RESULT "
+
+
+def peak_rss_mib():
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    except Exception:  # not on every platform
+        return None
+
+
+def time_row(name, runs, warmup):
+    """Times one row inside this process (interpreter start-up, imports and the row's untimed
+    setup are not counted): (times, warm-up done, whole-protocol estimate or None)."""
+    body = ROWS[name]()
+    if name in ONCE:
+        t0 = time.perf_counter()
+        est = body()
+        took = time.perf_counter() - t0
+        print(f"{name}: the sample took {took:.1f} s; the estimate for the whole protocol "
+              f"is {est:.0f} s")
+        return [est], False, took
+    if warmup:
+        body()  # warm-up
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        body()
+        ts.append(time.perf_counter() - t0)
+    return ts, warmup, None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("rows", nargs="*")
@@ -607,44 +657,60 @@ def main():
     ap.add_argument("--no-warmup", action="store_true", help="time the first run too")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--json", help="append each row's result to this JSON-lines file")
+    ap.add_argument("--emit-json", action="store_true",
+                    help=f"print each row's result as one JSON line after {MARKER.strip()!r} "
+                         "(what clmtune bench --python reads); a failing row prints its error "
+                         "there and the exit status is 1")
     a = ap.parse_args()
     if a.list or not a.rows:
         print("rows:", ", ".join(ROWS), "\nno Python counterpart:", ", ".join(NO_COUNTERPART))
         return
+    failed = False
     for name in a.rows:
         if name in NO_COUNTERPART:
             print(f"{name}: no Python counterpart: the demo model is clmtune's own")
             continue
         if name not in ROWS:
+            if a.emit_json:
+                print(MARKER + json.dumps({"row": name, "error": f"no Python row {name!r}"}),
+                      flush=True)
+                failed = True
+                continue
             sys.exit(f"unknown row {name!r}; rows: {', '.join(ROWS)}")
-        body = ROWS[name]()
-        if name in ONCE:
-            t0 = time.perf_counter()
-            est = body()
-            ts = [time.perf_counter() - t0]
-            print(f"{name}: the sample took {ts[0]:.1f} s; the estimate for the whole protocol "
-                  f"is {est:.0f} s")
-            ts = [est]
-        else:
-            if not a.no_warmup:
-                body()  # warm-up
-            ts = []
-            for _ in range(a.runs):
-                t0 = time.perf_counter()
-                body()
-                ts.append(time.perf_counter() - t0)
+        try:
+            ts, warm, sample_s = time_row(name, a.runs, not a.no_warmup)
+        except ModuleNotFoundError as e:
+            if not a.emit_json:
+                raise
+            print(MARKER + json.dumps({"row": name, "error": f"no module named {e.name}"}),
+                  flush=True)
+            failed = True
+            continue
+        except Exception as e:  # the rest of the rows go on
+            if not a.emit_json:
+                raise
+            print(MARKER + json.dumps({"row": name, "error": f"{type(e).__name__}: {e}"}),
+                  flush=True)
+            failed = True
+            continue
         ts = np.array(ts)
         load = os.getloadavg()
         print(f"{name}: median {np.median(ts):.4g} s, min {ts.min():.4g} s, max {ts.max():.4g} s "
-              f"({len(ts)} runs{', no warm-up' if a.no_warmup else ''}); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+              f"({len(ts)} runs{'' if warm else ', no warm-up'}); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
               flush=True)
+        result = {"row": name, "median_s": float(np.median(ts)), "min_s": float(ts.min()),
+                  "max_s": float(ts.max()), "times_s": [float(t) for t in ts],
+                  "runs": len(ts), "warmup": warm, "estimate": sample_s is not None,
+                  "sample_s": sample_s, "load": list(load), "peak_rss_mib": peak_rss_mib(),
+                  "versions": versions_used()}
+        if a.emit_json:
+            print(MARKER + json.dumps(result), flush=True)
         if a.json:
             with open(a.json, "a") as f:
-                f.write(json.dumps({"row": name, "median_s": float(np.median(ts)),
-                                    "min_s": float(ts.min()), "max_s": float(ts.max()),
-                                    "runs": len(ts), "warmup": not a.no_warmup, "load": load, "versions": versions()})
-                        + "\n")
+                f.write(json.dumps(dict(result, versions=versions())) + "\n")
     print(versions())
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
