@@ -425,6 +425,22 @@ mod tests {
     }
 
     #[test]
+    fn temporaries_are_never_inputs() {
+        // issue 28: run.json listed 223 `.clmtune-*.nc.tmp` files (params files read back
+        // before their rename) as inputs, all "missing"
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = temp_in(dir.path(), ".nc.tmp").unwrap();
+        assert!(is_temporary(tmp.path()));
+        mark_input(tmp.path());
+        assert!(!is_input(tmp.path()));
+        let real = dir.path().join("clm5_params.nc");
+        std::fs::write(&real, "x").unwrap();
+        assert!(!is_temporary(&real));
+        mark_input(&real);
+        assert!(is_input(&real));
+    }
+
+    #[test]
     fn a_save_of_several_files_writes_all_or_none() {
         // issue 28, item 9: the third target is a folder: the first two are not written
         let dir = tempfile::tempdir().unwrap();

@@ -492,8 +492,12 @@ const MALFORMED: &[&str] = &[
     // special files as targets, names netCDF cannot hold
     "\"/dev/null\"",
     "`${DIR}/folder`",
-    // (a FIFO is not in the pool: a reader opening it waits for a writer; the writers'
-    // refusal of a FIFO is tested in issue18_special_files_and_inputs_are_never_replaced)
+    // issue 28: special files as inputs and targets (readers refuse them before opening, so
+    // a FIFO no longer waits for a writer), and a damaged netCDF-4 file
+    "`${DIR}/fifo`",
+    "`${DIR}/loop`",
+    "\"/dev/zero\"",
+    "`${DIR}/damaged.nc`",
     "\"\"",
     "\"/\"",
     "\"a\\x00b\"",
@@ -535,6 +539,23 @@ fn seeded_fuzz_of_every_documented_function() {
     let dir = issue18_folder();
     let p = dir.path();
     std::fs::create_dir(p.join("folder")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(p.join("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink(p.join("loop"), p.join("loop")).unwrap();
+    // a netCDF-4 file with a damaged HDF5 superblock signature and version bytes
+    let nc = p.join("damaged.nc");
+    let mut w = clmtune::nc::Writer::new(clmtune::nc::Format::Netcdf4);
+    w.dim("x", 3);
+    w.var("v", &["x"], vec![1.0f64, 2.0, 3.0]);
+    w.save(&nc).unwrap();
+    let mut bytes = std::fs::read(&nc).unwrap();
+    for b in bytes.iter_mut().skip(8).take(64) {
+        *b ^= 0xFF;
+    }
+    std::fs::write(&nc, bytes).unwrap();
     let engine = clmtune::script::engine();
     let d = p.display().to_string();
     let mut base = clmtune::script::base_scope("<fuzz>", &[]);
@@ -641,6 +662,11 @@ fn seeded_fuzz_of_every_documented_function() {
         .unwrap()
         .file_type()
         .is_char_device());
+    assert!(std::fs::metadata(p.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(p.join("loop").is_symlink());
     assert!(p.join("folder").is_dir());
     eprintln!(
         "fuzz: {calls} calls of {} functions in {:.1} s",

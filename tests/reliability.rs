@@ -324,3 +324,103 @@ fn ctrl_c_stops_a_native_history_match_and_keeps_the_session() {
     assert!(all.contains("interrupted (Ctrl-C)"), "{all}");
     assert!(!all.contains("out: HistoryMatch"), "{all}");
 }
+
+#[test]
+fn a_dry_run_of_the_eof_stage_checks_every_observation_input_at_once() {
+    // found by hand: 03 --dry-run with a wrong observation file succeeded; the real run failed
+    // after reading the whole ensemble
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = common::small_experiment(d);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("obs = \"LE\"", "obs = \"LEE\"")
+            .replace("sigma_years = [2000, 2001]", "sigma_years = [1900, 1901]"),
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
+    let out = Command::new(bin())
+        .args(["-q", "run"])
+        .arg(&script)
+        .args(["--", "--config"])
+        .arg(&cfg)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("2 problem(s) with the EOF stage's observations"),
+        "{err}"
+    );
+    // both variables' problems in one message: GPP's years, LHF's variable
+    assert!(
+        err.contains("GPP: ") && err.contains("no month in the years 1900-2001"),
+        "{err}"
+    );
+    assert!(err.contains("LHF: ") && err.contains("LEE"), "{err}");
+    // nothing was run or written
+    assert!(
+        !d.join("archive").exists() || std::fs::read_dir(d.join("archive")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn backend_none_names_the_cases_missing_from_the_archive() {
+    // found by hand: "member 17 (case demo_LHC_17) was never submitted: call submit first"
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::demo_fixture();
+    let cfg = common::experiment(d, 3, "kind = \"none\"");
+    let code = format!(
+        "let e = ppe(read_config(`{}`)); e.submit(); e.wait();",
+        cfg.display()
+    );
+    let r = run_script(d, &code, 60);
+    assert!(!r.1.contains("call submit first"), "{}", r.1);
+    assert_clean(
+        &code,
+        r,
+        "3 member(s) missing from the archive (backend none submits nothing",
+    );
+}
+
+#[test]
+fn a_symlink_loop_as_target_is_refused_and_kept() {
+    // 8: write_csv, write_rows and table saves replaced a symlink loop by a regular file
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink(d.join("loop.csv"), d.join("loop.csv")).unwrap();
+    for code in [
+        "write_csv(eye(2), `loop.csv`, [\"a\", \"b\"]);",
+        "write_rows(`loop.csv`, [\"a\"], [[1]]);",
+        "table(#{a: [1, 2]}).save(`loop.csv`);",
+    ] {
+        let r = run_script(d, code, 30);
+        assert_clean(
+            code,
+            r,
+            "refusing to write loop.csv: it is a symbolic link loop",
+        );
+        assert!(
+            d.join("loop.csv").is_symlink(),
+            "{code}: the link was replaced"
+        );
+    }
+}
+
+#[test]
+fn a_map_from_read_csv_where_an_array_is_taken_says_where_the_array_is() {
+    // found by hand: fit_gp(read_csv(..), ..) said only "fit_gp (map, map, map)"
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("x.csv"), "a,b\n0.1,0.2\n0.3,0.4\n").unwrap();
+    let code = "let x = read_csv(`x.csv`); fit_gp(x, x, #{});";
+    let r = run_script(d, code, 30);
+    assert_clean(
+        code,
+        r,
+        "a map from read_csv holds its Array in .data (read_csv(p).data)",
+    );
+}

@@ -939,6 +939,48 @@ impl Ensemble {
             }
             if let Some(r) = recs.iter().find(|r| r.status == Status::Planned) {
                 bar.finish_and_clear();
+                if self.settings.backend.kind == "none" {
+                    // nothing can be submitted: say what the archive lacks
+                    let missing: Vec<&Record> = recs
+                        .iter()
+                        .filter(|r| r.status == Status::Planned)
+                        .collect();
+                    let first = self
+                        .settings
+                        .scan(&r.case)
+                        .map(|c| c.missing_months(self.settings.years))
+                        .unwrap_or_default();
+                    bail!(
+                        "ensemble {}: {} member(s) missing from the archive (backend none submits nothing; run them elsewhere or point [archive] root at their output): member {} (case {}) has {} in {}{}",
+                        self.name,
+                        missing.len(),
+                        r.member,
+                        r.case,
+                        match first.first() {
+                            Some(m) => format!(
+                                "{} month(s) of years {}-{} missing (first: {m})",
+                                first.len(),
+                                self.settings.years.0,
+                                self.settings.years.1
+                            ),
+                            None => "no history files".to_string(),
+                        },
+                        r.history_dir.display(),
+                        if missing.len() > 1 {
+                            format!(
+                                "; also {}",
+                                missing[1..]
+                                    .iter()
+                                    .take(10)
+                                    .map(|r| r.case.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
                 bail!(
                     "ensemble {}: member {} (case {}) was never submitted: call submit first",
                     self.name,

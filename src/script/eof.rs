@@ -457,6 +457,31 @@ pub mod eof_fns {
         stage_of(&cfg, &ppe, &dflt, None)
     }
 
+    /// For a dry run: opens every observation file the EOF stage will read and checks its
+    /// variable, dimensions and years (observed and sigma years), without reading values;
+    /// every problem is reported at once in one error. Prints what it checked.
+    #[rhai_fn(return_raw)]
+    pub fn check_eof_inputs(cfg: Map) -> RResult<()> {
+        let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        let settings = Settings::from_config(&c).map_err(err)?;
+        let problems = settings.check_inputs();
+        if !problems.is_empty() {
+            return Err(script_err(format!(
+                "{} problem(s) with the EOF stage's observations:\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            )));
+        }
+        if settings.processed.is_none() {
+            let names: Vec<&str> = settings.variables.iter().map(|v| v.name.as_str()).collect();
+            crate::output::println(&format!(
+                "dry run: observations of {} checked (files, variables, dimensions, years)",
+                names.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs the EOF stage on the post-processed ensemble of the config's `[processed]`
     /// section instead of the archive (see the README, "The paper on its own data"): the
     /// members' maps and the default run's from their files, the design's scalings, and the

@@ -48,8 +48,22 @@ fn message_with(e: &EvalAltResult, script_fns: &[String]) -> String {
         // Rhai lists a string argument as the three Rust types it may be
         let text = text.replace("&str | ImmutableString | String", "string");
         let name = sig.split([' ', '(']).next().unwrap_or_default();
+        // a map where an Array is taken: most often read_csv's #{columns, data}
+        let args = sig.split_once('(').map_or("", |(_, a)| a);
+        let map_for_array = args.split([',', ')']).any(|a| a.trim() == "map")
+            && known_functions()
+                .get(name)
+                .is_some_and(|sigs| sigs.iter().any(|s| s.contains(": Array")));
+        let data = if map_for_array {
+            "; a map from read_csv holds its Array in .data (read_csv(p).data), or read it as a Table with read_table"
+        } else {
+            ""
+        };
         if let Some(hint) = function_hint(name, script_fns) {
-            return format!("{text} ({hint})");
+            return format!("{text} ({hint}{data})");
+        }
+        if map_for_array {
+            return format!("{text} ({})", &data[2..]);
         }
         return text;
     }

@@ -310,6 +310,31 @@ pub mod test_case_fns {
             .collect())
     }
 
+    /// Refuses a config whose `[archive] root` is not the one the EOF stage was read from:
+    /// the test case's runs are read from the stage's archive, so a config for another
+    /// experiment (or a stage made with another config) would silently mix the two. 07 calls
+    /// it first, so that a dry run says so too.
+    #[rhai_fn(return_raw)]
+    pub fn check_archive(cfg: Map, stage: ScriptEofStage) -> RResult<()> {
+        let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b
+                || a.canonicalize()
+                    .ok()
+                    .is_some_and(|x| b.canonicalize().ok() == Some(x))
+        };
+        let s = &stage.0.settings;
+        if s.processed.is_none() && !same(&c.archive.root, &s.archive_root) {
+            return Err(script_err(format!(
+                "the config {} reads the archive {}, but the EOF stage was made from {}: the test case's runs would be read there; give the config that made the stage, or run 03 again with this one",
+                crate::format::quote_path(&c.path),
+                crate::format::quote_path(&c.archive.root),
+                crate::format::quote_path(&s.archive_root)
+            )));
+        }
+        Ok(())
+    }
+
     /// Judges runs of calibrated parameters against the observations and the stage's
     /// default run: `runs` lists `#{label, case, emulated}` (`emulated`, optional: per
     /// calibration variable the emulated PCs, e.g. `cost.emulate(x)`); the stage gives the
@@ -320,6 +345,7 @@ pub mod test_case_fns {
     #[rhai_fn(return_raw)]
     pub fn test_case(cfg: Map, stage: ScriptEofStage, runs: Array) -> RResult<ScriptTestCase> {
         let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        check_archive(cfg.clone(), stage.clone())?;
         let further: Vec<Variable> = c
             .test_case
             .as_ref()
