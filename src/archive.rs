@@ -71,7 +71,7 @@ pub fn case_name(
         let j = rest[i..].find('}').with_context(|| {
             format!(
                 "case pattern '{pattern}': unclosed '{{'",
-                pattern = crate::format::printable(&pattern)
+                pattern = crate::format::printable(pattern)
             )
         })? + i;
         let key = &rest[i + 1..j];
@@ -79,12 +79,12 @@ pub fn case_name(
             "member" => member.map(str::to_string),
             "param" => param.map(str::to_string),
             "end" => end.map(str::to_string),
-            _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})", pattern = crate::format::printable(&pattern)),
+            _ => bail!("case pattern '{pattern}': unknown placeholder {{{key}}} (use {{member}}, {{param}}, {{end}})", pattern = crate::format::printable(pattern)),
         };
         out.push_str(&value.with_context(|| {
             format!(
                 "case pattern '{pattern}' needs a value for {{{key}}}",
-                pattern = crate::format::printable(&pattern)
+                pattern = crate::format::printable(pattern)
             )
         })?);
         rest = &rest[j + 1..];
@@ -99,7 +99,7 @@ pub fn case_name(
         bail!(
             "case pattern '{pattern}' gives an unusable case name '{out}'",
             out = crate::format::printable(&out),
-            pattern = crate::format::printable(&pattern)
+            pattern = crate::format::printable(pattern)
         );
     }
     Ok(out)

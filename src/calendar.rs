@@ -29,7 +29,7 @@ impl Calendar {
             Some(other) => {
                 bail!(
                     "calendar '{other}' is not supported (noleap, 365_day, standard, gregorian)",
-                    other = crate::format::printable(&other)
+                    other = crate::format::printable(other)
                 )
             }
         }
@@ -98,7 +98,7 @@ impl TimeAxis {
         let (unit, date) = units.split_once(" since ").with_context(|| {
             format!(
                 "time units '{units}' are not of the form 'days since YYYY-MM-DD'",
-                units = crate::format::printable(&units)
+                units = crate::format::printable(units)
             )
         })?;
         let days_per_unit = match unit.trim().to_lowercase().as_str() {
@@ -108,8 +108,8 @@ impl TimeAxis {
             "seconds" | "second" | "s" => 1.0 / 86400.0,
             other => bail!(
                 "time unit '{other}' in '{units}' is not supported",
-                other = crate::format::printable(&other),
-                units = crate::format::printable(&units)
+                other = crate::format::printable(other),
+                units = crate::format::printable(units)
             ),
         };
         let d = date.trim().split(['T', ' ']).next().unwrap_or_default();
@@ -117,7 +117,7 @@ impl TimeAxis {
         let bad = || {
             anyhow::anyhow!(
                 "cannot read the reference date in time units '{units}'",
-                units = crate::format::printable(&units)
+                units = crate::format::printable(units)
             )
         };
         if parts.len() != 3 {

@@ -158,8 +158,8 @@ pub fn parse_indices(text: &str) -> anyhow::Result<Vec<usize>> {
             _ => {
                 anyhow::bail!(
                     "PFT indices '{text}': '{part}' is not an index or a range like 1-3",
-                    part = crate::format::printable(&part),
-                    text = crate::format::printable(&text)
+                    part = crate::format::printable(part),
+                    text = crate::format::printable(text)
                 )
             }
         };
@@ -167,8 +167,8 @@ pub fn parse_indices(text: &str) -> anyhow::Result<Vec<usize>> {
             anyhow::bail!(
                 "PFT indices '{text}': '{part}' is outside 0-{} or reversed",
                 NPFT - 1,
-                part = crate::format::printable(&part),
-                text = crate::format::printable(&text)
+                part = crate::format::printable(part),
+                text = crate::format::printable(text)
             );
         }
         out.extend(a..=b);

@@ -365,7 +365,7 @@ pub(crate) fn explain_unknown(msg: &str) -> Option<String> {
         [] => String::new(),
         [one, ..] => format!(
             "did you mean '{one}'? ",
-            one = crate::format::printable(&one)
+            one = crate::format::printable(one)
         ),
     };
     Some(format!(
@@ -742,7 +742,7 @@ impl Config {
                                 "'{v}' is not a calibration variable (did you mean '{}'? variables: {})",
                                 nearest(v, &vars),
                                 vars.join(", ")
-                            , v = crate::format::printable(&v)),
+                            , v = crate::format::printable(v)),
                         ));
                     }
                 }
@@ -774,7 +774,7 @@ impl Config {
             k => {
                 return Err(problem(
                     "backend.kind",
-                    Some(format!("'{k}'", k = crate::format::printable(&k))),
+                    Some(format!("'{k}'", k = crate::format::printable(k))),
                     "use local, cime or none",
                 ))
             }

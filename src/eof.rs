@@ -58,7 +58,7 @@ impl std::str::FromStr for Weighting {
             "none" => Weighting::None,
             _ => bail!(
                 "unknown weighting '{s}': use area, sqrt_area or none",
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             ),
         })
     }

@@ -83,7 +83,7 @@ pub fn format_spec(x: f64, spec: &str) -> Result<String, String> {
     let bad = || {
         format!(
             "bad format spec '{spec}': use [<|>][width][.precision](f|e|g), e.g. \".3f\"",
-            spec = crate::format::printable(&spec)
+            spec = crate::format::printable(spec)
         )
     };
     let (align_left, rest) = match spec.strip_prefix('<') {

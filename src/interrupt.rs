@@ -34,9 +34,9 @@ fn on_signal(sig: i32) {
         && EVALUATING.load(Ordering::SeqCst)
         && !REQUESTED.swap(true, Ordering::SeqCst)
     {
-        crate::output::eprintln(&format!(
-            "\ninterrupting: the computation stops at its next step (Ctrl-C again quits)"
-        ));
+        crate::output::eprintln(
+            "\ninterrupting: the computation stops at its next step (Ctrl-C again quits)",
+        );
         return;
     }
     let removed = crate::files::remove_temporaries();
@@ -45,7 +45,7 @@ fn on_signal(sig: i32) {
             "\ninterrupted: removed {removed} unfinished temporary file(s)"
         ));
     } else {
-        crate::output::eprintln(&format!("\ninterrupted"));
+        crate::output::eprintln("\ninterrupted");
     }
     std::process::exit(128 + sig);
 }

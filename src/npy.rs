@@ -920,13 +920,13 @@ impl<'a> Machine<'a> {
         let Some((kind, size)) = numeric_scalar(descr) else {
             return Err(NotRead::NotNumber(format!(
                 "a numpy scalar of dtype '{descr}'",
-                descr = crate::format::printable(&descr)
+                descr = crate::format::printable(descr)
             )));
         };
         let Some(raw) = self.raw_bytes(args[1]) else {
             return Err(NotRead::Damaged(format!(
                 "a numpy scalar of dtype '{descr}' whose bytes cannot be read",
-                descr = crate::format::printable(&descr)
+                descr = crate::format::printable(descr)
             )));
         };
         scalar_value(kind, size, order.unwrap_or("?"), &raw).ok_or_else(|| {
@@ -934,7 +934,7 @@ impl<'a> Machine<'a> {
                 "a numpy scalar of dtype '{descr}' with {} bytes in byte order '{}'",
                 raw.len(),
                 order.unwrap_or("?"),
-                descr = crate::format::printable(&descr)
+                descr = crate::format::printable(descr)
             ))
         })
     }
@@ -1122,7 +1122,7 @@ fn read_object_array(data: &[u8], shape: &[usize], name: &str) -> Result<ArrayD<
         Some((d, _)) => {
             return Err(not_array(&format!(
                 "an array of dtype '{d}' in an object-array file",
-                d = crate::format::printable(&d)
+                d = crate::format::printable(d)
             )))
         }
         None => return Err(not_array("an array without a readable dtype")),

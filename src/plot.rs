@@ -1352,7 +1352,7 @@ pub fn draw_grouped_bars<DB: DrawingBackend>(
         bail!(
             "grouped bars: series '{name}' has {} values for {n} categories",
             v.len(),
-            name = crate::format::printable(&name)
+            name = crate::format::printable(name)
         );
     }
     let (lo, hi) = range(

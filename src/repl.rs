@@ -91,7 +91,7 @@ fn cmd_help(s: &mut Session, arg: &str) -> Result<Flow, String> {
         }
         None => Err(format!(
             "no function, type or module named '{name}'",
-            name = crate::format::printable(&name)
+            name = crate::format::printable(name)
         )),
     }
 }
@@ -408,7 +408,7 @@ pub fn run() -> anyhow::Result<()> {
                 match session.handle(&line) {
                     Ok(Flow::Quit) => break,
                     Ok(Flow::Continue) => {}
-                    Err(e) => crate::output::eprintln(&format!("{e}")),
+                    Err(e) => crate::output::eprintln(&e.to_string()),
                 }
                 if let Ok(mut n) = names.lock() {
                     *n = session.completions();
@@ -538,14 +538,14 @@ fn run_piped(session: &mut Session) -> anyhow::Result<()> {
             Ok(Flow::Continue) => {}
             Err(e) => {
                 failed += 1;
-                crate::output::eprintln(&format!("{e}"));
+                crate::output::eprintln(&e.to_string());
             }
         }
     }
     if !buffer.trim().is_empty() {
         if let Err(e) = session.handle(&buffer) {
             failed += 1;
-            crate::output::eprintln(&format!("{e}"));
+            crate::output::eprintln(&e.to_string());
         }
     }
     finish(failed)

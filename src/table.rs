@@ -208,7 +208,7 @@ fn nearest(name: &str, known: &[String]) -> String {
         Some(b) => format!(
             "did you mean '{b}'? columns: {}",
             known.join(", "),
-            b = crate::format::printable(&b)
+            b = crate::format::printable(b)
         ),
     }
 }
@@ -369,7 +369,7 @@ impl Table {
             Column::Numbers(v) => Ok(v),
             Column::Text(_) => bail!(
                 "Table column '{name}' holds text, not numbers",
-                name = crate::format::printable(&name)
+                name = crate::format::printable(name)
             ),
         }
     }
@@ -407,7 +407,7 @@ impl Table {
                         Value::Number(_) => "a number",
                         Value::Text(_) => "text",
                     },
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 ),
             }
         }
@@ -435,7 +435,7 @@ impl Table {
             if out.iter().any(|(m, _): &(String, Column)| m == n) {
                 bail!(
                     "Table.select: column '{n}' is named twice",
-                    n = crate::format::printable(&n)
+                    n = crate::format::printable(n)
                 );
             }
             out.push((n.to_string(), self.column(n)?.clone()));
@@ -468,7 +468,7 @@ impl Table {
                 "Table.join: key '{key}' holds {} in the left table but {} in the right",
                 lcol.kind(),
                 rcol.kind(),
-                key = crate::format::printable(&key)
+                key = crate::format::printable(key)
             );
         }
         let mut right: HashMap<Key, Vec<usize>> = HashMap::new();
@@ -522,7 +522,7 @@ impl Table {
             Column::Numbers(v) => v,
             Column::Text(_) => bail!(
                 "Table.pivot: values column '{values}' holds text",
-                values = crate::format::printable(&values)
+                values = crate::format::printable(values)
             ),
         };
         let (iu, cu) = (ic.unique(), cc.unique());
@@ -538,7 +538,7 @@ impl Table {
             let missing = |c: &str| {
                 anyhow::anyhow!(
                     "Table.pivot: row {r}: '{c}' is missing",
-                    c = crate::format::printable(&c)
+                    c = crate::format::printable(c)
                 )
             };
             let a = ic.key(r).map(|k| ipos[&k]).ok_or_else(|| missing(index))?;
@@ -569,7 +569,7 @@ impl Table {
                 Column::Text(_) => {
                     bail!(
                         "Table.to_array: column '{n}' holds text, not numbers",
-                        n = crate::format::printable(&n)
+                        n = crate::format::printable(n)
                     )
                 }
             };

@@ -499,6 +499,31 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     );
     std::fs::write(&cj, saved).unwrap();
     run_with("07_test_case.rhai", &cfg, &["--dry-run"]);
+
+    // issue 28: a config for another archive than the EOF stage's is refused, dry run too
+    // (07 read the new runs from the stage's archive whatever the config said)
+    let other = cfg.with_file_name("other_archive.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("root = \"archive\""));
+    std::fs::write(
+        &other,
+        text.replace("root = \"archive\"", "root = \"archive2\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/07_test_case.rhai"))
+        .args(["--", "--config"])
+        .arg(&other)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("reads the archive") && err.contains("but the EOF stage was made from"),
+        "{err}"
+    );
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

@@ -50,7 +50,7 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
                         "{}: no column '{n}' (columns: {})",
                         path.display(),
                         header.join(", "),
-                        n = crate::format::printable(&n)
+                        n = crate::format::printable(n)
                     )
                 })
             })
@@ -79,7 +79,7 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
                     "{}:{line}: column '{}': cannot read '{f}' as a number",
                     path.display(),
                     header[c],
-                    f = crate::format::printable(&f)
+                    f = crate::format::printable(f)
                 )
             })?;
             values.push(v);

@@ -282,7 +282,7 @@ impl std::str::FromStr for TieMethod {
             _ => {
                 return Err(ArrayError::Value(format!(
                     "unknown rank method '{s}': use average, min, max, dense or ordinal",
-                    s = crate::format::printable(&s)
+                    s = crate::format::printable(s)
                 )))
             }
         })

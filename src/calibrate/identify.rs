@@ -87,7 +87,7 @@ impl Profile {
             "optimized" | "optimised" => Ok(Profile::Optimized),
             _ => bail!(
                 "unknown profile '{name}': use \"optimized\" or \"at_optimum\"",
-                name = crate::format::printable(&name)
+                name = crate::format::printable(name)
             ),
         }
     }

@@ -2268,7 +2268,7 @@ mod tests {
         let chain = sample_until_converged(&g, &Start::Uniform, &s).unwrap();
         let c = chain.convergence().unwrap().clone();
         let names: Vec<String> = (0..6).map(|j| format!("x{j}")).collect();
-        crate::output::eprintln(&format!("{}", c.message(&names)));
+        crate::output::eprintln(&c.message(&names).to_string());
         assert!(c.converged, "{}", c.message(&names));
         assert_eq!(c.stop, Stop::Converged);
         // the rule: the chain after burn-in is longer than 50 tau for every parameter, and
@@ -2344,7 +2344,7 @@ mod tests {
         assert_eq!((c.stop, c.steps), (Stop::MaxSteps, 600));
         assert!(!chain.summary().converged);
         let m = c.message(&names);
-        crate::output::eprintln(&format!("{m}"));
+        crate::output::eprintln(&m.to_string());
         assert!(m.starts_with("MCMC did not converge: chain "), "{m}");
         assert!(
             m.contains("< 50 tau (tau_max ") && m.ends_with("; raise max_steps"),

@@ -50,7 +50,7 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
             format!(
                 "{}: {k} = '{v}' is not a whole number",
                 casedir.display(),
-                v = crate::format::printable(&v)
+                v = crate::format::printable(v)
             )
         })
     };
@@ -64,14 +64,14 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
             format!(
                 "{}: RUN_STARTDATE '{start}' is not YYYY-MM-DD",
                 casedir.display(),
-                start = crate::format::printable(&start)
+                start = crate::format::printable(start)
             )
         })?;
     if !start.ends_with("-01-01") {
         bail!(
             "{}: the demo model starts on January 1st; RUN_STARTDATE is '{start}'",
             casedir.display(),
-            start = crate::format::printable(&start)
+            start = crate::format::printable(start)
         );
     }
     let opt = get("STOP_OPTION")?;
@@ -79,7 +79,7 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
         bail!(
             "{}: the demo model runs whole years (STOP_OPTION = nyears), not '{opt}'",
             casedir.display(),
-            opt = crate::format::printable(&opt)
+            opt = crate::format::printable(opt)
         );
     }
     let stop_years = int("STOP_N")?;
@@ -113,7 +113,7 @@ pub fn read_case_settings(casedir: &Path) -> Result<CaseSetup> {
             "{}: DOUT_S_ROOT = '{archive}' in env_run.xml holds a CIME variable or $ENV{{...}}, \
              which the demo model does not expand: set it to a path with ./xmlchange",
             casedir.display(),
-            archive = crate::format::printable(&archive)
+            archive = crate::format::printable(archive)
         );
     }
     Ok(CaseSetup {
@@ -452,7 +452,7 @@ fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
                         .chain(["SOILLIQ".into(), "SOILICE".into()])
                         .collect::<Vec<_>>()
                 ),
-                other = crate::format::printable(&other)
+                other = crate::format::printable(other)
             ),
         }
     }

@@ -36,7 +36,7 @@ pub fn check_emulator(name: &str) -> Result<()> {
         "unknown emulator '{name}' (did you mean '{}'? known: {})",
         nearest(name, &EMULATORS),
         EMULATORS.join(", "),
-        name = crate::format::printable(&name)
+        name = crate::format::printable(name)
     )
 }
 
@@ -85,7 +85,7 @@ impl Named {
                             "'{v}' is not a calibration variable (did you mean '{}'? variables: {})",
                             nearest(v, &known),
                             known.join(", ")
-                        , v = crate::format::printable(&v));
+                        , v = crate::format::printable(v));
                     }
                 }
                 Ok(())
@@ -312,7 +312,7 @@ pub fn read(path: &Path) -> Result<Vec<Choice>> {
                     "{}: row {}: chosen is '{other}', not true or false",
                     path.display(),
                     i + 2,
-                    other = crate::format::printable(&other)
+                    other = crate::format::printable(other)
                 ),
             };
             Ok(Choice {

@@ -90,7 +90,7 @@ impl std::str::FromStr for Kernel {
             .ok_or_else(|| {
                 anyhow!(
                     "unknown kernel '{s}': use squared_exponential, matern32 or matern52",
-                    s = crate::format::printable(&s)
+                    s = crate::format::printable(s)
                 )
             })
     }
@@ -114,7 +114,7 @@ impl std::str::FromStr for Trend {
             "linear" => Ok(Trend::Linear),
             _ => bail!(
                 "unknown trend '{s}': use constant or linear",
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             ),
         }
     }

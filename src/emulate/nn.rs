@@ -46,7 +46,7 @@ impl std::str::FromStr for Activation {
             "linear" => Activation::Linear,
             _ => bail!(
                 "unknown activation '{s}': use relu, tanh, sigmoid or linear",
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             ),
         })
     }

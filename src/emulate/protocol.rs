@@ -79,7 +79,7 @@ impl std::str::FromStr for FinalTraining {
             "all" => Ok(FinalTraining::All),
             _ => bail!(
                 "final = '{s}': use \"split\" or \"all\"",
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             ),
         }
     }

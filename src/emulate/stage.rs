@@ -324,7 +324,7 @@ fn choose(
             let i = names.iter().position(|x| x == n).with_context(|| {
                 format!(
                     "variable {variable}: no emulator '{n}' was fitted",
-                    n = crate::format::printable(&n)
+                    n = crate::format::printable(n)
                 )
             })?;
             (i, "config".to_string())
@@ -501,7 +501,7 @@ impl EmulatorStage {
                 "no emulators of variable '{variable}' (did you mean '{}'? variables: {})",
                 choice::nearest(variable, &known),
                 known.join(", "),
-                variable = crate::format::printable(&variable)
+                variable = crate::format::printable(variable)
             );
         }
         self.choice
@@ -529,7 +529,7 @@ impl EmulatorStage {
             .with_context(|| {
                 format!(
                     "no emulators of variable '{variable}'",
-                    variable = crate::format::printable(&variable)
+                    variable = crate::format::printable(variable)
                 )
             })?;
         v.emulators
@@ -541,7 +541,7 @@ impl EmulatorStage {
                 format!(
                     "no emulator '{name}' of {variable} (there are {})",
                     names.join(", "),
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 )
             })
     }

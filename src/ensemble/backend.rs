@@ -94,7 +94,7 @@ pub fn check(s: &Settings) -> Result<()> {
         "local" | "none" => Ok(()),
         k => bail!(
             "[backend] kind = '{k}': use local, cime or none",
-            k = crate::format::printable(&k)
+            k = crate::format::printable(k)
         ),
     }
 }

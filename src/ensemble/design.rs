@@ -200,7 +200,7 @@ impl Design {
                     "{}: no column '{n}' (columns: {})",
                     path.display(),
                     header.join(", "),
-                    n = crate::format::printable(&n)
+                    n = crate::format::printable(n)
                 )
             })?;
             cols.push(c);
@@ -211,7 +211,7 @@ impl Design {
                     "{}: column '{h}' is not a parameter of this design ({})",
                     path.display(),
                     names.join(", "),
-                    h = crate::format::printable(&h)
+                    h = crate::format::printable(h)
                 );
             }
         }
@@ -226,7 +226,7 @@ impl Design {
                     anyhow::anyhow!(
                         "{}:{line}: {n} = '{text}' is not a number",
                         path.display(),
-                        text = crate::format::printable(&text)
+                        text = crate::format::printable(text)
                     )
                 })?;
                 check_scaling(x).with_context(|| format!("{}:{line}: {n}", path.display()))?;

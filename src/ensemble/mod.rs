@@ -1103,7 +1103,7 @@ pub mod from_config {
             "ppe_test" => (&cfg.cases.ppe_test, &cfg.cases.ppe_test_design),
             w => bail!(
                 "no ensemble '{w}' in the config: use ppe or ppe_test",
-                w = crate::format::printable(&w)
+                w = crate::format::printable(w)
             ),
         };
         let pattern = pattern.as_ref().with_context(|| {

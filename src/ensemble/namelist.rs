@@ -37,7 +37,7 @@ pub fn fortran_path(p: &Path) -> Result<String> {
             s.escape_debug()
         );
     }
-    Ok(format!("'{s}'", s = crate::format::printable(&s)))
+    Ok(format!("'{s}'", s = crate::format::printable(s)))
 }
 
 /// The lines a member adds to `user_nl_clm`.
@@ -75,7 +75,7 @@ pub fn user_nl_lines(
         }
         let quoted: Vec<String> = hist_fincl1
             .iter()
-            .map(|f| format!("'{f}'", f = crate::format::printable(&f)))
+            .map(|f| format!("'{f}'", f = crate::format::printable(f)))
             .collect();
         out.push(format!("hist_fincl1 = {}", quoted.join(", ")));
     }
@@ -156,7 +156,7 @@ pub fn check_user_nl_line(line: &str) -> Result<String> {
         if !ok {
             bail!(
                 "'{shown}': '{name}' is not a namelist name with an index like name(1)",
-                name = crate::format::printable(&name),
+                name = crate::format::printable(name),
                 shown = crate::format::printable(&shown)
             );
         }

@@ -553,7 +553,7 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
         "namelist" => Location::Namelist,
         other => bail!(
             "location = '{other}': use paramfile or namelist",
-            other = crate::format::printable(&other)
+            other = crate::format::printable(other)
         ),
     };
     let finite = |key: &str, v: &[f64]| -> Result<()> {
@@ -648,7 +648,7 @@ fn check_parameter(r: RawParameter) -> Result<Parameter> {
         Some("max") => Some(End::Max),
         Some(o) => bail!(
             "oaat_default_as = '{o}': use min or max",
-            o = crate::format::printable(&o)
+            o = crate::format::printable(o)
         ),
     };
     let pft_default = default

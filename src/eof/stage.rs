@@ -782,7 +782,7 @@ impl EofStage {
         let spec = s.variables.iter().find(|x| x.name == v).ok_or_else(|| {
             anyhow::anyhow!(
                 "no calibration variable '{v}' in the EOF stage",
-                v = crate::format::printable(&v)
+                v = crate::format::printable(v)
             )
         })?;
         if let Some(p) = &self.settings.processed {
@@ -858,7 +858,7 @@ impl EofStage {
                 format!(
                     "the EOF stage has no variable '{name}' (it has {})",
                     names.join(", "),
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 )
             })
     }
@@ -1093,8 +1093,8 @@ fn number(path: &Path, line: usize, col: &str, s: &str) -> Result<f64> {
         format!(
             "{}:{line}: column '{col}': '{s}' is not a number",
             path.display(),
-            col = crate::format::printable(&col),
-            s = crate::format::printable(&s)
+            col = crate::format::printable(col),
+            s = crate::format::printable(s)
         )
     })
 }
@@ -1105,7 +1105,7 @@ fn mode_index(path: &Path, line: usize, s: &str, modes: usize) -> Result<usize> 
         _ => bail!(
             "{}:{line}: mode '{s}' is not one of 1..={modes}",
             path.display(),
-            s = crate::format::printable(&s)
+            s = crate::format::printable(s)
         ),
     }
 }
@@ -1178,7 +1178,7 @@ impl EofStage {
                     format!(
                         "{}:{line}: variable '{v}' is not one of the stage's",
                         p.display(),
-                        v = crate::format::printable(&v)
+                        v = crate::format::printable(v)
                     )
                 })
         };
@@ -1228,7 +1228,7 @@ impl EofStage {
                             format!(
                                 "{}:{line}: unknown source '{src}'",
                                 p.display(),
-                                src = crate::format::printable(&src)
+                                src = crate::format::printable(src)
                             )
                         })?;
                     if !years[vi].contains(&y) {

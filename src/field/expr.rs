@@ -61,7 +61,7 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>> {
                     "expression '{s}': bad number '{}' at column {}",
                     &s[st..i],
                     st + 1,
-                    s = crate::format::printable(&s)
+                    s = crate::format::printable(s)
                 )
             })?;
             out.push((Tok::Num(n), st));
@@ -73,7 +73,7 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>> {
                 "expression '{s}': unexpected '{c}' at column {}",
                 i + 1,
                 c = crate::format::printable(&c.to_string()),
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             );
         }
     }
@@ -223,7 +223,7 @@ pub fn parse(src: &str) -> Result<Expr> {
         bail!(
             "expression '{src}': unexpected text at column {}",
             p.col(),
-            src = crate::format::printable(&src)
+            src = crate::format::printable(src)
         );
     }
     Ok(e)
@@ -300,7 +300,7 @@ impl Expr {
             }
             Val::N(_) => bail!(
                 "expression '{name}' uses no history variable",
-                name = crate::format::printable(&name)
+                name = crate::format::printable(name)
             ),
         }
     }

@@ -88,7 +88,7 @@ impl Region {
                 bail!(
                     "no built-in region '{name}': there are Global, {}",
                     names.join(", "),
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 )
             }
         }

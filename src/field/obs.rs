@@ -52,7 +52,7 @@ impl Regrid {
             "conservative" => Ok(Regrid::Conservative),
             _ => bail!(
                 "regrid = '{s}': use \"bilinear\" or \"conservative\"",
-                s = crate::format::printable(&s)
+                s = crate::format::printable(s)
             ),
         }
     }
@@ -103,7 +103,7 @@ pub fn parse_month(s: &str) -> Result<(i64, u32)> {
     let bad = || {
         anyhow!(
             "'{s}' is not a month: write it as YYYY-MM, e.g. \"2000-01\"",
-            s = crate::format::printable(&s)
+            s = crate::format::printable(s)
         )
     };
     let parts: Vec<&str> = s.trim().split('-').collect();

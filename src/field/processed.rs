@@ -189,7 +189,7 @@ pub fn read_numbers(path: &Path) -> Result<Vec<f64>> {
                     "{}:{}: '{c}' is not a number",
                     path.display(),
                     i + 1,
-                    c = crate::format::printable(&c)
+                    c = crate::format::printable(c)
                 )
             })?);
         }

@@ -214,15 +214,15 @@ pub fn conversion(from: &str, to: &str) -> Result<(f64, f64), String> {
     let f = lookup(from).ok_or_else(|| {
         format!(
             "unknown units '{from}' (cannot convert to '{to}')",
-            from = crate::format::printable(&from),
-            to = crate::format::printable(&to)
+            from = crate::format::printable(from),
+            to = crate::format::printable(to)
         )
     })?;
     let t = lookup(to).ok_or_else(|| {
         format!(
             "unknown units '{to}' (cannot convert from '{from}')",
-            from = crate::format::printable(&from),
-            to = crate::format::printable(&to)
+            from = crate::format::printable(from),
+            to = crate::format::printable(to)
         )
     })?;
     if f.quantity != t.quantity {
@@ -231,8 +231,8 @@ pub fn conversion(from: &str, to: &str) -> Result<(f64, f64), String> {
             f.quantity,
             t.quantity,
             incompatibility_hint(f.quantity, t.quantity),
-            from = crate::format::printable(&from),
-            to = crate::format::printable(&to)
+            from = crate::format::printable(from),
+            to = crate::format::printable(to)
         ));
     }
     Ok((f.scale / t.scale, (f.offset - t.offset) / t.scale))

@@ -379,7 +379,7 @@ fn ddof_axis(opts: &Map) -> RResult<(Option<i64>, f64)> {
         if k != "axis" && k != "ddof" {
             return Err(script_err(format!(
                 "unknown option '{k}': std and variance take axis and ddof",
-                k = crate::format::printable(&k)
+                k = crate::format::printable(k)
             )));
         }
     }
@@ -1086,7 +1086,7 @@ pub mod array_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': allclose takes rtol, atol and equal_nan",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }

@@ -298,13 +298,13 @@ fn vector(m: &Map, key: &str, variable: &str) -> RResult<Array1<f64>> {
     let d = m.get(key).ok_or_else(|| {
         script_err(format!(
             "target {variable} has no '{key}' (a target is #{{observed, sigma, lambda, default_run}})"
-        , key = crate::format::printable(&key)))
+        , key = crate::format::printable(key)))
     })?;
     let a = operand(d)?;
     if a.data().ndim() != 1 {
         return Err(script_err(format!(
             "target {variable}: '{key}' must be a 1-D Array (one value per mode)",
-            key = crate::format::printable(&key)
+            key = crate::format::printable(key)
         )));
     }
     Ok(a.data().iter().copied().collect())
@@ -322,7 +322,7 @@ fn target_of(targets: &Map, variable: &str) -> RResult<Target> {
                     .map(|k| k.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                variable = crate::format::printable(&variable)
+                variable = crate::format::printable(variable)
             ))
         })?;
     Ok(Target {
@@ -417,7 +417,7 @@ fn build_cost(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use form, emulator, weights, discrepancy, variables, default_scalings"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }
@@ -468,7 +468,7 @@ fn build_cost(
                 .ok_or_else(|| {
                     script_err(format!(
                         "the map of emulators has no Emulator for '{v}'",
-                        v = crate::format::printable(&v)
+                        v = crate::format::printable(v)
                     ))
                 })?,
         };
@@ -534,7 +534,7 @@ fn scalings_of(d: &Dynamic, parameters: &[String]) -> RResult<Array1<f64>> {
                 return Err(script_err(format!(
                     "default_scalings: '{k}' is not a parameter of this cost; {}",
                     crate::nc::nearest_list(k, parameters),
-                    k = crate::format::printable(&k)
+                    k = crate::format::printable(k)
                 )));
             }
         }
@@ -1173,7 +1173,7 @@ pub mod calibrate_fns {
             "implausibility" => match_by_implausibility(&c, &options),
             m => Err(script_err(format!(
                 "unknown method '{m}': use \"cost\" or \"implausibility\"",
-                m = crate::format::printable(&m)
+                m = crate::format::printable(m)
             ))),
         }
     }
@@ -1197,7 +1197,7 @@ pub mod calibrate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use methods, seed",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }
@@ -1302,7 +1302,7 @@ pub mod calibrate_fns {
                 _ => {
                     return Err(script_err(format!(
                     "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius, de"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
                 }
             }
         }
@@ -1769,7 +1769,7 @@ fn match_by_cost(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}' for method \"cost\": use n, keep, threshold, better_than_default, limit, seed"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }
@@ -1859,7 +1859,7 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
                         script_err(format!(
                             "discrepancy: '{name}' is not a variable of this cost ({})",
                             variables.join(", ")
-                        , name = crate::format::printable(&name)))
+                        , name = crate::format::printable(name)))
                     })?;
                     s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
                 }
@@ -1877,7 +1877,7 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}' for method \"implausibility\": use n, cutoff, order, discrepancy, emulator_variance, previous, limit, seed"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }
@@ -2016,7 +2016,7 @@ fn posterior_until_converged(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius, de (or steps, with burn and thin, for a fixed number of steps)"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }
@@ -2094,7 +2094,7 @@ fn identifiability_of(
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, min_excluded, local_iterations"
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }

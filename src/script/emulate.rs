@@ -141,7 +141,7 @@ fn unknown(rest: &[String], known: &str) -> RResult<()> {
         None => Ok(()),
         Some(k) => Err(script_err(format!(
             "unknown option '{k}': use {known}",
-            k = crate::format::printable(&k)
+            k = crate::format::printable(k)
         ))),
     }
 }
@@ -325,7 +325,7 @@ fn inflate_options(options: &Map) -> RResult<(usize, u64)> {
             _ => {
                 return Err(script_err(format!(
                     "unknown option '{k}': use n, seed",
-                    k = crate::format::printable(&k)
+                    k = crate::format::printable(k)
                 )))
             }
         }
@@ -376,7 +376,7 @@ pub mod emulate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use alpha, degree",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }
@@ -686,7 +686,7 @@ pub mod emulate_fns {
                 .ok_or_else(|| {
                     script_err(format!(
                         "no emulators of variable '{variable}'",
-                        variable = crate::format::printable(&variable)
+                        variable = crate::format::printable(variable)
                     ))
                 })?;
         Ok(v.configs[v.chosen]
@@ -716,7 +716,7 @@ pub mod emulate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use repeats, seed",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }
@@ -764,7 +764,7 @@ pub mod emulate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use values",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }
@@ -811,7 +811,7 @@ pub mod emulate_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': use samples, seed",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }

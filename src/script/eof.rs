@@ -207,7 +207,7 @@ pub mod eof_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': eof takes weights, mask and centre",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }

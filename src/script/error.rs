@@ -117,7 +117,7 @@ pub use crate::format::{closest_names, edit_distance};
 fn quoted_list(names: &[String]) -> String {
     let q: Vec<String> = names
         .iter()
-        .map(|n| format!("'{n}'", n = crate::format::printable(&n)))
+        .map(|n| format!("'{n}'", n = crate::format::printable(n)))
         .collect();
     match q.len() {
         0 => String::new(),
@@ -136,7 +136,7 @@ pub fn function_hint(name: &str, script_fns: &[String]) -> Option<String> {
     if let Some((_, to, why)) = ALIASES.iter().find(|(from, _, _)| *from == name) {
         return Some(format!(
             "did you mean '{to}'? {why}",
-            to = crate::format::printable(&to)
+            to = crate::format::printable(to)
         ));
     }
     if let Some(sigs) = known.get(name).filter(|s| !s.is_empty()) {

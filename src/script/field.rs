@@ -163,7 +163,7 @@ fn ddof_opt(opts: &Map) -> RResult<f64> {
         if k != "ddof" {
             return Err(script_err(format!(
                 "unknown option '{k}': a field's std takes ddof",
-                k = crate::format::printable(&k)
+                k = crate::format::printable(k)
             )));
         }
     }
@@ -180,7 +180,7 @@ fn named_array(name: &str, m: &Map) -> RResult<NamedArray> {
         if !["values", "dims", "coords", "units", "long_name"].contains(&k.as_str()) {
             return Err(script_err(format!(
                 "write_netcdf: {name} has an unknown key '{k}' (an array is #{{values, dims, coords, units, long_name}})"
-            , k = crate::format::printable(&k))));
+            , k = crate::format::printable(k))));
         }
     }
     let values = m
@@ -759,7 +759,7 @@ pub mod field_fns {
                 _ => {
                     return Err(script_err(format!(
                         "unknown option '{k}': read_obs takes first_month, regrid and units",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     )))
                 }
             }

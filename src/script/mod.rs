@@ -196,7 +196,7 @@ pub fn engine() -> Engine {
     engine.on_print(crate::output::println);
     engine.on_debug(|s, src, pos| match (src, pos.line()) {
         (Some(src), Some(l)) => crate::output::eprintln(&format!("{src}:{l}: {s}")),
-        _ => crate::output::eprintln(&format!("{s}")),
+        _ => crate::output::eprintln(s),
     });
     engine
 }

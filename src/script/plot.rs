@@ -51,7 +51,7 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
                 o.cmap = Some(match text()?.as_str() {
                     "viridis" | "sequential" => "viridis".into(),
                     "RdBu_r" | "diverging" => "RdBu_r".into(),
-                    other => return Err(script_err(format!("unknown cmap '{other}': use viridis (sequential) or RdBu_r (diverging, centred on 0)", other = crate::format::printable(&other)))),
+                    other => return Err(script_err(format!("unknown cmap '{other}': use viridis (sequential) or RdBu_r (diverging, centred on 0)", other = crate::format::printable(other)))),
                 })
             }
             "vmin" => o.vmin = Some(number(v, "option vmin")?),
@@ -71,7 +71,7 @@ fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
                 return Err(script_err(format!(
                     "unknown option '{k}': figures take file, title, xlabel, ylabel, units, quantity, cmap, vmin, vmax, width, height; maps regions, mask, min_landfrac; scatter plots one_to_one, r2, label; heat maps diagonal{}",
                     extra.iter().map(|e| format!(", {e}")).collect::<String>()
-                , k = crate::format::printable(&k))))
+                , k = crate::format::printable(k))))
             }
         }
     }
@@ -241,7 +241,7 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
         k => {
             return Err(script_err(format!(
             "unknown panel kind '{k}': use map, histogram, scatter, lines, bars or grouped_bars"
-        , k = crate::format::printable(&k))))
+        , k = crate::format::printable(k))))
         }
     };
     let mut with_file = m.clone();

@@ -56,7 +56,7 @@ fn pcs_of(pcs: &Map, variables: &[String]) -> RResult<Vec<Array2<f64>>> {
             let d = pcs.get(v.as_str()).ok_or_else(|| {
                 script_err(format!(
                     "the map of PCs has no Array for variable '{v}'",
-                    v = crate::format::printable(&v)
+                    v = crate::format::printable(v)
                 ))
             })?;
             matrix(d, &format!("the PCs of {v}"))
@@ -74,7 +74,7 @@ fn emulators_of(ems: &Map, variables: &[String]) -> RResult<Vec<Arc<crate::emula
                 .ok_or_else(|| {
                     script_err(format!(
                         "the map of emulators has no Emulator for '{v}'",
-                        v = crate::format::printable(&v)
+                        v = crate::format::printable(v)
                     ))
                 })
         })
@@ -374,7 +374,7 @@ pub mod refocus_fns {
             script_err(format!(
                 "'{v}' is not a variable of the refocusing ({})",
                 rf.0.variables.join(", "),
-                v = crate::format::printable(&v)
+                v = crate::format::printable(v)
             ))
         })?;
         Ok(arr(rf.0.training.pcs[i].clone()))

@@ -40,7 +40,7 @@ fn index_of(list: &[String], name: &str, what: &str) -> RResult<usize> {
         script_err(format!(
             "no {what} '{name}'; {}",
             crate::nc::nearest_list(name, list),
-            name = crate::format::printable(&name)
+            name = crate::format::printable(name)
         ))
     })
 }

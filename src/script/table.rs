@@ -44,7 +44,7 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
             return Err(script_err(format!(
                 "table: column '{name}' must be a 1-D Array, not shape {:?}",
                 a.data().shape(),
-                name = crate::format::printable(&name)
+                name = crate::format::printable(name)
             )));
         }
         return Ok(Column::Numbers(a.data().iter().copied().collect()));
@@ -53,7 +53,7 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
         return Err(script_err(format!(
             "table: column '{name}' must be an Array or a list, not {}",
             type_name(d),
-            name = crate::format::printable(&name)
+            name = crate::format::printable(name)
         )));
     };
     if list.iter().any(|v| v.is_string()) {
@@ -67,7 +67,7 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
                 return Err(script_err(format!(
                     "table: column '{name}' mixes text and other values: item {i} is {}",
                     type_name(v),
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 )));
             }
         }
@@ -82,7 +82,7 @@ fn column_of(name: &str, d: &Dynamic) -> RResult<Column> {
                 v,
                 &format!(
                     "table: column '{name}', item {i},",
-                    name = crate::format::printable(&name)
+                    name = crate::format::printable(name)
                 ),
             )?);
         }
@@ -236,7 +236,7 @@ pub mod table_fns {
                     v,
                     &format!(
                         "Table.filter: the value of '{k}'",
-                        k = crate::format::printable(&k)
+                        k = crate::format::printable(k)
                     ),
                 )?)
             };

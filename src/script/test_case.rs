@@ -148,7 +148,7 @@ pub mod test_case_fns {
             if !["method", "posterior"].contains(&k.as_str()) {
                 return Err(script_err(format!(
                     "load_optimum: unknown option '{k}' (known: method, posterior)",
-                    k = crate::format::printable(&k)
+                    k = crate::format::printable(k)
                 )));
             }
         }
@@ -376,7 +376,7 @@ pub mod test_case_fns {
                     .ok_or_else(|| {
                         script_err(format!(
                             "runs[{i}] needs a text '{k}'",
-                            k = crate::format::printable(&k)
+                            k = crate::format::printable(k)
                         ))
                     })
             };
