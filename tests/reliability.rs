@@ -356,7 +356,7 @@ fn a_dry_run_of_the_eof_stage_checks_every_observation_input_at_once() {
     );
     // both variables' problems in one message: GPP's years, LHF's variable
     assert!(
-        err.contains("GPP: ") && err.contains("no month in the years 1900-2001"),
+        err.contains("GPP: ") && err.contains("GPP has no month in the sigma years 1900-1901"),
         "{err}"
     );
     assert!(err.contains("LHF: ") && err.contains("LEE"), "{err}");
@@ -373,16 +373,25 @@ fn backend_none_names_the_cases_missing_from_the_archive() {
     let d = dir.path();
     common::demo_fixture();
     let cfg = common::experiment(d, 3, "kind = \"none\"");
-    let code = format!(
-        "let e = ppe(read_config(`{}`)); e.submit(); e.wait();",
-        cfg.display()
-    );
+    // waiting without submitting: what the archive lacks, not "call submit first"
+    let code = format!("let e = ppe(read_config(`{}`)); e.wait();", cfg.display());
     let r = run_script(d, &code, 60);
     assert!(!r.1.contains("call submit first"), "{}", r.1);
     assert_clean(
         &code,
         r,
         "3 member(s) missing from the archive (backend none submits nothing",
+    );
+    // (submitting says it too)
+    let code = format!(
+        "let e = ppe(read_config(`{}`)); e.submit(); e.wait();",
+        cfg.display()
+    );
+    let r = run_script(d, &code, 60);
+    assert_clean(
+        &code,
+        r,
+        "3 of 3 cases are missing or incomplete for years 2-2",
     );
 }
 

@@ -98,11 +98,11 @@ impl Settings {
         }
         for v in &self.variables {
             let file = v.obs_file.as_deref().unwrap_or(&self.obs_file);
-            let first = self.obs_years.0.min(self.sigma_years.0);
-            let last = self.obs_years.1.max(self.sigma_years.1);
-            if let Err(e) =
-                crate::field::obs::check_obs(file, &v.obs, (first, last), &v.obs_options)
-            {
+            let years = [
+                ("observed years", self.obs_years),
+                ("sigma years", self.sigma_years),
+            ];
+            if let Err(e) = crate::field::obs::check_obs(file, &v.obs, &years, &v.obs_options) {
                 problems.push(format!("{}: {e:#}", v.name));
             }
         }

@@ -782,8 +782,14 @@ fn step_months(
 
 /// Checks, without reading the values, what [`read_obs_with`] will need of an observation
 /// file (for a dry run): it opens as netCDF, has lat and lon coordinates, holds `var` with
-/// dimensions (time, lat, lon), its time steps have months, and some fall in `years`.
-pub fn check_obs(path: &Path, var: &str, years: (i64, i64), opts: &ReadOptions) -> Result<()> {
+/// dimensions (time, lat, lon), its time steps have months, and some fall in each of
+/// `years` (named: `("sigma years", (1982, 2008))`).
+pub fn check_obs(
+    path: &Path,
+    var: &str,
+    years: &[(&str, (i64, i64))],
+    opts: &ReadOptions,
+) -> Result<()> {
     let file = nc::open(path)?;
     let lat_name = find_coord(&file, path, "lat")?;
     let lon_name = find_coord(&file, path, "lon")?;
@@ -798,17 +804,19 @@ pub fn check_obs(path: &Path, var: &str, years: (i64, i64), opts: &ReadOptions) 
     }
     let nt = v.dimensions()[0].len();
     let months = step_months(&file, path, var, &dims[0], nt, opts.first_month)?;
-    if !months.iter().any(|m| m.0 >= years.0 && m.0 <= years.1) {
-        let span = match (months.first(), months.last()) {
-            (Some(a), Some(b)) => format!("{:04}-{:02} to {:04}-{:02}", a.0, a.1, b.0, b.1),
-            _ => "no time steps".into(),
-        };
-        bail!(
-            "{}: {var} has no month in the years {}-{} (it holds {span})",
-            path.display(),
-            years.0,
-            years.1
-        );
+    for (what, (first, last)) in years {
+        if !months.iter().any(|m| m.0 >= *first && m.0 <= *last) {
+            let span = match (months.first(), months.last()) {
+                (Some(a), Some(b)) => {
+                    format!("{:04}-{:02} to {:04}-{:02}", a.0, a.1, b.0, b.1)
+                }
+                _ => "no time steps".into(),
+            };
+            bail!(
+                "{}: {var} has no month in the {what} {first}-{last} (it holds {span})",
+                path.display()
+            );
+        }
     }
     Ok(())
 }
