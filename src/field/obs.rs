@@ -791,19 +791,7 @@ pub fn check_obs(
     opts: &ReadOptions,
 ) -> Result<()> {
     let file = nc::open(path)?;
-    let lat_name = find_coord(&file, path, "lat")?;
-    let lon_name = find_coord(&file, path, "lon")?;
-    let v = nc::variable(&file, path, var)?;
-    let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
-    if dims.len() != 3 || dims[1] != lat_name || dims[2] != lon_name {
-        bail!(
-            "{}: {var} has dimensions ({}); expected (time, {lat_name}, {lon_name})",
-            path.display(),
-            dims.join(", ")
-        );
-    }
-    let nt = v.dimensions()[0].len();
-    let months = step_months(&file, path, var, &dims[0], nt, opts.first_month)?;
+    let months = obs_layout(&file, path, var, opts)?.months;
     for (what, (first, last)) in years {
         if !months.iter().any(|m| m.0 >= *first && m.0 <= *last) {
             let span = match (months.first(), months.last()) {
@@ -833,6 +821,43 @@ pub fn read_obs(
     read_obs_with(path, var, years, grid, &ReadOptions::default())
 }
 
+/// The layout of an observation variable (see [`obs_layout`]).
+struct ObsLayout {
+    lat: String,
+    lon: String,
+    time: String,
+    months: Vec<(i64, u32)>,
+}
+
+/// The layout of an observation variable: its lat and lon coordinate names, its time
+/// dimension and the month of each step; an error unless its dimensions are (time, lat, lon).
+fn obs_layout(
+    file: &netcdf::File,
+    path: &Path,
+    var: &str,
+    opts: &ReadOptions,
+) -> Result<ObsLayout> {
+    let lat_name = find_coord(file, path, "lat")?;
+    let lon_name = find_coord(file, path, "lon")?;
+    let v = nc::variable(file, path, var)?;
+    let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
+    if dims.len() != 3 || dims[1] != lat_name || dims[2] != lon_name {
+        bail!(
+            "{}: {var} has dimensions ({}); expected (time, {lat_name}, {lon_name})",
+            path.display(),
+            dims.join(", ")
+        );
+    }
+    let nt = v.dimensions()[0].len();
+    let months = step_months(file, path, var, &dims[0], nt, opts.first_month)?;
+    Ok(ObsLayout {
+        lat: lat_name,
+        lon: lon_name,
+        time: dims[0].clone(),
+        months,
+    })
+}
+
 /// An observation variable on a model grid, read as `opts` say (first month of a time
 /// dimension without a coordinate, regridding method, units): the months of `years` (all
 /// if `None`), dims (time, then the grid's), with the model grid's area and land fraction
@@ -846,24 +871,17 @@ pub fn read_obs_with(
     opts: &ReadOptions,
 ) -> Result<Field> {
     let file = nc::open(path)?;
-    let lat_name = find_coord(&file, path, "lat")?;
-    let lon_name = find_coord(&file, path, "lon")?;
+    let ObsLayout {
+        lat: lat_name,
+        lon: lon_name,
+        time: tname,
+        months,
+    } = obs_layout(&file, path, var, opts)?;
     let src = ObsGrid {
         lat: nc::read_f64(&file, path, &lat_name)?,
         lon: nc::read_f64(&file, path, &lon_name)?,
     };
     let v = nc::variable(&file, path, var)?;
-    let dims: Vec<String> = v.dimensions().iter().map(|d| d.name()).collect();
-    if dims.len() != 3 || dims[1] != lat_name || dims[2] != lon_name {
-        bail!(
-            "{}: {var} has dimensions ({}); expected (time, {lat_name}, {lon_name})",
-            path.display(),
-            dims.join(", ")
-        );
-    }
-    let tname = dims[0].clone();
-    let nt = v.dimensions()[0].len();
-    let months = step_months(&file, path, var, &tname, nt, opts.first_month)?;
     let mut seen = std::collections::BTreeMap::new();
     for m in &months {
         *seen.entry(*m).or_insert(0usize) += 1;
