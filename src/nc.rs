@@ -199,7 +199,10 @@ pub fn check_files(paths: &[&Path]) -> Result<()> {
                 let Some((_, k)) = rest.get(found.len()) else {
                     break;
                 };
-                known.insert(k.clone(), Some(why));
+                // a child given up leaves that file unchecked (opened as it would be
+                // without the check), not damaged
+                let verdict = (why != child::STALLED).then_some(why);
+                known.insert(k.clone(), verdict);
                 rest = &rest[found.len() + 1..];
             }
         }
@@ -275,7 +278,8 @@ mod child {
         if pid == 0 {
             std::mem::forget(guard);
             drop(rd);
-            std::panic::set_hook(Box::new(|_| {}));
+            // (no std::panic::set_hook here: its lock may be held by a thread of the parent
+            // that was panicking at the fork, and the child would wait on it for ever)
             // the library's complaints about the damage are the parent's to report
             // SAFETY: plain descriptor calls on the child's own table
             unsafe {
@@ -307,7 +311,7 @@ mod child {
             );
         }
         super::CHILDREN.with(|c| c.set(c.get() + 1));
-        let text = read_all(&rd, pid);
+        let (text, stalled) = read_all(&rd, pid);
         let mut status = 0;
         // SAFETY: waits for our own child
         unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -319,6 +323,11 @@ mod child {
             .collect();
         if crate::interrupt::requested() {
             crate::interrupt::check()?;
+        }
+        if stalled {
+            // a child that stops making progress (a lock inherited in a held state, or a
+            // library taking minutes over one file): the next file is not checked
+            return Ok((found, Some(STALLED.to_string())));
         }
         if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
@@ -346,10 +355,14 @@ mod child {
     /// Everything the child writes, until it closes the pipe (ends) or Ctrl-C is pressed
     /// (the child is then killed). No time limit: describing a good file of 40,000
     /// variables takes the library minutes.
-    fn read_all(rd: &OwnedFd, pid: libc::pid_t) -> String {
+    /// The child's output until it ends: (text, whether it was killed for making no
+    /// progress for [`STALL_SECONDS`]).
+    fn read_all(rd: &OwnedFd, pid: libc::pid_t) -> (String, bool) {
         use std::os::fd::AsRawFd;
         let mut text = Vec::new();
         let mut buf = [0u8; 4096];
+        let mut last = std::time::Instant::now();
+        let mut stalled = false;
         loop {
             let mut pfd = libc::pollfd {
                 fd: rd.as_raw_fd(),
@@ -360,6 +373,12 @@ mod child {
             let n = unsafe { libc::poll(&mut pfd, 1, 200) };
             if n == 0 {
                 if crate::interrupt::requested() {
+                    // SAFETY: our own child
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    break;
+                }
+                if last.elapsed().as_secs_f64() > STALL_SECONDS {
+                    stalled = true;
                     // SAFETY: our own child
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                     break;
@@ -384,9 +403,15 @@ mod child {
                 break;
             }
             text.extend_from_slice(&buf[..got as usize]);
+            last = std::time::Instant::now();
         }
-        String::from_utf8_lossy(&text).into_owned()
+        (String::from_utf8_lossy(&text).into_owned(), stalled)
     }
+
+    /// Seconds without a verdict after which the child is given up.
+    const STALL_SECONDS: f64 = 20.0;
+    /// The "crash" text of a child given up ([`check_files`] opens that file unchecked).
+    pub(super) const STALLED: &str = "stalled";
 }
 
 /// An attribute as text (numbers are formatted), if present.
