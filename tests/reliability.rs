@@ -351,7 +351,7 @@ fn a_dry_run_of_the_eof_stage_checks_every_observation_input_at_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("2 problem(s) with the EOF stage's observations"),
+        err.contains("dry run: 2 problem(s) with what the EOF stage reads"),
         "{err}"
     );
     // both variables' problems in one message: GPP's years, LHF's variable
@@ -432,4 +432,97 @@ fn a_map_from_read_csv_where_an_array_is_taken_says_where_the_array_is() {
         r,
         "a map from read_csv holds its Array in .data (read_csv(p).data)",
     );
+}
+
+#[test]
+fn a_dry_run_of_the_eof_stage_reports_missing_cases_and_observations_at_once() {
+    // found by hand: a dry run opens every input it will need and reports every problem at
+    // once: here with backend none, an archive lacking every case, and a wrong observed
+    // variable, all in one message (before: the first missing case stopped the dry run)
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = common::small_experiment(d);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text =
+        common::with_backend(&text, "kind = \"none\"").replace("obs = \"LE\"", "obs = \"LEE\"");
+    std::fs::write(&cfg, text).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
+    let out = Command::new(bin())
+        .args(["-q", "run"])
+        .arg(&script)
+        .args(["--", "--config"])
+        .arg(&cfg)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(raw_controls(&err).is_empty(), "{err}");
+    assert!(
+        err.contains("dry run: 4 problem(s) with what the EOF stage reads"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ppe: 10 of 10 cases are not in the archive (backend none runs nothing): demo_LHC_1, demo_LHC_2, demo_LHC_3 ... demo_LHC_10 (10 cases) (no history files in "),
+        "{err}"
+    );
+    assert!(
+        err.contains("ppe_test: 10 of 10 cases are not in the archive"),
+        "{err}"
+    );
+    assert!(err.contains("default: 1 of 1 cases are not in the archive (backend none runs nothing): demo_default (no history files in "), "{err}");
+    assert!(err.contains("LHF: ") && err.contains("LEE"), "{err}");
+}
+
+#[test]
+fn the_dry_runs_of_later_stages_report_every_missing_result_and_train_nothing() {
+    // found by hand: 04, 05 and 06 took --dry-run and ran in full (04 trained its networks);
+    // now each opens the results it reads and reports every problem at once
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = common::small_experiment(d);
+    for (script, n) in [
+        ("04_emulate", 1),
+        ("05_interpret", 2),
+        ("06_calibrate", 2),
+        ("07_test_case", 3),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scripts/{script}.rhai"));
+        let t0 = Instant::now();
+        let out = Command::new(bin())
+            .args(["-q", "run"])
+            .arg(&path)
+            .args(["--", "--config"])
+            .arg(&cfg)
+            .arg("--dry-run")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{script}: {err}");
+        assert!(
+            err.contains(&format!(
+                "dry run: {n} problem(s) with what this stage reads"
+            )),
+            "{script}: {err}"
+        );
+        assert!(
+            err.contains("(03_eof.rhai writes it: run it first"),
+            "{script}: {err}"
+        );
+        if n > 1 {
+            assert!(
+                err.contains("(04_emulate.rhai writes it"),
+                "{script}: {err}"
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{script} took {:?}",
+            t0.elapsed()
+        );
+        assert!(
+            !d.join("results/emulator").exists(),
+            "{script} wrote results/emulator"
+        );
+    }
 }

@@ -497,8 +497,58 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
             && all.contains("GPP's target observed of mode 1 was"),
         "{all}"
     );
-    std::fs::write(&cj, saved).unwrap();
+    std::fs::write(&cj, &saved).unwrap();
     run_with("07_test_case.rhai", &cfg, &["--dry-run"]);
+
+    // issue 28: the dry runs of 03-06 open what each stage reads (03: the members in the
+    // archive, one case's history files, the observations; 04-06: the saved stages) and
+    // write nothing: no file of the results folder is added, removed or changed
+    let before = listing(&d.join("results"));
+    for (script, says) in [
+        ("03_eof.rhai", "dry run: GPP, LHF read from case demo_LHC_1"),
+        (
+            "04_emulate.rhai",
+            "the EOF stage of GPP, LHF (10 members, 2 modes)",
+        ),
+        ("05_interpret.rhai", "emulators (calibration uses GPP "),
+        ("06_calibrate.rhai", "emulators (calibration uses GPP "),
+    ] {
+        let so = run_with(script, &cfg, &["--dry-run"]);
+        assert!(so.contains(says), "{script}: {says}\n{so}");
+    }
+    assert!(
+        listing(&d.join("results")) == before,
+        "a dry run wrote in results/"
+    );
+    // 07's dry run reports every problem at once: a config naming another emulator than
+    // 04 chose, and the saved cost made with other targets
+    let named = cfg.with_file_name("named.toml");
+    std::fs::write(
+        &named,
+        std::fs::read_to_string(&cfg).unwrap() + "\n[calibration]\nemulator = \"ridge\"\n",
+    )
+    .unwrap();
+    std::fs::write(&cj, serde_json::to_string(&rec).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/07_test_case.rhai"))
+        .args(["--", "--config"])
+        .arg(&named)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("dry run: 3 problem(s) with what this stage reads"),
+        "{err}"
+    );
+    assert!(
+        err.contains("names ridge for GPP") && err.contains("names ridge for LHF"),
+        "{err}"
+    );
+    assert!(err.contains("cost.json no longer matches"), "{err}");
+    std::fs::write(&cj, &saved).unwrap();
 
     // issue 28: a config for another archive than the EOF stage's is refused, dry run too
     // (07 read the new runs from the stage's archive whatever the config said)
@@ -524,6 +574,25 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         err.contains("reads the archive") && err.contains("but the EOF stage was made from"),
         "{err}"
     );
+}
+
+/// Every file under `dir` with its size and modification time, sorted.
+fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p, m.len(), m.modified().unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Parses a results CSV written by clmtune (no quoted cells here) into header and rows.

@@ -52,6 +52,17 @@ pub fn derive_seed(seed: u64, purpose: &str) -> u64 {
     crate::cime::case_seed(purpose) ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// What a dry run finds of an ensemble a stage reads ([`Ensemble::readiness`]).
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    /// Cases complete in the archive, in member order.
+    pub complete: Vec<String>,
+    /// What the stage would do first (run, wait).
+    pub notes: Vec<String>,
+    /// What would make the stage fail.
+    pub problems: Vec<String>,
+}
+
 /// What an ensemble needs from the experiment config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -528,6 +539,105 @@ impl Ensemble {
             self.registry().write_status_csv(&recs)?;
         }
         Ok(recs)
+    }
+
+    /// What a dry run of a stage that reads this ensemble finds, without writing anything:
+    /// the members complete in the archive, notes (members the demo model would run now,
+    /// members queued or running that the stage waits for) and problems (with backend `none`
+    /// every member not complete, naming its history folder and missing months; with a
+    /// batch backend members never submitted or failed).
+    pub fn readiness(&self) -> Result<Readiness> {
+        let recs = self.status()?;
+        let mut ready = Readiness::default();
+        let (mut to_run, mut waiting, mut absent) = (Vec::new(), Vec::new(), Vec::new());
+        for r in &recs {
+            let case = crate::format::printable(&r.case);
+            match r.status {
+                Status::Complete => ready.complete.push(r.case.clone()),
+                _ if self.settings.local_model.is_some()
+                    && self.settings.backend.kind == "local" =>
+                {
+                    to_run.push(case)
+                }
+                _ if self.settings.backend.kind == "none" => {
+                    let m = self
+                        .settings
+                        .scan(&r.case)
+                        .map(|c| c.missing_months(self.settings.years))
+                        .unwrap_or_default();
+                    match m.first() {
+                        None => absent.push((case, r.history_dir.clone())),
+                        Some(first) => ready.problems.push(format!(
+                            "{}: {case} is incomplete ({}: {} months missing, first {first})",
+                            self.name,
+                            crate::format::quote_path(&r.history_dir),
+                            m.len()
+                        )),
+                    }
+                }
+                Status::Failed => ready.problems.push(format!(
+                    "{}: {case} failed{}: resubmit it (02_ppe.rhai --resubmit-failed)",
+                    self.name,
+                    r.message
+                        .as_ref()
+                        .map(|m| format!(" ({})", crate::format::printable_message(m)))
+                        .unwrap_or_default()
+                )),
+                Status::Submitting | Status::Submitted | Status::Running => waiting.push(case),
+                Status::Planned | Status::Creating | Status::Created => {
+                    ready.problems.push(format!(
+                        "{}: {case} was never submitted: run 02_ppe.rhai first",
+                        self.name
+                    ))
+                }
+            }
+        }
+        let few = |v: &[String]| {
+            if v.len() <= 5 {
+                v.join(", ")
+            } else {
+                format!(
+                    "{} ... {} ({} cases)",
+                    v[..3].join(", "),
+                    v[v.len() - 1],
+                    v.len()
+                )
+            }
+        };
+        if !absent.is_empty() {
+            let names: Vec<String> = absent.iter().map(|(c, _)| c.clone()).collect();
+            ready.problems.push(format!(
+                "{}: {} of {} cases are not in the archive (backend none runs nothing): {} (no history files in {}{})",
+                self.name,
+                absent.len(),
+                recs.len(),
+                few(&names),
+                crate::format::quote_path(&absent[0].1),
+                if absent.len() > 1 { ", ..." } else { "" }
+            ));
+        }
+        if !to_run.is_empty() {
+            ready.notes.push(format!(
+                "{}: {} of {} members would be run now with {}: {}",
+                self.name,
+                to_run.len(),
+                recs.len(),
+                self.settings
+                    .local_model
+                    .map_or("the local model", |l| l.name),
+                few(&to_run)
+            ));
+        }
+        if !waiting.is_empty() {
+            ready.notes.push(format!(
+                "{}: {} of {} members are queued or running; the stage waits for them: {}",
+                self.name,
+                waiting.len(),
+                recs.len(),
+                few(&waiting)
+            ));
+        }
+        Ok(ready)
     }
 
     fn save(&self, r: &Record) -> Result<()> {

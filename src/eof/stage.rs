@@ -109,6 +109,26 @@ impl Settings {
         problems
     }
 
+    /// For a dry run: reads one complete case's time means of every calibration variable
+    /// over the analysed years, as the stage will read every member (history variables,
+    /// grid, units, months), so that a missing variable is reported before the ensemble is
+    /// read.
+    pub fn check_reading(&self, case: &str) -> Result<()> {
+        let outputs: Vec<read::Output> = self
+            .variables
+            .iter()
+            .map(|v| read::Output::new(&v.name, &v.model))
+            .collect::<Result<_>>()?;
+        read_runs(
+            &self.archive_root,
+            &[case.to_string()],
+            &outputs,
+            self.years,
+            self.archive_min_coverage,
+        )
+        .map(|_| ())
+    }
+
     /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
     /// `[observations]` (sigma years default to the observed years).
     pub fn from_config(cfg: &Config) -> Result<Settings> {

@@ -660,7 +660,7 @@ fn closure_record(ctx: &NativeCallContext, f: &FnPtr) -> ClosureRecord {
 
 /// `load_cost`: reads `dir/cost.json` (or the file itself), rebuilds the cost on `ems` and
 /// `targets` with its options and refuses when the rebuilt record differs.
-fn load_cost_from(
+pub(crate) fn load_cost_from(
     ctx: &NativeCallContext,
     dir: &Path,
     ems: &Dynamic,

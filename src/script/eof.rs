@@ -462,18 +462,70 @@ pub mod eof_fns {
     /// every problem is reported at once in one error. Prints what it checked.
     #[rhai_fn(return_raw)]
     pub fn check_eof_inputs(cfg: Map) -> RResult<()> {
+        check_eof_inputs_of_runs(cfg, Array::new())
+    }
+
+    /// For a dry run: as `check_eof_inputs(cfg)`, and the ensembles the stage reads
+    /// (`[ppe(cfg), default_run(cfg), ...]`): every member complete in the archive (with
+    /// backend `none`, each missing or incomplete case named with its history folder; with
+    /// a batch backend, members never submitted or failed), and one complete case's history
+    /// files read for every calibration variable over the analysed years. Every problem is
+    /// reported at once in one error; what would be run or waited for is printed.
+    #[rhai_fn(name = "check_eof_inputs", return_raw)]
+    pub fn check_eof_inputs_of_runs(cfg: Map, runs: Array) -> RResult<()> {
         let (c, _) = crate::script::config::config_from_map(&cfg)?;
         let settings = Settings::from_config(&c).map_err(err)?;
-        let problems = settings.check_inputs();
+        let mut problems = Vec::new();
+        let mut read_one: Option<String> = None;
+        for (k, r) in runs.into_iter().enumerate() {
+            let ens = r.try_cast::<ScriptEnsemble>().ok_or_else(|| {
+                script_err(format!(
+                    "check_eof_inputs: runs[{k}] is not an Ensemble (e.g. ppe(cfg), default_run(cfg))"
+                ))
+            })?;
+            let ready = ens.0.readiness().map_err(err)?;
+            for n in &ready.notes {
+                crate::output::println(&format!("dry run: {n}"));
+            }
+            if ready.problems.is_empty() {
+                let n = ready.complete.len();
+                crate::output::println(&format!(
+                    "dry run: {}: {n} member{} complete in the archive",
+                    ens.0.name,
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            problems.extend(ready.problems);
+            if read_one.is_none() {
+                if let Some(case) = ready.complete.first() {
+                    match settings.check_reading(case) {
+                        Ok(()) => read_one = Some(case.clone()),
+                        Err(e) => {
+                            problems.push(format!("{e:#}"));
+                            read_one = Some(String::new());
+                        }
+                    }
+                }
+            }
+        }
+        problems.extend(settings.check_inputs());
         if !problems.is_empty() {
             return Err(script_err(format!(
-                "{} problem(s) with the EOF stage's observations:\n  {}",
+                "dry run: {} problem(s) with what the EOF stage reads:\n  {}",
                 problems.len(),
                 problems.join("\n  ")
             )));
         }
+        let names: Vec<&str> = settings.variables.iter().map(|v| v.name.as_str()).collect();
+        if let Some(case) = read_one.filter(|c| !c.is_empty()) {
+            crate::output::println(&format!(
+                "dry run: {} read from case {case} (history variables, grid, years {}-{})",
+                names.join(", "),
+                settings.years.0,
+                settings.years.1
+            ));
+        }
         if settings.processed.is_none() {
-            let names: Vec<&str> = settings.variables.iter().map(|v| v.name.as_str()).collect();
             crate::output::println(&format!(
                 "dry run: observations of {} checked (files, variables, dimensions, years)",
                 names.join(", ")

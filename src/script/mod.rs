@@ -3,6 +3,7 @@
 
 pub mod array;
 pub mod calibrate;
+pub mod check;
 pub mod config;
 pub mod convert;
 pub mod core;
@@ -92,6 +93,11 @@ pub const MODULES: &[ScriptModule] = &[
         name: "refocus",
         about: "iterative refocusing: new members inside NROY, waves recorded and resumed",
         build: refocus::module,
+    },
+    ScriptModule {
+        name: "check",
+        about: "dry runs: what a stage reads from the stages before it, checked at once",
+        build: check::module,
     },
     ScriptModule {
         name: "plot",
