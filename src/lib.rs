@@ -34,5 +34,6 @@ pub mod repl;
 pub mod script;
 pub mod sensitivity;
 pub mod stdlib;
+pub mod summary;
 pub mod table;
 pub mod test_case;

@@ -361,37 +361,11 @@ pub mod config_fns {
         let Some(obs) = c.observations else {
             return Ok(Map::new());
         };
-        let path = obs
-            .file
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("truth.toml");
-        if !path.is_file() {
-            return Ok(Map::new());
-        }
-        let text = crate::files::read_text(&path, "truth file").map_err(|e| format!("{e:#}"))?;
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let Some(toml::Value::Table(sc)) = doc.get("scaling") else {
-            return Err(format!("{}: no [scaling] table", path.display()).into());
-        };
-        let mut m = Map::new();
-        for (k, v) in sc {
-            let x = match v {
-                toml::Value::Float(x) => *x,
-                toml::Value::Integer(i) => *i as f64,
-                _ => {
-                    return Err(format!(
-                        "{}: scaling.{}: not a number",
-                        path.display(),
-                        crate::format::printable(k)
-                    )
-                    .into())
-                }
-            };
-            m.insert(k.as_str().into(), Dynamic::from_float(x));
-        }
+        let truth = crate::demo::setup::truth_beside(&obs.file).map_err(|e| format!("{e:#}"))?;
+        let m: Map = truth
+            .into_iter()
+            .map(|(k, v)| (k.as_str().into(), Dynamic::from_float(v)))
+            .collect();
         Ok(m)
     }
 }

@@ -151,6 +151,103 @@ pub mod run_fns {
         rhai::serde::to_dynamic(&v).map_err(|e| script_err(format!("{path}: {e}")))
     }
 
+    /// Runs a stage script as `run_script(path, options)` does, unless its last run in
+    /// the results folder `settings.dir` can be reused (`rerun_reason` is `""`): prints
+    /// `=== NAME: up to date in DIR, reused (--fresh runs it again)`, or `=== NAME (why it
+    /// runs)`, then runs it and prints `=== NAME: SECONDS s`. `settings.fresh` (true) runs it
+    /// whatever `run.json` says; a dry run (`"dry-run"` in `options`) is always run. Returns
+    /// whether it ran.
+    ///
+    /// ```rhai
+    /// run_stage(`${TEMP_DIR}/hello.rhai`, #{name: "stage"}, #{dir: `${TEMP_DIR}/nowhere`})    //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run_stage(
+        ctx: NativeCallContext,
+        path: &str,
+        options: Map,
+        settings: Map,
+    ) -> RResult<bool> {
+        let mut dir = None;
+        let mut fresh = false;
+        for (k, v) in &settings {
+            match k.as_str() {
+                "dir" => dir = Some(v.to_string()),
+                "fresh" => {
+                    fresh = v.as_bool().map_err(|t| {
+                        script_err(format!("run_stage: fresh is true or false, not {t}"))
+                    })?
+                }
+                _ => {
+                    return Err(script_err(format!(
+                        "run_stage: unknown setting '{}' (known: dir, fresh)",
+                        crate::format::printable(k)
+                    )))
+                }
+            }
+        }
+        let dir =
+            dir.ok_or_else(|| script_err("run_stage: settings need dir, the results folder"))?;
+        let name = path;
+        let dry = options.contains_key("dry-run");
+        if dry || fresh {
+            crate::output::println(&format!("=== {name}"));
+        } else {
+            let script = locate(ctx.call_source(), path);
+            let why = crate::provenance::rerun_reason(Path::new(&dir), &script, &args_of(&options))
+                .unwrap_or_default();
+            if why.is_empty() {
+                crate::output::println(&format!(
+                    "=== {name}: up to date in {dir}, reused (--fresh runs it again)"
+                ));
+                return Ok(false);
+            }
+            crate::output::println(&format!("=== {name} ({why})"));
+        }
+        let t = std::time::Instant::now();
+        let _ = run_script(ctx, path, options)?;
+        crate::output::println(&format!(
+            "=== {name}: {} s",
+            crate::format::format_spec(t.elapsed().as_secs_f64(), ".1f").unwrap_or_default()
+        ));
+        Ok(true)
+    }
+
+    /// The summary of a whole workflow (what `demo.rhai` prints at its end), read from the
+    /// results files of stages 01-07 in the config's `[output] dir`: the parameters proposed
+    /// and calibrated, the variance the EOFs keep, the chosen emulators' out-of-sample skill,
+    /// the cost at the default run and the optimum, what the data constrain (and the truth,
+    /// for synthetic observations), the plausible fraction after each wave, Table 2 and the
+    /// test case's RMSE against the observations.
+    #[rhai_fn(return_raw)]
+    pub fn summary(cfg: Map) -> RResult<String> {
+        let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        let variables = c
+            .observations
+            .as_ref()
+            .map(|o| o.variables.keys().cloned().collect())
+            .unwrap_or_default();
+        let truth = match &c.observations {
+            Some(o) => crate::demo::setup::truth_beside(&o.file)
+                .map_err(|e| script_err(format!("{e:#}")))?,
+            None => Default::default(),
+        };
+        let inputs = crate::summary::Inputs {
+            out: c.output.dir.clone(),
+            calibrated: c.parameters.calibrate.clone(),
+            modes: c.emulator.as_ref().map_or(3, |e| e.modes),
+            variables,
+            truth,
+        };
+        let lines = crate::summary::summary(&inputs).map_err(|e| {
+            script_err(format!(
+                "summary of {}: {e:#} (every stage 01-07 writes its part)",
+                crate::format::quote_path(&c.output.dir)
+            ))
+        })?;
+        Ok(lines.join("\n"))
+    }
+
     /// Runs another script without options (see `run_script(path, options)`).
     ///
     /// ```rhai
