@@ -204,6 +204,40 @@ pub fn ensure(dir: &Path, obs_years: (i64, i64)) -> Result<PathBuf> {
     Ok(dir.join("config.toml"))
 }
 
+/// The truth behind synthetic observations: the `[scaling]` table of `truth.toml` beside the
+/// observation file `obs_file` (the demo folder writes one), or nothing for real
+/// observations (no such file).
+pub fn truth_beside(obs_file: &Path) -> Result<std::collections::BTreeMap<String, f64>> {
+    let path = obs_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("truth.toml");
+    let mut m = std::collections::BTreeMap::new();
+    if !path.is_file() {
+        return Ok(m);
+    }
+    let text = crate::files::read_text(&path, "truth file")?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let Some(toml::Value::Table(sc)) = doc.get("scaling") else {
+        anyhow::bail!("{}: no [scaling] table", path.display());
+    };
+    for (k, v) in sc {
+        let x = match v {
+            toml::Value::Float(x) => *x,
+            toml::Value::Integer(i) => *i as f64,
+            _ => anyhow::bail!(
+                "{}: scaling.{}: not a number",
+                path.display(),
+                crate::format::printable(k)
+            ),
+        };
+        m.insert(k.clone(), x);
+    }
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,38 +309,4 @@ mod tests {
             "# edited\n"
         );
     }
-}
-
-/// The truth behind synthetic observations: the `[scaling]` table of `truth.toml` beside the
-/// observation file `obs_file` (the demo folder writes one), or nothing for real
-/// observations (no such file).
-pub fn truth_beside(obs_file: &Path) -> Result<std::collections::BTreeMap<String, f64>> {
-    let path = obs_file
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("truth.toml");
-    let mut m = std::collections::BTreeMap::new();
-    if !path.is_file() {
-        return Ok(m);
-    }
-    let text = crate::files::read_text(&path, "truth file")?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let Some(toml::Value::Table(sc)) = doc.get("scaling") else {
-        anyhow::bail!("{}: no [scaling] table", path.display());
-    };
-    for (k, v) in sc {
-        let x = match v {
-            toml::Value::Float(x) => *x,
-            toml::Value::Integer(i) => *i as f64,
-            _ => anyhow::bail!(
-                "{}: scaling.{}: not a number",
-                path.display(),
-                crate::format::printable(k)
-            ),
-        };
-        m.insert(k.clone(), x);
-    }
-    Ok(m)
 }
