@@ -76,6 +76,15 @@ pub fn closest_names(name: &str, candidates: &[String]) -> Vec<String> {
     scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
 }
 
+/// A float as a script prints it: a whole number keeps its `.0` (`3.0`, `0.9`).
+pub fn shown_float(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.1}")
+    } else {
+        x.to_string()
+    }
+}
+
 /// Formats a number with a Python-style spec `[<|>][width][.precision](f|e|g)`, e.g. ".3f",
 /// "10.2e", "<8.4g". `g` uses scientific notation for exponents below -4 or from the
 /// precision up, and drops trailing zeros, as Python does.

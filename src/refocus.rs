@@ -36,6 +36,96 @@ pub const WAVE_COLUMNS: [&str; 9] = [
     "accepted",
 ];
 
+/// When refocusing makes another wave, and how big (08's options): `members` new members
+/// per wave, a `budget` of members in all, at most `waves` waves, stop when a wave keeps
+/// more than `ratio` of the NROY fraction before it; `candidates` per wave and the model
+/// `discrepancy` (a fraction of each variable's ensemble variance of the PCs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// New members per wave (20).
+    pub members: usize,
+    /// Members run for refocusing in all (100).
+    pub budget: usize,
+    /// The most waves, wave 1 included (5).
+    pub waves: usize,
+    /// Stop when the NROY fraction shrinks by less: last / before > ratio (0.9).
+    pub ratio: f64,
+    /// Candidates of each wave's match (50,000).
+    pub candidates: usize,
+    /// Model discrepancy as a fraction of the ensemble variance of the PCs (0.1).
+    pub discrepancy: f64,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            members: 20,
+            budget: 100,
+            waves: 5,
+            ratio: 0.9,
+            candidates: 50_000,
+            discrepancy: 0.1,
+        }
+    }
+}
+
+impl Rules {
+    /// Checks the rules once, naming the option: whole numbers above 0, `ratio` in (0, 1],
+    /// `discrepancy` finite and not negative.
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [
+            ("members", self.members),
+            ("budget", self.budget),
+            ("waves", self.waves),
+            ("candidates", self.candidates),
+        ] {
+            if v == 0 {
+                bail!("--{name} must be at least 1");
+            }
+        }
+        if !(self.ratio > 0.0 && self.ratio <= 1.0) {
+            bail!("--ratio {} must be in (0, 1]", self.ratio);
+        }
+        if !(self.discrepancy.is_finite() && self.discrepancy >= 0.0) {
+            bail!("--discrepancy {} must be 0 or more", self.discrepancy);
+        }
+        Ok(())
+    }
+
+    /// Why no further wave is made after the waves of `rf`, or `None` to make one: every
+    /// candidate ruled out, the region no longer shrinking, the budget spent, or the most
+    /// waves made.
+    pub fn stop(&self, rf: &Refocus) -> Option<String> {
+        let k = rf.records.len();
+        let last = rf.records.last()?;
+        if last.accepted == 0 {
+            return Some(format!(
+                "wave {k} ruled out every candidate (the observations are out of reach: raise --discrepancy)"
+            ));
+        }
+        if k >= 2 && rf.shrink() > self.ratio {
+            return Some(format!(
+                "wave {k} kept {:.3} of the NROY fraction (> {})",
+                rf.shrink(),
+                crate::format::shown_float(self.ratio)
+            ));
+        }
+        if rf.spent() + self.members > self.budget {
+            return Some(format!(
+                "{} members spent; {} more would exceed the budget of {}",
+                rf.spent(),
+                self.members,
+                self.budget
+            ));
+        }
+        if k >= self.waves {
+            return Some(format!("{k} waves made, the most --waves allows"));
+        }
+        None
+    }
+}
+
 /// One wave's numbers (a row of `waves.csv`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaveRecord {

@@ -29,14 +29,7 @@ fn fmt(x: f64, spec: &str) -> String {
     format_spec(x, spec).unwrap_or_else(|_| x.to_string())
 }
 
-/// A number as a script prints it (a whole float keeps its `.0`).
-fn shown(x: f64) -> String {
-    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.1}")
-    } else {
-        x.to_string()
-    }
-}
+use crate::format::shown_float as shown;
 
 /// A list of names as a script prints it: `["a", "b"]`.
 fn listed<S: AsRef<str>>(v: &[S]) -> String {

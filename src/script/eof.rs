@@ -738,6 +738,26 @@ pub mod eof_fns {
         Ok(m)
     }
 
+    /// The RMSE against the observed mean of `v` of the maps rebuilt from `pcs` (rows x
+    /// modes, or one row), one value per row: `rmse(stage.eof(v).reconstruct_from(pcs),
+    /// stage.observed(v))`, e.g. of emulated PCs (Fig. 6c-e).
+    #[rhai_fn(name = "rmse", return_raw, pure)]
+    pub fn stage_rmse_of(s: &mut ScriptEofStage, v: &str, pcs: NdArray) -> RResult<NdArray> {
+        let pcs = if pcs.data().ndim() == 1 {
+            let n = pcs.data().len();
+            NdArray::new(
+                pcs.into_data()
+                    .into_shape_with_order(ndarray::IxDyn(&[1, n]))
+                    .map_err(|e| script_err(format!("pcs: {e}")))?,
+            )
+        } else {
+            pcs
+        };
+        let maps = reconstruct_from(&mut s.eof_of(v)?, pcs)?;
+        let target = observed(s, v)?;
+        rmse(Dynamic::from(maps), Dynamic::from(target))
+    }
+
     /// Reads the runs of an ensemble (its time means of the analysed years, from its archive)
     /// and projects them onto the stage's fixed EOFs, as the default run is: a map of
     /// variable -> PCs (members x modes), e.g. new members joining the emulators' training

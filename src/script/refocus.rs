@@ -343,6 +343,74 @@ pub mod refocus_fns {
         rf.0.save(Path::new(dir)).map_err(err)
     }
 
+    /// 08's refocusing rules from its command line (`OPTIONS`): `--members N` new members
+    /// per wave (20), `--budget N` members in all (100), `--waves N` the most waves (5),
+    /// `--ratio R` stop when a wave keeps more than R of the NROY fraction (0.9),
+    /// `--candidates N` per wave (50,000), `--discrepancy F` (0.1, a fraction of each
+    /// variable's ensemble variance of the PCs). Each is checked, naming the option; other
+    /// options are left to `ex::config`.
+    ///
+    /// ```rhai
+    /// let r = refocus_rules(#{members: "10", ratio: "0.8", config: "x.toml"});
+    /// r.members        //=> 10
+    /// r.ratio          //=> 0.8
+    /// r.budget         //=> 100
+    /// let msg = "";
+    /// try { refocus_rules(#{waves: "many"}); } catch (e) { msg = e; }
+    /// msg              //=> --waves many: not a whole number
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn refocus_rules(options: Map) -> RResult<Map> {
+        let mut m = Map::new();
+        for (name, whole) in [
+            ("members", true),
+            ("budget", true),
+            ("waves", true),
+            ("ratio", false),
+            ("candidates", true),
+            ("discrepancy", false),
+        ] {
+            let Some(v) = options.get(name) else { continue };
+            let text = v.to_string();
+            let value = if whole {
+                text.trim()
+                    .replace('_', "")
+                    .parse::<u32>()
+                    .map(|n| Dynamic::from_int(n as INT))
+                    .map_err(|_| {
+                        script_err(format!(
+                            "--{name} {}: not a whole number",
+                            crate::format::printable(&text)
+                        ))
+                    })?
+            } else {
+                text.trim()
+                    .parse::<f64>()
+                    .map(Dynamic::from_float)
+                    .map_err(|_| {
+                        script_err(format!(
+                            "--{name} {}: not a number",
+                            crate::format::printable(&text)
+                        ))
+                    })?
+            };
+            m.insert(name.into(), value);
+        }
+        let rules = rules_of(&m)?;
+        rhai::serde::to_dynamic(&rules)?
+            .try_cast::<Map>()
+            .ok_or_else(|| script_err("refocus_rules: not a map"))
+    }
+
+    /// Why refocusing makes no further wave under `rules` (`refocus_rules(OPTIONS)`):
+    /// every candidate of the last wave ruled out, the NROY region no longer shrinking
+    /// (last / before > ratio), the member budget spent, or the most waves made; `""` to go
+    /// on (and before wave 1).
+    #[rhai_fn(return_raw, pure)]
+    pub fn stop_reason(rf: &mut ScriptRefocus, rules: Map) -> RResult<String> {
+        Ok(rules_of(&rules)?.stop(&rf.0).unwrap_or_default())
+    }
+
     /// The number of finished waves.
     #[rhai_fn(get = "waves", pure)]
     pub fn waves(rf: &mut ScriptRefocus) -> INT {
@@ -461,6 +529,14 @@ pub mod refocus_fns {
 }
 
 /// The `refocus` module.
+/// Refocusing rules from a script map (`refocus_rules`' keys), checked.
+fn rules_of(m: &Map) -> RResult<crate::refocus::Rules> {
+    let rules: crate::refocus::Rules = rhai::serde::from_dynamic(&Dynamic::from_map(m.clone()))
+        .map_err(|e| script_err(format!("refocusing rules: {e}")))?;
+    rules.check().map_err(err)?;
+    Ok(rules)
+}
+
 pub fn module() -> Module {
     exported_module!(refocus_fns)
 }
