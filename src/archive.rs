@@ -444,6 +444,7 @@ pub fn find_case_tape(root: &Path, case: &str, tape: Option<&str>) -> Result<Cas
 /// is returned empty, with the files it has and why each was not used.
 pub fn scan_case(root: &Path, case: &str, tape: Option<&str>, min_coverage: f64) -> Result<Case> {
     check_min_coverage(min_coverage).with_context(|| format!("case {case}"))?;
+    crate::files::check_dir_input(root, "archive")?;
     let dir = hist_dir(root, case);
     if !dir.is_dir() {
         bail!("case {case}: no history folder {}", dir.display());
@@ -808,6 +809,7 @@ pub fn find_cases(root: &Path, names: &[String]) -> Result<Vec<Case>> {
 /// month and the rest counted. An invalid `min_coverage` is an error naming it.
 pub fn find_cases_covering(root: &Path, names: &[String], min_coverage: f64) -> Result<Vec<Case>> {
     check_min_coverage(min_coverage)?;
+    crate::files::check_dir_input(root, "archive")?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for n in names {

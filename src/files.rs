@@ -115,9 +115,63 @@ fn kind_of(m: &std::fs::Metadata) -> &'static str {
     }
     if m.is_dir() {
         "a folder"
+    } else if m.is_file() {
+        "a regular file"
     } else {
         "a special file"
     }
+}
+
+/// Refuses a folder input that exists as something else (a regular file, a FIFO, a
+/// device) or is a symbolic link loop, before anything looks inside it: `what` names it
+/// in the error (`archive`, `EOF stage folder`). A missing folder passes: each reader says
+/// what it misses in its own words.
+pub fn check_dir_input(path: &Path, what: &str) -> anyhow::Result<()> {
+    let shown = crate::format::quote_path(path);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) => anyhow::bail!(
+            "cannot read {what} {shown}: it is {}, not a folder",
+            kind_of(&m)
+        ),
+        Err(e) if is_loop(&e) => {
+            anyhow::bail!("cannot read {what} {shown}: it is a symbolic link loop")
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Creates the folder `path` and its missing parents for writing into. The first of them
+/// that exists as something else (a regular file, a FIFO, a device) or is a symbolic link
+/// loop is named in the error, with what it is; other failures give the OS reason once.
+pub fn create_dir(path: &Path) -> anyhow::Result<()> {
+    // the outermost path that is a loop is the link itself (the ones below it loop too)
+    let mut looped = None;
+    for p in path.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => break,
+            Ok(m) => anyhow::bail!(
+                "cannot write into folder {}: it is {}, not a folder",
+                crate::format::quote_path(p),
+                kind_of(&m)
+            ),
+            Err(e) if is_loop(&e) => looped = Some(p),
+            Err(_) => {}
+        }
+    }
+    if let Some(p) = looped {
+        anyhow::bail!(
+            "cannot write into folder {}: it is a symbolic link loop",
+            crate::format::quote_path(p)
+        );
+    }
+    std::fs::create_dir_all(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create folder {}: {}",
+            crate::format::quote_path(path),
+            os_text(&e)
+        )
+    })
 }
 
 /// Refuses an input that is not a regular file, before anything opens it (opening a FIFO
@@ -264,15 +318,19 @@ pub fn remove_temporaries() -> usize {
 }
 
 /// A temporary file beside `path` (its folder created if missing) for a write that will
-/// be renamed over `path`; refused if `path` is an input of this run.
+/// be renamed over `path`; refused if `path` is an input of this run. The folder is
+/// checked first, so that a folder that is a FIFO or a link loop is named as such (not
+/// the file in it).
 pub fn temp_beside(path: &Path, suffix: &str) -> anyhow::Result<tempfile::NamedTempFile> {
-    check_not_input(path)?;
+    if path.as_os_str().is_empty() {
+        anyhow::bail!("cannot write a file with an empty name");
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    create_dir(dir)?;
+    check_not_input(path)?;
     temp_in(dir, suffix)
 }
 

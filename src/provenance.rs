@@ -691,7 +691,7 @@ pub fn merge_entry(path: &Path, key: &str, entry: &Value) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::files::create_dir(dir)?;
     let lock_path = dir.join(".run.json.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)

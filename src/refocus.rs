@@ -751,8 +751,7 @@ impl Refocus {
     }
 
     fn write_files(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot make folder {}", dir.display()))?;
+        crate::files::create_dir(dir)?;
         for k in self.saved..self.waves.len() {
             let w = &self.waves[k];
             let d = wave_dir(dir, k + 1);
@@ -829,6 +828,7 @@ impl Refocus {
     /// with its cost rebuilt from the saved emulators and targets, its NROY set, and the
     /// members run. `None` when `dir` holds no `waves.csv` (nothing finished yet).
     pub fn load(dir: &Path) -> Result<Option<Refocus>> {
+        crate::files::check_dir_input(dir, "refocusing folder")?;
         let path = dir.join("waves.csv");
         if !path.exists() {
             return Ok(None);

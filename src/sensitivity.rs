@@ -16,7 +16,7 @@
 
 use crate::array::reduce::{rank, TieMethod};
 use crate::field::Field;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ndarray::{s, Array2, Array3, ArrayD, Axis, IxDyn};
 use std::path::Path;
 
@@ -275,9 +275,10 @@ fn num(x: f64) -> String {
     crate::array::csv::fmt_number(x)
 }
 
+/// Writes a CSV file; its errors name the file already (no second "cannot write" before
+/// "refusing to write").
 fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
     crate::array::csv::write_records(path, header, rows)
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `pe_global_mean.csv`: parameter, output, pe.

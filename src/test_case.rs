@@ -550,8 +550,7 @@ impl TestCase {
     /// atomically. Returns the paths written.
     pub fn save(&self, dir: &Path, history: &str) -> Result<Vec<PathBuf>> {
         crate::files::all_or_nothing(|| {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            crate::files::create_dir(dir)?;
             let mut out = Vec::new();
             for (name, t) in [
                 ("pcs.csv", &self.pcs),

@@ -724,8 +724,7 @@ impl Identifiability {
     /// and the figure `identifiability.png` into `dir` (made if missing).
     pub fn save(&self, dir: &Path) -> Result<()> {
         crate::files::all_or_nothing(|| {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            crate::files::create_dir(dir)?;
             self.table()?.write(&dir.join("identifiability.csv"))?;
             self.profiles_table()?
                 .write(&dir.join("identifiability_profiles.csv"))?;

@@ -1362,6 +1362,7 @@ pub fn load_posterior_samples(dir: &Path) -> Result<(Vec<String>, Array2<f64>)> 
     let path = if dir.extension().is_some_and(|e| e == "csv") {
         dir.to_path_buf()
     } else {
+        crate::files::check_dir_input(dir, "calibration folder")?;
         dir.join("posterior_samples.csv")
     };
     if !path.exists() {

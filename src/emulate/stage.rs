@@ -643,6 +643,7 @@ impl EmulatorStage {
 
     /// Reads a folder written by [`EmulatorStage::save`] back.
     pub fn load(dir: &Path) -> Result<EmulatorStage> {
+        crate::files::check_dir_input(dir, "emulator folder")?;
         let meta: StageFile = crate::files::read_json(
             &dir.join("stage.json"),
             "emulator stage file (written by an emulator stage's save)",

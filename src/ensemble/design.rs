@@ -182,6 +182,7 @@ impl Design {
     /// the rows, `case` and `name[group]` columns are ignored), one row of scalings per
     /// member. The columns must be exactly `names` (any order); every value is in [0, 1].
     pub fn read_csv(path: &Path, names: &[String]) -> Result<Design> {
+        crate::files::check_input(path, "design")?;
         let mut rdr = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_path(path)

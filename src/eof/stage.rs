@@ -888,8 +888,7 @@ impl EofStage {
     /// `stage.json` so that [`EofStage::load`] reads everything back.
     pub fn save(&self, dir: &Path, history: &str) -> Result<()> {
         crate::files::all_or_nothing(|| {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            crate::files::create_dir(dir)?;
             let n = fmt_number;
             let modes = self.settings.modes;
             // variance_fraction.csv: every mode, so the truncation can be judged
@@ -1134,6 +1133,7 @@ impl EofStage {
     /// Reads a folder written by [`EofStage::save`] back: the same numbers, bit for bit,
     /// without the archive or the observations.
     pub fn load(dir: &Path) -> Result<EofStage> {
+        crate::files::check_dir_input(dir, "EOF stage folder")?;
         let meta: StageFile = crate::files::read_json(
             &dir.join("stage.json"),
             "EOF stage file (written by an EOF stage's save)",

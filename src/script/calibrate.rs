@@ -1044,8 +1044,7 @@ pub mod calibrate_fns {
     pub fn cost_save(ctx: NativeCallContext, c: &mut ScriptCost, dir: &str) -> RResult<()> {
         let rec = cost_record(&ctx, c)?;
         let dir = Path::new(dir);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        crate::files::create_dir(dir).map_err(err)?;
         crate::files::write_json(&dir.join("cost.json"), &rec).map_err(err)
     }
 
@@ -1256,8 +1255,7 @@ pub mod calibrate_fns {
     #[rhai_fn(name = "save", pure, return_raw)]
     pub fn optima_save(o: &mut ScriptOptima, dir: &str) -> RResult<()> {
         let dir = Path::new(dir);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| script_err(format!("cannot make folder {}: {e}", dir.display())))?;
+        crate::files::create_dir(dir).map_err(err)?;
         optimize::write_csv(&dir.join("optimum.csv"), &o.results, Some(&o.parameters)).map_err(err)
     }
 
@@ -1383,8 +1381,7 @@ pub mod calibrate_fns {
     pub fn posterior_save(p: &mut ScriptPosterior, dir: &str) -> RResult<()> {
         let dir = Path::new(dir);
         crate::files::all_or_nothing(|| {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            crate::files::create_dir(dir)?;
             p.summary
                 .write_csv(&dir.join("posterior.csv"), &p.parameters)?;
             let samples = dir.join("posterior_samples.csv"); // issue 27
@@ -1465,8 +1462,7 @@ pub mod calibrate_fns {
             Some(_) => format!("nroy_wave{}", h.previous.len() + 1),
         };
         crate::files::all_or_nothing(|| {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot make folder {}: {e}", dir.display()))?;
+            crate::files::create_dir(dir)?;
             history_match::table(&h.kept, &h.parameters)?
                 .write(&dir.join(format!("{stem}.csv")))?;
             crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings)

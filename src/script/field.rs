@@ -334,6 +334,8 @@ pub mod field_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn is_complete(root: &str, case: &str, years: Dynamic) -> RResult<bool> {
+        // an archive that is a file, a FIFO, a device or a link loop is an error, not `false`
+        crate::files::check_dir_input(Path::new(root), "archive").map_err(err)?;
         Ok(archive::is_complete(
             Path::new(root),
             case,

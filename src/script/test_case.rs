@@ -144,6 +144,7 @@ pub mod test_case_fns {
     /// ```
     #[rhai_fn(name = "load_optimum", return_raw)]
     pub fn load_optimum_with(dir: &str, options: Map) -> RResult<Map> {
+        crate::files::check_dir_input(Path::new(dir), "calibration folder").map_err(err)?;
         for k in options.keys() {
             if !["method", "posterior"].contains(&k.as_str()) {
                 return Err(script_err(format!(
@@ -235,6 +236,7 @@ pub mod test_case_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn load_plausible(dir: &str, k: INT) -> RResult<Array> {
+        crate::files::check_dir_input(Path::new(dir), "calibration folder").map_err(err)?;
         let p = Path::new(dir).join("history_match.csv");
         let t = Table::read(&p).map_err(err)?;
         let params = parameter_columns(&t, &["rank", "cost"]);
