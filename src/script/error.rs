@@ -405,6 +405,14 @@ pub fn end_of_code_before(text: &str, line: usize, col: usize) -> Option<(usize,
 mod tests {
     use super::*;
 
+    /// Rhai's `i64` and `f64` read as the docs' `int` and `float`, whole words only.
+    #[test]
+    fn number_types_in_script_words() {
+        assert_eq!(rust_number_words("i64, array)"), "int, array)");
+        assert_eq!(rust_number_words("f64'"), "float'");
+        assert_eq!(rust_number_words("xi64, f64x, i64_2"), "xi64, f64x, i64_2");
+    }
+
     #[test]
     fn edit_distances_by_hand() {
         // the classic kitten -> sitting: k->s, e->i, +g
