@@ -390,6 +390,15 @@ pub(crate) fn plain_types(msg: &str) -> String {
     ] {
         m = m.replace(rust, words);
     }
+    // "missing field `archive`" (serde's words): a key, or a [table] of the config
+    if let Some(i) = m.find("missing field `") {
+        let rest = &m[i + "missing field `".len()..];
+        if let Some(j) = rest.find('`') {
+            let key = rest[..j].to_string();
+            let after = rest[j + 1..].to_string();
+            m = format!("{}missing key '{key}'{after}", &m[..i]);
+        }
+    }
     crate::format::printable_message(&m)
 }
 

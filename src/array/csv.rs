@@ -40,6 +40,9 @@ pub fn read_csv(path: &Path, only: Option<&[String]>) -> anyhow::Result<Table> {
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    if header.is_empty() {
+        bail!("{}: empty file, no header row", path.display());
+    }
     let picks: Vec<usize> = match only {
         None => (0..header.len()).collect(),
         Some(names) => names

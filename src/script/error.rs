@@ -47,6 +47,13 @@ fn message_with(e: &EvalAltResult, script_fns: &[String]) -> String {
     if let EvalAltResult::ErrorFunctionNotFound(sig, _) = e {
         // Rhai lists a string argument as the three Rust types it may be
         let text = text.replace("&str | ImmutableString | String", "string");
+        // and numbers by Rust's names (`reshape (i64, array)`): the docs' words
+        let text = match text.split_once(" (") {
+            Some((head, rest)) if head.starts_with("Function not found: ") => {
+                format!("{head} ({}", rust_number_words(rest))
+            }
+            _ => text,
+        };
         let name = sig.split([' ', '(']).next().unwrap_or_default();
         // a map where an Array is taken: most often read_csv's #{columns, data}
         let args = sig.split_once('(').map_or("", |(_, a)| a);
@@ -67,7 +74,38 @@ fn message_with(e: &EvalAltResult, script_fns: &[String]) -> String {
         }
         return text;
     }
+    if let EvalAltResult::ErrorDotExpr(..) = e {
+        // "a getter is not registered for type 'f64'"
+        if let Some((head, ty)) = text.split_once(" for type '") {
+            return format!("{head} for type '{}", rust_number_words(ty));
+        }
+    }
     text
+}
+
+/// Rhai's names of its number types, `i64` and `f64`, as the docs write them (`int`,
+/// `float`), where they stand as whole words.
+fn rust_number_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(match word.as_str() {
+            "i64" => "int",
+            "f64" => "float",
+            w => w,
+        });
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// numpy and xarray names that clmtune spells otherwise (or cannot: `var` is a reserved
@@ -366,6 +404,14 @@ pub fn end_of_code_before(text: &str, line: usize, col: usize) -> Option<(usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rhai's `i64` and `f64` read as the docs' `int` and `float`, whole words only.
+    #[test]
+    fn number_types_in_script_words() {
+        assert_eq!(rust_number_words("i64, array)"), "int, array)");
+        assert_eq!(rust_number_words("f64'"), "float'");
+        assert_eq!(rust_number_words("xi64, f64x, i64_2"), "xi64, f64x, i64_2");
+    }
 
     #[test]
     fn edit_distances_by_hand() {
