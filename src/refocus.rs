@@ -49,7 +49,8 @@ pub struct Rules {
     pub budget: usize,
     /// The most waves, wave 1 included (5).
     pub waves: usize,
-    /// Stop when the NROY fraction shrinks by less: last / before > ratio (0.9).
+    /// Stop when the NROY fraction shrinks by less: last / before > ratio (0.9; above 1,
+    /// never).
     pub ratio: f64,
     /// Candidates of each wave's match (50,000).
     pub candidates: usize,
@@ -71,7 +72,7 @@ impl Default for Rules {
 }
 
 impl Rules {
-    /// Checks the rules once, naming the option: whole numbers above 0, `ratio` in (0, 1],
+    /// Checks the rules once, naming the option: whole numbers above 0, `ratio` above 0,
     /// `discrepancy` finite and not negative.
     pub fn check(&self) -> Result<()> {
         for (name, v) in [
@@ -84,8 +85,11 @@ impl Rules {
                 bail!("--{name} must be at least 1");
             }
         }
-        if !(self.ratio > 0.0 && self.ratio <= 1.0) {
-            bail!("--ratio {} must be in (0, 1]", self.ratio);
+        if self.ratio.is_nan() || self.ratio <= 0.0 {
+            bail!(
+                "--ratio {} must be above 0 (above 1: never stop for it)",
+                self.ratio
+            );
         }
         if !(self.discrepancy.is_finite() && self.discrepancy >= 0.0) {
             bail!("--discrepancy {} must be 0 or more", self.discrepancy);
@@ -1064,6 +1068,36 @@ fn draw_nroy<DB: plotters::prelude::DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_are_checked_once_naming_the_option() {
+        assert!(Rules::default().check().is_ok());
+        let e = |r: Rules| r.check().unwrap_err().to_string();
+        assert_eq!(
+            e(Rules {
+                members: 0,
+                ..Rules::default()
+            }),
+            "--members must be at least 1"
+        );
+        assert!(e(Rules {
+            ratio: f64::NAN,
+            ..Rules::default()
+        })
+        .starts_with("--ratio NaN must be above 0"));
+        assert!(e(Rules {
+            discrepancy: -0.5,
+            ..Rules::default()
+        })
+        .contains("--discrepancy -0.5"));
+        // above 1 the ratio never stops refocusing: allowed
+        assert!(Rules {
+            ratio: 2.0,
+            ..Rules::default()
+        }
+        .check()
+        .is_ok());
+    }
 
     #[test]
     fn r2_equals_hand_computation() {

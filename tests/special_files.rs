@@ -279,6 +279,11 @@ const CALLS: &[(&str, &str, Role)] = &[
     ),
     ("run_script(path: string) -> any", "run_script(@)", FileIn),
     (
+        "run_stage(path: string, options: map, settings: map) -> bool",
+        "run_stage(@, #{}, #{dir: DIR})",
+        FileIn,
+    ),
+    (
         "run_script(path: string, options: map) -> any",
         "run_script(@, #{})",
         FileIn,
