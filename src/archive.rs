@@ -207,8 +207,9 @@ pub fn samples(
     })?;
     let units = nc::attr_string(&tv, "units")
         .with_context(|| format!("{}: time has no units", path.display()))?;
-    let axis = nc::TimeAxis::parse(&units, nc::attr_string(&tv, "calendar").as_deref())
-        .with_context(|| format!("{}: time", path.display()))?;
+    let axis =
+        crate::calendar::TimeAxis::parse(&units, nc::attr_string(&tv, "calendar").as_deref())
+            .with_context(|| format!("{}: time", path.display()))?;
     let times = nc::read_f64(file, path, "time")?;
     let n = times.len();
     let bname = nc::attr_string(&tv, "bounds").unwrap_or_else(|| "time_bounds".into());
@@ -553,7 +554,7 @@ pub fn scan_case(root: &Path, case: &str, tape: Option<&str>, min_coverage: f64)
             }
             Held::Month(own) => {
                 if !coverage.iter().any(|c| c.month == *own) {
-                    let len = crate::nc::DAYS_IN_MONTH
+                    let len = crate::calendar::DAYS_IN_MONTH
                         .get(own.1.saturating_sub(1) as usize)
                         .copied()
                         .unwrap_or(0) as f64;
@@ -933,9 +934,10 @@ pub fn write_history(
         .global("case_id", case)
         .global("source", source);
     let start = |&(year, month): &(i64, u32)| {
-        (year - 1) * 365 + crate::nc::MONTH_START[(month - 1) as usize] as i64
+        (year - 1) * 365 + crate::calendar::MONTH_START[(month - 1) as usize] as i64
     };
-    let end = |ym: &(i64, u32)| start(ym) + crate::nc::DAYS_IN_MONTH[(ym.1 - 1) as usize] as i64;
+    let end =
+        |ym: &(i64, u32)| start(ym) + crate::calendar::DAYS_IN_MONTH[(ym.1 - 1) as usize] as i64;
     w.var(
         "time",
         &["time"],

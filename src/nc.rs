@@ -7,8 +7,6 @@ use netcdf::AttributeValue;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use crate::calendar::{days_from_civil, Calendar, TimeAxis, DAYS_IN_MONTH, MONTH_START};
-
 /// Opens a netCDF file for reading; a missing, truncated or non-netCDF file is an error
 /// naming it, and so is a damaged netCDF-4 (HDF5) file, found by [`check_files`] before the
 /// library reads it in this process.

@@ -285,8 +285,8 @@ fn daily_samples_are_averaged_into_months_by_their_intervals() {
     let f = read_case(&c, &[Output::new("X", "X").unwrap()], (1, 1), false).unwrap();
     // month k holds days MONTH_START[k] .. +DAYS_IN_MONTH[k]: mean day = start + (n - 1) / 2
     for k in 0..12 {
-        let start = clmtune::nc::MONTH_START[k] as f64;
-        let n = clmtune::nc::DAYS_IN_MONTH[k] as f64;
+        let start = clmtune::calendar::MONTH_START[k] as f64;
+        let n = clmtune::calendar::DAYS_IN_MONTH[k] as f64;
         let want = start + (n - 1.0) / 2.0;
         assert!(
             (f[0].values[[k, 0, 0]] - want).abs() < 1e-9,

@@ -205,7 +205,8 @@ pub fn write_observations(
             let m = t % 12;
             // mid-month, days since 1582-10-15 (proleptic Gregorian)
             let days_since = |y: i64, mo: u32, d: u32| {
-                crate::nc::days_from_civil(y, mo, d) - crate::nc::days_from_civil(1582, 10, 15)
+                crate::calendar::days_from_civil(y, mo, d)
+                    - crate::calendar::days_from_civil(1582, 10, 15)
             };
             let start = days_since(year, m as u32 + 1, 1) as f64;
             let end = if m == 11 {

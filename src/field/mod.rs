@@ -193,7 +193,7 @@ impl Field {
         let w: Vec<f64> = self
             .months
             .iter()
-            .map(|&(_, m)| crate::nc::DAYS_IN_MONTH[(m - 1) as usize] as f64)
+            .map(|&(_, m)| crate::calendar::DAYS_IN_MONTH[(m - 1) as usize] as f64)
             .collect();
         if w.len() != self.values.shape()[ax] {
             bail!(

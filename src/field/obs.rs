@@ -724,7 +724,8 @@ fn coordinate_months(
             })
             .collect());
     }
-    let axis = nc::TimeAxis::parse(&tunits, nc::attr_string(tvar, "calendar").as_deref())?;
+    let axis =
+        crate::calendar::TimeAxis::parse(&tunits, nc::attr_string(tvar, "calendar").as_deref())?;
     Ok((0..times.len())
         .map(|k| match &bounds {
             Some(b) => axis.interval_month(b[2 * k], b[2 * k + 1]),

@@ -332,12 +332,14 @@ fn describe(w: &mut nc::Writer, fields: &[&Field], arrays: &[NamedArray]) -> Res
         let start: Vec<f64> = tf
             .months
             .iter()
-            .map(|&(y, m)| ((y - 1) * 365 + nc::MONTH_START[(m - 1) as usize] as i64) as f64)
+            .map(|&(y, m)| {
+                ((y - 1) * 365 + crate::calendar::MONTH_START[(m - 1) as usize] as i64) as f64
+            })
             .collect();
         let len: Vec<f64> = tf
             .months
             .iter()
-            .map(|&(_, m)| nc::DAYS_IN_MONTH[(m - 1) as usize] as f64)
+            .map(|&(_, m)| crate::calendar::DAYS_IN_MONTH[(m - 1) as usize] as f64)
             .collect();
         w.dim("nbnd", 2);
         let mid: Vec<f64> = start.iter().zip(&len).map(|(s, l)| s + l / 2.0).collect();
@@ -511,7 +513,7 @@ pub fn read_fields(path: &Path) -> Result<BTreeMap<String, Field>> {
     let ng = gd.len();
     let months: Vec<(i64, u32)> = match file.variable("time") {
         Some(tv) => {
-            let axis = nc::TimeAxis::parse(
+            let axis = crate::calendar::TimeAxis::parse(
                 &nc::attr_string(&tv, "units").unwrap_or_default(),
                 nc::attr_string(&tv, "calendar").as_deref(),
             )?;
