@@ -49,6 +49,19 @@ fn run_script(dir: &Path, code: &str, secs: u64) -> (i32, String) {
     }
 }
 
+/// Runs the stage script `scripts/NAME.rhai` with `--config cfg --dry-run`.
+fn dry_run(name: &str, cfg: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scripts/{name}.rhai"));
+    Command::new(bin())
+        .args(["-q", "run"])
+        .arg(&script)
+        .args(["--", "--config"])
+        .arg(cfg)
+        .arg("--dry-run")
+        .output()
+        .unwrap()
+}
+
 /// Whether `text` holds a raw control character other than a line break, or a
 /// bidirectional-text control.
 fn raw_controls(text: &str) -> Vec<char> {
@@ -339,15 +352,7 @@ fn a_dry_run_of_the_eof_stage_checks_every_observation_input_at_once() {
             .replace("sigma_years = [2000, 2001]", "sigma_years = [1900, 1901]"),
     )
     .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
-    let out = Command::new(bin())
-        .args(["-q", "run"])
-        .arg(&script)
-        .args(["--", "--config"])
-        .arg(&cfg)
-        .arg("--dry-run")
-        .output()
-        .unwrap();
+    let out = dry_run("03_eof", &cfg);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -446,15 +451,7 @@ fn a_dry_run_of_the_eof_stage_reports_missing_cases_and_observations_at_once() {
     let text =
         common::with_backend(&text, "kind = \"none\"").replace("obs = \"LE\"", "obs = \"LEE\"");
     std::fs::write(&cfg, text).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
-    let out = Command::new(bin())
-        .args(["-q", "run"])
-        .arg(&script)
-        .args(["--", "--config"])
-        .arg(&cfg)
-        .arg("--dry-run")
-        .output()
-        .unwrap();
+    let out = dry_run("03_eof", &cfg);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(raw_controls(&err).is_empty(), "{err}");
@@ -487,16 +484,8 @@ fn the_dry_runs_of_later_stages_report_every_missing_result_and_train_nothing() 
         ("06_calibrate", 2),
         ("07_test_case", 3),
     ] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scripts/{script}.rhai"));
         let t0 = Instant::now();
-        let out = Command::new(bin())
-            .args(["-q", "run"])
-            .arg(&path)
-            .args(["--", "--config"])
-            .arg(&cfg)
-            .arg("--dry-run")
-            .output()
-            .unwrap();
+        let out = dry_run(script, &cfg);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{script}: {err}");
         assert!(
