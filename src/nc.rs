@@ -212,7 +212,7 @@ pub fn check_files(paths: &[&Path]) -> Result<()> {
 mod child {
     use anyhow::{bail, Result};
     use std::io::Write;
-    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::path::Path;
 
     /// Describes `path` as a reader of this program may: dimensions, global attributes,
@@ -276,6 +276,11 @@ mod child {
         if pid == 0 {
             std::mem::forget(guard);
             drop(rd);
+            // the child holds a copy of every descriptor the parent had open at the fork,
+            // among them files another thread was writing with HDF5, which locks them
+            // (flock): while the child lives the parent could not open them again ("unable
+            // to lock the file"). It closes all but its pipe end and stdio.
+            close_inherited(wr.as_raw_fd());
             // (no std::panic::set_hook here: its lock may be held by a thread of the parent
             // that was panicking at the fork, and the child would wait on it for ever)
             // the library's complaints about the damage are the parent's to report
@@ -348,6 +353,32 @@ mod child {
             return Ok((found, Some("the check of it ended early".to_string())));
         }
         Ok((found, None))
+    }
+
+    /// Closes every descriptor above stdio but `keep` (in the forked child): close_range,
+    /// or one close per descriptor where the kernel lacks it.
+    fn close_inherited(keep: i32) {
+        // SAFETY: closes descriptors of the child's own table, which nothing in the child
+        // uses but `keep` and stdio
+        unsafe {
+            let keep = keep.max(0) as u32;
+            let ranges = if keep >= 3 {
+                [(3, keep - 1), (keep + 1, u32::MAX)]
+            } else {
+                [(3, u32::MAX), (1, 0)]
+            };
+            for (lo, hi) in ranges {
+                if lo > hi {
+                    continue;
+                }
+                if libc::syscall(libc::SYS_close_range, lo, hi, 0) != 0 {
+                    let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(1024, 1 << 20) as u32;
+                    for fd in lo..hi.min(max) {
+                        libc::close(fd as i32);
+                    }
+                }
+            }
+        }
     }
 
     /// Everything the child writes, until it closes the pipe (ends) or Ctrl-C is pressed

@@ -309,3 +309,51 @@ fn measure_the_check_on_many_files() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// The process's child processes (from /proc), to see that a check is under way.
+fn children() -> usize {
+    let mut n = 0;
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        n += text.split_whitespace().count();
+    }
+    n
+}
+
+/// HDF5 locks a netCDF-4 file it writes (flock, held by the open file description). The
+/// check's forked child used to keep a copy of every descriptor of the parent, so a file
+/// another thread had open for writing at the fork stayed locked while the child lived, and
+/// reopening it failed ("unable to lock the file": `not a readable netCDF file`; found as a
+/// 1-in-13 failure of the observations tests). Here a check of 400 files keeps its child
+/// busy while this thread closes a file it was writing at the fork and opens it again.
+#[test]
+fn a_file_written_while_a_check_runs_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _ = eval(d, "write_netcdf(`${DIR}/good.nc`, #{GPP: F, w: eye(3)});").unwrap();
+    let copies: Vec<PathBuf> = (0..400).map(|i| d.join(format!("copy{i}.nc"))).collect();
+    for c in &copies {
+        std::fs::copy(d.join("good.nc"), c).unwrap();
+    }
+    let held = d.join("held.nc");
+    let before = children();
+    let f = netcdf::create(&held).unwrap();
+    let checker = std::thread::spawn(move || {
+        let refs: Vec<&Path> = copies.iter().map(PathBuf::as_path).collect();
+        clmtune::nc::check_files(&refs).unwrap();
+    });
+    let start = std::time::Instant::now();
+    while children() == before {
+        assert!(start.elapsed().as_secs() < 30, "no check started");
+        std::thread::yield_now();
+    }
+    drop(f);
+    let during = children() > before;
+    let opened = clmtune::nc::open(&held).map(|_| ());
+    checker.join().unwrap();
+    assert!(
+        during,
+        "the check ended before the file was reopened: give it more files"
+    );
+    opened.unwrap_or_else(|e| panic!("{e:#}"));
+}
