@@ -778,15 +778,15 @@ impl Config {
                 ),
             ));
         }
-        match self.backend.kind.as_str() {
-            "local" | "cime" | "none" => {}
-            k => {
-                return Err(problem(
-                    "backend.kind",
-                    Some(format!("'{k}'", k = crate::format::printable(k))),
-                    "use local, cime or none",
-                ))
-            }
+        if let Err(why) = crate::ensemble::backend::kind(&self.backend.kind) {
+            return Err(problem(
+                "backend.kind",
+                Some(format!(
+                    "'{k}'",
+                    k = crate::format::printable(&self.backend.kind)
+                )),
+                &why,
+            ));
         }
         if let Some(p) = self.backend.poll.filter(|p| !(*p > 0.0 && *p <= 86400.0)) {
             return Err(problem(

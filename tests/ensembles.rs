@@ -542,6 +542,83 @@ fn kill_9_while_submitting_then_resume_submits_each_member_exactly_once() {
 }
 
 #[test]
+fn cancel_deletes_the_recorded_jobs_with_the_case_batch_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = experiment(d, 2, &cime_backend(d));
+    let cfg = cfg.to_str().unwrap();
+    let ex = "import \"experiment\" as ex;\nlet e = ppe(ex::config(OPTIONS));\n";
+    let out = clmtune_run(d, &format!("{ex}e.submit();"), &["--config", cfg], &[])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // a fake PBS qdel that records its argv and folder
+    let bin = d.join("pbs");
+    std::fs::create_dir_all(&bin).unwrap();
+    let qdel = bin.join("qdel");
+    std::fs::write(
+        &qdel,
+        "#!/bin/sh\necho \"$(basename \"$PWD\") qdel $*\" >> \"$FAKE_CIME_STATE/commands\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&qdel, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = clmtune_run(
+        d,
+        &format!(
+            "{ex}for r in e.cancel() {{ print(`${{r[\"case\"]}} ${{r.status}} ${{r.message}}`); }}"
+        ),
+        &["--config", cfg],
+        &[(
+            "PATH",
+            &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        so.contains("demo_LHC_1 failed cancelled (job 1001)"),
+        "{so}"
+    );
+    assert!(
+        so.contains("demo_LHC_2 failed cancelled (job 1002)"),
+        "{so}"
+    );
+    let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
+    for l in [
+        "demo_LHC_1 xmlquery --value BATCH_SYSTEM",
+        "demo_LHC_1 qdel 1001",
+        "demo_LHC_2 qdel 1002",
+    ] {
+        assert!(cmds.lines().any(|c| c == l), "missing '{l}' in\n{cmds}");
+    }
+    // cancelled members are failed: resubmit_failed submits them again
+    let out = clmtune_run(
+        d,
+        &format!("{ex}e.resubmit_failed(); print(e.summary());"),
+        &["--config", cfg],
+        &[],
+    )
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(so.contains("#{\"submitted\": 2}"), "{so}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("commands"))
+            .unwrap()
+            .matches("case.submit")
+            .count(),
+        4
+    );
+}
+
+#[test]
 fn dry_run_prints_commands_files_and_namelist_lines_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -3,18 +3,35 @@
 //! [`LocalModel`] by the code that builds the ensemble) and `none` (existing output only:
 //! nothing is made or submitted; a missing case is an error).
 
+use super::registry::Record;
 use super::runner::Runner;
 use super::{Ensemble, Member, Settings};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-/// What makes and submits cases.
+/// What makes, submits, watches and cancels the cases of an ensemble's members. One kind
+/// per way of running CLM, chosen by `[backend] kind` through the registry ([`kinds`]);
+/// the ensemble asks it, never its name, what to do.
 pub trait Backend: Sync {
-    /// `cime`, `local` or `none`.
+    /// Its name in `[backend] kind` (and in member records).
     fn name(&self) -> &'static str;
     /// Members submitted (or run) at once.
     fn parallel(&self) -> usize {
         1
+    }
+    /// Whether it makes cases at all: a backend that does not (`none`) only reads the
+    /// archive, so a member missing there is missing, not to be made.
+    fn makes_cases(&self) -> bool {
+        true
+    }
+    /// Whether [`Backend::submit`] runs the member to its end before it returns (a model
+    /// run in this process): a member not complete afterwards has failed.
+    fn runs_in_process(&self) -> bool {
+        false
+    }
+    /// Checks the settings this backend reads, before anything is made.
+    fn check(&self, _settings: &Settings) -> Result<()> {
+        Ok(())
     }
     /// Makes the case folder `dir` of member `m` ready for its params file and `user_nl_clm`.
     fn create(&self, ens: &Ensemble, m: &Member, dir: &Path, run: &mut Runner) -> Result<()>;
@@ -26,6 +43,115 @@ pub trait Backend: Sync {
         dir: &Path,
         run: &mut Runner,
     ) -> Result<Option<String>>;
+    /// What is known of a member submitted earlier and not complete in the archive (its
+    /// record says submitting, submitted or running). `owner`: this process holds the
+    /// ensemble's lock (so no other process is running anything of it).
+    fn progress(&self, ens: &Ensemble, r: &Record, owner: bool) -> Progress;
+    /// After [`Backend::submit`] failed: `Some(job id)` if the job was handed to the batch
+    /// system all the same (it is then submitted, not failed).
+    fn handed_over(&self, _ens: &Ensemble, _dir: &Path) -> Option<Option<String>> {
+        None
+    }
+    /// Stops the queued or running job of a member (its record has the job id, if any).
+    fn cancel(&self, ens: &Ensemble, r: &Record, run: &mut Runner) -> Result<()>;
+}
+
+/// What a backend knows of a submitted member ([`Backend::progress`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// Nothing new; the text, if any, becomes the record's message.
+    Unchanged(Option<String>),
+    /// Waiting in the batch queue, with the job id if the backend knows it.
+    Queued(Option<String>),
+    /// Running.
+    Running,
+    /// The run ended; what the archive lacks is then a failure the ensemble describes.
+    Ended,
+    /// Failed, saying why.
+    Failed(String),
+    /// To be run again (the record goes back to created), saying why.
+    Rerun(String),
+}
+
+/// One kind of backend in the registry: its name in `[backend] kind`, a line for the docs,
+/// and how it is made from the ensemble's settings.
+#[derive(Clone, Copy)]
+pub struct Kind {
+    /// The name in `[backend] kind`.
+    pub name: &'static str,
+    /// One line on what it does, for docs and error messages.
+    pub about: &'static str,
+    /// Makes the backend for the settings.
+    pub make: fn(&Settings) -> Box<dyn Backend>,
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kind({})", self.name)
+    }
+}
+
+/// The kinds clmtune has, in the order docs list them.
+const BUILT_IN: [Kind; 3] = [
+    Kind {
+        name: "local",
+        about: "runs a model in this process in each case folder, N at a time (the demo model)",
+        make: |s| {
+            Box::new(Local {
+                parallel: s.backend.parallel,
+                model: s.local_model,
+            })
+        },
+    },
+    Kind {
+        name: "cime",
+        about: "CLM5/CTSM cases through CIME (create_newcase or create_clone --keepexe, \
+                case.setup, case.build, case.submit to PBS or Slurm)",
+        make: |_| Box::new(Cime),
+    },
+    Kind {
+        name: "none",
+        about: "existing output only: nothing is made or submitted; a missing case is an error",
+        make: |_| Box::new(NoBackend),
+    },
+];
+
+static KINDS: std::sync::RwLock<Vec<Kind>> = std::sync::RwLock::new(Vec::new());
+
+/// Every kind of backend: the built-in ones, then those added by [`register`].
+pub fn kinds() -> Vec<Kind> {
+    let added = KINDS.read().unwrap_or_else(|e| e.into_inner());
+    BUILT_IN.iter().chain(added.iter()).copied().collect()
+}
+
+/// Adds a kind of backend (a program built on clmtune, or a test); an error if its name is
+/// taken.
+pub fn register(kind: Kind) -> Result<()> {
+    let mut added = KINDS.write().unwrap_or_else(|e| e.into_inner());
+    if BUILT_IN
+        .iter()
+        .chain(added.iter())
+        .any(|k| k.name == kind.name)
+    {
+        bail!("a backend kind '{}' is registered already", kind.name);
+    }
+    added.push(kind);
+    Ok(())
+}
+
+/// The kind named `name`, or `Err(the problem)` listing the known ones ("use local, cime
+/// or none").
+pub fn kind(name: &str) -> std::result::Result<Kind, String> {
+    let all = kinds();
+    all.iter().find(|k| k.name == name).copied().ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|k| k.name).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("use {} or {last}", rest.join(", "))
+            }
+            _ => format!("use {}", names.join(", ")),
+        }
+    })
 }
 
 /// The model the `local` backend runs in this process, given by the code that builds the
@@ -46,7 +172,8 @@ impl std::fmt::Debug for LocalModel {
     }
 }
 
-/// Checks the backend settings before anything is made.
+/// Checks the backend settings before anything is made: paths without CIME variables, a
+/// known kind, and what that kind reads.
 pub fn check(s: &Settings) -> Result<()> {
     let b = &s.backend;
     let mut paths: Vec<(&str, &Path)> = vec![
@@ -65,49 +192,48 @@ pub fn check(s: &Settings) -> Result<()> {
     for (setting, p) in paths {
         no_cime_variables(setting, &p.display().to_string())?;
     }
-    match b.kind.as_str() {
-        "cime" => {
-            if b.ctsm_root.is_none() && b.base_case.is_none() {
-                bail!("[backend] kind = \"cime\" needs ctsm_root (create_newcase) or base_case (create_clone --keepexe)");
-            }
-            if b.base_case.is_none() && (b.compset.is_none() || b.res.is_none()) {
-                bail!("[backend] create_newcase from ctsm_root needs compset and res");
-            }
-            if let Some(n) = b.stop_years {
-                if n < s.years.1 {
-                    bail!(
-                        "[backend] stop_years = {n} ends before the analysed years [{}, {}]",
-                        s.years.0,
-                        s.years.1
-                    );
-                }
-            }
-            for (k, v) in
-                xml_settings(s, "CASE")?
-                    .into_iter()
-                    .chain(datm_settings(s, Datm::Cdeps, None)?)
-            {
-                check_xml(&k, &v)?;
-            }
-            Ok(())
-        }
-        "local" | "none" => Ok(()),
-        k => bail!(
-            "[backend] kind = '{k}': use local, cime or none",
-            k = crate::format::printable(k)
-        ),
-    }
+    for_settings(s)?.check(s)
 }
 
-/// The backend of the settings.
-pub fn for_settings(s: &Settings) -> Box<dyn Backend> {
-    match s.backend.kind.as_str() {
-        "cime" => Box::new(Cime),
-        "local" => Box::new(Local {
-            parallel: s.backend.parallel,
-            model: s.local_model,
-        }),
-        _ => Box::new(NoBackend),
+/// The backend of the settings, from the registry.
+pub fn for_settings(s: &Settings) -> Result<Box<dyn Backend>> {
+    let k = kind(&s.backend.kind).map_err(|why| {
+        anyhow::anyhow!(
+            "[backend] kind = '{}': {why}",
+            crate::format::printable(&s.backend.kind)
+        )
+    })?;
+    Ok((k.make)(s))
+}
+
+/// What CIME's `CaseStatus` file in the case folder says of a submitted member, for the
+/// backends that keep one (CIME's tools, and the demo model, which writes the same lines).
+/// `in_process`: the run happens in this process (no short-term archiving; a run left
+/// running by an ended process was interrupted).
+pub fn case_status_progress(r: &Record, in_process: bool, owner: bool) -> Progress {
+    let cs = super::registry::read_case_status(&r.case_dir);
+    if let Some(e) = cs.run_error {
+        Progress::Failed(format!("case.run error: {e}"))
+    } else if let Some(e) = cs.submit_error.filter(|_| !cs.run_started) {
+        Progress::Failed(format!("case.submit error: {e}"))
+    } else if cs.run_success && (cs.archived || in_process) {
+        Progress::Ended
+    } else if in_process && owner {
+        // a run in this process lives in the process that holds the lock: this one
+        Progress::Rerun("an interrupted local run is run again".into())
+    } else if cs.run_started {
+        Progress::Running
+    } else if let Some(ids) = &cs.submitted {
+        Progress::Queued(super::registry::job_id(ids))
+    } else if r.status == super::Status::Submitting {
+        Progress::Unchanged(Some(format!(
+            "submission was interrupted before case.submit reported; it is not submitted \
+             again automatically: check the batch queue, then resubmit_failed if the job \
+             is not there (CaseStatus in {})",
+            r.case_dir.display()
+        )))
+    } else {
+        Progress::Unchanged(None)
     }
 }
 
@@ -364,6 +490,85 @@ impl Backend for Cime {
         "cime"
     }
 
+    fn check(&self, s: &Settings) -> Result<()> {
+        let b = &s.backend;
+        if b.ctsm_root.is_none() && b.base_case.is_none() {
+            bail!("[backend] kind = \"cime\" needs ctsm_root (create_newcase) or base_case (create_clone --keepexe)");
+        }
+        if b.base_case.is_none() && (b.compset.is_none() || b.res.is_none()) {
+            bail!("[backend] create_newcase from ctsm_root needs compset and res");
+        }
+        if let Some(n) = b.stop_years {
+            if n < s.years.1 {
+                bail!(
+                    "[backend] stop_years = {n} ends before the analysed years [{}, {}]",
+                    s.years.0,
+                    s.years.1
+                );
+            }
+        }
+        for (k, v) in
+            xml_settings(s, "CASE")?
+                .into_iter()
+                .chain(datm_settings(s, Datm::Cdeps, None)?)
+        {
+            check_xml(&k, &v)?;
+        }
+        Ok(())
+    }
+
+    fn progress(&self, _: &Ensemble, r: &Record, owner: bool) -> Progress {
+        case_status_progress(r, false, owner)
+    }
+
+    fn handed_over(&self, _: &Ensemble, dir: &Path) -> Option<Option<String>> {
+        let cs = super::registry::read_case_status(dir);
+        cs.submitted.as_deref().map(super::registry::job_id)
+    }
+
+    fn cancel(&self, _: &Ensemble, r: &Record, run: &mut Runner) -> Result<()> {
+        let Some(job) = &r.job_id else {
+            bail!(
+                "case {}: no batch job id recorded (CaseStatus in {}): cancel it with your \
+                 batch system's tools",
+                r.case,
+                r.case_dir.display()
+            );
+        };
+        if run.dry_run {
+            return run.note(&format!(
+                "cancel job {job} of {} with the case's batch system (BATCH_SYSTEM: qdel, \
+                 scancel or bkill)",
+                r.case
+            ));
+        }
+        let system = {
+            run.run(
+                &[
+                    Cime::tool(&r.case_dir, "xmlquery"),
+                    "--value".into(),
+                    "BATCH_SYSTEM".into(),
+                ],
+                &r.case_dir,
+            )?
+            .trim()
+            .to_lowercase()
+        };
+        let tool = match system.as_str() {
+            "pbs" | "cobalt" => "qdel",
+            "slurm" => "scancel",
+            "lsf" => "bkill",
+            other => bail!(
+                "case {}: BATCH_SYSTEM '{}' has no known cancel command: cancel job {job} \
+                 with its own tools",
+                r.case,
+                crate::format::printable(other)
+            ),
+        };
+        run.run(&[tool.into(), job.clone()], &r.case_dir)?;
+        Ok(())
+    }
+
     fn create(&self, ens: &Ensemble, m: &Member, dir: &Path, run: &mut Runner) -> Result<()> {
         let s = &ens.settings;
         let b = &s.backend;
@@ -548,6 +753,22 @@ impl Backend for Local {
         self.parallel
     }
 
+    fn runs_in_process(&self) -> bool {
+        self.model.is_some()
+    }
+
+    fn progress(&self, _: &Ensemble, r: &Record, owner: bool) -> Progress {
+        case_status_progress(r, true, owner)
+    }
+
+    fn cancel(&self, _: &Ensemble, r: &Record, _: &mut Runner) -> Result<()> {
+        bail!(
+            "case {}: a local run belongs to the process running it: stop that process \
+             (Ctrl-C); its member is run again next time",
+            r.case
+        )
+    }
+
     fn create(&self, ens: &Ensemble, m: &Member, dir: &Path, run: &mut Runner) -> Result<()> {
         let s = &ens.settings;
         let setup = crate::cime::CaseSetup {
@@ -621,6 +842,18 @@ struct NoBackend;
 impl Backend for NoBackend {
     fn name(&self) -> &'static str {
         "none"
+    }
+
+    fn makes_cases(&self) -> bool {
+        false
+    }
+
+    fn progress(&self, _: &Ensemble, _: &Record, _: bool) -> Progress {
+        Progress::Unchanged(None)
+    }
+
+    fn cancel(&self, _: &Ensemble, r: &Record, _: &mut Runner) -> Result<()> {
+        bail!("backend none submits nothing: case {} has no job", r.case)
     }
 
     fn create(&self, _: &Ensemble, m: &Member, _: &Path, _: &mut Runner) -> Result<()> {

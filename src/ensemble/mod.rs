@@ -14,7 +14,7 @@ pub mod runner;
 pub mod spec;
 
 use anyhow::{bail, Context, Result};
-pub use backend::LocalModel;
+pub use backend::{Backend, LocalModel, Progress};
 pub use design::{Design, DesignMember};
 use paramfile::VarWrites;
 pub use registry::{Record, Registry, Status};
@@ -292,6 +292,11 @@ impl Ensemble {
             .collect()
     }
 
+    /// The backend of its settings (from the registry of kinds).
+    pub fn backend(&self) -> Result<Box<dyn Backend>> {
+        backend::for_settings(&self.settings)
+    }
+
     fn registry(&self) -> Registry {
         Registry {
             dir: self.dir.clone(),
@@ -430,9 +435,9 @@ impl Ensemble {
             .collect()
     }
 
-    /// Updates a record from the archive and the case's `CaseStatus`. `owner` = this process
-    /// holds the ensemble's lock (so a local run marked running was interrupted).
-    fn refresh(&self, r: &mut Record, owner: bool) {
+    /// Updates a record from the archive and what the backend knows of it. `owner` = this
+    /// process holds the ensemble's lock (so a local run marked running was interrupted).
+    fn refresh(&self, be: &dyn Backend, r: &mut Record, owner: bool) {
         let complete = crate::archive::is_complete_covering(
             &self.settings.archive_root,
             &r.case,
@@ -470,57 +475,52 @@ impl Ensemble {
             });
             return;
         }
-        let local = r.backend == "local";
         if !matches!(
             r.status,
             Status::Submitting | Status::Submitted | Status::Running
         ) {
             return;
         }
-        let cs = registry::read_case_status(&r.case_dir);
-        let missing = || {
-            self.settings
-                .scan(&r.case)
-                .map(|c| c.missing_months(self.settings.years))
-                .unwrap_or_else(|_| vec!["all".into()])
-        };
-        if let Some(e) = cs.run_error.clone() {
-            r.status = Status::Failed;
-            r.message = Some(format!("case.run error: {e}"));
-            r.finished = Some(crate::files::now_utc());
-        } else if let Some(e) = cs.submit_error.clone().filter(|_| !cs.run_started) {
-            r.status = Status::Failed;
-            r.message = Some(format!("case.submit error: {e}"));
-            r.finished = Some(crate::files::now_utc());
-        } else if cs.run_success && (cs.archived || local) {
-            let m = missing();
-            r.status = Status::Failed;
-            r.message = Some(format!(
-                "the run ended but {} months are missing from {} (first: {})",
-                m.len(),
-                r.history_dir.display(),
-                m.first().cloned().unwrap_or_default()
-            ));
-            r.finished = Some(crate::files::now_utc());
-        } else if local && owner {
-            // a local run lives in the process that holds the lock: this one
-            r.status = Status::Created;
-            r.message = Some("an interrupted local run is run again".into());
-        } else if cs.run_started {
-            r.status = Status::Running;
-        } else if let Some(ids) = &cs.submitted {
-            r.status = Status::Submitted;
-            if r.job_id.is_none() {
-                r.job_id = registry::job_id(ids);
+        match be.progress(self, r, owner) {
+            Progress::Failed(why) => {
+                r.status = Status::Failed;
+                r.message = Some(why);
+                r.finished = Some(crate::files::now_utc());
             }
-            r.message = None;
-        } else if r.status == Status::Submitting {
-            r.message = Some(format!(
-                "submission was interrupted before case.submit reported; it is not submitted \
-                 again automatically: check the batch queue, then resubmit_failed if the job \
-                 is not there (CaseStatus in {})",
-                r.case_dir.display()
-            ));
+            Progress::Ended => {
+                let (a, z) = self.settings.years;
+                r.status = Status::Failed;
+                r.message = Some(match self.settings.scan(&r.case) {
+                    Ok(c) => {
+                        let m = c.missing_months((a, z));
+                        format!(
+                            "the run ended but {} months are missing from {} (first: {})",
+                            m.len(),
+                            r.history_dir.display(),
+                            m.first().cloned().unwrap_or_default()
+                        )
+                    }
+                    Err(_) => format!(
+                        "the run ended but wrote no history files for years {a}-{z} in {}",
+                        r.history_dir.display()
+                    ),
+                });
+                r.finished = Some(crate::files::now_utc());
+            }
+            Progress::Rerun(why) => {
+                r.status = Status::Created;
+                r.message = Some(why);
+            }
+            Progress::Running => r.status = Status::Running,
+            Progress::Queued(job) => {
+                r.status = Status::Submitted;
+                if r.job_id.is_none() {
+                    r.job_id = job;
+                }
+                r.message = None;
+            }
+            Progress::Unchanged(Some(why)) => r.message = Some(why),
+            Progress::Unchanged(None) => {}
         }
     }
 
@@ -528,9 +528,10 @@ impl Ensemble {
     /// writes `status.csv` (not in a dry run).
     pub fn status(&self) -> Result<Vec<Record>> {
         let mut recs = self.load_records()?;
+        let be = self.backend()?;
         for r in &mut recs {
             let before = r.clone();
-            self.refresh(r, false);
+            self.refresh(be.as_ref(), r, false);
             if !self.settings.dry_run && r.status != Status::Planned && *r != before {
                 self.registry().save(r)?;
             }
@@ -548,18 +549,15 @@ impl Ensemble {
     /// batch backend members never submitted or failed).
     pub fn readiness(&self) -> Result<Readiness> {
         let recs = self.status()?;
+        let be = self.backend()?;
         let mut ready = Readiness::default();
         let (mut to_run, mut waiting, mut absent) = (Vec::new(), Vec::new(), Vec::new());
         for r in &recs {
             let case = crate::format::printable(&r.case);
             match r.status {
                 Status::Complete => ready.complete.push(r.case.clone()),
-                _ if self.settings.local_model.is_some()
-                    && self.settings.backend.kind == "local" =>
-                {
-                    to_run.push(case)
-                }
-                _ if self.settings.backend.kind == "none" => {
+                _ if be.runs_in_process() => to_run.push(case),
+                _ if !be.makes_cases() => {
                     let m = self
                         .settings
                         .scan(&r.case)
@@ -698,11 +696,11 @@ impl Ensemble {
     fn create_locked(&self) -> Result<Vec<Record>> {
         let mut recs = self.load_records()?;
         self.write_design_csv()?;
-        let be = backend::for_settings(&self.settings);
+        let be = self.backend()?;
         let mut missing = Vec::new();
         for (m, r) in self.members.iter().zip(recs.iter_mut()) {
             let planned = r.status == Status::Planned;
-            self.refresh(r, true);
+            self.refresh(be.as_ref(), r, true);
             if planned && r.status == Status::Complete {
                 // output this ensemble did not make: used as it is, unless its case says
                 // it was made with other scalings
@@ -711,7 +709,7 @@ impl Ensemble {
             if !matches!(r.status, Status::Planned | Status::Creating) {
                 continue;
             }
-            if self.settings.backend.kind == "none" {
+            if !be.makes_cases() {
                 let m = self
                     .settings
                     .scan(&r.case)
@@ -921,6 +919,53 @@ impl Ensemble {
         Ok(recs)
     }
 
+    /// Cancels the queued or running members through the backend (CIME: the case's batch
+    /// system, `qdel`, `scancel` or `bkill` of the recorded job); each becomes failed,
+    /// "cancelled", so that `resubmit_failed` runs it again. Members the backend cannot
+    /// cancel keep their status; the error then names every one.
+    pub fn cancel(&self) -> Result<Vec<Record>> {
+        let _lock = self.lock()?;
+        let be = self.backend()?;
+        let mut recs = self.load_records()?;
+        let mut errors = Vec::new();
+        for r in recs.iter_mut() {
+            self.refresh(be.as_ref(), r, true);
+            if !matches!(
+                r.status,
+                Status::Submitting | Status::Submitted | Status::Running
+            ) {
+                continue;
+            }
+            let mut run = Runner::new(self.settings.dry_run, self.dir.join("logs").join(&r.case));
+            run.logs = r.logs.clone();
+            match be.cancel(self, r, &mut run) {
+                Ok(()) => {
+                    r.logs = run.logs;
+                    r.status = Status::Failed;
+                    r.message = Some(match &r.job_id {
+                        Some(j) => format!("cancelled (job {j})"),
+                        None => "cancelled".into(),
+                    });
+                    r.finished = Some(crate::files::now_utc());
+                    self.save(r)?;
+                }
+                Err(e) => errors.push(format!("member {} ({}): {e:#}", r.member, r.case)),
+            }
+        }
+        if !self.settings.dry_run && self.dir.join("members").is_dir() {
+            self.registry().write_status_csv(&recs)?;
+        }
+        if !errors.is_empty() {
+            bail!(
+                "ensemble {}: {} member(s) not cancelled: {}",
+                self.name,
+                errors.len(),
+                errors.join("; ")
+            );
+        }
+        Ok(recs)
+    }
+
     /// Submits the failed members again (after the cause was fixed): a case that was made is
     /// submitted again; a case whose creation failed is made again first.
     pub fn resubmit_failed(&self) -> Result<Vec<Record>> {
@@ -943,7 +988,7 @@ impl Ensemble {
         if todo.is_empty() {
             return Ok(());
         }
-        let be = backend::for_settings(&self.settings);
+        let be = self.backend()?;
         let parallel = be.parallel().max(1);
         let bar = crate::progress::bar(todo.len() as u64, &format!("{} {}", be.name(), self.name));
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -968,8 +1013,8 @@ impl Ensemble {
                     r.job_id = job.or(r.job_id.take());
                     r.status = Status::Submitted;
                     r.message = None;
-                    self.refresh(&mut r, false);
-                    if be.name() == "local" && !self.settings.dry_run && !r.status.settled() {
+                    self.refresh(be.as_ref(), &mut r, false);
+                    if be.runs_in_process() && !self.settings.dry_run && !r.status.settled() {
                         r.status = Status::Failed;
                         r.message = Some(format!(
                             "the {} ended without a complete archive",
@@ -979,11 +1024,10 @@ impl Ensemble {
                     None
                 }
                 Err(e) => {
-                    let cs = registry::read_case_status(&self.case_dir(m));
-                    if cs.submitted.is_some() {
+                    if let Some(job) = be.handed_over(self, &self.case_dir(m)) {
                         // the tool failed after the job was handed over: it is submitted
                         r.status = Status::Submitted;
-                        r.job_id = cs.submitted.as_deref().and_then(registry::job_id);
+                        r.job_id = job;
                         r.message = Some(format!(
                             "case.submit reported an error after submitting: {e:#}"
                         ));
@@ -1023,7 +1067,7 @@ impl Ensemble {
             }
             recs[i] = r;
         }
-        if !errors.is_empty() && be.name() == "cime" {
+        if !errors.is_empty() && be.makes_cases() && !be.runs_in_process() {
             // a failed submission stops nothing else, but is reported
             crate::output::println(&format!(
                 "{} submissions failed: {}",
@@ -1041,6 +1085,7 @@ impl Ensemble {
         let bar = crate::progress::bar(self.members.len() as u64, &format!("wait {}", self.name));
         loop {
             let recs = self.status()?;
+            let makes_cases = self.backend()?.makes_cases();
             let done = recs.iter().filter(|r| r.status.settled()).count();
             bar.set_position(done as u64);
             if done == recs.len() || self.settings.dry_run {
@@ -1049,7 +1094,7 @@ impl Ensemble {
             }
             if let Some(r) = recs.iter().find(|r| r.status == Status::Planned) {
                 bar.finish_and_clear();
-                if self.settings.backend.kind == "none" {
+                if !makes_cases {
                     // nothing can be submitted: say what the archive lacks
                     let missing: Vec<&Record> = recs
                         .iter()

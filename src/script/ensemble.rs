@@ -232,6 +232,27 @@ pub mod ensemble_fns {
         records(ens.0.submit())
     }
 
+    /// Cancels the members that are queued or running (CIME: `qdel`, `scancel` or `bkill`
+    /// of each recorded job, by the case's BATCH_SYSTEM); each becomes failed
+    /// ("cancelled") for `resubmit_failed` to run again. Returns the records.
+    #[rhai_fn(return_raw)]
+    pub fn cancel(ens: &mut ScriptEnsemble) -> RResult<Array> {
+        records(ens.0.cancel())
+    }
+
+    /// The kinds of backend `[backend] kind` takes, each with a line on what it does.
+    ///
+    /// ```rhai
+    /// let b = backends();
+    /// b.keys()            //=> ["cime", "local", "none"]
+    /// ```
+    pub fn backends() -> Map {
+        ensemble::backend::kinds()
+            .into_iter()
+            .map(|k| (k.name.into(), Dynamic::from(k.about.to_string())))
+            .collect()
+    }
+
     /// Submits the failed members again (after fixing the cause).
     #[rhai_fn(return_raw)]
     pub fn resubmit_failed(ens: &mut ScriptEnsemble) -> RResult<Array> {
