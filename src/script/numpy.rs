@@ -423,11 +423,11 @@ pub fn register_index_syntax(engine: &mut rhai::Engine) {
         }
     });
     engine.register_indexer_get(|a: &mut NdArray, idx: IndexTuple| -> RResult<Dynamic> {
-        super::array::array_fns::index_get(a, Dynamic::from_array(idx.0))
+        super::array::index::index_fns::index_get(a, Dynamic::from_array(idx.0))
     });
     engine.register_indexer_set(
         |a: &mut NdArray, idx: IndexTuple, value: Dynamic| -> RResult<()> {
-            super::array::array_fns::index_set(a, Dynamic::from_array(idx.0), value)
+            super::array::index::index_fns::index_set(a, Dynamic::from_array(idx.0), value)
         },
     );
     let state = Mutex::new(Brackets::default());
