@@ -215,7 +215,7 @@ pub fn stdlib_catalog() -> Vec<ModuleDoc> {
                     }
                 })
                 .collect();
-            functions.sort_by(|a, b| a.name.cmp(&b.name));
+            functions.sort_by(|a, b| a.name.cmp(&b.name).then(a.signature.cmp(&b.signature)));
             Some(ModuleDoc {
                 name: format!("stdlib/{name}"),
                 about,
