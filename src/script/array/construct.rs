@@ -227,6 +227,9 @@ pub mod construct_fns {
     ///
     /// ```rhai
     /// (arange(3) > 1).is_mask    //=> true
+    /// let m = arange(3) > 1;
+    /// m[m] = 5;                   // numbers written in: an array of numbers
+    /// m.is_mask                   //=> false
     /// ```
     #[rhai_fn(name = "is_mask", get = "is_mask", pure)]
     pub fn is_mask(a: &mut NdArray) -> bool {

@@ -100,10 +100,15 @@ fn set_index(a: &mut NdArray, idx: &Dynamic, value: &Dynamic) -> RResult<()> {
     let v = operand(value)?;
     if let Some(ix) = idx.read_lock::<NdArray>() {
         if ix.mask {
-            return ok(ops::assign_masked(a.data_mut(), &ix.data, &v.data));
+            ok(ops::assign_masked(a.data_mut(), &ix.data, &v.data))?;
+        } else {
+            for i in int_list(idx, "array indices")? {
+                ok(ops::assign(a.data_mut(), &[Sel::At(i)], &v.data))?;
+            }
         }
-        for i in int_list(idx, "array indices")? {
-            ok(ops::assign(a.data_mut(), &[Sel::At(i)], &v.data))?;
+        // numbers written into a true/false array make it an array of numbers
+        if !v.mask {
+            a.mask = false;
         }
         return Ok(());
     }
