@@ -1,0 +1,858 @@
+//! Charts on x/y axes: histograms, scatter plots, lines, horizontal bars, grouped bars and
+//! pair plots.
+
+use super::axes::{axis, range, tick_text};
+use super::colour::SERIES;
+use super::legend::{draw_legend, legend_split, side_legend, Swatch};
+use super::{de, Options};
+use anyhow::{bail, Result};
+use ndarray::Array2;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// The x range of a histogram: the finite values and the markers, or `vmin`/`vmax`; with
+/// markers and no given limits, padded by 6 % at each end so that a marker line at an end
+/// stays clear of the frame.
+pub fn histogram_range(values: &[f64], markers: &[(f64, String)], opts: &Options) -> (f64, f64) {
+    let (lo, hi) = range(
+        values
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .chain(markers.iter().map(|m| m.0)),
+        opts,
+        false,
+    );
+    let pad = if opts.vmin.is_none() && opts.vmax.is_none() && !markers.is_empty() {
+        0.06 * (hi - lo)
+    } else {
+        0.0
+    };
+    (lo - pad, hi + pad)
+}
+
+/// A histogram of the finite `values` in `bins` bins, with vertical marker lines (value,
+/// label) named in a legend beside the plot (never over the lines) — Fig. 3's observation
+/// and default markers; the x range from [`histogram_range`].
+pub fn draw_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    values: &[f64],
+    bins: usize,
+    markers: &[(f64, String)],
+    opts: &Options,
+) -> Result<()> {
+    let bins = bins.clamp(1, 1000);
+    let finite: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let (lo, hi) = histogram_range(values, markers, opts);
+    let palette = [
+        RGBColor(214, 39, 40),
+        RGBColor(0, 0, 0),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+    ];
+    let entries: Vec<(String, RGBColor, Swatch)> = markers
+        .iter()
+        .enumerate()
+        .map(|(k, (_, l))| (l.clone(), palette[k % palette.len()], Swatch::Line))
+        .collect();
+    let (area, strip) = legend_split(area, &entries);
+    let area = &area;
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &x in &finite {
+        if x >= lo && x <= hi {
+            counts[(((x - lo) / width) as usize).min(bins - 1)] += 1;
+        }
+    }
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(60)
+        .build_cartesian_2d(axis(lo, hi)?, 0.0..top)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc(&opts.xlabel)
+        .y_desc(if opts.ylabel.is_empty() {
+            "count"
+        } else {
+            &opts.ylabel
+        })
+        .x_label_formatter(&|v| tick_text(*v, hi - lo))
+        .y_label_formatter(&|v| tick_text(*v, top))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    let bar = RGBColor(120, 150, 190);
+    chart
+        .draw_series(counts.iter().enumerate().map(|(k, &c)| {
+            let x0 = lo + width * k as f64;
+            Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], bar.filled())
+        }))
+        .map_err(de)?;
+    // thin white edges keep neighbouring bars of equal height apart
+    chart
+        .draw_series(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(k, &c)| {
+                    let x0 = lo + width * k as f64;
+                    Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], WHITE.stroke_width(1))
+                }),
+        )
+        .map_err(de)?;
+    for (k, (x, _)) in markers.iter().enumerate() {
+        let c = palette[k % palette.len()];
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, 0.0), (*x, top)],
+                c.stroke_width(3),
+            )))
+            .map_err(de)?;
+    }
+    if let Some(strip) = strip {
+        let (_, rows) = chart.plotting_area().get_pixel_range();
+        side_legend(&strip, &entries, rows.start)?;
+    }
+    if finite.is_empty() {
+        area.draw(&Text::new(
+            "no data",
+            (120, 90),
+            ("sans-serif", 28).into_font().color(&RED),
+        ))
+        .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Predicted (y) against actual (x) with the 1:1 line on equal axes and r^2 (the squared
+/// correlation, [`crate::metrics::r2_linear`]) in the legend beside `opts.label`; with
+/// `opts.one_to_one` false, a plain scatter with each axis over its own data and no r^2
+/// unless `opts.r2` asks for it. Ticks are as many as the plot's width holds.
+pub fn draw_scatter<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: &[f64],
+    y: &[f64],
+    opts: &Options,
+) -> Result<()> {
+    if x.len() != y.len() {
+        bail!("scatter: {} x values and {} y values", x.len(), y.len());
+    }
+    let padded = |(lo, hi): (f64, f64)| {
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
+    };
+    let ((x0, x1), (y0, y1)) = if opts.one_to_one {
+        let r = padded(range(x.iter().chain(y.iter()).copied(), opts, false));
+        (r, r)
+    } else {
+        let plain = Options {
+            vmin: None,
+            vmax: None,
+            ..Options::default()
+        };
+        (
+            padded(range(x.iter().copied(), &plain, false)),
+            padded(range(y.iter().copied(), &plain, false)),
+        )
+    };
+    let (w, h) = area.dim_in_pixel();
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(axis(x0, x1)?, axis(y0, y1)?)
+        .map_err(de)?;
+    let default_label = |given: &str, dflt: &'static str| {
+        if given.is_empty() && opts.one_to_one {
+            dflt.to_string()
+        } else {
+            given.to_string()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(default_label(&opts.xlabel, "actual"))
+        .y_desc(default_label(&opts.ylabel, "predicted"))
+        .x_labels(((w.saturating_sub(100)) / 70).clamp(2, 10) as usize)
+        .y_labels(((h.saturating_sub(100)) / 50).clamp(2, 10) as usize)
+        .x_label_formatter(&|v| tick_text(*v, x1 - x0))
+        .y_label_formatter(&|v| tick_text(*v, y1 - y0))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    let mut legend = false;
+    if opts.one_to_one {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x0, x0), (x1, x1)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(de)?
+            .label("1:1")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+        legend = true;
+    }
+    let blue = RGBColor(31, 119, 180);
+    let points = chart
+        .draw_series(
+            x.iter()
+                .zip(y)
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .map(|(&a, &b)| Circle::new((a, b), 4, blue.mix(0.7).filled())),
+        )
+        .map_err(de)?;
+    if let Some(text) = scatter_label(x, y, opts) {
+        points
+            .label(text)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, blue.filled()));
+        legend = true;
+    }
+    if legend {
+        let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
+        draw_legend(&mut chart, corner)?;
+    }
+    Ok(())
+}
+
+/// The corner of a plot over `xr` x `yr` with the fewest of the points (x, y) in its box
+/// (two fifths of the width, a quarter of the height), upper left first on ties: where a
+/// legend covers the least.
+pub fn emptiest_corner(
+    x: &[f64],
+    y: &[f64],
+    xr: (f64, f64),
+    yr: (f64, f64),
+) -> SeriesLabelPosition {
+    let count = |left: bool, upper: bool| {
+        x.iter()
+            .zip(y)
+            .filter(|(a, b)| {
+                let u = (*a - xr.0) / (xr.1 - xr.0);
+                let v = (*b - yr.0) / (yr.1 - yr.0);
+                (if left { u <= 0.4 } else { u >= 0.6 })
+                    && (if upper { v >= 0.75 } else { v <= 0.25 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, count(true, true)),
+        (SeriesLabelPosition::LowerRight, count(false, false)),
+        (SeriesLabelPosition::UpperRight, count(false, true)),
+        (SeriesLabelPosition::LowerLeft, count(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map(|(p, _)| p)
+    .unwrap_or(SeriesLabelPosition::UpperLeft)
+}
+
+/// The legend entry of a scatter plot's points: `opts.label`, with "r² = ..." (the squared
+/// correlation) when `opts.r2` is set or, unset, with the 1:1 line; None if both are empty.
+pub fn scatter_label(x: &[f64], y: &[f64], opts: &Options) -> Option<String> {
+    let r2 = if opts.r2.unwrap_or(opts.one_to_one) {
+        let r2 = crate::metrics::r2_linear(x, y);
+        Some(format!(
+            "r² = {}",
+            if r2.is_finite() {
+                format!("{r2:.3}")
+            } else {
+                "undefined".into()
+            }
+        ))
+    } else {
+        None
+    };
+    match (opts.label.trim(), r2) {
+        ("", r) => r,
+        (l, None) => Some(l.to_string()),
+        (l, Some(r)) => Some(format!("{l}, {r}")),
+    }
+}
+
+/// Lines with markers over a shared `x` (Figs. 8, S12): one (label, values) per series;
+/// NaN breaks a line.
+pub fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: &[f64],
+    series: &[(String, Vec<f64>)],
+    opts: &Options,
+) -> Result<()> {
+    if let Some((l, s)) = series.iter().find(|(_, s)| s.len() != x.len()) {
+        bail!(
+            "line plot: series {l} has {} values for {} x values",
+            s.len(),
+            x.len()
+        );
+    }
+    let (x0, x1) = range(x.iter().copied(), &Options::default(), false);
+    let (y0, y1) = range(
+        series.iter().flat_map(|(_, s)| s.iter().copied()),
+        opts,
+        false,
+    );
+    let pad = (y1 - y0) * 0.05;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(axis(x0, x1)?, axis(y0 - pad, y1 + pad)?)
+        .map_err(de)?;
+    let fmt_x = |v: &f64| tick_text(*v, x1 - x0);
+    let fmt_y = |v: &f64| tick_text(*v, y1 - y0 + 2.0 * pad);
+    chart
+        .configure_mesh()
+        .x_desc(&opts.xlabel)
+        .y_desc(&opts.ylabel)
+        .x_label_formatter(&fmt_x)
+        .y_label_formatter(&fmt_y)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    for (k, (label, ys)) in series.iter().enumerate() {
+        let c = SERIES[k % SERIES.len()];
+        let pts: Vec<(f64, f64)> = x.iter().zip(ys).map(|(&a, &b)| (a, b)).collect();
+        for run in pts
+            .split(|p| !p.0.is_finite() || !p.1.is_finite())
+            .filter(|r| !r.is_empty())
+        {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    run.to_vec(),
+                    c.stroke_width(2),
+                )))
+                .map_err(de)?;
+        }
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite())
+                    .map(|&p| Circle::new(p, 4, c.filled())),
+            )
+            .map_err(de)?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    if !series.is_empty() {
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
+    }
+    Ok(())
+}
+
+/// Horizontal bars, one per label, from the top in the order given (Fig. 7: permutation
+/// importance).
+pub fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[String],
+    values: &[f64],
+    opts: &Options,
+) -> Result<()> {
+    if labels.len() != values.len() {
+        bail!(
+            "bar chart: {} labels for {} values",
+            labels.len(),
+            values.len()
+        );
+    }
+    let n = labels.len().max(1);
+    let (lo, hi) = range(
+        values.iter().copied().chain(std::iter::once(0.0)),
+        opts,
+        false,
+    );
+    let lo = lo.min(0.0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(160)
+        .build_cartesian_2d(
+            axis(lo, hi + (hi - lo) * 0.05)?,
+            (0..n.saturating_sub(1).max(1)).into_segmented(),
+        )
+        .map_err(de)?;
+    let labels_owned = labels.to_vec();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(&opts.xlabel)
+        .y_labels(n)
+        .y_label_formatter(&move |y| match y {
+            SegmentValue::CenterOf(k) => n
+                .checked_sub(1 + *k)
+                .and_then(|i| labels_owned.get(i))
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_label_formatter(&|v| tick_text(*v, hi - lo))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    chart
+        .draw_series(
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, &v)| {
+                    let row = n - 1 - k;
+                    let mut bar = Rectangle::new(
+                        [
+                            (0.0, SegmentValue::Exact(row)),
+                            (v, SegmentValue::Exact(row + 1)),
+                        ],
+                        SERIES[0].filled(),
+                    );
+                    bar.set_margin(4, 4, 0, 0);
+                    bar
+                }),
+        )
+        .map_err(de)?;
+    Ok(())
+}
+
+/// Vertical bars in groups (Fig. 10): one group per category, one bar per series (e.g. the
+/// optimised and the default run's bias in each region), a legend, a line at zero.
+pub fn draw_grouped_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    categories: &[String],
+    series: &[(String, Vec<f64>)],
+    opts: &Options,
+) -> Result<()> {
+    let n = categories.len();
+    if n == 0 || series.is_empty() {
+        bail!("grouped bars need at least one category and one series");
+    }
+    if let Some((name, v)) = series.iter().find(|(_, v)| v.len() != n) {
+        bail!(
+            "grouped bars: series '{name}' has {} values for {n} categories",
+            v.len(),
+            name = crate::format::printable(name)
+        );
+    }
+    let (lo, hi) = range(
+        series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .chain([0.0]),
+        opts,
+        false,
+    );
+    let pad = 0.08 * (hi - lo);
+    let (lo, hi) = (if lo < 0.0 { lo - pad } else { lo }, hi + pad);
+    let cats = categories.to_vec();
+    // the legend beside the plot, never over the bars
+    let entries: Vec<(String, RGBColor, Swatch)> = series
+        .iter()
+        .enumerate()
+        .map(|(s, (name, _))| (name.clone(), SERIES[s % SERIES.len()], Swatch::Box))
+        .collect();
+    let (area, strip) = legend_split(area, &entries);
+    let mut chart = ChartBuilder::on(&area)
+        .caption(&opts.title, ("sans-serif", 24))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..n as f64, axis(lo, hi)?)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * n + 1)
+        .x_label_formatter(&move |x| {
+            if (x.fract() - 0.5).abs() < 1e-9 {
+                cats.get(*x as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| tick_text(*v, hi - lo))
+        .x_desc(&opts.xlabel)
+        .y_desc(&opts.ylabel)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(de)?;
+    let k = series.len() as f64;
+    let w = 0.8 / k;
+    for (s, (_, v)) in series.iter().enumerate() {
+        let c = SERIES[s % SERIES.len()];
+        chart
+            .draw_series(
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, y)| y.is_finite())
+                    .map(|(g, &y)| {
+                        let x0 = g as f64 + 0.1 + w * s as f64;
+                        Rectangle::new([(x0, 0.0), (x0 + w * 0.92, y)], c.filled())
+                    }),
+            )
+            .map_err(de)?;
+    }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (n as f64, 0.0)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(de)?;
+    match strip {
+        Some(strip) => {
+            let (_, rows) = chart.plotting_area().get_pixel_range();
+            side_legend(&strip, &entries, rows.start)?;
+        }
+        None => {
+            // too narrow for a strip: a legend inside, which the headroom keeps off the bars
+            for (s, (name, _)) in series.iter().enumerate() {
+                let c = SERIES[s % SERIES.len()];
+                chart
+                    .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                    .map_err(de)?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())
+                    });
+            }
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+    }
+    Ok(())
+}
+
+/// A pair (corner) plot of a point cloud (Fig. 9): for k columns a k x k grid with each
+/// column's histogram on the diagonal and the points of each pair below it; columns named by
+/// `names`, every axis over `[vmin, vmax]` if given (e.g. scalings in [0, 1]).
+pub fn draw_pairs<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &Array2<f64>,
+    names: &[String],
+    opts: &Options,
+) -> Result<()> {
+    let (np, k) = points.dim();
+    if k == 0 || names.len() != k {
+        bail!("pair plot: {k} columns with {} names", names.len());
+    }
+    if k > 12 {
+        bail!("pair plot: {k} columns is too many to read (at most 12)");
+    }
+    let area = if opts.title.is_empty() {
+        area.clone()
+    } else {
+        area.titled(&opts.title, ("sans-serif", 24)).map_err(de)?
+    };
+    let cells = area.split_evenly((k, k));
+    let ranges: Vec<(f64, f64)> = (0..k)
+        .map(|j| range(points.column(j).iter().copied(), opts, false))
+        .collect();
+    let small = (np as f64).sqrt().clamp(1.0, 3.0) as u32;
+    for i in 0..k {
+        for j in 0..k {
+            let cell = &cells[i * k + j];
+            if j > i {
+                continue;
+            }
+            let (xlo, xhi) = ranges[j];
+            let left = if j == 0 { 40 } else { 8 };
+            let bottom = if i == k - 1 { 34 } else { 8 };
+            if i == j {
+                let bins = 20usize;
+                let width = (xhi - xlo) / bins as f64;
+                let mut counts = vec![0usize; bins];
+                for &x in points.column(j).iter().filter(|x| x.is_finite()) {
+                    if x >= xlo && x <= xhi {
+                        counts[(((x - xlo) / width) as usize).min(bins - 1)] += 1;
+                    }
+                }
+                let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
+                let mut ch = ChartBuilder::on(cell)
+                    .margin(4)
+                    .x_label_area_size(bottom)
+                    .y_label_area_size(left)
+                    .build_cartesian_2d(axis(xlo, xhi)?, 0.0..top)
+                    .map_err(de)?;
+                ch.configure_mesh()
+                    .disable_mesh()
+                    .y_labels(0)
+                    .x_labels(if i == k - 1 { 3 } else { 0 })
+                    .x_label_formatter(&|v| tick_text(*v, xhi - xlo))
+                    .x_desc(if i == k - 1 { names[j].as_str() } else { "" })
+                    .label_style(("sans-serif", 11))
+                    .axis_desc_style(("sans-serif", 13))
+                    .draw()
+                    .map_err(de)?;
+                ch.draw_series(counts.iter().enumerate().map(|(b, &c)| {
+                    let x0 = xlo + width * b as f64;
+                    Rectangle::new(
+                        [(x0, 0.0), (x0 + width, c as f64)],
+                        RGBColor(120, 150, 190).filled(),
+                    )
+                }))
+                .map_err(de)?;
+                cell.draw(&Text::new(
+                    names[j].clone(),
+                    (left + 8, 6),
+                    ("sans-serif", 13),
+                ))
+                .map_err(de)?;
+            } else {
+                let (ylo, yhi) = ranges[i];
+                let mut ch = ChartBuilder::on(cell)
+                    .margin(4)
+                    .x_label_area_size(bottom)
+                    .y_label_area_size(left)
+                    .build_cartesian_2d(axis(xlo, xhi)?, axis(ylo, yhi)?)
+                    .map_err(de)?;
+                ch.configure_mesh()
+                    .disable_mesh()
+                    .x_labels(if i == k - 1 { 3 } else { 0 })
+                    .y_labels(if j == 0 { 3 } else { 0 })
+                    .x_label_formatter(&|v| tick_text(*v, xhi - xlo))
+                    .y_label_formatter(&|v| tick_text(*v, yhi - ylo))
+                    .x_desc(if i == k - 1 { names[j].as_str() } else { "" })
+                    .y_desc(if j == 0 { names[i].as_str() } else { "" })
+                    .label_style(("sans-serif", 11))
+                    .axis_desc_style(("sans-serif", 13))
+                    .draw()
+                    .map_err(de)?;
+                ch.draw_series(
+                    points
+                        .outer_iter()
+                        .filter(|r| r[i].is_finite() && r[j].is_finite())
+                        .map(|r| Circle::new((r[j], r[i]), small, SERIES[0].mix(0.5).filled())),
+                )
+                .map_err(de)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::save;
+    use crate::plot::test_support::{bbox, inked, px, render, render_err};
+
+    #[test]
+    fn histograms_and_scatter_plots() {
+        let v: Vec<f64> = (0..500)
+            .map(|k| ((k * 37 % 101) as f64 / 10.0).sin())
+            .collect();
+        let buf = render(800, 500, |a| {
+            draw_histogram(
+                a,
+                &v,
+                20,
+                &[(0.2, "obs".into()), (-0.5, "default".into())],
+                &Options::default(),
+            )
+        });
+        assert!(inked(&buf) > 0.15, "{}", inked(&buf));
+        render(400, 300, |a| {
+            draw_histogram(a, &[], 10, &[], &Options::default())
+        });
+        render(400, 300, |a| {
+            draw_histogram(a, &[1.0, 1.0, f64::NAN], 10, &[], &Options::default())
+        });
+        let x: Vec<f64> = (0..50).map(|k| k as f64).collect();
+        let y: Vec<f64> = x.iter().map(|a| 2.0 * a + 1.0).collect();
+        // y linear in x: r^2 = 1
+        assert!((crate::metrics::r2_linear(&x, &y) - 1.0).abs() < 1e-12);
+        // numpy: np.corrcoef([1, 2, 3, 4], [2, 4, 5, 9])[0, 1] ** 2 = 0.9307692307692307
+        assert!(
+            (crate::metrics::r2_linear(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 9.0])
+                - 0.9307692307692307)
+                .abs()
+                < 1e-12
+        );
+        assert!(crate::metrics::r2_linear(&[1.0, 1.0], &[2.0, 3.0]).is_nan());
+        let buf = render(600, 600, |a| draw_scatter(a, &x, &y, &Options::default()));
+        assert!(inked(&buf) > 0.03, "{}", inked(&buf));
+        render(400, 400, |a| draw_scatter(a, &[], &[], &Options::default()));
+        let dir = tempfile::tempdir().unwrap();
+        for ext in ["png", "svg"] {
+            let p = dir.path().join(format!("h.{ext}"));
+            save(
+                &p,
+                &Options::default(),
+                |a| draw_histogram(a, &v, 20, &[], &Options::default()),
+                |a| draw_histogram(a, &v, 20, &[], &Options::default()),
+            )
+            .unwrap();
+            assert!(
+                std::fs::metadata(&p).unwrap().len() > 5000,
+                "{ext} file is too small"
+            );
+        }
+        assert!(save(
+            &dir.path().join("h.jpg"),
+            &Options::default(),
+            |_| Ok(()),
+            |_| Ok(())
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn line_plots_and_bar_charts() {
+        // lines (NaN breaks a line) and bars, including empty input
+        let lines = vec![
+            ("GPP".to_string(), vec![1.0, 2.0, f64::NAN, 3.0]),
+            ("LHF".to_string(), vec![2.0, 1.5, 1.0, 0.5]),
+        ];
+        let buf = render(700, 450, |a| {
+            draw_lines(a, &[1.0, 2.0, 3.0, 4.0], &lines, &Options::default())
+        });
+        assert!(inked(&buf) > 0.03, "{}", inked(&buf));
+        render(400, 300, |a| draw_lines(a, &[], &[], &Options::default()));
+        assert!(render_err(|a| draw_lines(
+            a,
+            &[1.0],
+            &lines,
+            &Options::default()
+        )));
+        let labels: Vec<String> = ["medlynslope", "kmax", "dint"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let buf = render(700, 400, |a| {
+            draw_bars(a, &labels, &[0.5, 0.2, f64::NAN], &Options::default())
+        });
+        assert!(inked(&buf) > 0.05, "{}", inked(&buf));
+        render(400, 300, |a| draw_bars(a, &[], &[], &Options::default()));
+        assert!(render_err(|a| draw_bars(
+            a,
+            &labels,
+            &[1.0],
+            &Options::default()
+        )));
+    }
+
+    #[test]
+    fn legends_stand_beside_what_they_label() {
+        // a histogram's marker lines run the plot's full height: no legend over them
+        let v: Vec<f64> = (0..200).map(|k| (k as f64 * 0.37).sin()).collect();
+        let (w, h) = (520u32, 360u32);
+        let markers: Vec<(f64, String)> = vec![
+            (-1.0, "default run".into()),
+            (0.0, "observed".into()),
+            (0.5, "least cost".into()),
+            (1.0, "best member".into()),
+        ];
+        let buf = render(w, h, |a| {
+            draw_histogram(a, &v, 20, &markers, &Options::default())
+        });
+        // (the second marker is black like the axes: not checked)
+        for c in [
+            RGBColor(214, 39, 40),
+            RGBColor(44, 160, 44),
+            RGBColor(255, 127, 14),
+        ] {
+            let rgb = [c.0, c.1, c.2];
+            // the line: the column with the longest run of its colour
+            let (line_x, n) = (0..w)
+                .map(|x| (x, (0..h).filter(|&y| px(&buf, w, x, y) == rgb).count()))
+                .max_by_key(|p| p.1)
+                .unwrap();
+            let rows: Vec<u32> = (0..h).filter(|&y| px(&buf, w, line_x, y) == rgb).collect();
+            let (top, bottom) = (rows[0], *rows.last().unwrap());
+            assert!(n > 200, "{rgb:?}: {n}");
+            assert_eq!(
+                rows.len() as u32,
+                bottom - top + 1,
+                "something covers the {rgb:?} marker line at x = {line_x}"
+            );
+        }
+        // the marker at the data's maximum is clear of the frame: padded range
+        let (lo, hi) = histogram_range(&v, &[(1.0, "observed".into())], &Options::default());
+        assert!(hi - 1.0 >= 0.05 * (hi - lo), "{lo} {hi}");
+        // grouped bars in a panel-sized figure: the tallest bar is whole
+        let cats: Vec<String> = ["Global", "Amazon", "Sahel", "Eastern US", "Siberia"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let series = vec![
+            ("optimized".to_string(), vec![1.0, 2.0, 3.0, 4.0, 5.0]),
+            ("default".to_string(), vec![5.0, 4.0, 3.0, 2.0, 1.0]),
+        ];
+        let buf = render(w, h, |a| {
+            draw_grouped_bars(a, &cats, &series, &Options::default())
+        });
+        let c = SERIES[1];
+        let (x0, y0, x1, y1) = bbox(&buf, w, c).unwrap();
+        // the first default bar (5.0) is the leftmost orange: its middle column is orange
+        // from its top to the zero line, with no legend text on it
+        let col = (x0..x1)
+            .find(|&x| px(&buf, w, x, y1) == [c.0, c.1, c.2])
+            .unwrap()
+            + 3;
+        let top = (y0..y1)
+            .find(|&y| px(&buf, w, col, y) == [c.0, c.1, c.2])
+            .unwrap();
+        assert!((top..y1).all(|y| px(&buf, w, col, y) == [c.0, c.1, c.2]));
+    }
+
+    #[test]
+    fn plain_scatter_and_honest_legend_entries() {
+        let x: Vec<f64> = (0..20).map(|k| k as f64 / 19.0).collect();
+        let y: Vec<f64> = x.iter().map(|a| 100.0 + 50.0 * (a - 0.3).powi(2)).collect();
+        let plain = Options {
+            one_to_one: false,
+            ..Options::default()
+        };
+        assert_eq!(scatter_label(&x, &y, &plain), None);
+        assert_eq!(
+            scatter_label(&x, &x, &Options::default()).as_deref(),
+            Some("r² = 1.000")
+        );
+        let members = Options {
+            r2: Some(false),
+            label: "PPE members".into(),
+            ..Options::default()
+        };
+        assert_eq!(
+            scatter_label(&x, &x, &members).as_deref(),
+            Some("PPE members")
+        );
+        // a plain scatter: no 1:1 line, so no black inside the plot; points over the width
+        let (w, h) = (800u32, 520u32);
+        let buf = render(w, h, |a| draw_scatter(a, &x, &y, &plain));
+        let inner = |buf: &[u8]| {
+            (120..h - 60)
+                .flat_map(|y| (240..w - 40).map(move |x| (x, y)))
+                .filter(|&(x, y)| px(buf, w, x, y).iter().all(|c| *c < 100))
+                .count()
+        };
+        assert_eq!(inner(&buf), 0);
+        let bluish = |p: [u8; 3]| p[2] as i32 > p[0] as i32 + 60;
+        let painted: Vec<u32> = (0..w)
+            .filter(|&x| (0..h).any(|y| bluish(px(&buf, w, x, y))))
+            .collect();
+        let spread = painted.last().unwrap() - painted[0];
+        assert!(spread > w / 2, "points over {spread} of {w} pixels");
+        // the legend goes where the points are not: these sit high at the left
+        let pts_x = [0.0, 0.05, 0.1, 0.5, 1.0];
+        let pts_y = [1.0, 0.95, 0.9, 0.5, 0.95];
+        assert_eq!(
+            emptiest_corner(&pts_x, &pts_y, (0.0, 1.0), (0.0, 1.0)),
+            SeriesLabelPosition::LowerRight
+        );
+        let with_line = render(w, h, |a| draw_scatter(a, &x, &y, &Options::default()));
+        assert!(inner(&with_line) > 200, "the 1:1 line is drawn by default");
+    }
+}

@@ -1,0 +1,352 @@
+//! Multi-panel figures: the panels' data and their grid, each panel lettered.
+
+use super::charts::{draw_bars, draw_grouped_bars, draw_histogram, draw_lines, draw_scatter};
+use super::maps::{draw_map, draw_points};
+use super::{de, Options};
+use anyhow::{bail, Result};
+use ndarray::Array2;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One panel of a multi-panel figure: the data of one figure kind.
+#[derive(Debug, Clone)]
+pub enum Panel {
+    /// A map: values (lat, lon), cell centres, land fraction for coastlines.
+    Map {
+        /// Values.
+        values: Array2<f64>,
+        /// Latitudes.
+        lat: Vec<f64>,
+        /// Longitudes.
+        lon: Vec<f64>,
+        /// Land fraction.
+        land: Option<Array2<f64>>,
+    },
+    /// A map of points: the cells of a 1-D grid (see [`draw_points`]).
+    Points {
+        /// Values, one per point.
+        values: Vec<f64>,
+        /// Latitude of each point.
+        lat: Vec<f64>,
+        /// Longitude of each point.
+        lon: Vec<f64>,
+        /// Land fraction of each point.
+        land: Option<Vec<f64>>,
+    },
+    /// A histogram with markers.
+    Histogram {
+        /// Values.
+        values: Vec<f64>,
+        /// Bins.
+        bins: usize,
+        /// (value, label) markers.
+        markers: Vec<(f64, String)>,
+    },
+    /// Predicted against actual.
+    Scatter {
+        /// Actual.
+        x: Vec<f64>,
+        /// Predicted.
+        y: Vec<f64>,
+    },
+    /// Lines with markers.
+    Lines {
+        /// x values.
+        x: Vec<f64>,
+        /// (label, y values).
+        series: Vec<(String, Vec<f64>)>,
+    },
+    /// Horizontal bars.
+    Bars {
+        /// Labels.
+        labels: Vec<String>,
+        /// Values.
+        values: Vec<f64>,
+    },
+    /// Grouped vertical bars.
+    GroupedBars {
+        /// Categories.
+        categories: Vec<String>,
+        /// (label, one value per category).
+        series: Vec<(String, Vec<f64>)>,
+    },
+}
+
+impl Panel {
+    /// The map panel of one map on a grid: cells of a lat/lon grid ([`Panel::Map`], with the
+    /// grid's land fraction for coastlines) or points of a 1-D grid ([`Panel::Points`]).
+    pub fn of_grid(values: &ndarray::ArrayD<f64>, grid: &crate::field::Grid) -> Result<Panel> {
+        if values.shape() != grid.spatial_shape() {
+            bail!(
+                "a map of shape {:?} on a grid of shape {:?}",
+                values.shape(),
+                grid.spatial_shape()
+            );
+        }
+        let flat: ndarray::Array1<f64> = values.iter().copied().collect();
+        Ok(match grid.to_map(&flat) {
+            Some(map) => Panel::Map {
+                values: map,
+                lat: grid.lat.clone(),
+                lon: grid.lon.clone(),
+                land: grid.to_map(&grid.landfrac),
+            },
+            None => Panel::Points {
+                values: flat.to_vec(),
+                lat: grid.lat.clone(),
+                lon: grid.lon.clone(),
+                land: Some(grid.landfrac.to_vec()),
+            },
+        })
+    }
+}
+
+/// Panels in a grid of `cols` columns, each labelled (a), (b), ... at its top left, under an
+/// overall title.
+pub fn draw_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panels: &[(Panel, Options)],
+    cols: usize,
+    opts: &Options,
+) -> Result<()> {
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols);
+    let area = if opts.title.is_empty() {
+        area.clone()
+    } else {
+        area.titled(&opts.title, ("sans-serif", 26)).map_err(de)?
+    };
+    let cells = area.split_evenly((rows, cols));
+    for (k, ((panel, o), cell)) in panels.iter().zip(&cells).enumerate() {
+        let (_, h) = cell.dim_in_pixel();
+        // room at the top for the panel letter
+        let (top, body) = cell.split_vertically(24.min(h / 4));
+        match panel {
+            Panel::Map {
+                values,
+                lat,
+                lon,
+                land,
+            } => draw_map(&body, values, lat, lon, land.as_ref(), o)?,
+            Panel::Points {
+                values,
+                lat,
+                lon,
+                land,
+            } => draw_points(&body, values, lat, lon, land.as_deref(), o)?,
+            Panel::Histogram {
+                values,
+                bins,
+                markers,
+            } => draw_histogram(&body, values, *bins, markers, o)?,
+            Panel::Scatter { x, y } => draw_scatter(&body, x, y, o)?,
+            Panel::Lines { x, series } => draw_lines(&body, x, series, o)?,
+            Panel::Bars { labels, values } => draw_bars(&body, labels, values, o)?,
+            Panel::GroupedBars { categories, series } => {
+                draw_grouped_bars(&body, categories, series, o)?
+            }
+        }
+        let letter = char::from(b'a' + (k % 26) as u8);
+        top.draw(&Text::new(
+            format!("({letter})"),
+            (8, 2),
+            ("sans-serif", 20).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(de)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::colour::SERIES;
+    use crate::plot::test_support::{render, render_err};
+    use crate::plot::{draw_pairs, fonts};
+
+    #[test]
+    fn region_boxes_grouped_bars_pairs_and_panels() {
+        let g = crate::grids::f45().unwrap();
+        let lf = crate::grids::landfrac_4x5().unwrap();
+        let values = lf.mapv(|f| if f > 0.0 { 1.0 } else { f64::NAN });
+        let black = |buf: &[u8]| buf.chunks(3).filter(|p| p == &[0, 0, 0]).count();
+        let plain = render(1000, 560, |a| {
+            draw_map(a, &values, &g.lat, &g.lon, None, &Options::default())
+        });
+        let boxed = render(1000, 560, |a| {
+            draw_map(
+                a,
+                &values,
+                &g.lat,
+                &g.lon,
+                None,
+                &Options {
+                    regions: crate::field::Region::table2(),
+                    ..Options::default()
+                },
+            )
+        });
+        // four 2-pixel box outlines (about 20 x 10 degrees each) and their names
+        assert!(
+            black(&boxed) > black(&plain) + 4 * 2 * 60,
+            "{} {}",
+            black(&boxed),
+            black(&plain)
+        );
+        // a box across the 180th meridian is drawn, not a panic
+        let across = crate::field::Region {
+            name: "Bering".into(),
+            lat_min: 55.0,
+            lat_max: 65.0,
+            lon_min: 170.0,
+            lon_max: 190.0,
+        };
+        render(600, 400, |a| {
+            draw_map(
+                a,
+                &values,
+                &g.lat,
+                &g.lon,
+                None,
+                &Options {
+                    regions: vec![across],
+                    ..Options::default()
+                },
+            )
+        });
+
+        // grouped bars: both series' colours appear; mismatched lengths are an error
+        let cats: Vec<String> = ["Global", "Amazon"].iter().map(|s| s.to_string()).collect();
+        let series = vec![
+            ("optimized".to_string(), vec![0.1, -0.4]),
+            ("default".to_string(), vec![0.3, f64::NAN]),
+        ];
+        let buf = render(700, 500, |a| {
+            draw_grouped_bars(a, &cats, &series, &Options::default())
+        });
+        let has = |c: RGBColor| buf.chunks(3).filter(|p| p == &[c.0, c.1, c.2]).count();
+        assert!(
+            has(SERIES[0]) > 2000 && has(SERIES[1]) > 1000,
+            "{} {}",
+            has(SERIES[0]),
+            has(SERIES[1])
+        );
+        assert!(render_err(|a| draw_grouped_bars(
+            a,
+            &cats,
+            &[("x".into(), vec![1.0])],
+            &Options::default()
+        )));
+        assert!(render_err(|a| draw_grouped_bars(
+            a,
+            &[],
+            &series,
+            &Options::default()
+        )));
+
+        // pairs: a 3 x 3 corner, upper triangle blank; NaN and a constant column draw
+        let pts = Array2::from_shape_fn((200, 3), |(i, j)| match j {
+            0 => (i as f64 * 0.37).fract(),
+            1 => 0.5,
+            _ => {
+                if i % 7 == 0 {
+                    f64::NAN
+                } else {
+                    (i as f64 * 0.11).fract()
+                }
+            }
+        });
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let buf = render(600, 600, |a| {
+            draw_pairs(a, &pts, &names, &Options::default())
+        });
+        let ink_in = |x0: u32, y0: u32, x1: u32, y1: u32| {
+            let mut n = 0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let k = ((y * 600 + x) * 3) as usize;
+                    if buf[k..k + 3] != [255, 255, 255] {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        };
+        assert_eq!(ink_in(420, 20, 590, 180), 0, "upper right cell is empty");
+        assert!(
+            ink_in(20, 420, 190, 580) > 500,
+            "lower left scatter is drawn"
+        );
+        assert!(render_err(|a| draw_pairs(
+            a,
+            &pts,
+            &names[..2],
+            &Options::default()
+        )));
+
+        // panels: four kinds in a 2 x 2 grid, each quarter inked
+        let panels = vec![
+            (
+                Panel::Map {
+                    values: values.clone(),
+                    lat: g.lat.clone(),
+                    lon: g.lon.clone(),
+                    land: Some(lf.clone()),
+                },
+                Options::default(),
+            ),
+            (
+                Panel::Histogram {
+                    values: (0..50).map(|i| i as f64).collect(),
+                    bins: 10,
+                    markers: vec![(20.0, "obs".into())],
+                },
+                Options::default(),
+            ),
+            (
+                Panel::Scatter {
+                    x: vec![0.0, 1.0, 2.0],
+                    y: vec![0.1, 0.9, 2.1],
+                },
+                Options::default(),
+            ),
+            (
+                Panel::GroupedBars {
+                    categories: cats.clone(),
+                    series: series.clone(),
+                },
+                Options::default(),
+            ),
+        ];
+        let (w, h) = (1000u32, 800u32);
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            fonts();
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            draw_panels(
+                &root,
+                &panels,
+                2,
+                &Options {
+                    title: "four".into(),
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            root.present().unwrap();
+        }
+        for (qx, qy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let mut n = 0;
+            for y in (qy * h / 2 + 40)..((qy + 1) * h / 2) {
+                for x in (qx * w / 2)..((qx + 1) * w / 2) {
+                    let k = ((y * w + x) * 3) as usize;
+                    if buf[k..k + 3] != [255, 255, 255] {
+                        n += 1;
+                    }
+                }
+            }
+            assert!(n > 5000, "panel ({qx}, {qy}) has {n} inked pixels");
+        }
+    }
+}
