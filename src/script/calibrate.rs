@@ -137,6 +137,46 @@ impl std::fmt::Debug for ScriptHistoryMatch {
     }
 }
 
+/// Implausibility waves, each sampled inside the one before (script type `Waves`).
+#[derive(Clone)]
+pub struct ScriptWaves {
+    /// The waves, first first (fewer than asked when one ruled out every candidate).
+    pub waves: Vec<ScriptHistoryMatch>,
+    /// The implausibility cutoff they used.
+    pub cutoff: f64,
+}
+
+impl std::fmt::Debug for ScriptWaves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Waves({})", waves_message(self))
+    }
+}
+
+/// "implausibility < 3: NROY fraction 0.0123, then 0.0045", or that the first wave ruled
+/// out every candidate.
+fn waves_message(w: &ScriptWaves) -> String {
+    let cut = crate::format::format_spec(w.cutoff, ".6g").unwrap_or_default();
+    let fractions: Vec<f64> = w
+        .waves
+        .iter()
+        .filter_map(|h| h.wave.as_ref().map(|x| x.nroy_fraction))
+        .collect();
+    if fractions.first().is_none_or(|f| *f <= 0.0) {
+        return format!(
+            "implausibility < {cut}: every candidate is ruled out (NROY is empty): no parameter \
+             set fits within {cut} sigma plus the emulators' spread"
+        );
+    }
+    let shown: Vec<String> = fractions
+        .iter()
+        .map(|f| crate::format::format_spec(*f, ".4f").unwrap_or_default())
+        .collect();
+    format!(
+        "implausibility < {cut}: NROY fraction {}",
+        shown.join(", then ")
+    )
+}
+
 /// Optimisers compared on one cost (script type `Optima`).
 #[derive(Clone, Debug)]
 pub struct ScriptOptima {
@@ -1468,6 +1508,112 @@ pub mod calibrate_fns {
             crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings)
         })
         .map_err(err)
+    }
+
+    /// Implausibility waves (history matching in waves, as `history_match` with method
+    /// "implausibility" and `previous`): wave 1 samples `n` candidates over the scalings'
+    /// unit cube, each later wave inside the one before, with seeds `seed`, `seed + 1`, ...;
+    /// it stops early when a wave rules out every candidate. The options are those of the
+    /// implausibility method (`n`, `cutoff`, `order`, `discrepancy`, `emulator_variance`,
+    /// `limit`, `seed`).
+    ///
+    /// ```rhai
+    /// let x = rand([40, 2], 1);
+    /// let t = #{GPP: #{observed: array([0.3, 0.6]), sigma: array([0.05, 0.05]),
+    ///                  lambda: array([0.5, 0.5]), default_run: array([0.5, 0.5])}};
+    /// let j = cost(#{GPP: fit_ridge(x, x, #{alpha: 0})}, t);
+    /// let w = nroy_waves(j, 2, #{n: 20000, seed: 1});
+    /// w.waves.len()                                       //=> 2
+    /// w.nroy_fraction < w.waves[0].nroy_fraction          //=> true
+    /// w.message.starts_with("implausibility < 3: NROY fraction ")   //=> true
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn nroy_waves(c: ScriptCost, waves: INT, options: Map) -> RResult<ScriptWaves> {
+        let _step = crate::provenance::step("nroy_waves");
+        if !(1..=100).contains(&waves) {
+            return Err(script_err(format!(
+                "nroy_waves: {waves} waves; give 1 to 100"
+            )));
+        }
+        for k in ["method", "previous"] {
+            if options.contains_key(k) {
+                return Err(script_err(format!(
+                    "nroy_waves: option {k} is not taken (each wave samples inside the one before)"
+                )));
+            }
+        }
+        let seed = match options.get("seed") {
+            Some(v) => seed_option(v)?,
+            None => 0,
+        };
+        let mut out = ScriptWaves {
+            waves: Vec::new(),
+            cutoff: MatchSettings::default().cutoff,
+        };
+        for k in 0..waves as u64 {
+            let mut o = options.clone();
+            o.insert(
+                "seed".into(),
+                Dynamic::from_int(seed.wrapping_add(k) as INT),
+            );
+            if let Some(last) = out.waves.last() {
+                o.insert("previous".into(), Dynamic::from(last.clone()));
+            }
+            let h = match_by_implausibility(&c, &o)?;
+            if let Some(cut) = h.settings.get("cutoff").and_then(|v| v.as_f64()) {
+                out.cutoff = cut;
+            }
+            let empty = h.wave.as_ref().is_none_or(|w| w.nroy_fraction <= 0.0);
+            out.waves.push(h);
+            if empty {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The waves (`HistoryMatch` each), first first.
+    #[rhai_fn(get = "waves", pure)]
+    pub fn waves_list(w: &mut ScriptWaves) -> Array {
+        w.waves.iter().cloned().map(Dynamic::from).collect()
+    }
+
+    /// The NROY fraction of the last wave.
+    #[rhai_fn(get = "nroy_fraction", pure)]
+    pub fn waves_nroy(w: &mut ScriptWaves) -> f64 {
+        w.waves
+            .last()
+            .and_then(|h| h.wave.as_ref())
+            .map_or(0.0, |x| x.nroy_fraction)
+    }
+
+    /// One line: the NROY fraction after each wave, or that the first ruled out everything.
+    #[rhai_fn(get = "message", pure)]
+    pub fn waves_text(w: &mut ScriptWaves) -> String {
+        waves_message(w)
+    }
+
+    /// Writes `nroy_waveK.csv` and `.json` of every wave into `dir`, all or none.
+    #[rhai_fn(name = "save", pure, return_raw)]
+    pub fn waves_save(w: &mut ScriptWaves, dir: &str) -> RResult<()> {
+        let dir = Path::new(dir);
+        crate::files::all_or_nothing(|| {
+            crate::files::create_dir(dir)?;
+            for (k, h) in w.waves.iter().enumerate() {
+                let stem = format!("nroy_wave{}", k + 1);
+                history_match::table(&h.kept, &h.parameters)?
+                    .write(&dir.join(format!("{stem}.csv")))?;
+                crate::files::write_json(&dir.join(format!("{stem}.json")), &h.settings)?;
+            }
+            Ok(())
+        })
+        .map_err(err)
+    }
+
+    /// `Waves(implausibility < 3: NROY fraction 0.0123, then 0.0045)`.
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn waves_to_string(w: &mut ScriptWaves) -> String {
+        format!("{w:?}")
     }
 
     /// `HistoryMatch(1000 kept of 10000000 evaluated)`.

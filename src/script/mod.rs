@@ -152,6 +152,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<calibrate::ScriptCost>("Cost"),
     script_type::<calibrate::ScriptPcs>("PCs"),
     script_type::<calibrate::ScriptHistoryMatch>("HistoryMatch"),
+    script_type::<calibrate::ScriptWaves>("Waves"),
     script_type::<calibrate::ScriptOptima>("Optima"),
     script_type::<calibrate::ScriptPosterior>("Posterior"),
     script_type::<calibrate::ScriptIdentifiability>("Identifiability"),
