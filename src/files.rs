@@ -43,6 +43,34 @@ type Identity = std::path::PathBuf;
 static INPUTS: std::sync::Mutex<Option<std::collections::HashSet<Identity>>> =
     std::sync::Mutex::new(None);
 
+/// What happened to a file, as told to the observer ([`observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEvent {
+    /// Read as an input of the run ([`mark_input`]).
+    Read,
+    /// Written into place ([`persist`] and every atomic write).
+    Wrote,
+}
+
+/// The function told of every input and every file written. The run's record (provenance)
+/// installs it: this layer reports what it does and never calls up.
+static OBSERVER: std::sync::RwLock<Option<Observer>> = std::sync::RwLock::new(None);
+
+/// What [`observe`] installs: told of each file read or written.
+pub type Observer = fn(FileEvent, &Path);
+
+/// Installs the observer of reads and writes (the run's record; replaces an earlier one).
+pub fn observe(f: Observer) {
+    *OBSERVER.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+}
+
+fn tell(event: FileEvent, path: &Path) {
+    let f = *OBSERVER.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = f {
+        f(event, path);
+    }
+}
+
 /// Records that `path` was read as input in this run, so that no write replaces it. A
 /// temporary file of clmtune's own (`.clmtune-*`, e.g. a params file read back to check it
 /// before its rename) is not an input and is not recorded.
@@ -53,7 +81,7 @@ pub fn mark_input(path: &Path) {
     if let (Some(id), Ok(mut set)) = (identity(path), INPUTS.lock()) {
         set.get_or_insert_with(Default::default).insert(id);
     }
-    crate::provenance::input(path);
+    tell(FileEvent::Read, path);
 }
 
 /// Whether `path` is a file this run has read as input.
@@ -379,7 +407,7 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> 
 fn rename_into_place(tmp: tempfile::NamedTempFile, path: &Path) -> anyhow::Result<()> {
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), os_text(&e.error)))?;
-    crate::provenance::wrote(path);
+    tell(FileEvent::Wrote, path);
     Ok(())
 }
 

@@ -121,6 +121,10 @@ fn read_capped(path: &Path) -> Option<Vec<u8>> {
 /// user) when `script` is already running in this process (a script running itself,
 /// directly or through others) or when scripts are nested [`MAX_DEPTH`] deep.
 pub fn begin(script: &Path, args: &[String]) -> std::result::Result<(), String> {
+    crate::files::observe(|event, path| match event {
+        crate::files::FileEvent::Read => input(path),
+        crate::files::FileEvent::Wrote => wrote(path),
+    });
     let id = identity(script);
     let mut stack = STACK
         .lock()

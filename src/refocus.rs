@@ -13,7 +13,7 @@ use crate::array::csv::{fmt_number, write_records};
 use crate::calibrate::cost::{Cost, Form, Target, Term};
 use crate::calibrate::history_match::{self, Kept, MatchSettings, Wave};
 use crate::calibrate::Objective;
-use crate::emulate::{Emulator, Fitted, Prediction};
+use crate::emulate::Fitted;
 use crate::table::Table;
 use anyhow::{bail, Context, Result};
 use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
@@ -221,27 +221,6 @@ impl Members {
             *a = concatenate(Axis(0), &[a.view(), b.view()])?;
         }
         Ok(())
-    }
-}
-
-/// A saved emulator used inside a rebuilt cost.
-struct SavedEmulator(Arc<Fitted>);
-
-impl Emulator for SavedEmulator {
-    fn method(&self) -> String {
-        self.0.model.emulator().method()
-    }
-    fn inputs(&self) -> usize {
-        self.0.model.emulator().inputs()
-    }
-    fn outputs(&self) -> usize {
-        self.0.model.emulator().outputs()
-    }
-    fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
-        self.0.model.emulator().predict(x)
-    }
-    fn predict_mean(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
-        self.0.model.emulator().predict_mean(x)
     }
 }
 
@@ -879,7 +858,7 @@ impl Refocus {
                 .zip(&fitted)
                 .zip(&wf.weights)
                 .map(|((target, f), &weight)| Term {
-                    emulator: Arc::new(SavedEmulator(f.clone())),
+                    emulator: f.clone(),
                     target,
                     weight,
                 })

@@ -544,6 +544,109 @@ fn no_module_outside_the_bridge_imports_script() {
     );
 }
 
+/// The top-level modules of `src/` and the modules each one names (`crate::x`), test
+/// modules left out.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut graph = std::collections::BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if top == "main" || top == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let deps: &mut std::collections::BTreeSet<String> = graph.entry(top.clone()).or_default();
+        let ident = |t: &str| -> String {
+            t.trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect()
+        };
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + 7..];
+            // `crate::{a, b::c}` names a and b
+            let names: Vec<String> = match rest.strip_prefix('{') {
+                Some(list) => list
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(ident)
+                    .collect(),
+                None => vec![ident(rest)],
+            };
+            for name in names {
+                if !name.is_empty() && name != top {
+                    deps.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The base layer of `src/` (files, netCDF, arrays, tables, formats, calendars, CIME facts)
+/// names no module above it, so none of it is in a circle: a base module that needs to tell
+/// a higher one something (a file read or written, for the run's record) reports through a
+/// hook the higher one installs (`files::observe`).
+#[test]
+fn the_base_layer_imports_nothing_above_it() {
+    let graph = module_graph();
+    let base = [
+        "array",
+        "calendar",
+        "cime",
+        "clm",
+        "files",
+        "format",
+        "guard",
+        "interrupt",
+        "metrics",
+        "nc",
+        "npy",
+        "output",
+        "progress",
+        "table",
+    ];
+    for b in base {
+        assert!(graph.contains_key(b), "no module {b} in src/");
+    }
+    let mut bad = Vec::new();
+    for b in base {
+        for d in &graph[b] {
+            if graph.contains_key(d.as_str()) && !base.contains(&d.as_str()) {
+                bad.push(format!("{b} -> {d}"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "base modules naming higher ones:\n{}",
+        bad.join("\n")
+    );
+}
+
 fn repl_bytes(input: &[u8], dir: &Path) -> Output {
     let mut child = bin()
         .current_dir(dir)

@@ -173,6 +173,7 @@ const CALLS: &[(&str, &str, Role)] = &[
         "save(MATCH, @)",
         DirOut,
     ),
+    ("save(w: Waves, dir: string) -> ()", "save(WAVES, @)", DirOut),
     (
         "save(id: Identifiability, dir: string) -> ()",
         "save(IDENT, @)",
@@ -647,7 +648,7 @@ fn write_oaat(dir: &Path) -> PathBuf {
 /// The scope every call runs in: `DIR` (a scratch folder), `ROOT` (an archive of cases
 /// demo, demo2, demo3 on the 2 x 3 grid), `HELLO` (a script), and one object of every
 /// script type that has a path function: `F` (Field), `EOF` (Eof), `STAGE` (EofStage),
-/// `TABLE`, `EMULATOR`, `EMULATORS`, `TARGETS`, `COST`, `MATCH` (HistoryMatch), `OPTIMA`,
+/// `TABLE`, `EMULATOR`, `EMULATORS`, `TARGETS`, `COST`, `MATCH` (HistoryMatch), `WAVES`, `OPTIMA`,
 /// `POSTERIOR`, `IDENT` (Identifiability), `EFFECTS`, `PC` (PatternCorrelation), `RANKS`,
 /// `REFOCUS`, `TESTCASE`.
 fn base_scope(d: &Path, engine: &rhai::Engine) -> rhai::Scope<'static> {
@@ -694,6 +695,7 @@ fn base_scope(d: &Path, engine: &rhai::Engine) -> rhai::Scope<'static> {
                                  lambda: array([0.8, 0.2]), default_run: array([0.4, 0.9])}}}};
         const COST = cost(#{{GPP: EMULATOR}}, TARGETS);
         const MATCH = history_match(COST, #{{method: "implausibility", n: 2000, seed: 1}});
+        const WAVES = nroy_waves(COST, 2, #{{n: 2000, seed: 1}});
         const OPTIMA = optimize(COST, #{{methods: ["nelder_mead"], seed: 1}});
         const POSTERIOR = posterior(COST, #{{seed: 1, start: [0.3, 0.6], steps: 200, burn: 50}});
         const IDENT = identifiability(COST, POSTERIOR, [0.3, 0.6], #{{seed: 1, n: 200}});

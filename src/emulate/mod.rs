@@ -156,6 +156,26 @@ pub struct Fitted {
     pub model: Model,
 }
 
+/// A saved emulator predicts as its model: the one adapter that lets a loaded emulator
+/// serve a cost, history matching or a rebuilt refocusing wave.
+impl Emulator for Fitted {
+    fn method(&self) -> String {
+        self.model.emulator().method()
+    }
+    fn inputs(&self) -> usize {
+        self.model.emulator().inputs()
+    }
+    fn outputs(&self) -> usize {
+        self.model.emulator().outputs()
+    }
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Prediction> {
+        self.model.emulator().predict(x)
+    }
+    fn predict_mean(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.model.emulator().predict_mean(x)
+    }
+}
+
 /// FNV-1a 64 of the shapes and the bits of `x` and `y` (row-major), as 16 hex digits.
 pub fn fingerprint(x: ArrayView2<f64>, y: ArrayView2<f64>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -13,7 +13,7 @@ use crate::calibrate::history_match::{
 use crate::calibrate::mcmc::{sample, Chain, McmcSettings, PosteriorSummary, Start};
 use crate::calibrate::optimize::{self, Method, OptimumResult};
 use crate::calibrate::{LogDensity, Objective};
-use crate::emulate::{Emulator, Fitted, Prediction};
+use crate::emulate::Fitted;
 use anyhow::anyhow;
 use ndarray::{Array1, Array2, ArrayView2};
 use rhai::plugin::*;
@@ -23,27 +23,6 @@ use std::sync::Arc;
 
 fn err(e: anyhow::Error) -> Box<EvalAltResult> {
     script_err(format!("{e:#}"))
-}
-
-/// A saved emulator used as an [`Emulator`] inside a cost.
-struct Saved(Arc<Fitted>);
-
-impl Emulator for Saved {
-    fn method(&self) -> String {
-        self.0.model.emulator().method()
-    }
-    fn inputs(&self) -> usize {
-        self.0.model.emulator().inputs()
-    }
-    fn outputs(&self) -> usize {
-        self.0.model.emulator().outputs()
-    }
-    fn predict(&self, x: ArrayView2<f64>) -> anyhow::Result<Prediction> {
-        self.0.model.emulator().predict(x)
-    }
-    fn predict_mean(&self, x: ArrayView2<f64>) -> anyhow::Result<Array2<f64>> {
-        self.0.model.emulator().predict_mean(x)
-    }
 }
 
 /// A cost of candidate scalings (script type `Cost`): emulators, targets, weights and a
@@ -534,7 +513,7 @@ fn build_cost(
         let fitted = Arc::new(fitted);
         fitted_all.push(fitted.clone());
         terms.push(Term {
-            emulator: Arc::new(Saved(fitted)),
+            emulator: fitted,
             target: target_of(targets, v)?,
             weight,
         });
