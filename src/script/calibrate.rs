@@ -461,7 +461,10 @@ fn build_cost(
     let map_of = |d: Option<Dynamic>, bad: &str| -> RResult<Map> {
         match d {
             None => Ok(Map::new()),
-            Some(d) => d.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| script_err(bad)),
+            Some(d) => d
+                .read_lock::<Map>()
+                .map(|m| m.clone())
+                .ok_or_else(|| script_err(bad)),
         }
     };
     let discrepancy = map_of(
@@ -999,10 +1002,7 @@ struct ConvergedPosterior {
 
 impl ConvergedPosterior {
     /// The sampler's settings (at least 2 walkers a parameter by default) and start.
-    fn settings(
-        &self,
-        dim: usize,
-    ) -> RResult<(crate::calibrate::mcmc::ConvergeSettings, Start)> {
+    fn settings(&self, dim: usize) -> RResult<(crate::calibrate::mcmc::ConvergeSettings, Start)> {
         let mut s = crate::calibrate::mcmc::ConvergeSettings::default();
         s.walkers = s.walkers.max(2 * dim);
         if let Some(x) = self.walkers {
@@ -2154,13 +2154,16 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
         })?;
         s.discrepancy = vec![0.0; variables.len()];
         for (name, d) in &m {
-            let i = variables.iter().position(|v| v == name.as_str()).ok_or_else(|| {
-                script_err(format!(
-                    "discrepancy: '{name}' is not a variable of this cost ({})",
-                    variables.join(", "),
-                    name = crate::format::printable(name)
-                ))
-            })?;
+            let i = variables
+                .iter()
+                .position(|v| v == name.as_str())
+                .ok_or_else(|| {
+                    script_err(format!(
+                        "discrepancy: '{name}' is not a variable of this cost ({})",
+                        variables.join(", "),
+                        name = crate::format::printable(name)
+                    ))
+                })?;
             s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
         }
     }
@@ -2333,8 +2336,10 @@ fn identifiability_of(
     use crate::calibrate::identify::{identify, IdentifySettings, Profile};
     let _step = crate::provenance::step("identifiability");
     let o: IdentifyOptions = crate::script::options::read(options, "identifiability")?;
-    let mut s = IdentifySettings::default();
-    s.seed = seed_of(o.seed)?;
+    let mut s = IdentifySettings {
+        seed: seed_of(o.seed)?,
+        ..IdentifySettings::default()
+    };
     if let Some(x) = o.n {
         s.sobol_samples = count(x, "n", 1e8)?;
     }

@@ -425,7 +425,10 @@ mod tests {
         ]);
         let s: Sample = read(&m, "sample").unwrap();
         assert_eq!(s.names, ["x", "y"]);
-        let got = s.start.read_lock::<crate::script::array::NdArray>().unwrap();
+        let got = s
+            .start
+            .read_lock::<crate::script::array::NdArray>()
+            .unwrap();
         assert_eq!(got.data().iter().copied().collect::<Vec<_>>(), [0.5, 0.25]);
     }
 }
