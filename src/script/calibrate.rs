@@ -371,6 +371,32 @@ fn string_list(d: &Dynamic, key: &str) -> RResult<Vec<String>> {
         .collect()
 }
 
+/// The options of `cost(emulators, targets, options)`; `emulator`, `weights` and
+/// `discrepancy` are checked by hand ([`build_cost`]).
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CostOptions {
+    form: Option<String>,
+    emulator: Dynamic,
+    weights: Option<Dynamic>,
+    discrepancy: Option<Dynamic>,
+    variables: Option<Vec<String>>,
+    default_scalings: Option<Dynamic>,
+}
+
+impl Default for CostOptions {
+    fn default() -> Self {
+        CostOptions {
+            form: None,
+            emulator: Dynamic::from("nn".to_string()),
+            weights: None,
+            discrepancy: None,
+            variables: None,
+            default_scalings: None,
+        }
+    }
+}
+
 /// Where a cost's emulators come from.
 enum Source {
     /// The emulator stage: the emulator named by the `emulator` option, per variable.
@@ -385,11 +411,7 @@ fn build_cost(
     options: &Map,
     custom: Option<FnPtr>,
 ) -> RResult<ScriptCost> {
-    let mut form = Form::Eq6;
-    let mut emulator = Dynamic::from("nn".to_string());
-    let mut weights = Map::new();
-    let mut discrepancy = Map::new();
-    let mut default_scalings: Option<Dynamic> = None;
+    let o: CostOptions = crate::script::options::read(options, "a cost")?;
     let source = if let Some(st) = ems.clone().try_cast::<ScriptEmulators>() {
         Source::Stage(st)
     } else if let Some(m) = ems.read_lock::<Map>() {
@@ -400,46 +422,39 @@ fn build_cost(
             super::convert::type_name(ems)
         )));
     };
-    let mut variables: Vec<String> = match &source {
-        Source::Stage(st) => st.0.variables.iter().map(|v| v.variable.clone()).collect(),
-        Source::Chosen(m) => m.keys().map(|k| k.to_string()).collect(),
+    let variables: Vec<String> = match (o.variables, &source) {
+        (Some(v), _) => v,
+        (None, Source::Stage(st)) => st.0.variables.iter().map(|v| v.variable.clone()).collect(),
+        (None, Source::Chosen(m)) => m.keys().map(|k| k.to_string()).collect(),
     };
-    for (k, v) in options {
-        match k.as_str() {
-            "form" => {
-                let s = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| script_err("option form is a name: chi2, eq6, unweighted or rmse"))?;
-                form = Form::parse(&s).map_err(err)?;
-            }
-            "emulator" => {
-                if !(v.is_string() || v.is_map()) {
-                    return Err(script_err(
-                        "option emulator is a name, e.g. \"nn\", or a map of variable -> name, e.g. #{GPP: \"gp\", LHF: \"nn_ensemble\"}",
-                    ));
-                }
-                emulator = v.clone();
-            }
-            "discrepancy" => {
-                discrepancy = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
-                    script_err("option discrepancy is a map of variable -> variance (squared PC units), e.g. #{GPP: 0.01}")
-                })?
-            }
-            "weights" => {
-                weights = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
-                    script_err("option weights is a map of variable -> weight, e.g. #{LHF: 1.49}")
-                })?
-            }
-            "variables" => variables = string_list(v, "variables")?,
-            "default_scalings" => default_scalings = Some(v.clone()),
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}': use form, emulator, weights, discrepancy, variables, default_scalings"
-                , k = crate::format::printable(k))))
-            }
-        }
+    let form = match &o.form {
+        None => Form::Eq6,
+        Some(f) => Form::parse(f).map_err(err)?,
+    };
+    let emulator = o.emulator;
+    if !(emulator.is_string() || emulator.is_map()) {
+        return Err(script_err(
+            "option emulator is a name, e.g. \"nn\", or a map of variable -> name, e.g. #{GPP: \"gp\", LHF: \"nn_ensemble\"}",
+        ));
     }
+    let map_of = |d: Option<Dynamic>, bad: &str| -> RResult<Map> {
+        match d {
+            None => Ok(Map::new()),
+            Some(d) => d
+                .read_lock::<Map>()
+                .map(|m| m.clone())
+                .ok_or_else(|| script_err(bad)),
+        }
+    };
+    let discrepancy = map_of(
+        o.discrepancy,
+        "option discrepancy is a map of variable -> variance (squared PC units), e.g. #{GPP: 0.01}",
+    )?;
+    let weights = map_of(
+        o.weights,
+        "option weights is a map of variable -> weight, e.g. #{LHF: 1.49}",
+    )?;
+    let default_scalings = o.default_scalings;
     let per_variable = emulator.read_lock::<Map>().map(|m| m.clone());
     let unknown = |what: &str, keys: Vec<String>| -> RResult<()> {
         for w in keys {
@@ -860,8 +875,8 @@ fn start_option(v: &Dynamic) -> RResult<Option<Vec<f64>>> {
     Ok(Some(operand(v)?.data().iter().copied().collect()))
 }
 
-fn usize_option(v: &Dynamic, key: &str, max: f64) -> RResult<usize> {
-    let x = number(v, key)?;
+/// A count option: a whole number (an int, or a float such as `64.0`) in `1..=max`.
+fn count(x: f64, key: &str, max: f64) -> RResult<usize> {
     if !(x >= 1.0 && x.fract() == 0.0 && x <= max) {
         return Err(script_err(format!(
             "option {key} = {x} must be a whole number in 1..={max}"
@@ -870,14 +885,199 @@ fn usize_option(v: &Dynamic, key: &str, max: f64) -> RResult<usize> {
     Ok(x as usize)
 }
 
-fn seed_option(v: &Dynamic) -> RResult<u64> {
-    let x = number(v, "seed")?;
+/// A seed option: a whole number >= 0 (an int, or a whole float).
+fn seed_of(x: f64) -> RResult<u64> {
     if !(x >= 0.0 && x.fract() == 0.0 && x < 9.007_199_254_740_992e15) {
         return Err(script_err(format!(
             "option seed = {x} must be a whole number >= 0"
         )));
     }
     Ok(x as u64)
+}
+
+fn seed_option(v: &Dynamic) -> RResult<u64> {
+    seed_of(number(v, "seed")?)
+}
+
+/// The options of `optimize(cost, options)`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct OptimizeOptions {
+    methods: Option<Vec<String>>,
+    seed: f64,
+}
+
+/// The options of `posterior(cost, options)` with `steps`: a fixed number of steps.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct FixedPosterior {
+    walkers: Option<f64>,
+    steps: Option<f64>,
+    burn: Option<f64>,
+    thin: Option<f64>,
+    seed: f64,
+    start: Option<Dynamic>,
+    radius: Option<f64>,
+    de: Option<f64>,
+}
+
+impl FixedPosterior {
+    /// The sampler's settings and start, the counts checked.
+    fn settings(&self) -> RResult<(McmcSettings, Start)> {
+        let mut s = McmcSettings::default();
+        if let Some(x) = self.walkers {
+            s.walkers = count(x, "walkers", 1e6)?;
+        }
+        if let Some(x) = self.steps {
+            s.steps = count(x, "steps", 1e9)?;
+        }
+        if let Some(x) = self.burn {
+            s.burn = x.max(0.0) as usize;
+        }
+        if let Some(x) = self.thin {
+            s.thin = count(x, "thin", 1e6)?;
+        }
+        s.seed = seed_of(self.seed)?;
+        if let Some(x) = self.de {
+            s.de = x;
+        }
+        Ok((s, start_of(&self.start, self.radius)?))
+    }
+}
+
+/// Where the walkers start: uniform, or in a ball of `radius` (0.05) around `start`.
+fn start_of(start: &Option<Dynamic>, radius: Option<f64>) -> RResult<Start> {
+    let center = match start {
+        Some(v) => start_option(v)?,
+        None => None,
+    };
+    Ok(match center {
+        Some(center) => Start::Ball {
+            center,
+            radius: radius.unwrap_or(0.05),
+        },
+        None => Start::Uniform,
+    })
+}
+
+/// The options of `posterior(cost, options)` without `steps`: run until converged.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ConvergedPosterior {
+    walkers: Option<f64>,
+    max_steps: Option<f64>,
+    max_seconds: Option<f64>,
+    check_every: Option<f64>,
+    tol: Option<f64>,
+    rtol: Option<f64>,
+    burn_tau: Option<f64>,
+    burn: Option<f64>,
+    thin: Option<f64>,
+    seed: f64,
+    start: Option<Dynamic>,
+    radius: Option<f64>,
+    de: Option<f64>,
+}
+
+impl ConvergedPosterior {
+    /// The sampler's settings (at least 2 walkers a parameter by default) and start.
+    fn settings(&self, dim: usize) -> RResult<(crate::calibrate::mcmc::ConvergeSettings, Start)> {
+        let mut s = crate::calibrate::mcmc::ConvergeSettings::default();
+        s.walkers = s.walkers.max(2 * dim);
+        if let Some(x) = self.walkers {
+            s.walkers = count(x, "walkers", 1e6)?;
+        }
+        if let Some(x) = self.max_steps {
+            s.max_steps = count(x, "max_steps", 1e9)?;
+        }
+        if let Some(x) = self.max_seconds {
+            if x.is_nan() || x <= 0.0 {
+                return Err(script_err(format!(
+                    "option max_seconds = {x} must be above 0"
+                )));
+            }
+            s.max_seconds = x;
+        }
+        if let Some(x) = self.check_every {
+            s.check_every = count(x, "check_every", 1e9)?;
+        }
+        s.tol = self.tol.unwrap_or(s.tol);
+        s.rtol = self.rtol.unwrap_or(s.rtol);
+        s.burn_tau = self.burn_tau.unwrap_or(s.burn_tau);
+        if let Some(x) = self.burn {
+            s.burn = Some(x.max(0.0) as usize);
+        }
+        if let Some(x) = self.thin {
+            s.thin = Some(count(x, "thin", 1e6)?);
+        }
+        s.seed = seed_of(self.seed)?;
+        s.de = self.de.unwrap_or(s.de);
+        Ok((s, start_of(&self.start, self.radius)?))
+    }
+}
+
+/// The options of `history_match(cost, #{method: "cost", ...})`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct CostMatch {
+    n: Option<f64>,
+    keep: Option<f64>,
+    threshold: Option<f64>,
+    better_than_default: bool,
+    limit: Option<f64>,
+    seed: f64,
+}
+
+impl CostMatch {
+    /// The filter's settings; `keep` is `None` when neither `keep` nor `threshold` is given.
+    fn settings(&self) -> RResult<(FilterSettings, Option<Keep>)> {
+        let mut s = FilterSettings::default();
+        if let Some(x) = self.n {
+            s.n = count(x, "n", 1e12)?;
+        }
+        if let Some(x) = self.limit {
+            s.limit = count(x, "limit", 1e7)?;
+        }
+        s.seed = seed_of(self.seed)?;
+        let mut keep = match self.keep {
+            Some(k) => Some(Keep::Best(count(k, "keep", 1e7)?)),
+            None => None,
+        };
+        // a threshold wins over keep, as when the options were read in key order
+        if let Some(t) = self.threshold {
+            keep = Some(Keep::Below(t));
+        }
+        Ok((s, keep))
+    }
+}
+
+/// The options of `history_match(cost, #{method: "implausibility", ...})`; `discrepancy`
+/// and `previous` are read by hand ([`match_by_implausibility`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ImplausibilityMatch {
+    n: Option<f64>,
+    cutoff: Option<f64>,
+    order: Option<f64>,
+    discrepancy: Option<Dynamic>,
+    emulator_variance: Option<bool>,
+    previous: Option<Dynamic>,
+    limit: Option<f64>,
+    seed: f64,
+}
+
+/// The options of `identifiability(cost, post, x, options)`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct IdentifyOptions {
+    seed: f64,
+    n: Option<f64>,
+    points: Option<f64>,
+    profile: Option<String>,
+    max_width_ratio: Option<f64>,
+    min_total_sobol: Option<f64>,
+    min_excluded: Option<f64>,
+    local_iterations: Option<f64>,
 }
 
 #[export_module]
@@ -1203,23 +1403,14 @@ pub mod calibrate_fns {
     #[rhai_fn(return_raw)]
     pub fn optimize(ctx: NativeCallContext, c: ScriptCost, options: Map) -> RResult<ScriptOptima> {
         let _step = crate::provenance::step("optimize");
-        let mut names: Vec<String> = optimize::METHOD_NAMES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let mut seed = 0;
-        for (k, v) in &options {
-            match k.as_str() {
-                "methods" => names = string_list(v, "methods")?,
-                "seed" => seed = seed_option(v)?,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use methods, seed",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o: OptimizeOptions = crate::script::options::read(&options, "optimize")?;
+        let names: Vec<String> = o.methods.unwrap_or_else(|| {
+            optimize::METHOD_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
+        let seed = seed_of(o.seed)?;
         let methods = names
             .iter()
             .map(|n| Method::by_name(n))
@@ -1302,30 +1493,9 @@ pub mod calibrate_fns {
         if !options.contains_key("steps") {
             return posterior_until_converged(&ctx, &c, &options); // issue 27
         }
-        let mut s = McmcSettings::default();
-        let mut start = Start::Uniform;
-        let mut radius = 0.05;
-        let mut center: Option<Vec<f64>> = None;
-        for (k, v) in &options {
-            match k.as_str() {
-                "walkers" => s.walkers = usize_option(v, "walkers", 1e6)?,
-                "steps" => s.steps = usize_option(v, "steps", 1e9)?,
-                "burn" => s.burn = number(v, "burn")?.max(0.0) as usize,
-                "thin" => s.thin = usize_option(v, "thin", 1e6)?,
-                "seed" => s.seed = seed_option(v)?,
-                "radius" => radius = number(v, "radius")?,
-                "start" => center = start_option(v)?,
-                "de" => s.de = number(v, "de")?,
-                _ => {
-                    return Err(script_err(format!(
-                    "unknown option '{k}': use walkers, steps, burn, thin, seed, start, radius, de"
-                , k = crate::format::printable(k))))
-                }
-            }
-        }
-        if let Some(c0) = center {
-            start = Start::Ball { center: c0, radius };
-        }
+        let (s, start) =
+            crate::script::options::read::<FixedPosterior>(&options, "posterior with steps")?
+                .settings()?;
         s.check(c.cost.dim()).map_err(err)?;
         let chain = sample(&CostDensity { c: &c, ctx: &ctx }, &start, &s).map_err(err)?;
         let summary = chain.summary();
@@ -1871,29 +2041,13 @@ fn match_by_cost(
     c: &ScriptCost,
     options: &Map,
 ) -> RResult<ScriptHistoryMatch> {
-    let mut s = FilterSettings::default();
-    let mut keep: Option<Keep> = None;
-    let mut better = false;
-    for (k, v) in options {
-        match k.as_str() {
-            "method" => {}
-            "n" => s.n = usize_option(v, "n", 1e12)?,
-            "keep" => keep = Some(Keep::Best(usize_option(v, "keep", 1e7)?)),
-            "threshold" => keep = Some(Keep::Below(number(v, "threshold")?)),
-            "better_than_default" => {
-                better = v
-                    .as_bool()
-                    .map_err(|_| script_err("option better_than_default is true or false"))?
-            }
-            "limit" => s.limit = usize_option(v, "limit", 1e7)?,
-            "seed" => s.seed = seed_option(v)?,
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}' for method \"cost\": use n, keep, threshold, better_than_default, limit, seed"
-                , k = crate::format::printable(k))))
-            }
-        }
-    }
+    let o: CostMatch = crate::script::options::read_with(
+        options,
+        "history_match with method \"cost\"",
+        &["method"],
+    )?;
+    let (mut s, mut keep) = o.settings()?;
+    let better = o.better_than_default;
     let default_cost = if better {
         if keep.is_some() {
             return Err(script_err(
@@ -1955,52 +2109,53 @@ fn match_by_implausibility(c: &ScriptCost, options: &Map) -> RResult<ScriptHisto
     if c.cost.discrepancy().iter().any(|&d| d > 0.0) {
         s.discrepancy = c.cost.discrepancy().to_vec();
     }
-    let mut previous: Vec<Wave> = Vec::new();
+    let o: ImplausibilityMatch = crate::script::options::read_with(
+        options,
+        "history_match with method \"implausibility\"",
+        &["method"],
+    )?;
+    if let Some(x) = o.n {
+        s.n = count(x, "n", 1e12)?;
+    }
+    s.cutoff = o.cutoff.unwrap_or(s.cutoff);
+    if let Some(x) = o.order {
+        s.order = count(x, "order", 1e6)?;
+    }
+    if let Some(x) = o.limit {
+        s.limit = count(x, "limit", 1e7)?;
+    }
+    s.seed = seed_of(o.seed)?;
+    s.emulator_variance = o.emulator_variance.unwrap_or(s.emulator_variance);
     let variables = c.cost.variables();
-    for (k, v) in options {
-        match k.as_str() {
-            "method" => {}
-            "n" => s.n = usize_option(v, "n", 1e12)?,
-            "cutoff" => s.cutoff = number(v, "cutoff")?,
-            "order" => s.order = usize_option(v, "order", 1e6)?,
-            "limit" => s.limit = usize_option(v, "limit", 1e7)?,
-            "seed" => s.seed = seed_option(v)?,
-            "emulator_variance" => {
-                s.emulator_variance = v
-                    .as_bool()
-                    .map_err(|_| script_err("option emulator_variance is true or false"))?
-            }
-            "discrepancy" => {
-                let m = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
-                    script_err("option discrepancy is a map of variable -> variance, e.g. #{GPP: 1e-5}")
+    if let Some(v) = &o.discrepancy {
+        let m = v.read_lock::<Map>().map(|m| m.clone()).ok_or_else(|| {
+            script_err("option discrepancy is a map of variable -> variance, e.g. #{GPP: 1e-5}")
+        })?;
+        s.discrepancy = vec![0.0; variables.len()];
+        for (name, d) in &m {
+            let i = variables
+                .iter()
+                .position(|v| v == name.as_str())
+                .ok_or_else(|| {
+                    script_err(format!(
+                        "discrepancy: '{name}' is not a variable of this cost ({})",
+                        variables.join(", "),
+                        name = crate::format::printable(name)
+                    ))
                 })?;
-                s.discrepancy = vec![0.0; variables.len()];
-                for (name, d) in &m {
-                    let i = variables.iter().position(|v| v == name.as_str()).ok_or_else(|| {
-                        script_err(format!(
-                            "discrepancy: '{name}' is not a variable of this cost ({})",
-                            variables.join(", ")
-                        , name = crate::format::printable(name)))
-                    })?;
-                    s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
-                }
-            }
-            "previous" => {
-                let p = v.clone().try_cast::<ScriptHistoryMatch>().ok_or_else(|| {
-                    script_err("option previous is the HistoryMatch of an earlier implausibility wave")
-                })?;
-                let w = p.wave.clone().ok_or_else(|| {
-                    script_err("option previous must come from method \"implausibility\"")
-                })?;
-                previous = p.previous.clone();
-                previous.push((*w).clone());
-            }
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}' for method \"implausibility\": use n, cutoff, order, discrepancy, emulator_variance, previous, limit, seed"
-                , k = crate::format::printable(k))))
-            }
+            s.discrepancy[i] = number(d, &format!("discrepancy.{name}"))?;
         }
+    }
+    let mut previous: Vec<Wave> = Vec::new();
+    if let Some(v) = &o.previous {
+        let p = v.clone().try_cast::<ScriptHistoryMatch>().ok_or_else(|| {
+            script_err("option previous is the HistoryMatch of an earlier implausibility wave")
+        })?;
+        let w = p.wave.clone().ok_or_else(|| {
+            script_err("option previous must come from method \"implausibility\"")
+        })?;
+        previous = p.previous.clone();
+        previous.push((*w).clone());
     }
     let pb = crate::progress::bar(s.n as u64, "history matching (implausibility)");
     let wave = implausibility_match(&c.cost, &s, &previous, |d, _| pb.set_position(d as u64));
@@ -2103,48 +2258,13 @@ fn posterior_until_converged(
     c: &ScriptCost,
     options: &Map,
 ) -> RResult<ScriptPosterior> {
-    use crate::calibrate::mcmc::{sample_until_converged, ConvergeSettings};
-    let mut s = ConvergeSettings::default();
+    use crate::calibrate::mcmc::sample_until_converged;
     let dim = c.cost.dim();
-    if 2 * dim > s.walkers {
-        s.walkers = 2 * dim;
-    }
-    let mut radius = 0.05;
-    let mut center: Option<Vec<f64>> = None;
-    for (k, v) in options {
-        match k.as_str() {
-            "walkers" => s.walkers = usize_option(v, "walkers", 1e6)?,
-            "max_steps" => s.max_steps = usize_option(v, "max_steps", 1e9)?,
-            "max_seconds" => {
-                s.max_seconds = number(v, "max_seconds")?;
-                if s.max_seconds.is_nan() || s.max_seconds <= 0.0 {
-                    return Err(script_err(format!(
-                        "option max_seconds = {} must be above 0",
-                        s.max_seconds
-                    )));
-                }
-            }
-            "check_every" => s.check_every = usize_option(v, "check_every", 1e9)?,
-            "tol" => s.tol = number(v, "tol")?,
-            "rtol" => s.rtol = number(v, "rtol")?,
-            "burn_tau" => s.burn_tau = number(v, "burn_tau")?,
-            "burn" => s.burn = Some(number(v, "burn")?.max(0.0) as usize),
-            "thin" => s.thin = Some(usize_option(v, "thin", 1e6)?),
-            "seed" => s.seed = seed_option(v)?,
-            "radius" => radius = number(v, "radius")?,
-            "start" => center = start_option(v)?,
-            "de" => s.de = number(v, "de")?,
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}': use walkers, max_steps, max_seconds, check_every, tol, rtol, burn_tau, burn, thin, seed, start, radius, de (or steps, with burn and thin, for a fixed number of steps)"
-                , k = crate::format::printable(k))))
-            }
-        }
-    }
-    let start = match center {
-        Some(c0) => Start::Ball { center: c0, radius },
-        None => Start::Uniform,
-    };
+    let (s, start) = crate::script::options::read::<ConvergedPosterior>(
+        options,
+        "posterior without steps (give steps for a fixed number)",
+    )?
+    .settings(dim)?;
     s.check(dim).map_err(err)?;
     let chain = sample_until_converged(&CostDensity { c, ctx }, &start, &s).map_err(err)?;
     let summary = chain.summary();
@@ -2194,30 +2314,25 @@ fn identifiability_of(
 ) -> RResult<ScriptIdentifiability> {
     use crate::calibrate::identify::{identify, IdentifySettings, Profile};
     let _step = crate::provenance::step("identifiability");
-    let mut s = IdentifySettings::default();
-    for (k, v) in options {
-        match k.as_str() {
-            "seed" => s.seed = seed_option(v)?,
-            "n" => s.sobol_samples = usize_option(v, "n", 1e8)?,
-            "points" => s.points = usize_option(v, "points", 1e5)?,
-            "profile" => {
-                let name = v.clone().into_string().map_err(|_| {
-                    script_err("option profile is \"optimized\" or \"at_optimum\"")
-                })?;
-                s.profile = Profile::parse(&name).map_err(err)?;
-            }
-            "max_width_ratio" => s.max_width_ratio = number(v, "max_width_ratio")?,
-            "min_total_sobol" => s.min_total_sobol = number(v, "min_total_sobol")?,
-            "min_excluded" => s.min_excluded = number(v, "min_excluded")?,
-            "local_iterations" => {
-                s.local_iterations = usize_option(v, "local_iterations", 1e7)?
-            }
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}': use seed, n, points, profile, max_width_ratio, min_total_sobol, min_excluded, local_iterations"
-                , k = crate::format::printable(k))))
-            }
-        }
+    let o: IdentifyOptions = crate::script::options::read(options, "identifiability")?;
+    let mut s = IdentifySettings {
+        seed: seed_of(o.seed)?,
+        ..IdentifySettings::default()
+    };
+    if let Some(x) = o.n {
+        s.sobol_samples = count(x, "n", 1e8)?;
+    }
+    if let Some(x) = o.points {
+        s.points = count(x, "points", 1e5)?;
+    }
+    if let Some(name) = &o.profile {
+        s.profile = Profile::parse(name).map_err(err)?;
+    }
+    s.max_width_ratio = o.max_width_ratio.unwrap_or(s.max_width_ratio);
+    s.min_total_sobol = o.min_total_sobol.unwrap_or(s.min_total_sobol);
+    s.min_excluded = o.min_excluded.unwrap_or(s.min_excluded);
+    if let Some(x) = o.local_iterations {
+        s.local_iterations = count(x, "local_iterations", 1e7)?;
     }
     if post.parameters != c.parameters {
         return Err(script_err(format!(

@@ -105,6 +105,27 @@ fn maps_of(d: &Dynamic, map_ndim: usize) -> RResult<(ArrayD<f64>, bool)> {
 }
 
 /// The functions of the `eof` module.
+/// The options of `eof(field, options)`: `weights` a name or an Array and `mask` an
+/// Array, checked against the grid after reading.
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct EofOptions {
+    weights: Option<Dynamic>,
+    mask: Option<Dynamic>,
+    #[serde(alias = "center")]
+    centre: bool,
+}
+
+impl Default for EofOptions {
+    fn default() -> Self {
+        EofOptions {
+            weights: None,
+            mask: None,
+            centre: true,
+        }
+    }
+}
+
 #[export_module]
 pub mod eof_fns {
     use super::*;
@@ -165,53 +186,39 @@ pub mod eof_fns {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let o: EofOptions = crate::script::options::read(&options, "eof")?;
         let mut weighting = Weighting::Area;
         let mut given: Option<ArrayD<f64>> = None;
         let mut mask: Option<ArrayD<f64>> = None;
-        let mut centre = true;
-        for (k, v) in &options {
-            match k.as_str() {
-                "weights" => {
-                    if let Some(a) = v.read_lock::<NdArray>() {
-                        let w = a.data().broadcast(ndarray::IxDyn(&gshape)).ok_or_else(|| {
-                            script_err(format!(
-                                "option weights: an Array of shape ({}) does not broadcast to the grid's ({})",
-                                shape_text(a.data().shape()),
-                                shape_text(&gshape)
-                            ))
-                        })?;
-                        given = Some(w.to_owned());
-                        weighting = Weighting::Given;
-                    } else {
-                        weighting = v.to_string().parse().map_err(err)?;
-                    }
-                }
-                "mask" => {
-                    let bad = || {
-                        script_err(format!(
-                            "option mask is an Array of the grid's shape ({})",
-                            shape_text(&gshape)
-                        ))
-                    };
-                    let a = v.read_lock::<NdArray>().ok_or_else(bad)?;
-                    if a.data().shape() != gshape {
-                        return Err(bad());
-                    }
-                    mask = Some(a.data().clone());
-                }
-                "centre" | "center" => {
-                    centre = v
-                        .as_bool()
-                        .map_err(|t| script_err(format!("option {k} is true or false, not {t}")))?;
-                }
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': eof takes weights, mask and centre",
-                        k = crate::format::printable(k)
-                    )))
-                }
+        if let Some(v) = &o.weights {
+            if let Some(a) = v.read_lock::<NdArray>() {
+                let w = a.data().broadcast(ndarray::IxDyn(&gshape)).ok_or_else(|| {
+                    script_err(format!(
+                        "option weights: an Array of shape ({}) does not broadcast to the grid's ({})",
+                        shape_text(a.data().shape()),
+                        shape_text(&gshape)
+                    ))
+                })?;
+                given = Some(w.to_owned());
+                weighting = Weighting::Given;
+            } else {
+                weighting = v.to_string().parse().map_err(err)?;
             }
         }
+        if let Some(v) = &o.mask {
+            let bad = || {
+                script_err(format!(
+                    "option mask is an Array of the grid's shape ({})",
+                    shape_text(&gshape)
+                ))
+            };
+            let a = v.read_lock::<NdArray>().ok_or_else(bad)?;
+            if a.data().shape() != gshape {
+                return Err(bad());
+            }
+            mask = Some(a.data().clone());
+        }
+        let centre = o.centre;
         let area = f.grid.shaped(&f.grid.area).map_err(err)?;
         let weights = given.as_ref().unwrap_or(&area);
         let e =

@@ -158,18 +158,42 @@ fn reduce_dim(f: &ScriptField, dim: &str, r: Reduction) -> RResult<ScriptField> 
         .map_err(err)
 }
 
+/// The options of a field's `std`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct Ddof {
+    /// Delta degrees of freedom (0).
+    ddof: f64,
+}
+
 fn ddof_opt(opts: &Map) -> RResult<f64> {
-    for k in opts.keys() {
-        if k != "ddof" {
-            return Err(script_err(format!(
-                "unknown option '{k}': a field's std takes ddof",
-                k = crate::format::printable(k)
-            )));
+    Ok(crate::script::options::read::<Ddof>(opts, "a field's std")?.ddof)
+}
+
+/// The options of `read_obs`, as given (parsed by [`ReadObsOptions::parse`]).
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ReadObsOptions {
+    first_month: Option<String>,
+    regrid: Option<String>,
+    units: Option<String>,
+}
+
+impl ReadObsOptions {
+    fn parse(self) -> RResult<crate::field::obs::ReadOptions> {
+        let mut o = crate::field::obs::ReadOptions::default();
+        if let Some(m) = self.first_month {
+            o.first_month = Some(
+                crate::field::obs::parse_month(&m)
+                    .map_err(|e| script_err(format!("read_obs: first_month: {e:#}")))?,
+            );
         }
-    }
-    match opts.get("ddof") {
-        Some(d) => number(d, "option ddof"),
-        None => Ok(0.0),
+        if let Some(r) = self.regrid {
+            o.regrid = crate::field::obs::Regrid::parse(&r)
+                .map_err(|e| script_err(format!("read_obs: {e:#}")))?;
+        }
+        o.units = self.units;
+        Ok(o)
     }
 }
 
@@ -736,36 +760,7 @@ pub mod field_fns {
         } else {
             Some(years_arg(&years)?)
         };
-        let mut o = crate::field::obs::ReadOptions::default();
-        for (k, v) in &options {
-            let text = || {
-                v.clone().into_string().map_err(|_| {
-                    script_err(format!(
-                        "read_obs: option {k} must be text, not {}",
-                        type_name(v)
-                    ))
-                })
-            };
-            match k.as_str() {
-                "first_month" => {
-                    o.first_month = Some(
-                        crate::field::obs::parse_month(&text()?)
-                            .map_err(|e| script_err(format!("read_obs: first_month: {e:#}")))?,
-                    )
-                }
-                "regrid" => {
-                    o.regrid = crate::field::obs::Regrid::parse(&text()?)
-                        .map_err(|e| script_err(format!("read_obs: {e:#}")))?
-                }
-                "units" => o.units = Some(text()?),
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': read_obs takes first_month, regrid and units",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o = crate::script::options::read::<ReadObsOptions>(&options, "read_obs")?.parse()?;
         crate::field::obs::read_obs_with(Path::new(path), var, y, like.0.grid.clone(), &o)
             .map(|f| ScriptField(Arc::new(f)))
             .map_err(err)

@@ -14,6 +14,7 @@ pub mod eof;
 pub mod error;
 pub mod field;
 pub mod numpy;
+pub mod options;
 pub mod plot;
 pub mod refocus;
 pub mod resolver;

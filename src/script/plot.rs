@@ -31,58 +31,99 @@ fn series_of(map: &Map) -> RResult<Vec<(String, Vec<f64>)>> {
         .collect()
 }
 
-/// Reads the options every figure takes; returns them and the output file.
-fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
-    let mut o = Options::default();
-    let mut file = None;
-    for (k, v) in m {
-        let text = || {
-            v.clone()
-                .into_string()
-                .map_err(|_| script_err(format!("option {k} is a string")))
-        };
-        match k.as_str() {
-            "file" => file = Some(text()?),
-            "title" => o.title = text()?,
-            "xlabel" => o.xlabel = text()?,
-            "ylabel" => o.ylabel = text()?,
-            "units" => o.units = text()?,
-            "cmap" => {
-                o.cmap = Some(match text()?.as_str() {
-                    "viridis" | "sequential" => "viridis".into(),
-                    "RdBu_r" | "diverging" => "RdBu_r".into(),
-                    other => return Err(script_err(format!("unknown cmap '{other}': use viridis (sequential) or RdBu_r (diverging, centred on 0)", other = crate::format::printable(other)))),
-                })
-            }
-            "vmin" => o.vmin = Some(number(v, "option vmin")?),
-            "vmax" => o.vmax = Some(number(v, "option vmax")?),
-            "width" => o.width = number(v, "option width")? as u32,
-            "height" => o.height = number(v, "option height")? as u32,
-            "regions" => o.regions = regions_of(v)?,
-            "quantity" => o.quantity = text()?,
-            "label" => o.label = text()?,
-            "min_landfrac" => o.min_landfrac = number(v, "option min_landfrac")?,
-            "mask" => o.mask = Some(grid_of(v, "mask")?),
-            "one_to_one" => o.one_to_one = flag(v, "one_to_one")?,
-            "r2" => o.r2 = Some(flag(v, "r2")?),
-            "diagonal" => o.diagonal = flag(v, "diagonal")?,
-            _ if extra.contains(&k.as_str()) => {}
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}': figures take file, title, xlabel, ylabel, units, quantity, cmap, vmin, vmax, width, height; maps regions, mask, min_landfrac; scatter plots one_to_one, r2, label; heat maps diagonal{}",
-                    extra.iter().map(|e| format!(", {e}")).collect::<String>()
-                , k = crate::format::printable(k))))
-            }
-        }
-    }
-    let file = file.ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
-    Ok((o, file))
+/// The options every figure takes (maps, scatter plots and heat maps use some of them
+/// only); `regions` and `mask` are read after ([`FigureOptions::options`]).
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FigureOptions {
+    file: Option<String>,
+    title: String,
+    xlabel: String,
+    ylabel: String,
+    units: String,
+    quantity: String,
+    cmap: Option<String>,
+    vmin: Option<f64>,
+    vmax: Option<f64>,
+    width: f64,
+    height: f64,
+    regions: Option<Dynamic>,
+    mask: Option<Dynamic>,
+    min_landfrac: f64,
+    one_to_one: bool,
+    r2: Option<bool>,
+    label: String,
+    diagonal: bool,
 }
 
-/// A true/false option.
-fn flag(v: &Dynamic, k: &str) -> RResult<bool> {
-    v.as_bool()
-        .map_err(|_| script_err(format!("option {k} is true or false")))
+impl Default for FigureOptions {
+    fn default() -> Self {
+        let d = Options::default();
+        FigureOptions {
+            file: None,
+            title: d.title,
+            xlabel: d.xlabel,
+            ylabel: d.ylabel,
+            units: d.units,
+            quantity: d.quantity,
+            cmap: d.cmap,
+            vmin: d.vmin,
+            vmax: d.vmax,
+            width: d.width as f64,
+            height: d.height as f64,
+            regions: None,
+            mask: None,
+            min_landfrac: d.min_landfrac,
+            one_to_one: d.one_to_one,
+            r2: d.r2,
+            label: d.label,
+            diagonal: d.diagonal,
+        }
+    }
+}
+
+impl FigureOptions {
+    /// The plot's options and the output file.
+    fn options(self) -> RResult<(Options, String)> {
+        let cmap = match self.cmap.as_deref() {
+            None => None,
+            Some("viridis" | "sequential") => Some("viridis".into()),
+            Some("RdBu_r" | "diverging") => Some("RdBu_r".into()),
+            Some(other) => return Err(script_err(format!("unknown cmap '{other}': use viridis (sequential) or RdBu_r (diverging, centred on 0)", other = crate::format::printable(other)))),
+        };
+        let o = Options {
+            title: self.title,
+            xlabel: self.xlabel,
+            ylabel: self.ylabel,
+            units: self.units,
+            cmap,
+            vmin: self.vmin,
+            vmax: self.vmax,
+            regions: match &self.regions {
+                Some(v) => regions_of(v)?,
+                None => Vec::new(),
+            },
+            width: self.width as u32,
+            height: self.height as u32,
+            quantity: self.quantity,
+            min_landfrac: self.min_landfrac,
+            mask: self.mask.map(|v| grid_of(&v, "mask")).transpose()?,
+            one_to_one: self.one_to_one,
+            r2: self.r2,
+            label: self.label,
+            diagonal: self.diagonal,
+        };
+        let file = self
+            .file
+            .ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
+        Ok((o, file))
+    }
+}
+
+/// Reads the options every figure takes, and `extra` ones the caller reads itself;
+/// returns them and the output file.
+fn options(m: &Map, extra: &[&str]) -> RResult<(Options, String)> {
+    super::options::read_with::<FigureOptions>(m, "a figure", extra)?.options()
 }
 
 /// A (lat, lon) option given as an Array or a Field (e.g. `mask`, `land`).

@@ -100,6 +100,15 @@ fn emulated_of(m: &Map, label: &str) -> RResult<BTreeMap<String, Vec<f64>>> {
 }
 
 /// The functions of the `test_case` module.
+/// The options of `load_optimum(dir, options)`: the row of a `method` (any value, as
+/// text) or the `posterior` mean.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct LoadOptimum {
+    method: Option<Dynamic>,
+    posterior: bool,
+}
+
 #[export_module]
 pub mod test_case_fns {
     use super::*;
@@ -145,25 +154,9 @@ pub mod test_case_fns {
     #[rhai_fn(name = "load_optimum", return_raw)]
     pub fn load_optimum_with(dir: &str, options: Map) -> RResult<Map> {
         crate::files::check_dir_input(Path::new(dir), "calibration folder").map_err(err)?;
-        for k in options.keys() {
-            if !["method", "posterior"].contains(&k.as_str()) {
-                return Err(script_err(format!(
-                    "load_optimum: unknown option '{k}' (known: method, posterior)",
-                    k = crate::format::printable(k)
-                )));
-            }
-        }
+        let o: LoadOptimum = crate::script::options::read(&options, "load_optimum")?;
         let dir = Path::new(dir);
-        let posterior = match options.get("posterior") {
-            None => false,
-            Some(d) => d.as_bool().map_err(|_| {
-                script_err(format!(
-                    "load_optimum: posterior must be true or false, not {}",
-                    type_name(d)
-                ))
-            })?,
-        };
-        if posterior {
+        if o.posterior {
             let p = dir.join("posterior.csv");
             let t = Table::read(&p).map_err(err)?;
             let names: Vec<String> = match t.column("parameter").map_err(err)? {
@@ -194,7 +187,7 @@ pub mod test_case_fns {
         );
         let cost = numbers(&t, "cost")?;
         let methods = t.column("method").map_err(err)?;
-        let row = match options.get("method") {
+        let row = match &o.method {
             Some(m) => {
                 let m = m.to_string();
                 (0..t.len())

@@ -7,7 +7,8 @@ use crate::array::reduce::{self, Reduction, TieMethod};
 use rhai::plugin::*;
 use rhai::{Dynamic, FuncRegistration, Map, Module, FLOAT, INT};
 
-use crate::script::convert::{number, script_err, RResult};
+use crate::script::convert::RResult;
+use crate::script::options;
 
 /// Positions held as floats (exact small integers) as nested Rhai lists of ints.
 fn int_nested_list(a: ndarray::ArrayViewD<f64>) -> Dynamic {
@@ -18,27 +19,38 @@ fn int_nested_list(a: ndarray::ArrayViewD<f64>) -> Dynamic {
     Dynamic::from_array(items)
 }
 
+/// The options of `std` and `variance`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct DdofAxis {
+    /// The axis to reduce along (default: the whole array).
+    axis: Option<i64>,
+    /// Delta degrees of freedom (0).
+    ddof: f64,
+}
+
 fn ddof_axis(opts: &Map) -> RResult<(Option<i64>, f64)> {
-    for k in opts.keys() {
-        if k != "axis" && k != "ddof" {
-            return Err(script_err(format!(
-                "unknown option '{k}': std and variance take axis and ddof",
-                k = crate::format::printable(k)
-            )));
+    let o: DdofAxis = options::read(opts, "std or variance")?;
+    Ok((o.axis, o.ddof))
+}
+
+/// The options of `allclose`.
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Allclose {
+    rtol: f64,
+    atol: f64,
+    equal_nan: bool,
+}
+
+impl Default for Allclose {
+    fn default() -> Self {
+        Allclose {
+            rtol: 1e-5,
+            atol: 1e-8,
+            equal_nan: false,
         }
     }
-    let axis = match opts.get("axis") {
-        Some(d) if !d.is_unit() => Some(
-            d.as_int()
-                .map_err(|_| script_err("option axis must be an int"))?,
-        ),
-        _ => None,
-    };
-    let ddof = match opts.get("ddof") {
-        Some(d) => number(d, "option ddof")?,
-        None => 0.0,
-    };
-    Ok((axis, ddof))
 }
 
 fn reduce_opt(a: &NdArray, axis: Option<i64>, r: Reduction, skip_nan: bool) -> RResult<Dynamic> {
@@ -100,30 +112,13 @@ pub mod reduce_fns {
     #[rhai_fn(name = "allclose", return_raw)]
     pub fn allclose_opts(a: Dynamic, b: Dynamic, options: Map) -> RResult<bool> {
         let (a, b) = (operand(&a)?, operand(&b)?);
-        let (mut rtol, mut atol, mut equal_nan) = (1e-5, 1e-8, false);
-        for (k, v) in &options {
-            match k.as_str() {
-                "rtol" => rtol = number(v, "option rtol")?,
-                "atol" => atol = number(v, "option atol")?,
-                "equal_nan" => {
-                    equal_nan = v
-                        .as_bool()
-                        .map_err(|_| script_err("option equal_nan must be true or false"))?
-                }
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': allclose takes rtol, atol and equal_nan",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o: Allclose = options::read(&options, "allclose")?;
         ok(reduce::allclose(
             a.data.view(),
             b.data.view(),
-            rtol,
-            atol,
-            equal_nan,
+            o.rtol,
+            o.atol,
+            o.equal_nan,
         ))
     }
 
