@@ -552,6 +552,21 @@ fn cancel_deletes_the_recorded_jobs_with_the_case_batch_system() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // without qdel on PATH: an error naming it, and both members stay submitted
+    let out = clmtune_run(d, &format!("{ex}e.cancel();"), &["--config", cfg], &[])
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        se.contains("2 member(s) not cancelled")
+            && se.contains("cannot run qdel 1001 (in ")
+            && se.contains("qdel is not a program on PATH")
+            && !se.contains("os error"),
+        "{se}"
+    );
+    let status = std::fs::read_to_string(d.join("results/ppe/status.csv")).unwrap();
+    assert_eq!(status.matches(",submitted,").count(), 2, "{status}");
     // a fake PBS qdel that records its argv and folder
     let bin = d.join("pbs");
     std::fs::create_dir_all(&bin).unwrap();

@@ -166,7 +166,24 @@ impl Runner {
             .stdout(file)
             .stderr(err_file)
             .status()
-            .with_context(|| format!("cannot run {} (in {})", shown.join(" "), cwd.display()))?;
+            .map_err(|e| {
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "{} is not a program on PATH or in {}",
+                        argv[0],
+                        cwd.display()
+                    ),
+                    std::io::ErrorKind::PermissionDenied => {
+                        format!("{} is not executable", argv[0])
+                    }
+                    _ => crate::files::os_text(&e),
+                };
+                anyhow::anyhow!(
+                    "cannot run {} (in {}): {why}",
+                    shown.join(" "),
+                    cwd.display()
+                )
+            })?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let stdout = text.lines().skip(2).collect::<Vec<_>>().join("\n");
         let mut f = std::fs::OpenOptions::new()
