@@ -503,23 +503,26 @@ fn stage_options_are_checked_and_a_typo_names_the_nearest() {
     assert!(!dir.path().join("results").exists());
 }
 
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// The script bridge is a leaf: no plain module imports it (only the bridge itself, the
 /// command line and the REPL), so the numeric modules never depend on Rhai.
 #[test]
 fn no_module_outside_the_bridge_imports_script() {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let files = rust_files(&src);
     assert!(files.len() > 20, "{} files", files.len());
     let allowed = |p: &Path| {
         p.starts_with(src.join("script")) || p == src.join("main.rs") || p == src.join("repl.rs")
@@ -547,19 +550,8 @@ fn no_module_outside_the_bridge_imports_script() {
 /// The top-level modules of `src/` and the modules each one names (`crate::x`), test
 /// modules left out.
 fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let files = rust_files(&src);
     let mut graph = std::collections::BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(&src).unwrap();
