@@ -3,6 +3,7 @@
 //! add rows to [`BENCHES`]; rows that run scripts (`crate::script::BENCHES`) are given to
 //! [`run`] by the command line, so that this module does not depend on the script engine.
 
+use crate::emulate::kind::Method;
 use anyhow::Context;
 use std::path::Path;
 use std::time::Instant;
@@ -441,7 +442,7 @@ fn nn_fit() -> anyhow::Result<Body> {
         ..NnSettings::default()
     };
     Ok(Box::new(move || {
-        Network::fit(x.view(), y.view(), None, &s)?;
+        Network::train(x.view(), y.view(), None, &s)?;
         Ok(())
     }))
 }
@@ -456,7 +457,7 @@ fn nn_predict() -> anyhow::Result<Body> {
         patience: None,
         ..NnSettings::default()
     };
-    let net = Network::fit(x.view(), y.view(), None, &s)?;
+    let net = Network::train(x.view(), y.view(), None, &s)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
     let big = ndarray::Array2::from_shape_fn((10_000_000, 6), |_| rng.gen_range(0.0..1.0));
     Ok(Box::new(move || {
@@ -473,7 +474,7 @@ fn ridge_fit() -> anyhow::Result<Body> {
         let r = Ridge::fit(
             x.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: 1e-3,
                 degree: 2,
             },
@@ -521,7 +522,7 @@ fn network_terms(
     };
     let mut out = Vec::new();
     for (v, yy) in [("GPP", y.clone()), ("LHF", y.mapv(|v| v * v - 0.01))] {
-        let net = Network::fit(x.view(), yy.view(), None, &s)?;
+        let net = Network::train(x.view(), yy.view(), None, &s)?;
         let mid = net.predict(ndarray::Array2::from_elem((1, 6), 0.4).view())?;
         let target = Target {
             variable: v.into(),

@@ -33,6 +33,7 @@ pub mod refocus;
 pub mod repl;
 pub mod script;
 pub mod sensitivity;
+pub mod settings;
 pub mod stdlib;
 pub mod summary;
 pub mod table;

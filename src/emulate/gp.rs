@@ -38,6 +38,7 @@
 //! factorisation), which is the very computation that made the fitted model, so a loaded
 //! GP predicts bit for bit as the fitted one.
 
+use super::kind::{Method, Saved};
 use super::kriging::Kriging;
 use super::{check_inputs, check_training, Emulator, Prediction};
 use anyhow::{anyhow, bail, Result};
@@ -120,10 +121,13 @@ impl std::str::FromStr for Trend {
     }
 }
 
-/// Settings of a GP fit.
+/// Settings of a GP fit (the options of `fit("gp", x, y, options)`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GpSettings {
-    /// The candidate kernels; per output the one of highest likelihood is kept.
+    /// The candidate kernels (one name or a list); per output the one of highest likelihood
+    /// is kept.
+    #[serde(deserialize_with = "crate::settings::names")]
     pub kernels: Vec<Kernel>,
     /// The trend.
     pub trend: Trend,
@@ -443,11 +447,22 @@ fn choose(s: &GpSettings, data: &Dataset) -> Result<Choice> {
     Ok((*kernel, theta, g, *l))
 }
 
-impl Gp {
+impl Saved for Gp {
+    const KIND: &'static str = "gp";
+    const ABOUT: &'static str = "Gaussian processes, one per output: kernel and noise chosen per \
+                                 output by the likelihood (egobox-gp)";
+}
+
+impl Method for Gp {
+    type Settings = GpSettings;
+
+    fn check(settings: &GpSettings) -> Result<()> {
+        settings.check()
+    }
+
     /// Fits one GP per column of `y` (members x outputs) on the scalings `x` (members x
     /// parameters).
-    pub fn fit(x: ArrayView2<f64>, y: ArrayView2<f64>, settings: &GpSettings) -> Result<Gp> {
-        settings.check()?;
+    fn fit_checked(x: ArrayView2<f64>, y: ArrayView2<f64>, settings: &GpSettings) -> Result<Gp> {
         let p = match settings.trend {
             Trend::Constant => 1,
             Trend::Linear => 1 + x.ncols(),
@@ -486,7 +501,9 @@ impl Gp {
             outputs,
         })
     }
+}
 
+impl Gp {
     /// Rebuilds the GPs of a saved file with their thetas and nuggets fixed.
     pub fn rebuild(file: GpFile) -> Result<Gp> {
         let n = file.x.len();
@@ -819,7 +836,7 @@ mod tests {
         ];
         let g = Gp::fit(x.view(), y2.view(), &GpSettings::default()).unwrap();
         let f = super::super::Fitted::new(
-            super::super::Model::Gp(g),
+            super::super::Model::new(g),
             x.view(),
             y2.view(),
             vec!["a".into(), "b".into()],

@@ -8,6 +8,7 @@
 pub mod choice;
 pub mod gp;
 pub mod interpret;
+pub mod kind;
 mod kriging;
 pub mod nn;
 pub mod protocol;
@@ -109,31 +110,7 @@ pub fn check_inputs(x: ArrayView2<f64>, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// A fitted emulator of any kind, as saved.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Model {
-    /// Ridge regression (linear or quadratic).
-    Ridge(ridge::Ridge),
-    /// One network.
-    Nn(Box<nn::Network>),
-    /// Networks trained on resamplings (the protocol's choice).
-    NnEnsemble(protocol::NetworkEnsemble),
-    /// Gaussian processes, one per output.
-    Gp(gp::Gp),
-}
-
-impl Model {
-    /// The model as an [`Emulator`].
-    pub fn emulator(&self) -> &dyn Emulator {
-        match self {
-            Model::Ridge(m) => m,
-            Model::Nn(m) => m.as_ref(),
-            Model::NnEnsemble(m) => m,
-            Model::Gp(m) => m,
-        }
-    }
-}
+pub use kind::Model;
 
 /// A fitted emulator with what it was trained on: the names of its inputs and outputs, the
 /// training cases and a fingerprint of the training data. Saved as one JSON file; a loaded
@@ -237,6 +214,7 @@ impl Fitted {
 
 #[cfg(test)]
 mod tests {
+    use super::kind::Method;
     use super::*;
 
     #[test]
@@ -245,7 +223,7 @@ mod tests {
         let y = Array2::from_shape_fn((20, 1), |(i, _)| x[[i, 0]] - 0.3 * x[[i, 1]] * x[[i, 1]]);
         let dir = tempfile::tempdir().unwrap();
         let xt = Array2::from_shape_fn((7, 2), |(i, j)| 0.13 * i as f64 + 0.05 * j as f64);
-        let nn = nn::Network::fit(
+        let nn = nn::Network::train(
             x.view(),
             y.view(),
             None,
@@ -256,11 +234,8 @@ mod tests {
             },
         )
         .unwrap();
-        let rd = ridge::Ridge::fit(x.view(), y.view(), ridge::RidgeSettings::default()).unwrap();
-        for (k, model) in [Model::Nn(Box::new(nn)), Model::Ridge(rd)]
-            .into_iter()
-            .enumerate()
-        {
+        let rd = ridge::Ridge::fit(x.view(), y.view(), &ridge::RidgeSettings::default()).unwrap();
+        for (k, model) in [Model::new(nn), Model::new(rd)].into_iter().enumerate() {
             let f = Fitted::new(
                 model,
                 x.view(),

@@ -13,6 +13,7 @@
 //! machine and whatever the number of threads; prediction of many inputs runs in parallel
 //! over chunks of rows.
 
+use super::kind::{Method, Saved};
 use super::{check_inputs, check_training, Emulator, Prediction};
 use anyhow::{bail, Result};
 use ndarray::linalg::general_mat_mul;
@@ -171,6 +172,105 @@ impl Default for NnSettings {
             standardize_outputs: true,
             seed: 0,
         }
+    }
+}
+
+/// The options of a network as a script gives them (`fit("nn", x, y, options)`, the
+/// network options of `emulate(stage, options)`): [`NnSettings`] with the optimiser by name
+/// (`rmsprop`, `adam`, `sgd`, each with Keras' defaults) and its learning rate apart.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct NnOptions {
+    /// Nodes of each hidden layer.
+    pub hidden: Vec<usize>,
+    /// Activation of each hidden layer and of the output layer.
+    #[serde(deserialize_with = "crate::settings::names")]
+    pub activations: Vec<Activation>,
+    /// L2 penalty on the kernels.
+    pub l2: f64,
+    /// Learning rate (default: the optimiser's).
+    pub lr: Option<f64>,
+    /// `rmsprop` (the paper's), `adam` or `sgd`.
+    pub optimizer: Option<String>,
+    /// Rows per mini-batch.
+    pub batch_size: usize,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Epochs without improvement before stopping; `()` trains every epoch.
+    pub patience: Option<usize>,
+    /// The smallest decrease that counts as an improvement.
+    pub min_delta: f64,
+    /// End with the weights of the best validation epoch.
+    pub restore_best: bool,
+    /// Standardise the outputs inside the model.
+    pub standardize_outputs: bool,
+    /// Seed of the initial weights and of the shuffling.
+    pub seed: u64,
+}
+
+impl Default for NnOptions {
+    /// The paper's network ([`NnSettings::default`]).
+    fn default() -> Self {
+        let s = NnSettings::default();
+        NnOptions {
+            hidden: s.hidden,
+            activations: s.activations,
+            l2: s.l2,
+            lr: None,
+            optimizer: None,
+            batch_size: s.batch_size,
+            epochs: s.epochs,
+            patience: s.patience,
+            min_delta: s.min_delta,
+            restore_best: s.restore_best,
+            standardize_outputs: s.standardize_outputs,
+            seed: s.seed,
+        }
+    }
+}
+
+impl NnOptions {
+    /// The settings these options give, checked.
+    pub fn settings(&self) -> Result<NnSettings> {
+        let mut optimizer = match self.optimizer.as_deref() {
+            None | Some("rmsprop") => Optimizer::paper(),
+            Some("adam") => Optimizer::Adam {
+                lr: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-7,
+            },
+            Some("sgd") => Optimizer::Sgd {
+                lr: 0.01,
+                momentum: 0.0,
+            },
+            Some(o) => bail!(
+                "unknown optimizer '{o}': use rmsprop, adam or sgd",
+                o = crate::format::printable(o)
+            ),
+        };
+        if let Some(lr) = self.lr {
+            match &mut optimizer {
+                Optimizer::Sgd { lr: l, .. }
+                | Optimizer::Rmsprop { lr: l, .. }
+                | Optimizer::Adam { lr: l, .. } => *l = lr,
+            }
+        }
+        let s = NnSettings {
+            hidden: self.hidden.clone(),
+            activations: self.activations.clone(),
+            l2: self.l2,
+            optimizer,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            patience: self.patience,
+            min_delta: self.min_delta,
+            restore_best: self.restore_best,
+            standardize_outputs: self.standardize_outputs,
+            seed: self.seed,
+        };
+        s.check()?;
+        Ok(s)
     }
 }
 
@@ -590,7 +690,7 @@ fn initial(sizes: &[usize], rng: &mut ChaCha8Rng) -> (Vec<Array2<f64>>, Vec<Arra
 impl Network {
     /// Trains a network on `x` (members x parameters) and `y` (members x outputs); with
     /// validation data (`val`), the validation loss drives early stopping.
-    pub fn fit(
+    pub fn train(
         x: ArrayView2<f64>,
         y: ArrayView2<f64>,
         val: Option<(ArrayView2<f64>, ArrayView2<f64>)>,
@@ -789,6 +889,26 @@ impl Network {
         let mut v = vec![self.x_mean.len()];
         v.extend(self.biases.iter().map(|b| b.len()));
         v
+    }
+}
+
+impl Saved for Network {
+    const KIND: &'static str = "nn";
+    const ABOUT: &'static str = "a feed-forward neural network with Keras' training (the paper's \
+                                 emulator: 10-10 nodes, relu then tanh, RMSprop)";
+}
+
+impl Method for Network {
+    type Settings = NnOptions;
+
+    fn check(options: &NnOptions) -> Result<()> {
+        options.settings().map(|_| ())
+    }
+
+    /// Trains on every row (no validation data: `patience` then has nothing to watch and
+    /// every epoch runs; the emulator stage early-stops on its split).
+    fn fit_checked(x: ArrayView2<f64>, y: ArrayView2<f64>, options: &NnOptions) -> Result<Network> {
+        Network::train(x, y, None, &options.settings()?)
     }
 }
 
@@ -1008,7 +1128,7 @@ mod tests {
             seed: 5,
             ..NnSettings::default()
         };
-        let net = Network::fit(x.view(), y.view(), Some((vx.view(), vy.view())), &s).unwrap();
+        let net = Network::train(x.view(), y.view(), Some((vx.view(), vy.view())), &s).unwrap();
         let r2 = crate::metrics::r2_score_columns(
             ty.view(),
             net.predict_mean(tx.view()).unwrap().view(),
@@ -1031,14 +1151,14 @@ mod tests {
             seed: 9,
             ..NnSettings::default()
         };
-        let a = Network::fit(x.view(), y.view(), None, &s).unwrap();
+        let a = Network::train(x.view(), y.view(), None, &s).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let b = pool.install(|| Network::fit(x.view(), y.view(), None, &s).unwrap());
+        let b = pool.install(|| Network::train(x.view(), y.view(), None, &s).unwrap());
         assert_eq!(a, b);
-        let c = Network::fit(
+        let c = Network::train(
             x.view(),
             y.view(),
             None,
@@ -1072,7 +1192,7 @@ mod tests {
             seed: 1,
             ..NnSettings::default()
         };
-        let net = Network::fit(x.view(), y.view(), Some((vx.view(), vy.view())), &s).unwrap();
+        let net = Network::train(x.view(), y.view(), Some((vx.view(), vy.view())), &s).unwrap();
         let h = &net.history;
         assert!(h.loss.len() < 2000, "stopped early");
         assert_eq!(
@@ -1134,7 +1254,7 @@ mod tests {
                 "learning rate",
             ),
         ] {
-            let e = Network::fit(x.view(), y.view(), None, &s)
+            let e = Network::train(x.view(), y.view(), None, &s)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(want), "{e}");

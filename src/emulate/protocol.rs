@@ -233,7 +233,7 @@ fn train_one(
 ) -> Result<Network> {
     let (tx, ty) = (rows(x, &sp.train), rows(y, &sp.train));
     let (vx, vy) = (rows(x, &sp.validation), rows(y, &sp.validation));
-    Network::fit(tx.view(), ty.view(), Some((vx.view(), vy.view())), settings)
+    Network::train(tx.view(), ty.view(), Some((vx.view(), vy.view())), settings)
 }
 
 /// An ensemble of networks trained on resamplings: the mean of their predictions is the
@@ -243,6 +243,12 @@ fn train_one(
 pub struct NetworkEnsemble {
     /// The networks.
     pub networks: Vec<Network>,
+}
+
+impl super::kind::Saved for NetworkEnsemble {
+    const KIND: &'static str = "nn_ensemble";
+    const ABOUT: &'static str = "the protocol's resampled networks as one emulator (mean of the \
+                                 networks; their spread plus residual variance as its variance)";
 }
 
 impl Emulator for NetworkEnsemble {
@@ -411,7 +417,7 @@ pub fn run(
             seed: seed_for(s.seed, 5, 0),
             ..s.network.clone()
         };
-        let mut net = Network::fit(x, y, None, &ns)?;
+        let mut net = Network::train(x, y, None, &ns)?;
         net.residual_variance = network.residual_variance.clone();
         progress();
         network = net;
@@ -430,7 +436,7 @@ pub fn run(
                     seed: seed_for(s.seed, 4, r as u64),
                     ..base.clone()
                 };
-                let mut net = Network::fit(x, y, None, &ns)?;
+                let mut net = Network::train(x, y, None, &ns)?;
                 net.residual_variance = resampled.residual_variance.clone();
                 progress();
                 Ok(net)
@@ -531,7 +537,7 @@ pub fn retrain(
                     seed: seed_for(base, 3, r as u64),
                     ..s.network.clone()
                 };
-                let mut net = Network::fit(ax.view(), ay.view(), None, &ns)?;
+                let mut net = Network::train(ax.view(), ay.view(), None, &ns)?;
                 net.residual_variance = old.residual_variance.clone();
                 progress();
                 Ok(net)

@@ -8,14 +8,16 @@
 //! `s2 (1 + 1/n + z' A^-1 Z'Z A^-1 z)`, `A = Z'Z + alpha I`, with the residual variance
 //! `s2 = RSS / (n - df)` and `df = 1 + trace(Z A^-1 Z')` (the effective degrees of freedom).
 
+use super::kind::{Method, Saved};
 use super::{check_inputs, check_training, Emulator, Prediction};
 use anyhow::{bail, Result};
 use nalgebra::DMatrix;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-/// Settings of a ridge fit.
+/// Settings of a ridge fit (the options of `fit("ridge", x, y, #{alpha, degree})`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RidgeSettings {
     /// The penalty (scikit-learn's alpha); >= 0.
     pub alpha: f64,
@@ -103,10 +105,22 @@ fn rows_of(m: &DMatrix<f64>) -> Vec<Vec<f64>> {
         .collect()
 }
 
-impl Ridge {
+impl Saved for Ridge {
+    const KIND: &'static str = "ridge";
+    const ABOUT: &'static str = "ridge regression, linear (degree 1) or quadratic (degree 2) in \
+                                 the scalings, in closed form (scikit-learn's Ridge)";
+}
+
+impl Method for Ridge {
+    type Settings = RidgeSettings;
+
+    fn check(settings: &RidgeSettings) -> Result<()> {
+        settings.check()
+    }
+
     /// Fits `y` (members x outputs) on the scalings `x` (members x parameters).
-    pub fn fit(x: ArrayView2<f64>, y: ArrayView2<f64>, settings: RidgeSettings) -> Result<Ridge> {
-        settings.check()?;
+    fn fit_checked(x: ArrayView2<f64>, y: ArrayView2<f64>, s: &RidgeSettings) -> Result<Ridge> {
+        let settings = *s;
         check_training(x, y, 3)?;
         let z = features(x, settings.degree);
         let (n, p) = z.dim();
@@ -155,7 +169,9 @@ impl Ridge {
             cov: rows_of(&cov),
         })
     }
+}
 
+impl Ridge {
     /// Coefficients as an array (features x outputs).
     pub fn coefficients(&self) -> Array2<f64> {
         let p = self.coef.len();
@@ -247,7 +263,7 @@ mod tests {
         var: [[f64; 2]; 2],
     ) {
         let (x, y) = data();
-        let r = Ridge::fit(x.view(), y.view(), RidgeSettings { alpha, degree }).unwrap();
+        let r = Ridge::fit(x.view(), y.view(), &RidgeSettings { alpha, degree }).unwrap();
         let c = r.coefficients();
         assert_eq!(c.nrows(), coef.len());
         for (i, row) in coef.iter().enumerate() {
@@ -341,7 +357,7 @@ mod tests {
         let r = Ridge::fit(
             x.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: 0.0,
                 degree: 1,
             },
@@ -361,7 +377,7 @@ mod tests {
         let e = Ridge::fit(
             xc.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: 0.0,
                 degree: 1,
             },
@@ -371,7 +387,7 @@ mod tests {
         let e = Ridge::fit(
             x.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: f64::NAN,
                 degree: 1,
             },

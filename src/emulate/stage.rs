@@ -19,6 +19,7 @@
 
 use super::choice::{self, Choice, ChoiceSettings};
 use super::gp::{Gp, GpSettings};
+use super::kind::Method;
 use super::protocol::{self, ProtocolSettings, Split};
 use super::ridge::{Ridge, RidgeSettings};
 use super::{Emulator, Fitted, Model, Prediction};
@@ -254,7 +255,7 @@ fn cross_validate(
                 Ridge::fit(
                     tx.view(),
                     ty.view(),
-                    RidgeSettings {
+                    &RidgeSettings {
                         alpha: settings.ridge_alpha,
                         degree,
                     },
@@ -394,22 +395,22 @@ impl EmulatorStage {
             };
             // the paper's emulator: one network (the chosen configuration on the fixed split);
             // the resampled networks as a second emulator whose spread is its uncertainty
-            add("nn", Model::Nn(Box::new(r.network)))?;
-            add("nn_ensemble", Model::NnEnsemble(r.ensemble))?;
+            add("nn", Model::new(r.network))?;
+            add("nn_ensemble", Model::new(r.ensemble))?;
             let g = Gp::fit(tx.view(), ty.view(), &settings.gp)
                 .with_context(|| format!("variable {}: gp", v.variable))?;
-            add("gp", Model::Gp(g))?;
+            add("gp", Model::new(g))?;
             for (name, degree) in [("ridge", 1), ("quadratic_ridge", 2)] {
                 let m = Ridge::fit(
                     tx.view(),
                     ty.view(),
-                    RidgeSettings {
+                    &RidgeSettings {
                         alpha: settings.ridge_alpha,
                         degree,
                     },
                 )
                 .with_context(|| format!("variable {}: {name}", v.variable))?;
-                add(name, Model::Ridge(m))?;
+                add(name, Model::new(m))?;
             }
             for (name, f) in &fitted {
                 for (sname, idx) in [
@@ -738,6 +739,7 @@ struct VariableFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulate::nn::Network;
 
     #[test]
     fn metrics_count_coverage_by_hand() {
@@ -755,14 +757,14 @@ mod tests {
         let r = Ridge::fit(
             x.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: 0.0,
                 degree: 1,
             },
         )
         .unwrap();
         let f = Fitted::new(
-            Model::Ridge(r),
+            Model::new(r),
             x.view(),
             y.view(),
             vec!["a".into()],
@@ -820,7 +822,7 @@ mod tests {
         let r = Ridge::fit(
             x.view(),
             y.view(),
-            RidgeSettings {
+            &RidgeSettings {
                 alpha: 0.0,
                 degree: 1,
             },
@@ -1044,7 +1046,7 @@ mod tests {
             let r = Ridge::fit(
                 rows(x.view(), &sp.train).view(),
                 rows(y.view(), &sp.train).view(),
-                RidgeSettings {
+                &RidgeSettings {
                     alpha: 1e-10,
                     degree: 1,
                 },
@@ -1139,8 +1141,12 @@ mod tests {
             .to_string()
             .contains("there are nn, nn_ensemble, gp, ridge, quadratic_ridge"));
         // nn is one network with a constant variance, nn_ensemble the 3 resampled ones
-        match (&f.model, &s.get("nn_ensemble", "GPP").unwrap().model) {
-            (Model::Nn(one), Model::NnEnsemble(e)) => {
+        let ens = &s.get("nn_ensemble", "GPP").unwrap().model;
+        match (
+            f.model.downcast_ref::<Network>(),
+            ens.downcast_ref::<protocol::NetworkEnsemble>(),
+        ) {
+            (Some(one), Some(e)) => {
                 assert_eq!(e.networks.len(), 3);
                 let c = &s.variables[0].configs[s.variables[0].chosen];
                 assert_eq!(one.history.best_epoch, c.best_epoch);
@@ -1154,7 +1160,7 @@ mod tests {
                     assert!((m.mse - mse).abs() <= 1e-12 * mse, "{m:?} vs {mse}");
                 }
             }
-            other => panic!("{other:?}"),
+            _ => panic!("{:?} {:?}", f.model.kind(), ens.kind()),
         }
         // a smooth function of 2 inputs: the GP is near exact on the second ensemble
         let g = s

@@ -2,18 +2,17 @@
 //! paper's networks) fitted, compared, saved and loaded from scripts.
 
 use super::array::NdArray;
-use super::convert::{number, script_err, RResult};
+use super::convert::{script_err, RResult};
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
-use crate::emulate::gp::{Gp, GpSettings};
-use crate::emulate::nn::{Activation, Network, NnSettings, Optimizer};
-use crate::emulate::ridge::{Ridge, RidgeSettings};
+use crate::emulate::nn::{Network, NnOptions};
 use crate::emulate::stage::{EmulatorStage, Inputs, StageSettings, Target};
 use crate::emulate::{Fitted, Model};
 use crate::table::{Column, Table};
 use ndarray::{Array2, Ix2};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Map, Module, INT};
+use serde::Deserialize;
 use std::sync::Arc;
 
 /// A fitted emulator (script type `Emulator`).
@@ -42,154 +41,146 @@ fn matrix(a: &NdArray, what: &str) -> RResult<Array2<f64>> {
     }
 }
 
-fn usize_opt(v: &Dynamic, key: &str, max: usize) -> RResult<usize> {
-    let x = number(v, key)?;
-    if !(x >= 0.0 && x.fract() == 0.0 && x <= max as f64) {
+/// `v`, or an error if it is above `max` (sizes that would only allocate or run forever).
+fn at_most(v: usize, key: &str, max: usize) -> RResult<usize> {
+    if v > max {
         return Err(script_err(format!(
-            "option {key} = {x} must be a whole number in 0..={max}"
+            "option {key} = {v} must be a whole number in 0..={max}"
         )));
     }
-    Ok(x as usize)
+    Ok(v)
 }
 
-fn usize_list(v: &Dynamic, key: &str) -> RResult<Vec<usize>> {
-    let list = v.read_lock::<Array>().ok_or_else(|| {
-        script_err(format!(
-            "option {key} is a list of whole numbers, e.g. [5, 10, 15]"
-        ))
-    })?;
-    list.iter().map(|x| usize_opt(x, key, 100_000)).collect()
+/// Fits an emulator of the registered kind `name` (`fit`, `fit_ridge`, `fit_gp`, `fit_nn`
+/// without validation data): `options` read into the kind's settings (an unknown key gets a
+/// did-you-mean naming `what`), `inputs` (parameter names of the columns of `x`) read here.
+fn fit_kind(
+    name: &str,
+    x: &NdArray,
+    y: &NdArray,
+    options: &Map,
+    what: &str,
+) -> RResult<ScriptEmulator> {
+    let kind = crate::emulate::kind::kind(name).map_err(err)?;
+    let mut own = options.clone();
+    let inputs = own.remove("inputs");
+    if kind.fits() {
+        let mut known = (kind.options)().to_vec();
+        known.push("inputs");
+        crate::script::options::check_keys(options, what, &known)?;
+    }
+    let (x, y) = (matrix(x, "x")?, matrix(y, "y")?);
+    let model = kind
+        .fit_from(
+            x.view(),
+            y.view(),
+            crate::script::options::deserializer(&own),
+        )
+        .map_err(err)?;
+    named(wrap(model, &x, &y)?, inputs, x.ncols())
 }
 
-/// Applies the network options of `m` to `s`; returns the keys it did not know.
-fn nn_options(s: &mut NnSettings, m: &Map) -> RResult<Vec<String>> {
-    let mut lr = None;
-    let mut optimizer = None;
-    let mut rest = Vec::new();
-    for (k, v) in m {
-        match k.as_str() {
-            "hidden" => s.hidden = usize_list(v, "hidden")?,
-            "activations" => {
-                let list = v.read_lock::<Array>().ok_or_else(|| {
-                    script_err("option activations is a list of names, e.g. [\"relu\", \"tanh\", \"linear\"]")
-                })?;
-                s.activations = list
-                    .iter()
-                    .map(|a| a.to_string().parse::<Activation>().map_err(err))
-                    .collect::<RResult<_>>()?;
-            }
-            "l2" => s.l2 = number(v, "l2")?,
-            "lr" => lr = Some(number(v, "lr")?),
-            "optimizer" => optimizer = Some(v.to_string()),
-            "batch_size" => s.batch_size = usize_opt(v, "batch_size", 1 << 30)?,
-            "epochs" => s.epochs = usize_opt(v, "epochs", 10_000_000)?,
-            "patience" => {
-                s.patience = if v.is_unit() {
-                    None
-                } else {
-                    Some(usize_opt(v, "patience", 10_000_000)?)
-                }
-            }
-            "min_delta" => s.min_delta = number(v, "min_delta")?,
-            "restore_best" => {
-                s.restore_best = v
-                    .as_bool()
-                    .map_err(|_| script_err("option restore_best is true or false"))?
-            }
-            "standardize_outputs" => {
-                s.standardize_outputs = v
-                    .as_bool()
-                    .map_err(|_| script_err("option standardize_outputs is true or false"))?
-            }
-            "seed" => s.seed = usize_opt(v, "seed", usize::MAX)? as u64,
-            _ => rest.push(k.to_string()),
+/// The emulator with the parameter names of option `inputs`, if given.
+fn named(e: ScriptEmulator, inputs: Option<Dynamic>, columns: usize) -> RResult<ScriptEmulator> {
+    let Some(names) = inputs else {
+        return Ok(e);
+    };
+    let names = crate::script::calibrate::names_option(&names, "inputs")?;
+    if names.len() != columns {
+        return Err(script_err(format!(
+            "option inputs: {} names for {columns} columns of x",
+            names.len()
+        )));
+    }
+    let mut f = (*e.0).clone();
+    f.parameters = names;
+    Ok(ScriptEmulator(Arc::new(f)))
+}
+
+/// The stage's own options of `emulate(stage, options)` (besides a network's and a
+/// Gaussian process's).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct StageOptions {
+    layer1: Vec<usize>,
+    layer2: Vec<usize>,
+    top: usize,
+    resamples: usize,
+    train: f64,
+    validation: f64,
+    #[serde(rename = "final")]
+    final_training: Option<String>,
+    ridge_alpha: f64,
+    emulator: Dynamic,
+    folds: usize,
+    cv_resamples: usize,
+}
+
+impl Default for StageOptions {
+    fn default() -> Self {
+        let s = StageSettings::default();
+        StageOptions {
+            layer1: s.protocol.layer1,
+            layer2: s.protocol.layer2,
+            top: s.protocol.top,
+            resamples: s.protocol.resamples,
+            train: s.protocol.train,
+            validation: s.protocol.validation,
+            final_training: None,
+            ridge_alpha: s.ridge_alpha,
+            emulator: Dynamic::UNIT,
+            folds: s.choice.folds,
+            cv_resamples: s.choice.cv_resamples,
         }
     }
-    if let Some(o) = optimizer {
-        s.optimizer = match o.as_str() {
-            "rmsprop" => Optimizer::paper(),
-            "adam" => Optimizer::Adam {
-                lr: 0.001,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-7,
-            },
-            "sgd" => Optimizer::Sgd {
-                lr: 0.01,
-                momentum: 0.0,
-            },
-            _ => {
-                return Err(script_err(format!(
-                    "unknown optimizer '{o}': use rmsprop, adam or sgd",
-                    o = crate::format::printable(&o)
-                )))
-            }
-        };
-    }
-    if let Some(lr) = lr {
-        match &mut s.optimizer {
-            Optimizer::Sgd { lr: l, .. }
-            | Optimizer::Rmsprop { lr: l, .. }
-            | Optimizer::Adam { lr: l, .. } => *l = lr,
-        }
-    }
-    Ok(rest)
 }
 
-fn unknown(rest: &[String], known: &str) -> RResult<()> {
-    match rest.first() {
-        None => Ok(()),
-        Some(k) => Err(script_err(format!(
-            "unknown option '{k}': use {known}",
-            k = crate::format::printable(k)
-        ))),
-    }
-}
+/// The Gaussian-process options the stage takes (its `seed` is the network's).
+const STAGE_GP: [&str; 4] = ["kernels", "trend", "nugget", "n_start"];
 
-const NN_KEYS: &str = "hidden, activations, l2, lr, optimizer, batch_size, epochs, patience, min_delta, restore_best, standardize_outputs, seed";
-
-const GP_KEYS: &str = "kernels, trend, nugget, n_start, seed";
-
-/// Applies the Gaussian-process options of `m` to `s`; returns the keys it did not know.
-fn gp_options(s: &mut GpSettings, m: &Map) -> RResult<Vec<String>> {
-    let mut rest = Vec::new();
-    for (k, v) in m {
-        match k.as_str() {
-            "kernels" => {
-                let names: Vec<String> = match v.read_lock::<Array>() {
-                    Some(list) => list.iter().map(|a| a.to_string()).collect(),
-                    None => vec![v.to_string()],
-                };
-                s.kernels = names
-                    .iter()
-                    .map(|n| n.parse().map_err(err))
-                    .collect::<RResult<_>>()?;
-            }
-            "trend" => s.trend = v.to_string().parse().map_err(err)?,
-            "nugget" => {
-                s.nugget = if v.is_unit() {
-                    None
-                } else {
-                    Some(number(v, "nugget")?)
-                }
-            }
-            "n_start" => s.n_start = usize_opt(v, "n_start", 1000)?,
-            "seed" => s.seed = usize_opt(v, "seed", usize::MAX)? as u64,
-            _ => rest.push(k.to_string()),
-        }
-    }
-    s.check().map_err(err)?;
-    Ok(rest)
-}
-
-/// Applies the Gaussian-process options among the keys `rest` of `m` to the stage's GP
-/// settings; returns the keys left.
-fn gp_stage_options(s: &mut StageSettings, m: &Map, rest: Vec<String>) -> RResult<Vec<String>> {
-    let sub: Map = rest
+/// The stage's settings from the options of `emulate(stage, options)`: the stage's own, a
+/// network's (`fit_nn`'s) and a Gaussian process's (`fit_gp`'s but `seed`).
+fn stage_settings(options: &Map) -> RResult<StageSettings> {
+    use crate::script::options::{field_names, read_with};
+    let own = field_names::<StageOptions>();
+    let net = field_names::<NnOptions>();
+    let others = |a: &[&'static str], b: &[&'static str]| -> Vec<&'static str> {
+        a.iter().chain(b).copied().collect()
+    };
+    let nn: NnOptions = read_with(options, "emulate", &others(own, &STAGE_GP))?;
+    let o: StageOptions = read_with(options, "emulate", &others(net, &STAGE_GP))?;
+    let gp_map: Map = options
         .iter()
-        .filter_map(|k| m.get(k.as_str()).map(|v| (k.as_str().into(), v.clone())))
+        .filter(|(k, _)| STAGE_GP.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    gp_options(&mut s.gp, &sub)
+    let mut s = StageSettings {
+        gp: crate::script::options::read(&gp_map, "emulate")?,
+        ..StageSettings::default()
+    };
+    s.gp.check().map_err(err)?;
+    s.protocol.network = nn.settings().map_err(err)?;
+    let p = &mut s.protocol;
+    for (key, list) in [("layer1", &o.layer1), ("layer2", &o.layer2)] {
+        for &n in list {
+            at_most(n, key, 100_000)?;
+        }
+    }
+    p.layer1 = o.layer1;
+    p.layer2 = o.layer2;
+    p.top = at_most(o.top, "top", 100_000)?;
+    p.resamples = at_most(o.resamples, "resamples", 100_000)?;
+    p.train = o.train;
+    p.validation = o.validation;
+    if let Some(f) = &o.final_training {
+        p.final_training = f.parse().map_err(err)?;
+    }
+    p.seed = p.network.seed;
+    s.ridge_alpha = o.ridge_alpha;
+    s.choice.emulator = named_option(&o.emulator)?;
+    s.choice.folds = at_most(o.folds, "folds", 100_000)?;
+    s.choice.cv_resamples = at_most(o.cv_resamples, "cv_resamples", 100_000)?;
+    Ok(s)
 }
 
 fn names(prefix: &str, n: usize) -> Vec<String> {
@@ -315,27 +306,46 @@ impl Rows {
     }
 }
 
-/// The options `n` (new members, default 1000) and `seed` (default 0) of inflation.
-fn inflate_options(options: &Map) -> RResult<(usize, u64)> {
-    let (mut n, mut seed) = (1000, 0u64);
-    for (k, v) in options {
-        match k.as_str() {
-            "n" => n = usize_opt(v, "n", 100_000_000)?,
-            "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
-            _ => {
-                return Err(script_err(format!(
-                    "unknown option '{k}': use n, seed",
-                    k = crate::format::printable(k)
-                )))
+/// Options of the interpretation functions: `n` and `seed` of inflation, `repeats` and
+/// `seed` of permutation importance, `values` of partial dependence, `samples` and `seed` of
+/// Sobol indices.
+macro_rules! counts {
+    ($name:ident { $($field:ident: $ty:ty = $default:expr),* $(,)? }) => {
+        #[derive(Debug, Deserialize)]
+        #[serde(default)]
+        struct $name { $($field: $ty),* }
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($field: $default),* }
             }
         }
-    }
+    };
+}
+
+counts!(InflateOptions {
+    n: usize = 1000,
+    seed: u64 = 0
+});
+counts!(ImportanceOptions {
+    repeats: usize = 10,
+    seed: u64 = 0
+});
+counts!(DependenceOptions { values: usize = 10 });
+counts!(SobolOptions {
+    samples: usize = 100_000,
+    seed: u64 = 0
+});
+
+/// The options `n` (new members, default 1000) and `seed` (default 0) of inflation.
+fn inflate_options(options: &Map) -> RResult<(usize, u64)> {
+    let o: InflateOptions = crate::script::options::read(options, "inflate")?;
+    let n = at_most(o.n, "n", 100_000_000)?;
     if n < 2 {
         return Err(script_err(format!(
             "option n = {n}: inflation needs at least 2 new members"
         )));
     }
-    Ok((n, seed))
+    Ok((n, o.seed))
 }
 
 /// The functions of the `emulate` module.
@@ -361,29 +371,73 @@ pub mod emulate_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fit_ridge(x: NdArray, y: NdArray) -> RResult<ScriptEmulator> {
-        fit_ridge_with(x, y, Map::new())
+        fit_kind("ridge", &x, &y, &Map::new(), "fit_ridge")
     }
 
     /// Ridge regression with options: `alpha` (>= 0) and `degree` (1: linear, 2: also
     /// every product and square of the scalings).
     #[rhai_fn(name = "fit_ridge", return_raw)]
     pub fn fit_ridge_with(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
-        let mut s = RidgeSettings::default();
-        for (k, v) in &options {
-            match k.as_str() {
-                "alpha" => s.alpha = number(v, "alpha")?,
-                "degree" => s.degree = usize_opt(v, "degree", 2)?,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use alpha, degree",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
-        let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
-        let r = Ridge::fit(x.view(), y.view(), s).map_err(err)?;
-        wrap(Model::Ridge(r), &x, &y)
+        fit_kind("ridge", &x, &y, &options, "fit_ridge")
+    }
+
+    /// An emulator of any registered kind (`emulator_kinds()`: ridge, nn, gp, and those a
+    /// program adds) fitted on `x` (rows x parameters) and `y` (rows x outputs) with the
+    /// kind's options (those of `fit_ridge`, `fit_nn`, `fit_gp`), and `inputs`: the
+    /// parameter names of the columns of `x`.
+    ///
+    /// ```rhai
+    /// let x = array([[0.0], [0.5], [1.0], [0.25]]);
+    /// let e = fit("ridge", x, 2 * x + 1, #{alpha: 0, inputs: ["kmax"]});
+    /// e.parameters    //=> ["kmax"]
+    /// e.predict(array([[0.75]])).mean    //=> [[2.5]]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fit(kind: &str, x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
+        fit_kind(
+            kind,
+            &x,
+            &y,
+            &options,
+            &format!("fit(\"{}\")", crate::format::printable(kind)),
+        )
+    }
+
+    /// An emulator of a registered kind with its default options.
+    #[rhai_fn(name = "fit", return_raw)]
+    pub fn fit_default(kind: &str, x: NdArray, y: NdArray) -> RResult<ScriptEmulator> {
+        fit(kind, x, y, Map::new())
+    }
+
+    /// The kinds of emulator `fit` takes and saved files hold: per kind, a line on the
+    /// method (`about`), its options, and whether it is fitted alone (`fits`; the network
+    /// ensemble is trained by the emulator stage).
+    ///
+    /// ```rhai
+    /// let k = emulator_kinds();
+    /// k.keys()    //=> ["gp", "nn", "nn_ensemble", "ridge"]
+    /// k.ridge.options    //=> ["alpha", "degree"]
+    /// k.nn_ensemble.fits    //=> false
+    /// ```
+    pub fn emulator_kinds() -> Map {
+        crate::emulate::kind::kinds()
+            .into_iter()
+            .map(|k| {
+                let mut m = Map::new();
+                m.insert("about".into(), Dynamic::from(k.about.to_string()));
+                m.insert(
+                    "options".into(),
+                    Dynamic::from_array(
+                        (k.options)()
+                            .iter()
+                            .map(|o| Dynamic::from(o.to_string()))
+                            .collect(),
+                    ),
+                );
+                m.insert("fits".into(), Dynamic::from(k.fits()));
+                (k.name.into(), Dynamic::from_map(m))
+            })
+            .collect()
     }
 
     /// A neural network of `y` on `x` (the paper's by default: 10-10 hidden nodes, relu then
@@ -400,40 +454,35 @@ pub mod emulate_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fit_nn(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
-        let mut s = NnSettings::default();
-        let mut opts = options.clone();
-        let val = opts.remove("validation");
-        let rest = nn_options(&mut s, &opts)?;
-        unknown(&rest, &format!("{NN_KEYS}, validation"))?;
+        let Some(val) = options.get("validation") else {
+            return fit_kind("nn", &x, &y, &options, "fit_nn");
+        };
+        let o: NnOptions =
+            crate::script::options::read_with(&options, "fit_nn", &["validation", "inputs"])?;
+        let s = o.settings().map_err(err)?;
         let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
-        let val = match val {
-            None => None,
-            Some(v) => {
-                let list = v
-                    .read_lock::<Array>()
-                    .filter(|l| l.len() == 2)
-                    .map(|l| (l[0].clone(), l[1].clone()))
-                    .ok_or_else(|| script_err("option validation is [x_val, y_val]"))?;
-                let a = list.0.read_lock::<NdArray>().map(|a| a.clone());
-                let b = list.1.read_lock::<NdArray>().map(|a| a.clone());
-                match (a, b) {
-                    (Some(a), Some(b)) => Some((matrix(&a, "x_val")?, matrix(&b, "y_val")?)),
-                    _ => {
-                        return Err(script_err(
-                            "option validation is [x_val, y_val], two Arrays",
-                        ))
-                    }
-                }
+        let list = val
+            .read_lock::<Array>()
+            .filter(|l| l.len() == 2)
+            .map(|l| (l[0].clone(), l[1].clone()))
+            .ok_or_else(|| script_err("option validation is [x_val, y_val]"))?;
+        let a = list.0.read_lock::<NdArray>().map(|a| a.clone());
+        let b = list.1.read_lock::<NdArray>().map(|a| a.clone());
+        let (vx, vy) = match (a, b) {
+            (Some(a), Some(b)) => (matrix(&a, "x_val")?, matrix(&b, "y_val")?),
+            _ => {
+                return Err(script_err(
+                    "option validation is [x_val, y_val], two Arrays",
+                ))
             }
         };
-        let net = Network::fit(
-            x.view(),
-            y.view(),
-            val.as_ref().map(|(a, b)| (a.view(), b.view())),
-            &s,
+        let net =
+            Network::train(x.view(), y.view(), Some((vx.view(), vy.view())), &s).map_err(err)?;
+        named(
+            wrap(Model::new(net), &x, &y)?,
+            options.get("inputs").cloned(),
+            x.ncols(),
         )
-        .map_err(err)?;
-        wrap(Model::Nn(Box::new(net)), &x, &y)
     }
 
     /// A Gaussian process per column of `y` on the scalings `x`: kernel (squared exponential,
@@ -457,28 +506,7 @@ pub mod emulate_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn fit_gp(x: NdArray, y: NdArray, options: Map) -> RResult<ScriptEmulator> {
-        let mut s = GpSettings::default();
-        let mut opts = options.clone();
-        let inputs = opts.remove("inputs");
-        let rest = gp_options(&mut s, &opts)?;
-        unknown(&rest, &format!("{GP_KEYS}, inputs"))?;
-        let (x, y) = (matrix(&x, "x")?, matrix(&y, "y")?);
-        let g = Gp::fit(x.view(), y.view(), &s).map_err(err)?;
-        let mut e = wrap(Model::Gp(g), &x, &y)?;
-        if let Some(names) = inputs {
-            let names = crate::script::calibrate::names_option(&names, "inputs")?;
-            if names.len() != x.ncols() {
-                return Err(script_err(format!(
-                    "option inputs: {} names for {} columns of x",
-                    names.len(),
-                    x.ncols()
-                )));
-            }
-            let mut f = (*e.0).clone();
-            f.parameters = names;
-            e = ScriptEmulator(Arc::new(f));
-        }
-        Ok(e)
+        fit_kind("gp", &x, &y, &options, "fit_gp")
     }
 
     /// Runs the emulator stage on an EOF stage's results: for each calibration variable,
@@ -513,33 +541,7 @@ pub mod emulate_fns {
     #[rhai_fn(return_raw)]
     pub fn emulate(stage: ScriptEofStage, options: Map) -> RResult<ScriptEmulators> {
         let _step = crate::provenance::step("emulate");
-        let mut s = StageSettings::default();
-        let rest = nn_options(&mut s.protocol.network, &options)?;
-        let rest = gp_stage_options(&mut s, &options, rest)?;
-        for k in rest {
-            let v = &options[k.as_str()];
-            match k.as_str() {
-                "layer1" => s.protocol.layer1 = usize_list(v, "layer1")?,
-                "layer2" => s.protocol.layer2 = usize_list(v, "layer2")?,
-                "top" => s.protocol.top = usize_opt(v, "top", 100_000)?,
-                "resamples" => s.protocol.resamples = usize_opt(v, "resamples", 100_000)?,
-                "train" => s.protocol.train = number(v, "train")?,
-                "validation" => s.protocol.validation = number(v, "validation")?,
-                "ridge_alpha" => s.ridge_alpha = number(v, "ridge_alpha")?,
-                "final" => {
-                    s.protocol.final_training = v.to_string().parse().map_err(err)?;
-                }
-                "emulator" => s.choice.emulator = named_option(v)?,
-                "folds" => s.choice.folds = usize_opt(v, "folds", 100_000)?,
-                "cv_resamples" => s.choice.cv_resamples = usize_opt(v, "cv_resamples", 100_000)?,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use layer1, layer2, top, resamples, train, validation, final, ridge_alpha, emulator, folds, cv_resamples, {NN_KEYS}, {GP_KEYS}"
-                    , k = crate::format::printable(&k))))
-                }
-            }
-        }
-        s.protocol.seed = s.protocol.network.seed;
+        let s = stage_settings(&options)?;
         let e = &stage.0;
         let inputs = Inputs {
             parameters: e.ppe.parameters.clone(),
@@ -707,20 +709,8 @@ pub mod emulate_fns {
         options: Map,
     ) -> RResult<ScriptTable> {
         let _step = crate::provenance::step("importance");
-        let mut repeats = 10;
-        let mut seed = 0u64;
-        for (k, v) in &options {
-            match k.as_str() {
-                "repeats" => repeats = usize_opt(v, "repeats", 100_000)?,
-                "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use repeats, seed",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o: ImportanceOptions = crate::script::options::read(&options, "importance")?;
+        let (repeats, seed) = (at_most(o.repeats, "repeats", 100_000)?, o.seed);
         let st = &stage.0;
         let mut rows = Rows::default();
         for v in &s.0.variables {
@@ -757,18 +747,8 @@ pub mod emulate_fns {
         stage: ScriptEofStage,
         options: Map,
     ) -> RResult<ScriptTable> {
-        let mut n = 10;
-        for (k, v) in &options {
-            match k.as_str() {
-                "values" => n = usize_opt(v, "values", 10_000)?,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use values",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o: DependenceOptions = crate::script::options::read(&options, "partial_dependence")?;
+        let n = at_most(o.values, "values", 10_000)?;
         if n < 2 {
             return Err(script_err("partial dependence needs at least 2 values"));
         }
@@ -802,20 +782,8 @@ pub mod emulate_fns {
     #[rhai_fn(pure, return_raw)]
     pub fn sobol(s: &mut ScriptEmulators, options: Map) -> RResult<ScriptTable> {
         let _step = crate::provenance::step("sobol");
-        let mut n = 100_000;
-        let mut seed = 0u64;
-        for (k, v) in &options {
-            match k.as_str() {
-                "samples" => n = usize_opt(v, "samples", 100_000_000)?,
-                "seed" => seed = usize_opt(v, "seed", usize::MAX)? as u64,
-                _ => {
-                    return Err(script_err(format!(
-                        "unknown option '{k}': use samples, seed",
-                        k = crate::format::printable(k)
-                    )))
-                }
-            }
-        }
+        let o: SobolOptions = crate::script::options::read(&options, "sobol")?;
+        let (n, seed) = (at_most(o.samples, "samples", 100_000_000)?, o.seed);
         let mut rows = Rows::default();
         for v in &s.0.variables {
             for (name, f) in &v.emulators {

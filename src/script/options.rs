@@ -22,8 +22,18 @@ pub fn read<T: DeserializeOwned>(options: &Map, what: &str) -> RResult<T> {
 /// [`read`] with `others`: keys the caller reads itself, accepted (and named in the list
 /// of an unknown option's message) but not given to `T`.
 pub fn read_with<T: DeserializeOwned>(options: &Map, what: &str, others: &[&str]) -> RResult<T> {
-    let mut known: Vec<String> = field_names::<T>().iter().map(|f| f.to_string()).collect();
-    known.extend(others.iter().map(|o| o.to_string()));
+    let mut known: Vec<&str> = field_names::<T>().to_vec();
+    known.extend(others);
+    check_keys(options, what, &known)?;
+    let mut own = options.clone();
+    own.retain(|k, _| !others.contains(&k.as_str()));
+    T::deserialize(Options(&own)).map_err(|e| super::convert::script_err(e.0))
+}
+
+/// Refuses a key of `options` that is not in `known`, with a did-you-mean and the list:
+/// `unknown option 'sed' (did you mean 'seed'?): WHAT takes n and seed`.
+pub fn check_keys(options: &Map, what: &str, known: &[&str]) -> RResult<()> {
+    let known: Vec<String> = known.iter().map(|k| k.to_string()).collect();
     for k in options.keys() {
         if !known.iter().any(|n| n == k.as_str()) {
             let hint = match crate::format::closest_names(k, &known).first() {
@@ -37,17 +47,18 @@ pub fn read_with<T: DeserializeOwned>(options: &Map, what: &str, others: &[&str]
             )));
         }
     }
-    let mut own = options.clone();
-    own.retain(|k, _| !others.contains(&k.as_str()));
-    T::deserialize(Options(&own)).map_err(|e| super::convert::script_err(e.0))
+    Ok(())
 }
 
-/// The field names serde knows `T` by (aliases included), in declaration order: what its
-/// `Deserialize` passes to `deserialize_struct`.
+/// The options map as a serde deserializer (the value conversions of [`read`], no key
+/// check): for settings whose type the caller does not know, e.g. a registered emulator's.
+pub fn deserializer(options: &Map) -> Options<'_> {
+    Options(options)
+}
+
+/// The field names serde knows `T` by, in declaration order.
 pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(FieldNames(&mut fields));
-    fields
+    crate::settings::field_names::<T>()
 }
 
 /// `a, b and c`.
@@ -77,35 +88,8 @@ impl de::Error for Error {
     }
 }
 
-/// A deserializer that only records the field names a struct asks for.
-struct FieldNames<'a>(&'a mut &'static [&'static str]);
-
-impl<'de> Deserializer<'de> for FieldNames<'_> {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-        Err(Error("options are read into a struct".into()))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Error> {
-        *self.0 = fields;
-        Err(Error(String::new()))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
-    }
-}
-
 /// The options map as a serde map.
-struct Options<'a>(&'a Map);
+pub struct Options<'a>(&'a Map);
 
 impl<'de> Deserializer<'de> for Options<'de> {
     type Error = Error;
