@@ -410,6 +410,19 @@ pub mod ensemble_fns {
         ens.0.dir.display().to_string()
     }
 
+    /// Whether its backend runs each member to its end in this process when submitted (the
+    /// demo model's `local`): `ex::ready` then runs the missing members itself; with a batch
+    /// backend it only waits for them.
+    ///
+    /// ```rhai
+    /// import "experiment" as ex;
+    /// default_run(ex::config(#{out: `${TEMP_DIR}/out`})).runs_in_process    //=> true
+    /// ```
+    #[rhai_fn(get = "runs_in_process", pure, return_raw)]
+    pub fn runs_in_process(ens: &mut ScriptEnsemble) -> RResult<bool> {
+        Ok(ens.0.backend().map_err(err)?.runs_in_process())
+    }
+
     /// The ensemble's name.
     #[rhai_fn(get = "name", pure)]
     pub fn name(ens: &mut ScriptEnsemble) -> String {

@@ -4,6 +4,7 @@
 
 use super::array::NdArray;
 use super::convert::{script_err, type_name, RResult};
+use super::ensemble::ScriptEnsemble;
 use super::eof::ScriptEofStage;
 use super::table::ScriptTable;
 use crate::table::{Table, Value};
@@ -29,8 +30,9 @@ fn numbers(t: &Table, name: &str) -> RResult<Vec<f64>> {
 
 /// A parameter set as the map scripts get: `#{label, x (1 x k Array), scalings (the same
 /// as a list), parameters, cost}`.
-fn point(label: &str, parameters: &[String], x: Vec<f64>, cost: f64) -> Map {
+fn point(set: &str, label: &str, parameters: &[String], x: Vec<f64>, cost: f64) -> Map {
     let mut m = Map::new();
+    m.insert("set".into(), Dynamic::from(set.to_string()));
     m.insert(
         "scalings".into(),
         Dynamic::from_array(x.iter().map(|&v| Dynamic::from_float(v)).collect()),
@@ -169,7 +171,7 @@ pub mod test_case_fns {
                 }
             };
             let mean = numbers(&t, "mean")?;
-            return Ok(point("posterior_mean", &names, mean, f64::NAN));
+            return Ok(point("posterior", "posterior_mean", &names, mean, f64::NAN));
         }
         let p = dir.join("optimum.csv");
         let t = Table::read(&p).map_err(err)?;
@@ -213,7 +215,7 @@ pub mod test_case_fns {
             Value::Text(s) => s,
             Value::Number(n) => n.to_string(),
         };
-        Ok(point(&label, &params, x, cost[row]))
+        Ok(point("optimized", &label, &params, x, cost[row]))
     }
 
     /// The `k` best parameter sets of `history_match.csv` in `dir` (the paper's plausible
@@ -252,6 +254,7 @@ pub mod test_case_fns {
             .enumerate()
             .map(|(r, &i)| {
                 Dynamic::from_map(point(
+                    "plausible",
                     &format!("plausible_{}", r + 1),
                     &params,
                     cols.iter().map(|c| c[i]).collect(),
@@ -296,6 +299,7 @@ pub mod test_case_fns {
             .enumerate()
             .map(|(r, i)| {
                 Dynamic::from_map(point(
+                    "draw",
                     &format!("draw_{}", r + 1),
                     &params,
                     draws.row(i).to_vec(),
@@ -303,6 +307,77 @@ pub mod test_case_fns {
                 ))
             })
             .collect())
+    }
+
+    /// The ensemble that runs one group of parameter sets in CLM (what `load_optimum`,
+    /// `load_plausible` and `load_posterior_draws` give; every set of the group of one
+    /// `set`): one ensemble per kind of set, so that a case name always means one set. The
+    /// optimum's folder is `OUT/test_case` and its cases follow the config's `[cases]
+    /// test_case` (default `EXPERIMENT_opt_{member}`); another kind's folder is
+    /// `OUT/test_case_SET` and `{member}` becomes `SET{member}` (`demo_test_plausible2`).
+    ///
+    /// ```rhai
+    /// import "experiment" as ex;
+    /// let cfg = ex::config(#{out: `${TEMP_DIR}/out`});
+    /// let d = `${TEMP_DIR}/calib_e`;
+    /// table(#{rank: [1, 2], cost: [1.0, 2.0], kmax: [0.5, 0.25]}).save(`${d}/history_match.csv`);
+    /// let e = test_case_ensemble(cfg, load_plausible(d, 2));
+    /// e.name     //=> test_case_plausible
+    /// e.cases    //=> ["demo_test_plausible1", "demo_test_plausible2"]
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn test_case_ensemble(cfg: Map, sets: Array) -> RResult<ScriptEnsemble> {
+        let (c, _) = crate::script::config::config_from_map(&cfg)?;
+        let field = |i: usize, s: &Dynamic, key: &str| -> RResult<Dynamic> {
+            s.read_lock::<Map>()
+                .and_then(|m| m.get(key).cloned())
+                .ok_or_else(|| {
+                    script_err(format!(
+                        "parameter set {}: a map with '{key}' (what load_optimum, load_plausible and load_posterior_draws give), not {}",
+                        i + 1,
+                        type_name(s)
+                    ))
+                })
+        };
+        let first = sets
+            .first()
+            .ok_or_else(|| script_err("test_case_ensemble: no parameter sets"))?;
+        let set = field(0, first, "set")?.to_string();
+        for (i, s) in sets.iter().enumerate() {
+            let other = field(i, s, "set")?.to_string();
+            if other != set {
+                return Err(script_err(format!(
+                    "parameter set {} is a {other} set, the first a {set} set: one ensemble holds one kind of set",
+                    i + 1,
+                    other = crate::format::printable(&other),
+                    set = crate::format::printable(&set)
+                )));
+            }
+        }
+        let parameters = field(0, first, "parameters")?.into_array().map_err(|t| {
+            script_err(format!(
+                "parameter set 1: parameters is a list of names, not {t}"
+            ))
+        })?;
+        let scalings: Array = sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| field(i, s, "scalings"))
+            .collect::<RResult<_>>()?;
+        let pattern = c
+            .cases
+            .test_case
+            .clone()
+            .unwrap_or_else(|| format!("{}_opt_{{member}}", c.experiment.name));
+        let (name, pattern) = if set == "optimized" {
+            ("test_case".to_string(), pattern)
+        } else {
+            (
+                format!("test_case_{set}"),
+                pattern.replace("{member}", &format!("{set}{{member}}")),
+            )
+        };
+        crate::script::ensemble::ensemble_fns::ensemble(cfg, &name, parameters, scalings, &pattern)
     }
 
     /// Refuses a config whose `[archive] root` is not the one the EOF stage was read from:
