@@ -32,6 +32,7 @@ pub mod provenance;
 pub mod refocus;
 pub mod repl;
 pub mod script;
+pub mod sampling;
 pub mod sensitivity;
 pub mod settings;
 pub mod stdlib;
