@@ -20,6 +20,7 @@ pub mod files;
 pub mod format;
 pub mod grids;
 pub mod guard;
+pub mod hash;
 pub mod interrupt;
 pub mod metrics;
 pub mod nc;
