@@ -207,7 +207,7 @@ pub fn end(error: Option<&str>) -> Option<Result<Finished>> {
     }))
 }
 
-/// Records a config file read as `text` from `path` (by [`crate::config::Config::load`]).
+/// Records a config file read as `text` from `path` (by the config's loader).
 pub fn config_read(path: &Path, text: &str) {
     let path = std::path::absolute(path).unwrap_or(path.to_path_buf());
     with_top(|r| {
@@ -217,24 +217,23 @@ pub fn config_read(path: &Path, text: &str) {
     });
 }
 
-/// Records the config a script uses with its final settings: its `[output] dir` becomes a
-/// folder `run.json` is written into, its seed is recorded, and a dry run writes no
-/// `run.json`.
-pub fn use_config(cfg: &crate::config::Config, dry_run: bool) {
+/// Records the config a script uses with its final settings: the file it was read from
+/// (`path`, empty for one made in a script), its `[output] dir` (a folder `run.json` is
+/// written into) and its `[experiment] seed`; a dry run writes no `run.json`.
+pub fn use_config(path: &Path, output_dir: &Path, seed: u64, dry_run: bool) {
     with_top(|r| {
         if dry_run {
             r.dry_run = true;
         }
-        let dir = cfg.output.dir.clone();
+        let dir = output_dir.to_path_buf();
         if !r.outputs.contains(&dir) {
             r.outputs.push(dir);
         }
-        r.seeds
-            .insert("experiment.seed".into(), json!(cfg.experiment.seed));
-        let path = std::path::absolute(&cfg.path).unwrap_or(cfg.path.clone());
-        if !cfg.path.as_os_str().is_empty() && !r.configs.iter().any(|(p, _)| *p == path) {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            r.configs.push((path, text));
+        r.seeds.insert("experiment.seed".into(), json!(seed));
+        let abs = std::path::absolute(path).unwrap_or(path.to_path_buf());
+        if !path.as_os_str().is_empty() && !r.configs.iter().any(|(p, _)| *p == abs) {
+            let text = std::fs::read_to_string(&abs).unwrap_or_default();
+            r.configs.push((abs, text));
         }
     });
 }
