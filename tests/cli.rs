@@ -792,7 +792,8 @@ fn the_module_graph_has_no_circle() {
 /// calibration's scalings to the ensembles (`ensemble::from_config::custom`). So:
 ///
 /// - base: files, netCDF, arrays, tables, formats, calendars, CIME and CLM facts, hashes,
-///   Latin hypercubes, TOML reading, progress bars and named steps; hooks (`files::observe`,
+///   Latin hypercubes, TOML reading, serde helpers for settings, progress bars and named
+///   steps; hooks (`files::observe`,
 ///   `progress::on_step`) carry what the run's record needs upwards;
 /// - data: the grids, CLM archives (cases, history files) and the fields read from them;
 /// - over the data: figures of fields (`plot`), the sensitivity and EOF analyses, and the
@@ -824,6 +825,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "output",
             "progress",
             "sampling",
+            "settings",
             "stdlib",
             "table",
             "toml_read",
