@@ -3,7 +3,7 @@
 //! case is complete. Also the writer of history files in CLM's exact layout, used by the demo
 //! model and by tests.
 
-use crate::field::Grid;
+use crate::grids::Grid;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

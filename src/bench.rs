@@ -1,7 +1,7 @@
 //! `clmtune bench`: named benchmarks, each timed over several runs after one warm-up, shown
 //! as a table of median / min / max against its target and written as JSON. Later stages
-//! add rows to [`BENCHES`]; rows that run scripts (`crate::script::BENCHES`) are given to
-//! [`run`] by the command line, so that this module does not depend on the script engine.
+//! add rows to [`BENCHES`]; rows that run scripts (the script engine's `BENCHES`) are given
+//! to [`run`] by the command line, so that this module does not depend on the script engine.
 
 use crate::emulate::kind::Method;
 use anyhow::Context;
@@ -1029,7 +1029,7 @@ pub struct Timing {
 }
 
 /// When and at what load the recorded Python figure of row `name` was measured: the
-/// `python.seconds` of the rows in [`BENCHES`] and `crate::script::BENCHES`.
+/// `python.seconds` of the rows in [`BENCHES`] and the script engine's `BENCHES`.
 pub fn python_recorded(name: &str) -> &'static str {
     // measured with `clmtune bench --python /work/pybench/bin/python` (see README), beside
     // the clmtune median quoted

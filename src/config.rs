@@ -38,42 +38,8 @@ fn whole_months() -> f64 {
     1.0
 }
 
-/// `[cases]`: case-name patterns and designs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Cases {
-    /// The default-parameter run.
-    pub default: String,
-    /// One-at-a-time runs (`{param}`, `{end}`).
-    pub oaat: Option<String>,
-    /// Perturbed-parameter ensemble (`{member}`).
-    pub ppe: Option<String>,
-    /// Its design (scalings in [0, 1]).
-    pub ppe_design: Option<PathBuf>,
-    /// Members of a design made when `ppe_design` does not exist yet.
-    pub ppe_members: Option<usize>,
-    /// A second, independent ensemble.
-    pub ppe_test: Option<String>,
-    /// Its design.
-    pub ppe_test_design: Option<PathBuf>,
-    /// The test case's runs of calibrated parameters (`{member}`; 07_test_case.rhai's
-    /// default: `EXPERIMENT_opt_{member}`).
-    pub test_case: Option<String>,
-}
-
-/// `[parameters]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Parameters {
-    /// The parameter spec (contract section 2).
-    pub spec: PathBuf,
-    /// Parameters of the one-at-a-time stage (empty = all in the spec).
-    #[serde(default)]
-    pub sensitivity: Vec<String>,
-    /// Parameters to calibrate.
-    #[serde(default)]
-    pub calibrate: Vec<String>,
-}
+/// `[cases]` and `[parameters]` (defined by the ensembles, which read them).
+pub use crate::ensemble::from_config::{Cases, Parameters};
 
 /// `[sensitivity]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,50 +145,8 @@ fn default_coverage() -> f64 {
     0.8
 }
 
-/// `[processed]`: a post-processed ensemble (per variable one file with a member dimension,
-/// as NCAR distributes its CLM5 PPE and as Dagon et al. kept theirs) in place of the
-/// archive, for the EOF stage and all that follows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Processed {
-    /// The members' scalings in [0, 1]: a CSV file whose header names the parameters, or a
-    /// numpy `.npy` file (members x parameters, columns in `[parameters] calibrate` order).
-    pub design: PathBuf,
-    /// The member dimension of the files (default: the first dimension that is not the
-    /// grid's).
-    pub member_dim: Option<String>,
-    /// Whether the fields are already weighted anomalies (the authors' `*_forSVD` files):
-    /// then the EOFs use no weighting and no centring. Default false: time means of each
-    /// member, weighted and centred as from the archive.
-    #[serde(default)]
-    pub anomalies: bool,
-    /// Calibration variable -> its files.
-    pub variables: BTreeMap<String, ProcessedVariable>,
-}
-
-/// One variable of a `[processed]` ensemble.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessedVariable {
-    /// The ensemble file: the variable with dims (member, lat, lon) or (member, cell).
-    pub file: PathBuf,
-    /// The variable's name in the files (default: the calibration variable's name).
-    pub var: Option<String>,
-    /// The default-parameter run: a file of the same layout without the member dimension.
-    pub default: PathBuf,
-    /// A 0/1 mask variable of the ensemble file: cells where it is 0 are not analysed.
-    pub mask: Option<String>,
-    /// The observations' projection onto the modes (Eq. 5), a `.npy` or CSV file of numbers,
-    /// when the observations are not read from `[observations]`.
-    pub u_obs: Option<PathBuf>,
-    /// The standard deviation of the yearly projections (sigma of Eq. 6), with `u_obs`.
-    pub sigma: Option<PathBuf>,
-    /// The PCs (members x modes, `.npy` or CSV) the given `u_obs` belong with, e.g. the
-    /// authors' `outputdata_GPP_SVD_3modes.npy`: a projection's sign follows its EOF's, so
-    /// each mode's sign is matched to these, and they must agree (to 1e-5) with the PCs
-    /// computed here. Needed with `u_obs`.
-    pub pcs: Option<PathBuf>,
-}
+/// `[processed]` and its variables (defined by the EOF stage, which reads them).
+pub use crate::eof::stage::{Processed, ProcessedVariable};
 
 /// `[test_case]`: what the test case judges besides the calibration variables.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -259,52 +183,8 @@ pub struct Calibration {
     pub emulator: Option<crate::emulate::choice::Named>,
 }
 
-/// `[backend]`: how runs are made.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Backend {
-    /// `local` (the demo model), `cime` (CLM5 through CIME) or `none` (existing output only).
-    pub kind: String,
-    /// Members run at once (local).
-    #[serde(default = "default_parallel")]
-    pub parallel: usize,
-    /// CTSM checkout for create_newcase.
-    pub ctsm_root: Option<PathBuf>,
-    /// A built case to clone with --keepexe.
-    pub base_case: Option<PathBuf>,
-    /// Where case folders are made.
-    pub cases_dir: Option<PathBuf>,
-    /// CIME compset.
-    pub compset: Option<String>,
-    /// CIME resolution.
-    pub res: Option<String>,
-    /// Project (account) for the batch system.
-    pub project: Option<String>,
-    /// CIME machine.
-    pub machine: Option<String>,
-    /// Batch queue.
-    pub queue: Option<String>,
-    /// Wall clock, HH:MM:SS.
-    pub wallclock: Option<String>,
-    /// Simulated years (STOP_N with STOP_OPTION=nyears).
-    pub stop_years: Option<i64>,
-    /// DATM forcing years.
-    pub datm_years: Option<[i64; 2]>,
-    /// Further ./xmlchange settings.
-    #[serde(default)]
-    pub xmlchange: BTreeMap<String, toml::Value>,
-    /// Lines added to every member's `user_nl_clm`, as a CLM user writes them there, e.g.
-    /// `["hist_mfilt = 12", "hist_fincl2 = 'TLAI'", "finidat = '/path/restart.nc'"]`; each is
-    /// checked as a Fortran namelist assignment.
-    #[serde(default)]
-    pub user_nl_clm: Vec<String>,
-    /// Seconds between status checks while waiting for runs (default 30).
-    pub poll: Option<f64>,
-}
-
-fn default_parallel() -> usize {
-    2
-}
+/// `[backend]`: how runs are made (defined by the ensemble's backends, which read it).
+pub use crate::ensemble::backend::Section as Backend;
 
 /// `[output]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -349,143 +229,11 @@ pub struct Config {
     pub path: PathBuf,
 }
 
-/// An "unknown field" message of serde in a user's words: `unknown key 'X'`, the close
-/// known keys as a suggestion (only when close: `hist_fincl` gets none), and the known keys.
-pub(crate) fn explain_unknown(msg: &str) -> Option<String> {
-    let rest = msg.split("unknown field `").nth(1)?;
-    let (key, rest) = rest.split_once('`')?;
-    let known: Vec<String> = rest
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect();
-    let close = crate::format::closest_names(key, &known);
-    let hint = match close.as_slice() {
-        [] => String::new(),
-        [one, ..] => format!(
-            "did you mean '{one}'? ",
-            one = crate::format::printable(one)
-        ),
-    };
-    Some(format!(
-        "unknown key '{}' ({hint}known keys here: {})",
-        crate::format::printable(key),
-        known.join(", ")
-    ))
-}
-
-/// serde's type words in a config reader's: `expected usize` -> `expected a whole number (0
-/// or more)`, `f64` -> `a number`.
-pub(crate) fn plain_types(msg: &str) -> String {
-    let mut m = msg.to_string();
-    for (rust, words) in [
-        ("expected usize", "expected a whole number (0 or more)"),
-        ("expected u64", "expected a whole number (0 or more)"),
-        ("expected u32", "expected a whole number (0 or more)"),
-        ("expected i64", "expected a whole number"),
-        ("expected i32", "expected a whole number"),
-        ("expected f64", "expected a number"),
-        ("expected f32", "expected a number"),
-    ] {
-        m = m.replace(rust, words);
-    }
-    // "missing field `archive`" (serde's words): a key, or a [table] of the config
-    if let Some(i) = m.find("missing field `") {
-        let rest = &m[i + "missing field `".len()..];
-        if let Some(j) = rest.find('`') {
-            let key = rest[..j].to_string();
-            let after = rest[j + 1..].to_string();
-            m = format!("{}missing key '{key}'{after}", &m[..i]);
-        }
-    }
-    crate::format::printable_message(&m)
-}
-
-/// Parses TOML text read from `path` into `T`; an error names the file, the line, and the
-/// key. Every unknown key is reported at once (each line holding one is set aside and the
-/// text read again), with the nearest known key when it is close.
-pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
-    let line_of = |e: &toml::de::Error, text: &str| {
-        e.span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-    };
-    let one = |e: &toml::de::Error, text: &str| -> String {
-        let msg = e.message().to_string();
-        let msg = match explain_unknown(&msg) {
-            Some(m) => m,
-            None => match e.span().and_then(|s| key_at(text, s.start)) {
-                Some(k) => format!("{k}: {}", plain_types(&msg)),
-                None => plain_types(&msg),
-            },
-        };
-        match line_of(e, text) {
-            Some(l) => format!("{}:{l}: {msg}", path.display()),
-            None => format!("{}: {msg}", path.display()),
-        }
-    };
-    let mut work = text.to_string();
-    let mut unknown: Vec<String> = Vec::new();
-    for _ in 0..100 {
-        let e = match toml::from_str::<T>(&work) {
-            Ok(v) if unknown.is_empty() => return Ok(v),
-            Ok(_) => break,
-            Err(e) => e,
-        };
-        let line = line_of(&e, &work);
-        let is_unknown = explain_unknown(e.message()).is_some();
-        if !is_unknown {
-            if unknown.is_empty() {
-                anyhow::bail!("{}", one(&e, &work));
-            }
-            // (set-aside lines may have made this error: the unknown keys come first)
-            break;
-        }
-        unknown.push(one(&e, &work));
-        // set the line aside and read again, unless it opens a table (its keys would move
-        // into the table above)
-        let Some(l) = line else { break };
-        let mut lines: Vec<String> = work.split('\n').map(str::to_string).collect();
-        match lines.get_mut(l - 1) {
-            Some(t) if !t.trim_start().starts_with('[') => t.insert(0, '#'),
-            _ => break,
-        }
-        work = lines.join("\n");
-    }
-    match unknown.len() {
-        1 => anyhow::bail!("{}", unknown[0]),
-        n => anyhow::bail!(
-            "{}: {n} unknown keys:\n  {}",
-            path.display(),
-            unknown.join("\n  ")
-        ),
-    }
-}
-
-/// The dotted key (`archive.years`) whose value starts at byte `offset` of TOML `text`: the
-/// key of that line (before its `=`) under the nearest table header above it; `None` if
-/// the offset is not in a value.
-pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let (lhs, _) = text[start..offset].split_once('=')?;
-    let key = lhs.trim().trim_matches('"');
-    if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
-        return None;
-    }
-    let section = text[..start].lines().rev().find_map(|l| {
-        let l = l.trim();
-        if l.starts_with('[') {
-            Some(l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-        } else {
-            None
-        }
-    });
-    Some(match section {
-        Some(s) if !s.is_empty() => format!("{s}.{key}"),
-        _ => key.to_string(),
-    })
-}
+/// TOML text read into a serde type with errors naming the file, line and key (in
+/// [`crate::toml_read`], below the modules whose sections it reads).
+pub use crate::toml_read::from_toml;
+#[cfg(test)]
+use crate::toml_read::key_at;
 
 /// A config value [`Config::check`] refuses: its key (dotted, `archive.years`), the value as
 /// written, and what is wrong.
@@ -854,6 +602,147 @@ impl Config {
 
 /// The contract's example config, used by tests and doc examples.
 pub const EXAMPLE: &str = include_str!("config_example.toml");
+
+/// The sections of the config an ensemble reads.
+impl From<&Config> for crate::ensemble::from_config::Source {
+    fn from(cfg: &Config) -> Self {
+        crate::ensemble::from_config::Source {
+            path: cfg.path.clone(),
+            experiment: cfg.experiment.name.clone(),
+            seed: cfg.experiment.seed,
+            archive_root: cfg.archive.root.clone(),
+            years: cfg.archive.years,
+            min_coverage: cfg.archive.min_coverage,
+            cases: cfg.cases.clone(),
+            parameters: cfg.parameters.clone(),
+            backend: cfg.backend.clone(),
+            output_dir: cfg.output.dir.clone(),
+        }
+    }
+}
+
+impl crate::ensemble::Settings {
+    /// The settings of an experiment config and its parameter spec.
+    pub fn from_config(cfg: &Config, spec: &crate::ensemble::Spec, dry_run: bool) -> Self {
+        Self::from_source(&cfg.into(), spec, dry_run)
+    }
+}
+
+/// The EOF stage's settings made from a config here, above the stage, so that the stage
+/// never names the config.
+mod eof_settings {
+    use super::{Config, Processed};
+    use crate::eof::stage::{Settings, VariableSpec};
+    use crate::field::obs::ReadOptions;
+    use anyhow::{bail, Context, Result};
+
+    impl Settings {
+        /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
+        /// `[observations]` (sigma years default to the observed years).
+        pub fn from_config(cfg: &Config) -> Result<Settings> {
+            if let Some(p) = &cfg.processed {
+                return Settings::from_processed(cfg, p);
+            }
+            let o = cfg.observations.as_ref().with_context(|| {
+                format!(
+                    "config {}: the EOF stage needs an [observations] section",
+                    cfg.path.display()
+                )
+            })?;
+            if o.variables.is_empty() {
+                bail!(
+                    "config {}: [observations.variables] is empty",
+                    cfg.path.display()
+                );
+            }
+            let ctx = || format!("config {}", cfg.path.display());
+            let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
+            let sigma = o.sigma_years.unwrap_or(o.years);
+            Ok(Settings {
+                modes,
+                weighting: "area".into(),
+                centre: true,
+                archive_root: cfg.archive.root.clone(),
+                years: (cfg.archive.years[0], cfg.archive.years[1]),
+                archive_min_coverage: cfg.archive.min_coverage,
+                obs_file: o.file.clone(),
+                obs_options: o.read_options().context(ctx())?,
+                obs_years: (o.years[0], o.years[1]),
+                sigma_years: (sigma[0], sigma[1]),
+                min_coverage: o.min_coverage,
+                variables: o
+                    .variables
+                    .iter()
+                    .map(|(k, v)| {
+                        Ok(VariableSpec {
+                            name: k.clone(),
+                            obs: v.obs.clone(),
+                            model: v.model.clone(),
+                            obs_file: v.file.clone(),
+                            obs_options: o.read_options_of(v).context(ctx())?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                processed: None,
+            })
+        }
+
+        /// The settings of a config whose `[processed]` section replaces the archive: the
+        /// variables of `[processed.variables]`; without weighting or centring when the fields
+        /// are already anomalies; observations from `[observations]` where a variable has no
+        /// `u_obs`/`sigma`.
+        fn from_processed(cfg: &Config, p: &Processed) -> Result<Settings> {
+            let o = cfg.observations.as_ref();
+            let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
+            let years = o.map(|o| o.years).unwrap_or(cfg.archive.years);
+            let sigma = o.and_then(|o| o.sigma_years).unwrap_or(years);
+            let mut variables = Vec::new();
+            for (k, v) in &p.variables {
+                let (obs, obs_file, obs_options) =
+                match (&v.u_obs, o.and_then(|o| o.variables.get(k).map(|ov| (o, ov)))) {
+                    (Some(_), _) => (String::new(), None, ReadOptions::default()),
+                    (None, Some((o, ov))) => (
+                        ov.obs.clone(),
+                        ov.file.clone(),
+                        o.read_options_of(ov)
+                            .with_context(|| format!("config {}", cfg.path.display()))?,
+                    ),
+                    (None, None) => bail!(
+                        "config {}: [processed.variables] {k} has no u_obs and sigma, and [observations.variables] has no {k}",
+                        cfg.path.display()
+                    ),
+                };
+                variables.push(VariableSpec {
+                    name: k.clone(),
+                    obs,
+                    model: v.var.clone().unwrap_or_else(|| k.clone()),
+                    obs_file,
+                    obs_options,
+                });
+            }
+            Ok(Settings {
+                modes,
+                weighting: if p.anomalies { "none" } else { "area" }.into(),
+                centre: !p.anomalies,
+                archive_root: cfg.archive.root.clone(),
+                years: (cfg.archive.years[0], cfg.archive.years[1]),
+                archive_min_coverage: cfg.archive.min_coverage,
+                obs_file: o.map(|o| o.file.clone()).unwrap_or_default(),
+                obs_options: match o {
+                    Some(o) => o
+                        .read_options()
+                        .with_context(|| format!("config {}", cfg.path.display()))?,
+                    None => ReadOptions::default(),
+                },
+                obs_years: (years[0], years[1]),
+                sigma_years: (sigma[0], sigma[1]),
+                min_coverage: o.map(|o| o.min_coverage).unwrap_or(0.8),
+                variables,
+                processed: Some(p.clone()),
+            })
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

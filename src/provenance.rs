@@ -125,6 +125,7 @@ pub fn begin(script: &Path, args: &[String]) -> std::result::Result<(), String> 
         crate::files::FileEvent::Read => input(path),
         crate::files::FileEvent::Wrote => wrote(path),
     });
+    crate::progress::on_step(|name| Box::new(step(name)));
     let id = identity(script);
     let mut stack = STACK
         .lock()
@@ -206,7 +207,7 @@ pub fn end(error: Option<&str>) -> Option<Result<Finished>> {
     }))
 }
 
-/// Records a config file read as `text` from `path` (by [`crate::config::Config::load`]).
+/// Records a config file read as `text` from `path` (by the config's loader).
 pub fn config_read(path: &Path, text: &str) {
     let path = std::path::absolute(path).unwrap_or(path.to_path_buf());
     with_top(|r| {
@@ -216,24 +217,23 @@ pub fn config_read(path: &Path, text: &str) {
     });
 }
 
-/// Records the config a script uses with its final settings: its `[output] dir` becomes a
-/// folder `run.json` is written into, its seed is recorded, and a dry run writes no
-/// `run.json`.
-pub fn use_config(cfg: &crate::config::Config, dry_run: bool) {
+/// Records the config a script uses with its final settings: the file it was read from
+/// (`path`, empty for one made in a script), its `[output] dir` (a folder `run.json` is
+/// written into) and its `[experiment] seed`; a dry run writes no `run.json`.
+pub fn use_config(path: &Path, output_dir: &Path, seed: u64, dry_run: bool) {
     with_top(|r| {
         if dry_run {
             r.dry_run = true;
         }
-        let dir = cfg.output.dir.clone();
+        let dir = output_dir.to_path_buf();
         if !r.outputs.contains(&dir) {
             r.outputs.push(dir);
         }
-        r.seeds
-            .insert("experiment.seed".into(), json!(cfg.experiment.seed));
-        let path = std::path::absolute(&cfg.path).unwrap_or(cfg.path.clone());
-        if !cfg.path.as_os_str().is_empty() && !r.configs.iter().any(|(p, _)| *p == path) {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            r.configs.push((path, text));
+        r.seeds.insert("experiment.seed".into(), json!(seed));
+        let abs = std::path::absolute(path).unwrap_or(path.to_path_buf());
+        if !path.as_os_str().is_empty() && !r.configs.iter().any(|(p, _)| *p == abs) {
+            let text = std::fs::read_to_string(&abs).unwrap_or_default();
+            r.configs.push((abs, text));
         }
     });
 }
@@ -788,98 +788,12 @@ impl FastHash {
     }
 }
 
-/// The SHA-256 digest of `bytes` as 64 lowercase hex digits (FIPS 180-4; the same as
-/// `sha256sum`), for script and config texts.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut msg = bytes.to_vec();
-    let bit_len = (bytes.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_be_bytes());
-    let mut w = [0u32; 64];
-    for block in msg.chunks_exact(64) {
-        for (i, c) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = hh
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            hh = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    h.iter().map(|x| format!("{x:08x}")).collect()
-}
+/// The SHA-256 digest of `bytes` as 64 lowercase hex digits (in [`crate::hash`]).
+pub use crate::hash::sha256_hex;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha256_matches_the_standard_vectors() {
-        // FIPS 180-4 examples (also `printf abc | sha256sum`)
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            sha256_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-        );
-        // one million 'a' (several blocks)
-        assert_eq!(
-            sha256_hex(&vec![b'a'; 1_000_000]),
-            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
-        );
-    }
 
     #[test]
     fn fast_hash_is_fnv1a_over_words_and_piecewise_equal() {

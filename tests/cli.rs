@@ -547,8 +547,9 @@ fn no_module_outside_the_bridge_imports_script() {
     );
 }
 
-/// The top-level modules of `src/` and the modules each one names (`crate::x`), test
-/// modules left out.
+/// The top-level modules of `src/` and the modules each one names (`crate::x`, and each
+/// name of `crate::{x, y::z}`), in code and doc comments alike, test modules left out (a
+/// file's text from its first `#[cfg(test)] mod` on).
 fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = rust_files(&src);
@@ -567,7 +568,7 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap();
+        let code = &text[..test_module_start(&text)];
         let deps: &mut std::collections::BTreeSet<String> = graph.entry(top.clone()).or_default();
         let ident = |t: &str| -> String {
             t.trim_start()
@@ -577,15 +578,22 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
         };
         for (i, _) in code.match_indices("crate::") {
             let rest = &code[i + 7..];
-            // `crate::{a, b::c}` names a and b
+            // `crate::{a, b::{c, d}}` names a and b: the items of the outer braces
             let names: Vec<String> = match rest.strip_prefix('{') {
-                Some(list) => list
-                    .split('}')
-                    .next()
-                    .unwrap_or("")
-                    .split(',')
-                    .map(ident)
-                    .collect(),
+                Some(list) => {
+                    let (mut depth, mut items, mut item) = (0, Vec::new(), String::new());
+                    for c in list.chars() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => break,
+                            '}' => depth -= 1,
+                            ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                            _ => item.push(c),
+                        }
+                    }
+                    items.push(item);
+                    items.iter().map(|t| ident(t)).collect()
+                }
                 None => vec![ident(rest)],
             };
             for name in names {
@@ -595,7 +603,32 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
             }
         }
     }
+    // only modules of src/ (not `crate::Result`-like names, if any)
+    let modules: std::collections::BTreeSet<String> = graph.keys().cloned().collect();
+    for deps in graph.values_mut() {
+        deps.retain(|d| modules.contains(d));
+    }
     graph
+}
+
+/// Where a file's test modules begin: its first `#[cfg(test)]` that opens a `mod` (a
+/// `#[cfg(test)]` on a function or an import inside the code does not end the code).
+fn test_module_start(text: &str) -> usize {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]") {
+        let at = from + i;
+        let after = text[at + "#[cfg(test)]".len()..].trim_start();
+        let after = after
+            .strip_prefix("pub(crate)")
+            .or_else(|| after.strip_prefix("pub"))
+            .unwrap_or(after)
+            .trim_start();
+        if after.starts_with("mod ") {
+            return at;
+        }
+        from = at + 1;
+    }
+    text.len()
 }
 
 /// The base layer of `src/` (files, netCDF, arrays, tables, formats, calendars, CIME facts)
@@ -635,6 +668,213 @@ fn the_base_layer_imports_nothing_above_it() {
     assert!(
         bad.is_empty(),
         "base modules naming higher ones:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// The circles of a module graph: its strongly connected components of more than one
+/// module (Tarjan), each sorted, with the arrows inside it.
+fn circles(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<(Vec<String>, Vec<String>)> {
+    struct Walk<'a> {
+        graph: &'a std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        index: std::collections::BTreeMap<&'a str, usize>,
+        low: std::collections::BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        found: Vec<Vec<String>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            for w in self.graph.get(v).into_iter().flatten() {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(lw);
+                } else if self.stack.contains(&w) {
+                    let iw = self.index[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(iw);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut comp = Vec::new();
+                loop {
+                    let w = self.stack.pop().unwrap();
+                    comp.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if comp.len() > 1 {
+                    comp.sort();
+                    self.found.push(comp);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: Default::default(),
+        low: Default::default(),
+        stack: Vec::new(),
+        found: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !walk.index.contains_key(v.as_str()) {
+            walk.visit(v);
+        }
+    }
+    walk.found
+        .into_iter()
+        .map(|comp| {
+            let mut arrows = Vec::new();
+            for a in &comp {
+                for b in &graph[a] {
+                    if comp.contains(b) {
+                        arrows.push(format!("{a} -> {b}"));
+                    }
+                }
+            }
+            (comp, arrows)
+        })
+        .collect()
+}
+
+#[test]
+fn circles_are_found_with_their_arrows() {
+    let graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a", "d"]),
+        ("d", vec![]),
+        ("e", vec!["e"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(str::to_string).collect()))
+    .collect();
+    let found = circles(&graph);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, ["a", "b", "c"]);
+    assert_eq!(found[0].1, ["a -> b", "b -> c", "c -> a"]);
+    assert_eq!(
+        test_module_start("a\n#[cfg(test)]\nfn f() {}\n#[cfg(test)]\npub(crate) mod t {}"),
+        "a\n#[cfg(test)]\nfn f() {}\n".len()
+    );
+}
+
+/// No two modules of `src/` name each other, directly or around a circle: the import graph
+/// is a DAG, so every module can be read, tested and changed knowing only those below it.
+#[test]
+fn the_module_graph_has_no_circle() {
+    let graph = module_graph();
+    assert!(graph.len() > 30, "{} modules", graph.len());
+    let found = circles(&graph);
+    let text: Vec<String> = found
+        .iter()
+        .map(|(comp, arrows)| format!("{}:\n  {}", comp.join(", "), arrows.join("\n  ")))
+        .collect();
+    assert!(found.is_empty(), "circles of modules:\n{}", text.join("\n"));
+}
+
+/// The layers of `src/`, lowest first; a module names only modules of its own layer or
+/// below (the circle test keeps a layer's own modules from naming each other round).
+///
+/// Data flows round a loop (CLM archive -> fields -> analysis -> emulators -> calibration
+/// -> parameter sets -> cases -> CLM archive), so the imports cannot follow the data all the
+/// way: the loop is closed above the stages, by the config and the scripts, which hand a
+/// calibration's scalings to the ensembles (`ensemble::from_config::custom`). So:
+///
+/// - base: files, netCDF, arrays, tables, formats, calendars, CIME and CLM facts, hashes,
+///   Latin hypercubes, TOML reading, serde helpers for settings, progress bars and named
+///   steps; hooks (`files::observe`,
+///   `progress::on_step`) carry what the run's record needs upwards;
+/// - data: the grids, CLM archives (cases, history files) and the fields read from them;
+/// - over the data: figures of fields (`plot`), the sensitivity and EOF analyses, and the
+///   ensembles that make cases and fill archives (with `demo`, the model its local backend
+///   runs): none of them needs emulators or calibration (the GP's starts use a design's
+///   Latin hypercube, so `ensemble` sits below `emulate`);
+/// - emulate: emulators, their stage and the choice among them;
+/// - calibrate: costs, optimisers, history matching, MCMC (its figures from `plot`);
+/// - the stages that use a calibration or an EOF stage: refocusing and the test case;
+/// - assembly: the run's record (`provenance`), the experiment config (reads and checks
+///   every section, and builds each stage's settings from it), the workflow summary, the
+///   benchmarks, the Rhai bridge (`script`) and the REPL.
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "base",
+        &[
+            "array",
+            "calendar",
+            "cime",
+            "clm",
+            "files",
+            "format",
+            "guard",
+            "hash",
+            "interrupt",
+            "metrics",
+            "nc",
+            "npy",
+            "output",
+            "progress",
+            "sampling",
+            "settings",
+            "stdlib",
+            "table",
+            "toml_read",
+        ],
+    ),
+    ("data", &["grids", "archive", "field"]),
+    (
+        "over the data",
+        &["plot", "sensitivity", "eof", "ensemble", "demo"],
+    ),
+    ("emulate", &["emulate"]),
+    ("calibrate", &["calibrate"]),
+    ("stages", &["refocus", "test_case"]),
+    (
+        "assembly",
+        &["provenance", "config", "summary", "bench", "script", "repl"],
+    ),
+];
+
+/// Every module of `src/` in exactly one layer of [`LAYERS`], and no arrow from a lower
+/// layer to a higher one.
+#[test]
+fn no_module_names_one_in_a_higher_layer() {
+    let graph = module_graph();
+    let mut layer_of = std::collections::BTreeMap::new();
+    for (i, (_, mods)) in LAYERS.iter().enumerate() {
+        for m in mods.iter() {
+            assert!(graph.contains_key(*m), "no module {m} in src/");
+            assert!(layer_of.insert(*m, i).is_none(), "{m} in two layers");
+        }
+    }
+    let unplaced: Vec<&String> = graph
+        .keys()
+        .filter(|m| !layer_of.contains_key(m.as_str()))
+        .collect();
+    assert!(unplaced.is_empty(), "modules in no layer: {unplaced:?}");
+    let mut bad = Vec::new();
+    for (m, deps) in &graph {
+        let lm = layer_of[m.as_str()];
+        for d in deps {
+            let ld = layer_of[d.as_str()];
+            if ld > lm {
+                bad.push(format!("{m} ({}) -> {d} ({})", LAYERS[lm].0, LAYERS[ld].0));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "arrows from a lower layer to a higher one:\n{}",
         bad.join("\n")
     );
 }

@@ -14,9 +14,9 @@ pub mod optimize;
 
 pub use mcmc::load_posterior_samples;
 
+use crate::sampling::Permutation;
 use anyhow::{bail, Result};
 use ndarray::{Array1, Array2, ArrayView2};
-use rand::seq::SliceRandom;
 use rand::Rng;
 
 /// A cost to minimise over `[0, 1]^dim`, evaluated for many candidates at once.
@@ -108,19 +108,11 @@ pub fn check_batch(x: ArrayView2<f64>, dim: usize) -> Result<()> {
 }
 
 /// A Latin hypercube of `n` points in `[0, 1]^k` drawn from `rng`: in every column each
-/// stratum `[i/n, (i+1)/n)` holds exactly one point, uniform inside it (scipy's
-/// `_latinhypercube_init`).
+/// stratum `[i/n, (i+1)/n)` holds exactly one point, uniform inside it, each column's order
+/// of strata shuffled from the previous one's (scipy's `_latinhypercube_init`;
+/// [`crate::sampling::latin_hypercube`] with [`Permutation::Chained`]).
 pub fn latin_hypercube<R: Rng>(n: usize, k: usize, rng: &mut R) -> Array2<f64> {
-    let mut out = Array2::zeros((n, k));
-    let mut perm: Vec<usize> = (0..n).collect();
-    for j in 0..k {
-        perm.shuffle(rng);
-        for (i, &p) in perm.iter().enumerate() {
-            let u: f64 = rng.gen();
-            out[[i, j]] = ((p as f64 + u) / n as f64).min((p as f64 + 1.0) / n as f64 - 1e-15);
-        }
-    }
-    out
+    crate::sampling::latin_hypercube(n, k, rng, Permutation::Chained)
 }
 
 #[cfg(test)]

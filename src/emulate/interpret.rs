@@ -187,7 +187,7 @@ pub struct Inflation {
 pub const INFLATION_PROBS: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
 
 /// Inflates an ensemble with an emulator (Fig. S10): `n` new scalings from a seeded Latin
-/// hypercube ([`crate::calibrate::latin_hypercube`] with ChaCha8 from `seed`), the
+/// hypercube ([`crate::sampling::latin_hypercube`], chained order, ChaCha8 from `seed`), the
 /// emulator's means there, and the quantiles at `probs` of those and of the ensemble's
 /// outputs `y` (members x outputs).
 pub fn inflate(
@@ -207,7 +207,12 @@ pub fn inflate(
             em.outputs()
         );
     }
-    let x = crate::calibrate::latin_hypercube(n, em.inputs(), &mut ChaCha8Rng::seed_from_u64(seed));
+    let x = crate::sampling::latin_hypercube(
+        n,
+        em.inputs(),
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        crate::sampling::Permutation::Chained,
+    );
     let emulated = em.predict(x.view())?.mean;
     Ok(Inflation {
         ensemble_quantiles: quantiles(y, probs)?,

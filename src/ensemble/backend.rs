@@ -7,7 +7,56 @@ use super::registry::Record;
 use super::runner::Runner;
 use super::{Ensemble, Member, Settings};
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// `[backend]` of the experiment config: how runs are made (`config::Backend`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// `local` (the demo model), `cime` (CLM5 through CIME) or `none` (existing output only).
+    pub kind: String,
+    /// Members run at once (local).
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
+    /// CTSM checkout for create_newcase.
+    pub ctsm_root: Option<PathBuf>,
+    /// A built case to clone with --keepexe.
+    pub base_case: Option<PathBuf>,
+    /// Where case folders are made.
+    pub cases_dir: Option<PathBuf>,
+    /// CIME compset.
+    pub compset: Option<String>,
+    /// CIME resolution.
+    pub res: Option<String>,
+    /// Project (account) for the batch system.
+    pub project: Option<String>,
+    /// CIME machine.
+    pub machine: Option<String>,
+    /// Batch queue.
+    pub queue: Option<String>,
+    /// Wall clock, HH:MM:SS.
+    pub wallclock: Option<String>,
+    /// Simulated years (STOP_N with STOP_OPTION=nyears).
+    pub stop_years: Option<i64>,
+    /// DATM forcing years.
+    pub datm_years: Option<[i64; 2]>,
+    /// Further ./xmlchange settings.
+    #[serde(default)]
+    pub xmlchange: BTreeMap<String, toml::Value>,
+    /// Lines added to every member's `user_nl_clm`, as a CLM user writes them there, e.g.
+    /// `["hist_mfilt = 12", "hist_fincl2 = 'TLAI'", "finidat = '/path/restart.nc'"]`; each is
+    /// checked as a Fortran namelist assignment.
+    #[serde(default)]
+    pub user_nl_clm: Vec<String>,
+    /// Seconds between status checks while waiting for runs (default 30).
+    pub poll: Option<f64>,
+}
+
+fn default_parallel() -> usize {
+    2
+}
 
 /// What makes, submits, watches and cancels the cases of an ensemble's members. One kind
 /// per way of running CLM, chosen by `[backend] kind` through the registry ([`kinds`]);

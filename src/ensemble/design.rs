@@ -5,9 +5,6 @@
 
 use super::spec::{End, Parameter};
 use anyhow::{bail, Context, Result};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 /// One member of a design: a label (`1`..`N`, `default`, `medlynslope_min`) and a scaling
@@ -37,60 +34,9 @@ pub struct Design {
 /// in a config or a script is an error, not an allocation that fails.
 pub const MAX_MEMBERS: usize = 1_000_000;
 
-/// A Latin hypercube of `n` points in `[0, 1]^k`: in every column each of the `n` strata
-/// `[i/n, (i+1)/n)` holds exactly one point, placed uniformly inside it. With `maximin`, the
-/// best of `candidates` hypercubes by the smallest distance between two points is kept.
-pub fn latin_hypercube_points(
-    n: usize,
-    k: usize,
-    seed: u64,
-    maximin: bool,
-    candidates: usize,
-) -> Vec<Vec<f64>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    #[allow(clippy::needless_range_loop)]
-    let one = |rng: &mut ChaCha8Rng| -> Vec<Vec<f64>> {
-        let mut pts = vec![vec![0.0; k]; n];
-        for j in 0..k {
-            let mut perm: Vec<usize> = (0..n).collect();
-            perm.shuffle(rng);
-            for (i, p) in perm.into_iter().enumerate() {
-                let u: f64 = rng.gen();
-                // (p + u) / n < (p + 1) / n for every u < 1
-                pts[i][j] = ((p as f64 + u) / n as f64).min((p as f64 + 1.0) / n as f64 - 1e-15);
-            }
-        }
-        pts
-    };
-    if !maximin || n < 2 {
-        return one(&mut rng);
-    }
-    let min_dist = |pts: &[Vec<f64>]| -> f64 {
-        let mut best = f64::INFINITY;
-        for a in 0..pts.len() {
-            for b in a + 1..pts.len() {
-                let d: f64 = pts[a]
-                    .iter()
-                    .zip(&pts[b])
-                    .map(|(x, y)| (x - y).powi(2))
-                    .sum();
-                best = best.min(d);
-            }
-        }
-        best
-    };
-    let mut best = one(&mut rng);
-    let mut best_d = min_dist(&best);
-    for _ in 1..candidates.max(1) {
-        let c = one(&mut rng);
-        let d = min_dist(&c);
-        if d > best_d {
-            best = c;
-            best_d = d;
-        }
-    }
-    best
-}
+/// A seeded Latin hypercube of `n` points in `[0, 1]^k`, plain or maximin (the one
+/// implementation lives in [`crate::sampling`]).
+pub use crate::sampling::latin_hypercube_points;
 
 impl Design {
     /// A seeded Latin hypercube of `n` members over `names`; members are labelled 1..n.

@@ -76,7 +76,7 @@ pub struct Settings {
     /// for the month to count as present (1 = whole months only).
     pub min_coverage: f64,
     /// The backend section.
-    pub backend: crate::config::Backend,
+    pub backend: backend::Section,
     /// Where case folders are made.
     pub cases_dir: PathBuf,
     /// The base params file (from the spec).
@@ -96,14 +96,15 @@ impl Settings {
         crate::archive::scan_case(&self.archive_root, case, None, self.min_coverage)
     }
 
-    /// The settings of an experiment config and its parameter spec.
-    pub fn from_config(cfg: &crate::config::Config, spec: &Spec, dry_run: bool) -> Settings {
+    /// The settings of an experiment config (as [`from_config::Source`]) and its parameter
+    /// spec.
+    pub fn from_source(cfg: &from_config::Source, spec: &Spec, dry_run: bool) -> Settings {
         let cfg_dir = cfg.path.parent().map(Path::to_path_buf).unwrap_or_default();
         Settings {
-            experiment: cfg.experiment.name.clone(),
-            archive_root: cfg.archive.root.clone(),
-            years: (cfg.archive.years[0], cfg.archive.years[1]),
-            min_coverage: cfg.archive.min_coverage,
+            experiment: cfg.experiment.clone(),
+            archive_root: cfg.archive_root.clone(),
+            years: (cfg.years[0], cfg.years[1]),
+            min_coverage: cfg.min_coverage,
             backend: cfg.backend.clone(),
             cases_dir: cfg
                 .backend
@@ -1216,13 +1217,77 @@ pub fn compact(idx: &[usize]) -> String {
     parts.join(",")
 }
 
-/// The experiment's ensembles, as the config defines them.
+/// The experiment's ensembles, as the config defines them: made from a [`Source`], the
+/// sections of the config an ensemble reads, which the config builds (`From<&Config>` in
+/// `config.rs`), so that this layer never names the config.
 pub mod from_config {
     use super::*;
-    use crate::config::Config;
+    use serde::{Deserialize, Serialize};
+
+    /// `[cases]`: case-name patterns and designs.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cases {
+        /// The default-parameter run.
+        pub default: String,
+        /// One-at-a-time runs (`{param}`, `{end}`).
+        pub oaat: Option<String>,
+        /// Perturbed-parameter ensemble (`{member}`).
+        pub ppe: Option<String>,
+        /// Its design (scalings in [0, 1]).
+        pub ppe_design: Option<PathBuf>,
+        /// Members of a design made when `ppe_design` does not exist yet.
+        pub ppe_members: Option<usize>,
+        /// A second, independent ensemble.
+        pub ppe_test: Option<String>,
+        /// Its design.
+        pub ppe_test_design: Option<PathBuf>,
+        /// The test case's runs of calibrated parameters (`{member}`; 07_test_case.rhai's
+        /// default: `EXPERIMENT_opt_{member}`).
+        pub test_case: Option<String>,
+    }
+
+    /// `[parameters]`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Parameters {
+        /// The parameter spec (contract section 2).
+        pub spec: PathBuf,
+        /// Parameters of the one-at-a-time stage (empty = all in the spec).
+        #[serde(default)]
+        pub sensitivity: Vec<String>,
+        /// Parameters to calibrate.
+        #[serde(default)]
+        pub calibrate: Vec<String>,
+    }
+
+    /// What an ensemble is made from: the sections of the experiment config it reads.
+    #[derive(Debug, Clone)]
+    pub struct Source {
+        /// The config file (named in errors; its folder holds `cases/` by default).
+        pub path: PathBuf,
+        /// `[experiment] name`.
+        pub experiment: String,
+        /// `[experiment] seed`.
+        pub seed: u64,
+        /// `[archive] root`.
+        pub archive_root: PathBuf,
+        /// `[archive] years`.
+        pub years: [i64; 2],
+        /// `[archive] min_coverage`.
+        pub min_coverage: f64,
+        /// `[cases]`.
+        pub cases: Cases,
+        /// `[parameters]`.
+        pub parameters: Parameters,
+        /// `[backend]`.
+        pub backend: backend::Section,
+        /// `[output] dir`.
+        pub output_dir: PathBuf,
+    }
 
     /// The config's parameter spec, read once per file version ([`Spec::load_cached`]).
-    fn spec(cfg: &Config) -> Result<Spec> {
+    fn spec(cfg: &Source) -> Result<Spec> {
         Spec::load_cached(&cfg.parameters.spec)
             .with_context(|| format!("config {}", cfg.path.display()))
     }
@@ -1230,8 +1295,9 @@ pub mod from_config {
     /// The default run's scaling of each calibrated parameter (`[parameters] calibrate`), as
     /// [`Parameter::default_scaling`]: (name, mean over groups, lowest, highest); an error
     /// names a parameter whose default is unknown.
-    pub fn default_scalings(cfg: &Config) -> Result<Vec<(String, f64, f64, f64)>> {
-        let spec = spec(cfg)?;
+    pub fn default_scalings(cfg: impl Into<Source>) -> Result<Vec<(String, f64, f64, f64)>> {
+        let cfg: Source = cfg.into();
+        let spec = spec(&cfg)?;
         cfg.parameters
             .calibrate
             .iter()
@@ -1252,7 +1318,8 @@ pub mod from_config {
     /// (`ppe_test`) of the calibrated parameters: the design from `[cases] ppe_design`, or, if
     /// that file does not exist yet, a seeded maximin Latin hypercube of `ppe_members` saved
     /// there. Kept in `OUT/ppe` (or `OUT/ppe_test`).
-    pub fn ppe(cfg: &Config, which: &str, dry_run: bool) -> Result<Ensemble> {
+    pub fn ppe(cfg: impl Into<Source>, which: &str, dry_run: bool) -> Result<Ensemble> {
+        let cfg: Source = cfg.into();
         let (pattern, design_path) = match which {
             "ppe" => (&cfg.cases.ppe, &cfg.cases.ppe_design),
             "ppe_test" => (&cfg.cases.ppe_test, &cfg.cases.ppe_test_design),
@@ -1267,7 +1334,7 @@ pub mod from_config {
                 cfg.path.display()
             )
         })?;
-        let spec = spec(cfg)?;
+        let spec = spec(&cfg)?;
         let params = spec.select(&cfg.parameters.calibrate)?;
         if cfg.parameters.calibrate.is_empty() {
             bail!(
@@ -1285,7 +1352,7 @@ pub mod from_config {
                         cfg.path.display()
                     )
                 })?;
-                let seed = derive_seed(cfg.experiment.seed, which);
+                let seed = derive_seed(cfg.seed, which);
                 let d = Design::latin_hypercube(&names, n, seed, true)?;
                 if let Some(p) = other {
                     if dry_run {
@@ -1303,10 +1370,10 @@ pub mod from_config {
             }
         };
         let cases = case_names(&design, pattern, None)?;
-        let settings = Settings::from_config(cfg, &spec, dry_run);
+        let settings = Settings::from_source(&cfg, &spec, dry_run);
         Ensemble::new(
             which,
-            &cfg.output.dir.join(which),
+            &cfg.output_dir.join(which),
             params,
             design,
             cases,
@@ -1317,18 +1384,19 @@ pub mod from_config {
     /// The one-at-a-time runs of the sensitivity stage: the default case, then min and max
     /// of each `[parameters] sensitivity` parameter (all of the spec if empty). Kept in
     /// `OUT/oaat`.
-    pub fn oaat(cfg: &Config, dry_run: bool) -> Result<Ensemble> {
-        let spec = spec(cfg)?;
+    pub fn oaat(cfg: impl Into<Source>, dry_run: bool) -> Result<Ensemble> {
+        let cfg: Source = cfg.into();
+        let spec = spec(&cfg)?;
         let params = spec.select(&cfg.parameters.sensitivity)?;
         let pattern = cfg.cases.oaat.as_ref().with_context(|| {
             format!("config {}: [cases] has no oaat pattern", cfg.path.display())
         })?;
         let design = Design::one_at_a_time(&params);
         let cases = case_names(&design, pattern, Some(&cfg.cases.default))?;
-        let settings = Settings::from_config(cfg, &spec, dry_run);
+        let settings = Settings::from_source(&cfg, &spec, dry_run);
         Ensemble::new(
             "oaat",
-            &cfg.output.dir.join("oaat"),
+            &cfg.output_dir.join("oaat"),
             params,
             design,
             cases,
@@ -1338,8 +1406,9 @@ pub mod from_config {
 
     /// The default-parameter run (`[cases] default`) as a one-member ensemble with no
     /// parameters varied, kept in `OUT/default`: the run every stage compares against.
-    pub fn default_run(cfg: &Config, dry_run: bool) -> Result<Ensemble> {
-        let spec = spec(cfg)?;
+    pub fn default_run(cfg: impl Into<Source>, dry_run: bool) -> Result<Ensemble> {
+        let cfg: Source = cfg.into();
+        let spec = spec(&cfg)?;
         let design = Design::single(&[], &[], "default")?;
         let cases = vec![crate::archive::case_name(
             &cfg.cases.default,
@@ -1347,10 +1416,10 @@ pub mod from_config {
             None,
             None,
         )?];
-        let settings = Settings::from_config(cfg, &spec, dry_run);
+        let settings = Settings::from_source(&cfg, &spec, dry_run);
         Ensemble::new(
             "default",
-            &cfg.output.dir.join("default"),
+            &cfg.output_dir.join("default"),
             Vec::new(),
             design,
             cases,
@@ -1362,15 +1431,16 @@ pub mod from_config {
     /// `names` (spec order as given), case names from `pattern` (`{member}` = 1..), kept in
     /// `OUT/NAME`.
     pub fn custom(
-        cfg: &Config,
+        cfg: impl Into<Source>,
         name: &str,
         names: &[String],
         rows: &[Vec<f64>],
         pattern: &str,
         dry_run: bool,
     ) -> Result<Ensemble> {
+        let cfg: Source = cfg.into();
         check_name(name, "ensemble name")?;
-        let spec = spec(cfg)?;
+        let spec = spec(&cfg)?;
         // exactly these (none: a run at the defaults)
         let params: Vec<Parameter> = names
             .iter()
@@ -1388,10 +1458,10 @@ pub mod from_config {
             origin: "given".into(),
         };
         let cases = case_names(&design, pattern, None)?;
-        let settings = Settings::from_config(cfg, &spec, dry_run);
+        let settings = Settings::from_source(&cfg, &spec, dry_run);
         Ensemble::new(
             name,
-            &cfg.output.dir.join(name),
+            &cfg.output_dir.join(name),
             params,
             design,
             cases,

@@ -339,7 +339,7 @@ impl Spec {
     /// Parses spec text without opening the base params file (defaults then come from the
     /// spec only).
     pub fn parse_text(text: &str, path: &Path) -> Result<Spec> {
-        let raw: RawSpec = crate::config::from_toml(text, path)?;
+        let raw: RawSpec = crate::toml_read::from_toml(text, path)?;
         let base_paramfile = raw.base_paramfile.map(|p| {
             if p.is_relative() {
                 path.parent().unwrap_or(Path::new("")).join(p)

@@ -12,12 +12,12 @@
 use super::{Eof, Weighting};
 use crate::archive;
 use crate::array::csv::{fmt_number, write_records};
-use crate::config::Config;
 use crate::field::obs::ReadOptions;
 use crate::field::{obs, read, Field, Grid};
 use anyhow::{bail, Context, Result};
 use ndarray::{Array1, Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -84,7 +84,52 @@ pub struct Settings {
     pub variables: Vec<VariableSpec>,
     /// The post-processed ensemble the stage read instead of the archive, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processed: Option<crate::config::Processed>,
+    pub processed: Option<Processed>,
+}
+
+/// `[processed]`: a post-processed ensemble (per variable one file with a member dimension,
+/// as NCAR distributes its CLM5 PPE and as Dagon et al. kept theirs) in place of the
+/// archive, for the EOF stage and all that follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Processed {
+    /// The members' scalings in [0, 1]: a CSV file whose header names the parameters, or a
+    /// numpy `.npy` file (members x parameters, columns in `[parameters] calibrate` order).
+    pub design: PathBuf,
+    /// The member dimension of the files (default: the first dimension that is not the
+    /// grid's).
+    pub member_dim: Option<String>,
+    /// Whether the fields are already weighted anomalies (the authors' `*_forSVD` files):
+    /// then the EOFs use no weighting and no centring. Default false: time means of each
+    /// member, weighted and centred as from the archive.
+    #[serde(default)]
+    pub anomalies: bool,
+    /// Calibration variable -> its files.
+    pub variables: BTreeMap<String, ProcessedVariable>,
+}
+
+/// One variable of a `[processed]` ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessedVariable {
+    /// The ensemble file: the variable with dims (member, lat, lon) or (member, cell).
+    pub file: PathBuf,
+    /// The variable's name in the files (default: the calibration variable's name).
+    pub var: Option<String>,
+    /// The default-parameter run: a file of the same layout without the member dimension.
+    pub default: PathBuf,
+    /// A 0/1 mask variable of the ensemble file: cells where it is 0 are not analysed.
+    pub mask: Option<String>,
+    /// The observations' projection onto the modes (Eq. 5), a `.npy` or CSV file of numbers,
+    /// when the observations are not read from `[observations]`.
+    pub u_obs: Option<PathBuf>,
+    /// The standard deviation of the yearly projections (sigma of Eq. 6), with `u_obs`.
+    pub sigma: Option<PathBuf>,
+    /// The PCs (members x modes, `.npy` or CSV) the given `u_obs` belong with, e.g. the
+    /// authors' `outputdata_GPP_SVD_3modes.npy`: a projection's sign follows its EOF's, so
+    /// each mode's sign is matched to these, and they must agree (to 1e-5) with the PCs
+    /// computed here. Needed with `u_obs`.
+    pub pcs: Option<PathBuf>,
 }
 
 impl Settings {
@@ -127,111 +172,6 @@ impl Settings {
             self.archive_min_coverage,
         )
         .map(|_| ())
-    }
-
-    /// The stage settings of an experiment config: `[emulator] modes`, `[archive]`,
-    /// `[observations]` (sigma years default to the observed years).
-    pub fn from_config(cfg: &Config) -> Result<Settings> {
-        if let Some(p) = &cfg.processed {
-            return Settings::from_processed(cfg, p);
-        }
-        let o = cfg.observations.as_ref().with_context(|| {
-            format!(
-                "config {}: the EOF stage needs an [observations] section",
-                cfg.path.display()
-            )
-        })?;
-        if o.variables.is_empty() {
-            bail!(
-                "config {}: [observations.variables] is empty",
-                cfg.path.display()
-            );
-        }
-        let ctx = || format!("config {}", cfg.path.display());
-        let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
-        let sigma = o.sigma_years.unwrap_or(o.years);
-        Ok(Settings {
-            modes,
-            weighting: "area".into(),
-            centre: true,
-            archive_root: cfg.archive.root.clone(),
-            years: (cfg.archive.years[0], cfg.archive.years[1]),
-            archive_min_coverage: cfg.archive.min_coverage,
-            obs_file: o.file.clone(),
-            obs_options: o.read_options().context(ctx())?,
-            obs_years: (o.years[0], o.years[1]),
-            sigma_years: (sigma[0], sigma[1]),
-            min_coverage: o.min_coverage,
-            variables: o
-                .variables
-                .iter()
-                .map(|(k, v)| {
-                    Ok(VariableSpec {
-                        name: k.clone(),
-                        obs: v.obs.clone(),
-                        model: v.model.clone(),
-                        obs_file: v.file.clone(),
-                        obs_options: o.read_options_of(v).context(ctx())?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-            processed: None,
-        })
-    }
-
-    /// The settings of a config whose `[processed]` section replaces the archive: the
-    /// variables of `[processed.variables]`; without weighting or centring when the fields
-    /// are already anomalies; observations from `[observations]` where a variable has no
-    /// `u_obs`/`sigma`.
-    fn from_processed(cfg: &Config, p: &crate::config::Processed) -> Result<Settings> {
-        let o = cfg.observations.as_ref();
-        let modes = cfg.emulator.as_ref().map(|e| e.modes).unwrap_or(3);
-        let years = o.map(|o| o.years).unwrap_or(cfg.archive.years);
-        let sigma = o.and_then(|o| o.sigma_years).unwrap_or(years);
-        let mut variables = Vec::new();
-        for (k, v) in &p.variables {
-            let (obs, obs_file, obs_options) =
-                match (&v.u_obs, o.and_then(|o| o.variables.get(k).map(|ov| (o, ov)))) {
-                    (Some(_), _) => (String::new(), None, ReadOptions::default()),
-                    (None, Some((o, ov))) => (
-                        ov.obs.clone(),
-                        ov.file.clone(),
-                        o.read_options_of(ov)
-                            .with_context(|| format!("config {}", cfg.path.display()))?,
-                    ),
-                    (None, None) => bail!(
-                        "config {}: [processed.variables] {k} has no u_obs and sigma, and [observations.variables] has no {k}",
-                        cfg.path.display()
-                    ),
-                };
-            variables.push(VariableSpec {
-                name: k.clone(),
-                obs,
-                model: v.var.clone().unwrap_or_else(|| k.clone()),
-                obs_file,
-                obs_options,
-            });
-        }
-        Ok(Settings {
-            modes,
-            weighting: if p.anomalies { "none" } else { "area" }.into(),
-            centre: !p.anomalies,
-            archive_root: cfg.archive.root.clone(),
-            years: (cfg.archive.years[0], cfg.archive.years[1]),
-            archive_min_coverage: cfg.archive.min_coverage,
-            obs_file: o.map(|o| o.file.clone()).unwrap_or_default(),
-            obs_options: match o {
-                Some(o) => o
-                    .read_options()
-                    .with_context(|| format!("config {}", cfg.path.display()))?,
-                None => ReadOptions::default(),
-            },
-            obs_years: (years[0], years[1]),
-            sigma_years: (sigma[0], sigma[1]),
-            min_coverage: o.map(|o| o.min_coverage).unwrap_or(0.8),
-            variables,
-            processed: Some(p.clone()),
-        })
     }
 
     /// The observation file of a calibration variable: its own, else [`Settings::obs_file`].

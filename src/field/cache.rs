@@ -72,7 +72,7 @@ pub fn key(
     for o in outputs {
         text.push_str(&format!("{} = {:?}\n", o.name, o.expr));
     }
-    Some(crate::provenance::sha256_hex(text.as_bytes()))
+    Some(crate::hash::sha256_hex(text.as_bytes()))
 }
 
 /// A hash of the source files that read history files and compute time means (build.rs),

@@ -6,7 +6,6 @@
 pub mod cache;
 pub mod dims;
 pub mod expr;
-pub mod grid;
 pub mod obs;
 pub mod processed;
 pub mod read;
@@ -17,7 +16,8 @@ use anyhow::{bail, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::sync::Arc;
 
-pub use grid::{Grid, EARTH_RADIUS_KM};
+/// The grid (in [`crate::grids`], below fields and archives, which both name it).
+pub use crate::grids::{grid, Grid, EARTH_RADIUS_KM};
 
 /// A latitude-longitude box. Longitudes may be given as western negatives (-70..-50) on a
 /// 0..360 grid; a box may cross the date line or the prime meridian.

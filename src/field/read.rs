@@ -565,7 +565,7 @@ pub fn read_ensemble(
     if cases.is_empty() {
         bail!("an ensemble needs at least one case");
     }
-    let _step = crate::provenance::step("read history files");
+    let _step = crate::progress::step("read history files");
     let pb = crate::progress::bar(cases.len() as u64, "reading members");
     // Members are read one after another: the netCDF C library is not thread-safe and the
     // netcdf crate serialises every call, so reading members on several threads measured

@@ -13,7 +13,7 @@ pub fn save(
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
     draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<PathBuf> {
-    let _step = crate::provenance::step("figures");
+    let _step = crate::progress::step("figures");
     opts.check()?;
     fonts();
     let ext = path

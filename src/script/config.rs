@@ -201,7 +201,7 @@ pub fn config_from_map(cfg: &Map) -> RResult<(Config, bool)> {
         .unwrap_or_default();
     let c: Config = toml::from_str(&text).map_err(|e| {
         let msg = e.message().to_string();
-        let msg = crate::config::explain_unknown(&msg).unwrap_or(msg);
+        let msg = crate::toml_read::explain_unknown(&msg).unwrap_or(msg);
         // a missing key is reported on the table that lacks it
         let table_only = msg.starts_with("missing field");
         let key = e
@@ -218,7 +218,7 @@ pub fn config_from_map(cfg: &Map) -> RResult<(Config, bool)> {
         }
     })?;
     c.check().map_err(|p| script_err(p.in_script(VAR)))?;
-    crate::provenance::use_config(&c, dry);
+    crate::provenance::use_config(&c.path, &c.output.dir, c.experiment.seed, dry);
     Ok((c, dry))
 }
 

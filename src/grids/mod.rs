@@ -1,11 +1,14 @@
-//! Built-in grids: CIME's f45 (4x5 degree) grid with the land fraction shipped in
-//! `data/landfrac_4x5.csv` (see `data/README.md` for where it comes from).
+//! Grids: the model grid as a set of cells ([`Grid`], `grid.rs`), and the built-in ones:
+//! CIME's f45 (4x5 degree) grid with the land fraction shipped in `data/landfrac_4x5.csv`
+//! (see `data/README.md` for where it comes from). Names no other module of clmtune.
 
-use crate::field::Grid;
+pub mod grid;
+
 use anyhow::{bail, Result};
+pub use grid::{Grid, EARTH_RADIUS_KM};
 use ndarray::Array2;
 
-const LANDFRAC_4X5: &str = include_str!("../data/landfrac_4x5.csv");
+const LANDFRAC_4X5: &str = include_str!("../../data/landfrac_4x5.csv");
 
 /// The shipped land fraction of the f45 grid (46 x 72).
 pub fn landfrac_4x5() -> Result<Array2<f64>> {
