@@ -18,8 +18,9 @@ pub enum Permutation {
     /// Every column shuffles `0..n` afresh (the ensemble designs and the GP's starts:
     /// [`latin_hypercube_points`]).
     Fresh,
-    /// Every column shuffles the previous column's order (scipy's `_latinhypercube_init`:
-    /// the optimisers, history matching and the emulator inflation).
+    /// Every column shuffles the previous column's order (the optimisers, history matching
+    /// and the emulator inflation; scipy's `_latinhypercube_init` shuffles afresh, but these
+    /// results were first written with this order and must stay bit-identical).
     Chained,
 }
 

@@ -109,8 +109,8 @@ pub fn check_batch(x: ArrayView2<f64>, dim: usize) -> Result<()> {
 
 /// A Latin hypercube of `n` points in `[0, 1]^k` drawn from `rng`: in every column each
 /// stratum `[i/n, (i+1)/n)` holds exactly one point, uniform inside it, each column's order
-/// of strata shuffled from the previous one's (scipy's `_latinhypercube_init`;
-/// [`crate::sampling::latin_hypercube`] with [`Permutation::Chained`]).
+/// of strata shuffled from the previous one's (scipy's `_latinhypercube_init` shuffles each
+/// column afresh; [`crate::sampling::latin_hypercube`] with [`Permutation::Chained`]).
 pub fn latin_hypercube<R: Rng>(n: usize, k: usize, rng: &mut R) -> Array2<f64> {
     crate::sampling::latin_hypercube(n, k, rng, Permutation::Chained)
 }

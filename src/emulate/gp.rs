@@ -392,7 +392,7 @@ fn starts(s: &GpSettings, d: usize) -> Vec<Vec<f64>> {
     }
     let mut out = vec![first];
     if s.n_start > 0 {
-        let lhs = crate::ensemble::design::latin_hypercube_points(s.n_start, dim, s.seed, false, 1);
+        let lhs = crate::sampling::latin_hypercube_points(s.n_start, dim, s.seed, false, 1);
         for row in lhs {
             out.push(
                 row.iter()
