@@ -22,6 +22,7 @@ pub mod grids;
 pub mod guard;
 pub mod hash;
 pub mod interrupt;
+pub mod kinds;
 pub mod metrics;
 pub mod nc;
 /// numpy `.npy` files (numbers, and object arrays of numbers) as `f64` arrays: [`npy::read_npy`].

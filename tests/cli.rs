@@ -819,6 +819,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "guard",
             "hash",
             "interrupt",
+            "kinds",
             "metrics",
             "nc",
             "npy",

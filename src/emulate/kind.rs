@@ -253,46 +253,37 @@ pub const BUILT_IN: [Kind; 4] = [
     Kind::of::<Gp>(),
 ];
 
-static KINDS: std::sync::RwLock<Vec<Kind>> = std::sync::RwLock::new(Vec::new());
+impl crate::kinds::Named for Kind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+static KINDS: crate::kinds::Kinds<Kind> = crate::kinds::Kinds::new("an emulator kind", &BUILT_IN);
 
 /// Every kind of emulator: the built-in ones, then those added by [`register`].
 pub fn kinds() -> Vec<Kind> {
-    let added = KINDS.read().unwrap_or_else(|e| e.into_inner());
-    BUILT_IN.iter().chain(added.iter()).copied().collect()
+    KINDS.all()
 }
 
 /// Adds a kind of emulator (a program built on clmtune, or a test); an error if its name
 /// is taken.
 pub fn register(kind: Kind) -> Result<()> {
-    let mut added = KINDS.write().unwrap_or_else(|e| e.into_inner());
-    if BUILT_IN
-        .iter()
-        .chain(added.iter())
-        .any(|k| k.name == kind.name)
-    {
-        bail!("an emulator kind '{}' is registered already", kind.name);
-    }
-    added.push(kind);
-    Ok(())
+    KINDS.register(kind)
 }
 
 /// The kind named `name`, or an error listing the known ones with a did-you-mean.
 pub fn kind(name: &str) -> Result<Kind> {
-    let all = kinds();
-    if let Some(k) = all.iter().find(|k| k.name == name) {
-        return Ok(*k);
+    if let Some(k) = KINDS.get(name) {
+        return Ok(k);
     }
-    let names: Vec<String> = all.iter().map(|k| k.name.to_string()).collect();
-    let hint = match crate::format::closest_names(name, &names).first() {
+    let hint = match crate::format::closest_names(name, &KINDS.names()).first() {
         Some(c) => format!(" (did you mean '{c}'?)"),
         None => String::new(),
     };
-    let list = match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => names.join(", "),
-    };
     bail!(
-        "unknown emulator kind '{}'{hint}: use {list}",
-        crate::format::printable(name)
+        "unknown emulator kind '{}'{hint}: use {}",
+        crate::format::printable(name),
+        KINDS.choices()
     )
 }

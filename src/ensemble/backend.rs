@@ -165,42 +165,31 @@ const BUILT_IN: [Kind; 3] = [
     },
 ];
 
-static KINDS: std::sync::RwLock<Vec<Kind>> = std::sync::RwLock::new(Vec::new());
+impl crate::kinds::Named for Kind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+static KINDS: crate::kinds::Kinds<Kind> = crate::kinds::Kinds::new("a backend kind", &BUILT_IN);
 
 /// Every kind of backend: the built-in ones, then those added by [`register`].
 pub fn kinds() -> Vec<Kind> {
-    let added = KINDS.read().unwrap_or_else(|e| e.into_inner());
-    BUILT_IN.iter().chain(added.iter()).copied().collect()
+    KINDS.all()
 }
 
 /// Adds a kind of backend (a program built on clmtune, or a test); an error if its name is
 /// taken.
 pub fn register(kind: Kind) -> Result<()> {
-    let mut added = KINDS.write().unwrap_or_else(|e| e.into_inner());
-    if BUILT_IN
-        .iter()
-        .chain(added.iter())
-        .any(|k| k.name == kind.name)
-    {
-        bail!("a backend kind '{}' is registered already", kind.name);
-    }
-    added.push(kind);
-    Ok(())
+    KINDS.register(kind)
 }
 
 /// The kind named `name`, or `Err(the problem)` listing the known ones ("use local, cime
 /// or none").
 pub fn kind(name: &str) -> std::result::Result<Kind, String> {
-    let all = kinds();
-    all.iter().find(|k| k.name == name).copied().ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|k| k.name).collect();
-        match names.split_last() {
-            Some((last, rest)) if !rest.is_empty() => {
-                format!("use {} or {last}", rest.join(", "))
-            }
-            _ => format!("use {}", names.join(", ")),
-        }
-    })
+    KINDS
+        .get(name)
+        .ok_or_else(|| format!("use {}", KINDS.choices()))
 }
 
 /// The model the `local` backend runs in this process, given by the code that builds the
