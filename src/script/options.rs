@@ -169,6 +169,19 @@ impl<'a> Value<'a> {
     }
 }
 
+/// A message a settings type gave (`unknown kernel 'x': use ...`) as it gave it: rhai's
+/// deserializer wraps such a message as a syntax error.
+fn own_words(e: rhai::EvalAltResult) -> String {
+    use rhai::{EvalAltResult, LexError, ParseErrorType};
+    match e {
+        EvalAltResult::ErrorParsing(
+            ParseErrorType::BadInput(LexError::ImproperSymbol(_, m)),
+            _,
+        ) => m,
+        e => e.to_string(),
+    }
+}
+
 /// Methods handed to rhai's deserializer, with what the option must be when it fails.
 macro_rules! leaves {
     ($($method:ident => $expected:expr),* $(,)?) => {
@@ -189,7 +202,7 @@ impl<'de> Deserializer<'de> for Value<'de> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         self.rhai()
             .deserialize_any(visitor)
-            .map_err(|e| Error(format!("option {}: {e}", self.key)))
+            .map_err(|e| Error(format!("option {}: {}", self.key, own_words(*e))))
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -356,6 +369,24 @@ mod tests {
                 .contains("unknown option 'metod' (did you mean 'method'?): sample takes n, seed, tol, names, centre, start and method"),
             "{e}"
         );
+    }
+
+    #[derive(Debug, serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Kernels {
+        #[serde(deserialize_with = "crate::settings::names")]
+        kernels: Vec<crate::emulate::gp::Kernel>,
+    }
+
+    #[test]
+    fn a_types_own_message_is_given_as_it_is() {
+        let m = map(&[("kernels", "matern99".into())]);
+        let e = read::<Kernels>(&m, "fit_gp").unwrap_err().to_string();
+        assert!(
+            e.contains("option kernels: unknown kernel 'matern99': use squared_exponential, matern32 or matern52"),
+            "{e}"
+        );
+        assert!(!e.contains("Syntax error"), "{e}");
     }
 
     #[test]
