@@ -631,47 +631,6 @@ fn test_module_start(text: &str) -> usize {
     text.len()
 }
 
-/// The base layer of `src/` (files, netCDF, arrays, tables, formats, calendars, CIME facts)
-/// names no module above it, so none of it is in a circle: a base module that needs to tell
-/// a higher one something (a file read or written, for the run's record) reports through a
-/// hook the higher one installs (`files::observe`).
-#[test]
-fn the_base_layer_imports_nothing_above_it() {
-    let graph = module_graph();
-    let base = [
-        "array",
-        "calendar",
-        "cime",
-        "clm",
-        "files",
-        "format",
-        "guard",
-        "interrupt",
-        "metrics",
-        "nc",
-        "npy",
-        "output",
-        "progress",
-        "table",
-    ];
-    for b in base {
-        assert!(graph.contains_key(b), "no module {b} in src/");
-    }
-    let mut bad = Vec::new();
-    for b in base {
-        for d in &graph[b] {
-            if graph.contains_key(d.as_str()) && !base.contains(&d.as_str()) {
-                bad.push(format!("{b} -> {d}"));
-            }
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "base modules naming higher ones:\n{}",
-        bad.join("\n")
-    );
-}
-
 /// The circles of a module graph: its strongly connected components of more than one
 /// module (Tarjan), each sorted, with the arrows inside it.
 fn circles(
@@ -792,14 +751,14 @@ fn the_module_graph_has_no_circle() {
 /// calibration's scalings to the ensembles (`ensemble::from_config::custom`). So:
 ///
 /// - base: files, netCDF, arrays, tables, formats, calendars, CIME and CLM facts, hashes,
-///   Latin hypercubes, TOML reading, serde helpers for settings, progress bars and named
-///   steps; hooks (`files::observe`,
-///   `progress::on_step`) carry what the run's record needs upwards;
+///   Latin hypercubes, TOML reading, serde helpers for settings, registries of kinds,
+///   progress bars and named steps; hooks (`files::observe`, `progress::on_step`) carry
+///   what the run's record needs upwards;
 /// - data: the grids, CLM archives (cases, history files) and the fields read from them;
 /// - over the data: figures of fields (`plot`), the sensitivity and EOF analyses, and the
 ///   ensembles that make cases and fill archives (with `demo`, the model its local backend
-///   runs): none of them needs emulators or calibration (the GP's starts use a design's
-///   Latin hypercube, so `ensemble` sits below `emulate`);
+///   runs): none of them needs emulators or calibration (`ensemble` needs only the data
+///   layer; a calibration's scalings reach it through the config and the scripts);
 /// - emulate: emulators, their stage and the choice among them;
 /// - calibrate: costs, optimisers, history matching, MCMC (its figures from `plot`);
 /// - the stages that use a calibration or an EOF stage: refocusing and the test case;
