@@ -79,6 +79,8 @@ struct Recorder {
     inputs: Vec<PathBuf>,
     // the same inputs, to skip a repeat in O(1): an ensemble has thousands of them
     input_set: HashSet<PathBuf>,
+    // by ensemble: the members used and dropped ([cases] failed = "drop")
+    members: BTreeMap<String, Value>,
 }
 
 static STACK: Mutex<Vec<Recorder>> = Mutex::new(Vec::new());
@@ -167,6 +169,7 @@ pub fn begin(script: &Path, args: &[String]) -> std::result::Result<(), String> 
         wrote: Vec::new(),
         inputs: Vec::new(),
         input_set: HashSet::new(),
+        members: BTreeMap::new(),
     });
     Ok(())
 }
@@ -246,6 +249,15 @@ pub fn script_used(name: &str, text: &str) {
             let file = (!name.starts_with('<')).then(|| Path::new(name));
             r.scripts.push(script_entry(name, text.as_bytes(), file));
         }
+    });
+}
+
+/// Records the members of an ensemble that the run used, when some were dropped by
+/// `[cases] failed = "drop"`: `run.json` then has `"members": {ENSEMBLE: value}` (the entry
+/// has no `members` otherwise).
+pub fn members(ensemble: &str, value: Value) {
+    with_top(|r| {
+        r.members.insert(ensemble.to_string(), value);
     });
 }
 
@@ -406,7 +418,7 @@ fn entry_of(r: &Recorder, seconds: f64, error: Option<&str>) -> Value {
     let folder = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_default();
-    json!({
+    let mut entry = json!({
         "script": r.script.display().to_string(),
         "arguments": r.args,
         "status": status,
@@ -422,7 +434,11 @@ fn entry_of(r: &Recorder, seconds: f64, error: Option<&str>) -> Value {
         "steps": steps,
         "wrote": written_list(&r.wrote),
         "inputs": fingerprints(&r.inputs),
-    })
+    });
+    if !r.members.is_empty() {
+        entry["members"] = json!(r.members);
+    }
+    entry
 }
 
 fn round_ms(s: f64) -> f64 {

@@ -58,6 +58,14 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
     }
 }
 
+/// Reads a list of numbers in which JSON's `null` stands for NaN (for a
+/// `#[serde(deserialize_with)]` field): serde_json writes a NaN as `null`, so a metric that
+/// is undefined (an r^2 on one member) reads back as the NaN it was.
+pub fn floats_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v: Vec<Option<f64>> = serde::Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+}
+
 /// Reads one name or a list of names into values parsed by `FromStr` (for a
 /// `#[serde(deserialize_with)]` field): `"matern52"` or `["matern32", "matern52"]`, with the
 /// type's own message for a name it does not know.
@@ -146,5 +154,22 @@ mod tests {
         assert_eq!(field_names::<Two>(), ["alpha", "degree"]);
         assert!(field_names::<Vec<f64>>().is_empty());
         assert!(field_names::<f64>().is_empty());
+    }
+
+    #[test]
+    fn a_nan_written_as_null_reads_back_as_nan() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct S {
+            #[serde(deserialize_with = "super::floats_or_null")]
+            r2: Vec<f64>,
+        }
+        let text = serde_json::to_string(&S {
+            r2: vec![0.5, f64::NAN],
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"r2":[0.5,null]}"#);
+        let back: S = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.r2[0], 0.5);
+        assert!(back.r2[1].is_nan());
     }
 }

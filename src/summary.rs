@@ -80,6 +80,29 @@ fn read(out: &Path, rel: &str) -> Result<Table> {
     Table::read(&out.join(rel))
 }
 
+/// The members the EOF stage went on without (`[cases] failed = "drop"`, recorded in
+/// `eof/stage.json`), one line per ensemble, said under the EOFs' line.
+fn dropped_lines(out: &Path) -> Result<Vec<String>> {
+    let p = out.join("eof/stage.json");
+    let stage: serde_json::Value = crate::files::read_json(&p, "EOF stage file")?;
+    let Some(dropped) = stage.get("dropped").and_then(|d| d.as_object()) else {
+        return Ok(Vec::new());
+    };
+    let scalings = read(out, "eof/scalings.csv")?;
+    let mut lines = Vec::new();
+    for (name, list) in dropped {
+        let list: Vec<crate::ensemble::failed::Dropped> = serde_json::from_value(list.clone())
+            .with_context(|| format!("{}: dropped.{name}", p.display()))?;
+        let used = scalings
+            .filter(&[("ensemble", Value::Text(name.clone()))])?
+            .len();
+        if let Some(note) = crate::ensemble::failed::note(name, used, &list) {
+            lines.push(format!("   members: {note}"));
+        }
+    }
+    Ok(lines)
+}
+
 /// The summary's lines (without the line that says where the results are).
 pub fn summary(inp: &Inputs) -> Result<Vec<String>> {
     let out = &inp.out;
@@ -110,6 +133,7 @@ pub fn summary(inp: &Inputs) -> Result<Vec<String>> {
         inp.modes,
         listed(&kept)
     ));
+    lines.extend(dropped_lines(out)?);
 
     // 3. the chosen emulators' skill
     let m = read(out, "emulator/metrics.csv")?;

@@ -431,7 +431,7 @@ fn types_have_script_names_in_type_of_messages_doc_and_vars() {
     let out = bin().arg("doc").output().unwrap();
     let doc = text(&out.stdout);
     assert!(
-        doc.contains("fn check_complete(ens: Ensemble) -> ()"),
+        doc.contains("fn check_complete(ens: Ensemble) -> list"),
         "Ensemble"
     );
     for line in doc

@@ -130,6 +130,7 @@ fn four_layouts_give_the_same_fields_and_the_same_eof_stage() {
         scalings: Array2::from_shape_fn((MEMBERS, 2), |(i, j)| {
             ((i * 3 + j * 5) % MEMBERS) as f64 / MEMBERS as f64
         }),
+        dropped: Vec::new(),
     };
     let outputs = [
         Output::new("GPP", "GPP").unwrap(),

@@ -567,6 +567,7 @@ fn eof_stage(d: &Path, cfg: &Path) -> clmtune::eof::stage::EofStage {
         scalings: ndarray::Array2::from_shape_fn((8, 2), |(i, j)| {
             ((i * 3 + j * 5) % 8) as f64 / 8.0
         }),
+        dropped: Vec::new(),
     };
     EofStage::run(settings, runs, None, "dflt").unwrap()
 }

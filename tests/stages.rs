@@ -1195,3 +1195,74 @@ fn check_contract(r: &Path) {
         "{c:?}"
     );
 }
+
+/// `[cases] failed = "drop"` with two members of the ensemble made to fail (the demo
+/// model's test hook): 02-07 finish on the other 8, and every stage after 02, the summary and
+/// run.json say which were dropped.
+#[test]
+fn with_drop_the_workflow_goes_on_without_two_failed_members_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = common::small_experiment(d);
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[cases]\n",
+        "[cases]\nfailed = \"drop\"\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.rhai");
+    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
+        .arg("run")
+        .arg(&s)
+        .args(["--", "--quick", "--config"])
+        .arg(&cfg)
+        .env(clmtune::demo::run::FAIL_HOOK, "demo_LHC_3,demo_LHC_7")
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let note = "ppe: 8 of 10 members; 2 failed and dropped ([cases] failed = \"drop\"): \
+                demo_LHC_3 (failed: ";
+    // said by 02, 03 (twice: the ensemble, then the stage), 04, 05, 06, 07 and the summary
+    let stages: Vec<&str> = so.split("=== ").skip(1).collect();
+    for name in [
+        "02_ppe",
+        "03_eof",
+        "04_emulate",
+        "05_interpret",
+        "06_calibrate",
+        "07_test_case",
+    ] {
+        let part = stages
+            .iter()
+            .find(|p| p.starts_with(&format!("{name}.rhai (")))
+            .unwrap_or_else(|| panic!("{name} not run:\n{so}"));
+        assert!(part.contains(note), "{name} does not say it:\n{part}");
+    }
+    let summary = so.split("SUMMARY").nth(1).expect("a summary");
+    assert!(
+        summary.contains(&format!("   members: {note}")),
+        "{summary}"
+    );
+    let r = d.join("results");
+    // the EOF stage, the emulators and the calibration saw the 8 members only
+    let sc = clmtune::table::Table::read(&r.join("eof/scalings.csv")).unwrap();
+    let ppe = sc
+        .filter(&[("ensemble", clmtune::table::Value::Text("ppe".into()))])
+        .unwrap();
+    assert_eq!(ppe.len(), 8);
+    let cases = std::fs::read_to_string(r.join("eof/scalings.csv")).unwrap();
+    assert!(!cases.contains("demo_LHC_3,") && !cases.contains("demo_LHC_7,"));
+    let stage: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r.join("eof/stage.json")).unwrap()).unwrap();
+    assert_eq!(stage["dropped"]["ppe"][1]["case"], "demo_LHC_7");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r.join("run.json")).unwrap()).unwrap();
+    for key in ["02_ppe", "03_eof", "06_calibrate"] {
+        assert_eq!(run[key]["members"]["ppe"]["used"], 8, "{key}");
+    }
+}

@@ -279,7 +279,7 @@ fn colimit(a: f64, b: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct State {
     /// Total water (liquid + ice) per layer (mm).
-    pub w: [f64; 4],
+    pub w: [f64; State::LAYERS],
     /// Aquifer storage (mm).
     pub g: f64,
     /// Snow water (mm).
@@ -287,6 +287,9 @@ pub struct State {
 }
 
 impl State {
+    /// Soil layers.
+    pub const LAYERS: usize = 4;
+
     /// A cold start: moist soil, water table 3 m below the soil, no snow (ice sheets start
     /// with deep snow).
     pub fn cold(cell: &Cell) -> State {
@@ -405,7 +408,20 @@ pub fn run_cell(
     write_from: usize,
     seed: u64,
 ) -> Vec<Monthly> {
-    let mut st = State::cold(cell);
+    run_cell_from(cell, rp, years, write_from, seed, None).0
+}
+
+/// [`run_cell`] from a given state (a restart; a cold start if `None`), returning the state
+/// at the end as well.
+pub fn run_cell_from(
+    cell: &Cell,
+    rp: &RunParams,
+    years: &[&YearAnomaly],
+    write_from: usize,
+    seed: u64,
+    init: Option<State>,
+) -> (Vec<Monthly>, State) {
+    let mut st = init.unwrap_or_else(|| State::cold(cell));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::with_capacity((years.len().saturating_sub(write_from)) * 12);
     for (iy, anomaly) in years.iter().enumerate() {
@@ -420,7 +436,7 @@ pub fn run_cell(
             }
         }
     }
-    out
+    (out, st)
 }
 
 /// One month of one cell.

@@ -407,6 +407,8 @@ pub struct UserNl {
     pub values: BTreeMap<String, f64>,
     /// Extra history fields (`hist_fincl1`).
     pub hist_fincl1: Vec<String>,
+    /// `finidat = '...'`: the restart the run starts from, if set.
+    pub finidat: Option<PathBuf>,
 }
 
 /// Parses a Fortran number (`1.0`, `2e-3`, `1.5d-3`).
@@ -463,6 +465,11 @@ pub fn parse_user_nl(text: &str, path: &Path) -> Result<UserNl> {
                 .first()
                 .with_context(|| format!("{}:{lineno}: paramfile has no value", path.display()))?;
             nl.paramfile = Some(PathBuf::from(p));
+        } else if name == "finidat" {
+            nl.finidat = values
+                .first()
+                .filter(|p| !p.trim().is_empty())
+                .map(PathBuf::from);
         } else if name == "hist_fincl1" {
             nl.hist_fincl1 = values;
         } else if NAMELIST_PARAMS.iter().any(|n| n.0 == name) {

@@ -4,7 +4,7 @@
 //! line on success or failure.
 
 use super::climate::{self, YearAnomaly};
-use super::model::{self, Cell, Monthly};
+use super::model::{self, Cell, Monthly, State};
 use super::params::{self, Params, NOTICE};
 use crate::archive::HistVar;
 pub use crate::cime::{case_seed, CaseSetup};
@@ -146,6 +146,22 @@ pub fn simulate(
     write_from: usize,
     seed: u64,
 ) -> Vec<Vec<Monthly>> {
+    simulate_from(cells, params, years, write_from, seed, None)
+        .into_iter()
+        .map(|(out, _)| out)
+        .collect()
+}
+
+/// [`simulate`] from the states of a restart (one per cell; cold if `None`), with each
+/// cell's state at the end.
+pub fn simulate_from(
+    cells: &[((usize, usize), Cell)],
+    params: &Params,
+    years: &[i64],
+    write_from: usize,
+    seed: u64,
+    init: Option<&[State]>,
+) -> Vec<(Vec<Monthly>, State)> {
     let mut unique: Vec<i64> = years.to_vec();
     unique.sort_unstable();
     unique.dedup();
@@ -160,9 +176,72 @@ pub fn simulate(
         .enumerate()
         .map(|(k, (_, cell))| {
             let s = seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            model::run_cell(cell, &rp, &seq, write_from, s)
+            let start = init.and_then(|i| i.get(k)).cloned();
+            model::run_cell_from(cell, &rp, &seq, write_from, s, start)
         })
         .collect()
+}
+
+/// The names of a restart's state variables: soil water per layer, aquifer, snow.
+const RESTART_VARS: [&str; 3] = ["W", "G", "SNOW"];
+
+/// Writes the demo model's restart (each land cell's state) to `path`, as CLM's short-term
+/// archiving leaves one in `ARCHIVE/CASE/rest/DATE/`; written beside, then renamed.
+pub fn write_restart(path: &Path, case: &str, states: &[State]) -> Result<()> {
+    use crate::nc::{Format, Writer};
+    let layers = states.first().map_or(4, |s| s.w.len());
+    let mut w = Writer::new(Format::Offset64);
+    w.dim("column", states.len()).dim("levgrnd", layers);
+    w.global("title", "demo model restart")
+        .global("case_id", case);
+    w.var(
+        RESTART_VARS[0],
+        &["column", "levgrnd"],
+        states.iter().flat_map(|s| s.w).collect::<Vec<f64>>(),
+    )
+    .attr("units", "mm")
+    .attr("long_name", "soil water (liquid + ice) per layer");
+    w.var(
+        RESTART_VARS[1],
+        &["column"],
+        states.iter().map(|s| s.g).collect::<Vec<f64>>(),
+    )
+    .attr("units", "mm")
+    .attr("long_name", "aquifer storage");
+    w.var(
+        RESTART_VARS[2],
+        &["column"],
+        states.iter().map(|s| s.snow).collect::<Vec<f64>>(),
+    )
+    .attr("units", "mm")
+    .attr("long_name", "snow water");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    w.save(path)
+}
+
+/// Reads a restart written by [`write_restart`] for `n` land cells (`finidat`).
+pub fn read_restart(path: &Path, n: usize) -> Result<Vec<State>> {
+    let f = crate::nc::open(path).with_context(|| format!("finidat {}", path.display()))?;
+    let w = crate::nc::read_f64(&f, path, RESTART_VARS[0])?;
+    let g = crate::nc::read_f64(&f, path, RESTART_VARS[1])?;
+    let snow = crate::nc::read_f64(&f, path, RESTART_VARS[2])?;
+    let layers = model::State::LAYERS;
+    if g.len() != n || snow.len() != n || w.len() != n * layers {
+        bail!(
+            "finidat {}: {} columns, this grid has {n} land cells: a restart of another grid",
+            path.display(),
+            g.len()
+        );
+    }
+    Ok((0..n)
+        .map(|k| State {
+            w: std::array::from_fn(|l| w[k * layers + l]),
+            g: g[k],
+            snow: snow[k],
+        })
+        .collect())
 }
 
 /// The history fields of one month, as (name, units, long_name, levels, value of a cell).
@@ -399,9 +478,48 @@ pub fn run_case(casedir: &Path) -> Result<RunSummary> {
     }
 }
 
+/// The test hook of failed members: `CLMTUNE_DEMO_FAIL` lists cases whose demo run fails,
+/// `CASE` (every run) or `CASE:N` (its first N runs, counted in the case folder's
+/// `demo_failures`), comma-separated; e.g. `demo_LHC_17,demo_LHC_42:1`.
+pub const FAIL_HOOK: &str = "CLMTUNE_DEMO_FAIL";
+
+/// Fails the run of `case` if [`FAIL_HOOK`] says so.
+fn fail_hook(casedir: &Path, case: &str) -> Result<()> {
+    let Some(list) = std::env::var_os(FAIL_HOOK) else {
+        return Ok(());
+    };
+    let list = list.to_string_lossy();
+    for item in list.split(',').map(str::trim) {
+        let (name, times) = match item.split_once(':') {
+            Some((n, t)) => (n, t.trim().parse::<u64>().ok()),
+            None => (item, None),
+        };
+        if name != case {
+            continue;
+        }
+        let count = casedir.join("demo_failures");
+        let failed: u64 = std::fs::read_to_string(&count)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        if times.is_some_and(|n| failed >= n) {
+            return Ok(());
+        }
+        std::fs::write(&count, format!("{}\n", failed + 1))
+            .with_context(|| format!("cannot write {}", count.display()))?;
+        bail!(
+            "made to fail by {FAIL_HOOK}={} (run {} of case {case})",
+            crate::format::printable(&list),
+            failed + 1
+        );
+    }
+    Ok(())
+}
+
 fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
     let t0 = std::time::Instant::now();
     let setup = read_case_settings(casedir)?;
+    fail_hook(casedir, &setup.case)?;
     let nl_path = casedir.join("user_nl_clm");
     let nl = if nl_path.is_file() {
         let text = std::fs::read_to_string(&nl_path)
@@ -458,17 +576,26 @@ fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
     }
     let last = setup.start_year - 1 + setup.stop_years;
     let n = setup.datm_years.1 - setup.datm_years.0 + 1;
-    let years: Vec<i64> = (1..=last)
+    let (grid, cells) = cells()?;
+    // from a restart (finidat) the run simulates its own years; from a cold start it spins
+    // up from year 1 and writes its years only
+    let (first, init) = match &nl.finidat {
+        Some(p) => (setup.start_year, Some(read_restart(p, cells.len())?)),
+        None => (1, None),
+    };
+    let years: Vec<i64> = (first..=last)
         .map(|y| setup.datm_years.0 + (y - 1).rem_euclid(n))
         .collect();
-    let (grid, cells) = cells()?;
-    let out = simulate(
+    let (out, states): (Vec<Vec<Monthly>>, Vec<State>) = simulate_from(
         &cells,
         &params,
         &years,
-        (setup.start_year - 1) as usize,
+        (setup.start_year - first) as usize,
         case_seed(&setup.case),
-    );
+        init.as_deref(),
+    )
+    .into_iter()
+    .unzip();
     let hist = setup.archive.join("lnd").join("hist");
     let files = write_history(
         &hist,
@@ -479,6 +606,17 @@ fn run_case_inner(casedir: &Path) -> Result<RunSummary> {
         setup.start_year,
         levsoi,
         NOTICE,
+    )?;
+    // as CLM leaves its last restart in the archive (rest/YYYY-01-01-00000)
+    let date = format!("{:04}-01-01-00000", last + 1);
+    write_restart(
+        &setup
+            .archive
+            .join("rest")
+            .join(&date)
+            .join(format!("{}.clm2.r.{date}.nc", setup.case)),
+        &setup.case,
+        &states,
     )?;
     Ok(RunSummary {
         case: setup.case,

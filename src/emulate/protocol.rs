@@ -143,9 +143,12 @@ impl Default for ProtocolSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skill {
     /// Mean squared error per output (Eq. 4).
+    #[serde(deserialize_with = "crate::settings::floats_or_null")]
     pub mse: Vec<f64>,
     /// r^2 per output: the squared correlation of predicted and actual (the paper's r^2 of
-    /// a linear fit of predicted against actual).
+    /// a linear fit of predicted against actual); NaN where undefined (a split of one
+    /// member), saved as `null`.
+    #[serde(deserialize_with = "crate::settings::floats_or_null")]
     pub r2: Vec<f64>,
 }
 

@@ -52,6 +52,182 @@ pub struct Section {
     pub user_nl_clm: Vec<String>,
     /// Seconds between status checks while waiting for runs (default 30).
     pub poll: Option<f64>,
+    /// A chain of runs per member (`[[backend.chain]]`), e.g. an accelerated-decomposition
+    /// spin-up, a post-AD spin-up from its restart, then the analysed run; empty = one run.
+    #[serde(default)]
+    pub chain: Vec<ChainStage>,
+}
+
+/// One stage of every member's chain of runs (`[[backend.chain]]`): its own case (the
+/// member's case name with `.STAGE` added; the last stage's is the member's case itself),
+/// made like any other, the parameter changes the same; every stage after the first starts
+/// from the previous stage's last restart (`finidat`), and its first year follows that
+/// stage's last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainStage {
+    /// Its name (`ad`, `postad`, `run`): letters, digits, `_`, `-`.
+    pub stage: String,
+    /// Simulated years (STOP_N). The last stage, the analysed run, runs by default up to the
+    /// last analysed year.
+    pub years: Option<i64>,
+    /// `./xmlchange` settings of this stage (after the `[backend]` ones), e.g.
+    /// `{ CLM_ACCELERATED_SPINUP = "on" }`.
+    #[serde(default)]
+    pub xmlchange: BTreeMap<String, toml::Value>,
+    /// Lines added to this stage's `user_nl_clm`.
+    #[serde(default)]
+    pub user_nl_clm: Vec<String>,
+}
+
+/// Where an ensemble's cases sit in a chain of runs: the stage its settings make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageRun {
+    /// The stage as the config declares it.
+    pub stage: ChainStage,
+    /// The suffix of its case names (`.ad`; empty for the last stage, the analysed run).
+    pub suffix: String,
+    /// Its first and last simulated year.
+    pub years: (i64, i64),
+    /// The previous stage's case-name suffix: that case's restart at the start of `years.0`
+    /// is this stage's `finidat`.
+    pub after: Option<String>,
+}
+
+impl StageRun {
+    /// Whether this is a stage before the analysed run (complete when its last restart is
+    /// in the archive).
+    pub fn spins_up(&self) -> bool {
+        !self.suffix.is_empty()
+    }
+
+    /// `RUN_STARTDATE` of the stage.
+    pub fn start_date(&self) -> String {
+        format!("{:04}-01-01", self.years.0)
+    }
+}
+
+/// Settings CLM's chain of runs sets itself, refused in `[backend] xmlchange` and in a
+/// stage's `xmlchange`.
+const CHAIN_SETS: [&str; 4] = ["RUN_STARTDATE", "STOP_N", "STOP_OPTION", "CONTINUE_RUN"];
+
+/// The stages of the config's chain (`[[backend.chain]]`) with their years and case-name
+/// suffixes, checked: names, at least two stages, years of every stage but the last, the
+/// analysed years inside the last, and nothing the chain sets itself set elsewhere. Empty
+/// without a chain.
+pub fn chain_plan(s: &Settings) -> Result<Vec<StageRun>> {
+    let chain = &s.backend.chain;
+    if chain.is_empty() {
+        return Ok(Vec::new());
+    }
+    if chain.len() < 2 {
+        bail!(
+            "[[backend.chain]] has one stage ({}): a chain of one stage is the run itself; \
+             leave [[backend.chain]] out, or declare the stages before it (e.g. ad, postad)",
+            crate::format::printable(&chain[0].stage)
+        );
+    }
+    if let Some(n) = s.backend.stop_years {
+        bail!("[backend] stop_years = {n} and [[backend.chain]]: the chain gives each stage's years; leave stop_years out");
+    }
+    for k in CHAIN_SETS {
+        if s.backend.xmlchange.contains_key(k) {
+            bail!("[backend] xmlchange sets {k}, which the chain sets for each stage ([[backend.chain]]): leave it out");
+        }
+    }
+    if let Some(l) = s
+        .backend
+        .user_nl_clm
+        .iter()
+        .find(|l| l.trim_start().to_lowercase().starts_with("finidat"))
+    {
+        bail!(
+            "[backend] user_nl_clm has '{}', and the chain starts each stage from the previous \
+             stage's restart: leave finidat out (a stage's own user_nl_clm may set it for the \
+             first stage)",
+            crate::format::printable(l)
+        );
+    }
+    let (a, z) = s.years;
+    let mut out: Vec<StageRun> = Vec::new();
+    let mut start = 1;
+    for (k, st) in chain.iter().enumerate() {
+        let name = crate::format::printable(&st.stage);
+        super::check_name(&st.stage, "[[backend.chain]] stage")?;
+        if chain[..k].iter().any(|o| o.stage == st.stage) {
+            bail!("[[backend.chain]]: two stages are named {name}");
+        }
+        for key in CHAIN_SETS {
+            if st.xmlchange.contains_key(key) {
+                bail!("[[backend.chain]] stage {name}: xmlchange sets {key}, which the chain sets itself (the stage's years)");
+            }
+        }
+        let last = k + 1 == chain.len();
+        if k > 0 {
+            if let Some(l) = st
+                .user_nl_clm
+                .iter()
+                .find(|l| l.trim_start().to_lowercase().starts_with("finidat"))
+            {
+                bail!(
+                    "[[backend.chain]] stage {name}: user_nl_clm has '{}', but this stage \
+                     starts from the restart of stage {}",
+                    crate::format::printable(l),
+                    crate::format::printable(&chain[k - 1].stage)
+                );
+            }
+        }
+        let years = match (st.years, last) {
+            (Some(n), _) if !(1..=100_000).contains(&n) => {
+                bail!("[[backend.chain]] stage {name}: years = {n}: use 1 ..= 100000")
+            }
+            (Some(n), _) => n,
+            (None, false) => bail!(
+                "[[backend.chain]] stage {name}: give its years (only the last stage, the \
+                 analysed run, runs by default up to the last analysed year)"
+            ),
+            (None, true) => z - start + 1,
+        };
+        if last && a < start {
+            bail!(
+                "[[backend.chain]]: the stages before the last, {name}, end with year {}, after \
+                 the first analysed year {a} ([archive] years = [{a}, {z}]): the analysed \
+                 years must lie in the last stage; shorten the stages before it or analyse \
+                 later years",
+                start - 1
+            );
+        }
+        let end = start + years - 1;
+        if last && z > end {
+            bail!(
+                "[[backend.chain]]: the last stage, {name}, simulates years {start}-{end}, and \
+                 the analysed years [{a}, {z}] ([archive] years) must lie inside it"
+            );
+        }
+        out.push(StageRun {
+            stage: st.clone(),
+            suffix: if last {
+                String::new()
+            } else {
+                format!(".{}", st.stage)
+            },
+            years: (start, end),
+            after: out.last().map(|p: &StageRun| p.suffix.clone()),
+        });
+        start = end + 1;
+    }
+    Ok(out)
+}
+
+/// The restart file CLM's short-term archiving leaves for `case` at the start of `year`:
+/// `ARCHIVE/CASE/rest/YYYY-01-01-00000/CASE.clm2.r.YYYY-01-01-00000.nc`.
+pub fn restart_file(archive_root: &Path, case: &str, year: i64) -> PathBuf {
+    let date = format!("{year:04}-01-01-00000");
+    archive_root
+        .join(case)
+        .join("rest")
+        .join(&date)
+        .join(format!("{case}.clm2.r.{date}.nc"))
 }
 
 fn default_parallel() -> usize {
@@ -376,10 +552,12 @@ fn datm_settings(
         (format!("{p}_START"), a.to_string()),
         (format!("{p}_END"), z.to_string()),
     ];
-    let configured = s.backend.xmlchange.get("RUN_STARTDATE").map(|v| match v {
-        toml::Value::String(x) => x.clone(),
-        other => other.to_string(),
-    });
+    // a chain's stages keep the forcing cycle of its first year, so that it runs on from
+    // stage to stage (model year Y reads the same forcing year in every stage)
+    let configured = match &s.stage {
+        Some(_) => Some("0001-01-01".to_string()),
+        None => run_startdate(s),
+    };
     let align = match configured {
         Some(d) => Some(start_year(&d).with_context(|| {
             format!(
@@ -395,19 +573,34 @@ fn datm_settings(
     Ok(out)
 }
 
+/// `RUN_STARTDATE` as clmtune sets it: the chain stage's, else the config's xmlchange.
+fn run_startdate(s: &Settings) -> Option<String> {
+    match &s.stage {
+        Some(st) => Some(st.start_date()),
+        None => s.backend.xmlchange.get("RUN_STARTDATE").map(|v| match v {
+            toml::Value::String(x) => x.clone(),
+            other => other.to_string(),
+        }),
+    }
+}
+
 /// The `./xmlchange` settings of a CIME case, in order (the DATM years apart: see
 /// [`datm_settings`]).
 fn xml_settings(s: &Settings, case: &str) -> Result<Vec<(String, String)>> {
     let b = &s.backend;
+    let stop_n = match &s.stage {
+        Some(st) => st.years.1 - st.years.0 + 1,
+        None => b.stop_years.unwrap_or(s.years.1),
+    };
     let mut out: Vec<(String, String)> = vec![
         ("STOP_OPTION".into(), "nyears".into()),
-        (
-            "STOP_N".into(),
-            b.stop_years.unwrap_or(s.years.1).to_string(),
-        ),
+        ("STOP_N".into(), stop_n.to_string()),
         ("CONTINUE_RUN".into(), "FALSE".into()),
         ("RESUBMIT".into(), "0".into()),
     ];
+    if let Some(st) = &s.stage {
+        out.push(("RUN_STARTDATE".into(), st.start_date()));
+    }
     if let Some(q) = &b.queue {
         out.push(("JOB_QUEUE".into(), q.clone()));
     }
@@ -419,7 +612,8 @@ fn xml_settings(s: &Settings, case: &str) -> Result<Vec<(String, String)>> {
         "DOUT_S_ROOT".into(),
         s.archive_root.join(case).display().to_string(),
     ));
-    for (k, v) in &b.xmlchange {
+    let stage_xml = s.stage.iter().flat_map(|st| &st.stage.xmlchange);
+    for (k, v) in b.xmlchange.iter().chain(stage_xml) {
         let v = match v {
             toml::Value::String(x) => x.clone(),
             toml::Value::Integer(i) => i.to_string(),
@@ -536,7 +730,7 @@ impl Backend for Cime {
         if b.base_case.is_none() && (b.compset.is_none() || b.res.is_none()) {
             bail!("[backend] create_newcase from ctsm_root needs compset and res");
         }
-        if let Some(n) = b.stop_years {
+        if let (Some(n), None) = (b.stop_years, &s.stage) {
             if n < s.years.1 {
                 bail!(
                     "[backend] stop_years = {n} ends before the analysed years [{}, {}]",
@@ -653,7 +847,7 @@ impl Backend for Cime {
         if b.datm_years.is_some() {
             // the variables this case has (MCT or CDEPS), and its first year for _ALIGN
             let datm = Datm::of_case(dir, &m.case, run)?;
-            let first = if b.xmlchange.contains_key("RUN_STARTDATE") {
+            let first = if run_startdate(s).is_some() {
                 None
             } else {
                 match run.ask(
@@ -680,11 +874,12 @@ impl Backend for Cime {
                 }
             };
             let datm_vars = datm_settings(s, datm.unwrap_or(Datm::Cdeps), first)?;
-            if run.dry_run && first.is_none() && !b.xmlchange.contains_key("RUN_STARTDATE") {
+            if run.dry_run && first.is_none() && run_startdate(s).is_none() {
                 run.note("(and _ALIGN = the year of the case's RUN_STARTDATE)")?;
             }
             // before the config's own xmlchange settings, which come last and so win
-            let at = settings.len() - b.xmlchange.len();
+            let own = b.xmlchange.len() + s.stage.as_ref().map_or(0, |st| st.stage.xmlchange.len());
+            let at = settings.len() - own;
             settings.splice(at..at, datm_vars);
         }
         let build_here =
@@ -812,8 +1007,11 @@ impl Backend for Local {
         let setup = crate::cime::CaseSetup {
             case: m.case.clone(),
             archive: s.archive_root.join(&m.case),
-            start_year: s.years.0,
-            stop_years: s.years.1 - s.years.0 + 1,
+            start_year: s.stage.as_ref().map_or(s.years.0, |st| st.years.0),
+            stop_years: match &s.stage {
+                Some(st) => st.years.1 - st.years.0 + 1,
+                None => s.years.1 - s.years.0 + 1,
+            },
             datm_years: s
                 .backend
                 .datm_years

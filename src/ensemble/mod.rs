@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod design;
+pub mod failed;
 pub mod namelist;
 pub mod paramfile;
 pub mod registry;
@@ -14,7 +15,7 @@ pub mod runner;
 pub mod spec;
 
 use anyhow::{bail, Context, Result};
-pub use backend::{Backend, LocalModel, Progress};
+pub use backend::{Backend, ChainStage, LocalModel, Progress, StageRun};
 pub use design::{Design, DesignMember};
 use paramfile::VarWrites;
 pub use registry::{Record, Registry, Status};
@@ -63,6 +64,15 @@ pub struct Readiness {
     pub problems: Vec<String>,
 }
 
+/// The members the stages after an ensemble use ([`Ensemble::usable`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usable {
+    /// The complete members, as indices in member order.
+    pub complete: Vec<usize>,
+    /// The members `[cases] failed = "drop"` goes on without.
+    pub dropped: Vec<failed::Dropped>,
+}
+
 /// What an ensemble needs from the experiment config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -88,6 +98,12 @@ pub struct Settings {
     /// The model the `local` backend runs, given by the code that builds the ensemble
     /// ([`Ensemble::with_local_model`]).
     pub local_model: Option<LocalModel>,
+    /// `[cases] failed`: resubmissions, and whether later stages go on without a member
+    /// that failed.
+    pub failed: failed::Failed,
+    /// The stage of the chain of runs (`[[backend.chain]]`) these cases make, if there is a
+    /// chain (set by [`Ensemble::new`]).
+    pub stage: Option<StageRun>,
 }
 
 impl Settings {
@@ -115,6 +131,8 @@ impl Settings {
             hist_fincl1: Vec::new(),
             dry_run,
             local_model: None,
+            failed: cfg.cases.failed,
+            stage: None,
         }
     }
 }
@@ -146,6 +164,10 @@ pub struct Ensemble {
     pub members: Vec<Member>,
     /// Settings.
     pub settings: Settings,
+    /// With a chain of runs (`[[backend.chain]]`): the stages before the analysed run, each
+    /// an ensemble of the same members (cases `CASE.STAGE`, folder `DIR/stages/STAGE`), in
+    /// order; this ensemble's cases are the last stage.
+    pub chain: Vec<Ensemble>,
 }
 
 /// Case names of a design: `pattern` filled with `{member}` (or `{param}`, `{end}` for
@@ -225,7 +247,7 @@ impl Ensemble {
             &spec_namelist,
             !settings.hist_fincl1.is_empty(),
         )?;
-        let members = design
+        let members: Vec<Member> = design
             .members
             .iter()
             .zip(cases)
@@ -235,20 +257,96 @@ impl Ensemble {
                 scalings: m.scalings.clone(),
             })
             .collect();
-        Ok(Ensemble {
+        let mut ens = Ensemble {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             params,
             design,
             members,
             settings,
-        })
+            chain: Vec::new(),
+        };
+        // a backend that makes no cases reads the analysed runs only: no chain to run
+        let plan = if backend::for_settings(&ens.settings)?.makes_cases() {
+            backend::chain_plan(&ens.settings)?
+        } else {
+            Vec::new()
+        };
+        if let Some((last, before)) = plan.split_last() {
+            ens.chain = before
+                .iter()
+                .map(|st| {
+                    let mut e = ens.clone();
+                    e.name = format!("{name}.{}", st.stage.stage);
+                    e.dir = dir.join("stages").join(&st.stage.stage);
+                    for m in &mut e.members {
+                        m.case.push_str(&st.suffix);
+                    }
+                    e.settings.years = st.years;
+                    e.settings.stage = Some(st.clone());
+                    e
+                })
+                .collect();
+            ens.settings.stage = Some(last.clone());
+            for e in ens.chain.iter().chain([&ens]) {
+                let lines: Vec<String> = e
+                    .settings
+                    .backend
+                    .user_nl_clm
+                    .iter()
+                    .chain(e.settings.stage.iter().flat_map(|st| &st.stage.user_nl_clm))
+                    .cloned()
+                    .collect();
+                namelist::check_config_lines(
+                    &lines,
+                    &spec_namelist,
+                    !e.settings.hist_fincl1.is_empty(),
+                )
+                .with_context(|| format!("ensemble {}", e.name))?;
+            }
+        }
+        Ok(ens)
+    }
+
+    /// Whether `case` of this ensemble is complete: every history month of the analysed
+    /// years in the archive or, for a stage of a chain before the analysed run, its last
+    /// restart (what the next stage starts from).
+    fn is_complete(&self, case: &str) -> bool {
+        match &self.settings.stage {
+            Some(st) if st.spins_up() => {
+                backend::restart_file(&self.settings.archive_root, case, st.years.1 + 1).is_file()
+            }
+            _ => crate::archive::is_complete_covering(
+                &self.settings.archive_root,
+                case,
+                self.settings.years,
+                self.settings.min_coverage,
+            ),
+        }
+    }
+
+    /// The `finidat` line of a member's case in a chain: the previous stage's restart.
+    fn finidat_line(&self, m: &Member) -> Option<String> {
+        let st = self.settings.stage.as_ref()?;
+        let prev = st.after.as_ref()?;
+        let base = m.case.strip_suffix(st.suffix.as_str()).unwrap_or(&m.case);
+        let f = backend::restart_file(
+            &self.settings.archive_root,
+            &format!("{base}{prev}"),
+            st.years.0,
+        );
+        Some(format!("finidat = '{}'", f.display()))
     }
 
     /// The ensemble with `model` as what its `local` backend runs (the caller that builds
     /// the ensemble supplies it: the ensemble machinery knows no model).
     pub fn with_local_model(mut self, model: LocalModel) -> Ensemble {
         self.settings.local_model = Some(model);
+        self.chain = self
+            .chain
+            .into_iter()
+            .map(|e| e.with_local_model(model))
+            .collect();
         self
     }
 
@@ -354,8 +452,13 @@ impl Ensemble {
         let mut lines =
             namelist::user_nl_lines(paramfile.as_deref(), &nl, &self.settings.hist_fincl1)
                 .with_context(|| format!("member {} (case {})", m.label, m.case))?;
-        // the config's lines for every member (checked when the ensemble was made)
+        // the config's lines for every member (checked when the ensemble was made), the
+        // stage's, and where the stage starts from
         lines.extend(self.settings.backend.user_nl_clm.iter().cloned());
+        if let Some(st) = &self.settings.stage {
+            lines.extend(st.stage.user_nl_clm.iter().cloned());
+        }
+        lines.extend(self.finidat_line(m));
         Ok((paramfile, vars, lines))
     }
 
@@ -376,6 +479,7 @@ impl Ensemble {
             submitted: None,
             finished: None,
             message: None,
+            attempts: 0,
         }
     }
 
@@ -439,18 +543,29 @@ impl Ensemble {
     /// Updates a record from the archive and what the backend knows of it. `owner` = this
     /// process holds the ensemble's lock (so a local run marked running was interrupted).
     fn refresh(&self, be: &dyn Backend, r: &mut Record, owner: bool) {
-        let complete = crate::archive::is_complete_covering(
-            &self.settings.archive_root,
-            &r.case,
-            self.settings.years,
-            self.settings.min_coverage,
-        );
+        let complete = self.is_complete(&r.case);
         if complete {
             if r.status != Status::Complete {
                 r.status = Status::Complete;
                 r.finished.get_or_insert_with(crate::files::now_utc);
                 r.message = None;
             }
+            return;
+        }
+        let restart = match &self.settings.stage {
+            Some(st) if st.spins_up() => Some(backend::restart_file(
+                &self.settings.archive_root,
+                &r.case,
+                st.years.1 + 1,
+            )),
+            _ => None,
+        };
+        if let (Some(f), Status::Complete) = (&restart, r.status) {
+            r.status = Status::Failed;
+            r.message = Some(format!(
+                "the stage was complete, but its restart {} has gone",
+                f.display()
+            ));
             return;
         }
         if r.status == Status::Complete {
@@ -486,6 +601,14 @@ impl Ensemble {
             Progress::Failed(why) => {
                 r.status = Status::Failed;
                 r.message = Some(why);
+                r.finished = Some(crate::files::now_utc());
+            }
+            Progress::Ended if restart.is_some() => {
+                r.status = Status::Failed;
+                r.message = Some(format!(
+                    "the run ended but its last restart {} is not in the archive",
+                    restart.as_deref().unwrap_or(Path::new("")).display()
+                ));
                 r.finished = Some(crate::files::now_utc());
             }
             Progress::Ended => {
@@ -541,6 +664,105 @@ impl Ensemble {
             self.registry().write_status_csv(&recs)?;
         }
         Ok(recs)
+    }
+
+    /// The members the later stages use, by the policy of `[cases] failed` ([`failed`]):
+    /// every member complete, else an error naming each one that is not (its status,
+    /// message and last log); with `"drop"`, the complete members and those that failed (or,
+    /// with backend `none`, are missing from the archive) as dropped, an error still naming
+    /// members not finished, and too few complete (fewer than 2).
+    pub fn usable(&self) -> Result<Usable> {
+        // an archive root that is not a folder is the problem of every member: said once
+        crate::files::check_dir_input(&self.settings.archive_root, "[archive] root")?;
+        let recs = self.status()?;
+        let be = self.backend()?;
+        let drop = self.settings.failed.then == failed::Then::Drop;
+        let mut u = Usable::default();
+        let mut bad = Vec::new();
+        for (i, r) in recs.iter().enumerate() {
+            let missing = !be.makes_cases() && r.status == Status::Planned;
+            match r.status {
+                Status::Complete => u.complete.push(i),
+                Status::Failed if drop => u.dropped.push(failed::Dropped {
+                    member: r.member.clone(),
+                    case: r.case.clone(),
+                    why: match (r.attempts, &r.message) {
+                        (0 | 1, Some(m)) => format!("failed: {m}"),
+                        (0 | 1, None) => "failed".into(),
+                        (a, m) => format!(
+                            "failed {a} times{}",
+                            m.as_ref()
+                                .map(|m| format!(", last: {m}"))
+                                .unwrap_or_default()
+                        ),
+                    },
+                }),
+                _ if missing && drop => u.dropped.push(failed::Dropped {
+                    member: r.member.clone(),
+                    case: r.case.clone(),
+                    why: format!("not in the archive: {}", self.archive_lack(r)),
+                }),
+                _ => bad.push(format!(
+                    "{} {}{}{}",
+                    r.case,
+                    r.status.name(),
+                    match (&r.message, missing) {
+                        (_, true) => format!(
+                            ": not in the archive (backend none runs nothing): {}",
+                            self.archive_lack(r)
+                        ),
+                        (Some(m), false) => format!(": {m}"),
+                        (None, false) => String::new(),
+                    },
+                    r.logs
+                        .last()
+                        .map(|l| format!(" (log {})", l.display()))
+                        .unwrap_or_default()
+                )),
+            }
+        }
+        if !bad.is_empty() {
+            bail!(
+                "ensemble {}: {} of {} members are not complete ([cases] failed = {}): {}",
+                self.name,
+                bad.len(),
+                recs.len(),
+                self.settings.failed,
+                bad.join("; ")
+            );
+        }
+        if !u.dropped.is_empty() && u.complete.len() < 2 {
+            bail!(
+                "ensemble {}: {} of {} members complete, too few to go on without the {} that \
+                 failed ([cases] failed = {}): {}",
+                self.name,
+                u.complete.len(),
+                recs.len(),
+                u.dropped.len(),
+                self.settings.failed,
+                failed::note(&self.name, u.complete.len(), &u.dropped).unwrap_or_default()
+            );
+        }
+        Ok(u)
+    }
+
+    /// What the archive lacks of a member's case: `no history files in DIR`, or `DIR: N
+    /// months of years A-B missing (first: M)`.
+    fn archive_lack(&self, r: &Record) -> String {
+        let (a, z) = self.settings.years;
+        let m = self
+            .settings
+            .scan(&r.case)
+            .map(|c| c.missing_months((a, z)))
+            .unwrap_or_default();
+        match m.first() {
+            None => format!("no history files in {}", r.history_dir.display()),
+            Some(first) => format!(
+                "{}: {} months of years {a}-{z} missing (first: {first})",
+                r.history_dir.display(),
+                m.len()
+            ),
+        }
     }
 
     /// What a dry run of a stage that reads this ensemble finds, without writing anything:
@@ -678,6 +900,9 @@ impl Ensemble {
     /// Makes the case of every member not yet made (and not complete in the archive).
     pub fn create(&self) -> Result<Vec<Record>> {
         let _lock = self.lock()?;
+        for st in &self.chain {
+            st.create_locked()?;
+        }
         self.create_locked()
     }
 
@@ -695,11 +920,17 @@ impl Ensemble {
     }
 
     fn create_locked(&self) -> Result<Vec<Record>> {
+        self.create_locked_for(None)
+    }
+
+    /// [`Ensemble::create_locked`] for the members `only` marks (all if `None`): a stage of
+    /// a chain makes no case for a member whose analysed run needs nothing more.
+    fn create_locked_for(&self, only: Option<&[bool]>) -> Result<Vec<Record>> {
         let mut recs = self.load_records()?;
         self.write_design_csv()?;
         let be = self.backend()?;
         let mut missing = Vec::new();
-        for (m, r) in self.members.iter().zip(recs.iter_mut()) {
+        for (i, (m, r)) in self.members.iter().zip(recs.iter_mut()).enumerate() {
             let planned = r.status == Status::Planned;
             self.refresh(be.as_ref(), r, true);
             if planned && r.status == Status::Complete {
@@ -707,7 +938,9 @@ impl Ensemble {
                 // it was made with other scalings
                 self.check_found_case(m)?;
             }
-            if !matches!(r.status, Status::Planned | Status::Creating) {
+            if !matches!(r.status, Status::Planned | Status::Creating)
+                || only.is_some_and(|o| !o[i])
+            {
                 continue;
             }
             if !be.makes_cases() {
@@ -733,7 +966,7 @@ impl Ensemble {
             }
             self.create_member(be.as_ref(), m, r)?;
         }
-        if !missing.is_empty() {
+        if !missing.is_empty() && self.settings.failed.then != failed::Then::Drop {
             bail!(
                 "backend none (existing output only): {} of {} cases are missing or incomplete \
                  for years {}-{}: {}",
@@ -907,17 +1140,140 @@ impl Ensemble {
         self.create_and_submit_locked()
     }
 
-    /// Makes what is missing and submits what is made (the caller holds the lock).
+    /// Makes what is missing and submits what is made (the caller holds the lock); members
+    /// that fail at once (a run in this process, a refused submission) and may be submitted
+    /// again by `[cases] failed = { resubmit = N }` are submitted again. With a chain of
+    /// runs, each stage of a member is submitted once the stage before it is complete, and a
+    /// stage that failed for good is the member's failure.
     fn create_and_submit_locked(&self) -> Result<Vec<Record>> {
-        let mut recs = self.create_locked()?;
-        let todo: Vec<usize> = (0..recs.len())
-            .filter(|&i| recs[i].status == Status::Created)
-            .collect();
-        self.submit_members(&mut recs, &todo)?;
-        if !self.settings.dry_run {
-            self.registry().write_status_csv(&recs)?;
+        let dry = self.settings.dry_run;
+        loop {
+            let n = self.members.len();
+            let mut again = 0;
+            // the members whose analysed run still needs its stages
+            let needed: Vec<bool> = if self.chain.is_empty() {
+                vec![true; n]
+            } else {
+                let be = self.backend()?;
+                let mut recs = self.load_records()?;
+                recs.iter_mut()
+                    .map(|r| {
+                        self.refresh(be.as_ref(), r, true);
+                        matches!(
+                            r.status,
+                            Status::Planned | Status::Creating | Status::Created
+                        )
+                    })
+                    .collect()
+            };
+            let mut ready = needed.clone();
+            let mut stage_failed: Vec<Option<String>> = vec![None; n];
+            for st in &self.chain {
+                if dry {
+                    let stage = st.settings.stage.as_ref();
+                    crate::output::println(&format!(
+                        "stage {} of {}: years {}-{}, cases {} ...",
+                        stage.map_or("", |s| s.stage.stage.as_str()),
+                        self.name,
+                        stage.map_or(0, |s| s.years.0),
+                        stage.map_or(0, |s| s.years.1),
+                        st.members.first().map_or("", |m| m.case.as_str())
+                    ));
+                }
+                let mut recs = st.create_locked_for(Some(&needed))?;
+                let todo: Vec<usize> = (0..n)
+                    .filter(|&i| ready[i] && recs[i].status == Status::Created)
+                    .collect();
+                st.submit_members(&mut recs, &todo)?;
+                if !dry {
+                    st.registry().write_status_csv(&recs)?;
+                    again += st.mark_resubmissions(&mut recs)?;
+                }
+                for (i, r) in recs.iter().enumerate() {
+                    if needed[i] && r.status == Status::Failed && stage_failed[i].is_none() {
+                        stage_failed[i] = Some(format!(
+                            "stage {} (case {}) failed{}",
+                            st.name,
+                            r.case,
+                            r.message
+                                .as_ref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    // a dry run shows every stage of every member
+                    ready[i] &= dry || r.status == Status::Complete;
+                }
+            }
+            if dry && !self.chain.is_empty() {
+                crate::output::println(&format!(
+                    "stage {} of {}: the analysed run, cases {} ...",
+                    self.settings
+                        .stage
+                        .as_ref()
+                        .map_or("", |s| s.stage.stage.as_str()),
+                    self.name,
+                    self.members.first().map_or("", |m| m.case.as_str())
+                ));
+            }
+            let mut recs = self.create_locked()?;
+            for (r, why) in recs.iter_mut().zip(&stage_failed) {
+                if let (Some(why), false) = (why, r.status.settled()) {
+                    r.status = Status::Failed;
+                    r.message = Some(why.clone());
+                    r.finished = Some(crate::files::now_utc());
+                    self.save(r)?;
+                }
+            }
+            let todo: Vec<usize> = (0..n)
+                .filter(|&i| ready[i] && recs[i].status == Status::Created)
+                .collect();
+            self.submit_members(&mut recs, &todo)?;
+            if !dry {
+                self.registry().write_status_csv(&recs)?;
+                again += self.mark_resubmissions(&mut recs)?;
+            }
+            if dry || again == 0 {
+                return Ok(recs);
+            }
         }
-        Ok(recs)
+    }
+
+    /// Whether a member may be submitted again by the policy (`[cases] failed = { resubmit =
+    /// N }`): it failed, was submitted at most N times, and was not cancelled by the user.
+    fn may_resubmit(&self, r: &Record) -> bool {
+        r.status == Status::Failed
+            && r.attempts > 0
+            && self.settings.failed.may_resubmit(r.attempts)
+            && !r
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("cancelled"))
+    }
+
+    /// Puts the members the policy submits again back to created (saved, the failure kept
+    /// in the message and the log); how many.
+    fn mark_resubmissions(&self, recs: &mut [Record]) -> Result<usize> {
+        let mut n = 0;
+        for r in recs.iter_mut().filter(|r| self.may_resubmit(r)) {
+            let why = r.message.take().unwrap_or_else(|| "failed".into());
+            crate::output::println(&format!(
+                "{}: member {} (case {}) failed on attempt {} of {} ({}); submitting it again                  ([cases] failed = {})",
+                self.name,
+                r.member,
+                r.case,
+                r.attempts,
+                self.settings.failed.resubmit + 1,
+                crate::format::printable_message(&why),
+                self.settings.failed
+            ));
+            r.status = Status::Created;
+            r.message = Some(format!("resubmitted after attempt {}: {why}", r.attempts));
+            r.finished = None;
+            self.save(r)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Cancels the queued or running members through the backend (CIME: the case's batch
@@ -926,6 +1282,14 @@ impl Ensemble {
     /// cancel keep their status; the error then names every one.
     pub fn cancel(&self) -> Result<Vec<Record>> {
         let _lock = self.lock()?;
+        for st in &self.chain {
+            st.cancel_locked()?;
+        }
+        self.cancel_locked()
+    }
+
+    /// [`Ensemble::cancel`] of this ensemble's own cases (the caller holds the lock).
+    fn cancel_locked(&self) -> Result<Vec<Record>> {
         let be = self.backend()?;
         let mut recs = self.load_records()?;
         let mut errors = Vec::new();
@@ -971,16 +1335,18 @@ impl Ensemble {
     /// submitted again; a case whose creation failed is made again first.
     pub fn resubmit_failed(&self) -> Result<Vec<Record>> {
         let _lock = self.lock()?;
-        let mut recs = self.load_records()?;
-        for r in recs.iter_mut().filter(|r| r.status == Status::Failed) {
-            r.status = if r.created.is_some() {
-                Status::Created
-            } else {
-                Status::Creating
-            };
-            r.message = Some("resubmitted after a failure".into());
-            r.finished = None;
-            self.save(r)?;
+        for e in self.chain.iter().chain([self]) {
+            let mut recs = e.load_records()?;
+            for r in recs.iter_mut().filter(|r| r.status == Status::Failed) {
+                r.status = if r.created.is_some() {
+                    Status::Created
+                } else {
+                    Status::Creating
+                };
+                r.message = Some("resubmitted after a failure".into());
+                r.finished = None;
+                e.save(r)?;
+            }
         }
         self.create_and_submit_locked()
     }
@@ -1004,6 +1370,7 @@ impl Ensemble {
             }
             r.status = Status::Submitting;
             r.submitted = Some(crate::files::now_utc());
+            r.attempts += 1;
             if let Err(e) = self.save(&r) {
                 return (r, Some(e));
             }
@@ -1084,10 +1451,29 @@ impl Ensemble {
     pub fn wait(&self, timeout: f64, poll: f64) -> Result<Vec<Record>> {
         let t0 = std::time::Instant::now();
         let bar = crate::progress::bar(self.members.len() as u64, &format!("wait {}", self.name));
+        let makes_cases = self.backend()?.makes_cases();
+        // with backend none and "drop", a member missing from the archive is dropped
+        let missing_dropped = !makes_cases && self.settings.failed.then == failed::Then::Drop;
         loop {
-            let recs = self.status()?;
-            let makes_cases = self.backend()?.makes_cases();
-            let done = recs.iter().filter(|r| r.status.settled()).count();
+            let mut recs = self.status()?;
+            // a chain's next stages, and [cases] failed = { resubmit = N }: submitted by this
+            // process, unless another one holds the ensemble (it submits them then)
+            let advance = !self.chain.is_empty()
+                && recs
+                    .iter()
+                    .any(|r| matches!(r.status, Status::Creating | Status::Created));
+            if !self.settings.dry_run && (advance || recs.iter().any(|r| self.may_resubmit(r))) {
+                if let Ok(_lock) = self.registry().lock() {
+                    let mut now = self.status()?;
+                    self.mark_resubmissions(&mut now)?;
+                    self.create_and_submit_locked()?;
+                    recs = self.status()?;
+                }
+            }
+            let done = recs
+                .iter()
+                .filter(|r| r.status.settled() || (missing_dropped && r.status == Status::Planned))
+                .count();
             bar.set_position(done as u64);
             if done == recs.len() || self.settings.dry_run {
                 bar.finish_and_clear();
@@ -1138,7 +1524,8 @@ impl Ensemble {
                     );
                 }
                 bail!(
-                    "ensemble {}: member {} (case {}) was never submitted: call submit first",
+                    "ensemble {}: member {} (case {}) was never submitted: submit it first \
+                     (ens.submit(), as 02_ppe.rhai does)",
                     self.name,
                     r.member,
                     r.case
@@ -1245,6 +1632,10 @@ pub mod from_config {
         /// The test case's runs of calibrated parameters (`{member}`; 07_test_case.rhai's
         /// default: `EXPERIMENT_opt_{member}`).
         pub test_case: Option<String>,
+        /// What a failed member does: `"stop"` (default), `"drop"`, `{ resubmit = N }` or
+        /// `{ resubmit = N, then = "drop" }` ([`super::failed`]).
+        #[serde(default)]
+        pub failed: super::failed::Failed,
     }
 
     /// `[parameters]`.
@@ -1393,7 +1784,9 @@ pub mod from_config {
         })?;
         let design = Design::one_at_a_time(&params);
         let cases = case_names(&design, pattern, Some(&cfg.cases.default))?;
-        let settings = Settings::from_source(&cfg, &spec, dry_run);
+        let mut settings = Settings::from_source(&cfg, &spec, dry_run);
+        // every one of these runs is needed: a failure stops, whatever the policy
+        settings.failed = settings.failed.never_drop();
         Ensemble::new(
             "oaat",
             &cfg.output_dir.join("oaat"),
@@ -1416,7 +1809,9 @@ pub mod from_config {
             None,
             None,
         )?];
-        let settings = Settings::from_source(&cfg, &spec, dry_run);
+        let mut settings = Settings::from_source(&cfg, &spec, dry_run);
+        // every one of these runs is needed: a failure stops, whatever the policy
+        settings.failed = settings.failed.never_drop();
         Ensemble::new(
             "default",
             &cfg.output_dir.join("default"),
@@ -1458,7 +1853,9 @@ pub mod from_config {
             origin: "given".into(),
         };
         let cases = case_names(&design, pattern, None)?;
-        let settings = Settings::from_source(&cfg, &spec, dry_run);
+        let mut settings = Settings::from_source(&cfg, &spec, dry_run);
+        // every one of these runs is needed: a failure stops, whatever the policy
+        settings.failed = settings.failed.never_drop();
         Ensemble::new(
             name,
             &cfg.output_dir.join(name),

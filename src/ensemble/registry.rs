@@ -84,6 +84,9 @@ pub struct Record {
     pub finished: Option<String>,
     /// Why it failed, or a note.
     pub message: Option<String>,
+    /// How many times it was submitted (`[cases] failed = { resubmit = N }` allows N + 1).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// The registry folder of an ensemble.

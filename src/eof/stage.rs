@@ -12,6 +12,7 @@
 use super::{Eof, Weighting};
 use crate::archive;
 use crate::array::csv::{fmt_number, write_records};
+use crate::ensemble::failed::Dropped;
 use crate::field::obs::ReadOptions;
 use crate::field::{obs, read, Field, Grid};
 use anyhow::{bail, Context, Result};
@@ -212,9 +213,16 @@ pub struct Runs {
     pub parameters: Vec<String>,
     /// Scalings, members x parameters (NaN where a member keeps a default).
     pub scalings: Array2<f64>,
+    /// Members of the ensemble left out because they failed (`[cases] failed = "drop"`).
+    pub dropped: Vec<Dropped>,
 }
 
 impl Runs {
+    /// The line saying which members were dropped, if any.
+    pub fn dropped_note(&self) -> Option<String> {
+        crate::ensemble::failed::note(&self.name, self.cases.len(), &self.dropped)
+    }
+
     fn check(&self) -> Result<()> {
         let n = self.members.len();
         if self.cases.len() != n || self.scalings.nrows() != n {
@@ -580,6 +588,7 @@ impl EofStage {
             cases,
             parameters: parameters.to_vec(),
             scalings,
+            dropped: Vec::new(),
         };
         let weighting: Weighting = settings.weighting.parse()?;
         let mut variables = Vec::new();
@@ -997,6 +1006,11 @@ impl EofStage {
                     .iter()
                     .map(|v| (v.name.clone(), v.units.clone()))
                     .collect(),
+                dropped: std::iter::once(&self.ppe)
+                    .chain(&self.ppe_test)
+                    .filter(|r| !r.dropped.is_empty())
+                    .map(|r| (r.name.clone(), r.dropped.clone()))
+                    .collect(),
             };
             crate::files::write_json(&dir.join("stage.json"), &meta)
         })
@@ -1012,6 +1026,9 @@ struct StageFile {
     ppe_test: Option<String>,
     default_case: String,
     units: Vec<(String, String)>,
+    /// By ensemble, the members dropped as failed (absent when none was).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    dropped: BTreeMap<String, Vec<Dropped>>,
 }
 
 /// The rows of a CSV file the stage wrote, read by [`crate::table::Table`] (whose errors
@@ -1103,6 +1120,7 @@ impl EofStage {
                 cases: mine.iter().map(|(_, r)| r[2].clone()).collect(),
                 parameters: parameters.clone(),
                 scalings: sc,
+                dropped: meta.dropped.get(name).cloned().unwrap_or_default(),
             })
         };
         let ppe = runs_of(&meta.ppe)?;
@@ -1275,6 +1293,17 @@ impl EofStage {
     }
 }
 
+impl EofStage {
+    /// One line per ensemble that went on without members that failed (`[cases] failed =
+    /// "drop"`), e.g. `ppe: 98 of 100 members; 2 failed and dropped ...`.
+    pub fn dropped_notes(&self) -> Vec<String> {
+        std::iter::once(&self.ppe)
+            .chain(&self.ppe_test)
+            .filter_map(Runs::dropped_note)
+            .collect()
+    }
+}
+
 impl std::fmt::Display for EofStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = &self.settings;
@@ -1291,6 +1320,9 @@ impl std::fmt::Display for EofStage {
             self.default_case,
             s.modes
         )?;
+        for note in self.dropped_notes() {
+            writeln!(f, "  {note}")?;
+        }
         let list = |a: &Array1<f64>| {
             a.iter()
                 .map(|x| format!("{x:.4}"))

@@ -40,6 +40,27 @@ fn strings(a: &Array, what: &str) -> RResult<Vec<String>> {
         .collect()
 }
 
+/// The members of `ens` the later stages use ([`Ensemble::usable`]); members dropped by
+/// `[cases] failed = "drop"` are said on the output and recorded in `run.json`.
+pub(crate) fn usable(ens: &Ensemble) -> RResult<ensemble::Usable> {
+    let u = ens.usable().map_err(err)?;
+    if let Some(note) = ensemble::failed::note(&ens.name, u.complete.len(), &u.dropped) {
+        crate::output::println(&note);
+        crate::provenance::members(&ens.name, dropped_json(ens, &u));
+    }
+    Ok(u)
+}
+
+/// What `run.json` records of an ensemble with dropped members.
+pub(crate) fn dropped_json(ens: &Ensemble, u: &ensemble::Usable) -> serde_json::Value {
+    serde_json::json!({
+        "policy": ens.settings.failed.to_string(),
+        "members": ens.members.len(),
+        "used": u.complete.len(),
+        "dropped": u.dropped,
+    })
+}
+
 /// The functions of the `ensemble` module.
 #[export_module]
 pub mod ensemble_fns {
@@ -307,40 +328,18 @@ pub mod ensemble_fns {
         records(ens.0.wait(timeout, poll))
     }
 
-    /// Fails naming every member that is not complete (with its status, message and logs).
+    /// Fails naming every member that is not complete (with its status, message and logs),
+    /// by the policy of `[cases] failed`: with `"drop"` the members that failed are said
+    /// (and recorded in `run.json`) and the stages after go on without them; the complete
+    /// members' cases are returned.
     #[rhai_fn(return_raw)]
-    pub fn check_complete(ens: &mut ScriptEnsemble) -> RResult<()> {
-        let recs = ens.0.status().map_err(err)?;
-        let bad: Vec<String> = recs
+    pub fn check_complete(ens: &mut ScriptEnsemble) -> RResult<Array> {
+        let used = usable(&ens.0)?;
+        Ok(used
+            .complete
             .iter()
-            .filter(|r| r.status != ensemble::Status::Complete)
-            .map(|r| {
-                format!(
-                    "{} {}{}{}",
-                    r.case,
-                    r.status.name(),
-                    r.message
-                        .as_ref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default(),
-                    r.logs
-                        .last()
-                        .map(|l| format!(" (log {})", l.display()))
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(script_err(format!(
-                "ensemble {}: {} of {} members are not complete: {}",
-                ens.0.name,
-                bad.len(),
-                recs.len(),
-                bad.join("; ")
-            )))
-        }
+            .map(|&i| ens.0.members[i].case.clone().into())
+            .collect())
     }
 
     /// Number of members.

@@ -36,23 +36,28 @@ impl ScriptEofStage {
     }
 }
 
-/// The members of a script ensemble as the stage's [`Runs`].
-fn runs_of(e: &ScriptEnsemble) -> Runs {
+/// The members of a script ensemble the stage reads, as its [`Runs`]: the complete ones
+/// (every one, unless `[cases] failed = "drop"` drops those that failed).
+fn runs_of(e: &ScriptEnsemble) -> RResult<Runs> {
     let e = &e.0;
-    Runs {
+    let used = e.usable().map_err(err)?;
+    let members: Vec<&crate::ensemble::Member> =
+        used.complete.iter().map(|&i| &e.members[i]).collect();
+    Ok(Runs {
         name: e.name.clone(),
-        members: e.members.iter().map(|m| m.label.clone()).collect(),
-        cases: e.members.iter().map(|m| m.case.clone()).collect(),
+        members: members.iter().map(|m| m.label.clone()).collect(),
+        cases: members.iter().map(|m| m.case.clone()).collect(),
         parameters: e.params.iter().map(|p| p.name.clone()).collect(),
-        scalings: Array2::from_shape_fn((e.members.len(), e.params.len()), |(i, j)| {
-            e.members[i]
+        scalings: Array2::from_shape_fn((members.len(), e.params.len()), |(i, j)| {
+            members[i]
                 .scalings
                 .get(j)
                 .copied()
                 .flatten()
                 .unwrap_or(f64::NAN)
         }),
-    }
+        dropped: used.dropped,
+    })
 }
 
 fn strings(v: &[String]) -> Array {
@@ -580,9 +585,22 @@ pub mod eof_fns {
     /// Reads a folder written by `stage.save(dir)` back, identical, without the archive.
     #[rhai_fn(return_raw)]
     pub fn load_eof_stage(dir: &str) -> RResult<ScriptEofStage> {
-        crate::eof::stage::EofStage::load(std::path::Path::new(dir))
-            .map(|s| ScriptEofStage(Arc::new(s)))
-            .map_err(err)
+        let s = crate::eof::stage::EofStage::load(std::path::Path::new(dir)).map_err(err)?;
+        // every stage after 03 reads the EOF stage: each says which members it goes without
+        for runs in std::iter::once(&s.ppe).chain(&s.ppe_test) {
+            if let Some(note) = runs.dropped_note() {
+                crate::output::println(&note);
+                crate::provenance::members(
+                    &runs.name,
+                    serde_json::json!({
+                        "used": runs.cases.len(),
+                        "dropped": runs.dropped,
+                        "from": format!("{dir}/stage.json"),
+                    }),
+                );
+            }
+        }
+        Ok(ScriptEofStage(Arc::new(s)))
     }
 
     /// Writes the contract's files into `dir` (e.g. `OUT/eof`): `variance_fraction.csv`
@@ -819,14 +837,13 @@ fn stage_of(
             d.members.len()
         )));
     }
-    EofStage::run(
-        settings,
-        runs_of(ppe),
-        test.map(runs_of),
-        &d.members[0].case,
-    )
-    .map(|s| ScriptEofStage(Arc::new(s)))
-    .map_err(err)
+    let test = match test {
+        Some(t) => Some(runs_of(t)?),
+        None => None,
+    };
+    EofStage::run(settings, runs_of(ppe)?, test, &d.members[0].case)
+        .map(|s| ScriptEofStage(Arc::new(s)))
+        .map_err(err)
 }
 
 /// The `eof` module.
