@@ -248,10 +248,7 @@ fn the_sparse_gp_kind_is_fitted_by_name_with_its_options_checked() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"kind\": \"sparse_gp\""), "{text}");
     assert!(text.contains("\"method\": \"vfe\""), "{text}");
-    let e = eval(&format!(
-        "{base} fit(\"sparse_gp\", x, y, #{{inducng: 5}})"
-    ))
-    .unwrap_err();
+    let e = eval(&format!("{base} fit(\"sparse_gp\", x, y, #{{inducng: 5}})")).unwrap_err();
     assert!(
         e.contains("unknown option 'inducng' (did you mean 'inducing'?): fit(\"sparse_gp\") takes inducing, method, kernels, n_start, seed, max_evals and inputs"),
         "{e}"
