@@ -171,7 +171,7 @@ fn a_registered_emulators_options_are_checked_before_fitting() {
     );
     let e = eval(&format!("{base} fit(\"nearst\", x, x)")).unwrap_err();
     assert!(
-        e.contains("unknown emulator kind 'nearst' (did you mean 'nearest'?): use ridge, nn, nn_ensemble, gp or nearest"),
+        e.contains("unknown emulator kind 'nearst' (did you mean 'nearest'?): use ridge, nn, nn_ensemble, gp, sparse_gp or nearest"),
         "{e}"
     );
     assert!(kind::register(Kind::of::<Nearest>())
@@ -196,4 +196,77 @@ fn a_registered_emulator_serves_a_cost() {
     // Eq. 6 with sigma 1: sum of squared differences; at (0, 1) it is 1 + 1 = 2
     assert_eq!(out[0].as_float().unwrap(), 0.0);
     assert_eq!(out[1].as_float().unwrap(), 2.0);
+}
+
+/// The built-in sparse GP goes through the same registry: fitted by name from a script
+/// with its options checked before any fitting (a did-you-mean for a wrong key, its own
+/// message for a bad value), listed, saved and loaded.
+#[test]
+fn the_sparse_gp_kind_is_fitted_by_name_with_its_options_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sgp.json");
+    // 10 members of 2 inputs, y = sin(3 x0) + x1^2
+    let pts = [
+        [0.0, 0.1],
+        [0.2, 0.9],
+        [0.4, 0.3],
+        [0.6, 0.7],
+        [0.8, 0.2],
+        [1.0, 0.5],
+        [0.1, 0.6],
+        [0.5, 0.0],
+        [0.9, 0.95],
+        [0.3, 0.45],
+    ];
+    let rows = |f: &dyn Fn(&[f64; 2]) -> String| pts.iter().map(f).collect::<Vec<_>>().join(", ");
+    let base = format!(
+        "let x = array([{}]); let y = array([{}]);",
+        rows(&|p| format!("[{:?}, {:?}]", p[0], p[1])),
+        rows(&|p| format!("[{:?}]", (3.0 * p[0]).sin() + p[1] * p[1]))
+    );
+    let code = format!(
+        r#"{base}
+        let e = fit("sparse_gp", x, y, #{{inducing: 6, method: "vfe", kernels: ["squared_exponential", "matern52"], n_start: 1, seed: 3}});
+        e.save(`{p}`);
+        let back = load_emulator(`{p}`);
+        let p = back.predict(x);
+        [back.method, p.mean.shape, p.variance.shape, emulator_kinds().sparse_gp.options,
+         e.predict(x).mean[3][0] == p.mean[3][0], p.variance[3][0] > 0.0]
+        "#,
+        p = path.display()
+    );
+    let out: rhai::Array = eval(&code).unwrap().cast();
+    assert_eq!(out[0].to_string(), "sparse_gp");
+    assert_eq!(out[1].to_string(), "[10, 1]");
+    assert_eq!(out[2].to_string(), "[10, 1]");
+    assert_eq!(
+        out[3].to_string(),
+        r#"["inducing", "method", "kernels", "n_start", "seed", "max_evals"]"#
+    );
+    assert_eq!(out[4].to_string(), "true", "{out:?}");
+    assert_eq!(out[5].to_string(), "true", "{out:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"kind\": \"sparse_gp\""), "{text}");
+    assert!(text.contains("\"method\": \"vfe\""), "{text}");
+    let e = eval(&format!("{base} fit(\"sparse_gp\", x, y, #{{inducng: 5}})")).unwrap_err();
+    assert!(
+        e.contains("unknown option 'inducng' (did you mean 'inducing'?): fit(\"sparse_gp\") takes inducing, method, kernels, n_start, seed, max_evals and inputs"),
+        "{e}"
+    );
+    let e = eval(&format!(
+        "{base} fit(\"sparse_gp\", x, y, #{{method: \"dtc\"}})"
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("unknown sparse_gp method 'dtc': use fitc or vfe"),
+        "{e}"
+    );
+    let e = eval(&format!(
+        "{base} fit(\"sparse_gp\", x, y, #{{inducing: 0}})"
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("sparse_gp inducing = 0 must be 1 to 5000"),
+        "{e}"
+    );
 }

@@ -14,6 +14,7 @@ use super::gp::Gp;
 use super::nn::Network;
 use super::protocol::NetworkEnsemble;
 use super::ridge::Ridge;
+use super::sparse_gp::SparseGp;
 use super::Emulator;
 use anyhow::{bail, Result};
 use ndarray::ArrayView2;
@@ -246,11 +247,12 @@ impl Kind {
 }
 
 /// The kinds clmtune has, in the order docs list them.
-pub const BUILT_IN: [Kind; 4] = [
+pub const BUILT_IN: [Kind; 5] = [
     Kind::of::<Ridge>(),
     Kind::of::<Network>(),
     Kind::saved::<NetworkEnsemble>(),
     Kind::of::<Gp>(),
+    Kind::of::<SparseGp>(),
 ];
 
 impl crate::kinds::Named for Kind {

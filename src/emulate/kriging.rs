@@ -45,7 +45,7 @@ pub(crate) struct Kriging {
 }
 
 /// Column means and standard deviations (ddof 1; 1 where the deviation is 0), as egobox.
-fn standardise(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
+pub(crate) fn standardise(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
     let mean = x.mean_axis(Axis(0)).expect("at least one row");
     let std = x
         .std_axis(Axis(0), 1.0)
@@ -161,7 +161,7 @@ impl Kriging {
 }
 
 /// The kernel's correlation between two standardised input rows (egobox's product forms).
-fn correlation(
+pub(crate) fn correlation(
     kernel: Kernel,
     theta: &Array1<f64>,
     a: ndarray::ArrayView1<f64>,

@@ -13,6 +13,7 @@ mod kriging;
 pub mod nn;
 pub mod protocol;
 pub mod ridge;
+pub mod sparse_gp;
 pub mod stage;
 
 use anyhow::{bail, Result};

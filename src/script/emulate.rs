@@ -381,7 +381,7 @@ pub mod emulate_fns {
         fit_kind("ridge", &x, &y, &options, "fit_ridge")
     }
 
-    /// An emulator of any registered kind (`emulator_kinds()`: ridge, nn, gp, and those a
+    /// An emulator of any registered kind (`emulator_kinds()`: ridge, nn, gp, sparse_gp, and those a
     /// program adds) fitted on `x` (rows x parameters) and `y` (rows x outputs) with the
     /// kind's options (those of `fit_ridge`, `fit_nn`, `fit_gp`), and `inputs`: the
     /// parameter names of the columns of `x`.
@@ -415,7 +415,7 @@ pub mod emulate_fns {
     ///
     /// ```rhai
     /// let k = emulator_kinds();
-    /// k.keys()    //=> ["gp", "nn", "nn_ensemble", "ridge"]
+    /// k.keys()    //=> ["gp", "nn", "nn_ensemble", "ridge", "sparse_gp"]
     /// k.ridge.options    //=> ["alpha", "degree"]
     /// k.nn_ensemble.fits    //=> false
     /// ```
