@@ -41,6 +41,12 @@ pub struct Python {
     pub how: &'static str,
 }
 
+/// The scale rows' Python figures, seconds (when, at what load: [`python_recorded`]).
+const PY_ENSEMBLE_LOAD_1500: f64 = 6.50;
+const PY_ENSEMBLE_LOAD_SPARSE_1500: f64 = 2.78;
+const PY_EOF_STAGE_1500: f64 = 9.43;
+const PY_HISTORY_MATCH_100M: f64 = 213.0;
+
 /// Every benchmark.
 pub const BENCHES: &[Bench] = &[
     Bench {
@@ -77,6 +83,28 @@ pub const BENCHES: &[Bench] = &[
         },
     },
     Bench {
+        name: "ensemble_load_1500",
+        about: "issue 30's scale: GPP, EFLX_LH_TOT 5-yr means of 1,500 members x 60 months, 4x5, one 60-month h0 file per member (NCAR's CLM5 PPE: hist_mfilt = 120), read as the EOF stage reads",
+        target_s: 10.0,
+        setup: ensemble_load_1500,
+        once: false,
+        python: Python {
+            seconds: Some(PY_ENSEMBLE_LOAD_1500),
+            how: "netCDF4, a Dataset per 60-month file (1,500 files), each variable read whole",
+        },
+    },
+    Bench {
+        name: "ensemble_load_sparse_1500",
+        about: "as ensemble_load_1500 on a 400-cell sparse grid (1-D lndgrid files, as NCAR's sparse-grid PPE)",
+        target_s: 5.0,
+        setup: ensemble_load_sparse_1500,
+        once: false,
+        python: Python {
+            seconds: Some(PY_ENSEMBLE_LOAD_SPARSE_1500),
+            how: "netCDF4, a Dataset per 60-month lndgrid file (1,500 files), each variable read whole",
+        },
+    },
+    Bench {
         name: "obs_regrid",
         about: "read + regrid 0.5 deg, 324-month GPP onto 4x5",
         target_s: 2.0,
@@ -98,6 +126,21 @@ pub const BENCHES: &[Bench] = &[
             how: "netCDF4, RegularGridInterpolator, numpy SVD as eofs",
         },
     },
+    Bench {
+        name: "eof_stage_1500",
+        about: "the EOF stage's numbers for GPP and LHF of the 1,500-member 4x5 ensemble (area-weighted SVD, U_obs, sigma of 27 yearly projections, the default run's PCs, RMSEs): the ensemble and the 0.5 deg observations read in setup (ensemble_load_1500 and obs_regrid time those)",
+        target_s: 10.0,
+        setup: eof_stage_1500,
+        once: false,
+        python: Python {
+            seconds: Some(PY_EOF_STAGE_1500),
+            how: "numpy SVD as eofs, the same fields (read in setup)",
+        },
+    },
+    // gp_fit_1500x56 (issue 30: a Gaussian process on 1,500 members x 56 parameters, all
+    // modes, <= 120 s per variable) belongs here, beside gp_fit, once the sparse GP emulator
+    // kind (egobox-gp's SparseGaussianProcess, inducing points) is in: another session writes
+    // it. Its data: emulator_data-like outputs of a 1,500 x 56 Latin hypercube.
     Bench {
         name: "map_png",
         about: "a 4x5 map with coastlines and colour bar to PNG",
@@ -217,6 +260,17 @@ pub const BENCHES: &[Bench] = &[
         python: Python {
             seconds: None,
             how: "no Python counterpart: not measured (it would be the numpy history_match_10m row with the nll terms added)",
+        },
+    },
+    Bench {
+        name: "history_match_100m",
+        about: "issue 30's scale: an implausibility wave (cut 3, the emulators' variance in the denominator, the 100,000 least implausible kept) over 10^8 candidates through history_match_10m's two 6-10-10-3 networks, in chunks (memory does not grow with the candidates)",
+        target_s: 30.0,
+        setup: history_match_100m,
+        once: false,
+        python: Python {
+            seconds: Some(PY_HISTORY_MATCH_100M),
+            how: "numpy networks, 2^20-row chunks, implausibility, argpartition (one run, no warm-up)",
         },
     },
     Bench {
@@ -624,6 +678,30 @@ fn history_match_10m_of(form: crate::calibrate::cost::Form) -> anyhow::Result<Bo
     }))
 }
 
+/// An implausibility wave over 10^8 candidates on [`network_cost`]'s networks (their
+/// residual variance as the emulator variance), the default settings otherwise (cut 3, the
+/// largest implausibility, 100,000 kept).
+fn history_match_100m() -> anyhow::Result<Body> {
+    use crate::calibrate::history_match::{implausibility_match, MatchSettings};
+    let cost = network_cost()?;
+    let s = MatchSettings {
+        n: 100_000_000,
+        ..MatchSettings::default()
+    };
+    Ok(Box::new(move || {
+        let w = implausibility_match(&cost, &s, &[], |_, _| {})?;
+        anyhow::ensure!(
+            w.kept.evaluated == s.n
+                && w.kept.accepted > 0
+                && w.kept.cost.len() == w.kept.accepted.min(s.limit),
+            "kept {} of {} accepted",
+            w.kept.cost.len(),
+            w.kept.accepted
+        );
+        Ok(())
+    }))
+}
+
 /// A demo case folder like the demo config's runs (start year 16, 5 years written).
 fn demo_case(root: &Path, case: &str) -> anyhow::Result<std::path::PathBuf> {
     let dir = root.join("cases").join(case);
@@ -762,6 +840,7 @@ pub fn cache_dir() -> std::path::PathBuf {
 /// made once; a `complete` marker guards against a half-made cache.
 /// The layouts of the bench ensemble: the same numbers as monthly `h0` files, as one
 /// 12-month file per year (`hist_mfilt = 12`), and as 1-D `lndgrid` files of the land cells.
+/// (The scale rows' 1,500-member ensembles: [`scale_archive`].)
 #[derive(Clone, Copy, PartialEq)]
 enum Layout {
     Monthly,
@@ -973,6 +1052,249 @@ fn ensemble_load_lndgrid() -> anyhow::Result<Body> {
     load_layout(Layout::Sparse, &[100, land])
 }
 
+/// Members of the scale rows' ensembles (issue 30: NCAR's PPE wave 0 has 1,501).
+pub const SCALE_MEMBERS: usize = 1500;
+
+/// Cells of the scale rows' sparse grid (NCAR's sparse-grid PPE runs 400 grid cells).
+pub const SPARSE_CELLS: usize = 400;
+
+/// The flat f45 indices of the sparse grid: [`SPARSE_CELLS`] land cells spread evenly over
+/// the land cells in row-major order.
+fn sparse_cells(grid: &crate::field::Grid) -> Vec<usize> {
+    let land: Vec<usize> = (0..grid.landfrac.len())
+        .filter(|&k| grid.landfrac[k] > 0.0)
+        .collect();
+    (0..SPARSE_CELLS)
+        .map(|k| land[k * land.len() / SPARSE_CELLS])
+        .collect()
+}
+
+/// A number in [-1, 1) from two integers (splitmix64 of both): the scale ensembles'
+/// per-member coefficients and per-cell noise, the same on every machine.
+fn unit_hash(a: u64, b: u64) -> f64 {
+    let mut z = a
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(b.wrapping_mul(0xD1B5_4A32_D192_ED03))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_4476_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+}
+
+/// Member `member`'s map of variable `var` (0 GPP, 1 LHF) on f45 before the seasonal cycle:
+/// `1 + 0.1 sum_k a_k p_k + 0.01 e` over land (NaN elsewhere), with four smooth patterns
+/// `p_k` of latitude and longitude, coefficients `a_k` and per-cell noise `e` in [-1, 1)
+/// from [`unit_hash`]: an ensemble of several modes, as a PPE's.
+fn scale_member_map(grid: &crate::field::Grid, member: usize, var: usize) -> Vec<f64> {
+    let m = (member * 2 + var) as u64;
+    let a: Vec<f64> = (0..4).map(|k| unit_hash(m, k)).collect();
+    let nlon = grid.lon.len();
+    (0..grid.landfrac.len())
+        .map(|c| {
+            if grid.landfrac[c] <= 0.0 {
+                return f64::NAN;
+            }
+            let (la, lo) = (
+                grid.lat[c / nlon].to_radians(),
+                grid.lon[c % nlon].to_radians(),
+            );
+            let p = [
+                la.sin(),
+                lo.cos(),
+                (2.0 * la).sin() * lo.sin(),
+                (3.0 * lo).cos() * la.cos(),
+            ];
+            let s: f64 = a.iter().zip(&p).map(|(a, p)| a * p).sum();
+            1.0 + 0.1 * s + 0.01 * unit_hash(m, 1000 + c as u64)
+        })
+        .collect()
+}
+
+/// The scale rows' ensemble, written once into the cache: [`SCALE_MEMBERS`] members x 60
+/// months (years 16-20), GPP and EFLX_LH_TOT, each member one 60-month `h0` file as NCAR's
+/// CLM5 PPE writes them (`hist_mfilt = 120`: ten years of months per file), on f45 or
+/// (`sparse`) on [`SPARSE_CELLS`] land cells along `lndgrid`. Values: GPP
+/// `1e-5 (1 + 0.3 cos(season))` times [`scale_member_map`], LHF the same times 4e6.
+fn scale_archive(sparse: bool) -> anyhow::Result<std::path::PathBuf> {
+    let name = if sparse {
+        "ensemble_sparse400_1500x60"
+    } else {
+        "ensemble_f45_1500x60"
+    };
+    let root = cache_dir().join(name);
+    if root.join("complete").exists() {
+        return Ok(root);
+    }
+    let f45 = crate::grids::f45()?;
+    let cells: Vec<usize> = if sparse {
+        sparse_cells(&f45)
+    } else {
+        (0..f45.landfrac.len()).collect()
+    };
+    let grid = if sparse {
+        let mut keep = vec![false; f45.landfrac.len()];
+        for &c in &cells {
+            keep[c] = true;
+        }
+        f45.subset(&keep, "lndgrid")?
+    } else {
+        f45.clone()
+    };
+    let archive = crate::demo::fixture::Archive::new(&root, grid)
+        .source("clmtune benchmark data (synthetic, not CLM)")
+        .var("GPP", "gC/m^2/s", "gross primary production")
+        .var("EFLX_LH_TOT", "W/m^2", "total latent heat flux [+ to atm]")
+        .one_file();
+    let pb = crate::progress::bar(
+        SCALE_MEMBERS as u64,
+        &format!("making bench ensemble {name}"),
+    );
+    for member in 1..=SCALE_MEMBERS {
+        let maps: Vec<Vec<f64>> = (0..2)
+            .map(|v| {
+                let full = scale_member_map(&f45, member, v);
+                cells.iter().map(|&c| full[c]).collect()
+            })
+            .collect();
+        archive.write_case(&format!("bench_LHC_{member}"), (16, 20), |var, m| {
+            let season = (m.month as f64 / 12.0 * std::f64::consts::TAU).cos();
+            let (map, scale) = if var == "GPP" {
+                (&maps[0], 1.0)
+            } else {
+                (&maps[1], 4e6)
+            };
+            map.iter()
+                .map(|x| 1e-5 * (1.0 + 0.3 * season) * scale * x)
+                .collect()
+        })?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    std::fs::write(root.join("complete"), "")?;
+    Ok(root)
+}
+
+/// The scale rows' case names and the two outputs they read.
+fn scale_inputs() -> anyhow::Result<(Vec<String>, Vec<crate::field::read::Output>)> {
+    let names = (1..=SCALE_MEMBERS)
+        .map(|m| format!("bench_LHC_{m}"))
+        .collect();
+    let outputs = vec![
+        crate::field::read::Output::new("GPP", "GPP")?,
+        crate::field::read::Output::new("LHF", "EFLX_LH_TOT")?,
+    ];
+    Ok((names, outputs))
+}
+
+/// Reads the scale ensemble (`sparse`: on the 400-cell grid) as the EOF stage reads an
+/// ensemble ([`crate::eof::stage::read_runs`]), checking the fields' shape.
+fn scale_load(sparse: bool) -> anyhow::Result<Body> {
+    let root = scale_archive(sparse)?;
+    let (names, outputs) = scale_inputs()?;
+    let shape: Vec<usize> = if sparse {
+        vec![SCALE_MEMBERS, SPARSE_CELLS]
+    } else {
+        vec![SCALE_MEMBERS, 46, 72]
+    };
+    Ok(Box::new(move || {
+        let f = crate::eof::stage::read_runs(&root, &names, &outputs, (16, 20), 1.0)?;
+        anyhow::ensure!(
+            f.len() == 2 && f[1].values.shape() == shape.as_slice(),
+            "wrong shape {:?}",
+            f[1].values.shape()
+        );
+        Ok(())
+    }))
+}
+
+fn ensemble_load_1500() -> anyhow::Result<Body> {
+    scale_load(false)
+}
+
+fn ensemble_load_sparse_1500() -> anyhow::Result<Body> {
+    scale_load(true)
+}
+
+/// The EOF stage's settings for the scale rows: 3 modes, area weighting, the bench
+/// observations' 2000-2004 as the observed years, 1982-2008 for sigma, coverage 0.8.
+fn scale_eof_settings(root: &Path, obs: &Path) -> crate::eof::stage::Settings {
+    use crate::eof::stage::{Settings, VariableSpec};
+    let var = |name: &str, model: &str| VariableSpec {
+        name: name.into(),
+        obs: "GPP".into(),
+        model: model.into(),
+        obs_file: None,
+        obs_options: Default::default(),
+    };
+    Settings {
+        modes: 3,
+        weighting: "area".into(),
+        centre: true,
+        archive_root: root.to_path_buf(),
+        years: (16, 20),
+        archive_min_coverage: 1.0,
+        obs_file: obs.to_path_buf(),
+        obs_options: Default::default(),
+        obs_years: (2000, 2004),
+        sigma_years: (1982, 2008),
+        min_coverage: 0.8,
+        variables: vec![var("GPP", "GPP"), var("LHF", "EFLX_LH_TOT")],
+        processed: None,
+    }
+}
+
+/// The EOF stage's numbers ([`crate::eof::stage::VariableResult::compute_all`], as the
+/// stage computes them) for both variables of the 1,500-member f45 ensemble. Setup reads the ensemble and the
+/// observations (regridded, GPP in gC/m^2/s; LHF's observations are GPP's times 4e6, in
+/// W/m^2, as the ensemble's LHF is its GPP's times 4e6) and writes the regridded GPP
+/// observations (1982-2008, time x lat x lon) as `eof_stage_1500_obs.npy` beside the data,
+/// for the Python counterpart. The default run is member 1.
+fn eof_stage_1500() -> anyhow::Result<Body> {
+    use crate::eof::stage::VariableResult;
+    let root = scale_archive(false)?;
+    let (names, outputs) = scale_inputs()?;
+    let obs_path = obs_file()?;
+    let settings = scale_eof_settings(&root, &obs_path);
+    let ens = crate::eof::stage::read_runs(&root, &names, &outputs, (16, 20), 1.0)?;
+    let gpp =
+        crate::field::obs::read_obs(&obs_path, "GPP", Some((1982, 2008)), ens[0].grid.clone())?
+            .convert("gC/m^2/s")?;
+    let npy = cache_dir().join("eof_stage_1500_obs.npy");
+    ndarray_npy::write_npy(&npy, &gpp.values)
+        .with_context(|| format!("writing {}", npy.display()))?;
+    let lhf = crate::field::Field {
+        name: "LHF".into(),
+        units: "W/m^2".into(),
+        values: gpp.values.mapv(|v| v * 4e6),
+        ..gpp.clone()
+    };
+    let obs = [gpp, lhf];
+    let defaults: Vec<crate::field::Field> = ens
+        .iter()
+        .map(|f| crate::field::Field {
+            values: f
+                .values
+                .slice_axis(ndarray::Axis(0), (0..1).into())
+                .to_owned(),
+            members: f.members[..1].to_vec(),
+            ..f.clone()
+        })
+        .collect();
+    Ok(Box::new(move || {
+        let all = VariableResult::compute_all(&ens, None, &defaults, &obs, &settings)?;
+        for r in &all {
+            anyhow::ensure!(
+                r.pcs.dim() == (SCALE_MEMBERS, 3) && r.sigma.len() == 3,
+                "{}: PCs {:?}",
+                r.name,
+                r.pcs.dim()
+            );
+        }
+        Ok(())
+    }))
+}
+
 /// Reads the two outputs' 5-year means of the bench ensemble in `layout`; `shape` is the
 /// field's expected shape.
 fn load_layout(layout: Layout, shape: &[usize]) -> anyhow::Result<Body> {
@@ -1007,9 +1329,12 @@ pub struct Timing {
     pub target_s: f64,
     /// Number of timed runs.
     pub runs: usize,
-    /// The process's peak resident memory after this benchmark (MiB; Linux's VmHWM, a
-    /// high-water mark over everything run so far: run one benchmark alone to read its own).
+    /// The most resident memory while this benchmark's warm-up and runs ran, its setup's
+    /// data held included (MiB; Linux's VmHWM, reset after the setup by [`reset_peak_rss`]).
     pub peak_rss_mib: Option<f64>,
+    /// Whether `peak_rss_mib` is this row's own: false when the reset failed, and the figure
+    /// is the high-water mark of the whole process so far (marked `*` in the table).
+    pub peak_rss_own: bool,
     /// The Python counterpart's recorded median, seconds (`None`: no counterpart).
     pub python_s: Option<f64>,
     /// How the Python figure was measured, or why there is none.
@@ -1047,6 +1372,12 @@ pub fn python_recorded(name: &str) -> &'static str {
         "de_eq6_networks" => "6 Dec 2026 beside clmtune's 92.8 ms, load 7.5-7.8",
         "mcmc_networks" => "6 Dec 2026 beside clmtune's 3.60 s, load 7.5-8.1",
         "history_match_10m" => "6 Dec 2026 beside clmtune's 11.1 s, load 5.1-7.8, 3 runs",
+        // issue 30's scale rows: /usr/bin/python3 (3.11.2, numpy 1.24.2, netCDF4 1.6.2),
+        // `python_bench.py ROW --runs 3`, apart from clmtune's runs (README)
+        "ensemble_load_1500" => "7 Dec 2026 09:54 UTC, load 3.2, 3 runs, system Python",
+        "ensemble_load_sparse_1500" => "7 Dec 2026 09:25 UTC, load 6.3, 3 runs, system Python",
+        "eof_stage_1500" => "7 Dec 2026 09:55 UTC, load 3.0, 3 runs, system Python",
+        "history_match_100m" => "7 Dec 2026 09:56-09:59 UTC, load 3-4, one run, system Python",
         _ => "1-2 Dec 2026, load 7-13, apart from clmtune's run",
     }
 }
@@ -1288,6 +1619,19 @@ impl PythonSide {
     }
 }
 
+/// Resets the process's peak resident memory (Linux `VmHWM`) to its resident memory now,
+/// after handing the heap's free memory back to the system (glibc's `malloc_trim`, so that
+/// what earlier rows freed does not count): writes `5` to `/proc/self/clear_refs` (Linux
+/// 4.0 on). Whether the reset worked.
+pub fn reset_peak_rss() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it takes no pointers
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// The process's peak resident set size in MiB (Linux `VmHWM`), if known.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -1310,9 +1654,11 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Times one benchmark: one warm-up, then `runs` timed runs.
+/// Times one benchmark: one warm-up, then `runs` timed runs; the peak memory is measured
+/// from after the setup ([`reset_peak_rss`]) to the end of the runs.
 pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
     let mut body = (b.setup)().with_context(|| format!("benchmark {}: setup failed", b.name))?;
+    let own = reset_peak_rss();
     let runs = if b.once {
         1
     } else {
@@ -1334,6 +1680,7 @@ pub fn time(b: &Bench, runs: usize) -> anyhow::Result<Timing> {
         target_s: b.target_s,
         runs: t.len(),
         peak_rss_mib: peak_rss_mib(),
+        peak_rss_own: own,
         python_s: b.python.seconds,
         python_how: b.python.how.into(),
         python_recorded: python_recorded(b.name).into(),
@@ -1462,7 +1809,7 @@ pub fn table(rows: &[Timing], measured: bool) -> String {
         };
         let rss = r
             .peak_rss_mib
-            .map(|m| format!("{m:.0} MiB"))
+            .map(|m| format!("{m:.0} MiB{}", if r.peak_rss_own { "" } else { "*" }))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{:<name_w$} {:>10} {:>10} {:>10} {:>10} {:>9}  {mark:<4} ",
@@ -1511,7 +1858,10 @@ pub fn table(rows: &[Timing], measured: bool) -> String {
 
 /// The lines under the table: where the Python column comes from.
 pub fn table_footer(python: Option<&PythonSide>) -> String {
-    match python {
+    let rss = "peak RSS: the most resident memory while the row's warm-up and runs ran, its \
+               setup's data included (Linux VmHWM, reset after each row's setup through \
+               /proc/self/clear_refs; * = not reset: the whole process's so far).\n";
+    let py: String = match python {
         None => "Py (rec.): the Python figure recorded in the row's definition (src/bench.rs), \
                  measured with docs/bench/python_bench.py at another time and load than this \
                  run (when: in brackets);\n  `clmtune bench --python PY` measures both side by \
@@ -1525,7 +1875,8 @@ pub fn table_footer(python: Option<&PythonSide>) -> String {
             p.describe(),
             p.script.display()
         ),
-    }
+    };
+    format!("{rss}{py}")
 }
 
 /// Whether command-line filter `f` selects row `name`: `=NAME` that row alone, anything else
@@ -1629,9 +1980,33 @@ mod tests {
     }
 
     #[test]
+    fn the_peak_memory_is_reset_for_each_row() {
+        // 256 MiB touched and freed: the high-water mark keeps them until the reset, which
+        // brings it down to what the process holds now
+        let v = std::hint::black_box(vec![1u8; 256 << 20]);
+        let before = super::peak_rss_mib().unwrap();
+        assert!(before >= 256.0, "{before} MiB with {} bytes held", v.len());
+        drop(v);
+        assert!(super::reset_peak_rss(), "writing /proc/self/clear_refs");
+        let after = super::peak_rss_mib().unwrap();
+        assert!(
+            after < before - 128.0,
+            "{after} MiB after the reset, {before} before"
+        );
+        // and it rises again with what the next row touches
+        let w = std::hint::black_box(vec![1u8; 64 << 20]);
+        let again = super::peak_rss_mib().unwrap();
+        assert!(
+            again >= after + 60.0,
+            "{again} MiB with {} more bytes",
+            w.len()
+        );
+    }
+
+    #[test]
     fn every_row_has_a_python_entry() {
         // the script engine's rows are checked with these in crate::script's tests
-        assert_eq!(super::BENCHES.len(), 21);
+        assert_eq!(super::BENCHES.len(), 25);
         let problems = super::python_entry_problems(super::BENCHES);
         assert!(problems.is_empty(), "{problems:?}");
     }
@@ -1682,6 +2057,7 @@ mod tests {
             target_s: 1.0,
             runs: 5,
             peak_rss_mib: Some(40.2),
+            peak_rss_own: true,
             python_s: py,
             python_how: how.into(),
             python_recorded: super::python_recorded(name).into(),
@@ -1693,13 +2069,18 @@ mod tests {
 
     #[test]
     fn table_puts_the_python_figure_beside_each_row() {
+        let mut whole_process = row("demo_member", 1.5, None, "no Python counterpart: own model");
+        whole_process.peak_rss_own = false;
         let t = super::table(
             &[
                 row("sensitivity_stage", 0.95, Some(9.3), "netCDF4 loop"),
-                row("demo_member", 1.5, None, "no Python counterpart: own model"),
+                whole_process,
             ],
             false,
         );
+        // a row's own peak memory, and the process's (the reset failed) marked *
+        assert!(t.lines().nth(1).unwrap().contains(" 40 MiB "), "{t}");
+        assert!(t.lines().nth(2).unwrap().contains(" 40 MiB* "), "{t}");
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
         assert!(lines[0].starts_with("benchmark") && lines[0].contains("Python: how"));

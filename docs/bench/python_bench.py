@@ -216,6 +216,43 @@ def ensemble_load_lndgrid():
     return body
 
 
+# issue 30's scale rows: 1,500 members, one 60-month h0 file each (as NCAR's CLM5 PPE,
+# hist_mfilt = 120), on f45 and on a 400-cell sparse grid (src/bench.rs scale_archive)
+SCALE = os.path.join(CACHE, "ensemble_f45_1500x60")
+SCALE_SPARSE = os.path.join(CACHE, "ensemble_sparse400_1500x60")
+SCALE_MEMBERS = [f"bench_LHC_{m}" for m in range(1, 1501)]
+
+
+def one_file(root, case, first_year=16):
+    return os.path.join(root, case, "lnd", "hist", f"{case}.clm2.h0.{first_year:04d}-01.nc")
+
+
+def read_one_file_means(root, cases, variables):
+    """Time means of each variable for each case from its one multi-month h0 file, each
+    variable read whole: {var: (case, cells...)}, NaN off land."""
+    import netCDF4
+    out = {v: [] for v in variables}
+    for case in cases:
+        with netCDF4.Dataset(one_file(root, case)) as ds:
+            for v in variables:
+                out[v].append(np.ma.filled(ds[v][:].astype(np.float64), np.nan).mean(axis=0))
+    return {v: np.stack(a) for v, a in out.items()}
+
+
+def ensemble_load_1500():
+    def body():
+        m = read_one_file_means(SCALE, SCALE_MEMBERS, ["GPP", "EFLX_LH_TOT"])
+        assert m["EFLX_LH_TOT"].shape == (1500, 46, 72)
+    return body
+
+
+def ensemble_load_sparse_1500():
+    def body():
+        m = read_one_file_means(SCALE_SPARSE, SCALE_MEMBERS, ["GPP", "EFLX_LH_TOT"])
+        assert m["EFLX_LH_TOT"].shape == (1500, 400)
+    return body
+
+
 def obs_regrid():
     # the bench's target: Grid::regular(46, 72), latitudes -90..90 by 4, longitudes 0..355 by 5
     lat_t, lon_t = np.linspace(-90, 90, 46), np.arange(72) * 5.0
@@ -273,6 +310,43 @@ def eof_stage():
             e.project(per_year, 3).std(axis=0)
             rec = e.reconstruct(3)
             np.sqrt(np.nanmean((rec - obs_mean) ** 2, axis=(1, 2)))
+    return body
+
+
+def eof_stage_1500():
+    """The EOF stage's numbers per variable (clmtune's VariableResult::compute): area-weighted
+    (m^2) EOFs over the cells observed in 80 % of the 2000-2004 months, U_obs of the observed
+    mean, sigma of the 27 yearly projections, the default run's (member 1) PCs, the RMSE of
+    each member and of the 3-mode reconstructions against the observed mean. Setup (not
+    timed, as clmtune's) reads the ensemble and the regridded observations clmtune wrote."""
+    ens = read_one_file_means(SCALE, SCALE_MEMBERS, ["GPP", "EFLX_LH_TOT"])
+    _, _, area, _ = grid_of(one_file(SCALE, SCALE_MEMBERS[0]))
+    area = area * 1e6  # km^2 in the file, m^2 in clmtune's weights
+    path = os.path.join(CACHE, "eof_stage_1500_obs.npy")
+    if not os.path.exists(path):
+        sys.exit(f"{path} is missing: run `clmtune bench =eof_stage_1500` first")
+    gpp = np.load(path)  # (324, 46, 72), gC/m^2/s, 1982-2008
+    obs = {"GPP": gpp, "EFLX_LH_TOT": gpp * 4e6}
+    years = np.array([1982 + k // 12 for k in range(len(gpp))])
+
+    def rmse(maps, target):
+        return np.sqrt(np.nanmean((maps - target) ** 2, axis=(1, 2)))
+
+    def body():
+        for v in ("GPP", "EFLX_LH_TOT"):
+            o = obs[v]
+            sel = o[(years >= 2000) & (years <= 2004)]
+            mask = (np.isfinite(sel).mean(axis=0) >= 0.8).astype(float)
+            obs_mean = np.nanmean(sel, axis=0)
+            per_year = np.stack([np.nanmean(o[years == y], axis=0) for y in range(1982, 2009)])
+            e = Eof(ens[v], area, mask)
+            e.project(obs_mean[None], 3)
+            e.project(per_year, 3).std(axis=0)
+            e.project(ens[v][:1], 3)
+            e.variance_fraction[:3]
+            rmse(ens[v], obs_mean)
+            rmse(e.reconstruct(3), obs_mean)
+            assert e.u.shape[0] == 1500
     return body
 
 
@@ -502,6 +576,42 @@ def history_match_10m():
     return body
 
 
+def history_match_100m(n=100_000_000, limit=100_000, cutoff=3.0, chunk=1 << 20):
+    """An implausibility wave (clmtune's implausibility_match, one wave): per output
+    |U_obs - mean| / sqrt(sigma^2 + the network's residual variance), the largest over the
+    6 outputs, cut at 3; the NROY count and box, the `limit` least implausible kept with
+    their Eq. 6 cost."""
+    nets = networks()
+
+    def body():
+        rng = np.random.default_rng(0)
+        best_x, best_i, best_j = np.empty((0, 6)), np.empty(0), np.empty(0)
+        accepted, lo, hi = 0, np.full(6, np.inf), np.full(6, -np.inf)
+        for start in range(0, n, chunk):
+            x = lhs(rng, min(chunk, n - start), 6)
+            imp, j = np.zeros(len(x)), np.zeros(len(x))
+            for t in nets:
+                u = t(x)
+                d = np.abs(t.obs - u) / np.sqrt(t.sigma ** 2 + np.maximum(t.var, 0.0))
+                np.maximum(imp, d.max(axis=1), out=imp)
+                z = (u - t.obs) / t.sigma
+                j += (t.lam * z * z).sum(axis=1)  # Eq. 6, kept beside each candidate
+            ok = imp < cutoff
+            accepted += int(ok.sum())
+            if ok.any():
+                lo = np.minimum(lo, x[ok].min(axis=0))
+                hi = np.maximum(hi, x[ok].max(axis=0))
+            xx = np.concatenate([best_x, x[ok]])
+            ii = np.concatenate([best_i, imp[ok]])
+            jj = np.concatenate([best_j, j[ok]])
+            if len(ii) > limit:
+                k = np.argpartition(ii, limit)[:limit]
+                xx, ii, jj = xx[k], ii[k], jj[k]
+            best_x, best_i, best_j = xx, ii, jj
+        assert accepted > 0 and len(best_i) == min(accepted, limit)
+    return body
+
+
 def history_match_10m_script():
     nets = networks()
     t = {v: n for v, n in zip(["GPP", "LHF"], nets)}
@@ -589,9 +699,10 @@ def mcmc_networks():
 
 ROWS = {f.__name__: f for f in [
     array_arith, history_match_10m_script, ensemble_load, ensemble_load_yearly,
-    ensemble_load_lndgrid, obs_regrid, eof_stage, map_png,
+    ensemble_load_lndgrid, ensemble_load_1500, ensemble_load_sparse_1500, obs_regrid,
+    eof_stage, eof_stage_1500, map_png,
     sensitivity_stage, nn_fit, nn_predict_10m, ridge_fit, gp_fit, nn_protocol,
-    history_match_10m, de_rosenbrock6, mcmc_gaussian6, de_eq6_networks, mcmc_networks]}
+    history_match_10m, history_match_100m, de_rosenbrock6, mcmc_gaussian6, de_eq6_networks, mcmc_networks]}
 NO_COUNTERPART = ["demo_member", "demo_ensemble"]
 # rows of a minute or more: timed once, without a warm-up (as clmtune bench's `once` rows)
 ONCE = {"nn_protocol"}

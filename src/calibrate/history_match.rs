@@ -285,27 +285,93 @@ impl MatchSettings {
 /// emulator variance + discrepancy)`, then the `order`-th largest over outputs.
 pub fn implausibility(cost: &Cost, em: &Emulated, settings: &MatchSettings) -> Array1<f64> {
     let n = em.mean.first().map_or(0, |m| m.nrows());
-    let mut all = Vec::new();
+    // per output (variable, mode): its variable, mode, observed value and the variance that
+    // does not depend on the candidate (sigma^2 + discrepancy)
+    let mut outputs: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for (v, t) in cost.terms().iter().enumerate() {
+        let tg = &t.target;
+        let disc = settings.discrepancy.get(v).copied().unwrap_or(0.0);
+        for m in 0..tg.modes() {
+            outputs.push((v, m, tg.observed[m], tg.sigma[m] * tg.sigma[m] + disc));
+        }
+    }
+    let one = |i: usize, &(v, m, obs, fixed): &(usize, usize, f64, f64)| -> f64 {
+        let ev = if settings.emulator_variance {
+            em.variance[v][[i, m]].max(0.0)
+        } else {
+            0.0
+        };
+        (obs - em.mean[v][[i, m]]).abs() / (fixed + ev).sqrt()
+    };
+    let mut all = Vec::with_capacity(outputs.len());
     let mut out = Array1::zeros(n);
     for i in 0..n {
-        all.clear();
-        for (v, t) in cost.terms().iter().enumerate() {
-            let tg = &t.target;
-            let disc = settings.discrepancy.get(v).copied().unwrap_or(0.0);
-            for m in 0..tg.modes() {
-                let ev = if settings.emulator_variance {
-                    em.variance[v][[i, m]].max(0.0)
-                } else {
-                    0.0
-                };
-                let d = (tg.observed[m] - em.mean[v][[i, m]]).abs();
-                all.push(d / (tg.sigma[m] * tg.sigma[m] + ev + disc).sqrt());
-            }
-        }
-        all.sort_by(|a, b| b.total_cmp(a));
-        out[i] = all[settings.order - 1];
+        out[i] = if settings.order == 1 {
+            // the largest, as the sort below would give it (NaN above every number)
+            outputs
+                .iter()
+                .map(|o| one(i, o))
+                .fold(f64::NEG_INFINITY, |a, b| {
+                    if b.total_cmp(&a).is_gt() {
+                        b
+                    } else {
+                        a
+                    }
+                })
+        } else {
+            all.clear();
+            all.extend(outputs.iter().map(|o| one(i, o)));
+            all.sort_by(|a, b| b.total_cmp(a));
+            all[settings.order - 1]
+        };
     }
     out
+}
+
+/// The candidates of one chunk of an implausibility wave that are not ruled out: their rows
+/// in the chunk, scalings, implausibility and cost.
+struct ChunkNroy {
+    rows: Vec<usize>,
+    x: Array2<f64>,
+    imp: Vec<f64>,
+    cost: Array1<f64>,
+}
+
+/// Chunk `c` of an implausibility wave: its candidates in `bounds`, those every `previous`
+/// wave and this one (`cost`, `settings`) do not rule out, with their cost.
+fn chunk_nroy(
+    cost: &Cost,
+    settings: &MatchSettings,
+    previous: &[Wave],
+    bounds: &[(f64, f64)],
+    c: usize,
+) -> Result<ChunkNroy> {
+    crate::interrupt::check()?;
+    let mut x = chunk_candidates(settings.seed, c, settings.n, bounds.len());
+    for (j, (a, b)) in bounds.iter().enumerate() {
+        x.column_mut(j).mapv_inplace(|u| a + u * (b - a));
+    }
+    let mut alive: Vec<bool> = vec![true; x.nrows()];
+    for w in previous {
+        let em = w.cost.emulate(x.view())?;
+        let imp = implausibility(&w.cost, &em, &w.settings);
+        for (a, i) in alive.iter_mut().zip(imp.iter()) {
+            *a &= *i < w.settings.cutoff;
+        }
+    }
+    let em = cost.emulate(x.view())?;
+    let imp = implausibility(cost, &em, settings);
+    let rows: Vec<usize> = (0..x.nrows())
+        .filter(|&i| alive[i] && imp[i] < settings.cutoff)
+        .collect();
+    let means: Vec<Array2<f64>> = em.mean.iter().map(|m| m.select(Axis(0), &rows)).collect();
+    let views: Vec<ArrayView2<f64>> = means.iter().map(|m| m.view()).collect();
+    Ok(ChunkNroy {
+        x: x.select(Axis(0), &rows),
+        imp: rows.iter().map(|&i| imp[i]).collect(),
+        cost: cost.of_pcs(&views)?,
+        rows,
+    })
 }
 
 /// One wave of an implausibility match: its cost (emulators and targets), settings and
@@ -327,6 +393,10 @@ pub struct Wave {
 /// A wave of history matching: `settings.n` candidates in the bounding box of the last
 /// previous wave's NROY set (or `[0, 1]^d`), ruled out by every previous wave and by this
 /// one; the NROY fraction of `[0, 1]^d` is the box's volume times the fraction kept.
+/// Chunks are evaluated in parallel groups of at most 8 and merged in order, so the wave
+/// does not depend on the thread count. Memory: one group's candidates and the kept set (at
+/// most `settings.limit` rows), whatever `settings.n`; `progress(done, total)` is called
+/// after each chunk.
 pub fn implausibility_match(
     cost: &Cost,
     settings: &MatchSettings,
@@ -356,47 +426,40 @@ pub fn implausibility_match(
     let mut lo = vec![f64::INFINITY; dim];
     let mut hi = vec![f64::NEG_INFINITY; dim];
     let chunks = settings.n.div_ceil(CHUNK);
-    for c in 0..chunks {
-        crate::interrupt::check()?;
-        let mut x = chunk_candidates(settings.seed, c, settings.n, dim);
-        for (j, (a, b)) in bounds.iter().enumerate() {
-            x.column_mut(j).mapv_inplace(|u| a + u * (b - a));
-        }
-        let mut alive: Vec<bool> = vec![true; x.nrows()];
-        for w in previous {
-            let em = w.cost.emulate(x.view())?;
-            let imp = implausibility(&w.cost, &em, &w.settings);
-            for (a, i) in alive.iter_mut().zip(imp.iter()) {
-                *a &= *i < w.settings.cutoff;
-            }
-        }
-        let em = cost.emulate(x.view())?;
-        let imp = implausibility(cost, &em, settings);
-        let views: Vec<ArrayView2<f64>> = em.mean.iter().map(|m| m.view()).collect();
-        let costs = cost.of_pcs(&views)?;
-        for i in 0..x.nrows() {
-            if !(alive[i] && imp[i] < settings.cutoff) {
-                continue;
-            }
-            accepted += 1;
-            let row = x.row(i);
-            for j in 0..dim {
-                lo[j] = lo[j].min(row[j]);
-                hi[j] = hi[j].max(row[j]);
-            }
-            let idx = c * CHUNK + i;
-            let mut v = row.to_vec();
-            v.push(costs[i]);
-            if heap.len() < settings.limit {
-                heap.push(Entry(imp[i], idx, v));
-            } else if let Some(top) = heap.peek() {
-                if Entry(imp[i], idx, Vec::new()) < *top {
-                    heap.pop();
-                    heap.push(Entry(imp[i], idx, v));
+    // groups of chunks evaluated in parallel, merged in chunk order (the result does not
+    // depend on the thread count); memory: one group's candidates and the kept set
+    let group = rayon::current_num_threads().clamp(1, 8);
+    for first in (0..chunks).step_by(group) {
+        let last = (first + group).min(chunks);
+        let found = (first..last)
+            .into_par_iter()
+            .map(|c| chunk_nroy(cost, settings, previous, &bounds, c))
+            .collect::<Result<Vec<_>>>()?;
+        for (c, ch) in (first..last).zip(found) {
+            for (r, &i) in ch.rows.iter().enumerate() {
+                accepted += 1;
+                let row = ch.x.row(r);
+                for j in 0..dim {
+                    lo[j] = lo[j].min(row[j]);
+                    hi[j] = hi[j].max(row[j]);
+                }
+                let (idx, imp) = (c * CHUNK + i, ch.imp[r]);
+                // the scalings and cost are copied only for a candidate the heap takes
+                let take = heap.len() < settings.limit
+                    || heap
+                        .peek()
+                        .is_some_and(|top| Entry(imp, idx, Vec::new()) < *top);
+                if take {
+                    if heap.len() >= settings.limit {
+                        heap.pop();
+                    }
+                    let mut v = row.to_vec();
+                    v.push(ch.cost[r]);
+                    heap.push(Entry(imp, idx, v));
                 }
             }
+            progress(((c + 1) * CHUNK).min(settings.n), settings.n);
         }
-        progress(((c + 1) * CHUNK).min(settings.n), settings.n);
     }
     let kept = heap.into_sorted_vec();
     let mut xs = Array2::zeros((kept.len(), dim));
@@ -601,6 +664,74 @@ mod tests {
         s.discrepancy = vec![0.0, 0.0];
         s.order = 4;
         assert!(s.check(&cost).is_err());
+    }
+
+    #[test]
+    fn implausibility_match_keeps_the_least_implausible_of_all_candidates_on_any_thread_count() {
+        // more candidates are not ruled out than the limit keeps: the kept set must be the
+        // `limit` least implausible of every candidate, enumerated here chunk by chunk from
+        // the same candidates with the implausibility and Eq. 6 written out by hand for the
+        // linear emulators (GPP PCs x0, 2 x1 with variance 0.01; LHF x0 + x1 + 0.5 with 0.04)
+        let cost = two_variable_cost(Form::Eq6, 1.0);
+        let s = MatchSettings {
+            n: 300_000,
+            limit: 40,
+            seed: 5,
+            ..Default::default()
+        };
+        let mut calls = 0;
+        let w = implausibility_match(&cost, &s, &[], |_, _| calls += 1).unwrap();
+        assert_eq!(calls, s.n.div_ceil(CHUNK));
+        let mut all: Vec<(f64, usize, Vec<f64>)> = Vec::new();
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for c in 0..s.n.div_ceil(CHUNK) {
+            let x = chunk_candidates(5, c, s.n, 2);
+            for (i, r) in x.rows().into_iter().enumerate() {
+                let (a, b) = (r[0], r[1]);
+                let imp = [
+                    (0.3 - a).abs() / (0.01f64 + 0.01).sqrt(),
+                    (1.0 - 2.0 * b).abs() / (0.04f64 + 0.01).sqrt(),
+                    (1.2 - a - b - 0.5).abs() / (0.25f64 + 0.04).sqrt(),
+                ]
+                .into_iter()
+                .fold(0.0, f64::max);
+                if imp < 3.0 {
+                    all.push((imp, c * CHUNK + i, vec![a, b]));
+                    for j in 0..2 {
+                        lo[j] = lo[j].min(r[j]);
+                        hi[j] = hi[j].max(r[j]);
+                    }
+                }
+            }
+        }
+        assert!(all.len() > 1000, "{} not ruled out", all.len());
+        assert_eq!(w.kept.accepted, all.len());
+        assert_eq!(w.nroy_fraction, all.len() as f64 / s.n as f64);
+        assert_eq!(w.bounds, vec![(lo[0], hi[0]), (lo[1], hi[1])]);
+        all.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+        let imps = w.kept.implausibility.as_ref().unwrap();
+        assert_eq!(imps.len(), 40);
+        for (r, (imp, _, x)) in all.iter().take(40).enumerate() {
+            assert!((imps[r] - imp).abs() < 1e-12, "{} vs {imp}", imps[r]);
+            assert_eq!(w.kept.x.row(r).to_vec(), *x);
+            let (a, b) = (x[0], x[1]);
+            let j = 0.75 * ((a - 0.3) / 0.1f64).powi(2)
+                + 0.25 * ((2.0 * b - 1.0) / 0.2f64).powi(2)
+                + ((a + b + 0.5 - 1.2) / 0.5f64).powi(2);
+            assert!(
+                (w.kept.cost[r] - j).abs() < 1e-9 * j.max(1.0),
+                "{} vs {j}",
+                w.kept.cost[r]
+            );
+        }
+        // the same on one thread (chunks evaluated in parallel groups, merged in order)
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| implausibility_match(&cost, &s, &[], |_, _| {}).unwrap());
+        assert_eq!(one.kept, w.kept);
+        assert_eq!(one.bounds, w.bounds);
     }
 
     #[test]

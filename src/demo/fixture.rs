@@ -2,8 +2,10 @@
 //! benchmarks: one builder that declares the variables once and writes each case's monthly
 //! `h0` files in CLM's exact layout ([`crate::archive::write_history`]), with the values a
 //! closure gives for each variable and month. [`Archive::yearly`] writes one 12-month file
-//! per year instead (`hist_mfilt = 12`) and [`Archive::sparse`] the land cells only, along
-//! `lndgrid` (CLM's 1-D output): the same numbers in the other layouts CLM users have.
+//! per year instead (`hist_mfilt = 12`), [`Archive::one_file`] one file of every month of
+//! the case (`hist_mfilt` at least the months run, as NCAR's CLM5 PPE with 120) and
+//! [`Archive::sparse`] the land cells only, along `lndgrid` (CLM's 1-D output): the same
+//! numbers in the other layouts CLM users have.
 //!
 //! ```
 //! use clmtune::demo::fixture::{tiny_grid, Archive};
@@ -69,6 +71,7 @@ pub struct Archive {
     vars: Vec<Var>,
     skip: Vec<(i64, u32)>,
     yearly: bool,
+    one_file: bool,
     sparse: bool,
 }
 
@@ -83,6 +86,7 @@ impl Archive {
             vars: Vec::new(),
             skip: Vec::new(),
             yearly: false,
+            one_file: false,
             sparse: false,
         }
     }
@@ -126,6 +130,15 @@ impl Archive {
     /// as CLM with `hist_mfilt = 12`) instead of one file per month.
     pub fn yearly(mut self) -> Archive {
         self.yearly = true;
+        self
+    }
+
+    /// Writes every month of a case into one file named by its first year
+    /// (`CASE.clm2.h0.YYYY-01.nc`), as CLM does when `hist_mfilt` is at least the months run
+    /// (NCAR's CLM5 PPE production runs: `hist_mfilt = 120`, ten years of monthly samples per
+    /// `h0` file).
+    pub fn one_file(mut self) -> Archive {
+        self.one_file = true;
         self
     }
 
@@ -175,7 +188,9 @@ impl Archive {
             .into_iter()
             .filter(|m| !self.skip.contains(&(m.year, m.month)))
             .collect();
-        let files: Vec<Vec<Month>> = if self.yearly {
+        let files: Vec<Vec<Month>> = if self.one_file {
+            vec![months]
+        } else if self.yearly {
             (years.0..=years.1)
                 .map(|y| months.iter().copied().filter(|m| m.year == y).collect())
                 .filter(|f: &Vec<Month>| !f.is_empty())
@@ -224,7 +239,7 @@ impl Archive {
                 })
                 .collect();
             let first = file[0];
-            let path = if self.yearly {
+            let path = if self.yearly || self.one_file {
                 hist_dir(&self.root, case).join(format!("{case}.clm2.h0.{:04}-01.nc", first.year))
             } else {
                 hist_path(&self.root, case, first.year, first.month)
@@ -293,22 +308,36 @@ mod tests {
             .yearly()
             .write_case("y", (1, 2), values)
             .unwrap();
-        base.sparse()
+        base.clone()
+            .sparse()
             .yearly()
             .write_case("s", (1, 2), values)
             .unwrap();
+        base.one_file().write_case("o", (1, 2), values).unwrap();
         let y = crate::archive::find_case(dir.path(), "y").unwrap();
         assert_eq!(y.files.len(), 2, "one file per year");
+        let o = crate::archive::find_case(dir.path(), "o").unwrap();
+        assert_eq!(o.files.len(), 1, "one file of 24 months");
+        assert_eq!(o.files[0].months.len(), 24);
+        assert!(o.files[0].path.ends_with("o.clm2.h0.0001-01.nc"));
         let out = [Output::new("GPP", "GPP").unwrap()];
         let read = |c: &str| {
             let case = crate::archive::find_case(dir.path(), c).unwrap();
             read_case(&case, &out, (1, 2), false).unwrap().remove(0)
         };
-        let (m, y, s) = (read("m"), read("y"), read("s"));
+        let (m, y, s, o) = (read("m"), read("y"), read("s"), read("o"));
         assert_eq!(m.values.shape(), [24, 2, 3]);
         let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
-        assert_eq!(m.values.shape(), y.values.shape());
-        assert!(m.values.iter().zip(&y.values).all(|(&a, &b)| same(a, b)));
+        for other in [&y, &o] {
+            assert_eq!(m.values.shape(), other.values.shape());
+            assert!(m
+                .values
+                .iter()
+                .zip(&other.values)
+                .all(|(&a, &b)| same(a, b)));
+        }
+        // month index 15 of cell 4 (land): 4 + 0.5 * 15, by the values' formula
+        assert_eq!(o.values[[15, 1, 1]], 11.5);
         // 5 land cells on lndgrid, in row-major order of the land cells: month 15 (index 15)
         // of cell k holds k + 7.5 (cell 2 is ocean)
         assert_eq!(s.values.shape(), [24, 5]);

@@ -328,6 +328,49 @@ fn maps(f: &Field) -> Result<ArrayD<f64>> {
 }
 
 impl VariableResult {
+    /// [`VariableResult::compute`] for every variable of `s` (field `k` of `ens`, `test`,
+    /// `default` and `obs` is variable `k`'s), the variables on rayon's threads at once (each
+    /// SVD runs on one thread: the EOF stage of a 1,500-member ensemble spends most of its
+    /// time there); the results, and the first error, in the variables' order.
+    pub fn compute_all(
+        ens: &[Field],
+        test: Option<&[Field]>,
+        default: &[Field],
+        obs: &[Field],
+        s: &Settings,
+    ) -> Result<Vec<VariableResult>> {
+        use rayon::prelude::*;
+        let n = s.variables.len();
+        if ens.len() != n
+            || default.len() != n
+            || obs.len() != n
+            || test.is_some_and(|t| t.len() != n)
+        {
+            bail!(
+                "{n} variables, but {} ensemble fields, {} default-run fields and {} observed fields",
+                ens.len(),
+                default.len(),
+                obs.len()
+            );
+        }
+        let results: Vec<Result<VariableResult>> = s
+            .variables
+            .par_iter()
+            .enumerate()
+            .map(|(k, v)| {
+                VariableResult::compute(
+                    &v.name,
+                    &ens[k],
+                    test.map(|t| &t[k]),
+                    &default[k],
+                    &obs[k],
+                    s,
+                )
+            })
+            .collect();
+        results.into_iter().collect()
+    }
+
     /// The stage's numbers for one variable from fields already read: the ensemble's time
     /// means `ens` (member, lat, lon), the second ensemble's (if any), the default run's
     /// (one member), and the observations `obs` (time, lat, lon) on the model grid in the
@@ -473,8 +516,10 @@ pub fn read_design(path: &Path, parameters: &[String]) -> Result<Array2<f64>> {
     Ok(a)
 }
 
-/// The time means of the analysed years of every case, one field per output.
-fn read_runs(
+/// The time means of the analysed years of every case, one field per output: how the
+/// stage reads an ensemble from the archive (cases found keeping the months covered at
+/// least `min_coverage`, then [`read::read_ensemble`]); `clmtune bench` times it.
+pub fn read_runs(
     root: &Path,
     cases: &[String],
     outputs: &[read::Output],
@@ -534,18 +579,11 @@ impl EofStage {
             settings.archive_min_coverage,
         )
         .with_context(|| format!("the default run {default_case}"))?;
-        let mut variables = Vec::new();
+        let mut obs = Vec::new();
         for (k, v) in settings.variables.iter().enumerate() {
-            let o = settings.observations(v, ens[k].grid.clone(), &ens[k].units)?;
-            variables.push(VariableResult::compute(
-                &v.name,
-                &ens[k],
-                test.as_ref().map(|t| &t[k]),
-                &dflt[k],
-                &o,
-                &settings,
-            )?);
+            obs.push(settings.observations(v, ens[k].grid.clone(), &ens[k].units)?);
         }
+        let variables = VariableResult::compute_all(&ens, test.as_deref(), &dflt, &obs, &settings)?;
         Ok(EofStage {
             grid: ens[0].grid.clone(),
             settings,
@@ -1343,5 +1381,120 @@ impl std::fmt::Display for EofStage {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A field on the tiny grid (2 x 3, cell (0, 2) ocean) along `dim` (`member` or `time`).
+    fn field(dim: &str, maps: Vec<Vec<f64>>, months: Vec<(i64, u32)>) -> Field {
+        let n = maps.len();
+        let values: Vec<f64> = maps.into_iter().flatten().collect();
+        Field {
+            name: "x".into(),
+            units: "1".into(),
+            long_name: String::new(),
+            dims: vec![dim.into(), "lat".into(), "lon".into()],
+            values: ArrayD::from_shape_vec(vec![n, 2, 3], values).unwrap(),
+            grid: Arc::new(crate::demo::fixture::tiny_grid()),
+            months,
+            members: if dim == "member" {
+                (1..=n).map(|k| format!("m{k}")).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn every_variable_computed_at_once_gives_each_variables_own_result() {
+        let nan = f64::NAN;
+        let land = |f: &dyn Fn(usize) -> f64| -> Vec<f64> {
+            (0..6).map(|c| if c == 2 { nan } else { f(c) }).collect()
+        };
+        // two members: one mode, whose PCs are +-1/sqrt(2) whatever the maps
+        let ens = |scale: f64| {
+            field(
+                "member",
+                vec![
+                    land(&|c| scale * (1.0 + 0.1 * c as f64)),
+                    land(&|c| scale * (2.0 + 0.3 * c as f64)),
+                ],
+                Vec::new(),
+            )
+        };
+        let ens = [ens(1.0), ens(40.0)];
+        let dflt: Vec<Field> = ens
+            .iter()
+            .map(|f| Field {
+                values: f.values.slice_axis(Axis(0), (0..1).into()).to_owned(),
+                members: vec!["m1".into()],
+                ..f.clone()
+            })
+            .collect();
+        let months: Vec<(i64, u32)> = (2000..=2001)
+            .flat_map(|y| (1..=12).map(move |m| (y, m)))
+            .collect();
+        let obs: Vec<Field> = [1.0, 40.0]
+            .iter()
+            .map(|&k| {
+                let maps = months
+                    .iter()
+                    .map(|&(y, m)| {
+                        land(&|c| {
+                            k * (1.5
+                                + 0.01 * (y - 2000) as f64
+                                + 0.001 * m as f64
+                                + 0.02 * c as f64)
+                        })
+                    })
+                    .collect();
+                field("time", maps, months.clone())
+            })
+            .collect();
+        let var = |name: &str| VariableSpec {
+            name: name.into(),
+            obs: name.into(),
+            model: name.into(),
+            obs_file: None,
+            obs_options: ReadOptions::default(),
+        };
+        let s = Settings {
+            modes: 1,
+            weighting: "area".into(),
+            centre: true,
+            archive_root: PathBuf::new(),
+            years: (1, 1),
+            archive_min_coverage: 1.0,
+            obs_file: PathBuf::new(),
+            obs_options: ReadOptions::default(),
+            obs_years: (2000, 2000),
+            sigma_years: (2000, 2001),
+            min_coverage: 0.8,
+            variables: vec![var("GPP"), var("LHF")],
+            processed: None,
+        };
+        let all = VariableResult::compute_all(&ens, None, &dflt, &obs, &s).unwrap();
+        assert_eq!(all.len(), 2);
+        for (k, r) in all.iter().enumerate() {
+            assert_eq!(r.name, ["GPP", "LHF"][k]);
+            let alone =
+                VariableResult::compute(&r.name, &ens[k], None, &dflt[k], &obs[k], &s).unwrap();
+            assert_eq!(r.pcs, alone.pcs);
+            assert_eq!(r.u_obs, alone.u_obs);
+            assert_eq!(r.sigma, alone.sigma);
+            assert!(
+                (r.pcs[[0, 0]].abs() - 0.5f64.sqrt()).abs() < 1e-12,
+                "{}",
+                r.pcs
+            );
+            assert!((r.pcs[[0, 0]] + r.pcs[[1, 0]]).abs() < 1e-12);
+            assert_eq!(r.lambda[0], 1.0);
+        }
+        let e = VariableResult::compute_all(&ens[..1], None, &dflt, &obs, &s).unwrap_err();
+        assert!(e.to_string().contains("1 ensemble fields"), "{e}");
     }
 }

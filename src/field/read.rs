@@ -555,7 +555,9 @@ fn read_selected(
 
 /// Reads derived outputs of every case of an ensemble, stacked along a leading `member`
 /// dimension. Members whose grids differ, or that miss months, are errors naming them.
-/// With `time_mean`, each member is averaged as soon as it is read (small memory).
+/// With `time_mean`, each member is averaged as soon as it is read (small memory). Members
+/// are read on rayon's threads; after a failure the members not yet started are skipped,
+/// and the error is the first in member order among the members read.
 pub fn read_ensemble(
     cases: &[Case],
     outputs: &[Output],
@@ -567,37 +569,58 @@ pub fn read_ensemble(
     }
     let _step = crate::progress::step("read history files");
     let pb = crate::progress::bar(cases.len() as u64, "reading members");
-    // Members are read one after another: the netCDF C library is not thread-safe and the
-    // netcdf crate serialises every call, so reading members on several threads measured
-    // slower (1.21 s against 0.99 s for 100 members x 60 months on 2 cores, files cached).
-    // From a cold or busy disk, though, the reader waits on many small reads, one at a
-    // time: a few threads read the coming members' files whole, ahead of it, so that its
-    // reads find them in the page cache (see `prefetch_files`).
+    // Members are read on rayon's threads, in parallel: the netCDF C library is not
+    // thread-safe and the netcdf crate serialises every call, but much of a member's time is
+    // ours (placing samples in months, sums, means, the memory of its monthly fields), and
+    // that overlaps with another member's library calls (1,500 members, one 60-month file
+    // each: see the README's ensemble_load_1500). From a cold or busy disk the readers wait
+    // on many small reads: a few threads read the coming members' files whole, ahead of
+    // them, so that their reads find them in the page cache (see `prefetch_files`).
     let prefetch = prefetch_files(cases, outputs, years, time_mean);
     let progress = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let mut per_member: Vec<Vec<Field>> = Vec::with_capacity(cases.len());
+    let failed = AtomicBool::new(false);
     let next = AtomicUsize::new(0);
-    let read = std::thread::scope(|s| -> Result<()> {
+    let read = std::thread::scope(|s| -> Vec<Option<Result<Vec<Field>>>> {
         if !prefetch.is_empty() {
             let (next, progress, stop, prefetch) = (&next, &progress, &stop, &prefetch);
             for _ in 0..PREFETCH_THREADS {
                 s.spawn(move || prefetch_worker(prefetch, next, progress, stop));
             }
         }
-        let r = (|| {
-            for (i, c) in cases.iter().enumerate() {
-                progress.store(i, Ordering::Relaxed);
-                per_member.push(read_case(c, outputs, years, time_mean)?);
+        use rayon::prelude::*;
+        let r = cases
+            .par_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                // after a failure the members not started are skipped
+                if failed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                progress.fetch_max(i, Ordering::Relaxed);
+                let fields = read_case(c, outputs, years, time_mean);
+                if fields.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
                 pb.inc(1);
-            }
-            Ok(())
-        })();
+                Some(fields)
+            })
+            .collect();
         stop.store(true, Ordering::Relaxed);
         r
     });
     pb.finish_and_clear();
-    read?;
+    let mut per_member: Vec<Vec<Field>> = Vec::with_capacity(cases.len());
+    for r in read {
+        match r {
+            Some(fields) => per_member.push(fields?),
+            // a member skipped after a failure: the failure comes later in member order
+            None => continue,
+        }
+    }
+    if per_member.len() != cases.len() {
+        bail!("reading the ensemble stopped before its last member");
+    }
     let grid0 = per_member[0][0].grid.clone();
     for (c, fields) in cases.iter().zip(&per_member) {
         if let Some(d) = fields[0].grid.coord_difference(&grid0) {
@@ -639,4 +662,68 @@ pub fn read_ensemble(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::fixture::{tiny_grid, Archive};
+
+    /// 40 members of one 12-month file each on the tiny grid: member k's GPP in month
+    /// index t is k + 0.5 t over land.
+    fn ensemble(root: &Path) -> Vec<String> {
+        let names: Vec<String> = (1..=40).map(|k| format!("m{k}")).collect();
+        let a = Archive::new(root, tiny_grid())
+            .var("GPP", "gC/m^2/s", "gpp")
+            .one_file();
+        for (k, n) in names.iter().enumerate() {
+            a.write_case(n, (1, 1), |_, m| {
+                tiny_grid()
+                    .landfrac
+                    .iter()
+                    .map(|&f| {
+                        if f > 0.0 {
+                            (k + 1) as f64 + 0.5 * m.index as f64
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap();
+        }
+        names
+    }
+
+    #[test]
+    fn members_read_in_parallel_come_back_in_member_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ensemble(dir.path());
+        let cases = crate::archive::find_cases(dir.path(), &names).unwrap();
+        let out = [Output::new("GPP", "GPP").unwrap()];
+        let f = read_ensemble(&cases, &out, (1, 1), true).unwrap().remove(0);
+        assert_eq!(f.values.shape(), [40, 2, 3]);
+        assert_eq!(f.members, names);
+        // the mean of k + 0.5 t over t = 0..11 is k + 2.75; the ocean cell (0, 2) is NaN
+        for k in 0..40 {
+            assert_eq!(f.values[[k, 1, 1]], (k + 1) as f64 + 2.75);
+            assert!(f.values[[k, 0, 2]].is_nan());
+        }
+    }
+
+    #[test]
+    fn a_member_that_fails_to_read_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ensemble(dir.path());
+        let cases = crate::archive::find_cases(dir.path(), &names).unwrap();
+        // member m23's file becomes unreadable after the archive was scanned
+        std::fs::write(&cases[22].files[0].path, b"not netCDF").unwrap();
+        let out = [Output::new("GPP", "GPP").unwrap()];
+        let e = read_ensemble(&cases, &out, (1, 1), true).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("case m23") && e.contains("not a readable netCDF file"),
+            "{e}"
+        );
+    }
 }
