@@ -342,7 +342,8 @@ fn resubmit_reruns_a_failed_member_and_counts_its_attempts() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        so.contains("member 2 (case demo_LHC_2) failed on attempt 1 of 2"),
+        so.contains("member 2 (case demo_LHC_2) failed on attempt 1 of 2 (made to fail by")
+            && so.contains("; submitting it again ([cases] failed = { resubmit = 1 })"),
         "{so}"
     );
     assert_eq!(said(d, "demo_LHC_2", "case.run starting"), 2);

@@ -775,10 +775,14 @@ impl Ensemble {
         let be = self.backend()?;
         let mut ready = Readiness::default();
         let (mut to_run, mut waiting, mut absent) = (Vec::new(), Vec::new(), Vec::new());
+        let mut dropped = Vec::new();
         for r in &recs {
             let case = crate::format::printable(&r.case);
+            let drop = self.settings.failed.then == failed::Then::Drop;
             match r.status {
                 Status::Complete => ready.complete.push(r.case.clone()),
+                Status::Failed if drop && !be.runs_in_process() => dropped.push(case),
+                _ if drop && !be.makes_cases() => dropped.push(case),
                 _ if be.runs_in_process() => to_run.push(case),
                 _ if !be.makes_cases() => {
                     let m = self
@@ -847,6 +851,17 @@ impl Ensemble {
                     .local_model
                     .map_or("the local model", |l| l.name),
                 few(&to_run)
+            ));
+        }
+        if !dropped.is_empty() {
+            ready.notes.push(format!(
+                "{}: {} of {} members failed or are missing and would be dropped ([cases] \
+                 failed = {}): {}",
+                self.name,
+                dropped.len(),
+                recs.len(),
+                self.settings.failed,
+                few(&dropped)
             ));
         }
         if !waiting.is_empty() {
@@ -1258,7 +1273,8 @@ impl Ensemble {
         for r in recs.iter_mut().filter(|r| self.may_resubmit(r)) {
             let why = r.message.take().unwrap_or_else(|| "failed".into());
             crate::output::println(&format!(
-                "{}: member {} (case {}) failed on attempt {} of {} ({}); submitting it again                  ([cases] failed = {})",
+                "{}: member {} (case {}) failed on attempt {} of {} ({}); submitting it again \
+                 ([cases] failed = {})",
                 self.name,
                 r.member,
                 r.case,

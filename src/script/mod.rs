@@ -441,7 +441,7 @@ mod tests {
             .chain(crate::bench::BENCHES)
             .copied()
             .collect();
-        assert_eq!(all.len(), 27);
+        assert_eq!(all.len(), 28);
         let problems = crate::bench::python_entry_problems(&all);
         assert!(problems.is_empty(), "{problems:?}");
     }
