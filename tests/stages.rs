@@ -3,6 +3,7 @@
 //! the rows it should have.
 
 mod common;
+use common::OutputAlone;
 
 use std::path::Path;
 use std::process::Command;
@@ -22,7 +23,7 @@ fn run_with(script: &str, cfg: &Path, more: &[&str]) -> String {
         .arg("--config")
         .arg(cfg)
         .args(more)
-        .output()
+        .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -294,7 +295,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .arg("--")
         .arg("--out")
         .arg(d.join("results"))
-        .output()
+        .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -312,7 +313,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .arg("--")
         .arg("--out")
         .arg(d.join("results"))
-        .output()
+        .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -484,7 +485,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .args(["--", "--config"])
         .arg(&cfg)
         .arg("--dry-run")
-        .output()
+        .output_alone()
         .unwrap();
     let all = format!(
         "{}{}",
@@ -535,7 +536,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .args(["--", "--config"])
         .arg(&named)
         .arg("--dry-run")
-        .output()
+        .output_alone()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -566,7 +567,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .args(["--", "--config"])
         .arg(&other)
         .arg("--dry-run")
-        .output()
+        .output_alone()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
@@ -1217,7 +1218,7 @@ fn with_drop_the_workflow_goes_on_without_two_failed_members_and_says_so() {
         .args(["--", "--quick", "--config"])
         .arg(&cfg)
         .env(clmtune::demo::run::FAIL_HOOK, "demo_LHC_3,demo_LHC_7")
-        .output()
+        .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(

@@ -3,12 +3,42 @@
 
 use std::path::{Path, PathBuf};
 
+/// HDF5 locks a netCDF-4 file it writes (flock) on a descriptor opened without
+/// close-on-exec, so a child process started by another thread while the file is being
+/// written inherits the lock and keeps it for its whole life: a later reader of that file
+/// gets "not a readable netCDF file" (found as a failure of 03 in tests/stages.rs, whose
+/// observations were written while a parallel test started `clmtune run demo.rhai`). The
+/// demo folders are written holding this lock's write side; children are started holding
+/// its read side ([`OutputAlone`]).
+pub static HDF5_WRITING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// [`std::process::Command::output`], started while no demo folder is being written.
+pub trait OutputAlone {
+    /// Starts the command (stdout and stderr captured) under [`HDF5_WRITING`]'s read side,
+    /// then waits for it.
+    fn output_alone(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl OutputAlone for std::process::Command {
+    fn output_alone(&mut self) -> std::io::Result<std::process::Output> {
+        let child = {
+            let _r = HDF5_WRITING.read().unwrap_or_else(|e| e.into_inner());
+            self.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()?
+        };
+        child.wait_with_output()
+    }
+}
+
 /// A small demo folder (observations of 2000-2001 only) for `demo_config()`, so that tests
 /// never make the full demo folder in the user's cache.
 pub fn demo_fixture() {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        let _w = HDF5_WRITING.write().unwrap_or_else(|e| e.into_inner());
         clmtune::demo::setup::ensure(dir.path(), (2000, 2001)).unwrap();
         std::env::set_var("CLMTUNE_DEMO_DIR", dir.path());
     });
@@ -97,7 +127,10 @@ pub fn fake_cime_env(c: &mut std::process::Command, state: &Path) {
 /// The small demo experiment of the stage tests in `d`: 10-member ensembles, one analysed
 /// year after one spun up, observations of 2000-2001, 2 modes. Returns its config's path.
 pub fn small_experiment(d: &Path) -> PathBuf {
-    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
+    let cfg = {
+        let _w = HDF5_WRITING.write().unwrap_or_else(|e| e.into_inner());
+        clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap()
+    };
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("years = [16, 20]", "years = [2, 2]")
