@@ -4,6 +4,7 @@
 //! message names types in script words (`Field`, `Range`), never by a Rust path.
 
 mod common;
+use common::OutputAlone;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -571,7 +572,7 @@ fn seeded_fuzz_of_every_documented_function() {
     // the functions as `clmtune doc --json` lists them
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clmtune"))
         .args(["doc", "--json"])
-        .output()
+        .output_alone()
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut functions: Vec<(String, usize)> = Vec::new();

@@ -7,6 +7,7 @@
 //! fetched data are present). Bad observation files give errors naming file and variable.
 
 mod common;
+use common::OutputAlone;
 
 use clmtune::field::obs::{
     apply_mask, coverage_mask, read_obs, read_obs_with, ReadOptions, Regrid,
@@ -599,7 +600,7 @@ fn run_stage(script: &str, cfg: &Path, more: &[&str]) -> String {
         .arg("--config")
         .arg(cfg)
         .args(more)
-        .output()
+        .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(

@@ -4,6 +4,7 @@
 //! 139) and raw terminal bytes in messages are seen as a user sees them.
 
 mod common;
+use common::OutputAlone;
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -58,7 +59,7 @@ fn dry_run(name: &str, cfg: &Path) -> std::process::Output {
         .args(["--", "--config"])
         .arg(cfg)
         .arg("--dry-run")
-        .output()
+        .output_alone()
         .unwrap()
 }
 

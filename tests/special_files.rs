@@ -10,6 +10,7 @@
 //! of its kind still and no `.clmtune-*` temporary file is left.
 
 mod common;
+use common::OutputAlone;
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -472,7 +473,7 @@ fn stray_temporaries(dir: &Path) -> Vec<PathBuf> {
 fn documented_signatures() -> Vec<String> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clmtune"))
         .args(["doc", "--json"])
-        .output()
+        .output_alone()
         .unwrap();
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
