@@ -28,6 +28,20 @@ fn chained(d: &Path, members: usize) -> std::path::PathBuf {
     p
 }
 
+/// The standard output of a run that must have succeeded (else its output and errors).
+fn succeeded(out: &std::process::Output) -> String {
+    let so = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
+/// A local backend running one member at a time.
+const LOCAL: &str = "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"";
+
 /// How many times the CaseStatus of case `c` says `what`.
 fn said(d: &Path, c: &str, what: &str) -> usize {
     std::fs::read_to_string(d.join("cases").join(c).join("CaseStatus"))
@@ -215,12 +229,7 @@ fn a_chain_killed_in_its_second_stage_resumes_and_runs_every_stage_once() {
         "killed too late"
     );
     let out = run().output().unwrap();
-    let so = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let so = succeeded(&out);
     assert!(so.contains("done"), "{so}");
     for k in 1..=4 {
         let m = format!("demo_LHC_{k}");
@@ -246,12 +255,7 @@ fn a_dry_run_prints_every_stage_of_the_chain() {
         .arg(&cfg)
         .output()
         .unwrap();
-    let so = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let so = succeeded(&out);
     for line in [
         "stage ad of ppe: years 1-1, cases demo_LHC_1.ad",
         "stage postad of ppe: years 2-2, cases demo_LHC_1.postad",
@@ -328,19 +332,10 @@ fn run_02(d: &Path, policy: &str, fail: &str) -> std::process::Output {
 fn resubmit_reruns_a_failed_member_and_counts_its_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    experiment(
-        d,
-        3,
-        "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
-    );
+    experiment(d, 3, LOCAL);
     // member 2 fails its first run only; resubmit = 1 runs it again, and it completes
     let out = run_02(d, "{ resubmit = 1 }", "demo_LHC_2:1");
-    let so = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let so = succeeded(&out);
     assert!(
         so.contains("member 2 (case demo_LHC_2) failed on attempt 1 of 2 (made to fail by")
             && so.contains("; submitting it again ([cases] failed = { resubmit = 1 })"),
@@ -362,11 +357,7 @@ fn resubmit_reruns_a_failed_member_and_counts_its_attempts() {
 fn a_member_failing_every_attempt_stops_naming_its_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    experiment(
-        d,
-        3,
-        "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
-    );
+    experiment(d, 3, LOCAL);
     let out = run_02(d, "{ resubmit = 1 }", "demo_LHC_3");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -387,18 +378,9 @@ fn a_member_failing_every_attempt_stops_naming_its_attempts() {
 fn with_drop_a_failed_member_is_left_out_and_said() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    experiment(
-        d,
-        4,
-        "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
-    );
+    experiment(d, 4, LOCAL);
     let out = run_02(d, "\"drop\"", "demo_LHC_2,demo_LHC_4");
-    let so = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let so = succeeded(&out);
     assert!(
         so.contains(
             "ppe: 2 of 4 members; 2 failed and dropped ([cases] failed = \"drop\"): demo_LHC_2 (failed: "
@@ -418,11 +400,7 @@ fn with_drop_a_failed_member_is_left_out_and_said() {
     // all failed: too few to go on
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    experiment(
-        d,
-        2,
-        "kind = \"local\"\nparallel = 1\ncases_dir = \"cases\"",
-    );
+    experiment(d, 2, LOCAL);
     let out = run_02(d, "\"drop\"", "demo_LHC_1,demo_LHC_2");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -455,12 +433,7 @@ fn a_batch_backend_submits_each_stage_when_the_one_before_is_complete() {
     c.arg("run").arg(&s).arg("--").arg("--config").arg(&cfg);
     common::fake_cime_env(&mut c, d);
     let out = c.env("FAKE_RUN", "1").output().unwrap();
-    let so = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let so = succeeded(&out);
     assert!(so.contains("#{\"complete\": 2}"), "{so}");
     let cmds = std::fs::read_to_string(d.join("commands")).unwrap();
     for line in [

@@ -13,6 +13,11 @@ fn run(script: &str, cfg: &Path) -> String {
 }
 
 fn run_with(script: &str, cfg: &Path, more: &[&str]) -> String {
+    run_env(script, cfg, more, &[])
+}
+
+/// [`run_with`] with environment variables set for the run.
+fn run_env(script: &str, cfg: &Path, more: &[&str], env: &[(&str, &str)]) -> String {
     let s = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
         .join(script);
@@ -23,6 +28,7 @@ fn run_with(script: &str, cfg: &Path, more: &[&str]) -> String {
         .arg("--config")
         .arg(cfg)
         .args(more)
+        .envs(env.iter().copied())
         .output_alone()
         .unwrap();
     let so = String::from_utf8_lossy(&out.stdout).to_string();
@@ -1211,20 +1217,11 @@ fn with_drop_the_workflow_goes_on_without_two_failed_members_and_says_so() {
         1,
     );
     std::fs::write(&cfg, text).unwrap();
-    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.rhai");
-    let out = Command::new(env!("CARGO_BIN_EXE_clmtune"))
-        .arg("run")
-        .arg(&s)
-        .args(["--", "--quick", "--config"])
-        .arg(&cfg)
-        .env(clmtune::demo::run::FAIL_HOOK, "demo_LHC_3,demo_LHC_7")
-        .output_alone()
-        .unwrap();
-    let so = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{so}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let so = run_env(
+        "demo.rhai",
+        &cfg,
+        &["--quick"],
+        &[(clmtune::demo::run::FAIL_HOOK, "demo_LHC_3,demo_LHC_7")],
     );
     let note = "ppe: 8 of 10 members; 2 failed and dropped ([cases] failed = \"drop\"): \
                 demo_LHC_3 (failed: ";
