@@ -9,6 +9,7 @@
 pub mod cost;
 pub mod history_match;
 pub mod identify;
+pub mod kalman;
 pub mod mcmc;
 pub mod optimize;
 
