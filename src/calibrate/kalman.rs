@@ -1095,8 +1095,91 @@ impl Kalman {
                 &self.iteration_columns(),
                 self.iteration_rows(),
             )?;
+            if !self.iterations.is_empty() {
+                self.plot(&dir.join("kalman.png"))?;
+            }
             crate::files::write_json(&dir.join("kalman.json"), self)
         })
+    }
+
+    /// The figure of the iterations: one panel per parameter (the estimate and its 5-95 %
+    /// range after each iteration's update, scalings), then the data misfit of each
+    /// iteration's runs.
+    pub fn plot(&self, path: &Path) -> Result<()> {
+        use crate::plot::{Options, Panel};
+        let p = self.dim();
+        let t = self.settings.transform;
+        let x: Vec<f64> = self.iterations.iter().map(|i| i.index as f64).collect();
+        let mut panels = Vec::new();
+        for (a, name) in self.parameters.iter().enumerate() {
+            let col = |z: f64| -> Vec<f64> {
+                self.iterations
+                    .iter()
+                    .map(|it| {
+                        let sd = it.cov[a * p + a].max(0.0).sqrt();
+                        t.to_scaling(it.mean[a] + z * sd)
+                    })
+                    .collect()
+            };
+            panels.push((
+                Panel::Lines {
+                    x: x.clone(),
+                    series: vec![
+                        ("estimate".into(), col(0.0)),
+                        ("5 %".into(), col(-Z95)),
+                        ("95 %".into(), col(Z95)),
+                    ],
+                },
+                Options {
+                    title: name.clone(),
+                    xlabel: "iteration".into(),
+                    ylabel: "scaling".into(),
+                    vmin: Some(0.0),
+                    vmax: Some(1.0),
+                    ..Options::default()
+                },
+            ));
+        }
+        panels.push((
+            Panel::Lines {
+                x: x.clone(),
+                series: vec![
+                    (
+                        "misfit".into(),
+                        self.iterations.iter().map(|i| i.misfit).collect(),
+                    ),
+                    (
+                        "best member".into(),
+                        self.iterations.iter().map(|i| i.min_misfit).collect(),
+                    ),
+                ],
+            },
+            Options {
+                title: "data misfit of the runs".into(),
+                xlabel: "iteration".into(),
+                ylabel: "(y - g)' Gamma^-1 (y - g)".into(),
+                ..Options::default()
+            },
+        ));
+        let cols = 3.min(panels.len());
+        let rows = panels.len().div_ceil(cols) as u32;
+        let opts = Options {
+            title: format!(
+                "{} calibration: {} members per iteration",
+                self.settings.method.name().to_uppercase(),
+                self.settings.members
+            ),
+            width: 420 * cols as u32,
+            height: 320 * rows + 40,
+            ..Options::default()
+        };
+        crate::plot::save(
+            path,
+            &opts,
+            |a| crate::plot::draw_panels(a, &panels, cols, &opts),
+            |a| crate::plot::draw_panels(a, &panels, cols, &opts),
+        )?;
+        Ok(())
     }
 
     /// Reads `DIR/kalman.json` back; `None` when there is none (nothing finished yet).
@@ -1314,7 +1397,7 @@ mod tests {
 
     #[test]
     fn the_normal_quantile_inverts_the_cdf_and_matches_scipy() {
-        // scipy.stats.norm.ppf / cdf (scipy 1.x)
+        // Python 3.11 statistics.NormalDist().inv_cdf / cdf (Wichura AS241; erfc)
         assert!((normal_quantile(0.975) - 1.959_963_984_540_054).abs() < 1e-13);
         assert!((normal_quantile(1e-10) + 6.361_340_902_404_056).abs() < 1e-11);
         assert!((normal_quantile(0.5)).abs() < 1e-15);

@@ -13,6 +13,7 @@ pub mod ensemble;
 pub mod eof;
 pub mod error;
 pub mod field;
+pub mod kalman;
 pub mod numpy;
 pub mod options;
 pub mod plot;
@@ -96,6 +97,11 @@ pub const MODULES: &[ScriptModule] = &[
         build: refocus::module,
     },
     ScriptModule {
+        name: "kalman",
+        about: "ensemble Kalman calibration (EKI, UKI) with real runs through the backend",
+        build: kalman::module,
+    },
+    ScriptModule {
         name: "check",
         about: "dry runs: what a stage reads from the stages before it, checked at once",
         build: check::module,
@@ -158,6 +164,7 @@ pub const TYPES: &[ScriptType] = &[
     script_type::<calibrate::ScriptPosterior>("Posterior"),
     script_type::<calibrate::ScriptIdentifiability>("Identifiability"),
     script_type::<refocus::ScriptRefocus>("Refocus"),
+    script_type::<kalman::ScriptKalman>("Kalman"),
     script_type::<ensemble::ScriptEnsemble>("Ensemble"),
     script_type::<sensitivity::ScriptEffects>("Effects"),
     script_type::<sensitivity::ScriptPc>("PatternCorrelation"),
