@@ -335,7 +335,85 @@ pub const BENCHES: &[Bench] = &[
             how: "no Python counterpart: emcee is not installed on the development machine (it would be emcee's run_mcmc in blocks of 100 steps with get_autocorr_time(tol=0), on scikit-learn GPs)",
         },
     },
+    Bench {
+        name: "kalman_eki_update",
+        about: "one EKI update (perturbed observations, data-misfit controller) of 100 members x 20 parameters from 60 outputs",
+        target_s: 0.01,
+        setup: kalman_eki_update,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: EnsembleKalmanProcesses.jl is Julia, not installed here",
+        },
+    },
+    Bench {
+        name: "kalman_uki_update",
+        about: "one UKI update (sigma points, analysis with the prior joined) of 101 members (50 parameters) from 60 outputs",
+        target_s: 0.01,
+        setup: kalman_uki_update,
+        once: false,
+        python: Python {
+            seconds: None,
+            how: "no Python counterpart: EnsembleKalmanProcesses.jl is Julia, not installed here",
+        },
+    },
 ];
+
+/// A Kalman calibration of `p` parameters against 60 outputs of a fixed nonlinear map, and
+/// that map's outputs for its next members: one update is the timed work.
+fn kalman_case(
+    method: crate::calibrate::kalman::Method,
+    members: usize,
+    p: usize,
+) -> anyhow::Result<(crate::calibrate::kalman::Kalman, ndarray::Array2<f64>)> {
+    use crate::calibrate::kalman::{Kalman, Observations, Settings};
+    let n = 60;
+    let names: Vec<String> = (0..n).map(|i| format!("y{i}")).collect();
+    let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).sin()).collect();
+    let obs = Observations::diagonal(names, y, &vec![0.1; n])?;
+    let settings = Settings {
+        method,
+        members,
+        seed: 1,
+        ..Settings::default()
+    };
+    let params: Vec<String> = (0..p).map(|i| format!("p{i}")).collect();
+    let k = Kalman::new(params, obs, settings)?;
+    let u = k.members()?;
+    let g = ndarray::Array2::from_shape_fn((u.nrows(), n), |(j, o)| {
+        (u[(j, o % p)] * (1.0 + o as f64 * 0.01)).tanh() + 0.1 * u[(j, (o + 1) % p)].powi(2)
+    });
+    Ok((k, g))
+}
+
+fn kalman_eki_update() -> anyhow::Result<Body> {
+    let (k, g) = kalman_case(crate::calibrate::kalman::Method::Eki, 100, 20)?;
+    Ok(Box::new(move || {
+        let mut k = k.clone();
+        let it = k.update(g.view())?;
+        anyhow::ensure!(
+            it.misfit.is_finite(),
+            "EKI update gave misfit {}",
+            it.misfit
+        );
+        Ok(())
+    }))
+}
+
+fn kalman_uki_update() -> anyhow::Result<Body> {
+    let (k, g) = kalman_case(crate::calibrate::kalman::Method::Uki, 0, 50)?;
+    anyhow::ensure!(g.nrows() == 101, "UKI of 50 parameters runs 101 members");
+    Ok(Box::new(move || {
+        let mut k = k.clone();
+        let it = k.update(g.view())?;
+        anyhow::ensure!(
+            it.misfit.is_finite(),
+            "UKI update gave misfit {}",
+            it.misfit
+        );
+        Ok(())
+    }))
+}
 
 /// DE on the bench's network cost ([`network_cost`]).
 fn de_eq6_networks() -> anyhow::Result<Body> {

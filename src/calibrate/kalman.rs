@@ -1067,6 +1067,30 @@ impl Kalman {
         (cols, rows)
     }
 
+    /// Every successful member run so far, for training an emulator: their scalings
+    /// (runs x parameters) and outputs (runs x observations), in iteration and member order.
+    pub fn runs(&self) -> (Array2<f64>, Array2<f64>) {
+        let p = self.dim();
+        let n = self.observations.len();
+        let t = self.settings.transform;
+        let (mut x, mut g) = (Vec::new(), Vec::new());
+        let mut rows = 0;
+        for it in &self.iterations {
+            for j in 0..it.u.len() / p {
+                if it.failed.contains(&j) {
+                    continue;
+                }
+                x.extend(it.u[j * p..(j + 1) * p].iter().map(|&u| t.to_scaling(u)));
+                g.extend_from_slice(&it.g[j * n..(j + 1) * n]);
+                rows += 1;
+            }
+        }
+        (
+            Array2::from_shape_vec((rows, p), x).expect("rows x parameters"),
+            Array2::from_shape_vec((rows, n), g).expect("rows x outputs"),
+        )
+    }
+
     /// Writes `DIR/kalman.json` (the whole record, read back by [`Kalman::load`]),
     /// `iterations.csv`, `members.csv` and `estimate.csv`, each atomically, all or nothing.
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -1125,9 +1149,9 @@ impl Kalman {
                 Panel::Lines {
                     x: x.clone(),
                     series: vec![
-                        ("estimate".into(), col(0.0)),
-                        ("5 %".into(), col(-Z95)),
-                        ("95 %".into(), col(Z95)),
+                        (String::new(), col(0.0)),
+                        (String::new(), col(-Z95)),
+                        (String::new(), col(Z95)),
                     ],
                 },
                 Options {
@@ -1165,7 +1189,7 @@ impl Kalman {
         let rows = panels.len().div_ceil(cols) as u32;
         let opts = Options {
             title: format!(
-                "{} calibration: {} members per iteration",
+                "{} calibration, {} members per iteration: estimate (blue) and 5-95 % range",
                 self.settings.method.name().to_uppercase(),
                 self.settings.members
             ),

@@ -280,7 +280,8 @@ pub fn scatter_label(x: &[f64], y: &[f64], opts: &Options) -> Option<String> {
 }
 
 /// Lines with markers over a shared `x` (Figs. 8, S12): one (label, values) per series;
-/// NaN breaks a line.
+/// NaN breaks a line; a series labelled `""` is left out of the legend (none when no series
+/// has a label).
 pub fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x: &[f64],
@@ -335,17 +336,21 @@ pub fn draw_lines<DB: DrawingBackend>(
                 )))
                 .map_err(de)?;
         }
-        chart
+        let dots = chart
             .draw_series(
                 pts.iter()
                     .filter(|p| p.0.is_finite() && p.1.is_finite())
                     .map(|&p| Circle::new(p, 4, c.filled())),
             )
-            .map_err(de)?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            .map_err(de)?;
+        // a series without a label stays out of the legend
+        if !label.is_empty() {
+            dots.label(label.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+            });
+        }
     }
-    if !series.is_empty() {
+    if series.iter().any(|(l, _)| !l.is_empty()) {
         draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     }
     Ok(())

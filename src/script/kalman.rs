@@ -382,6 +382,42 @@ pub mod kalman_fns {
         Ok(iteration_map(&k.0))
     }
 
+    /// Every successful member run so far as training data for emulators (calibrate,
+    /// emulate, sample): `#{x: runs x parameters (scalings), pcs: #{VARIABLE: runs x modes}}`,
+    /// the PCs split by the EOF stage's variables, e.g. `fit_gp(r.x, r.pcs.GPP, ...)` or
+    /// joined to the PPE's with `concat`.
+    #[rhai_fn(return_raw, pure)]
+    pub fn runs(k: &mut ScriptKalman, stage: ScriptEofStage) -> RResult<Map> {
+        let (x, g) = k.0.runs();
+        let mut pcs = Map::new();
+        let mut col = 0;
+        for v in &stage.0.variables {
+            let m = v.u_obs.len();
+            if col + m > g.ncols() {
+                return Err(script_err(format!(
+                    "runs: the EOF stage has more PCs than the calibration's {} observations",
+                    g.ncols()
+                )));
+            }
+            let block = g.slice(ndarray::s![.., col..col + m]).to_owned();
+            pcs.insert(
+                v.name.as_str().into(),
+                Dynamic::from(NdArray::new(block.into_dyn())),
+            );
+            col += m;
+        }
+        if col != g.ncols() {
+            return Err(script_err(format!(
+                "runs: the EOF stage has {col} PCs, the calibration {} observations",
+                g.ncols()
+            )));
+        }
+        let mut out = Map::new();
+        out.insert("x".into(), Dynamic::from(NdArray::new(x.into_dyn())));
+        out.insert("pcs".into(), Dynamic::from_map(pcs));
+        Ok(out)
+    }
+
     /// Writes the calibration into `dir` (e.g. `OUT/kalman`): `iterations.csv` (iteration,
     /// members, failed, dt, misfit, min_misfit, and per parameter its estimate and 5-95 %
     /// range in scalings), `members.csv` (every member run: scalings, PCs, misfit),

@@ -160,6 +160,12 @@ pub fn kill_after_submissions(
     let t0 = std::time::Instant::now();
     while count() < n {
         assert!(t0.elapsed().as_secs() < timeout_s, "no submissions seen");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the run ended ({status}) after {} of the {n} submissions awaited",
+                count()
+            );
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();

@@ -1,0 +1,144 @@
+//! Ensemble Kalman calibration (`scripts/09_kalman.rhai`) end to end on a small demo twin
+//! (10-member PPE, one analysed year, observations of 2000-2001 without bias, 2 modes): UKI
+//! with 13 demo runs per iteration lowers the misfit; a kill -9 during an iteration's
+//! submissions (through the fake CIME) and a rerun submit every member once and give the
+//! `iterations.csv` of a clean run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clmtune")
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+/// `clmtune run SCRIPT -- --config CFG ARGS`, with the fake CIME's environment (harmless for
+/// the local backend).
+fn command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(d)
+        .arg("run")
+        .arg(script)
+        .arg("--")
+        .arg("--config")
+        .arg(cfg)
+        .args(args);
+    common::fake_cime_env(&mut c, d);
+    c.env("FAKE_RUN", "1");
+    c
+}
+
+fn run(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> String {
+    let out = command(d, script, cfg, args).output().unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}:\n{so}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
+/// The small demo twin of tests/refocus.rs (unbiased observations).
+fn config(d: &Path) -> PathBuf {
+    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("years = [16, 20]", "years = [2, 2]")
+        .replace("ppe_members = 100", "ppe_members = 10")
+        .replace("years = [2000, 2004]", "years = [2000, 2001]")
+        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
+        .replace("modes = 3", "modes = 2");
+    assert!(text.contains("file = \"obs/fluxnet_mte_nobias.nc\""));
+    let p = d.join("small.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let small = config(d);
+    run(d, &script("03_eof.rhai"), &small, &[]);
+    let args = ["--iterations", "3"];
+
+    // a dry run says what iteration 1 would run and writes nothing
+    let so = run(d, &script("09_kalman.rhai"), &small, &["--dry-run"]);
+    assert!(
+        so.contains("dry run: iteration 1 would run 13 members as demo_kalman_uki1_{member}"),
+        "{so}"
+    );
+    assert!(!d.join("results/kalman").exists());
+
+    // (a) a clean run through the local backend (the demo model)
+    let so = run(d, &script("09_kalman.rhai"), &small, &args);
+    assert!(so.contains("stop: 3 iterations, the budget"), "{so}");
+    let clean = std::fs::read_to_string(d.join("results/kalman/iterations.csv")).unwrap();
+    let t = clmtune::table::Table::read(&d.join("results/kalman/iterations.csv")).unwrap();
+    assert_eq!(t.numbers("iteration").unwrap(), [1.0, 2.0, 3.0]);
+    assert_eq!(t.numbers("members").unwrap(), [13.0, 13.0, 13.0]);
+    let misfit = t.numbers("misfit").unwrap();
+    assert!(misfit[2] < misfit[0], "the misfit falls: {misfit:?}\n{so}");
+    let members = clmtune::table::Table::read(&d.join("results/kalman/members.csv")).unwrap();
+    assert_eq!(members.len(), 39);
+    assert!(members.columns().contains(&"GPP_2".to_string()));
+    // the first member of each iteration is the estimate of the one before (UKI's centre)
+    let med = members.numbers("medlynslope").unwrap();
+    let est = t.numbers("medlynslope").unwrap();
+    assert!((med[13] - est[0]).abs() < 1e-12 && (med[26] - est[1]).abs() < 1e-12);
+    assert!(d.join("results/kalman/kalman.png").exists());
+
+    // (b) the same calibration through the fake CIME into another archive and results
+    // folder (same case names: the demo model's weather is seeded by the case name), killed
+    // during iteration 2's submissions, then run again
+    let text = std::fs::read_to_string(&small).unwrap();
+    let text = text
+        .replace("root = \"archive\"", "root = \"archive_cime\"")
+        .replace("dir = \"results\"", "dir = \"results_cime\"");
+    assert!(text.contains("archive_cime") && text.contains("results_cime"));
+    let cime_cfg = d.join("cime.toml");
+    std::fs::write(
+        &cime_cfg,
+        common::with_backend(&text, &common::cime_backend(&d.join("cases_cime"))),
+    )
+    .unwrap();
+    let eof = d.join("results_cime/eof");
+    std::fs::create_dir_all(&eof).unwrap();
+    for f in std::fs::read_dir(d.join("results/eof")).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, eof.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let log = std::fs::File::create(d.join("killed.log")).unwrap();
+    let child = command(d, &script("09_kalman.rhai"), &cime_cfg, &args)
+        .env("FAKE_SUBMIT_SLEEP", "0.3")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let killed = common::kill_after_submissions(child, d, 16, 600);
+    assert!(killed < 26, "killed too late: {killed} submitted");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let so = run(d, &script("09_kalman.rhai"), &cime_cfg, &args);
+    assert!(so.contains("resuming: 1 finished iterations"), "{so}");
+    let text = std::fs::read_to_string(d.join("submissions")).unwrap();
+    let mut cases: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    cases.sort();
+    let mut want: Vec<String> = (1..=3)
+        .flat_map(|i| (1..=13).map(move |m| format!("demo_kalman_uki{i}_{m}")))
+        .collect();
+    want.sort();
+    assert_eq!(cases, want, "each member submitted exactly once:\n{text}");
+    let resumed = std::fs::read_to_string(d.join("results_cime/kalman/iterations.csv")).unwrap();
+    assert_eq!(resumed, clean, "iterations.csv equals the clean run's");
+}
