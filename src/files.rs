@@ -247,6 +247,14 @@ pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 /// column of the first bad byte); a leading UTF-8 byte order mark is dropped. The file is
 /// marked as an input of this run.
 pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = read_text_unmarked(path, what)?;
+    mark_input(path);
+    Ok(text)
+}
+
+/// [`read_text`] without marking the file as an input: for a record the run itself goes on
+/// rewriting (a resumed calibration's own state).
+fn read_text_unmarked(path: &Path, what: &str) -> anyhow::Result<String> {
     use std::io::Read;
     check_input(path, what)?;
     let file = std::fs::File::open(path)
@@ -265,7 +273,6 @@ pub fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
             MAX_TEXT_BYTES >> 20
         );
     }
-    mark_input(path);
     text_from_bytes(bytes).map_err(|e| anyhow::anyhow!("{what} {}:{e}", path.display()))
 }
 
@@ -459,6 +466,13 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result
 /// errors, e.g. `emulator file`); a file that does not parse says so with the file's name.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
     let text = read_text(path, what)?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
+}
+
+/// Reads a JSON record the run goes on rewriting (a resumed calibration's state): as
+/// [`read_json`], but not marked as an input, so that saving it again is allowed.
+pub fn read_own_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let text = read_text_unmarked(path, what)?;
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
 }
 

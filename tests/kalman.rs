@@ -77,25 +77,25 @@ fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
         so.contains("dry run: iteration 1 would run 13 members as demo_kalman_uki1_{member}"),
         "{so}"
     );
-    assert!(!d.join("results/kalman").exists());
+    assert!(!d.join("results/kalman/uki").exists());
 
     // (a) a clean run through the local backend (the demo model)
     let so = run(d, &script("09_kalman.rhai"), &small, &args);
     assert!(so.contains("stop: 3 iterations, the budget"), "{so}");
-    let clean = std::fs::read_to_string(d.join("results/kalman/iterations.csv")).unwrap();
-    let t = clmtune::table::Table::read(&d.join("results/kalman/iterations.csv")).unwrap();
+    let clean = std::fs::read_to_string(d.join("results/kalman/uki/iterations.csv")).unwrap();
+    let t = clmtune::table::Table::read(&d.join("results/kalman/uki/iterations.csv")).unwrap();
     assert_eq!(t.numbers("iteration").unwrap(), [1.0, 2.0, 3.0]);
     assert_eq!(t.numbers("members").unwrap(), [13.0, 13.0, 13.0]);
     let misfit = t.numbers("misfit").unwrap();
     assert!(misfit[2] < misfit[0], "the misfit falls: {misfit:?}\n{so}");
-    let members = clmtune::table::Table::read(&d.join("results/kalman/members.csv")).unwrap();
+    let members = clmtune::table::Table::read(&d.join("results/kalman/uki/members.csv")).unwrap();
     assert_eq!(members.len(), 39);
     assert!(members.columns().contains(&"GPP_2".to_string()));
     // the first member of each iteration is the estimate of the one before (UKI's centre)
     let med = members.numbers("medlynslope").unwrap();
     let est = t.numbers("medlynslope").unwrap();
     assert!((med[13] - est[0]).abs() < 1e-12 && (med[26] - est[1]).abs() < 1e-12);
-    assert!(d.join("results/kalman/kalman.png").exists());
+    assert!(d.join("results/kalman/uki/kalman.png").exists());
 
     // (b) the same calibration through the fake CIME into another archive and results
     // folder (same case names: the demo model's weather is seeded by the case name), killed
@@ -139,6 +139,7 @@ fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
         .collect();
     want.sort();
     assert_eq!(cases, want, "each member submitted exactly once:\n{text}");
-    let resumed = std::fs::read_to_string(d.join("results_cime/kalman/iterations.csv")).unwrap();
+    let resumed =
+        std::fs::read_to_string(d.join("results_cime/kalman/uki/iterations.csv")).unwrap();
     assert_eq!(resumed, clean, "iterations.csv equals the clean run's");
 }

@@ -742,6 +742,13 @@ impl Kalman {
                 )
             }
         };
+        if mean.iter().chain(&cov).any(|v| !v.is_finite()) {
+            bail!(
+                "Kalman iteration {k}: the update gave a mean or covariance that is not finite \
+                 (outputs of {} too large?); nothing was changed",
+                self.observations.names.join(", ")
+            );
+        }
         self.state = state;
         self.iterations.push(Iteration {
             index: k,
@@ -1212,7 +1219,7 @@ impl Kalman {
         if !path.exists() {
             return Ok(None);
         }
-        let k: Kalman = crate::files::read_json(&path, "Kalman record")?;
+        let k: Kalman = crate::files::read_own_json(&path, "Kalman record")?;
         let p = k.parameters.len();
         let n = k.observations.len();
         for it in &k.iterations {
@@ -1420,7 +1427,7 @@ mod tests {
     }
 
     #[test]
-    fn the_normal_quantile_inverts_the_cdf_and_matches_scipy() {
+    fn the_normal_quantile_inverts_the_cdf_and_matches_python() {
         // Python 3.11 statistics.NormalDist().inv_cdf / cdf (Wichura AS241; erfc)
         assert!((normal_quantile(0.975) - 1.959_963_984_540_054).abs() < 1e-13);
         assert!((normal_quantile(1e-10) + 6.361_340_902_404_056).abs() < 1e-11);
@@ -1607,6 +1614,10 @@ mod tests {
         assert!(it.g[11].is_nan() && it.g[35].is_nan(), "stored as NaN");
         let next = k.members().unwrap();
         assert!(next.iter().all(|v| v.is_finite()));
+        // outputs so large the update overflows: refused, nothing changed
+        let huge = Array2::from_shape_fn((10, 5), |(i, o)| 1e300 * (i as f64 + o as f64 + 1.0));
+        let e = k.clone().update(huge.view()).unwrap_err().to_string();
+        assert!(e.contains("not finite"), "{e}");
         // too few succeeded
         let mut bad = Array2::from_elem((10, 5), f64::NAN);
         bad.row_mut(0).fill(0.0);
