@@ -2124,7 +2124,7 @@ mod tests {
     #[test]
     fn every_row_has_a_python_entry() {
         // the script engine's rows are checked with these in crate::script's tests
-        assert_eq!(super::BENCHES.len(), 26);
+        assert_eq!(super::BENCHES.len(), 28);
         let problems = super::python_entry_problems(super::BENCHES);
         assert!(problems.is_empty(), "{problems:?}");
     }

@@ -6,68 +6,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_clmtune")
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name)
-}
-
-/// `clmtune run SCRIPT -- --config CFG ARGS`, with the fake CIME's environment (harmless for
-/// the local backend).
-fn command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.current_dir(d)
-        .arg("run")
-        .arg(script)
-        .arg("--")
-        .arg("--config")
-        .arg(cfg)
-        .args(args);
-    common::fake_cime_env(&mut c, d);
-    c.env("FAKE_RUN", "1");
-    c
-}
-
-fn run(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> String {
-    let out = command(d, script, cfg, args).output().unwrap();
-    let so = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{}:\n{so}\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    so
-}
-
-/// The small demo twin of tests/refocus.rs (unbiased observations).
-fn config(d: &Path) -> PathBuf {
-    let cfg = clmtune::demo::setup::ensure(d, (2000, 2001)).unwrap();
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("years = [16, 20]", "years = [2, 2]")
-        .replace("ppe_members = 100", "ppe_members = 10")
-        .replace("years = [2000, 2004]", "years = [2000, 2001]")
-        .replace("sigma_years = [1982, 2008]", "sigma_years = [2000, 2001]")
-        .replace("modes = 3", "modes = 2");
-    assert!(text.contains("file = \"obs/fluxnet_mte_nobias.nc\""));
-    let p = d.join("small.toml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::{run_stage as run, stage_command as command, stage_script as script};
+use std::process::Stdio;
 
 #[test]
 fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let small = config(d);
+    // the small demo experiment; the demo config's observations are the unbiased ones
+    let small = common::small_experiment(d);
+    assert!(std::fs::read_to_string(&small)
+        .unwrap()
+        .contains("file = \"obs/fluxnet_mte_nobias.nc\""));
     run(d, &script("03_eof.rhai"), &small, &[]);
     let args = ["--iterations", "3"];
 

@@ -8,43 +8,13 @@ mod common;
 use clmtune::calibrate::history_match::implausibility;
 use clmtune::refocus::Refocus;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_clmtune")
-}
+use std::process::Stdio;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/08_refocus.rhai")
+    common::stage_script("08_refocus.rhai")
 }
 
-/// `clmtune run SCRIPT -- --config CFG ARGS`, with the fake CIME's environment (harmless for
-/// the local backend).
-fn command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.current_dir(d)
-        .arg("run")
-        .arg(script)
-        .arg("--")
-        .arg("--config")
-        .arg(cfg)
-        .args(args);
-    common::fake_cime_env(&mut c, d);
-    c.env("FAKE_RUN", "1");
-    c
-}
-
-fn run(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> String {
-    let out = command(d, script, cfg, args).output().unwrap();
-    let so = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{}:\n{so}\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    so
-}
+use common::{run_stage as run, stage_command as command};
 
 /// The small demo experiment of tests/stages.rs; `twin` reads the unbiased observations
 /// and writes its results elsewhere (the runs are shared).
@@ -77,8 +47,7 @@ fn config(d: &Path, twin: bool) -> PathBuf {
 }
 
 fn eof_stage(d: &Path, cfg: &Path) {
-    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/03_eof.rhai");
-    run(d, &s, cfg, &[]);
+    run(d, &common::stage_script("03_eof.rhai"), cfg, &[]);
 }
 
 fn waves(dir: &Path) -> clmtune::table::Table {

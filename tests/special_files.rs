@@ -221,6 +221,13 @@ const CALLS: &[(&str, &str, Role)] = &[
         DirIn,
     ),
     ("save(rf: Refocus, dir: string) -> ()", "save(REFOCUS, @)", DirOut),
+    // kalman
+    (
+        "kalman(stage: EofStage, dir: string, options: map) -> Kalman",
+        "kalman(STAGE, @, #{})",
+        DirIn,
+    ),
+    ("save(k: Kalman, dir: string) -> ()", "save(KALMAN, @)", DirOut),
     // plot: the `file` option
     (
         "plot_bars(labels: list, values: any, options: map) -> string",
@@ -652,7 +659,7 @@ fn write_oaat(dir: &Path) -> PathBuf {
 /// script type that has a path function: `F` (Field), `EOF` (Eof), `STAGE` (EofStage),
 /// `TABLE`, `EMULATOR`, `EMULATORS`, `TARGETS`, `COST`, `MATCH` (HistoryMatch), `WAVES`, `OPTIMA`,
 /// `POSTERIOR`, `IDENT` (Identifiability), `EFFECTS`, `PC` (PatternCorrelation), `RANKS`,
-/// `REFOCUS`, `TESTCASE`.
+/// `REFOCUS`, `KALMAN`, `TESTCASE`.
 fn base_scope(d: &Path, engine: &rhai::Engine) -> rhai::Scope<'static> {
     let t0 = Instant::now();
     let root = d.join("archive");
@@ -711,6 +718,13 @@ fn base_scope(d: &Path, engine: &rhai::Engine) -> rhai::Scope<'static> {
             rf.add(history_match(cost(#{{GPP: e}}, TARGETS),
                                  #{{method: "implausibility", n: 2000, seed: 1}}), #{{GPP: e}});
             rf
+        }};
+        const KALMAN = {{
+            let k = kalman(["a", "b"], #{{y: array([0.9, -0.3]), sigma: array([0.01, 0.01])}},
+                           #{{iterations: 2}});
+            let x = k.design();
+            k.update(stack([x.T[0] + x.T[1], x.T[0] - x.T[1]], 1));
+            k
         }};
         const TESTCASE = test_case(read_config("{small_cfg}"), STAGE,
                                    [#{{label: "optimized", "case": "ppe_1"}}]);

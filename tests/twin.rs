@@ -1,7 +1,9 @@
 //! The identical twin on the demo model: an experiment calibrated to the unbiased synthetic
 //! observations (made by the demo model at the known truth of `clmtune::demo::setup::TRUTH`)
 //! recovers the truth scalings of its sensitive parameters within 0.1, and the truth lies
-//! inside the NROY set. A small experiment (see [`twin_config`]) so that it runs in CI.
+//! inside the NROY set; ensemble Kalman calibration (UKI, real demo runs) ends at least as
+//! close to the truth as the optimum, the truth inside its 5-95 % ranges. A small experiment
+//! (see [`twin_config`]) so that it runs in CI.
 
 use std::path::Path;
 use std::process::Command;
@@ -128,4 +130,45 @@ fn identical_twin_recovers_the_truth_and_keeps_it_in_nroy() {
     let costs = numbers(line("cost"));
     assert!(costs[0] <= costs[1] + 1e-9, "{so}");
     println!("{so}");
+
+    // ensemble Kalman calibration on the same twin (issue 31): UKI, 13 demo runs per
+    // iteration, at most 10 iterations, ends at least as close to the truth over the three
+    // sensitive parameters as the network's optimum, its 5-95 % ranges holding the truth
+    let ko = run(
+        &root.join("scripts/09_kalman.rhai"),
+        &["--config", c, "--iterations", "10"],
+    );
+    let est = clmtune::table::Table::read(&results.join("kalman/uki/estimate.csv")).unwrap();
+    let iters = clmtune::table::Table::read(&results.join("kalman/uki/iterations.csv")).unwrap();
+    assert!(iters.len() <= 10 && iters.numbers("members").unwrap()[0] == 13.0);
+    let (scaling, p05, p95) = (
+        est.numbers("scaling").unwrap(),
+        est.numbers("p05").unwrap(),
+        est.numbers("p95").unwrap(),
+    );
+    let opt = numbers(line("optimum"));
+    let (mut d_kalman, mut d_opt) = (0.0, 0.0);
+    for (i, (name, truth)) in truth.iter().enumerate() {
+        if ["medlynslope", "kmax", "dint"].contains(name) {
+            d_kalman += (scaling[i] - truth).powi(2);
+            d_opt += (opt[i] - truth).powi(2);
+            assert!(
+                p05[i] <= *truth && *truth <= p95[i],
+                "{name}: truth {truth} outside the UKI range {}-{}\n{ko}",
+                p05[i],
+                p95[i]
+            );
+        }
+    }
+    assert!(
+        d_kalman.sqrt() <= d_opt.sqrt(),
+        "UKI's estimate is {} from the truth, the optimum {}\n{ko}\n{so}",
+        d_kalman.sqrt(),
+        d_opt.sqrt()
+    );
+    println!(
+        "{ko}\nUKI distance {}, optimum distance {}",
+        d_kalman.sqrt(),
+        d_opt.sqrt()
+    );
 }

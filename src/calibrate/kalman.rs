@@ -718,8 +718,9 @@ impl Kalman {
                 };
                 let gbar = mean_of(&ok, |i| g.row(i).to_vec(), n);
                 let misfit = self.misfit(&gbar);
-                let (new_u, mean, cov, note) =
-                    self.eki_update(&u, &ok, &failed, out, &y, &gamma, dt, k)?;
+                let (new_u, mean, cov, note) = self
+                    .eki_update(&u, &ok, &failed, out, &y, &gamma, dt, k)
+                    .with_context(|| format!("Kalman iteration {k}"))?;
                 (dt, misfit, mean, cov, State::Eki { u: new_u }, note)
             }
             Method::Uki => {
@@ -731,7 +732,9 @@ impl Kalman {
                 }
                 let dt = self.settings.dt;
                 let misfit = self.misfit(&g.row(0).to_vec());
-                let (mean, cov, note) = self.uki_update(&u, &failed, out, &y, &gamma, dt)?;
+                let (mean, cov, note) = self
+                    .uki_update(&u, &failed, out, &y, &gamma, dt)
+                    .with_context(|| format!("Kalman iteration {k}"))?;
                 (
                     dt,
                     misfit,
@@ -1616,8 +1619,12 @@ mod tests {
         assert!(next.iter().all(|v| v.is_finite()));
         // outputs so large the update overflows: refused, nothing changed
         let huge = Array2::from_shape_fn((10, 5), |(i, o)| 1e300 * (i as f64 + o as f64 + 1.0));
-        let e = k.clone().update(huge.view()).unwrap_err().to_string();
-        assert!(e.contains("not finite"), "{e}");
+        let mut k2 = k.clone();
+        let e = format!("{:#}", k2.update(huge.view()).unwrap_err());
+        assert!(e.starts_with("Kalman iteration 2: "), "{e}");
+        // (compared as JSON: the failed members' NaN outputs are never equal to themselves)
+        let json = |k: &Kalman| serde_json::to_string(k).unwrap();
+        assert_eq!(json(&k2), json(&k), "a refused update changes nothing");
         // too few succeeded
         let mut bad = Array2::from_elem((10, 5), f64::NAN);
         bad.row_mut(0).fill(0.0);

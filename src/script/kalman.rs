@@ -223,10 +223,9 @@ pub mod kalman_fns {
     ///                #{iterations: 20, tolerance: 0});
     /// while k.stop_reason == "" {
     ///     let x = k.design();
-    ///     k.update(stack([x.column(0) + x.column(1), x.column(0) - x.column(1)], 1));
+    ///     k.update(stack([x.T[0] + x.T[1], x.T[0] - x.T[1]], 1));
     /// }
-    /// let e = k.estimate;
-    /// round(e.scaling * 100) / 100     //=> array([0.3, 0.6])
+    /// round(k.estimate.scaling * 100) / 100     //=> [0.3 0.6]
     /// ```
     #[rhai_fn(name = "kalman", return_raw)]
     pub fn kalman_given(parameters: Array, observed: Map, options: Map) -> RResult<ScriptKalman> {

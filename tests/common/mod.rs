@@ -124,6 +124,43 @@ pub fn fake_cime_env(c: &mut std::process::Command, state: &Path) {
         );
 }
 
+/// A stage script of `scripts/` by file name.
+pub fn stage_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+/// `clmtune run SCRIPT -- --config CFG ARGS` in `d`, with the fake CIME's environment (its
+/// state in `d`; harmless for the local backend) and `FAKE_RUN` set: submitted cases run.
+pub fn stage_command(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_clmtune"));
+    c.current_dir(d)
+        .arg("run")
+        .arg(script)
+        .arg("--")
+        .arg("--config")
+        .arg(cfg)
+        .args(args);
+    fake_cime_env(&mut c, d);
+    c.env("FAKE_RUN", "1");
+    c
+}
+
+/// Runs [`stage_command`] to its end, asserts it succeeded (showing its output if not) and
+/// returns its standard output.
+pub fn run_stage(d: &Path, script: &Path, cfg: &Path, args: &[&str]) -> String {
+    let out = stage_command(d, script, cfg, args).output().unwrap();
+    let so = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}:\n{so}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
 /// The small demo experiment of the stage tests in `d`: 10-member ensembles, one analysed
 /// year after one spun up, observations of 2000-2001, 2 modes. Returns its config's path.
 pub fn small_experiment(d: &Path) -> PathBuf {
