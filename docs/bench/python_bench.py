@@ -697,12 +697,77 @@ def mcmc_networks():
     return mcmc(lambda x: log_likelihood(nets, x))
 
 
+def kalman_case(members, p, n=60):
+    """clmtune's kalman rows' problem (src/bench.rs kalman_case): y_i = sin(0.3 i), sd 0.1,
+    g = tanh(u[o % p] (1 + 0.01 o)) + 0.1 u[(o + 1) % p]^2; u drawn by numpy (the timing does
+    not depend on the values)."""
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal((members, p))
+    o = np.arange(n)
+    g = np.tanh(u[:, o % p] * (1.0 + 0.01 * o)) + 0.1 * u[:, (o + 1) % p] ** 2
+    y = np.sin(0.3 * o)
+    gamma = np.diag(np.full(n, 0.01))
+    return u, g, y, gamma, rng
+
+
+def kalman_eki_update():
+    u, g, y, gamma, rng = kalman_case(100, 20)
+
+    def body():
+        # data-misfit controller step, then the perturbed-observation update (EKP's EKI)
+        ch = np.linalg.cholesky(gamma)
+        r = np.linalg.solve(ch, (g - y).T)
+        phi = 0.5 * (r * r).sum(axis=0)
+        m = len(y)
+        dt = min(max(m / (2 * phi.mean()), np.sqrt(m / (2 * phi.var(ddof=1)))), 1.0)
+        du, dg = u - u.mean(axis=0), g - g.mean(axis=0)
+        cug = du.T @ dg / (len(u) - 1)
+        cgg = dg.T @ dg / (len(u) - 1)
+        noise = gamma / dt
+        xi = rng.standard_normal(g.shape) @ np.linalg.cholesky(noise).T
+        new = u + np.linalg.solve(cgg + noise, (y + xi - g).T).T @ cug.T
+        return new
+    return body
+
+
+def kalman_uki_update():
+    p = 50
+    m, c = np.zeros(p), np.eye(p)
+    # UKI's sigma points of N(m, 2C) (alpha 1, Sigma_omega = C), as clmtune's row
+    a = min(np.sqrt(4 / p), 1.0)
+    scale = np.sqrt(a * a * p)
+    w = 1 / (2 * a * a * p)
+    chat = 2 * c
+    lc = np.linalg.cholesky(chat)
+    u = np.vstack([m, m + scale * lc.T, m - scale * lc.T])
+    _, _, y, gamma, _ = kalman_case(2 * p + 1, p)
+    o = np.arange(60)
+    g = np.tanh(u[:, o % p] * (1.0 + 0.01 * o)) + 0.1 * u[:, (o + 1) % p] ** 2
+
+    def body():
+        # the prior joined to the observations: outputs [g, u], noise blockdiag(Gamma, I)
+        ga = np.hstack([g, u])
+        ya = np.concatenate([y, np.zeros(p)])
+        gam = np.zeros((60 + p, 60 + p))
+        gam[:60, :60] = gamma
+        gam[60:, 60:] = np.eye(p)
+        du, dg = u[1:] - m, ga[1:] - ga[0]
+        cug = w * du.T @ dg
+        cgg = w * dg.T @ dg + 2 * gam
+        k = np.linalg.solve(cgg, cug.T).T
+        mean = m + k @ (ya - ga[0])
+        cov = chat - k @ cug.T
+        return mean, cov
+    return body
+
+
 ROWS = {f.__name__: f for f in [
     array_arith, history_match_10m_script, ensemble_load, ensemble_load_yearly,
     ensemble_load_lndgrid, ensemble_load_1500, ensemble_load_sparse_1500, obs_regrid,
     eof_stage, eof_stage_1500, map_png,
     sensitivity_stage, nn_fit, nn_predict_10m, ridge_fit, gp_fit, nn_protocol,
-    history_match_10m, history_match_100m, de_rosenbrock6, mcmc_gaussian6, de_eq6_networks, mcmc_networks]}
+    history_match_10m, history_match_100m, de_rosenbrock6, mcmc_gaussian6, de_eq6_networks, mcmc_networks,
+    kalman_eki_update, kalman_uki_update]}
 NO_COUNTERPART = ["demo_member", "demo_ensemble"]
 # rows of a minute or more: timed once, without a warm-up (as clmtune bench's `once` rows)
 ONCE = {"nn_protocol"}

@@ -521,6 +521,15 @@ pub struct Estimate {
     pub sd: Vec<f64>,
 }
 
+/// What an EKI update gives: the next ensemble (row-major), the updated mean and covariance
+/// of the members that succeeded, and what happened to the failed ones.
+struct EkiStep {
+    u: Vec<f64>,
+    mean: Vec<f64>,
+    cov: Vec<f64>,
+    note: Option<String>,
+}
+
 /// z of the 95th percentile of a standard normal.
 const Z95: f64 = 1.644_853_626_951_472_2;
 
@@ -649,13 +658,21 @@ impl Kalman {
 
     /// The data misfit `(y - g)' Gamma^-1 (y - g)` of one output vector.
     pub fn misfit(&self, g: &[f64]) -> f64 {
+        self.misfits(&[g])[0]
+    }
+
+    /// The data misfits of many output vectors (one factorisation of Gamma for all).
+    pub fn misfits(&self, gs: &[&[f64]]) -> Vec<f64> {
         let n = self.observations.len();
-        let gamma = self.observations.gamma_matrix();
-        let d = DVector::from_iterator(n, (0..n).map(|i| self.observations.y[i] - g[i]));
-        match gamma.cholesky() {
-            Some(ch) => d.dot(&ch.solve(&d)),
-            None => f64::NAN,
-        }
+        let Some(ch) = self.observations.gamma_matrix().cholesky() else {
+            return vec![f64::NAN; gs.len()];
+        };
+        gs.iter()
+            .map(|g| {
+                let d = DVector::from_iterator(n, (0..n).map(|i| self.observations.y[i] - g[i]));
+                d.dot(&ch.solve(&d))
+            })
+            .collect()
     }
 
     /// Updates with the outputs of the members [`Kalman::members`] gave (members x outputs;
@@ -689,10 +706,9 @@ impl Kalman {
                 members_text(&failed)
             );
         }
-        let misfits: Vec<f64> = ok
-            .iter()
-            .map(|&i| self.misfit(&g.row(i).to_vec()))
-            .collect();
+        let rows: Vec<Vec<f64>> = ok.iter().map(|&i| g.row(i).to_vec()).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let misfits = self.misfits(&refs);
         let min_misfit = misfits.iter().copied().fold(f64::INFINITY, f64::min);
         let (y, gamma) = self.augmented();
         // augmented outputs: the data, then (with the prior) the parameters themselves
@@ -718,7 +734,12 @@ impl Kalman {
                 };
                 let gbar = mean_of(&ok, |i| g.row(i).to_vec(), n);
                 let misfit = self.misfit(&gbar);
-                let (new_u, mean, cov, note) = self
+                let EkiStep {
+                    u: new_u,
+                    mean,
+                    cov,
+                    note,
+                } = self
                     .eki_update(&u, &ok, &failed, out, &y, &gamma, dt, k)
                     .with_context(|| format!("Kalman iteration {k}"))?;
                 (dt, misfit, mean, cov, State::Eki { u: new_u }, note)
@@ -783,7 +804,7 @@ impl Kalman {
         gamma: &DMatrix<f64>,
         dt: f64,
         k: usize,
-    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, Option<String>)> {
+    ) -> Result<EkiStep> {
         let p = self.dim();
         let m = y.len();
         let nok = ok.len() as f64;
@@ -863,7 +884,12 @@ impl Kalman {
                 ok.len()
             ));
         }
-        Ok((new_u.iter().copied().collect(), mean, cov, note))
+        Ok(EkiStep {
+            u: new_u.iter().copied().collect(),
+            mean,
+            cov,
+            note,
+        })
     }
 
     fn uki_update(
@@ -1056,7 +1082,10 @@ impl Kalman {
         cols.push("misfit".into());
         let mut rows = Vec::new();
         for it in &self.iterations {
-            for j in 0..it.u.len() / p {
+            let members = it.u.len() / p;
+            let gs: Vec<&[f64]> = (0..members).map(|j| &it.g[j * n..(j + 1) * n]).collect();
+            let misfits = self.misfits(&gs);
+            for (j, misfit) in misfits.iter().enumerate() {
                 let bad = it.failed.contains(&j);
                 let mut r = vec![
                     it.index.to_string(),
@@ -1069,7 +1098,7 @@ impl Kalman {
                 r.push(if bad {
                     String::new()
                 } else {
-                    fmt_number(self.misfit(g))
+                    fmt_number(*misfit)
                 });
                 rows.push(r);
             }
@@ -1287,9 +1316,9 @@ impl fmt::Display for Kalman {
     }
 }
 
-/// The data-misfit controller's step (Iglesias & Yang 2021): with `Phi_j = |Gamma^-1/2 (g_j
-/// - y)|^2 / 2` and `M` outputs, `dt = min(max(M / (2 mean Phi), sqrt(M / (2 var Phi))),
-/// rest)`.
+/// The data-misfit controller's step (Iglesias & Yang 2021): with
+/// `Phi_j = |Gamma^-1/2 (g_j - y)|^2 / 2` and `M` outputs,
+/// `dt = min(max(M / (2 mean Phi), sqrt(M / (2 var Phi))), rest)`.
 fn dmc_step(
     outs: &[DVector<f64>],
     y: &DVector<f64>,
@@ -1573,13 +1602,8 @@ mod tests {
         let mut k = Kalman::new(names(2, "p"), obs, s).unwrap();
         run(&mut k, f);
         let e = k.estimate();
-        for i in 0..2 {
-            assert!(
-                (e.mean[i] - truth[i]).abs() < 1e-4,
-                "{i}: {} vs {}",
-                e.mean[i],
-                truth[i]
-            );
+        for (i, t) in truth.iter().enumerate() {
+            assert!((e.mean[i] - t).abs() < 1e-4, "{i}: {} vs {t}", e.mean[i]);
             assert!(e.sd[i] < 0.01 && e.sd[i] > 0.0);
         }
         assert!(k.iterations.last().unwrap().misfit < 1e-3);
