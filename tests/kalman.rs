@@ -2,7 +2,7 @@
 //! (10-member PPE, one analysed year, observations of 2000-2001 without bias, 2 modes): UKI
 //! with 13 demo runs per iteration lowers the misfit; a kill -9 during an iteration's
 //! submissions (through the fake CIME) and a rerun submit every member once and give the
-//! `iterations.csv` of a clean run.
+//! `iterations.csv` of a clean run; a member that fails is left out of the update, as said.
 
 mod common;
 
@@ -61,14 +61,7 @@ fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
         common::with_backend(&text, &common::cime_backend(&d.join("cases_cime"))),
     )
     .unwrap();
-    let eof = d.join("results_cime/eof");
-    std::fs::create_dir_all(&eof).unwrap();
-    for f in std::fs::read_dir(d.join("results/eof")).unwrap() {
-        let f = f.unwrap().path();
-        if f.is_file() {
-            std::fs::copy(&f, eof.join(f.file_name().unwrap())).unwrap();
-        }
-    }
+    copy_dir(&d.join("results/eof"), &d.join("results_cime/eof"));
     let log = std::fs::File::create(d.join("killed.log")).unwrap();
     let child = command(d, &script("09_kalman.rhai"), &cime_cfg, &args)
         .env("FAKE_SUBMIT_SLEEP", "0.3")
@@ -92,4 +85,51 @@ fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
     let resumed =
         std::fs::read_to_string(d.join("results_cime/kalman/uki/iterations.csv")).unwrap();
     assert_eq!(resumed, clean, "iterations.csv equals the clean run's");
+
+    // (c) a member that fails (the demo model's test hook): the update goes on without it
+    // and says so; its row in members.csv is marked failed, without PCs
+    let text = std::fs::read_to_string(&small)
+        .unwrap()
+        .replace("root = \"archive\"", "root = \"archive_fail\"")
+        .replace("dir = \"results\"", "dir = \"results_fail\"")
+        .replace("cases_dir = \"cases\"", "cases_dir = \"cases_fail\"");
+    assert!(text.contains("cases_fail"));
+    let fail_cfg = d.join("fail.toml");
+    std::fs::write(&fail_cfg, text).unwrap();
+    copy_dir(&d.join("results/eof"), &d.join("results_fail/eof"));
+    let out = command(
+        d,
+        &script("09_kalman.rhai"),
+        &fail_cfg,
+        &["--iterations", "1"],
+    )
+    .env(clmtune::demo::run::FAIL_HOOK, "demo_kalman_uki1_5")
+    .output()
+    .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        so.contains("1 failed (5): each direction used its mirror member alone"),
+        "{so}"
+    );
+    let t = clmtune::table::Table::read(&d.join("results_fail/kalman/uki/iterations.csv")).unwrap();
+    assert_eq!(t.numbers("failed").unwrap(), [1.0]);
+    let m = clmtune::table::Table::read(&d.join("results_fail/kalman/uki/members.csv")).unwrap();
+    assert_eq!(m.numbers("failed").unwrap()[4], 1.0);
+    assert!(m.numbers("GPP_1").unwrap()[4].is_nan());
+}
+
+/// Copies the files of a folder (not its subfolders) into another, made if need be.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
 }
