@@ -33,6 +33,7 @@ pub mod progress;
 pub mod provenance;
 pub mod refocus;
 pub mod repl;
+pub mod report;
 pub mod sampling;
 pub mod script;
 pub mod sensitivity;

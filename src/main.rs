@@ -51,6 +51,13 @@ enum Command {
         #[arg(long)]
         setup: bool,
     },
+    /// Write DIR/report.html: one page with the summary, every stage's figures and tables,
+    /// and what ran (run.json).
+    Report {
+        /// The results folder (`[output] dir`).
+        #[arg(default_value = "results")]
+        dir: PathBuf,
+    },
     /// Run the benchmarks and print a table (median, min, max over several runs).
     Bench {
         /// Only the benchmarks whose names contain one of these (`=NAME`: that one alone).
@@ -104,6 +111,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     name.unwrap_or_default()
                 ),
             }
+        }
+        Command::Report { dir } => {
+            let p = clmtune::report::write(&dir)?;
+            clmtune::output::println(&format!("wrote {}", p.display()));
+            Ok(())
         }
         Command::Bench {
             names,

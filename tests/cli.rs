@@ -801,7 +801,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stages", &["refocus", "test_case"]),
     (
         "assembly",
-        &["provenance", "config", "summary", "bench", "script", "repl"],
+        &[
+            "provenance",
+            "config",
+            "summary",
+            "report",
+            "bench",
+            "script",
+            "repl",
+        ],
     ),
 ];
 

@@ -873,6 +873,60 @@ fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
     let r = d.join("results");
     check_contract(&r);
 
+    // the report: every stage's section, every figure of the folders, each image a file
+    // there, the synthetic twin said on top, the summary in it
+    assert!(so.contains("report: "), "{so}");
+    let html = std::fs::read_to_string(r.join("report.html")).unwrap();
+    assert!(
+        html.contains("class=\"banner synthetic\">Demo model (not CLM)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<h2 id=\"summary\">Summary</h2>\n<pre>"),
+        "{html}"
+    );
+    for id in [
+        "sensitivity",
+        "eof",
+        "emulator",
+        "calibrate",
+        "test_case",
+        "provenance",
+    ] {
+        assert!(
+            html.contains(&format!("<h2 id=\"{id}\">")),
+            "no section {id}"
+        );
+    }
+    let srcs: Vec<&str> = html
+        .split("<img src=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    let mut pngs = 0;
+    for sub in ["sensitivity", "eof", "emulator", "calibrate", "test_case"] {
+        pngs += std::fs::read_dir(r.join(sub))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".png")
+            })
+            .count();
+    }
+    assert_eq!(srcs.len(), pngs, "every figure shown once");
+    for s in &srcs {
+        assert!(r.join(s).is_file(), "{s}: no such file");
+    }
+    for name in stages {
+        assert!(
+            html.contains(&format!("<td>{name}</td>")),
+            "{name} not in the provenance table"
+        );
+    }
+
     // the summary: parameters proposed, variance kept, skill, cost, optimum, NROY, Table 2
     let summary = so.split("SUMMARY").nth(1).expect("a summary");
     for line in [

@@ -248,6 +248,17 @@ pub mod run_fns {
         Ok(lines.join("\n"))
     }
 
+    /// Writes `dir/report.html` (the results folder, e.g. `cfg.output.dir`): one page with
+    /// the summary, every stage's figures with captions and key tables, and what ran
+    /// (run.json); says on top when the observations are the demo's synthetic twin. Returns
+    /// its path.
+    #[rhai_fn(return_raw)]
+    pub fn report(dir: &str) -> RResult<String> {
+        crate::report::write(std::path::Path::new(dir))
+            .map(|p| p.display().to_string())
+            .map_err(|e| script_err(format!("{e:#}")))
+    }
+
     /// Runs another script without options (see `run_script(path, options)`).
     ///
     /// ```rhai
