@@ -296,8 +296,8 @@ fn provenance(out: &Path) -> Provenance {
     let config = p
         .runs
         .values()
-        .filter_map(|r| r.get("config")?.as_array()?.first().cloned())
-        .last();
+        .rev()
+        .find_map(|r| r.get("config")?.as_array()?.first().cloned());
     if let Some(c) = config {
         let cpath = c.get("path").and_then(|v| v.as_str()).map(PathBuf::from);
         let text = c.get("text").and_then(|v| v.as_str());
@@ -420,9 +420,9 @@ pub fn html(out: &Path) -> String {
     );
     if !p.truth.is_empty() {
         let truth: Vec<String> = p.truth.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"banner synthetic\">Demo model (not CLM) against synthetic identical-twin observations{}, made by the demo model at a known truth (scalings: {}). Nothing here is CLM5 or FLUXNET.</p>\n",
+            "<p class=\"banner synthetic\">Demo model (not CLM) against synthetic identical-twin observations{}, made by the demo model at a known truth (scalings: {}). Nothing here is CLM5 or FLUXNET.</p>",
             p.observations
                 .as_ref()
                 .map(|o| format!(" ({})", escape(&o.display().to_string())))
@@ -430,9 +430,9 @@ pub fn html(out: &Path) -> String {
             escape(&truth.join(", "))
         );
     } else if let Some(o) = &p.observations {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"banner real\">Model runs against the observations in {}.</p>\n",
+            "<p class=\"banner real\">Model runs against the observations in {}.</p>",
             escape(&o.display().to_string())
         );
     }
