@@ -228,6 +228,8 @@ const CALLS: &[(&str, &str, Role)] = &[
         DirIn,
     ),
     ("save(k: Kalman, dir: string) -> ()", "save(KALMAN, @)", DirOut),
+    // the report: reads the results folder, writes report.html into it
+    ("report(dir: string) -> string", "report(@)", DirIn),
     // plot: the `file` option
     (
         "plot_bars(labels: list, values: any, options: map) -> string",

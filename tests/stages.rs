@@ -926,6 +926,24 @@ fn demo_runs_the_whole_workflow_from_nothing_then_reuses_it() {
             "{name} not in the provenance table"
         );
     }
+    // in a real browser (Debian's headless chromium, when installed: .ci/run installs it):
+    // every image loads, no element is wider than the window
+    match common::browser_check(&r.join("report.html")) {
+        Some(c) => {
+            assert_eq!(c.images, srcs.len(), "{c:?}");
+            assert!(
+                c.broken.is_empty(),
+                "images that did not load: {:?}",
+                c.broken
+            );
+            assert!(
+                c.overflowing.is_empty(),
+                "wider than the window: {:?}",
+                c.overflowing
+            );
+        }
+        None => eprintln!("chromium is not installed: the report's browser check was skipped"),
+    }
 
     // the summary: parameters proposed, variance kept, skill, cost, optimum, NROY, Table 2
     let summary = so.split("SUMMARY").nth(1).expect("a summary");

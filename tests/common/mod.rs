@@ -209,3 +209,79 @@ pub fn kill_after_submissions(
     child.wait().unwrap();
     count()
 }
+
+/// What a headless browser finds in a page: the images that did not load and the elements
+/// wider than the window (outside the scrolling boxes, tables and `pre`).
+#[derive(Debug)]
+pub struct BrowserCheck {
+    /// Images in the page.
+    pub images: usize,
+    /// The `src` of each image that did not load.
+    pub broken: Vec<String>,
+    /// Elements that reach beyond the window's width (tag and id).
+    pub overflowing: Vec<String>,
+}
+
+/// Opens `html` in Debian's headless `chromium` (when installed; `None` otherwise), through
+/// a copy beside it with a check script added, every image loaded eagerly, and reads what the
+/// script found from the DOM chromium dumps after the page loaded.
+pub fn browser_check(html: &Path) -> Option<BrowserCheck> {
+    let exe = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })?;
+    let text = std::fs::read_to_string(html).unwrap();
+    let check = r#"<script>window.addEventListener('load', () => {
+  const w = document.documentElement.clientWidth;
+  const broken = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
+  const over = [...document.body.querySelectorAll('*')].filter(e => !e.parentElement.closest('.table, pre') && e.getBoundingClientRect().right > w + 1).map(e => e.tagName + (e.id ? '#' + e.id : ''));
+  document.body.setAttribute('data-check', JSON.stringify({images: document.images.length, broken: broken, over: over}));
+});</script>"#;
+    let copy = html.with_file_name("report_browser_check.html");
+    std::fs::write(
+        &copy,
+        text.replace(" loading=\"lazy\"", "")
+            .replace("</body>", &format!("{check}\n</body>")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&copy);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let at = dom.find("data-check=\"").unwrap_or_else(|| {
+        panic!(
+            "chromium gave no check result:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let rest = &dom[at + "data-check=\"".len()..];
+    let json = rest[..rest.find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let strings = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    Some(BrowserCheck {
+        images: v["images"].as_u64().unwrap() as usize,
+        broken: strings("broken"),
+        overflowing: strings("over"),
+    })
+}
