@@ -539,9 +539,49 @@ pub fn draw_grouped_bars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Above this many points a pair plot's panels are 2-D histograms, not dots.
+pub const DENSITY_FROM: usize = 400;
+/// Bins per axis of a pair plot's 2-D histograms.
+const DENSITY_BINS: usize = 30;
+
+/// Counts of the points of columns `cx` (x) and `cy` (y) in `bins` x `bins` cells over the
+/// given ranges, row-major from the bottom left (`by * bins + bx`); NaN and points outside
+/// are left out.
+pub fn pair_counts(
+    points: &Array2<f64>,
+    cx: usize,
+    cy: usize,
+    (xlo, xhi): (f64, f64),
+    (ylo, yhi): (f64, f64),
+    bins: usize,
+) -> Vec<usize> {
+    let mut counts = vec![0usize; bins * bins];
+    let cell = |v: f64, lo: f64, hi: f64| -> Option<usize> {
+        if !(v >= lo && v <= hi) || hi <= lo {
+            return None;
+        }
+        Some((((v - lo) / (hi - lo) * bins as f64) as usize).min(bins - 1))
+    };
+    for r in points.outer_iter() {
+        if let (Some(bx), Some(by)) = (cell(r[cx], xlo, xhi), cell(r[cy], ylo, yhi)) {
+            counts[by * bins + bx] += 1;
+        }
+    }
+    counts
+}
+
+/// The shade of a 2-D histogram cell, `t` in [0, 1]: pale blue to dark blue.
+fn density_colour(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(mix(222.0, 8.0), mix(235.0, 48.0), mix(247.0, 107.0))
+}
+
 /// A pair (corner) plot of a point cloud (Fig. 9): for k columns a k x k grid with each
-/// column's histogram on the diagonal and the points of each pair below it; columns named by
-/// `names`, every axis over `[vmin, vmax]` if given (e.g. scalings in [0, 1]).
+/// column's histogram on the diagonal and the points of each pair below it (dots; above
+/// [`DENSITY_FROM`] points a 2-D histogram shaded by count, as one solid patch of dots hides
+/// where the mass is); columns named by `names`, every axis over `[vmin, vmax]` if given
+/// (e.g. scalings in [0, 1]).
 pub fn draw_pairs<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     points: &Array2<f64>,
@@ -634,13 +674,36 @@ pub fn draw_pairs<DB: DrawingBackend>(
                     .axis_desc_style(("sans-serif", 13))
                     .draw()
                     .map_err(de)?;
-                ch.draw_series(
-                    points
-                        .outer_iter()
-                        .filter(|r| r[i].is_finite() && r[j].is_finite())
-                        .map(|r| Circle::new((r[j], r[i]), small, SERIES[0].mix(0.5).filled())),
-                )
-                .map_err(de)?;
+                if np > DENSITY_FROM {
+                    // many points (an MCMC chain): a 2-D histogram, shaded by count, instead
+                    // of dots that pile up into one solid patch
+                    let counts = pair_counts(points, j, i, (xlo, xhi), (ylo, yhi), DENSITY_BINS);
+                    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+                    let (wx, wy) = (
+                        (xhi - xlo) / DENSITY_BINS as f64,
+                        (yhi - ylo) / DENSITY_BINS as f64,
+                    );
+                    ch.draw_series(counts.iter().enumerate().filter(|(_, &c)| c > 0).map(
+                        |(b, &c)| {
+                            let (bx, by) = (b % DENSITY_BINS, b / DENSITY_BINS);
+                            let x0 = xlo + wx * bx as f64;
+                            let y0 = ylo + wy * by as f64;
+                            Rectangle::new(
+                                [(x0, y0), (x0 + wx, y0 + wy)],
+                                density_colour((c as f64 / top).sqrt()).filled(),
+                            )
+                        },
+                    ))
+                    .map_err(de)?;
+                } else {
+                    ch.draw_series(
+                        points
+                            .outer_iter()
+                            .filter(|r| r[i].is_finite() && r[j].is_finite())
+                            .map(|r| Circle::new((r[j], r[i]), small, SERIES[0].mix(0.5).filled())),
+                    )
+                    .map_err(de)?;
+                }
             }
         }
     }

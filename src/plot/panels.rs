@@ -165,6 +165,55 @@ mod tests {
     use crate::plot::{draw_pairs, fonts};
 
     #[test]
+    fn many_points_in_a_pair_plot_are_shaded_by_density_not_piled_into_one_patch() {
+        use crate::plot::charts::{pair_counts, DENSITY_FROM};
+        // a correlated cloud of 20,000 points (an MCMC chain's size): with dots, the panel
+        // below the diagonal was one solid colour; now shades tell the dense centre apart
+        let n = 20_000;
+        let pts = ndarray::Array2::from_shape_fn((n, 2), |(i, c)| {
+            let a = ((i as f64 + 0.5) / n as f64 * 6.0 - 3.0).tanh() * 0.3 + 0.5;
+            let wiggle = ((i * 7919 % 1000) as f64 / 1000.0 - 0.5) * 0.2;
+            if c == 0 {
+                a
+            } else {
+                a + wiggle
+            }
+        });
+        assert!(n > DENSITY_FROM);
+        let names = vec!["a".to_string(), "b".to_string()];
+        let buf = render(600, 600, |a| {
+            draw_pairs(a, &pts, &names, &Options::default())
+        });
+        // the share of the panel's inked pixels in its most common colour: with dots the
+        // pile-up's one saturated colour took most of it
+        let mut shades = std::collections::BTreeMap::new();
+        for y in 320..580u32 {
+            for x in 60..290u32 {
+                let k = ((y * 600 + x) * 3) as usize;
+                let p = [buf[k], buf[k + 1], buf[k + 2]];
+                if p != [255, 255, 255] && p != [0, 0, 0] {
+                    *shades.entry(p).or_insert(0usize) += 1;
+                }
+            }
+        }
+        let inked: usize = shades.values().sum();
+        let top = shades.values().copied().max().unwrap_or(0);
+        let share = top as f64 / inked.max(1) as f64;
+        // measured: 0.130 of 17,621 pixels shaded by density; 0.889 of 16,805 with the dots
+        assert!(
+            share < 0.4,
+            "{share:.3} of the panel's {inked} inked pixels are one colour: overplotted"
+        );
+        // the counts: every point in exactly one cell, the total kept
+        let counts = pair_counts(&pts, 0, 1, (0.0, 1.0), (0.0, 1.0), 30);
+        assert_eq!(counts.iter().sum::<usize>(), n);
+        let mut with_nan = pts.clone();
+        with_nan[(0, 0)] = f64::NAN;
+        let c2 = pair_counts(&with_nan, 0, 1, (0.0, 1.0), (0.0, 1.0), 30);
+        assert_eq!(c2.iter().sum::<usize>(), n - 1);
+    }
+
+    #[test]
     fn region_boxes_grouped_bars_pairs_and_panels() {
         let g = crate::grids::f45().unwrap();
         let lf = crate::grids::landfrac_4x5().unwrap();
