@@ -588,10 +588,31 @@ pub fn draw_pairs<DB: DrawingBackend>(
     names: &[String],
     opts: &Options,
 ) -> Result<()> {
+    draw_pairs_marked(area, points, names, None, opts)
+}
+
+/// The colour of a point marked on a pair plot (the optimum, the truth).
+pub const MARK: RGBColor = RGBColor(214, 39, 40);
+
+/// [`draw_pairs`] with one point marked (e.g. the optimum or the truth): a red cross in each
+/// pair panel and a red line in each histogram.
+pub fn draw_pairs_marked<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &Array2<f64>,
+    names: &[String],
+    mark: Option<&[f64]>,
+    opts: &Options,
+) -> Result<()> {
     let (np, k) = points.dim();
     if k == 0 || names.len() != k {
         bail!("pair plot: {k} columns with {} names", names.len());
     }
+    if let Some(m) = mark {
+        if m.len() != k {
+            bail!("pair plot: the mark has {} values for {k} columns", m.len());
+        }
+    }
+    let marked = |c: usize| mark.map(|m| m[c]).filter(|v| v.is_finite());
     if k > 12 {
         bail!("pair plot: {k} columns is too many to read (at most 12)");
     }
@@ -648,6 +669,13 @@ pub fn draw_pairs<DB: DrawingBackend>(
                     )
                 }))
                 .map_err(de)?;
+                if let Some(v) = marked(j).filter(|v| *v >= xlo && *v <= xhi) {
+                    ch.draw_series(std::iter::once(PathElement::new(
+                        vec![(v, 0.0), (v, top)],
+                        MARK.stroke_width(2),
+                    )))
+                    .map_err(de)?;
+                }
                 cell.draw(&Text::new(
                     names[j].clone(),
                     (left + 8, 6),
@@ -703,6 +731,16 @@ pub fn draw_pairs<DB: DrawingBackend>(
                             .map(|r| Circle::new((r[j], r[i]), small, SERIES[0].mix(0.5).filled())),
                     )
                     .map_err(de)?;
+                }
+                if let (Some(x), Some(y)) = (marked(j), marked(i)) {
+                    if x >= xlo && x <= xhi && y >= ylo && y <= yhi {
+                        ch.draw_series(std::iter::once(Cross::new(
+                            (x, y),
+                            6,
+                            MARK.stroke_width(3),
+                        )))
+                        .map_err(de)?;
+                    }
                 }
             }
         }

@@ -28,8 +28,8 @@ pub use axes::{
     tick_text, unit_text,
 };
 pub use charts::{
-    draw_bars, draw_grouped_bars, draw_histogram, draw_lines, draw_pairs, draw_scatter,
-    emptiest_corner, histogram_range, scatter_label,
+    draw_bars, draw_grouped_bars, draw_histogram, draw_lines, draw_pairs, draw_pairs_marked,
+    draw_scatter, emptiest_corner, histogram_range, scatter_label,
 };
 pub use colour::{bar_label, color, MISSING};
 pub use heatmap::{draw_heatmap, heat_colours, heat_layout, HeatLayout};

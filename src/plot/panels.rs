@@ -214,6 +214,50 @@ mod tests {
     }
 
     #[test]
+    fn a_marked_point_is_drawn_in_red_where_it_lies() {
+        use crate::plot::charts::MARK;
+        use crate::plot::draw_pairs_marked;
+        use crate::plot::test_support::bbox;
+        let pts = ndarray::Array2::from_shape_fn((1000, 2), |(i, c)| {
+            ((i * (c + 3) * 7919) % 1000) as f64 / 1000.0
+        });
+        let names = vec!["a".to_string(), "b".to_string()];
+        let o = Options {
+            vmin: Some(0.0),
+            vmax: Some(1.0),
+            ..Options::default()
+        };
+        let plain = render(600, 600, |a| draw_pairs(a, &pts, &names, &o));
+        assert!(bbox(&plain, 600, MARK).is_none(), "no red without a mark");
+        let buf = render(600, 600, |a| {
+            draw_pairs_marked(a, &pts, &names, Some(&[0.25, 0.75]), &o)
+        });
+        // the lower-left panel (x = a, y = b): the cross in its left half and upper half
+        let (x0, y0, x1, y1) = bbox(&buf, 600, MARK).expect("red drawn");
+        assert!(x0 < 200 && y1 > 300, "{:?}", (x0, y0, x1, y1));
+        let mut in_panel = 0;
+        for y in 300..600u32 {
+            for x in 0..300u32 {
+                if crate::plot::test_support::px(&buf, 600, x, y) == [MARK.0, MARK.1, MARK.2] {
+                    assert!(
+                        x < 170 && y < 470,
+                        "the cross at ({x}, {y}) is not near (0.25, 0.75)"
+                    );
+                    in_panel += 1;
+                }
+            }
+        }
+        assert!(in_panel > 10, "{in_panel} red pixels in the pair panel");
+        assert!(render_err(|a| draw_pairs_marked(
+            a,
+            &pts,
+            &names,
+            Some(&[0.5]),
+            &o
+        )));
+    }
+
+    #[test]
     fn region_boxes_grouped_bars_pairs_and_panels() {
         let g = crate::grids::f45().unwrap();
         let lf = crate::grids::landfrac_4x5().unwrap();

@@ -1,7 +1,7 @@
 //! The `plot` module: one call per figure, settings in an options map, the written path
 //! returned (the REPL prints it).
 
-use super::array::NdArray;
+use super::array::{operand, NdArray};
 use super::convert::{number, script_err, type_name, RResult};
 use super::field::ScriptField;
 use crate::plot::{self, Options};
@@ -509,16 +509,32 @@ pub mod plot_fns {
     }
 
     /// A pair (corner) plot of a point cloud (Fig. 9): `points` (n x k Array), `names` of the
-    /// k columns; histograms on the diagonal, each pair's points below it. `vmin`/`vmax` fix
-    /// every axis (e.g. 0 and 1 for scalings).
+    /// k columns; histograms on the diagonal, each pair's points below it (above 400 points a
+    /// 2-D histogram shaded by count). `vmin`/`vmax` fix every axis (e.g. 0 and 1 for
+    /// scalings); `mark` (k values, e.g. the optimum or the truth) is drawn as a red cross in
+    /// each pair and a red line in each histogram.
     ///
     /// ```rhai
     /// let best = latin_hypercube(200, 3, 7);
-    /// plot_pairs(best, ["medlynslope", "kmax", "fff"], #{file: `${TEMP_DIR}/pairs.png`, vmin: 0, vmax: 1}).ends_with("pairs.png")    //=> true
+    /// let o = #{file: `${TEMP_DIR}/pairs.png`, vmin: 0, vmax: 1, mark: [0.6, 0.5, 0.3]};
+    /// plot_pairs(best, ["medlynslope", "kmax", "fff"], o).ends_with("pairs.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_pairs(points: NdArray, names: rhai::Array, options: Map) -> RResult<String> {
-        let (mut o, file) = options_of(&options, &[])?;
+        let (mut o, file) = options_of(&options, &["mark"])?;
+        let mark: Option<Vec<f64>> = match options.get("mark") {
+            None => None,
+            Some(m) => Some(
+                operand(m)
+                    .map_err(|_| {
+                        script_err("plot_pairs: mark is a list of numbers, one per column")
+                    })?
+                    .data()
+                    .iter()
+                    .copied()
+                    .collect(),
+            ),
+        };
         if !options.contains_key("width") && !options.contains_key("height") {
             (o.width, o.height) = (900, 900);
         }
@@ -533,7 +549,13 @@ pub mod plot_fns {
                 ))
             })?;
         let n: Vec<String> = names.iter().map(|x| x.to_string()).collect();
-        figure!(file, o, |a| plot::draw_pairs(a, &pts, &n, &o))
+        figure!(file, o, |a| plot::draw_pairs_marked(
+            a,
+            &pts,
+            &n,
+            mark.as_deref(),
+            &o
+        ))
     }
 
     /// A multi-panel figure with (a), (b), (c) labels: `panels` is a list of maps, each with
