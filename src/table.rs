@@ -450,6 +450,18 @@ impl Table {
         Ok(self.take(&self.column(name)?.sort_order()))
     }
 
+    /// Rows sorted by column `name`, ascending as [`Table::sort`] or descending (largest
+    /// first; equal values then in reverse order); missing values last either way.
+    pub fn sort_by(&self, name: &str, ascending: bool) -> Result<Table> {
+        let col = self.column(name)?;
+        let mut order = col.sort_order();
+        if !ascending {
+            let present = order.iter().filter(|&&i| col.key(i).is_some()).count();
+            order[..present].reverse();
+        }
+        Ok(self.take(&order))
+    }
+
     /// Inner join on column `key` (numbers in both tables or text in both): one row for each
     /// pair of a left row and a right row with equal keys, in the order of the left rows,
     /// then of the right rows (pandas' `merge(how="inner")`). Missing keys match nothing.

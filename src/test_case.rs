@@ -753,15 +753,19 @@ impl TestCase {
                     Panel::Lines { x, series },
                     Options {
                         title: reg.name.clone(),
-                        xlabel: "month".into(),
                         ylabel: format!("{} ({})", v.name, self.units[k]),
+                        xticks: MONTHS
+                            .iter()
+                            .enumerate()
+                            .map(|(m, n)| (m as f64 + 1.0, n.to_string()))
+                            .collect(),
                         ..Options::default()
                     },
                 ));
             }
             let opts = Options {
                 title: format!(
-                    "{}: monthly climatology over the analysed cells, observed, default and calibrated",
+                    "{}: monthly climatology over the analysed cells: observations, default and calibrated runs",
                     v.name
                 ),
                 width: 1500,
@@ -778,6 +782,11 @@ impl TestCase {
         Ok(out)
     }
 }
+
+/// Month names on the climatologies' x axes.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 impl std::fmt::Display for TestCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1179,6 +1179,23 @@ fn check_contract(r: &Path) {
         5 * 2 * 2 * 6,
     );
     all(&t, "mse_increase", &|x| x.is_finite(), "finite");
+    // Fig. 7's spread and top bar: the spread over shuffles, the unshuffled error
+    all(&t, "mse_increase_sd", &|x| x >= 0.0, "a standard deviation");
+    all(&t, "mse_unpermuted", &|x| x > 0.0, "an emulator's error");
+    let base = t.numbers("mse_unpermuted").unwrap();
+    let (em, va, mo) = (
+        text(&t, "emulator"),
+        text(&t, "variable"),
+        t.numbers("mode").unwrap(),
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for k in 0..t.len() {
+        // one unshuffled error per (emulator, variable, mode), whichever parameter's row
+        let key = (em[k].clone(), va[k].clone(), mo[k] as i64);
+        let b = *seen.entry(key).or_insert(base[k]);
+        assert_eq!(b, base[k], "importance.csv row {k}");
+    }
+    assert_eq!(seen.len(), 5 * 2 * 2, "emulators x variables x modes");
     let t = Table::read(&r.join("emulator/partial_dependence.csv")).unwrap();
     assert_eq!(
         &t.columns()[..6],

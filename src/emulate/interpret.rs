@@ -18,16 +18,28 @@ fn mse_per_output(pred: &Array2<f64>, y: ArrayView2<f64>) -> Array1<f64> {
         .expect("rows")
 }
 
-/// Permutation importance: for each input (row of the result) and output (column), the mean
-/// over `repeats` seeded shuffles of that input's column of the increase of the MSE of the
-/// emulator's mean on (`x`, `y`).
+/// Permutation importance (Fig. 7): for each input (row) and output (column) the mean and
+/// the spread (standard deviation, ddof 1; 0 with one repeat) over `repeats` seeded shuffles
+/// of that input's column of the rise of the MSE of the emulator's mean on (`x`, `y`), and
+/// the MSE without any shuffle (per output): the paper's top bar.
+#[derive(Debug, Clone)]
+pub struct Importance {
+    /// Mean rise of the MSE (inputs x outputs).
+    pub increase: Array2<f64>,
+    /// Its standard deviation over the repeats (inputs x outputs).
+    pub sd: Array2<f64>,
+    /// The MSE without permutation, per output.
+    pub base: Array1<f64>,
+}
+
+/// Permutation importance of each input of `em` on (`x`, `y`): see [`Importance`].
 pub fn permutation_importance(
     em: &dyn Emulator,
     x: ArrayView2<f64>,
     y: ArrayView2<f64>,
     repeats: usize,
     seed: u64,
-) -> Result<Array2<f64>> {
+) -> Result<Importance> {
     if x.nrows() != y.nrows() || x.nrows() < 2 {
         bail!(
             "importance needs at least 2 members with inputs and outputs ({} and {} rows)",
@@ -39,22 +51,30 @@ pub fn permutation_importance(
         bail!("repeats must be >= 1");
     }
     let base = mse_per_output(&em.predict(x)?.mean, y);
-    let mut out = Array2::zeros((x.ncols(), y.ncols()));
+    let mut increase = Array2::zeros((x.ncols(), y.ncols()));
+    let mut sd = Array2::zeros((x.ncols(), y.ncols()));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut xp = x.to_owned();
     for j in 0..x.ncols() {
         let col = x.column(j).to_vec();
-        let mut sum = Array1::zeros(y.ncols());
-        for _ in 0..repeats {
+        let mut rises = Array2::zeros((repeats, y.ncols()));
+        for r in 0..repeats {
             let mut c = col.clone();
             c.shuffle(&mut rng);
             xp.column_mut(j).assign(&Array1::from(c));
-            sum += &(mse_per_output(&em.predict(xp.view())?.mean, y) - &base);
+            rises
+                .row_mut(r)
+                .assign(&(mse_per_output(&em.predict(xp.view())?.mean, y) - &base));
         }
         xp.column_mut(j).assign(&Array1::from(col));
-        out.row_mut(j).assign(&(sum / repeats as f64));
+        increase
+            .row_mut(j)
+            .assign(&rises.mean_axis(Axis(0)).expect("repeats"));
+        if repeats > 1 {
+            sd.row_mut(j).assign(&rises.std_axis(Axis(0), 1.0));
+        }
     }
-    Ok(out)
+    Ok(Importance { increase, sd, base })
 }
 
 /// Partial dependence of every output on input `j`: for each of `values`, the mean over the
@@ -306,9 +326,21 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let x = Array2::from_shape_fn((500, 2), |_| rng.gen_range(0.0..1.0));
         let y = x.column(0).mapv(|v| 3.0 * v).insert_axis(Axis(1));
-        let imp =
+        let all =
             permutation_importance(&Known(2, |u| 3.0 * u[0]), x.view(), y.view(), 20, 1).unwrap();
+        let imp = &all.increase;
         assert_eq!(imp[[1, 0]], 0.0);
+        // the emulator is the function: no error unshuffled, no spread for the ignored input
+        assert_eq!(all.base[0], 0.0);
+        assert_eq!(all.sd[[1, 0]], 0.0);
+        // the spread over shuffles of x0: each rise is 9 mean((x0 - perm)^2), whose sd over
+        // random permutations is about 9 sqrt(2 var(x0)^2 ... ) / sqrt(n): small but not 0,
+        // and below a tenth of the mean for n = 500
+        assert!(
+            all.sd[[0, 0]] > 0.0 && all.sd[[0, 0]] < 0.1 * imp[[0, 0]],
+            "{}",
+            all.sd[[0, 0]]
+        );
         let var = x.column(0).var(0.0);
         let want = 18.0 * var * 500.0 / 499.0;
         assert!(

@@ -134,7 +134,10 @@ pub fn draw_histogram<DB: DrawingBackend>(
 /// Predicted (y) against actual (x) with the 1:1 line on equal axes and r^2 (the squared
 /// correlation, [`crate::metrics::r2_linear`]) in the legend beside `opts.label`; with
 /// `opts.one_to_one` false, a plain scatter with each axis over its own data and no r^2
-/// unless `opts.r2` asks for it. Ticks are as many as the plot's width holds.
+/// unless `opts.r2` asks for it. `opts.points` are drawn as black crosses (Fig. 6's default
+/// run), `opts.vlines` as vertical lines, the first magenta (Fig. 6e's threshold), then
+/// black and green; the legend stands
+/// beside the plot, never over a point. Ticks are as many as the plot's width holds.
 pub fn draw_scatter<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x: &[f64],
@@ -148,8 +151,15 @@ pub fn draw_scatter<DB: DrawingBackend>(
         let pad = (hi - lo) * 0.05;
         (lo - pad, hi + pad)
     };
+    let px: Vec<f64> = opts.points.iter().map(|p| p.1).collect();
+    let py: Vec<f64> = opts.points.iter().map(|p| p.2).collect();
+    let vx: Vec<f64> = opts.vlines.iter().map(|v| v.1).collect();
     let ((x0, x1), (y0, y1)) = if opts.one_to_one {
-        let r = padded(range(x.iter().chain(y.iter()).copied(), opts, false));
+        let r = padded(range(
+            x.iter().chain(y).chain(&px).chain(&py).chain(&vx).copied(),
+            opts,
+            false,
+        ));
         (r, r)
     } else {
         let plain = Options {
@@ -158,14 +168,36 @@ pub fn draw_scatter<DB: DrawingBackend>(
             ..Options::default()
         };
         (
-            padded(range(x.iter().copied(), &plain, false)),
-            padded(range(y.iter().copied(), &plain, false)),
+            padded(range(
+                x.iter().chain(&px).chain(&vx).copied(),
+                &plain,
+                false,
+            )),
+            padded(range(y.iter().chain(&py).copied(), &plain, false)),
         )
     };
+    let blue = RGBColor(31, 119, 180);
+    let line_colour = |k: usize| [RGBColor(200, 0, 200), BLACK, RGBColor(44, 160, 44)][k % 3];
+    let mut entries: Vec<(String, RGBColor, Swatch)> = Vec::new();
+    if opts.one_to_one {
+        entries.push(("1:1".into(), BLACK, Swatch::Line));
+    }
+    if let Some(text) = scatter_label(x, y, opts) {
+        entries.push((text, blue, Swatch::Dot));
+    }
+    for (l, _, _) in &opts.points {
+        entries.push((l.clone(), BLACK, Swatch::Cross));
+    }
+    for (k, (l, _)) in opts.vlines.iter().enumerate() {
+        entries.push((l.clone(), line_colour(k), Swatch::Line));
+    }
+    let (area, strip) = legend_split(area, &entries);
+    let area = &area;
     let (w, h) = area.dim_in_pixel();
     let mut chart = ChartBuilder::on(area)
         .caption(&opts.title, ("sans-serif", 22))
         .margin(14)
+        .margin_right(tick_room(x0, x1))
         .x_label_area_size(46)
         .y_label_area_size(70)
         .build_cartesian_2d(axis(x0, x1)?, axis(y0, y1)?)
@@ -190,7 +222,6 @@ pub fn draw_scatter<DB: DrawingBackend>(
         .light_line_style(WHITE)
         .draw()
         .map_err(de)?;
-    let mut legend = false;
     if opts.one_to_one {
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -200,9 +231,15 @@ pub fn draw_scatter<DB: DrawingBackend>(
             .map_err(de)?
             .label("1:1")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-        legend = true;
     }
-    let blue = RGBColor(31, 119, 180);
+    for (k, (_, v)) in opts.vlines.iter().enumerate() {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*v, y0), (*v, y1)],
+                line_colour(k).stroke_width(2),
+            )))
+            .map_err(de)?;
+    }
     let points = chart
         .draw_series(
             x.iter()
@@ -215,13 +252,46 @@ pub fn draw_scatter<DB: DrawingBackend>(
         points
             .label(text)
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, blue.filled()));
-        legend = true;
     }
-    if legend {
-        let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
-        draw_legend(&mut chart, corner)?;
+    chart
+        .draw_series(
+            opts.points
+                .iter()
+                .filter(|p| p.1.is_finite() && p.2.is_finite())
+                .map(|p| Cross::new((p.1, p.2), 7, BLACK.stroke_width(3))),
+        )
+        .map_err(de)?;
+    match strip {
+        Some(strip) => {
+            let (_, rows) = chart.plotting_area().get_pixel_range();
+            side_legend(&strip, &entries, rows.start)?;
+        }
+        // too narrow for a strip: the legend inside, in the corner with the fewest points
+        None if !entries.is_empty() => {
+            let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
+            draw_legend(&mut chart, corner)?;
+        }
+        None => {}
     }
     Ok(())
+}
+
+/// Pixels to keep right of a plot so that its last x tick label, centred on the plot's
+/// right edge, is not cut off: half the widest end label and a little more.
+fn tick_room(lo: f64, hi: f64) -> u32 {
+    super::fonts();
+    let font = ("sans-serif", 14).into_font();
+    let w = [lo, hi]
+        .iter()
+        .map(|v| {
+            let t = tick_text(*v, hi - lo);
+            font.box_size(&t)
+                .map(|(w, _)| w)
+                .unwrap_or(t.chars().count() as u32 * 9)
+        })
+        .max()
+        .unwrap_or(0);
+    (w / 2 + 6).max(14)
 }
 
 /// The corner of a plot over `xr` x `yr` with the fewest of the points (x, y) in its box
@@ -280,8 +350,9 @@ pub fn scatter_label(x: &[f64], y: &[f64], opts: &Options) -> Option<String> {
 }
 
 /// Lines with markers over a shared `x` (Figs. 8, S12): one (label, values) per series;
-/// NaN breaks a line; a series labelled `""` is left out of the legend (none when no series
-/// has a label).
+/// NaN breaks a line; the legend stands beside the plot, never over a line (a series
+/// labelled `""` is left out of it; none when no series has a label). `opts.xticks` puts
+/// words at given x values (month names) in place of numbers.
 pub fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x: &[f64],
@@ -302,19 +373,30 @@ pub fn draw_lines<DB: DrawingBackend>(
         false,
     );
     let pad = (y1 - y0) * 0.05;
+    let entries: Vec<(String, RGBColor, Swatch)> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, (l, _))| !l.is_empty())
+        .map(|(k, (l, _))| (l.clone(), SERIES[k % SERIES.len()], Swatch::Line))
+        .collect();
+    let (area, strip) = legend_split(area, &entries);
+    let area = &area;
     let mut chart = ChartBuilder::on(area)
         .caption(&opts.title, ("sans-serif", 24))
         .margin(14)
+        .margin_right(tick_room(x0, x1))
         .x_label_area_size(46)
         .y_label_area_size(70)
         .build_cartesian_2d(axis(x0, x1)?, axis(y0 - pad, y1 + pad)?)
         .map_err(de)?;
     let fmt_x = |v: &f64| tick_text(*v, x1 - x0);
     let fmt_y = |v: &f64| tick_text(*v, y1 - y0 + 2.0 * pad);
+    let words = !opts.xticks.is_empty();
     chart
         .configure_mesh()
         .x_desc(&opts.xlabel)
         .y_desc(&opts.ylabel)
+        .x_labels(if words { 0 } else { 10 })
         .x_label_formatter(&fmt_x)
         .y_label_formatter(&fmt_y)
         .label_style(("sans-serif", 14))
@@ -322,7 +404,24 @@ pub fn draw_lines<DB: DrawingBackend>(
         .light_line_style(WHITE)
         .draw()
         .map_err(de)?;
-    for (k, (label, ys)) in series.iter().enumerate() {
+    if words {
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let (bx, by) = area.get_base_pixel();
+        let font = ("sans-serif", 14).into_font().color(&BLACK);
+        for (v, t) in opts.xticks.iter().filter(|(v, _)| *v >= x0 && *v <= x1) {
+            let (px, py) = chart.backend_coord(&(*v, y0 - pad));
+            let (px, py) = (px - bx, py - by);
+            area.draw(&PathElement::new(vec![(px, py), (px, py + 5)], BLACK))
+                .map_err(de)?;
+            area.draw(&Text::new(
+                t.clone(),
+                (px, py + 7),
+                font.pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(de)?;
+        }
+    }
+    for (k, (_, ys)) in series.iter().enumerate() {
         let c = SERIES[k % SERIES.len()];
         let pts: Vec<(f64, f64)> = x.iter().zip(ys).map(|(&a, &b)| (a, b)).collect();
         for run in pts
@@ -336,28 +435,48 @@ pub fn draw_lines<DB: DrawingBackend>(
                 )))
                 .map_err(de)?;
         }
-        let dots = chart
+        chart
             .draw_series(
                 pts.iter()
                     .filter(|p| p.0.is_finite() && p.1.is_finite())
                     .map(|&p| Circle::new(p, 4, c.filled())),
             )
             .map_err(de)?;
-        // a series without a label stays out of the legend
-        if !label.is_empty() {
-            dots.label(label.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-            });
-        }
     }
-    if series.iter().any(|(l, _)| !l.is_empty()) {
-        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
+    match strip {
+        Some(strip) => {
+            let (_, rows) = chart.plotting_area().get_pixel_range();
+            side_legend(&strip, &entries, rows.start)?;
+        }
+        None if !entries.is_empty() => {
+            // too narrow for a strip: in the emptiest corner
+            let xs: Vec<f64> = series.iter().flat_map(|_| x.iter().copied()).collect();
+            let ys: Vec<f64> = series.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+            for (k, (l, _)) in series
+                .iter()
+                .enumerate()
+                .filter(|(_, (l, _))| !l.is_empty())
+            {
+                let c = SERIES[k % SERIES.len()];
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                    .map_err(de)?
+                    .label(l.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+            }
+            let corner = emptiest_corner(&xs, &ys, (x0, x1), (y0 - pad, y1 + pad));
+            draw_legend(&mut chart, corner)?;
+        }
+        None => {}
     }
     Ok(())
 }
 
 /// Horizontal bars, one per label, from the top in the order given (Fig. 7: permutation
-/// importance).
+/// importance); `opts.errors` adds an error bar of plus and minus the spread to each bar,
+/// `opts.reference` a bar on top in orange (Fig. 7's error without permutation).
 pub fn draw_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     labels: &[String],
@@ -371,16 +490,37 @@ pub fn draw_bars<DB: DrawingBackend>(
             values.len()
         );
     }
-    let n = labels.len().max(1);
-    let (lo, hi) = range(
-        values.iter().copied().chain(std::iter::once(0.0)),
-        opts,
-        false,
-    );
+    if !opts.errors.is_empty() && opts.errors.len() != values.len() {
+        bail!(
+            "bar chart: {} errors for {} values",
+            opts.errors.len(),
+            values.len()
+        );
+    }
+    // the bars from the top: the reference first, then the values
+    let mut rows: Vec<(String, f64, f64, RGBColor)> = Vec::new();
+    if let Some((l, v, e)) = &opts.reference {
+        rows.push((l.clone(), *v, *e, SERIES[1]));
+    }
+    for (k, (l, v)) in labels.iter().zip(values).enumerate() {
+        rows.push((
+            l.clone(),
+            *v,
+            opts.errors.get(k).copied().unwrap_or(0.0),
+            SERIES[0],
+        ));
+    }
+    let n = rows.len().max(1);
+    let ends = rows.iter().flat_map(|(_, v, e, _)| {
+        let e = if e.is_finite() { e.abs() } else { 0.0 };
+        [*v - e, *v + e]
+    });
+    let (lo, hi) = range(ends.chain(std::iter::once(0.0)), opts, false);
     let lo = lo.min(0.0);
     let mut chart = ChartBuilder::on(area)
         .caption(&opts.title, ("sans-serif", 24))
         .margin(14)
+        .margin_right(tick_room(lo, hi + (hi - lo) * 0.05))
         .x_label_area_size(46)
         .y_label_area_size(160)
         .build_cartesian_2d(
@@ -388,7 +528,7 @@ pub fn draw_bars<DB: DrawingBackend>(
             (0..n.saturating_sub(1).max(1)).into_segmented(),
         )
         .map_err(de)?;
-    let labels_owned = labels.to_vec();
+    let labels_owned: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -410,24 +550,45 @@ pub fn draw_bars<DB: DrawingBackend>(
         .map_err(de)?;
     chart
         .draw_series(
-            values
-                .iter()
+            rows.iter()
                 .enumerate()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(k, &v)| {
+                .filter(|(_, r)| r.1.is_finite())
+                .map(|(k, r)| {
                     let row = n - 1 - k;
                     let mut bar = Rectangle::new(
                         [
                             (0.0, SegmentValue::Exact(row)),
-                            (v, SegmentValue::Exact(row + 1)),
+                            (r.1, SegmentValue::Exact(row + 1)),
                         ],
-                        SERIES[0].filled(),
+                        r.3.filled(),
                     );
                     bar.set_margin(4, 4, 0, 0);
                     bar
                 }),
         )
         .map_err(de)?;
+    // error bars: a line across each bar's end from v - e to v + e, with caps
+    for (k, r) in rows.iter().enumerate() {
+        let e = r.2.abs();
+        if !(r.1.is_finite() && e.is_finite() && e > 0.0) {
+            continue;
+        }
+        let row = n - 1 - k;
+        let mid = chart.backend_coord(&(r.1, SegmentValue::CenterOf(row)));
+        let a = chart.backend_coord(&(r.1 - e, SegmentValue::CenterOf(row)));
+        let b = chart.backend_coord(&(r.1 + e, SegmentValue::CenterOf(row)));
+        let (bx, by) = area.get_base_pixel();
+        let y = mid.1 - by;
+        let (xa, xb) = (a.0 - bx, b.0 - bx);
+        for seg in [
+            vec![(xa, y), (xb, y)],
+            vec![(xa, y - 6), (xa, y + 6)],
+            vec![(xb, y - 6), (xb, y + 6)],
+        ] {
+            area.draw(&PathElement::new(seg, BLACK.stroke_width(2)))
+                .map_err(de)?;
+        }
+    }
     Ok(())
 }
 
@@ -960,5 +1121,155 @@ mod tests {
         );
         let with_line = render(w, h, |a| draw_scatter(a, &x, &y, &Options::default()));
         assert!(inner(&with_line) > 200, "the 1:1 line is drawn by default");
+    }
+
+    /// Issue 32 defect 3: the last x tick label of a plot of tiny values ("0.00002") ran off
+    /// the figure's right edge. Now every tick label stays inside: no ink in the rightmost
+    /// columns of a scatter, a line plot or a bar chart without a legend.
+    #[test]
+    fn tick_labels_are_not_cut_at_the_edge() {
+        let x: Vec<f64> = (0..40).map(|k| k as f64 * 5e-7).collect();
+        let y: Vec<f64> = x.iter().map(|v| v * 0.8).collect();
+        let (w, h) = (640u32, 600u32);
+        let edge_ink = |buf: &[u8]| {
+            (0..h)
+                .flat_map(|yy| (w - 3..w).map(move |xx| (xx, yy)))
+                .filter(|&(xx, yy)| px(buf, w, xx, yy) != [255, 255, 255])
+                .count()
+        };
+        let o = Options {
+            r2: Some(false),
+            ..Options::default()
+        };
+        // no legend: the 1:1 line's only entry kept out by one_to_one false
+        let plain = Options {
+            one_to_one: false,
+            ..o.clone()
+        };
+        let buf = render(w, h, |a| draw_scatter(a, &x, &y, &plain));
+        assert_eq!(edge_ink(&buf), 0, "scatter");
+        let buf = render(w, h, |a| {
+            draw_lines(a, &x, &[(String::new(), y.clone())], &Options::default())
+        });
+        assert_eq!(edge_ink(&buf), 0, "lines");
+        let labels: Vec<String> = (0..3).map(|k| format!("p{k}")).collect();
+        let buf = render(w, h, |a| {
+            draw_bars(a, &labels, &[1e-5, 2e-5, 1.7e-5], &Options::default())
+        });
+        assert_eq!(edge_ink(&buf), 0, "bars");
+        // the room kept is half the widest end label and more
+        assert!(tick_room(0.0, 2e-5) > 20, "{}", tick_room(0.0, 2e-5));
+    }
+
+    /// Issue 32 defect 5: the legend of a line plot stood over the lines (the partial
+    /// dependence plots). Six lines across the whole plot: each line's row of pixels is as
+    /// long as the top line's, none cut by a legend; the labels are beside the plot.
+    #[test]
+    fn a_line_plot_legend_covers_no_line() {
+        let x: Vec<f64> = (0..10).map(|k| k as f64 / 9.0).collect();
+        let series: Vec<(String, Vec<f64>)> = (0..6)
+            .map(|k| (format!("parameter {k}"), vec![k as f64; 10]))
+            .collect();
+        let (w, h) = (1000u32, 560u32);
+        let buf = render(w, h, |a| draw_lines(a, &x, &series, &Options::default()));
+        let mut runs = Vec::new();
+        for c in SERIES.iter().take(6) {
+            let rgb = [c.0, c.1, c.2];
+            // the line's row: the one with the most pixels of its colour
+            let (row, _) = (0..h)
+                .map(|y| (y, (0..w).filter(|&x| px(&buf, w, x, y) == rgb).count()))
+                .max_by_key(|p| p.1)
+                .unwrap();
+            // the longest run of the colour in that row (gaps of 2 pixels allowed)
+            let xs: Vec<u32> = (0..w).filter(|&x| px(&buf, w, x, row) == rgb).collect();
+            let (mut best, mut start) = (0, xs[0]);
+            for k in 1..=xs.len() {
+                if k == xs.len() || xs[k] > xs[k - 1] + 3 {
+                    best = best.max(xs[k - 1] - start);
+                    if k < xs.len() {
+                        start = xs[k];
+                    }
+                }
+            }
+            runs.push(best);
+        }
+        let longest = *runs.iter().max().unwrap();
+        assert!(longest > 600, "{runs:?}");
+        for (k, r) in runs.iter().enumerate() {
+            assert!(r + 4 >= longest, "line {k} is cut: {runs:?}");
+        }
+    }
+
+    /// Issue 32 defect 6: Fig. 6's default run as a black "x" and Fig. 6e's threshold as a
+    /// magenta vertical line, both named in the legend beside the plot.
+    #[test]
+    fn a_scatter_marks_named_points_and_lines() {
+        let x: Vec<f64> = (0..30).map(|k| k as f64).collect();
+        let (w, h) = (800u32, 600u32);
+        let o = Options {
+            points: vec![("default run".into(), 25.0, 5.0)],
+            vlines: vec![("threshold".into(), 10.0)],
+            ..Options::default()
+        };
+        let buf = render(w, h, |a| draw_scatter(a, &x, &x, &o));
+        // the magenta line: one column with a long run
+        let m = [200, 0, 200];
+        let (col, n) = (0..w)
+            .map(|c| (c, (0..h).filter(|&y| px(&buf, w, c, y) == m).count()))
+            .max_by_key(|p| p.1)
+            .unwrap();
+        assert!(n > 300, "the threshold line: {n} pixels at x = {col}");
+        // the cross: black pixels around (25, 5), below the 1:1 line, where no point is
+        let plain = Options::default();
+        let without = render(w, h, |a| draw_scatter(a, &x, &x, &plain));
+        let black = |b: &[u8]| b.chunks(3).filter(|p| p == &[0, 0, 0]).count();
+        assert!(
+            black(&buf) > black(&without) + 30,
+            "{} vs {}",
+            black(&buf),
+            black(&without)
+        );
+        // the legend beside: the points' range is not narrowed by more than the strip
+        assert!(crate::plot::legend_width(&[("threshold".into(), BLACK, Swatch::Line)]) < 200);
+    }
+
+    /// Issue 32 defect 8 (Fig. 7): the error without permutation as an orange bar on top,
+    /// each bar's spread as an error bar.
+    #[test]
+    fn bars_with_a_reference_and_error_bars() {
+        let labels: Vec<String> = ["kmax", "dint", "fff"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (w, h) = (700u32, 400u32);
+        let o = Options {
+            errors: vec![0.2, 0.1, 0.0],
+            reference: Some(("none shuffled".into(), 0.5, 0.0)),
+            ..Options::default()
+        };
+        let buf = render(w, h, |a| draw_bars(a, &labels, &[2.0, 1.0, 0.6], &o));
+        let orange = SERIES[1];
+        let blue = SERIES[0];
+        let (_, oy0, _, oy1) = bbox(&buf, w, orange).expect("the reference bar");
+        let (_, by0, bx1, _) = bbox(&buf, w, blue).expect("the bars");
+        assert!(oy1 < by0, "the reference bar is above the others");
+        let _ = oy0;
+        // the error bar of the first bar reaches beyond its end (2.0 + 0.2)
+        let black_right = (by0..by0 + 60)
+            .flat_map(|y| (bx1 + 3..bx1 + 40).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(&buf, w, x, y) == [0, 0, 0])
+            .count();
+        assert!(black_right > 10, "{black_right}");
+        // errors of the wrong length are refused
+        let bad = Options {
+            errors: vec![0.1],
+            ..Options::default()
+        };
+        assert!(render_err(|a| draw_bars(
+            a,
+            &labels,
+            &[1.0, 2.0, 3.0],
+            &bad
+        )));
     }
 }

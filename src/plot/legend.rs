@@ -12,6 +12,10 @@ pub enum Swatch {
     Line,
     /// A filled box (bars).
     Box,
+    /// A filled dot (scatter points).
+    Dot,
+    /// A cross, "x" (a marked point: the default run).
+    Cross,
 }
 
 /// The pixel width a legend beside a plot needs for `entries` (0 without entries).
@@ -63,6 +67,12 @@ pub(super) fn side_legend<DB: DrawingBackend>(
                 .map_err(de)?,
             Swatch::Box => strip
                 .draw(&Rectangle::new([(8, y - 6), (22, y + 6)], c.filled()))
+                .map_err(de)?,
+            Swatch::Dot => strip
+                .draw(&Circle::new((15, y), 5, c.filled()))
+                .map_err(de)?,
+            Swatch::Cross => strip
+                .draw(&Cross::new((15, y), 6, c.stroke_width(3)))
                 .map_err(de)?,
         }
         strip

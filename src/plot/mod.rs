@@ -37,7 +37,7 @@ pub use legend::{legend_width, Swatch};
 pub use maps::{draw_geo_panel, draw_map, draw_points, map_values};
 pub use panels::{draw_panels, Panel};
 pub use profiles::{draw_profiles, ProfilePanel};
-pub use save::save;
+pub use save::{footnote, png_text, save, set_footnote};
 
 use anyhow::{bail, Result};
 use ndarray::Array2;
@@ -82,6 +82,26 @@ pub struct Options {
     pub r2: Option<bool>,
     /// Scatter plots: the legend entry of the points (none if empty and without r^2).
     pub label: String,
+    /// Scatter plots: named points drawn as black crosses and named in the legend (Fig. 6's
+    /// default run, an "x").
+    pub points: Vec<(String, f64, f64)>,
+    /// Scatter plots: named vertical lines, magenta, in the legend (Fig. 6e's history-matching
+    /// threshold).
+    pub vlines: Vec<(String, f64)>,
+    /// Line plots: tick labels at given x values in place of numbers (month names).
+    pub xticks: Vec<(f64, String)>,
+    /// Bar charts: the spread of each bar, drawn as an error bar of plus and minus it.
+    pub errors: Vec<f64>,
+    /// Bar charts: a reference bar on top in orange (label, value, spread): Fig. 7's error
+    /// without permutation.
+    pub reference: Option<(String, f64, f64)>,
+    /// Multi-panel figures: which panels share their value range, so that they compare at a
+    /// glance (Fig. S10): histograms their x range, line plots their y range, scatter plots
+    /// both.
+    pub share: Share,
+    /// Texts the figure records beside its title and labels (PNG metadata, e.g. "synthetic
+    /// observations" or what a marker means); not drawn.
+    pub notes: Vec<String>,
     /// Heat maps: whether the diagonal is drawn (default true; `false` leaves it blank and
     /// out of the colour range, e.g. the self-correlations of Fig. S2).
     pub diagonal: bool,
@@ -106,6 +126,13 @@ impl Default for Options {
             one_to_one: true,
             r2: None,
             label: String::new(),
+            notes: Vec::new(),
+            points: Vec::new(),
+            vlines: Vec::new(),
+            xticks: Vec::new(),
+            errors: Vec::new(),
+            reference: None,
+            share: Share::None,
             diagonal: true,
         }
     }
@@ -126,6 +153,33 @@ impl Options {
             }
         }
         Ok(())
+    }
+}
+
+/// Which panels of a multi-panel figure share their value range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Share {
+    /// Each panel over its own data.
+    #[default]
+    None,
+    /// Every panel of the figure over the same range.
+    All,
+    /// The panels of each row over the same range (e.g. the ensemble beside the emulated).
+    Rows,
+}
+
+impl Share {
+    /// The setting named by a script: "none", "all" or "rows".
+    pub fn parse(s: &str) -> Result<Share> {
+        Ok(match s {
+            "none" => Share::None,
+            "all" => Share::All,
+            "rows" => Share::Rows,
+            other => bail!(
+                "share '{}': use \"all\" (every panel one range), \"rows\" (each row one range) or \"none\"",
+                crate::format::printable(other)
+            ),
+        })
     }
 }
 

@@ -1,7 +1,10 @@
 //! Multi-panel figures: the panels' data and their grid, each panel lettered.
 
 use super::charts::{draw_bars, draw_grouped_bars, draw_histogram, draw_lines, draw_scatter};
+use super::colour::SERIES;
+use super::legend::{legend_split, side_legend, Swatch};
 use super::maps::{draw_map, draw_points};
+use super::Share;
 use super::{de, Options};
 use anyhow::{bail, Result};
 use ndarray::Array2;
@@ -101,8 +104,84 @@ impl Panel {
     }
 }
 
+/// The value range of a panel that [`Share`] makes common: a histogram's x, a line plot's
+/// y, a scatter plot's x and y (None for other kinds).
+fn shared_values(panel: &Panel) -> Option<Vec<f64>> {
+    match panel {
+        Panel::Histogram {
+            values, markers, ..
+        } => Some(
+            values
+                .iter()
+                .copied()
+                .chain(markers.iter().map(|m| m.0))
+                .collect(),
+        ),
+        Panel::Lines { series, .. } => {
+            Some(series.iter().flat_map(|(_, s)| s.iter().copied()).collect())
+        }
+        Panel::Scatter { x, y } => Some(x.iter().chain(y).copied().collect()),
+        _ => None,
+    }
+}
+
+/// The panels' options with `vmin`/`vmax` set where `share` makes ranges common (a panel's
+/// own limits win).
+fn shared_options(panels: &[(Panel, Options)], cols: usize, share: Share) -> Vec<Options> {
+    let mut out: Vec<Options> = panels.iter().map(|(_, o)| o.clone()).collect();
+    if share == Share::None {
+        return out;
+    }
+    let group = |k: usize| if share == Share::Rows { k / cols } else { 0 };
+    let mut ranges: std::collections::BTreeMap<usize, (f64, f64)> = Default::default();
+    for (k, (p, _)) in panels.iter().enumerate() {
+        if let Some(v) = shared_values(p) {
+            let r = ranges
+                .entry(group(k))
+                .or_insert((f64::INFINITY, f64::NEG_INFINITY));
+            for x in v.into_iter().filter(|x| x.is_finite()) {
+                *r = (r.0.min(x), r.1.max(x));
+            }
+        }
+    }
+    for (k, ((p, _), o)) in panels.iter().zip(out.iter_mut()).enumerate() {
+        if let (Some(_), Some(&(lo, hi))) = (shared_values(p), ranges.get(&group(k))) {
+            if lo < hi {
+                let pad = if matches!(p, Panel::Histogram { .. }) {
+                    0.03 * (hi - lo)
+                } else {
+                    0.0
+                };
+                o.vmin = o.vmin.or(Some(lo - pad));
+                o.vmax = o.vmax.or(Some(hi + pad));
+            }
+        }
+    }
+    out
+}
+
+/// The legend the line panels share, when there are at least two and all name the same
+/// series: one legend for the figure in place of one over each panel's lines.
+fn shared_legend(panels: &[(Panel, Options)]) -> Option<Vec<String>> {
+    let mut names: Option<Vec<String>> = None;
+    let mut n = 0;
+    for (p, _) in panels {
+        if let Panel::Lines { series, .. } = p {
+            let these: Vec<String> = series.iter().map(|(l, _)| l.clone()).collect();
+            match &names {
+                None => names = Some(these),
+                Some(ns) if *ns != these => return None,
+                _ => {}
+            }
+            n += 1;
+        }
+    }
+    names.filter(|ns| n >= 2 && ns.iter().any(|l| !l.is_empty()))
+}
+
 /// Panels in a grid of `cols` columns, each labelled (a), (b), ... at its top left, under an
-/// overall title.
+/// overall title; `opts.share` makes value ranges common. Line panels that name the same
+/// series share one legend, in an empty cell of the grid or beside it, never over a line.
 pub fn draw_panels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panels: &[(Panel, Options)],
@@ -116,8 +195,24 @@ pub fn draw_panels<DB: DrawingBackend>(
     } else {
         area.titled(&opts.title, ("sans-serif", 26)).map_err(de)?
     };
+    let legend = shared_legend(panels);
+    let entries: Vec<(String, RGBColor, Swatch)> = legend
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(k, l)| (l.clone(), SERIES[k % SERIES.len()], Swatch::Line))
+        .collect();
+    // the shared legend: in the first empty cell, else in a strip beside the grid
+    let empty_cell = panels.len() < rows * cols && legend.is_some();
+    let (area, strip) = if legend.is_some() && !empty_cell {
+        legend_split(&area, &entries)
+    } else {
+        (area, None)
+    };
     let cells = area.split_evenly((rows, cols));
-    for (k, ((panel, o), cell)) in panels.iter().zip(&cells).enumerate() {
+    let own = shared_options(panels, cols, opts.share);
+    for (k, (((panel, _), o), cell)) in panels.iter().zip(&own).zip(&cells).enumerate() {
         let (_, h) = cell.dim_in_pixel();
         // room at the top for the panel letter
         let (top, body) = cell.split_vertically(24.min(h / 4));
@@ -140,6 +235,14 @@ pub fn draw_panels<DB: DrawingBackend>(
                 markers,
             } => draw_histogram(&body, values, *bins, markers, o)?,
             Panel::Scatter { x, y } => draw_scatter(&body, x, y, o)?,
+            Panel::Lines { x, series } if legend.is_some() => {
+                // the figure's legend names them
+                let quiet: Vec<(String, Vec<f64>)> = series
+                    .iter()
+                    .map(|(_, s)| (String::new(), s.clone()))
+                    .collect();
+                draw_lines(&body, x, &quiet, o)?
+            }
             Panel::Lines { x, series } => draw_lines(&body, x, series, o)?,
             Panel::Bars { labels, values } => draw_bars(&body, labels, values, o)?,
             Panel::GroupedBars { categories, series } => {
@@ -154,12 +257,22 @@ pub fn draw_panels<DB: DrawingBackend>(
         ))
         .map_err(de)?;
     }
+    if legend.is_some() {
+        if empty_cell {
+            let cell = &cells[panels.len()];
+            let (_, h) = cell.dim_in_pixel();
+            side_legend(cell, &entries, cell.get_base_pixel().1 + (h as i32) / 3)?;
+        } else if let Some(strip) = strip {
+            side_legend(&strip, &entries, strip.get_base_pixel().1 + 40)?;
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::plot::colour::SERIES;
     use crate::plot::test_support::{render, render_err};
     use crate::plot::{draw_pairs, fonts};
@@ -439,7 +552,71 @@ mod tests {
                     }
                 }
             }
-            assert!(n > 5000, "panel ({qx}, {qy}) has {n} inked pixels");
+            // (the scatter panel, three points and its legend beside, inks the least: ~5,000)
+            assert!(n > 4000, "panel ({qx}, {qy}) has {n} inked pixels");
         }
+    }
+
+    /// Issue 32 defect 8 (Fig. S10): panels that share their range per row; defect 5: line
+    /// panels share one legend in the grid's empty cell, none over a panel's lines.
+    #[test]
+    fn shared_ranges_and_one_legend_for_line_panels() {
+        let hist = |v: Vec<f64>| Panel::Histogram {
+            values: v,
+            bins: 10,
+            markers: vec![],
+        };
+        let panels = vec![
+            (hist(vec![0.0, 1.0]), Options::default()),
+            (hist(vec![-3.0, 0.5]), Options::default()),
+            (hist(vec![10.0, 11.0]), Options::default()),
+            (hist(vec![10.5, 20.0]), Options::default()),
+        ];
+        let rows = shared_options(&panels, 2, Share::Rows);
+        // row 1: -3..1, row 2: 10..20, each padded by 3 %
+        assert_eq!(rows[0].vmin, rows[1].vmin);
+        assert_eq!(rows[0].vmax, rows[1].vmax);
+        assert!((rows[0].vmin.unwrap() - (-3.0 - 0.12)).abs() < 1e-12);
+        assert!((rows[2].vmax.unwrap() - (20.0 + 0.3)).abs() < 1e-12);
+        assert_ne!(rows[0].vmin, rows[2].vmin);
+        let all = shared_options(&panels, 2, Share::All);
+        assert!(all
+            .iter()
+            .all(|o| o.vmin == all[0].vmin && o.vmax == all[0].vmax));
+        let none = shared_options(&panels, 2, Share::None);
+        assert!(none.iter().all(|o| o.vmin.is_none()));
+        // five line panels naming the same series in a 3 x 2 grid: one legend, in cell six
+        let x: Vec<f64> = (1..=12).map(f64::from).collect();
+        let line = |k: f64| Panel::Lines {
+            x: x.clone(),
+            series: vec![
+                ("observations".into(), vec![k; 12]),
+                ("default".into(), vec![k + 1.0; 12]),
+            ],
+        };
+        let lines: Vec<(Panel, Options)> = (0..5)
+            .map(|k| (line(k as f64), Options::default()))
+            .collect();
+        assert_eq!(
+            shared_legend(&lines),
+            Some(vec!["observations".to_string(), "default".to_string()])
+        );
+        let (w, h) = (1500u32, 900u32);
+        let buf = render(w, h, |a| draw_panels(a, &lines, 3, &Options::default()));
+        // the legend's swatches: blue pixels in the sixth cell (x > 1000, y > 450), and
+        // nowhere else outside the five panels' plots... the sixth cell holds only them
+        let blue = [SERIES[0].0, SERIES[0].1, SERIES[0].2];
+        let in_cell6 = (450..h)
+            .flat_map(|y| (1000..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| crate::plot::test_support::px(&buf, w, x, y) == blue)
+            .count();
+        assert!(in_cell6 > 20 && in_cell6 < 400, "{in_cell6}");
+        // different series: no shared legend
+        let mut mixed = lines.clone();
+        mixed[1].0 = Panel::Lines {
+            x: x.clone(),
+            series: vec![("other".into(), vec![0.0; 12])],
+        };
+        assert_eq!(shared_legend(&mixed), None);
     }
 }

@@ -701,7 +701,9 @@ pub mod emulate_fns {
     /// Permutation importance (Fig. 7) of every emulator of every variable: the rise of the
     /// MSE of each mode when one parameter's column is shuffled (mean of `repeats`, default
     /// 10), on the second ensemble if the stage has one, else on every member. A Table:
-    /// emulator, variable, mode, parameter, mse_increase.
+    /// emulator, variable, mode, parameter, mse_increase, mse_increase_sd (its standard
+    /// deviation over the shuffles), mse_unpermuted (the MSE with nothing shuffled: Fig. 7's
+    /// top bar).
     #[rhai_fn(pure, return_raw)]
     pub fn importance(
         s: &mut ScriptEmulators,
@@ -729,13 +731,19 @@ pub mod emulate_fns {
                 )
                 .map_err(err)?;
                 for (j, p) in f.parameters.iter().enumerate() {
-                    for k in 0..imp.ncols() {
-                        rows.push(name, &v.variable, k + 1, p, &[imp[[j, k]]]);
+                    for k in 0..imp.increase.ncols() {
+                        rows.push(
+                            name,
+                            &v.variable,
+                            k + 1,
+                            p,
+                            &[imp.increase[[j, k]], imp.sd[[j, k]], imp.base[k]],
+                        );
                     }
                 }
             }
         }
-        rows.table(&["mse_increase"])
+        rows.table(&["mse_increase", "mse_increase_sd", "mse_unpermuted"])
     }
 
     /// Partial dependence (Fig. 8) of every emulator of every variable on each parameter at

@@ -53,6 +53,13 @@ struct FigureOptions {
     one_to_one: bool,
     r2: Option<bool>,
     label: String,
+    notes: Vec<String>,
+    points: Option<Dynamic>,
+    vlines: Option<Dynamic>,
+    xticks: Option<Dynamic>,
+    errors: Option<Dynamic>,
+    reference: Option<Dynamic>,
+    share: Option<String>,
     diagonal: bool,
 }
 
@@ -77,6 +84,13 @@ impl Default for FigureOptions {
             one_to_one: d.one_to_one,
             r2: d.r2,
             label: d.label,
+            notes: d.notes,
+            points: None,
+            vlines: None,
+            xticks: None,
+            errors: None,
+            reference: None,
+            share: None,
             diagonal: d.diagonal,
         }
     }
@@ -111,8 +125,45 @@ impl FigureOptions {
             one_to_one: self.one_to_one,
             r2: self.r2,
             label: self.label,
+            notes: self.notes,
+            points: match &self.points {
+                Some(v) => named_points(v)?,
+                None => Vec::new(),
+            },
+            vlines: match &self.vlines {
+                Some(v) => named_values(v, "vlines")?,
+                None => Vec::new(),
+            },
+            xticks: Vec::new(),
+            errors: match &self.errors {
+                Some(v) => values_of(v)?,
+                None => Vec::new(),
+            },
+            reference: match &self.reference {
+                Some(v) => {
+                    let r = named_values(v, "reference")?;
+                    match r.as_slice() {
+                        [(l, x)] => Some((l.clone(), *x, 0.0)),
+                        _ => return Err(script_err("option reference is a map of one label -> value, e.g. #{\"no shuffle\": 0.02}")),
+                    }
+                }
+                None => None,
+            },
+            share: match &self.share {
+                Some(s) => plot::Share::parse(s).map_err(err)?,
+                None => plot::Share::None,
+            },
             diagonal: self.diagonal,
         };
+        let mut o = o;
+        if let Some(v) = &self.xticks {
+            // one label per x value; paired with the x values by the figure that has them
+            o.xticks = labels_of(v)?
+                .into_iter()
+                .enumerate()
+                .map(|(k, l)| (k as f64, l))
+                .collect();
+        }
         let file = self
             .file
             .ok_or_else(|| script_err("a figure needs #{file: \"name.png\"} (or .svg)"))?;
@@ -263,6 +314,62 @@ fn histogram_opts(options: &Map) -> RResult<(usize, Vec<(f64, String)>)> {
     Ok((bins, markers))
 }
 
+/// Option `points`: a map of label -> [x, y] (e.g. `#{default: [0.8, 0.9]}`).
+fn named_points(v: &Dynamic) -> RResult<Vec<(String, f64, f64)>> {
+    let m = v
+        .read_lock::<Map>()
+        .ok_or_else(|| script_err("option points is a map of label -> [x, y]"))?;
+    m.iter()
+        .map(|(k, p)| {
+            let xy = values_of(p)
+                .map_err(|_| script_err(format!("option points: {k} is not [x, y]")))?;
+            match xy.as_slice() {
+                [x, y] => Ok((k.to_string(), *x, *y)),
+                _ => Err(script_err(format!(
+                    "option points: {k} has {} numbers, not [x, y]",
+                    xy.len()
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// An option that maps labels to numbers (`vlines`, `reference`).
+fn named_values(v: &Dynamic, what: &str) -> RResult<Vec<(String, f64)>> {
+    let m = v
+        .read_lock::<Map>()
+        .ok_or_else(|| script_err(format!("option {what} is a map of label -> value")))?;
+    m.iter()
+        .map(|(k, x)| Ok((k.to_string(), number(x, &format!("{what} {k}"))?)))
+        .collect()
+}
+
+/// Option `xticks`: a list of words, one per x value (e.g. month names).
+fn labels_of(v: &Dynamic) -> RResult<Vec<String>> {
+    let a = v
+        .read_lock::<rhai::Array>()
+        .ok_or_else(|| script_err("option xticks is a list of words, one per x value"))?;
+    Ok(a.iter().map(|x| x.to_string()).collect())
+}
+
+/// Pairs `xticks` words (numbered 0, 1, ... when read) with the figure's x values.
+fn ticks_at(o: &mut Options, x: &[f64]) -> RResult<()> {
+    if o.xticks.is_empty() {
+        return Ok(());
+    }
+    if o.xticks.len() != x.len() {
+        return Err(script_err(format!(
+            "option xticks has {} words for {} x values",
+            o.xticks.len(),
+            x.len()
+        )));
+    }
+    for (t, &v) in o.xticks.iter_mut().zip(x) {
+        t.0 = v;
+    }
+    Ok(())
+}
+
 /// One panel of a multi-panel figure from its map: `kind` and that kind's data keys.
 fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
     let kind = m.get("kind").map(|k| k.to_string()).ok_or_else(|| {
@@ -330,6 +437,9 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
             series: series(get("series")?)?,
         },
     };
+    if let plot::Panel::Lines { x, .. } = &panel {
+        ticks_at(&mut o, x)?;
+    }
     Ok((panel, o))
 }
 
@@ -337,6 +447,18 @@ fn panel_of(m: &Map) -> RResult<(plot::Panel, Options)> {
 #[export_module]
 pub mod plot_fns {
     use super::*;
+
+    /// Sets the line at the foot of every figure drawn from now on (also kept in each PNG's
+    /// metadata), e.g. that the data are the demo's synthetic twin; `""` for none. Returns
+    /// the line it replaces. The stage scripts set it through `experiment::config`.
+    ///
+    /// ```rhai
+    /// let before = figure_footnote("demo model, synthetic identical-twin observations");
+    /// figure_footnote(before)    //=> "demo model, synthetic identical-twin observations"
+    /// ```
+    pub fn figure_footnote(text: &str) -> String {
+        plot::set_footnote(text)
+    }
 
     /// How a figure shows values in `units`, as papers write them: `#{scale, units}`, the
     /// factor to multiply the values by and the units to write (carbon fluxes per day, water
@@ -409,8 +531,9 @@ pub mod plot_fns {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_lines(x: Dynamic, series: Map, options: Map) -> RResult<String> {
-        let (o, file) = options_of(&options, &[])?;
+        let (mut o, file) = options_of(&options, &[])?;
         let xv = values_of(&x)?;
+        ticks_at(&mut o, &xv)?;
         let s = series_of(&series)?;
         figure!(file, o, |a| plot::draw_lines(a, &xv, &s, &o))
     }
@@ -620,11 +743,28 @@ pub mod plot_fns {
     #[rhai_fn(return_raw)]
     pub fn plot_scatter(x: Dynamic, y: Dynamic, options: Map) -> RResult<String> {
         let (mut o, file) = options_of(&options, &[])?;
-        // square by default, so that the 1:1 line is a diagonal; a plain scatter is wide
-        if !options.contains_key("width") && !options.contains_key("height") {
-            (o.width, o.height) = if o.one_to_one { (640, 600) } else { (800, 520) };
-        }
         let (xv, yv) = (values_of(&x)?, values_of(&y)?);
+        // square by default, so that the 1:1 line is a diagonal (the legend beside it); a
+        // plain scatter is wide
+        if !options.contains_key("width") && !options.contains_key("height") {
+            let mut names: Vec<(String, plotters::style::RGBColor, plot::Swatch)> = Vec::new();
+            let swatch = (plotters::style::BLACK, plot::Swatch::Line);
+            let mut add = |l: String| names.push((l, swatch.0, swatch.1));
+            if o.one_to_one {
+                add("1:1".into());
+            }
+            if let Some(l) = plot::scatter_label(&xv, &yv, &o) {
+                add(l);
+            }
+            o.points.iter().for_each(|p| add(p.0.clone()));
+            o.vlines.iter().for_each(|p| add(p.0.clone()));
+            let lw = plot::legend_width(&names);
+            (o.width, o.height) = if o.one_to_one {
+                (600 + lw, 600)
+            } else {
+                (800 + lw, 520)
+            };
+        }
         figure!(file, o, |a| plot::draw_scatter(a, &xv, &yv, &o))
     }
 }

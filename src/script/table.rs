@@ -312,6 +312,18 @@ pub mod table_fns {
         wrap(t.0.sort(column))
     }
 
+    /// The rows sorted by one column, ascending (`true`, as `sort(column)`) or descending
+    /// (`false`: largest first); missing values last either way.
+    ///
+    /// ```rhai
+    /// let t = table(#{"case": ["a", "b", "c", "d"], pc: [0.5, NAN, -1, 2]});
+    /// t.sort("pc", false)["case"]     //=> ["d", "a", "c", "b"]
+    /// ```
+    #[rhai_fn(name = "sort", return_raw, pure)]
+    pub fn sort_by(t: &mut ScriptTable, column: &str, ascending: bool) -> RResult<ScriptTable> {
+        wrap(t.0.sort_by(column, ascending))
+    }
+
     /// Inner join on the key column `key` (numbers in both tables, or text in both): a row
     /// for each pair of rows with equal keys, in the order of this table's rows; rows without
     /// a partner are left out. The right table's columns other than the key follow; one whose
