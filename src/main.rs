@@ -27,13 +27,20 @@ enum Command {
     },
     /// Open the interactive REPL (the default with no command).
     Repl,
-    /// Document the native functions and types (all, or one module, type or function).
+    /// Document the native functions and types: an index of every module, or one module,
+    /// type or function (`--all`: everything).
     Doc {
         /// A module, type or function name.
         name: Option<String>,
-        /// Machine-readable JSON instead of text.
+        /// Every module's types and functions in full (the index without it).
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+        /// Machine-readable JSON instead of text (everything, or what NAME names).
         #[arg(long)]
         json: bool,
+        /// The guide's function reference as Markdown (docs/guide/src/reference.md).
+        #[arg(long, conflicts_with_all = ["name", "json", "all"])]
+        markdown: bool,
     },
     /// Run the clmtune demo model (not CLM) in a case folder made by the ensemble machinery:
     /// reads env_case.xml, env_run.xml, user_nl_clm and the params file named there, writes
@@ -80,8 +87,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Repl) {
         Command::Run { file, args } => clmtune::script::run_file(&file, &args),
         Command::Repl => clmtune::repl::run(),
-        Command::Doc { name, json } => {
+        Command::Doc {
+            name,
+            all,
+            json,
+            markdown,
+        } => {
             let cat = clmtune::script::doc::full_catalog();
+            if markdown {
+                clmtune::output::print(&clmtune::script::doc::markdown(&cat));
+                return Ok(());
+            }
+            if name.is_none() && !all && !json {
+                clmtune::output::print(&clmtune::script::doc::index(&cat));
+                return Ok(());
+            }
             if json {
                 let sel: Vec<_> = cat
                     .into_iter()

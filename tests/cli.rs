@@ -308,7 +308,7 @@ fn repl_reports_errors_and_goes_on() {
 
 #[test]
 fn doc_lists_modules_functions_and_types_from_metadata() {
-    let out = bin().arg("doc").output().unwrap();
+    let out = bin().args(["doc", "--all"]).output().unwrap();
     assert!(out.status.success());
     let o = text(&out.stdout);
     for needle in [
@@ -428,7 +428,7 @@ fn types_have_script_names_in_type_of_messages_doc_and_vars() {
     );
     assert!(!o.contains("::") && !e.contains("::"), "{o}\n{e}");
     // the docs: signatures in script types, never a Rust type name
-    let out = bin().arg("doc").output().unwrap();
+    let out = bin().args(["doc", "--all"]).output().unwrap();
     let doc = text(&out.stdout);
     assert!(
         doc.contains("fn check_complete(ens: Ensemble) -> list"),

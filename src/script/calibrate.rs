@@ -1084,6 +1084,53 @@ struct IdentifyOptions {
 pub mod calibrate_fns {
     use super::*;
 
+    /// A cost of candidate scalings (`cost(ems, targets, ...)`): the emulators of each
+    /// calibration variable, the targets (observed PCs, sigma, lambda, default run) and a
+    /// built-in form (Eq. 6, `rmse`, the error-aware `chi2` and `nll`) or a script closure
+    /// `|pcs, x| ...` over whole arrays. `evaluate(x)` gives one cost per row of scalings,
+    /// `emulate(x)` the emulated PCs, `implausibility(x)` the largest implausibility,
+    /// `default_cost()` the default run's cost; `history_match`, `optimize`, `posterior` and
+    /// `identifiability` take it; `save(dir)` writes `cost.json`, which `load_cost` checks
+    /// against today's emulators and targets.
+    pub type Cost = ScriptCost;
+
+    /// What a cost closure `|pcs, x| ...` receives as `pcs`: each calibration variable's
+    /// emulated PCs (candidates x modes), read as `pcs.GPP` or `pcs["GPP"]`; a variable the
+    /// cost does not have is an error naming the nearest one. `keys(pcs)` lists them.
+    pub type PCs = ScriptPcs;
+
+    /// The result of `history_match(cost, options)`: the kept candidates, lowest cost first
+    /// (`x`: candidates x parameters, `cost`, `table`), how many were `evaluated` and
+    /// `accepted`, and for the implausibility method the `nroy_fraction` (the share of
+    /// candidates not ruled out yet). `save(dir)` writes `history_match.csv` (or
+    /// `nroy_waveK.csv`) with a `.json` of its settings.
+    pub type HistoryMatch = ScriptHistoryMatch;
+
+    /// Implausibility waves from `nroy_waves(cost, n, options)`, each sampled inside the one
+    /// before: `waves` (a list of HistoryMatch), the last wave's `nroy_fraction`, a
+    /// `message` in words; `save(dir)` writes `nroy_wave1.csv`, `nroy_wave2.csv`, ...
+    pub type Waves = ScriptWaves;
+
+    /// The optimisers compared on one cost (`optimize(cost, #{methods: [...]})`): `best`
+    /// (`#{method, x, cost}`: the lowest cost found), `table` (one row per
+    /// method); `save(dir)` writes `optimum.csv` and its `.json`.
+    pub type Optima = ScriptOptima;
+
+    /// An MCMC posterior of the scalings (`posterior(cost, options)`: emcee's moves, run
+    /// until converged or for fixed `steps`): `samples` and `draws` (after burn-in and
+    /// thinning), `mean`, `acceptance`, `converged`, a `message` in words, `table` (per
+    /// parameter its mean, 5, 50 and 95 % quantiles, autocorrelation time, ...); `save(dir)` writes `posterior.csv`,
+    /// `posterior.json` and `posterior_samples.csv`.
+    pub type Posterior = ScriptPosterior;
+
+    /// What the data constrain (`identifiability(cost, posterior, optimum, options)`): per
+    /// parameter the posterior's width against the prior's, the cost's Sobol indices, a
+    /// verdict (`constrained`, `bounded below`/`above`, `unconstrained`) and the estimate to
+    /// report; `constrained`, `bounded`, `unconstrained` list the names, `estimate` maps
+    /// them, `table` holds every column; `save(dir)` writes `identifiability.csv`, its
+    /// profiles, JSON and figure.
+    pub type Identifiability = ScriptIdentifiability;
+
     /// The targets of the cost (Eq. 5, 6) from the EOF stage: a map of calibration variable
     /// to `#{observed, sigma, lambda, default_run}` (one value per mode each: U_obs, the standard
     /// deviation of the single years' projections, the variance fraction, the default run's

@@ -6,6 +6,17 @@ use rhai::Dynamic;
 /// The functions of the `core` module.
 #[export_module]
 pub mod core_fns {
+    /// A range of whole numbers, `a..b` (b left out) or `a..=b` (b included): for `for`
+    /// loops, `a[1..3]` slices of an Array and `a.slice(axis, 1..3)`.
+    ///
+    /// ```rhai
+    /// let n = 0;
+    /// for i in 1..=4 { n += i; }
+    /// n                      //=> 10
+    /// array([1, 2, 3, 4])[1..3]    //=> [2. 3.]
+    /// ```
+    pub type Range = std::ops::Range<rhai::INT>;
+
     /// Stops the script with an error unless `condition` is true.
     ///
     /// ```rhai

@@ -300,6 +300,115 @@ pub fn render(cat: &[ModuleDoc], name: Option<&str>) -> Option<String> {
     }
 }
 
+/// The last line of [`index`].
+pub const INDEX_FOOTER: &str =
+    "clmtune doc NAME for one module, type or function; clmtune doc --all for everything";
+
+/// Words joined by ", " into lines of at most `width` characters, each starting with
+/// `lead` (the first) or as many spaces (the others).
+fn wrap_list(lead: &str, words: &[String], width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = lead.to_string();
+    for (i, w) in words.iter().enumerate() {
+        let piece = if i + 1 < words.len() {
+            format!("{w},")
+        } else {
+            w.clone()
+        };
+        if line.trim().len() > lead.trim().len() && line.len() + 1 + piece.len() > width {
+            lines.push(line.trim_end().to_string());
+            line = " ".repeat(lead.len());
+        } else if line.len() > lead.len() {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+    }
+    lines.push(line.trim_end().to_string());
+    lines.join("\n")
+}
+
+/// The names a module's functions are called by, sorted and unique (`.shape` for a
+/// property, operators by their symbol).
+fn function_names_of(m: &ModuleDoc) -> Vec<String> {
+    let mut names: Vec<String> = m.functions.iter().map(|f| f.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The types a module documents, by name, unique in the order given.
+fn type_names_of(m: &ModuleDoc) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for t in &m.types {
+        if !names.contains(&t.name) {
+            names.push(t.name.clone());
+        }
+    }
+    names
+}
+
+/// What `clmtune doc` prints without a name: each module with its one-line description,
+/// then its types and the names of its functions, and how to read on.
+pub fn index(cat: &[ModuleDoc]) -> String {
+    let mut out = String::new();
+    for m in cat {
+        out.push_str(&format!("{} — {}\n", m.name, m.about));
+        let types = type_names_of(m);
+        if !types.is_empty() {
+            out.push_str(&wrap_list("  types: ", &types, 92));
+            out.push('\n');
+        }
+        let fns = function_names_of(m);
+        if !fns.is_empty() {
+            out.push_str(&wrap_list("  functions: ", &fns, 92));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(INDEX_FOOTER);
+    out.push('\n');
+    out
+}
+
+/// The guide's function reference (`clmtune doc --markdown`, committed as
+/// docs/guide/src/reference.md): every module's types and functions with their docs, as
+/// Markdown. Examples keep their ```rhai fences: tests/doc_examples.rs runs them.
+pub fn markdown(cat: &[ModuleDoc]) -> String {
+    let mut out = String::from(
+        "# Function reference\n\n\
+         Generated from the doc comments of the code by `clmtune doc --markdown` (a test keeps \
+         this page equal to it); `clmtune doc NAME` and the REPL's `:help NAME` show the same \
+         text for one module, type or function. Every example runs as a test \
+         (`tests/doc_examples.rs`); a line `EXPR //=> TEXT` shows what `EXPR` prints.\n\n",
+    );
+    for m in cat {
+        let anchor: String = m
+            .name
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '-' })
+            .collect();
+        out.push_str(&format!("- [{}](#{anchor}): {}\n", m.name, m.about));
+    }
+    for m in cat {
+        out.push_str(&format!("\n## {}\n\n{}\n", m.name, capitalised(&m.about)));
+        for t in &m.types {
+            out.push_str(&format!("\n### type `{}`\n\n{}\n", t.name, t.doc));
+        }
+        for f in &m.functions {
+            out.push_str(&format!("\n#### `{}`\n\n{}\n", f.signature, f.doc));
+        }
+    }
+    out
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
 /// A ```rhai example from a doc comment.
 #[derive(Debug, Clone)]
 pub struct Example {

@@ -128,6 +128,17 @@ fn set_index(a: &mut NdArray, idx: &Dynamic, value: &Dynamic) -> RResult<()> {
 pub mod index_fns {
     use super::*;
 
+    /// The positions of a multi-index: inside an index bracket `a[i, j]` the commas gather
+    /// the positions into one of these, which Array indexing reads as `a[[i, j]]` (one
+    /// position or range per axis). Scripts do not keep one: it exists inside `[...]` only.
+    ///
+    /// ```rhai
+    /// let a = array([[1, 2, 3], [4, 5, 6]]);
+    /// a[1, 0]         //=> 4.0
+    /// a[1, 0..2]      //=> [4. 5.]
+    /// ```
+    pub type IndexTuple = crate::script::numpy::IndexTuple;
+
     // ---- indexing -----------------------------------------------------------------------
 
     /// `a[i]`, `a[1..3]`, `a[[i, j]]`, `a[[":", 2]]`, `a[mask]`, `a[indices]`: an int
