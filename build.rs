@@ -78,10 +78,12 @@ fn main() {
             .file_stem()
             .and_then(|s| s.to_str())
             .expect("UTF-8 stdlib file name");
+        // the path from the crate's own folder at compile time, not this checkout's absolute
+        // path: two checkouts sharing a target folder share this output file
+        let file = p.file_name().and_then(|s| s.to_str()).expect("UTF-8 name");
         writeln!(
             code,
-            "    ({stem:?}, include_str!({:?})),",
-            p.display().to_string()
+            "    ({stem:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/stdlib/{file}\"))),"
         )
         .unwrap();
         println!("cargo:rerun-if-changed={}", p.display());

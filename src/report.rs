@@ -147,10 +147,16 @@ pub fn caption(stem: &str) -> String {
         ["partial", "dependence", v, k] => {
             format!("{v} PC{k}: partial dependence on each parameter (Fig. 8)")
         }
-        ["inflation", v] => format!("{v}: emulator skill as the training set grows (Fig. S10)"),
+        ["inflation", v] => format!(
+            "{v}: the PCs emulated at new Latin-hypercube members against the ensemble's, each row on one axis (Fig. S10)"
+        ),
         ["rmse", v] => format!("{v}: RMSE against the observations (Fig. 6)"),
-        ["pe", v, p @ ..] => format!("Effect of {} on {v} (Fig. 1)", p.join("_")),
-        ["pattern", "correlation"] => "Pattern correlations of the parameter effects (Fig. 2)".into(),
+        ["fig1", "pe", v] => format!(
+            "Parameter effect on {v} of the calibrated parameters, on one colour scale (Fig. 1)"
+        ),
+        ["fig6e", "eq6"] => "Combined normalised error (Eq. 6): emulated against the ensemble as run, with the history-matching threshold and the default run (Fig. 6e)".into(),
+        ["pe", v, p @ ..] => format!("Effect of {} on {v}, on its own colour scale", p.join("_")),
+        ["pattern", "correlation"] => "Pattern correlations of the parameter effects (Fig. S2)".into(),
         ["history", "match", "pairs"] => "The lowest-cost candidates of history matching (Fig. 9)".into(),
         ["posterior", "pairs"] => "Posterior of the scalings by MCMC".into(),
         ["identifiability"] => "What the data constrain: posterior width against the prior's, and the cost profiles".into(),
@@ -533,7 +539,11 @@ mod tests {
         );
         assert_eq!(
             caption("pe_GPP_baseflow_scalar"),
-            "Effect of baseflow_scalar on GPP (Fig. 1)"
+            "Effect of baseflow_scalar on GPP, on its own colour scale"
+        );
+        assert_eq!(
+            caption("fig1_pe_GPP"),
+            "Parameter effect on GPP of the calibrated parameters, on one colour scale (Fig. 1)"
         );
         assert_eq!(caption("something_else"), "something else");
     }

@@ -40,6 +40,17 @@ fn run_env(script: &str, cfg: &Path, more: &[&str], env: &[(&str, &str)]) -> Str
     so
 }
 
+/// Asserts that the PNG `p` records a text chunk `key` containing `needle` (what the figure
+/// says: its title, labels, legend, footnote; see `clmtune::plot::png_text`).
+fn png_says(p: &Path, key: &str, needle: &str) {
+    let t = clmtune::plot::png_text(p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+    assert!(
+        t.iter().any(|(k, v)| k == key && v.contains(needle)),
+        "{}: no {key} with {needle:?} in {t:?}",
+        p.display()
+    );
+}
+
 fn rows(p: &Path) -> Vec<String> {
     std::fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -65,6 +76,26 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     let maps = clmtune::field::write::read_fields(&s.join("pe_maps.nc")).unwrap();
     assert_eq!(maps["GPP"].members.len(), 16);
     assert!(s.join("pattern_correlation.png").exists());
+    // Fig. 1: the six calibrated parameters on one colour scale (was the proposed ones,
+    // each on its own scale)
+    let panels: Vec<String> = clmtune::plot::png_text(&s.join("fig1_pe_GPP.png"))
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k == "Panel")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(panels.len(), 6, "{panels:?}");
+    let scale = |p: &str| p.split(": colour ").nth(1).map(str::to_string);
+    assert!(
+        panels[0].starts_with("(a) medlynslope: colour 0 to "),
+        "{panels:?}"
+    );
+    assert!(
+        panels
+            .iter()
+            .all(|p| scale(p).is_some() && scale(p) == scale(&panels[0])),
+        "one shared scale: {panels:?}"
+    );
     assert_eq!(
         std::fs::read_dir(&s)
             .unwrap()
@@ -336,6 +367,31 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .iter()
         .all(|x| x.is_finite() && *x > 0.0));
     assert!(em.join("rmse_LHF.png").exists());
+    // the figures' texts, as each PNG records them (issue 32's figure defects)
+    let res = em.parent().unwrap();
+    // Fig. 6c-d in the paper's units, as Fig. 6a-b (was gC/m^2/s with 1e-5 ticks)
+    png_says(&em.join("rmse_GPP.png"), "X label", "gC m-2 d-1");
+    png_says(&em.join("rmse_GPP.png"), "Y label", "gC m-2 d-1");
+    png_says(&res.join("eof/rmse_GPP.png"), "Legend", "r² = ");
+    // Fig. 3: the percent variance of each mode
+    png_says(&res.join("eof/pc_GPP_1.png"), "Title", "% of variance");
+    // synthetic observations say so on every figure
+    for f in [
+        "eof/pc_GPP_1.png",
+        "emulator/rmse_GPP.png",
+        "sensitivity/pattern_correlation.png",
+    ] {
+        png_says(
+            &res.join(f),
+            "Comment",
+            "synthetic identical-twin observations",
+        );
+    }
+    png_says(
+        &em.join("importance_GPP_1.png"),
+        "Title",
+        "mean and sd of 10 shuffles",
+    );
 
     // 06: calibration on the emulators
     let so = run_with("06_calibrate.rhai", &cfg, &["--quick"]);
@@ -448,6 +504,17 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     assert!(c.join("identifiability.png").exists());
     assert!(c.join("rmse_GPP.png").exists() && c.join("rmse_LHF.png").exists());
     assert!(so.contains("LHF: RMSE of the kept sets"), "{so}");
+    // Fig. 6e: Eq. 6 emulated against as run; Fig. 9 with the optimum
+    png_says(
+        &c.join("fig6e_eq6.png"),
+        "X label",
+        "Eq. 6 of the member as run",
+    );
+    png_says(
+        &c.join("history_match_pairs.png"),
+        "Title",
+        "the optimum in red",
+    );
 
     // demo.rhai: the whole workflow reuses the stages just run (same script, config,
     // options and inputs), runs 02 and 07, and ends with the summary

@@ -268,6 +268,9 @@ pub fn draw_scatter<DB: DrawingBackend>(
         }
         // too narrow for a strip: the legend inside, in the corner with the fewest points
         None if !entries.is_empty() => {
+            for (l, _, _) in &entries {
+                super::record("Legend", l.clone());
+            }
             let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
             draw_legend(&mut chart, corner)?;
         }

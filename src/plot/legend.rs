@@ -59,6 +59,9 @@ pub(super) fn side_legend<DB: DrawingBackend>(
     top: i32,
 ) -> Result<()> {
     let y0 = (top - strip.get_base_pixel().1).max(0) + 6;
+    for (label, _, _) in entries {
+        super::record("Legend", label.clone());
+    }
     for (k, (label, c, sw)) in entries.iter().enumerate() {
         let y = y0 + 24 * k as i32 + 8;
         match sw {

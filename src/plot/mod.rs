@@ -37,7 +37,7 @@ pub use legend::{legend_width, Swatch};
 pub use maps::{draw_geo_panel, draw_map, draw_points, map_values};
 pub use panels::{draw_panels, Panel};
 pub use profiles::{draw_profiles, ProfilePanel};
-pub use save::{footnote, png_text, save, set_footnote};
+pub use save::{footnote, png_text, record, save, set_footnote};
 
 use anyhow::{bail, Result};
 use ndarray::Array2;

@@ -160,6 +160,24 @@ fn shared_options(panels: &[(Panel, Options)], cols: usize, share: Share) -> Vec
     out
 }
 
+/// What a figure records of one panel: its letter, title and, for a map, the colour range
+/// it is drawn with ("(a) kmax: colour 0 to 3.6 gC m-2 d-1").
+fn panel_record(letter: char, panel: &Panel, o: &Options) -> String {
+    let colour = |values: &mut dyn Iterator<Item = f64>| {
+        let diverging = o.cmap.as_deref() == Some("RdBu_r");
+        let (lo, hi) = super::range(values, o, diverging);
+        format!(": colour {lo} to {hi} {}", super::unit_text(&o.units))
+    };
+    let range = match panel {
+        Panel::Map { values, land, .. } => {
+            colour(&mut super::map_values(values, land.as_ref(), o).into_iter())
+        }
+        Panel::Points { values, .. } => colour(&mut values.iter().copied()),
+        _ => String::new(),
+    };
+    format!("({letter}) {}{}", o.title, range.trim_end())
+}
+
 /// The legend the line panels share, when there are at least two and all name the same
 /// series: one legend for the figure in place of one over each panel's lines.
 fn shared_legend(panels: &[(Panel, Options)]) -> Option<Vec<String>> {
@@ -250,6 +268,7 @@ pub fn draw_panels<DB: DrawingBackend>(
             }
         }
         let letter = char::from(b'a' + (k % 26) as u8);
+        super::record("Panel", panel_record(letter, panel, o));
         top.draw(&Text::new(
             format!("({letter})"),
             (8, 2),
@@ -618,5 +637,42 @@ mod tests {
             series: vec![("other".into(), vec![0.0; 12])],
         };
         assert_eq!(shared_legend(&mixed), None);
+    }
+
+    /// Issue 32 defect 2: a figure records each map panel's colour range, so a test can tell
+    /// that six maps share one scale (the script gives them one vmin and vmax).
+    #[test]
+    fn panel_records_name_the_colour_range() {
+        let (lat, lon) = crate::plot::test_support::small_grid();
+        let map = |k: f64| Panel::Map {
+            values: Array2::from_shape_fn((10, 20), |(i, j)| k * (i + j) as f64 / 28.0),
+            lat: lat.clone(),
+            lon: lon.clone(),
+            land: None,
+        };
+        let own = Options {
+            title: "kmax".into(),
+            units: "gC m-2 d-1".into(),
+            ..Options::default()
+        };
+        assert_eq!(
+            panel_record('a', &map(2.0), &own),
+            "(a) kmax: colour 0 to 2 gC m-2 d-1"
+        );
+        let shared = Options {
+            vmin: Some(0.0),
+            vmax: Some(3.6),
+            ..own.clone()
+        };
+        assert_eq!(
+            panel_record('b', &map(0.5), &shared),
+            "(b) kmax: colour 0 to 3.6 gC m-2 d-1"
+        );
+        let hist = Panel::Histogram {
+            values: vec![1.0],
+            bins: 2,
+            markers: vec![],
+        };
+        assert_eq!(panel_record('c', &hist, &own), "(c) kmax");
     }
 }

@@ -13,6 +13,18 @@ thread_local! {
     static FOOTNOTE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
+thread_local! {
+    /// Texts drawn in the figure being drawn, beyond its options (see [`record`]).
+    static DRAWN: std::cell::RefCell<Vec<(&'static str, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records a text the figure being drawn shows, kept in the PNG's metadata under `key`:
+/// "Legend" for each legend entry as drawn (with its r²), "Panel" for each panel's letter,
+/// title and colour range (e.g. that six maps share one colour scale).
+pub fn record(key: &'static str, text: String) {
+    DRAWN.with(|p| p.borrow_mut().push((key, text)));
+}
+
 /// Sets the line every figure this thread draws from now on carries at its foot, e.g. "demo
 /// model, synthetic identical-twin observations" ("" for none); it is also recorded in the
 /// PNG's metadata. Returns the line it replaces.
@@ -60,6 +72,7 @@ pub fn save(
     opts.check()?;
     fonts();
     let note = footnote();
+    DRAWN.with(|p| p.borrow_mut().clear());
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -76,7 +89,9 @@ pub fn save(
                 with_footnote(&root, &note, draw)?;
                 root.present().map_err(de)?;
             }
-            write_png(tmp.as_file(), &buf, (w, h), &texts(opts, &note))
+            let mut t = texts(opts, &note);
+            t.extend(DRAWN.with(|p| p.take()));
+            write_png(tmp.as_file(), &buf, (w, h), &t)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         "svg" => {
@@ -100,7 +115,6 @@ fn texts(opts: &Options, note: &str) -> Vec<(&'static str, String)> {
         ("X label", opts.xlabel.clone()),
         ("Y label", opts.ylabel.clone()),
         ("Colour bar", super::bar_label(opts)),
-        ("Legend", opts.label.clone()),
     ];
     t.extend(opts.notes.iter().map(|n| ("Comment", n.clone())));
     t.push(("Comment", note.to_string()));

@@ -454,7 +454,7 @@ pub mod plot_fns {
     ///
     /// ```rhai
     /// let before = figure_footnote("demo model, synthetic identical-twin observations");
-    /// figure_footnote(before)    //=> "demo model, synthetic identical-twin observations"
+    /// figure_footnote(before)    //=> demo model, synthetic identical-twin observations
     /// ```
     pub fn figure_footnote(text: &str) -> String {
         plot::set_footnote(text)
@@ -523,11 +523,14 @@ pub mod plot_fns {
     }
 
     /// Lines with markers (Figs. 8, S12): `x` and a map of label -> values, one line each
-    /// (NaN breaks a line).
+    /// (NaN breaks a line); the legend stands beside the plot. `xticks`: words, one per x
+    /// value, in place of numbers (e.g. month names).
     ///
     /// ```rhai
     /// let iters = arange(1, 6);
     /// plot_lines(iters, #{"differential evolution": array([5, 3, 2, 1.5, 1.4]), "dual annealing": array([6, 4, 2.5, 2, 1.8])}, #{file: `${TEMP_DIR}/cost.png`, xlabel: "iteration", ylabel: "J"}).ends_with("cost.png")    //=> true
+    /// let q = plot_lines(arange(1, 4), #{GPP: [1, 3, 2]}, #{file: `${TEMP_DIR}/season.png`, xticks: ["Jan", "Feb", "Mar"]});
+    /// q.ends_with("season.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_lines(x: Dynamic, series: Map, options: Map) -> RResult<String> {
@@ -598,10 +601,14 @@ pub mod plot_fns {
         figure!(file, o, |a| plot::draw_heatmap(a, &m, &rows, &cols, &o))
     }
 
-    /// Horizontal bars, one per label from the top (Fig. 7: permutation importance).
+    /// Horizontal bars, one per label from the top (Fig. 7: permutation importance);
+    /// `errors` (one spread per bar) draws error bars, `reference` (a map of one label ->
+    /// value) an orange bar on top, e.g. the error with nothing shuffled.
     ///
     /// ```rhai
     /// plot_bars(["medlynslope", "kmax", "dint"], [0.8, 0.3, 0.05], #{file: `${TEMP_DIR}/importance.png`, xlabel: "MSE increase"}).ends_with("importance.png")    //=> true
+    /// let o = #{file: `${TEMP_DIR}/fig7.png`, errors: [0.05, 0.02, 0.01], reference: #{"none shuffled": 0.04}};
+    /// plot_bars(["kmax", "medlynslope", "dint"], [0.9, 0.5, 0.06], o).ends_with("fig7.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_bars(labels: rhai::Array, values: Dynamic, options: Map) -> RResult<String> {
@@ -686,7 +693,9 @@ pub mod plot_fns {
     /// `data` and for an Array `lat`, `lon`; histogram: `values`, `bins`, `markers`; scatter:
     /// `x`, `y`; lines: `x`, `series`; bars: `labels`, `values`; grouped_bars: `categories`,
     /// `series`) and its own `title`, labels, `cmap`, limits. Options: `file`, `title`,
-    /// `columns` (default 2), `width` and `height` of the whole figure.
+    /// `columns` (default 2), `width` and `height` of the whole figure, `share` ("rows": the
+    /// panels of each row over one value range, "all": every panel, "none"). Line panels
+    /// naming the same series share one legend, in an empty cell or beside the grid.
     ///
     /// ```rhai
     /// let f = read_case(`${TEMP_DIR}/archive`, "demo", "GPP", [1, 1]).GPP.time_mean();
@@ -694,6 +703,8 @@ pub mod plot_fns {
     ///               #{kind: "histogram", values: randn(50, 1), markers: #{observed: 0.2}},
     ///               #{kind: "scatter", x: linspace(0, 1, 9), y: linspace(0, 1, 9)}];
     /// plot_panels(panels, #{file: `${TEMP_DIR}/panels.png`, columns: 3}).ends_with("panels.png")    //=> true
+    /// let h = [#{kind: "histogram", values: randn(50, 1)}, #{kind: "histogram", values: randn(50, 1) * 3}];
+    /// plot_panels(h, #{file: `${TEMP_DIR}/shared.png`, share: "rows"}).ends_with("shared.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_panels(panels: rhai::Array, options: Map) -> RResult<String> {
@@ -732,13 +743,16 @@ pub mod plot_fns {
     /// squared correlation) in the legend (Figs. 5, 6). Options as for every figure, plus
     /// `one_to_one: false` for a plain scatter (each axis over its own data, no 1:1 line, no
     /// r^2, e.g. a cost against a parameter), `r2` (true/false: r^2 in the legend; default
-    /// with the 1:1 line) and `label`, the points' legend entry.
+    /// with the 1:1 line), `label`, the points' legend entry, `points` (a map of label -> [x,
+    /// y], each a black cross: Fig. 6's default run) and `vlines` (a map of label -> x, the
+    /// first magenta: Fig. 6e's threshold). The legend stands beside the plot.
     ///
     /// ```rhai
     /// let x = linspace(0, 1, 30);
     /// plot_scatter(x, x * 0.9 + 0.05, #{file: `${TEMP_DIR}/fit.svg`, title: "PC1"}).ends_with("fit.svg")    //=> true
     /// plot_scatter(x, (x - 0.3) ** 2, #{file: `${TEMP_DIR}/cost.png`, one_to_one: false, xlabel: "kmax scaling", ylabel: "J"}).ends_with("cost.png")    //=> true
     /// plot_scatter(x, x, #{file: `${TEMP_DIR}/rmse.png`, r2: false, label: "PPE members"}).ends_with("rmse.png")    //=> true
+    /// plot_scatter(x, x * 1.1, #{file: `${TEMP_DIR}/fig6e.png`, points: #{"default run": [0.7, 0.9]}, vlines: #{threshold: 0.3}}).ends_with("fig6e.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_scatter(x: Dynamic, y: Dynamic, options: Map) -> RResult<String> {
