@@ -86,9 +86,12 @@ def area(ring):
 
 def flat_rings(ring):
     """The rings of a lon/lat map (-180..180) that one spherical ring becomes."""
-    u = unwrap(ring)
+    # unwrapped with its closing edge: a ring around a pole ends 360 degrees from its start
+    u = unwrap(ring + [ring[0]])
     turn = round((u[-1][0] - u[0][0]) / 360)
-    if turn != 0:
+    if turn == 0:
+        u = u[:-1]
+    else:
         # around a pole: close it along the pole's latitude
         pole = -90.0 if sum(p[1] for p in u) < 0 else 90.0
         u = u + [(u[-1][0], pole), (u[0][0], pole)]

@@ -59,8 +59,13 @@ pub fn bar_label(opts: &Options) -> String {
 }
 
 /// Light grey of map cells (and heat map cells) that have no value: distinct from the
-/// near-white of values near zero on the diverging colour map.
+/// near-white of values near zero on the diverging colour map. On maps it is the land
+/// without data (Natural Earth's land under the cells that have values).
 pub const MISSING: RGBColor = RGBColor(208, 208, 214);
+
+/// Very light blue of the ocean on maps: distinct from [`MISSING`] (land without data) and
+/// from the near-white of values near zero on the diverging colour map.
+pub const OCEAN: RGBColor = RGBColor(226, 236, 246);
 
 /// Margins (top, bottom) in pixels that line a strip `bar` up with the plotting area of a
 /// chart whose plotting area spans rows `plot_rows` (absolute pixels).
@@ -77,6 +82,9 @@ pub(super) fn aligned(
 /// A vertical colour bar from `lo` to `hi` with ticks and `label` on its right; `top` and
 /// `bottom` are the margins that give it the height of the plot beside it. Very small or
 /// large values are written as multiples of a power of ten named in the label.
+/// `(below, above)` say whether some values lie below `lo` or above `hi` (drawn in the end
+/// colours): that end of the bar is then a triangle in the end colour (matplotlib's
+/// `extend`), taken from the bar's length.
 pub(super) fn colour_bar<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     lo: f64,
@@ -84,6 +92,7 @@ pub(super) fn colour_bar<DB: DrawingBackend>(
     cmap: &str,
     label: &str,
     (top, bottom): (u32, u32),
+    (below, above): (bool, bool),
 ) -> Result<()> {
     let e = tick_exponent(lo, hi);
     let f = 10f64.powi(-e);
@@ -97,6 +106,18 @@ pub(super) fn colour_bar<DB: DrawingBackend>(
     // a bar 22 pixels wide at the strip's left, its ticks, tick labels and label right of it
     let (x0, x1) = (6, 28);
     let (y0, y1) = (top as i32, (h as i32 - bottom as i32).max(top as i32 + 1));
+    // the triangles of an extended bar: about a twentieth of its length each
+    let tri = ((y1 - y0) / 20).clamp(6, 18);
+    let y0 = if above && y1 - y0 > 3 * tri {
+        y0 + tri
+    } else {
+        y0
+    };
+    let y1 = if below && y1 - y0 > 3 * tri {
+        y1 - tri
+    } else {
+        y1
+    };
     let steps = (y1 - y0).max(1);
     for k in 0..steps {
         let t = 1.0 - (k as f64 + 0.5) / steps as f64;
@@ -108,6 +129,21 @@ pub(super) fn colour_bar<DB: DrawingBackend>(
     }
     area.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.stroke_width(1)))
         .map_err(de)?;
+    let xm = (x0 + x1) / 2;
+    for (extended, base, apex, t) in [
+        (above && y0 > top as i32, y0, y0 - tri, 1.0),
+        (below && y1 < h as i32 - bottom as i32, y1, y1 + tri, 0.0),
+    ] {
+        if extended {
+            let corners = vec![(x0, base), (x1, base), (xm, apex)];
+            area.draw(&Polygon::new(corners.clone(), color(cmap, t).filled()))
+                .map_err(de)?;
+            let mut outline = corners;
+            outline.push((x0, base));
+            area.draw(&PathElement::new(outline, BLACK.stroke_width(1)))
+                .map_err(de)?;
+        }
+    }
     let (a, b) = (lo * f, hi * f);
     let font = ("sans-serif", 13).into_font();
     let mut widest = 0;
