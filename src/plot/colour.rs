@@ -205,4 +205,58 @@ mod tests {
         assert_eq!(range([2.0, 2.0].into_iter(), &o, false), (1.8, 2.2));
         assert_eq!(range(std::iter::empty(), &o, false), (0.0, 1.0));
     }
+
+    #[test]
+    fn an_extended_bar_ends_in_a_triangle_of_the_end_colour() {
+        use crate::plot::test_support::{px, render};
+        // a bar 22 pixels wide (x 6..28), rows 20..380: with (below, above) extended, the
+        // column through its middle holds the end colour over a triangle's height, one near
+        // its side over a few rows only; without, neither holds it beyond a row
+        let (w, h) = (120, 400);
+        let (top, bottom) = (color("RdBu_r", 1.0), color("RdBu_r", 0.0));
+        let count = |buf: &[u8], x: u32, c: RGBColor, rows: std::ops::Range<u32>| {
+            rows.filter(|&y| px(buf, w, x, y) == [c.0, c.1, c.2])
+                .count()
+        };
+        for (below, above) in [(false, false), (true, false), (false, true), (true, true)] {
+            let buf = render(w, h, |a| {
+                colour_bar(a, -1.0, 1.0, "RdBu_r", "", (20, 20), (below, above))
+            });
+            for (c, extended, rows) in [(top, above, 0..60), (bottom, below, 340..h)] {
+                let (mid, side) = (count(&buf, 17, c, rows.clone()), count(&buf, 8, c, rows));
+                if extended {
+                    assert!(
+                        mid >= 12 && mid >= side + 8,
+                        "{below} {above}: {mid} {side}"
+                    );
+                } else {
+                    assert!(mid <= side + 1, "{below} {above}: {mid} {side}");
+                }
+            }
+        }
+        // a heat map with values beyond vmax: a triangle at the top of its bar
+        let m = ndarray::Array2::from_shape_fn((4, 4), |(i, j)| i as f64 - j as f64);
+        let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let (w, h) = (600, 500);
+        let l = crate::plot::heat_layout(w, h, &names, &names, false);
+        for (vmax, extended) in [(2.0, true), (3.0, false)] {
+            let o = Options {
+                vmin: Some(-3.0),
+                vmax: Some(vmax),
+                cmap: Some("viridis".into()),
+                ..Options::default()
+            };
+            let buf = render(w, h, |a| {
+                crate::plot::draw_heatmap(a, &m, &names, &names, &o)
+            });
+            let top = color("viridis", 1.0);
+            let count = |x: i32| {
+                (0..h)
+                    .filter(|&y| px(&buf, w, x as u32, y) == [top.0, top.1, top.2])
+                    .count()
+            };
+            let (mid, side) = (count(l.bar_x + 17), count(l.bar_x + 8));
+            assert_eq!(mid >= side + 5, extended, "vmax {vmax}: {mid} {side}");
+        }
+    }
 }
