@@ -665,15 +665,22 @@ mod tests {
         let colour = rgb(color("viridis", 0.5));
         // data (one colour) everywhere but south of the box, east of it, or nowhere
         let lon180 = |j: usize| (g.lon[j] + 180.0).rem_euclid(360.0) - 180.0;
-        let south = |i: usize, j: usize| g.lat[i] <= 10.0 && (-30.0..70.0).contains(&lon180(j));
-        let east =
-            |i: usize, j: usize| lon180(j) >= 40.0 && lon180(j) < 90.0 && g.lat[i].abs() < 50.0;
-        let nowhere = |_: usize, _: usize| false;
-        let cases: [(&str, &dyn Fn(usize, usize) -> bool); 3] =
-            [("below", &south), ("right", &east), ("above", &nowhere)];
-        for (side, empty) in cases {
-            let v =
-                Array2::from_shape_fn((46, 72), |(i, j)| if empty(i, j) { f64::NAN } else { 1.0 });
+        let empty = |side: &str, i: usize, j: usize| match side {
+            "below" => g.lat[i] <= 10.0 && (-30.0..70.0).contains(&lon180(j)),
+            "right" => (40.0..90.0).contains(&lon180(j)) && g.lat[i].abs() < 50.0,
+            _ => false,
+        };
+        for side in ["below", "right", "above"] {
+            let v = Array2::from_shape_fn(
+                (46, 72),
+                |(i, j)| {
+                    if empty(side, i, j) {
+                        f64::NAN
+                    } else {
+                        1.0
+                    }
+                },
+            );
             let plain = render(w, h, |a| {
                 draw_map(a, &v, &g.lat, &g.lon, None, &Options::default())
             });
