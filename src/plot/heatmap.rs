@@ -230,6 +230,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
             bar.dim_in_pixel().1,
             &(area.get_base_pixel().1 + l.y0..area.get_base_pixel().1 + y1),
         ),
+        (m.iter().any(|&v| v < lo), m.iter().any(|&v| v > hi)),
     )?;
     Ok(())
 }

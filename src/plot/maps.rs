@@ -1,8 +1,9 @@
-//! Maps: cells of a lat/lon grid or points of a 1-D grid, with coastlines, ticks in degrees,
-//! region boxes and a colour bar.
+//! Maps: cells of a lat/lon grid or points of a 1-D grid on an ocean background and Natural
+//! Earth's land, with its coastline, ticks in degrees, region boxes and a colour bar.
 
 use super::axes::{degree_text, lat_ticks, lon_ticks, range};
-use super::colour::{aligned, bar_label, color, colour_bar, MISSING};
+use super::coast;
+use super::colour::{aligned, bar_label, color, colour_bar, MISSING, OCEAN};
 use super::panels::Panel;
 use super::{de, Options};
 use anyhow::{bail, Result};
@@ -31,36 +32,13 @@ pub fn map_values(values: &Array2<f64>, land: Option<&Array2<f64>>, opts: &Optio
     v
 }
 
-/// Where a map's coastlines run: the land fraction's 0.5 contour if there is one; else the
-/// built-in 4x5 land fraction if the map is on that grid; else the edge of the cells that
-/// have values.
-fn coast_land(
-    values: &Array2<f64>,
-    lat: &[f64],
-    lon: &[f64],
-    land: Option<&Array2<f64>>,
-) -> Array2<bool> {
-    if let Some(l) = land {
-        return l.mapv(|f| f >= 0.5);
-    }
-    if let Ok(g) = crate::grids::f45() {
-        let same = |a: &[f64], b: &[f64]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-3)
-        };
-        if same(lat, &g.lat) && same(lon, &g.lon) {
-            if let Some(lf) = g.to_map(&g.landfrac) {
-                return lf.mapv(|f| f >= 0.5);
-            }
-        }
-    }
-    values.mapv(f64::is_finite)
-}
-
-/// A map of `values` (lat x lon) on cell centres `lat`, `lon`: the cells with values
-/// filled (not those of land fraction below `opts.min_landfrac` or outside `opts.mask`),
-/// the others light grey ([`MISSING`]), coastlines (see [`coast_land`]: from `land`, else the
-/// 4x5 land fraction, else the edge of the defined cells), ticks every 30 degrees as room
-/// allows, and a colour bar as high as the map labelled with [`bar_label`].
+/// A map of `values` (lat x lon) on cell centres `lat`, `lon`: the ocean light blue
+/// ([`OCEAN`]), Natural Earth's 1:110m land light grey ([`MISSING`]: land without data), the
+/// cells with values filled over them (not those of land fraction in `land` below
+/// `opts.min_landfrac` or outside `opts.mask`), Natural Earth's coastline, ticks every 30
+/// degrees as room allows, region boxes (`opts.regions`) named beside them where the name
+/// covers the least data, and a colour bar as high as the map labelled with [`bar_label`],
+/// with a triangle at an end beyond which some values lie (`opts.vmin`, `opts.vmax`).
 pub fn draw_map<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     values: &Array2<f64>,
@@ -89,7 +67,6 @@ pub fn draw_map<DB: DrawingBackend>(
             values: &values,
             lat,
             lon,
-            land,
         },
         opts,
     )
@@ -122,8 +99,7 @@ pub fn draw_geo_panel<DB: DrawingBackend>(
 /// A map of values at points (`lat`, `lon`): the cells of a 1-D grid (CLM's `lndgrid`:
 /// sparse grid, regional, single point) as filled dots coloured by value, light grey where
 /// missing or where the land fraction `landfrac` (if given) is below `opts.min_landfrac`;
-/// coastlines of the built-in 4x5 land fraction; ticks, regions and colour bar as
-/// [`draw_map`].
+/// ocean, land, coastline, ticks, regions and colour bar as [`draw_map`].
 pub fn draw_points<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     values: &[f64],
@@ -164,7 +140,6 @@ enum Geo<'a> {
         values: &'a Array2<f64>,
         lat: &'a [f64],
         lon: &'a [f64],
-        land: Option<&'a Array2<f64>>,
     },
     Points {
         values: &'a [f64],
@@ -182,8 +157,50 @@ impl Geo<'_> {
     }
 }
 
-/// The frame, ticks, content, coastlines, regions and colour bar of [`draw_map`] and
-/// [`draw_points`].
+/// A rectangle in pixels: (left, top, right, bottom), right and bottom excluded.
+type PxRect = (i32, i32, i32, i32);
+
+/// The pixels two rectangles share.
+fn overlap(a: PxRect, b: PxRect) -> i64 {
+    let w = (a.2.min(b.2) - a.0.max(b.0)).max(0) as i64;
+    let h = (a.3.min(b.3) - a.1.max(b.1)).max(0) as i64;
+    w * h
+}
+
+/// Where the name of a region box goes: of the rectangles of size `w` x `h` just outside
+/// `bx` (above, below, left, right: pixels), the first of those inside the plot `plot` that
+/// covers no name already placed and the least of the data's `footprint` (rectangles of the
+/// cells or dots that have values).
+fn label_place(
+    bx: PxRect,
+    (w, h): (i32, i32),
+    plot: PxRect,
+    footprint: &[PxRect],
+    placed: &[PxRect],
+) -> PxRect {
+    let gap = 4;
+    let cy = (bx.1 + bx.3) / 2;
+    let candidates = [
+        (bx.0, bx.1 - gap - h, bx.0 + w, bx.1 - gap),
+        (bx.0, bx.3 + gap, bx.0 + w, bx.3 + gap + h),
+        (bx.0 - gap - w, cy - h / 2, bx.0 - gap, cy - h / 2 + h),
+        (bx.2 + gap, cy - h / 2, bx.2 + gap + w, cy - h / 2 + h),
+    ];
+    let inside = |r: PxRect| r.0 >= plot.0 && r.1 >= plot.1 && r.2 <= plot.2 && r.3 <= plot.3;
+    candidates
+        .into_iter()
+        .enumerate()
+        .min_by_key(|&(k, r)| {
+            let covered: i64 = footprint.iter().map(|&f| overlap(r, f)).sum();
+            let crowded = placed.iter().any(|&p| overlap(r, p) > 0);
+            (!inside(r), crowded, covered, k)
+        })
+        .map(|(_, r)| r)
+        .unwrap_or(candidates[0])
+}
+
+/// The frame, ticks, ocean, land, content, coastline, regions and colour bar of
+/// [`draw_map`] and [`draw_points`].
 fn draw_geo<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     geo: Geo,
@@ -193,6 +210,8 @@ fn draw_geo<DB: DrawingBackend>(
     let diverging = cmap == "RdBu_r";
     let (lo, hi) = range(geo.values(), opts, diverging);
     let geo_empty = geo.values().all(|v| !v.is_finite());
+    // values beyond the colour range (set by vmin, vmax) are drawn in the end colours
+    let extend = (geo.values().any(|v| v < lo), geo.values().any(|v| v > hi));
     let (w, _) = area.dim_in_pixel();
     let (main, bar) = area.split_horizontally(w.saturating_sub(120).max(50));
     let mut chart = ChartBuilder::on(&main)
@@ -212,13 +231,13 @@ fn draw_geo<DB: DrawingBackend>(
     // ticks every 30 degrees as room allows, drawn here (plotters picks its own)
     let (cols, rows) = chart.plotting_area().get_pixel_range();
     let (plot_w, plot_h) = (cols.len() as u32, rows.len() as u32);
+    let (bx, by) = main.get_base_pixel();
+    let at = |x: f64, y: f64| {
+        let (px, py) = chart.backend_coord(&(x, y));
+        (px - bx, py - by)
+    };
     {
         use plotters::style::text_anchor::{HPos, Pos, VPos};
-        let (bx, by) = main.get_base_pixel();
-        let at = |x: f64, y: f64| {
-            let (px, py) = chart.backend_coord(&(x, y));
-            (px - bx, py - by)
-        };
         let font = ("sans-serif", 13).into_font().color(&BLACK);
         for x in lon_ticks(plot_w) {
             let (px, py) = at(x, -90.0);
@@ -243,110 +262,82 @@ fn draw_geo<DB: DrawingBackend>(
             .map_err(de)?;
         }
     }
-    let shift = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
-    match geo {
-        Geo::Cells {
-            values,
-            lat,
-            lon,
-            land,
-        } => {
-            let (ny, nx) = values.dim();
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(-180.0, -90.0), (180.0, 90.0)],
-                    MISSING.filled(),
-                )))
+    // the ocean, Natural Earth's land (grey: land without data) and its lakes
+    let pa = chart.plotting_area();
+    let rings = coast::rings()?;
+    pa.draw(&Rectangle::new(
+        [(-180.0, -90.0), (180.0, 90.0)],
+        OCEAN.filled(),
+    ))
+    .map_err(de)?;
+    for hole in [false, true] {
+        let fill = if hole { OCEAN } else { MISSING };
+        for r in rings.iter().filter(|r| r.hole == hole) {
+            pa.draw(&Polygon::new(r.points.clone(), fill.filled()))
                 .map_err(de)?;
+        }
+    }
+    let coastline = || -> Result<()> {
+        for l in rings.iter().flat_map(coast::coast_lines) {
+            pa.draw(&PathElement::new(l, BLACK.stroke_width(1)))
+                .map_err(de)?;
+        }
+        Ok(())
+    };
+    let shift = |x: f64| (x + 180.0).rem_euclid(360.0) - 180.0;
+    // where the data are, in pixels: region names keep off them
+    let mut footprint: Vec<PxRect> = Vec::new();
+    match geo {
+        Geo::Cells { values, lat, lon } => {
+            let (ny, nx) = values.dim();
             let dlon = 360.0 / nx as f64;
             let dlat = (lat[ny - 1] - lat[0]).abs() / (ny - 1) as f64;
-            let cells = values
-                .indexed_iter()
-                .filter(|(_, v)| v.is_finite())
-                .map(|((i, j), &v)| {
-                    let (x, y) = (shift(lon[j]), lat[i]);
-                    let c = color(&cmap, (v - lo) / (hi - lo));
-                    Rectangle::new(
-                        [
-                            (x - dlon / 2.0, (y - dlat / 2.0).max(-90.0)),
-                            (x + dlon / 2.0, (y + dlat / 2.0).min(90.0)),
-                        ],
-                        c.filled(),
-                    )
-                });
-            chart.draw_series(cells).map_err(de)?;
-            let is_land = coast_land(values, lat, lon, land);
-            let mut segs = Vec::new();
-            for (i, &y) in lat.iter().enumerate() {
-                for (j, &lo) in lon.iter().enumerate() {
-                    let x = shift(lo);
-                    let j2 = (j + 1) % nx;
-                    if is_land[[i, j]] != is_land[[i, j2]] && x + dlon / 2.0 <= 180.0 + 1e-9 {
-                        let e = x + dlon / 2.0;
-                        segs.push(vec![
-                            (e, (y - dlat / 2.0).max(-90.0)),
-                            (e, (y + dlat / 2.0).min(90.0)),
-                        ]);
-                    }
-                    if i + 1 < ny && is_land[[i, j]] != is_land[[i + 1, j]] {
-                        let e = (y + lat[i + 1]) / 2.0;
-                        segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
+            for ((i, j), &v) in values.indexed_iter().filter(|(_, v)| v.is_finite()) {
+                let (x, y) = (shift(lon[j]), lat[i]);
+                let (s, n) = ((y - dlat / 2.0).max(-90.0), (y + dlat / 2.0).min(90.0));
+                let c = color(&cmap, (v - lo) / (hi - lo));
+                // a cell across 180 degrees (the one centred there) is drawn at both edges
+                for k in [-360.0, 0.0, 360.0] {
+                    let (w, e) = (
+                        (x + k - dlon / 2.0).max(-180.0),
+                        (x + k + dlon / 2.0).min(180.0),
+                    );
+                    if e > w {
+                        pa.draw(&Rectangle::new([(w, s), (e, n)], c.filled()))
+                            .map_err(de)?;
+                        let ((x0, y0), (x1, y1)) = (at(w, n), at(e, s));
+                        footprint.push((x0 + bx, y0 + by, x1 + bx, y1 + by));
                     }
                 }
             }
-            chart
-                .draw_series(
-                    segs.into_iter()
-                        .map(|s| PathElement::new(s, BLACK.stroke_width(1))),
-                )
-                .map_err(de)?;
+            coastline()?;
         }
         Geo::Points { values, lat, lon } => {
+            coastline()?;
             let r = 4;
-            let dots = (0..values.len()).map(|k| {
+            for k in 0..values.len() {
                 let c = if values[k].is_finite() {
                     color(&cmap, (values[k] - lo) / (hi - lo))
                 } else {
                     MISSING
                 };
-                Circle::new((shift(lon[k]), lat[k]), r, c.filled())
-            });
-            chart.draw_series(dots).map_err(de)?;
-            let outline = (0..values.len())
-                .map(|k| Circle::new((shift(lon[k]), lat[k]), r, BLACK.mix(0.6).stroke_width(1)));
-            chart.draw_series(outline).map_err(de)?;
-            // coastlines of the built-in 4x5 land fraction
-            let g = crate::grids::f45()?;
-            let lf = crate::grids::landfrac_4x5()?;
-            let land = lf.mapv(|f| f >= 0.5);
-            let (ny, nx) = land.dim();
-            let (dlat, dlon) = (4.0, 5.0);
-            let mut segs = Vec::new();
-            for i in 0..ny {
-                for j in 0..nx {
-                    let (y, x) = (g.lat[i], shift(g.lon[j]));
-                    let j2 = (j + 1) % nx;
-                    if land[[i, j]] != land[[i, j2]] && x + dlon / 2.0 <= 180.0 + 1e-9 {
-                        let e = x + dlon / 2.0;
-                        segs.push(vec![
-                            (e, (y - dlat / 2.0).max(-90.0)),
-                            (e, (y + dlat / 2.0).min(90.0)),
-                        ]);
-                    }
-                    if i + 1 < ny && land[[i, j]] != land[[i + 1, j]] {
-                        let e = y + dlat / 2.0;
-                        segs.push(vec![(x - dlon / 2.0, e), (x + dlon / 2.0, e)]);
-                    }
-                }
+                pa.draw(&Circle::new((shift(lon[k]), lat[k]), r, c.filled()))
+                    .map_err(de)?;
             }
-            chart
-                .draw_series(
-                    segs.into_iter()
-                        .map(|s| PathElement::new(s, BLACK.mix(0.5).stroke_width(1))),
-                )
-                .map_err(de)?;
+            for k in 0..values.len() {
+                let dot = (shift(lon[k]), lat[k]);
+                pa.draw(&Circle::new(dot, r, BLACK.mix(0.6).stroke_width(1)))
+                    .map_err(de)?;
+            }
+            for k in (0..values.len()).filter(|&k| values[k].is_finite()) {
+                let (x, y) = at(shift(lon[k]), lat[k]);
+                let (x, y) = (x + bx, y + by);
+                footprint.push((x - r, y - r, x + r + 1, y + r + 1));
+            }
         }
     }
+    let plot_px = (cols.start, rows.start, cols.end, rows.end);
+    let mut placed: Vec<PxRect> = Vec::new();
     for r in &opts.regions {
         let (a, b) = (shift(r.lon_min), shift(r.lon_max));
         // a box across the map's edge at 180 degrees is drawn in two parts
@@ -355,36 +346,39 @@ fn draw_geo<DB: DrawingBackend>(
         } else {
             vec![(a, 180.0), (-180.0, b)]
         };
-        for (x0, x1) in spans {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x0, r.lat_min), (x1, r.lat_max)],
-                    BLACK.stroke_width(2),
-                )))
-                .map_err(de)?;
+        for &(x0, x1) in &spans {
+            pa.draw(&Rectangle::new(
+                [(x0, r.lat_min), (x1, r.lat_max)],
+                BLACK.stroke_width(2),
+            ))
+            .map_err(de)?;
         }
-        // name above the box's north-west corner (offsets in pixels from that corner), on a
+        // the name beside the box (of its first part) where it covers the least data, on a
         // white patch that keeps it readable over any colour
-        let tw = ("sans-serif", 14)
-            .into_font()
+        let font = ("sans-serif", 14).into_font();
+        let tw = font
             .box_size(&r.name)
             .map(|(w, _)| w as i32)
             .unwrap_or(r.name.chars().count() as i32 * 8)
             + 4;
-        chart
-            .plotting_area()
-            .draw(
-                &(EmptyElement::at((a, r.lat_max))
-                    + Rectangle::new([(0, -18), (tw, -1)], WHITE.mix(0.85).filled())
-                    + Text::new(
-                        r.name.clone(),
-                        (2, -16),
-                        ("sans-serif", 14).into_font().color(&BLACK),
-                    )),
-            )
-            .map_err(de)?;
+        let (x0, x1) = spans[0];
+        let ((l, t), (rt, bt)) = (at(x0, r.lat_max), at(x1, r.lat_min));
+        let bx_px = (l + bx, t + by, rt + bx, bt + by);
+        let p = label_place(bx_px, (tw, 18), plot_px, &footprint, &placed);
+        placed.push(p);
+        let (px0, py0) = (p.0 - bx, p.1 - by);
+        main.draw(&Rectangle::new(
+            [(px0, py0), (p.2 - bx - 1, p.3 - by - 1)],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(de)?;
+        main.draw(&Text::new(
+            r.name.clone(),
+            (px0 + 2, py0 + 2),
+            font.color(&BLACK),
+        ))
+        .map_err(de)?;
     }
-    let (_, rows) = chart.plotting_area().get_pixel_range();
     colour_bar(
         &bar,
         lo,
@@ -392,6 +386,7 @@ fn draw_geo<DB: DrawingBackend>(
         &cmap,
         &bar_label(opts),
         aligned(bar.get_base_pixel().1, bar.dim_in_pixel().1, &rows),
+        extend,
     )?;
     if geo_empty {
         main.draw(&Text::new(
@@ -407,7 +402,46 @@ fn draw_geo<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::test_support::{bbox, px, render, small_grid};
+    use crate::plot::test_support::{px, render, small_grid};
+
+    const fn rgb(c: RGBColor) -> [u8; 3] {
+        [c.0, c.1, c.2]
+    }
+
+    /// The plot area (x0, y0, x1, y1, inclusive) of a `w` x `h` map: where a map without
+    /// data shows ocean or land.
+    fn plot_box(w: u32, h: u32) -> (u32, u32, u32, u32) {
+        let (lat, lon) = small_grid();
+        let nan = Array2::from_elem((10, 20), f64::NAN);
+        let buf = render(w, h, |a| {
+            draw_map(a, &nan, &lat, &lon, None, &Options::default())
+        });
+        let mut b = (u32::MAX, u32::MAX, 0, 0);
+        for (k, p) in buf.chunks(3).enumerate() {
+            if p == rgb(OCEAN) || p == rgb(MISSING) {
+                let (x, y) = (k as u32 % w, k as u32 / w);
+                b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+            }
+        }
+        b
+    }
+
+    /// The pixel of (lon, lat) in a plot area.
+    fn at((x0, y0, x1, y1): (u32, u32, u32, u32), lon: f64, lat: f64) -> (u32, u32) {
+        (
+            x0 + ((lon + 180.0) / 360.0 * (x1 - x0) as f64).round() as u32,
+            y0 + ((90.0 - lat) / 180.0 * (y1 - y0) as f64).round() as u32,
+        )
+    }
+
+    /// The black pixels inside a plot area (the coastline; region boxes and their names if
+    /// any), as (x, y).
+    fn black_inside(buf: &[u8], w: u32, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> Vec<(u32, u32)> {
+        (y0 + 2..y1 - 1)
+            .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
+            .filter(|&(x, y)| px(buf, w, x, y) == [0, 0, 0])
+            .collect()
+    }
 
     #[test]
     fn a_map_fills_its_cells_and_draws_coastlines() {
@@ -436,29 +470,23 @@ mod tests {
             )
         });
         // land is about a third of the map's plot area; axes, bar and text add a little
-        let grey = [MISSING.0, MISSING.1, MISSING.2];
         let ink = buf
             .chunks(3)
-            .filter(|p| p != &[255, 255, 255] && p != &grey)
+            .filter(|p| p != &[255, 255, 255] && p != &rgb(MISSING) && p != &rgb(OCEAN))
             .count() as f64
             / (1000.0 * 560.0);
         assert!(ink > 0.2 && ink < 0.7, "{ink}");
-        // a pixel in the middle of the Sahara (about 20N, 10E) is coloured, one in the
-        // central Pacific (0N, 180E... left edge) is the grey of cells without values
-        let px =
-            |x: u32, y: u32| &buf[((y * 1000 + x) * 3) as usize..((y * 1000 + x) * 3 + 3) as usize];
-        let plot_x = |lon: f64| (58.0 + (lon + 180.0) / 360.0 * (870.0 - 58.0 - 12.0)) as u32;
-        let plot_y = |lat: f64| (48.0 + (90.0 - lat) / 180.0 * (560.0 - 48.0 - 46.0)) as u32;
-        assert_ne!(
-            px(plot_x(15.0), plot_y(22.0)),
-            [255, 255, 255],
-            "Sahara is coloured"
+        // a pixel in the middle of the Sahara (about 22N, 15E) is coloured, one in the
+        // central Pacific (10S, 150W) is ocean
+        let b = plot_box(1000, 560);
+        let (x, y) = at(b, 15.0, 22.0);
+        let sahara = px(&buf, 1000, x, y);
+        assert!(
+            ![[255, 255, 255], rgb(MISSING), rgb(OCEAN)].contains(&sahara),
+            "Sahara is coloured: {sahara:?}"
         );
-        assert_eq!(
-            px(plot_x(-150.0), plot_y(-10.0)),
-            [MISSING.0, MISSING.1, MISSING.2],
-            "the Pacific is grey"
-        );
+        let (x, y) = at(b, -150.0, -10.0);
+        assert_eq!(px(&buf, 1000, x, y), rgb(OCEAN), "the Pacific is ocean");
         // NaN everywhere, constant values: a figure, not a panic
         let nan = Array2::from_elem((46, 72), f64::NAN);
         render(600, 400, |a| {
@@ -481,9 +509,9 @@ mod tests {
     }
 
     #[test]
-    fn every_map_has_coastlines_and_grey_missing_cells() {
-        // an Array on a grid that is not the 4x5 one, no land fraction: the coastline is the
-        // edge of the defined cells; a block of NaN cells is light grey, a zero cell white
+    fn ocean_and_land_without_data_differ_and_every_map_has_the_same_coastline() {
+        // an Array on a grid that is not the 4x5 one, no land fraction: a block of NaN cells
+        // shows the ocean light blue and the land light grey; a zero cell is white
         let (lat, lon) = small_grid();
         let v = Array2::from_shape_fn((10, 20), |(i, j)| {
             if (3..7).contains(&i) && (5..12).contains(&j) {
@@ -500,41 +528,36 @@ mod tests {
             ..Options::default()
         };
         let (w, h) = (1000, 560);
+        let b = plot_box(w, h);
+        let (x0, y0, x1, y1) = b;
+        assert!(x1 - x0 > 700 && y1 - y0 > 400, "plot area {b:?}");
         let buf = render(w, h, |a| draw_map(a, &v, &lat, &lon, None, &o));
-        let all_nan = Array2::from_elem((10, 20), f64::NAN);
-        let grey = render(w, h, |a| draw_map(a, &all_nan, &lat, &lon, None, &o));
-        let (x0, y0, x1, y1) = bbox(&grey, w, MISSING).expect("a map of NaN is grey");
-        let at = |lon: f64, lat: f64| {
-            (
-                x0 + ((lon + 180.0) / 360.0 * (x1 - x0) as f64) as u32,
-                y0 + ((90.0 - lat) / 180.0 * (y1 - y0) as f64) as u32,
-            )
-        };
-        // cell (4, 8): lat -9, lon 153 is NaN; cell (8, 2): lat 63, lon 45 is zero
-        let (x, y) = at(153.0, -9.0);
-        assert_eq!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
-        let (x, y) = at(45.0, 63.0);
+        // the NaN block (lat -36..36, lon 90..216): the central Pacific at 5N 170W is
+        // ocean, central Australia (25S 135E) and Indochina (15N 103E) are land
+        let (x, y) = at(b, -170.0, 5.0);
+        assert_eq!(px(&buf, w, x, y), rgb(OCEAN), "Pacific");
+        let (x, y) = at(b, 135.0, -25.0);
+        assert_eq!(px(&buf, w, x, y), rgb(MISSING), "Australia");
+        let (x, y) = at(b, 103.0, 15.0);
+        assert_eq!(px(&buf, w, x, y), rgb(MISSING), "Indochina");
+        // cell (8, 2): lat 63, lon 45 is zero
+        let (x, y) = at(b, 45.0, 63.0);
         assert_eq!(
             px(&buf, w, x, y),
             [247, 247, 247],
             "zero is white, not grey"
         );
-        // coastline pixels (black) inside the plot: the NaN block's outline, 2 x (4 x 18 +
-        // 7 x 18) degrees, about 250 pixels at least
-        let black = (y0 + 2..y1 - 1)
-            .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
-            .filter(|&(x, y)| px(&buf, w, x, y) == [0, 0, 0])
-            .count();
-        assert!(black > 250, "{black} coastline pixels");
-        // the 4x5 grid without a land option gets the built-in coastlines
+        // the coastline (black) is Natural Earth's on every map: the same pixels on this
+        // grid as on the 4x5 grid, with or without its land fraction
+        let coast = black_inside(&buf, w, b);
+        assert!(coast.len() > 1500, "{} coastline pixels", coast.len());
         let g = crate::grids::f45().unwrap();
+        let lf = crate::grids::landfrac_4x5().unwrap();
         let ones = Array2::from_elem((46, 72), 1.0);
-        let buf = render(w, h, |a| draw_map(a, &ones, &g.lat, &g.lon, None, &o));
-        let black = (y0 + 2..y1 - 1)
-            .flat_map(|y| (x0 + 2..x1 - 1).map(move |x| (x, y)))
-            .filter(|&(x, y)| px(&buf, w, x, y) == [0, 0, 0])
-            .count();
-        assert!(black > 1500, "{black} coastline pixels on the 4x5 grid");
+        for land in [None, Some(&lf)] {
+            let buf = render(w, h, |a| draw_map(a, &ones, &g.lat, &g.lon, land, &o));
+            assert_eq!(black_inside(&buf, w, b), coast, "land {}", land.is_some());
+        }
         // the colour bar is exactly as high as the map
         let bar_x = 880 + 6 + 11;
         let coloured: Vec<u32> = (0..h)
@@ -555,15 +578,244 @@ mod tests {
     }
 
     #[test]
+    fn the_coastline_is_not_the_edge_of_the_cells() {
+        // the old coastline was the edge of the 4x5 land mask: every pixel on a column or
+        // row between cells. Natural Earth's crosses the cells anywhere.
+        let g = crate::grids::f45().unwrap();
+        let lf = crate::grids::landfrac_4x5().unwrap();
+        let (w, h) = (2000, 1120);
+        let b = plot_box(w, h);
+        let (x0, y0, x1, y1) = b;
+        let o = Options::default();
+        let ones = Array2::from_elem((46, 72), 1.0);
+        let buf = render(w, h, |a| draw_map(a, &ones, &g.lat, &g.lon, Some(&lf), &o));
+        let coast = black_inside(&buf, w, b);
+        assert!(coast.len() > 3000, "{} coastline pixels", coast.len());
+        let full = render(w, h, |a| draw_map(a, &ones, &g.lat, &g.lon, None, &o));
+        // cell edges: longitudes -177.5 + 5 k, latitudes -88 + 4 k
+        let px_x = |lon: f64| x0 as f64 + (lon + 180.0) / 360.0 * (x1 - x0) as f64;
+        let px_y = |lat: f64| y0 as f64 + (90.0 - lat) / 180.0 * (y1 - y0) as f64;
+        let edge_x: Vec<f64> = (0..72).map(|k| px_x(-177.5 + 5.0 * k as f64)).collect();
+        let edge_y: Vec<f64> = (0..45).map(|k| px_y(-88.0 + 4.0 * k as f64)).collect();
+        let near = |e: &[f64], v: u32| e.iter().any(|&e| (v as f64 - e).abs() <= 1.0);
+        let on_edge = coast
+            .iter()
+            .filter(|&&(x, y)| near(&edge_x, x) || near(&edge_y, y))
+            .count() as f64
+            / coast.len() as f64;
+        // columns and rows within a pixel of an edge are about a fifth of a 24 x 23 pixel cell
+        assert!(on_edge < 0.3, "{on_edge} of the coastline on cell edges");
+
+        // where there are no data: the Sahara (22N 15E) and Antarctica (85S 0E) are land,
+        // the central Pacific (10S 150W) ocean; with data, Antarctica is coloured like the
+        // rest; without data south of 60S, grey again
+        let colour = color("viridis", 0.5);
+        let nan = Array2::from_elem((46, 72), f64::NAN);
+        let no_south =
+            Array2::from_shape_fn(
+                (46, 72),
+                |(i, _)| {
+                    if g.lat[i] < -60.0 {
+                        f64::NAN
+                    } else {
+                        1.0
+                    }
+                },
+            );
+        let empty = render(w, h, |a| draw_map(a, &nan, &g.lat, &g.lon, None, &o));
+        let south = render(w, h, |a| draw_map(a, &no_south, &g.lat, &g.lon, None, &o));
+        let p = |buf: &[u8], lon: f64, lat: f64| {
+            let (x, y) = at(b, lon, lat);
+            px(buf, w, x, y)
+        };
+        assert_eq!(p(&empty, 15.0, 22.0), rgb(MISSING), "Sahara");
+        assert_eq!(p(&empty, -150.0, -10.0), rgb(OCEAN), "Pacific");
+        assert_eq!(
+            p(&empty, 0.0, -85.0),
+            rgb(MISSING),
+            "Antarctica without data"
+        );
+        assert_eq!(p(&buf, 0.0, -85.0), rgb(colour), "Antarctica with data");
+        assert_eq!(p(&buf, 15.0, 22.0), rgb(colour), "Sahara with data");
+        assert_eq!(
+            p(&south, 0.0, -85.0),
+            rgb(MISSING),
+            "Antarctica without data"
+        );
+        assert_eq!(p(&south, 15.0, 22.0), rgb(colour), "Sahara with data");
+        // the cell centred on 180 degrees reaches both edges of the map
+        assert_eq!(p(&full, 179.5, 0.0), rgb(colour), "179.5E");
+        assert_eq!(p(&full, -179.5, 0.0), rgb(colour), "179.5W");
+    }
+
+    #[test]
+    fn region_names_go_beside_their_boxes_where_there_are_no_data() {
+        let g = crate::grids::f45().unwrap();
+        let (w, h) = (1000, 560);
+        let b = plot_box(w, h);
+        let region = crate::field::Region {
+            name: "Region box".into(),
+            lat_min: 10.0,
+            lat_max: 30.0,
+            lon_min: 0.0,
+            lon_max: 40.0,
+        };
+        let (l, t) = at(b, 0.0, 30.0);
+        let (r, bt) = at(b, 40.0, 10.0);
+        let colour = rgb(color("viridis", 0.5));
+        // data (one colour) everywhere but south of the box, east of it, or nowhere
+        let lon180 = |j: usize| (g.lon[j] + 180.0).rem_euclid(360.0) - 180.0;
+        let empty = |side: &str, i: usize, j: usize| match side {
+            "below" => g.lat[i] <= 10.0 && (-30.0..70.0).contains(&lon180(j)),
+            "right" => (40.0..90.0).contains(&lon180(j)) && g.lat[i].abs() < 50.0,
+            _ => false,
+        };
+        for side in ["below", "right", "above"] {
+            let v = Array2::from_shape_fn(
+                (46, 72),
+                |(i, j)| {
+                    if empty(side, i, j) {
+                        f64::NAN
+                    } else {
+                        1.0
+                    }
+                },
+            );
+            let plain = render(w, h, |a| {
+                draw_map(a, &v, &g.lat, &g.lon, None, &Options::default())
+            });
+            let o = Options {
+                regions: vec![region.clone()],
+                ..Options::default()
+            };
+            let boxed = render(w, h, |a| draw_map(a, &v, &g.lat, &g.lon, None, &o));
+            assert_eq!(px(&plain, w, (l + r) / 2, (t + bt) / 2), colour);
+            // what the region adds outside its outline is its name on a white patch
+            let label: Vec<(u32, u32)> = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .filter(|&(x, y)| px(&plain, w, x, y) != px(&boxed, w, x, y))
+                .filter(|&(x, y)| x + 3 < l || x > r + 3 || y + 3 < t || y > bt + 3)
+                .collect();
+            assert!(
+                label.len() > 500,
+                "{side}: {} pixels of the name",
+                label.len()
+            );
+            let beside = |&(x, y): &(u32, u32)| match side {
+                "below" => y > bt && x + 3 >= l && x <= r,
+                "right" => x > r && y + 3 >= t && y <= bt + 3,
+                _ => y < t && x + 3 >= l && x <= r,
+            };
+            assert!(
+                label.iter().all(beside),
+                "{side}: name at {:?}..{:?}, box {l},{t}..{r},{bt}",
+                label.first(),
+                label.last()
+            );
+            if side != "above" {
+                let covered = label
+                    .iter()
+                    .filter(|&&(x, y)| px(&plain, w, x, y) == colour);
+                assert_eq!(covered.count(), 0, "{side}: the name covers data");
+            }
+        }
+    }
+
+    #[test]
+    fn colour_bars_have_triangles_where_values_pass_their_ends() {
+        // values 0..28 on the small grid; the bar's body is 22 pixels wide at x 886..908 of
+        // a 1000 pixel wide map: a triangle's column at the middle of the bar is much longer
+        // than one near its side
+        let (lat, lon) = small_grid();
+        let v = Array2::from_shape_fn((10, 20), |(i, j)| (i + j) as f64);
+        let (w, h) = (1000, 560);
+        let (_, y0, _, y1) = plot_box(w, h);
+        let (top, bottom) = (rgb(color("viridis", 1.0)), rgb(color("viridis", 0.0)));
+        let rows = |buf: &[u8], x: u32, c: [u8; 3]| -> Vec<u32> {
+            (0..h).filter(|&y| px(buf, w, x, y) == c).collect()
+        };
+        for (vmin, vmax, below, above) in [
+            (None, None, false, false),
+            (None, Some(10.0), false, true),
+            (Some(5.0), Some(10.0), true, true),
+            (Some(-5.0), Some(40.0), false, false),
+        ] {
+            let o = Options {
+                vmin,
+                vmax,
+                ..Options::default()
+            };
+            let buf = render(w, h, |a| draw_map(a, &v, &lat, &lon, None, &o));
+            for (c, extended, end) in [(top, above, "top"), (bottom, below, "bottom")] {
+                let (mid, side) = (rows(&buf, 897, c), rows(&buf, 888, c));
+                let what = format!("{end} of {vmin:?}..{vmax:?}: rows {mid:?}, {side:?}");
+                if extended {
+                    assert!(mid.len() >= 8 && mid.len() >= side.len() + 5, "{what}");
+                    // at the end of the bar's span, beyond its body
+                    let near = |y: &u32| {
+                        if end == "top" {
+                            *y <= y0 + 24
+                        } else {
+                            *y + 24 >= y1
+                        }
+                    };
+                    assert!(mid.iter().all(near), "{what}");
+                } else {
+                    assert!(mid.len() <= side.len() + 1, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_map_of_points_has_ocean_land_coastline_and_triangles() {
+        // three points inland, one missing, one beyond vmax
+        let lat = [22.0, 62.0, -25.0, 45.0];
+        let lon = [15.0, 100.0, 135.0, 275.0];
+        let values = [1.0, 2.0, 5.0, f64::NAN];
+        let o = Options {
+            vmax: Some(4.0),
+            ..Options::default()
+        };
+        let (w, h) = (1000, 560);
+        let b = plot_box(w, h);
+        let buf = render(w, h, |a| draw_points(a, &values, &lat, &lon, None, &o));
+        let p = |lon: f64, lat: f64| {
+            let (x, y) = at(b, lon, lat);
+            px(&buf, w, x, y)
+        };
+        assert_eq!(p(15.0, 22.0), rgb(color("viridis", 0.0)), "the first point");
+        assert_eq!(p(-85.0, 45.0), rgb(MISSING), "the missing point");
+        assert_eq!(p(135.0, -25.0), rgb(color("viridis", 1.0)), "beyond vmax");
+        assert_eq!(p(-150.0, -10.0), rgb(OCEAN), "Pacific");
+        assert_eq!(p(-60.0, -10.0), rgb(MISSING), "Amazon, no point");
+        // the same coastline as a map of cells, but where the dots cover it
+        let (clat, clon) = small_grid();
+        let ones = Array2::from_elem((10, 20), 1.0);
+        let cells = render(w, h, |a| draw_map(a, &ones, &clat, &clon, None, &o));
+        let (pc, cc) = (black_inside(&buf, w, b), black_inside(&cells, w, b));
+        let extra: Vec<_> = pc.iter().filter(|q| !cc.contains(q)).collect();
+        assert!(
+            extra.is_empty() && pc.len() + 30 > cc.len(),
+            "{} of {} black pixels, {extra:?} not coastline",
+            pc.len(),
+            cc.len()
+        );
+        // the top of the bar is a triangle
+        let mid = (0..h).filter(|&y| px(&buf, w, 897, y) == rgb(color("viridis", 1.0)));
+        assert!(mid.count() >= 8);
+    }
+
+    #[test]
     fn cells_of_little_land_or_outside_the_mask_are_not_drawn() {
         let (lat, lon) = small_grid();
         let mut land = Array2::from_elem((10, 20), 1.0);
-        land[[5, 5]] = 0.0009;
+        land[[6, 0]] = 0.0009;
         let mut v = Array2::from_shape_fn((10, 20), |(i, j)| (i + j) as f64 / 28.0);
-        v[[5, 5]] = 100.0;
+        v[[6, 0]] = 100.0;
         let o = Options::default();
         let shown = map_values(&v, Some(&land), &o);
-        assert!(shown[[5, 5]].is_nan());
+        assert!(shown[[6, 0]].is_nan());
         assert_eq!(range(shown.iter().copied(), &o, false), (0.0, 1.0));
         let masked = Options {
             mask: Some(Array2::from_shape_fn((10, 20), |(i, _)| {
@@ -574,29 +826,14 @@ mod tests {
         let shown = map_values(&v, None, &masked);
         assert!(shown.row(2).iter().all(|x| x.is_nan()));
         assert_eq!(shown.iter().filter(|x| x.is_finite()).count(), 180);
-        // drawn: the cell at lat 9, lon 99 (5, 5) is grey, its neighbour coloured
+        // drawn: the cell at lat 27, lon 9 (6, 0), in the Sahara, shows the land without
+        // data; its neighbour at lon 27 is coloured
         let (w, h) = (1000, 560);
         let buf = render(w, h, |a| draw_map(a, &v, &lat, &lon, Some(&land), &o));
-        let grey = render(w, h, |a| {
-            draw_map(
-                a,
-                &Array2::from_elem((10, 20), f64::NAN),
-                &lat,
-                &lon,
-                None,
-                &o,
-            )
-        });
-        let (x0, y0, x1, y1) = bbox(&grey, w, MISSING).unwrap();
-        let at = |lon: f64, lat: f64| {
-            (
-                x0 + ((lon + 180.0) / 360.0 * (x1 - x0) as f64) as u32,
-                y0 + ((90.0 - lat) / 180.0 * (y1 - y0) as f64) as u32,
-            )
-        };
-        let (x, y) = at(99.0, 9.0);
-        assert_eq!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
-        let (x, y) = at(117.0, 9.0);
-        assert_ne!(px(&buf, w, x, y), [MISSING.0, MISSING.1, MISSING.2]);
+        let b = plot_box(w, h);
+        let (x, y) = at(b, 9.0, 27.0);
+        assert_eq!(px(&buf, w, x, y), rgb(MISSING));
+        let (x, y) = at(b, 27.0, 27.0);
+        assert_eq!(px(&buf, w, x, y), rgb(color("viridis", 7.0 / 28.0)));
     }
 }

@@ -13,6 +13,7 @@
 
 mod axes;
 mod charts;
+mod coast;
 mod colour;
 mod heatmap;
 mod legend;
