@@ -86,8 +86,12 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
         .collect();
     assert_eq!(panels.len(), 6, "{panels:?}");
     // every stage refreshes the report: after 01 alone it shows 01's figures
-    let html = std::fs::read_to_string(d.join("results/report.html")).expect("report.html after 01");
-    assert!(html.contains("sensitivity/fig1_pe_GPP.png"), "report after 01");
+    let html =
+        std::fs::read_to_string(d.join("results/report.html")).expect("report.html after 01");
+    assert!(
+        html.contains("sensitivity/fig1_pe_GPP.png"),
+        "report after 01"
+    );
     let scale = |p: &str| p.split(": colour ").nth(1).map(str::to_string);
     assert!(
         panels[0].starts_with("(a) medlynslope: colour 0 to "),

@@ -34,7 +34,8 @@ pub fn legend_width(entries: &[(String, RGBColor, Swatch)]) -> u32 {
         })
         .max()
         .unwrap_or(0);
-    text + 48
+    // swatch and gap (32), the text, and room for glyphs box_size measures short (², ⁻)
+    text + 60
 }
 
 /// Splits `area` into the plot and, if there are entries, a strip on its right for a

@@ -1,7 +1,7 @@
 //! Figures with plotters, PNG or SVG by the file's extension, with an embedded font so they
-//! render on machines without fonts: maps on the lat/lon grid (filled cells, coastlines from
-//! the land mask, a colour bar with units, sequential or diverging colour maps, missing
-//! cells blank), histograms with marker lines (Fig. 3) and predicted-vs-actual scatter plots
+//! render on machines without fonts: maps on the lat/lon grid (filled cells over a light blue
+//! ocean and grey land without data, the Natural Earth coastline, a colour bar with units
+//! and extension triangles, sequential or diverging colour maps), histograms with marker lines (Fig. 3) and predicted-vs-actual scatter plots
 //! with the 1:1 line and r^2 (Figs. 5, 6). NaN, empty and constant data never panic.
 //!
 //! The module is split by idea: `axes` (ticks, tick and unit text, ranges), `colour` (colour

@@ -14,7 +14,8 @@ use plotters::prelude::*;
 /// One panel of a multi-panel figure: the data of one figure kind.
 #[derive(Debug, Clone)]
 pub enum Panel {
-    /// A map: values (lat, lon), cell centres, land fraction for coastlines.
+    /// A map: values (lat, lon), cell centres, land fraction (cells below `min_landfrac`
+    /// are not drawn).
     Map {
         /// Values.
         values: Array2<f64>,
