@@ -71,11 +71,32 @@ fn tell(event: FileEvent, path: &Path) {
     }
 }
 
+thread_local! {
+    /// How many [`unrecorded`] calls this thread is inside.
+    static UNRECORDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with its reads not recorded: neither marked as inputs (a later write of the same
+/// file in this run stays allowed) nor told to the provenance record. For a reader of
+/// results that is not a stage, the report: refreshed at the end of every stage, it reads
+/// other stages' files, which must stay theirs to rewrite and out of this stage's inputs.
+pub fn unrecorded<T>(f: impl FnOnce() -> T) -> T {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            UNRECORDED.with(|u| u.set(u.get().saturating_sub(1)));
+        }
+    }
+    UNRECORDED.with(|u| u.set(u.get() + 1));
+    let _leave = Leave;
+    f()
+}
+
 /// Records that `path` was read as input in this run, so that no write replaces it. A
 /// temporary file of clmtune's own (`.clmtune-*`, e.g. a params file read back to check it
 /// before its rename) is not an input and is not recorded.
 pub fn mark_input(path: &Path) {
-    if is_temporary(path) {
+    if is_temporary(path) || UNRECORDED.with(|u| u.get() > 0) {
         return;
     }
     if let (Some(id), Ok(mut set)) = (identity(path), INPUTS.lock()) {
@@ -479,6 +500,20 @@ pub fn read_own_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_inside_unrecorded_are_not_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        std::fs::write(&p, "a\n1\n").unwrap();
+        unrecorded(|| mark_input(&p));
+        assert!(!is_input(&p), "read by the report: not an input");
+        // a write is allowed, and a read outside is recorded again
+        atomic_write(&p, |w| Ok(w.write_all(b"a\n2\n")?)).unwrap();
+        mark_input(&p);
+        assert!(is_input(&p));
+        assert!(atomic_write(&p, |w| Ok(w.write_all(b"a\n3\n")?)).is_err());
+    }
 
     #[test]
     fn utc_timestamps_look_right() {

@@ -810,16 +810,35 @@ pub fn draw_pairs_marked<DB: DrawingBackend>(
     mark: Option<&[f64]>,
     opts: &Options,
 ) -> Result<()> {
+    let marks: Vec<(&[f64], RGBColor)> = mark.map(|m| (m, MARK)).into_iter().collect();
+    draw_pairs_marks(area, points, names, &marks, opts)
+}
+
+/// [`draw_pairs`] with points marked, each in its colour (Fig. 9: the optimum red, the
+/// default run black): a cross in each pair panel and a line in each histogram.
+pub fn draw_pairs_marks<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &Array2<f64>,
+    names: &[String],
+    marks: &[(&[f64], RGBColor)],
+    opts: &Options,
+) -> Result<()> {
     let (np, k) = points.dim();
     if k == 0 || names.len() != k {
         bail!("pair plot: {k} columns with {} names", names.len());
     }
-    if let Some(m) = mark {
+    for (m, _) in marks {
         if m.len() != k {
             bail!("pair plot: the mark has {} values for {k} columns", m.len());
         }
     }
-    let marked = |c: usize| mark.map(|m| m[c]).filter(|v| v.is_finite());
+    let marked = |c: usize| -> Vec<(f64, RGBColor)> {
+        marks
+            .iter()
+            .map(|(m, col)| (m[c], *col))
+            .filter(|(v, _)| v.is_finite())
+            .collect()
+    };
     if k > 12 {
         bail!("pair plot: {k} columns is too many to read (at most 12)");
     }
@@ -876,10 +895,13 @@ pub fn draw_pairs_marked<DB: DrawingBackend>(
                     )
                 }))
                 .map_err(de)?;
-                if let Some(v) = marked(j).filter(|v| *v >= xlo && *v <= xhi) {
+                for (v, col) in marked(j)
+                    .into_iter()
+                    .filter(|(v, _)| *v >= xlo && *v <= xhi)
+                {
                     ch.draw_series(std::iter::once(PathElement::new(
                         vec![(v, 0.0), (v, top)],
-                        MARK.stroke_width(2),
+                        col.stroke_width(2),
                     )))
                     .map_err(de)?;
                 }
@@ -939,14 +961,10 @@ pub fn draw_pairs_marked<DB: DrawingBackend>(
                     )
                     .map_err(de)?;
                 }
-                if let (Some(x), Some(y)) = (marked(j), marked(i)) {
+                for ((x, col), (y, _)) in marked(j).into_iter().zip(marked(i)) {
                     if x >= xlo && x <= xhi && y >= ylo && y <= yhi {
-                        ch.draw_series(std::iter::once(Cross::new(
-                            (x, y),
-                            6,
-                            MARK.stroke_width(3),
-                        )))
-                        .map_err(de)?;
+                        ch.draw_series(std::iter::once(Cross::new((x, y), 6, col.stroke_width(3))))
+                            .map_err(de)?;
                     }
                 }
             }

@@ -30,7 +30,7 @@ pub use axes::{
 };
 pub use charts::{
     draw_bars, draw_grouped_bars, draw_histogram, draw_lines, draw_pairs, draw_pairs_marked,
-    draw_scatter, emptiest_corner, histogram_range, scatter_label,
+    draw_pairs_marks, draw_scatter, emptiest_corner, histogram_range, scatter_label, MARK,
 };
 pub use colour::{bar_label, color, MISSING};
 pub use heatmap::{draw_heatmap, heat_colours, heat_layout, HeatLayout};

@@ -388,6 +388,34 @@ mod tests {
             Some(&[0.5]),
             &o
         )));
+        // Fig. 9: the default run beside the optimum, a black cross where it lies
+        // (x = 0.75, y = 0.25: the right, lower part of the lower-left panel)
+        let both = render(600, 600, |a| {
+            crate::plot::draw_pairs_marks(
+                a,
+                &pts,
+                &names,
+                &[(&[0.75, 0.25], BLACK), (&[0.25, 0.75], MARK)],
+                &o,
+            )
+        });
+        let black = |b: &[u8]| {
+            (430..560u32)
+                .flat_map(|y| (150..300u32).map(move |x| (x, y)))
+                .filter(|&(x, y)| crate::plot::test_support::px(b, 600, x, y) == [0, 0, 0])
+                .count()
+        };
+        assert!(
+            black(&both) > black(&buf) + 10,
+            "{} vs {}",
+            black(&both),
+            black(&buf)
+        );
+        assert_eq!(
+            bbox(&both, 600, MARK),
+            bbox(&buf, 600, MARK),
+            "the optimum as before"
+        );
     }
 
     #[test]

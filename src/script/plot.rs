@@ -642,29 +642,42 @@ pub mod plot_fns {
     /// k columns; histograms on the diagonal, each pair's points below it (above 400 points a
     /// 2-D histogram shaded by count). `vmin`/`vmax` fix every axis (e.g. 0 and 1 for
     /// scalings); `mark` (k values, e.g. the optimum or the truth) is drawn as a red cross in
-    /// each pair and a red line in each histogram.
+    /// each pair and a red line in each histogram, `default` (k values, the default run's
+    /// scalings) the same in black (Fig. 9).
     ///
     /// ```rhai
     /// let best = latin_hypercube(200, 3, 7);
-    /// let o = #{file: `${TEMP_DIR}/pairs.png`, vmin: 0, vmax: 1, mark: [0.6, 0.5, 0.3]};
+    /// let o = #{file: `${TEMP_DIR}/pairs.png`, vmin: 0, vmax: 1, mark: [0.6, 0.5, 0.3], "default": [0.5, 0.5, 0.5]};
     /// plot_pairs(best, ["medlynslope", "kmax", "fff"], o).ends_with("pairs.png")    //=> true
     /// ```
     #[rhai_fn(return_raw)]
     pub fn plot_pairs(points: NdArray, names: rhai::Array, options: Map) -> RResult<String> {
-        let (mut o, file) = options_of(&options, &["mark"])?;
-        let mark: Option<Vec<f64>> = match options.get("mark") {
-            None => None,
-            Some(m) => Some(
-                operand(m)
-                    .map_err(|_| {
-                        script_err("plot_pairs: mark is a list of numbers, one per column")
-                    })?
-                    .data()
-                    .iter()
-                    .copied()
-                    .collect(),
-            ),
+        let (mut o, file) = options_of(&options, &["mark", "default"])?;
+        let read = |key: &str| -> RResult<Option<Vec<f64>>> {
+            match options.get(key) {
+                None => Ok(None),
+                Some(m) => Ok(Some(
+                    operand(m)
+                        .map_err(|_| {
+                            script_err(format!(
+                                "plot_pairs: {key} is a list of numbers, one per column"
+                            ))
+                        })?
+                        .data()
+                        .iter()
+                        .copied()
+                        .collect(),
+                )),
+            }
         };
+        let (mark, dflt) = (read("mark")?, read("default")?);
+        let mut marks: Vec<(&[f64], plotters::style::RGBColor)> = Vec::new();
+        if let Some(d) = &dflt {
+            marks.push((d, plotters::style::BLACK));
+        }
+        if let Some(m) = &mark {
+            marks.push((m, plot::MARK));
+        }
         if !options.contains_key("width") && !options.contains_key("height") {
             (o.width, o.height) = (900, 900);
         }
@@ -679,13 +692,7 @@ pub mod plot_fns {
                 ))
             })?;
         let n: Vec<String> = names.iter().map(|x| x.to_string()).collect();
-        figure!(file, o, |a| plot::draw_pairs_marked(
-            a,
-            &pts,
-            &n,
-            mark.as_deref(),
-            &o
-        ))
+        figure!(file, o, |a| plot::draw_pairs_marks(a, &pts, &n, &marks, &o))
     }
 
     /// A multi-panel figure with (a), (b), (c) labels: `panels` is a list of maps, each with
