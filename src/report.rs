@@ -160,7 +160,7 @@ pub fn caption(stem: &str) -> String {
         ["history", "match", "pairs"] => "The lowest-cost candidates of history matching (Fig. 9)".into(),
         ["posterior", "pairs"] => "Posterior of the scalings by MCMC".into(),
         ["identifiability"] => "What the data constrain: posterior width against the prior's, and the cost profiles".into(),
-        ["climatology", v] => format!("{v}: monthly climatology of the test case against the observations (Fig. 10)"),
+        ["climatology", v] => format!("{v}: monthly climatology of the test case against the observations in each region (Figs. S12-S13)"),
         ["bias", "maps", v] => format!("{v}: bias maps of the test case (Fig. 11)"),
         ["fig10", "pcs"] => "The test case's PCs against the ensemble's (Fig. 10)".into(),
         ["fig11", "bias", "maps"] => "Bias maps of the test case (Fig. 11)".into(),
@@ -385,7 +385,7 @@ nav a{margin-right:1em}pre{background:#f6f6f6;padding:0.8em;overflow-x:auto;font
 .figures{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;flex:1 1 360px;max-width:560px}\
 figure img{width:100%;height:auto;border:1px solid #ddd}figcaption{font-size:0.9em;color:#444}\
 .table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse;font-size:0.85em}\
-caption{text-align:left;font-weight:bold;padding:0.3em 0}th,td{border:1px solid #ccc;padding:0.2em 0.5em}\
+caption{text-align:left;font-weight:bold;padding:0.3em 0}th,td{border:1px solid #ccc;padding:0.2em 0.5em;white-space:nowrap}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}.problem{color:#a00}.note{font-size:0.85em;color:#555}";
 
 /// The whole workflow's summary ([`crate::summary`]) from the config recorded in run.json,
