@@ -380,6 +380,9 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     png_says(&em.join("rmse_GPP.png"), "X label", "gC m-2 d-1");
     png_says(&em.join("rmse_GPP.png"), "Y label", "gC m-2 d-1");
     png_says(&res.join("eof/rmse_GPP.png"), "Legend", "r² = ");
+    // Fig. 6's "x": the default run in 6a-b and, its scalings known, in 6c-d
+    png_says(&res.join("eof/rmse_GPP.png"), "Legend", "default run");
+    png_says(&em.join("rmse_GPP.png"), "Legend", "default run");
     // Fig. 3: the percent variance of each mode
     png_says(&res.join("eof/pc_GPP_1.png"), "Title", "% of variance");
     // synthetic observations say so on every figure

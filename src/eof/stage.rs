@@ -275,6 +275,9 @@ pub struct VariableResult {
     pub rmse_run: Array1<f64>,
     /// RMSE of each member rebuilt from the kept modes against the observed mean.
     pub rmse_modes: Array1<f64>,
+    /// The default run's RMSE against the observed mean, as run and rebuilt from the kept
+    /// modes (Fig. 6's "x"; NaN where the stage has no observed maps).
+    pub rmse_default: (f64, f64),
 }
 
 /// The EOF stage's results: settings, the ensembles and one [`VariableResult`] per
@@ -424,10 +427,15 @@ impl VariableResult {
         let sigma_years: Vec<i64> = years.months.iter().map(|m| m.0).collect();
         let u_years = eof.project(&years.values, modes)?;
         let sigma = nan_std_columns(&u_years);
-        let u_default = eof
-            .project(&maps(default).with_context(ctx)?, modes)?
-            .row(0)
-            .to_owned();
+        let default_map = maps(default).with_context(ctx)?;
+        let u_default = eof.project(&default_map, modes)?.row(0).to_owned();
+        let rmse_default = (
+            crate::metrics::rmse_maps(&default_map, &observed)?[0],
+            crate::metrics::rmse_maps(
+                &eof.reconstruct_from(&u_default.clone().insert_axis(Axis(0)))?,
+                &observed,
+            )?[0],
+        );
         let test_pcs = match test {
             Some(t) => Some(eof.project(&maps(t).with_context(ctx)?, modes)?),
             None => None,
@@ -452,6 +460,7 @@ impl VariableResult {
             u_default,
             rmse_run,
             rmse_modes,
+            rmse_default,
         })
     }
 }
@@ -730,6 +739,7 @@ impl EofStage {
                         u_default,
                         rmse_run: Array1::from_elem(nm, f64::NAN),
                         rmse_modes: Array1::from_elem(nm, f64::NAN),
+                        rmse_default: (f64::NAN, f64::NAN),
                         eof,
                     }
                 }
@@ -1014,6 +1024,14 @@ impl EofStage {
                         n(v.rmse_modes[m]),
                     ]);
                 }
+                // the default run's, last (member "default"): Fig. 6's "x"
+                rows.push(vec![
+                    v.name.clone(),
+                    "default".into(),
+                    self.default_case.clone(),
+                    n(v.rmse_default.0),
+                    n(v.rmse_default.1),
+                ]);
             }
             write_records(
                 &dir.join("rmse.csv"),
@@ -1273,9 +1291,17 @@ impl EofStage {
         let (_, rows) = read_rows(&p, &["variable", "case", "as_run", "from_modes"])?;
         let mut rmse_run = vec![Array1::from_elem(ppe.cases.len(), f64::NAN); nv];
         let mut rmse_modes = rmse_run.clone();
+        let mut rmse_default = vec![(f64::NAN, f64::NAN); nv];
         for (i, r) in rows.iter().enumerate() {
             let line = i + 2;
             let vi = var_index(&p, line, &r[0])?;
+            if r[1] == meta.default_case {
+                rmse_default[vi] = (
+                    number(&p, line, "as_run", &r[2])?,
+                    number(&p, line, "from_modes", &r[3])?,
+                );
+                continue;
+            }
             let m = member_row(&ppe, &r[1]).with_context(|| {
                 format!(
                     "{}:{line}: case '{}' is not in scalings.csv",
@@ -1318,6 +1344,7 @@ impl EofStage {
                 u_default: u_default[vi].clone(),
                 rmse_run: rmse_run[vi].clone(),
                 rmse_modes: rmse_modes[vi].clone(),
+                rmse_default: rmse_default[vi],
             });
         }
         Ok(EofStage {
@@ -1493,6 +1520,16 @@ mod tests {
             );
             assert!((r.pcs[[0, 0]] + r.pcs[[1, 0]]).abs() < 1e-12);
             assert_eq!(r.lambda[0], 1.0);
+            // the default run is member m1: its RMSEs (Fig. 6's "x") are member 1's, as run
+            // and from the one mode (which holds all of two members' variance)
+            assert!((r.rmse_default.0 - r.rmse_run[0]).abs() < 1e-12 * r.rmse_run[0].max(1.0));
+            assert!(
+                (r.rmse_default.1 - r.rmse_modes[0]).abs() < 1e-9 * r.rmse_modes[0].max(1.0),
+                "{:?} vs {}",
+                r.rmse_default,
+                r.rmse_modes[0]
+            );
+            assert!(r.rmse_default.0 > 0.0);
         }
         let e = VariableResult::compute_all(&ens[..1], None, &dflt, &obs, &s).unwrap_err();
         assert!(e.to_string().contains("1 ensemble fields"), "{e}");

@@ -750,7 +750,8 @@ pub mod eof_fns {
     }
 
     /// The RMSE of each member of `v` against the observed mean, as run and rebuilt from the
-    /// kept modes (Fig. 6a-b): `#{as_run: Array, from_modes: Array}`.
+    /// kept modes (Fig. 6a-b): `#{as_run: Array, from_modes: Array, default_as_run,
+    /// default_from_modes}`, the last two the default run's (Fig. 6's "x").
     #[rhai_fn(name = "rmse", return_raw, pure)]
     pub fn stage_rmse(s: &mut ScriptEofStage, v: &str) -> RResult<Map> {
         let r = s.var(v)?;
@@ -759,6 +760,14 @@ pub mod eof_fns {
         m.insert(
             "from_modes".into(),
             Dynamic::from(arr(r.rmse_modes.clone())),
+        );
+        m.insert(
+            "default_as_run".into(),
+            Dynamic::from_float(r.rmse_default.0),
+        );
+        m.insert(
+            "default_from_modes".into(),
+            Dynamic::from_float(r.rmse_default.1),
         );
         Ok(m)
     }
