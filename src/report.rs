@@ -154,6 +154,8 @@ pub fn caption(stem: &str) -> String {
         ["fig1", "pe", v] => format!(
             "Parameter effect on {v} of the calibrated parameters, on one colour scale (Fig. 1)"
         ),
+        ["fig3", "pcs"] => "The ensemble's PCs, each mode's % of variance, the observations' and the default run's (Fig. 3)".into(),
+        ["fig4", "eofs"] => "The EOFs of each variable, each mode's % of variance (Fig. 4)".into(),
         ["fig6e", "eq6"] => "Combined normalised error (Eq. 6): emulated against the ensemble as run, with the history-matching threshold and the default run (Fig. 6e)".into(),
         ["pe", v, p @ ..] => format!("Effect of {} on {v}, on its own colour scale", p.join("_")),
         ["pattern", "correlation"] => "Pattern correlations of the parameter effects (Fig. S2)".into(),

@@ -385,6 +385,9 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     png_says(&em.join("rmse_GPP.png"), "Legend", "default run");
     // Fig. 3: the percent variance of each mode
     png_says(&res.join("eof/pc_GPP_1.png"), "Title", "% of variance");
+    // Figs. 3 and 4 as the paper's multi-panel figures: variables x modes
+    png_says(&res.join("eof/fig3_pcs.png"), "Panel", "(a) GPP PC1 (");
+    png_says(&res.join("eof/fig4_eofs.png"), "Panel", "(a) GPP EOF 1 (");
     // synthetic observations say so on every figure
     for f in [
         "eof/pc_GPP_1.png",
