@@ -526,7 +526,7 @@ fn sensitivity_and_eof_stages_write_every_contract_file() {
     png_says(
         &c.join("history_match_pairs.png"),
         "Title",
-        "the optimum in red",
+        "the optimum red",
     );
 
     // demo.rhai: the whole workflow reuses the stages just run (same script, config,

@@ -845,7 +845,11 @@ pub fn draw_pairs_marks<DB: DrawingBackend>(
     let area = if opts.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&opts.title, ("sans-serif", 24)).map_err(de)?
+        area.titled(
+            &opts.title,
+            ("sans-serif", title_size(&opts.title, area, 24)),
+        )
+        .map_err(de)?
     };
     let cells = area.split_evenly((k, k));
     let ranges: Vec<(f64, f64)> = (0..k)

@@ -212,7 +212,14 @@ pub fn draw_panels<DB: DrawingBackend>(
     let area = if opts.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&opts.title, ("sans-serif", 26)).map_err(de)?
+        area.titled(
+            &opts.title,
+            (
+                "sans-serif",
+                super::charts::title_size(&opts.title, &area, 26),
+            ),
+        )
+        .map_err(de)?
     };
     let legend = shared_legend(panels);
     let entries: Vec<(String, RGBColor, Swatch)> = legend

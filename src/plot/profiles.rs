@@ -44,7 +44,14 @@ pub fn draw_profiles<DB: DrawingBackend>(
     let area = if opts.title.is_empty() {
         area.clone()
     } else {
-        area.titled(&opts.title, ("sans-serif", 24)).map_err(de)?
+        area.titled(
+            &opts.title,
+            (
+                "sans-serif",
+                super::charts::title_size(&opts.title, area, 24),
+            ),
+        )
+        .map_err(de)?
     };
     let mut entries: Vec<(String, RGBColor, Swatch)> = Vec::new();
     if let Some(p) = panels.first() {
