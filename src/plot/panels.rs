@@ -216,7 +216,7 @@ pub fn draw_panels<DB: DrawingBackend>(
             &opts.title,
             (
                 "sans-serif",
-                super::charts::title_size(&opts.title, &area, 26),
+                super::charts::title_size(&opts.title, area, 26),
             ),
         )
         .map_err(de)?
