@@ -3,7 +3,7 @@
 
 use super::axes::{axis, range, tick_text};
 use super::colour::SERIES;
-use super::legend::{draw_legend, legend_split, side_legend, Swatch};
+use super::legend::{draw_legend, legend_split, place_legend, side_legend, Swatch};
 use super::{de, Options};
 use anyhow::{bail, Result};
 use ndarray::Array2;
@@ -238,9 +238,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
                 vec![(x0, x0), (x1, x1)],
                 BLACK.stroke_width(1),
             )))
-            .map_err(de)?
-            .label("1:1")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+            .map_err(de)?;
     }
     for (k, (_, v)) in opts.vlines.iter().enumerate() {
         chart
@@ -250,7 +248,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
             )))
             .map_err(de)?;
     }
-    let points = chart
+    chart
         .draw_series(
             x.iter()
                 .zip(y)
@@ -258,11 +256,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
                 .map(|(&a, &b)| Circle::new((a, b), 4, blue.mix(0.7).filled())),
         )
         .map_err(de)?;
-    if let Some(text) = scatter_label(x, y, opts) {
-        points
-            .label(text)
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, blue.filled()));
-    }
+
     chart
         .draw_series(
             opts.points
@@ -271,21 +265,9 @@ pub fn draw_scatter<DB: DrawingBackend>(
                 .map(|p| Cross::new((p.1, p.2), 7, BLACK.stroke_width(3))),
         )
         .map_err(de)?;
-    match strip {
-        Some(strip) => {
-            let (_, rows) = chart.plotting_area().get_pixel_range();
-            side_legend(&strip, &entries, rows.start)?;
-        }
-        // too narrow for a strip: the legend inside, in the corner with the fewest points
-        None if !entries.is_empty() => {
-            for (l, _, _) in &entries {
-                super::record("Legend", l.clone());
-            }
-            let corner = emptiest_corner(x, y, (x0, x1), (y0, y1));
-            draw_legend(&mut chart, corner)?;
-        }
-        None => {}
-    }
+    place_legend(&mut chart, strip, &entries, || {
+        emptiest_corner(x, y, (x0, x1), (y0, y1))
+    })?;
     Ok(())
 }
 
@@ -483,34 +465,11 @@ pub fn draw_lines<DB: DrawingBackend>(
             )
             .map_err(de)?;
     }
-    match strip {
-        Some(strip) => {
-            let (_, rows) = chart.plotting_area().get_pixel_range();
-            side_legend(&strip, &entries, rows.start)?;
-        }
-        None if !entries.is_empty() => {
-            // too narrow for a strip: in the emptiest corner
-            let xs: Vec<f64> = series.iter().flat_map(|_| x.iter().copied()).collect();
-            let ys: Vec<f64> = series.iter().flat_map(|(_, s)| s.iter().copied()).collect();
-            for (k, (l, _)) in series
-                .iter()
-                .enumerate()
-                .filter(|(_, (l, _))| !l.is_empty())
-            {
-                let c = SERIES[k % SERIES.len()];
-                chart
-                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                    .map_err(de)?
-                    .label(l.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                    });
-            }
-            let corner = emptiest_corner(&xs, &ys, (x0, x1), (y0 - pad, y1 + pad));
-            draw_legend(&mut chart, corner)?;
-        }
-        None => {}
-    }
+    place_legend(&mut chart, strip, &entries, || {
+        let xs: Vec<f64> = series.iter().flat_map(|_| x.iter().copied()).collect();
+        let ys: Vec<f64> = series.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+        emptiest_corner(&xs, &ys, (x0, x1), (y0 - pad, y1 + pad))
+    })?;
     Ok(())
 }
 

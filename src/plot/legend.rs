@@ -2,7 +2,9 @@
 
 use super::{de, fonts};
 use anyhow::Result;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
+use plotters::element::DynElement;
 use plotters::prelude::*;
 
 /// How a legend entry shows its series.
@@ -108,4 +110,43 @@ pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .label_font(("sans-serif", 15))
         .draw()
         .map_err(de)
+}
+
+/// The legend of `entries`, everywhere the same: in the strip beside the plot when there is
+/// one, else inside the plot in the corner `corner` picks (where the data are fewest), each
+/// entry recorded as the figure's "Legend" text.
+pub(super) fn place_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    strip: Option<DrawingArea<DB, Shift>>,
+    entries: &[(String, RGBColor, Swatch)],
+    corner: impl FnOnce() -> SeriesLabelPosition,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if let Some(strip) = strip {
+        let (_, rows) = chart.plotting_area().get_pixel_range();
+        return side_legend(&strip, entries, rows.start);
+    }
+    for (label, c, sw) in entries {
+        super::record("Legend", label.clone());
+        let (c, sw) = (*c, *sw);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(de)?
+            .label(label.as_str())
+            .legend(move |(x, y)| -> DynElement<'static, _, _> {
+                match sw {
+                    Swatch::Line => {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)).into_dyn()
+                    }
+                    Swatch::Box => {
+                        Rectangle::new([(x + 4, y - 6), (x + 16, y + 6)], c.filled()).into_dyn()
+                    }
+                    Swatch::Dot => Circle::new((x + 10, y), 4, c.filled()).into_dyn(),
+                    Swatch::Cross => Cross::new((x + 10, y), 5, c.stroke_width(2)).into_dyn(),
+                }
+            });
+    }
+    draw_legend(chart, corner())
 }

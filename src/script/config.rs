@@ -347,6 +347,30 @@ pub mod config_fns {
         Ok(m)
     }
 
+    /// The default run's scalings of `parameters`, in their order (a figure's "default run"
+    /// mark, an emulator's input), or `()` when the spec does not give every one of them.
+    ///
+    /// ```rhai
+    /// let cfg = read_config(`${TEMP_DIR}/oaat/config.toml`);
+    /// cfg.parameters.calibrate = ["dint", "fff"];
+    /// let d = default_scalings(cfg, ["fff", "dint"]);
+    /// d.len()    //=> 2
+    /// d[1]       //=> 0.6
+    /// default_scalings(cfg, ["dint", "kmax"]) == ()   //=> true
+    /// ```
+    #[rhai_fn(name = "default_scalings", return_raw)]
+    pub fn default_scalings_of(cfg: Map, parameters: rhai::Array) -> RResult<Dynamic> {
+        let d = default_scalings(cfg)?;
+        let mut out = rhai::Array::new();
+        for p in &parameters {
+            match d.get(p.to_string().as_str()) {
+                Some(v) => out.push(v.clone()),
+                None => return Ok(Dynamic::UNIT),
+            }
+        }
+        Ok(out.into())
+    }
+
     /// The truth behind a config's observations, when they are synthetic: the `[scaling]`
     /// table of `truth.toml` beside the config's observation file (the demo folder writes
     /// one), or an empty map for real observations (no such file).

@@ -643,7 +643,7 @@ pub mod plot_fns {
     /// 2-D histogram shaded by count). `vmin`/`vmax` fix every axis (e.g. 0 and 1 for
     /// scalings); `mark` (k values, e.g. the optimum or the truth) is drawn as a red cross in
     /// each pair and a red line in each histogram, `default` (k values, the default run's
-    /// scalings) the same in black (Fig. 9).
+    /// scalings; `()` for none) the same in black (Fig. 9).
     ///
     /// ```rhai
     /// let best = latin_hypercube(200, 3, 7);
@@ -656,6 +656,7 @@ pub mod plot_fns {
         let read = |key: &str| -> RResult<Option<Vec<f64>>> {
             match options.get(key) {
                 None => Ok(None),
+                Some(m) if m.is_unit() => Ok(None),
                 Some(m) => Ok(Some(
                     operand(m)
                         .map_err(|_| {
