@@ -1623,7 +1623,7 @@ impl PythonSide {
             &script,
             |w| Ok(w.write_all(PYTHON_BENCH_SCRIPT.as_bytes())?),
         )?;
-        let versions = match std::process::Command::new(interpreter)
+        let versions = match crate::files::command(interpreter)
             .arg("-c")
             .arg(VERSIONS_SNIPPET)
             .stdin(std::process::Stdio::null())
@@ -1655,7 +1655,7 @@ impl PythonSide {
     /// Runs the counterpart of row `row` in its own process: one warm-up and `runs` timed
     /// runs, or one run without warm-up for `once` rows, as clmtune's row.
     pub fn run_row(&self, row: &str, runs: usize, once: bool) -> Result<PyMeasured, String> {
-        let mut cmd = std::process::Command::new(&self.interpreter);
+        let mut cmd = crate::files::command(&self.interpreter);
         cmd.arg(&self.script)
             .arg(row)
             .arg("--emit-json")
@@ -2082,7 +2082,7 @@ mod tests {
     /// ignored test below, run by this one).
     #[test]
     fn the_peak_memory_is_reset_for_each_row() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        let out = crate::files::command(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "bench::tests::peak_memory_reset_alone",

@@ -497,6 +497,68 @@ pub fn read_own_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) ->
     serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
 }
 
+/// A [`std::process::Command`] for `program` whose child inherits no descriptor but its
+/// standard streams. HDF5 opens netCDF-4 files without close-on-exec and flock-locks them: a
+/// child started while another thread had one open would hold that lock for its whole life,
+/// and the next open of the file would fail ("unable to lock the file"). Every program
+/// clmtune starts (CIME's tools, git, the bench's Python) is started through this.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    #[allow(unused_mut)]
+    let mut cmd = std::process::Command::new(program);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec, after its standard
+        // streams are in place, and only makes plain descriptor calls
+        unsafe {
+            cmd.pre_exec(|| {
+                cloexec_above_stderr();
+                Ok(())
+            });
+        }
+    }
+    cmd
+}
+
+/// Marks every descriptor above 2 close-on-exec, in the child between fork and exec:
+/// `close_range(CLOSE_RANGE_CLOEXEC)` on Linux 5.11 and later, else `fcntl` on each
+/// descriptor below the limit. Descriptors, not closed: std's own pipe that reports a
+/// failed exec stays usable until the exec.
+#[cfg(unix)]
+fn cloexec_above_stderr() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a syscall on the child's own descriptor table
+    unsafe {
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) == 0
+        {
+            return;
+        }
+    }
+    // SAFETY: fcntl on descriptors of the child's own table; an unused one fails harmlessly
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            (lim.rlim_cur as u64).clamp(1024, 1 << 20) as i32
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,6 +575,63 @@ mod tests {
         mark_input(&p);
         assert!(is_input(&p));
         assert!(atomic_write(&p, |w| Ok(w.write_all(b"a\n3\n")?)).is_err());
+    }
+
+    /// The two child-descriptor tests start children: one at a time, so the plain child
+    /// of the first never holds the second's netCDF-4 file.
+    #[cfg(target_os = "linux")]
+    static CHILDREN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_inherits_only_its_standard_streams() {
+        let _one = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("held-open.nc");
+        std::fs::write(&p, "x").unwrap();
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // as HDF5 opens files: no O_CLOEXEC
+        // SAFETY: open on a path we made; the descriptor is closed below
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+        assert!(fd > 2);
+        let listing = |mut cmd: std::process::Command| {
+            let out = cmd.arg("-l").arg("/proc/self/fd").output().unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        // the test can fail: a plain Command's child sees the descriptor
+        let plain = listing(std::process::Command::new("ls"));
+        let ours = listing(command("ls"));
+        // SAFETY: the descriptor opened above
+        unsafe { libc::close(fd) };
+        assert!(plain.contains("held-open.nc"), "{plain}");
+        assert!(!ours.contains("held-open.nc"), "{ours}");
+        assert!(
+            ours.contains("/proc/"),
+            "ls listed its own descriptors: {ours}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_holds_no_lock_on_a_netcdf4_file_being_written() {
+        let _one = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("obs.nc");
+        let mut f = netcdf::create_with(&p, netcdf::Options::NETCDF4).unwrap();
+        f.add_dimension("x", 3).unwrap();
+        f.add_variable::<f64>("GPP", &["x"])
+            .unwrap()
+            .put_values(&[1.0, 2.0, 3.0], ..)
+            .unwrap();
+        // a CIME tool started while the file is open, and still running when it is read
+        let mut child = command("sleep").arg("30").spawn().unwrap();
+        drop(f);
+        let read =
+            netcdf::open(&p).map(|f| f.variable("GPP").unwrap().get_values::<f64, _>(..).unwrap());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // (with std's Command the open failed here: "unable to lock the file")
+        assert_eq!(read.unwrap(), vec![1.0, 2.0, 3.0]);
     }
 
     #[test]
@@ -646,7 +765,7 @@ mod tests {
             assert!(e.contains("it is a symbolic link loop"), "{e}");
             assert!(d.join("loop").is_symlink());
             let fifo = d.join("fifo.csv");
-            if std::process::Command::new("mkfifo")
+            if command("mkfifo")
                 .arg(&fifo)
                 .status()
                 .is_ok_and(|s| s.success())

@@ -1741,7 +1741,7 @@ mod tests {
             let e = format!("{:#}", read_npy(Path::new("/dev/zero")).unwrap_err());
             assert_eq!(e, "/dev/zero: not a regular file (a FIFO, socket or device?): refused, a .npy file must be a regular file");
             let fifo = dir.path().join("fifo.npy");
-            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            let made = crate::files::command("mkfifo").arg(&fifo).status();
             if made.is_ok_and(|s| s.success()) {
                 let e = format!("{:#}", read_npy(&fifo).unwrap_err());
                 assert!(e.contains("fifo.npy: not a regular file"), "{e}");

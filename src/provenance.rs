@@ -360,7 +360,7 @@ pub fn git_state(file: &Path) -> Option<Value> {
     let abs = std::path::absolute(file).ok()?;
     let dir = abs.parent()?;
     let git = |args: &[&str]| -> Option<std::process::Output> {
-        std::process::Command::new("git")
+        crate::files::command("git")
             .arg("-C")
             .arg(dir)
             .args(args)

@@ -669,7 +669,7 @@ impl Cime {
                     "  ask: (cd {} && ./xmlquery --value CIMEROOT)",
                     super::runner::shell_quote(&base.display().to_string())
                 ));
-                let out = std::process::Command::new(base.join("xmlquery"))
+                let out = crate::files::command(base.join("xmlquery"))
                     .args(&argv[1..])
                     .current_dir(base)
                     .env_clear()

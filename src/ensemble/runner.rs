@@ -4,7 +4,6 @@
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Runs or prints.
 #[derive(Debug, Clone)]
@@ -157,7 +156,7 @@ impl Runner {
         let err_file = file
             .try_clone()
             .with_context(|| format!("cannot write {}", log.display()))?;
-        let status = Command::new(&program)
+        let status = crate::files::command(&program)
             .args(&argv[1..])
             .current_dir(cwd)
             .env_clear()
