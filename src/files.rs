@@ -525,6 +525,7 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
 /// descriptor below the limit. Descriptors, not closed: std's own pipe that reports a
 /// failed exec stays usable until the exec.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not everywhere
 fn cloexec_above_stderr() {
     #[cfg(target_os = "linux")]
     // SAFETY: a syscall on the child's own descriptor table
