@@ -11,6 +11,7 @@ use std::path::Path;
 /// naming it, and so is a damaged netCDF-4 (HDF5) file, found by [`check_files`] before the
 /// library reads it in this process.
 pub fn open(path: &Path) -> Result<netcdf::File> {
+    quiet_hdf5();
     crate::files::check_input(path, "netCDF file")?;
     check_files(&[path])?;
     if let Some(why) = damage(path) {
@@ -30,6 +31,40 @@ pub fn open(path: &Path) -> Result<netcdf::File> {
     })?;
     crate::files::mark_input(path);
     Ok(f)
+}
+
+/// Stops HDF5 printing its error stack ("HDF5-DIAG: Error detected in HDF5 ...") on this
+/// thread, once per thread. netCDF-C turns the printing off when it starts, but a thread-safe
+/// HDF5 keeps the setting per thread, so every reader on another thread (rayon's, a test's)
+/// printed dozens of lines for each attribute netCDF-C looks for and does not find, a
+/// normal event. Errors still reach clmtune as netCDF error codes. A no-op when the netCDF
+/// library was built without HDF5.
+pub fn quiet_hdf5() {
+    use std::cell::Cell;
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    if QUIET.with(|q| q.replace(true)) {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        /// `herr_t H5Eset_auto2(hid_t estack_id, H5E_auto2_t func, void *client_data)`;
+        /// hid_t is 64-bit since HDF5 1.10, and H5E_DEFAULT is 0.
+        type SetAuto = unsafe extern "C" fn(i64, *const libc::c_void, *mut libc::c_void) -> i32;
+        static SET_AUTO: std::sync::OnceLock<Option<SetAuto>> = std::sync::OnceLock::new();
+        let f = SET_AUTO.get_or_init(|| {
+            // SAFETY: looks a symbol up in the libraries already loaded (HDF5 comes with
+            // netCDF-C); a null answer means there is none
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"H5Eset_auto2".as_ptr()) };
+            // SAFETY: H5Eset_auto2 has this signature in every HDF5 since 1.8
+            (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, SetAuto>(p) })
+        });
+        if let Some(set_auto) = f {
+            // the netcdf crate's lock: no other thread is inside netCDF-C or HDF5 meanwhile
+            let _one = netcdf_sys::libnetcdf_lock.lock();
+            // SAFETY: H5E_DEFAULT with no printing function and no data
+            unsafe { set_auto(0, std::ptr::null(), std::ptr::null_mut()) };
+        }
+    }
 }
 
 // ---- paths the library would rewrite --------------------------------------------------
@@ -1070,6 +1105,7 @@ impl Writer {
             Format::Netcdf4 => netcdf::Options::NETCDF4,
             Format::Offset64 => netcdf::Options::_64BIT_OFFSET,
         };
+        quiet_hdf5();
         let mut f = netcdf::create_with(tmp, opts)?;
         for (name, len) in &self.dims {
             match len {

@@ -119,6 +119,7 @@ pub const VERSION: u32 = 4;
 /// was added lacks it). Opened directly, not through [`crate::nc::open`], which would mark
 /// it as an input of this run and so refuse its replacement.
 fn obs_complete(path: &Path) -> bool {
+    crate::nc::quiet_hdf5();
     netcdf::open(path).is_ok_and(|f| {
         obs::VARIABLES
             .iter()

@@ -166,6 +166,7 @@ pub fn write_member_params(base: &Path, dest: &Path, vars: &[VarWrites]) -> Resu
         )
     })?;
     {
+        crate::nc::quiet_hdf5();
         let mut f = netcdf::append(&tmp_path).with_context(|| {
             format!(
                 "cannot open the copy {} of {}",
