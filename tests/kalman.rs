@@ -113,7 +113,9 @@ fn uki_lowers_the_misfit_and_resumes_after_kill_9_as_if_never_stopped() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        so.contains("1 failed (5): each direction used its mirror member alone"),
+        so.contains(
+            "1 failed (5 = demo_kalman_uki1_5): each direction used its mirror member alone"
+        ),
         "{so}"
     );
     let t = clmtune::table::Table::read(&d.join("results_fail/kalman/uki/iterations.csv")).unwrap();

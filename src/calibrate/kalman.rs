@@ -678,6 +678,16 @@ impl Kalman {
     /// Updates with the outputs of the members [`Kalman::members`] gave (members x outputs;
     /// a row with a NaN or infinite value is a failed member) and records the iteration.
     pub fn update(&mut self, g: ArrayView2<f64>) -> Result<&Iteration> {
+        self.update_cases(g, None)
+    }
+
+    /// [`Kalman::update`] with the members' case names, which the errors and notes about
+    /// failed members then give beside their numbers ("2 = kalman_i3_002").
+    pub fn update_cases(
+        &mut self,
+        g: ArrayView2<f64>,
+        cases: Option<&[String]>,
+    ) -> Result<&Iteration> {
         let p = self.dim();
         let n = self.observations.len();
         let u = self.members()?;
@@ -691,9 +701,17 @@ impl Kalman {
                 self.observations.names.join(", ")
             );
         }
+        if let Some(c) = cases.filter(|c| c.len() != j) {
+            bail!(
+                "Kalman iteration {}: {} case names for {j} members",
+                self.iterations.len() + 1,
+                c.len()
+            );
+        }
         let failed: Vec<usize> = (0..j)
             .filter(|&i| g.row(i).iter().any(|v| !v.is_finite()))
             .collect();
+        let failed_text = members_text(&failed, cases);
         let ok: Vec<usize> = (0..j).filter(|i| !failed.contains(i)).collect();
         let k = self.iterations.len() + 1;
         let need = ((self.settings.min_success * j as f64).ceil() as usize).max(2);
@@ -703,7 +721,7 @@ impl Kalman {
                  (min_success {}); failed: {}",
                 ok.len(),
                 self.settings.min_success,
-                members_text(&failed)
+                failed_text
             );
         }
         let rows: Vec<Vec<f64>> = ok.iter().map(|&i| g.row(i).to_vec()).collect();
@@ -740,21 +758,22 @@ impl Kalman {
                     cov,
                     note,
                 } = self
-                    .eki_update(&u, &ok, &failed, out, &y, &gamma, dt, k)
+                    .eki_update(&u, &ok, (&failed, &failed_text), out, &y, &gamma, dt, k)
                     .with_context(|| format!("Kalman iteration {k}"))?;
                 (dt, misfit, mean, cov, State::Eki { u: new_u }, note)
             }
             Method::Uki => {
                 if failed.contains(&0) {
                     bail!(
-                        "Kalman iteration {k}: the central member (member 1, the current estimate) \
-                         failed: UKI cannot go on without it"
+                        "Kalman iteration {k}: the central member (member {}, the current estimate) \
+                         failed: UKI cannot go on without it",
+                        members_text(&[0], cases)
                     );
                 }
                 let dt = self.settings.dt;
                 let misfit = self.misfit(&g.row(0).to_vec());
                 let (mean, cov, note) = self
-                    .uki_update(&u, &failed, out, &y, &gamma, dt)
+                    .uki_update(&u, (&failed, &failed_text), out, &y, &gamma, dt)
                     .with_context(|| format!("Kalman iteration {k}"))?;
                 (
                     dt,
@@ -798,7 +817,7 @@ impl Kalman {
         &self,
         u: &Array2<f64>,
         ok: &[usize],
-        failed: &[usize],
+        (failed, failed_text): (&[usize], &str),
         out: impl Fn(usize) -> DVector<f64>,
         y: &DVector<f64>,
         gamma: &DMatrix<f64>,
@@ -880,7 +899,7 @@ impl Kalman {
                 "{} failed ({}): the update used the {} that succeeded; the failed drawn again \
                  from their updated Gaussian",
                 failed.len(),
-                members_text(failed),
+                failed_text,
                 ok.len()
             ));
         }
@@ -895,7 +914,7 @@ impl Kalman {
     fn uki_update(
         &self,
         u: &Array2<f64>,
-        failed: &[usize],
+        (failed, failed_text): (&[usize], &str),
         out: impl Fn(usize) -> DVector<f64>,
         y: &DVector<f64>,
         gamma: &DMatrix<f64>,
@@ -946,7 +965,7 @@ impl Kalman {
             Some(format!(
                 "{} failed ({}): each direction used its mirror member alone{}",
                 failed.len(),
-                members_text(failed),
+                failed_text,
                 if lost.len() < failed.len() {
                     "; a direction whose two members failed was not updated"
                 } else {
@@ -1203,24 +1222,40 @@ impl Kalman {
                 },
             ));
         }
+        // the misfit falls by orders of magnitude (65 to 0.85 in the demo's UKI): log10 when
+        // it spans more than a factor of 100, as the cost profiles do, so the last
+        // iterations can be read
+        let misfit: Vec<f64> = self.iterations.iter().map(|i| i.misfit).collect();
+        let best: Vec<f64> = self.iterations.iter().map(|i| i.min_misfit).collect();
+        let finite = || {
+            misfit
+                .iter()
+                .chain(&best)
+                .copied()
+                .filter(|v| v.is_finite())
+        };
+        let lo = finite().fold(f64::INFINITY, f64::min);
+        let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+        let log = lo > 0.0 && hi / lo > 100.0;
+        let tr = |v: &Vec<f64>| -> Vec<f64> {
+            v.iter().map(|&m| if log { m.log10() } else { m }).collect()
+        };
         panels.push((
             Panel::Lines {
                 x: x.clone(),
                 series: vec![
-                    (
-                        "misfit".into(),
-                        self.iterations.iter().map(|i| i.misfit).collect(),
-                    ),
-                    (
-                        "best member".into(),
-                        self.iterations.iter().map(|i| i.min_misfit).collect(),
-                    ),
+                    ("misfit".into(), tr(&misfit)),
+                    ("best member".into(), tr(&best)),
                 ],
             },
             Options {
                 title: "data misfit of the runs".into(),
                 xlabel: "iteration".into(),
-                ylabel: "(y - g)' Gamma^-1 (y - g)".into(),
+                ylabel: if log {
+                    "log10 (y - g)' Gamma^-1 (y - g)".into()
+                } else {
+                    "(y - g)' Gamma^-1 (y - g)".into()
+                },
                 ..Options::default()
             },
         ));
@@ -1390,11 +1425,18 @@ fn mean_of(rows: &[usize], row: impl Fn(usize) -> Vec<f64>, n: usize) -> Vec<f64
 }
 
 /// Member numbers (1-based) as text: `3, 7, 12`.
-fn members_text(idx: &[usize]) -> String {
-    idx.iter()
-        .map(|i| (i + 1).to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Members by number from 1, with their case names when known ("2 = kalman_i3_002"); past
+/// ten, the first ten and how many more.
+fn members_text(idx: &[usize], cases: Option<&[String]>) -> String {
+    let one = |&i: &usize| match cases.and_then(|c| c.get(i)) {
+        Some(c) => format!("{} = {c}", i + 1),
+        None => (i + 1).to_string(),
+    };
+    let mut text = idx.iter().take(10).map(one).collect::<Vec<_>>().join(", ");
+    if idx.len() > 10 {
+        text.push_str(&format!(" and {} more", idx.len() - 10));
+    }
+    text
 }
 
 fn fmt_g(x: f64) -> String {
@@ -1658,6 +1700,27 @@ mod tests {
             e.contains("2 of 10 members succeeded, fewer than the 5 needed"),
             "{e}"
         );
+        assert!(e.ends_with("failed: 3, 4, 5, 6, 7, 8, 9, 10"), "{e}");
+        // with the case names: the failed ones named, past ten cut short
+        let cases: Vec<String> = (1..=10).map(|m| format!("eki_i2_{m:03}")).collect();
+        let e = k
+            .update_cases(bad.view(), Some(&cases))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("failed: 3 = eki_i2_003, 4 = eki_i2_004, 5 = eki_i2_005, 6 = eki_i2_006, 7 = eki_i2_007, 8 = eki_i2_008, 9 = eki_i2_009, 10 = eki_i2_010"),
+            "{e}"
+        );
+        let many: Vec<usize> = (0..13).collect();
+        assert_eq!(
+            members_text(&many, None),
+            "1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 3 more"
+        );
+        let e = k
+            .update_cases(bad.view(), Some(&cases[..9]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "Kalman iteration 2: 9 case names for 10 members");
         assert_eq!(k.iterations.len(), 1, "a refused update changes nothing");
 
         let mut k = Kalman::new(names(3, "p"), obs.clone(), Settings::default()).unwrap();
@@ -1726,6 +1789,29 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("iterations.csv")).unwrap();
         assert!(text.starts_with("iteration,members,failed,dt,misfit,min_misfit,p1,p1_p05,p1_p95,"));
         assert_eq!(text.lines().count(), 3);
+        // the misfit panel: linear while the misfits span less than 100, then log10
+        let misfit_axis = |k: &Kalman| {
+            let png = dir.path().join("misfit.png");
+            k.plot(&png).unwrap();
+            let texts = crate::plot::png_text(&png).unwrap();
+            texts
+                .into_iter()
+                .find(|(key, t)| key == "Panel" && t.contains("data misfit"))
+                .map(|(_, t)| t)
+                .unwrap()
+        };
+        let mut k = back.clone();
+        k.iterations[0].misfit = 65.0;
+        k.iterations[0].min_misfit = 54.0;
+        for (i, it) in k.iterations.iter_mut().enumerate().skip(1) {
+            (it.misfit, it.min_misfit) = (2.0 / i as f64, 1.0 / i as f64);
+        }
+        let t = misfit_axis(&k);
+        assert!(t.ends_with(": y log10 (y - g)' Gamma^-1 (y - g)"), "{t}");
+        k.iterations[0].misfit = 9.0;
+        k.iterations[0].min_misfit = 8.0;
+        let t = misfit_axis(&k);
+        assert!(t.ends_with(": y (y - g)' Gamma^-1 (y - g)"), "{t}");
     }
 
     #[test]

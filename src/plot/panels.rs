@@ -162,7 +162,7 @@ fn shared_options(panels: &[(Panel, Options)], cols: usize, share: Share) -> Vec
 }
 
 /// What a figure records of one panel: its letter, title and, for a map, the colour range
-/// it is drawn with ("(a) kmax: colour 0 to 3.6 gC m-2 d-1").
+/// it is drawn with ("(a) kmax: colour 0 to 3.6 gC m-2 d-1"), for lines the y axis's label.
 fn panel_record(letter: char, panel: &Panel, o: &Options) -> String {
     let colour = |values: &mut dyn Iterator<Item = f64>| {
         let diverging = o.cmap.as_deref() == Some("RdBu_r");
@@ -174,6 +174,8 @@ fn panel_record(letter: char, panel: &Panel, o: &Options) -> String {
             colour(&mut super::map_values(values, land.as_ref(), o).into_iter())
         }
         Panel::Points { values, .. } => colour(&mut values.iter().copied()),
+        // a line panel's y axis: what a reader needs to know of it (log10 or not, units)
+        Panel::Lines { .. } if !o.ylabel.is_empty() => format!(": y {}", o.ylabel),
         _ => String::new(),
     };
     format!("({letter}) {}{}", o.title, range.trim_end())

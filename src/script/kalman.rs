@@ -377,7 +377,8 @@ pub mod kalman_fns {
                 }
             }
         }
-        k.0.update(g.view()).map_err(err)?;
+        let cases: Vec<String> = recs.iter().map(|r| r.case.clone()).collect();
+        k.0.update_cases(g.view(), Some(&cases)).map_err(err)?;
         Ok(iteration_map(&k.0))
     }
 
