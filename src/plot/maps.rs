@@ -169,14 +169,16 @@ fn overlap(a: PxRect, b: PxRect) -> i64 {
 
 /// Where the name of a region box goes: of the rectangles of size `w` x `h` just outside
 /// `bx` (above, below, left, right: pixels), the first of those inside the plot `plot` that
-/// covers no name already placed and the least of the data's `footprint` (rectangles of the
-/// cells or dots that have values).
+/// covers no name already placed, then no other region's box (`others`: its outline or
+/// inside it), then the least of the data's `footprint` (rectangles of the cells or dots
+/// that have values).
 fn label_place(
     bx: PxRect,
     (w, h): (i32, i32),
     plot: PxRect,
     footprint: &[PxRect],
     placed: &[PxRect],
+    others: &[PxRect],
 ) -> PxRect {
     let gap = 4;
     let cy = (bx.1 + bx.3) / 2;
@@ -193,7 +195,11 @@ fn label_place(
         .min_by_key(|&(k, r)| {
             let covered: i64 = footprint.iter().map(|&f| overlap(r, f)).sum();
             let crowded = placed.iter().any(|&p| overlap(r, p) > 0);
-            (!inside(r), crowded, covered, k)
+            // a box's outline is 2 px wide and may be drawn 1 px outside its rectangle
+            let on_box = others
+                .iter()
+                .any(|&o| overlap(r, (o.0 - 2, o.1 - 2, o.2 + 2, o.3 + 2)) > 0);
+            (!inside(r), crowded, on_box, covered, k)
         })
         .map(|(_, r)| r)
         .unwrap_or(candidates[0])
@@ -337,7 +343,8 @@ fn draw_geo<DB: DrawingBackend>(
         }
     }
     let plot_px = (cols.start, rows.start, cols.end, rows.end);
-    let mut placed: Vec<PxRect> = Vec::new();
+    // every outline first, then the names, each beside its box and off the other boxes
+    let mut boxes: Vec<PxRect> = Vec::new();
     for r in &opts.regions {
         let (a, b) = (shift(r.lon_min), shift(r.lon_max));
         // a box across the map's edge at 180 degrees is drawn in two parts
@@ -346,25 +353,34 @@ fn draw_geo<DB: DrawingBackend>(
         } else {
             vec![(a, 180.0), (-180.0, b)]
         };
-        for &(x0, x1) in &spans {
+        for (k, &(x0, x1)) in spans.iter().enumerate() {
             pa.draw(&Rectangle::new(
                 [(x0, r.lat_min), (x1, r.lat_max)],
                 BLACK.stroke_width(2),
             ))
             .map_err(de)?;
+            // the name goes beside the first part
+            if k == 0 {
+                let ((l, t), (rt, bt)) = (at(x0, r.lat_max), at(x1, r.lat_min));
+                boxes.push((l + bx, t + by, rt + bx, bt + by));
+            }
         }
-        // the name beside the box (of its first part) where it covers the least data, on a
-        // white patch that keeps it readable over any colour
+    }
+    let mut placed: Vec<PxRect> = Vec::new();
+    for (i, r) in opts.regions.iter().enumerate() {
+        // the name where it covers the least data, on a white patch that keeps it readable
+        // over any colour
         let font = ("sans-serif", 14).into_font();
         let tw = font
             .box_size(&r.name)
             .map(|(w, _)| w as i32)
             .unwrap_or(r.name.chars().count() as i32 * 8)
             + 4;
-        let (x0, x1) = spans[0];
-        let ((l, t), (rt, bt)) = (at(x0, r.lat_max), at(x1, r.lat_min));
-        let bx_px = (l + bx, t + by, rt + bx, bt + by);
-        let p = label_place(bx_px, (tw, 18), plot_px, &footprint, &placed);
+        let others: Vec<PxRect> = (0..boxes.len())
+            .filter(|&j| j != i)
+            .map(|j| boxes[j])
+            .collect();
+        let p = label_place(boxes[i], (tw, 18), plot_px, &footprint, &placed, &others);
         placed.push(p);
         let (px0, py0) = (p.0 - bx, p.1 - by);
         main.draw(&Rectangle::new(
@@ -719,6 +735,36 @@ mod tests {
                 assert_eq!(covered.count(), 0, "{side}: the name covers data");
             }
         }
+    }
+
+    #[test]
+    fn a_region_name_goes_off_the_other_boxes() {
+        // box A at 100..200 x 100..150 with box B right above it (60..96): above A would
+        // cross B's outline and below covers data, so the name goes left of A
+        let a = (100, 100, 200, 150);
+        let b = (100, 60, 200, 96);
+        let plot = (0, 0, 1000, 500);
+        let data_below = [(100, 150, 200, 200)];
+        let p = label_place(a, (60, 18), plot, &data_below, &[], &[b]);
+        assert_eq!(p, (36, 116, 96, 134), "left of A");
+        // without B, above A (no data there)
+        assert_eq!(
+            label_place(a, (60, 18), plot, &data_below, &[], &[]),
+            (100, 78, 160, 96)
+        );
+        // inside another box is as bad as on its outline: boxes over the spots above, below
+        // and left of A, so the name goes right
+        let big = (0, 70, 400, 98);
+        let below = (0, 152, 400, 300);
+        let left = (20, 110, 96, 140);
+        assert_eq!(
+            label_place(a, (60, 18), plot, &[], &[], &[big, below, left]),
+            (204, 116, 264, 134)
+        );
+        // a name already placed still comes first
+        let taken = (204, 116, 264, 134);
+        let p = label_place(a, (60, 18), plot, &[], &[taken], &[big, below, left]);
+        assert_ne!(p, taken);
     }
 
     #[test]
