@@ -179,7 +179,7 @@ fn verdicts() -> std::sync::MutexGuard<'static, HashMap<FileKey, Verdict>> {
 }
 
 /// Why the file at `path` is damaged, if [`check_files`] found it so.
-fn damage(path: &Path) -> Option<String> {
+pub fn damage(path: &Path) -> Option<String> {
     let key = file_key(path)?;
     verdicts().get(&key).cloned().flatten()
 }
@@ -254,7 +254,7 @@ mod child {
     /// each variable's name, type, dimensions and attributes. `Ok` also when the file does
     /// not open (the caller's own open says why); `Err(why)` when the library fails or
     /// panics on a file it opened.
-    fn probe(path: &Path) -> std::result::Result<(), String> {
+    fn probe(path: &Path, tick: &mut dyn FnMut()) -> std::result::Result<(), String> {
         let Ok(lp) = super::library_path(path) else {
             return Ok(());
         };
@@ -268,6 +268,7 @@ mod child {
             for a in f.attributes() {
                 let _ = (a.name(), a.value());
             }
+            tick();
             for v in f.variables() {
                 let _ = (v.name(), v.vartype(), v.len());
                 for d in v.dimensions() {
@@ -276,6 +277,8 @@ mod child {
                 for a in v.attributes() {
                     let _ = (a.name(), a.value());
                 }
+                // progress: a file of 40,000 good variables takes minutes, one variable not
+                tick();
             }
         }));
         r.map_err(|e| {
@@ -329,7 +332,10 @@ mod child {
             }
             let mut out = std::fs::File::from(wr);
             for p in paths {
-                let line = match probe(p) {
+                let mut tick = || {
+                    let _ = (&out).write_all(PROGRESS);
+                };
+                let line = match probe(p, &mut tick) {
                     Ok(()) => "ok\n".to_string(),
                     Err(why) => format!("damaged {}\n", why.replace(['\n', '\r'], " ")),
                 };
@@ -353,19 +359,34 @@ mod child {
         let mut status = 0;
         // SAFETY: waits for our own child
         unsafe { libc::waitpid(pid, &mut status, 0) };
-        // complete lines only (a killed child may have written part of one)
+        // complete lines only (a killed child may have written part of one), without the
+        // progress marks in front of each verdict
         let done = text.rfind('\n').map_or("", |i| &text[..i]);
         let found: Vec<super::Verdict> = done
             .lines()
-            .map(|l| l.strip_prefix("damaged ").map(str::to_string))
+            .map(|l| {
+                l.trim_start_matches(PROGRESS_CHAR)
+                    .strip_prefix("damaged ")
+                    .map(str::to_string)
+            })
             .collect();
         if crate::interrupt::requested() {
             crate::interrupt::check()?;
         }
-        if stalled {
-            // a child that stops making progress (a lock inherited in a held state, or a
-            // library taking minutes over one file): the next file is not checked
-            return Ok((found, Some(STALLED.to_string())));
+        match stalled {
+            // the library went round and round over one variable's metadata (a damaged
+            // global heap can make HDF5 1.10 loop for ever): opening the file here would
+            // hang this process
+            Some(Stall::Busy) => {
+                return Ok((
+                    found,
+                    Some("the HDF5 library loops for ever reading its metadata".to_string()),
+                ))
+            }
+            // a child that waits (a lock inherited in a held state): the next file is not
+            // checked
+            Some(Stall::Waiting) => return Ok((found, Some(STALLED.to_string()))),
+            None => {}
         }
         if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
@@ -416,17 +437,40 @@ mod child {
         }
     }
 
-    /// Everything the child writes, until it closes the pipe (ends) or Ctrl-C is pressed
-    /// (the child is then killed). No time limit: describing a good file of 40,000
-    /// variables takes the library minutes.
-    /// The child's output until it ends: (text, whether it was killed for making no
-    /// progress for [`STALL_SECONDS`]).
-    fn read_all(rd: &OwnedFd, pid: libc::pid_t) -> (String, bool) {
+    /// How a child that made no progress for [`STALL_SECONDS`] spent them.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Stall {
+        /// On the processor most of the time: looping over the file.
+        Busy,
+        /// Asleep (a lock it will never get), or not known.
+        Waiting,
+    }
+
+    /// The processor seconds `pid` has used (user and system), from `/proc`; `None` where
+    /// there is no `/proc` or the child is gone.
+    fn cpu_seconds(pid: libc::pid_t) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // after the command's name in parentheses: state, ppid, ... utime (14th) and stime
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        // SAFETY: a plain query
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        (hz > 0).then(|| ticks / hz as f64)
+    }
+
+    /// Everything the child writes, until it closes the pipe (ends), makes no progress
+    /// (neither a progress mark nor a verdict) for [`STALL_SECONDS`], or Ctrl-C is pressed;
+    /// the child is then killed. No limit on the whole: describing a good file of 40,000
+    /// variables takes the library minutes, but each variable a moment. Returns the text
+    /// and, for a child given up, how it spent the stalled seconds.
+    fn read_all(rd: &OwnedFd, pid: libc::pid_t) -> (String, Option<Stall>) {
         use std::os::fd::AsRawFd;
         let mut text = Vec::new();
         let mut buf = [0u8; 4096];
         let mut last = std::time::Instant::now();
-        let mut stalled = false;
+        let mut cpu_then = cpu_seconds(pid);
+        let mut stalled = None;
         loop {
             let mut pfd = libc::pollfd {
                 fd: rd.as_raw_fd(),
@@ -441,8 +485,15 @@ mod child {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                     break;
                 }
-                if last.elapsed().as_secs_f64() > STALL_SECONDS {
-                    stalled = true;
+                let idle = last.elapsed().as_secs_f64();
+                if idle > STALL_SECONDS {
+                    // a loop keeps the processor busy even on a loaded machine; a child
+                    // waiting on a lock uses next to none of it
+                    let used = cpu_seconds(pid).zip(cpu_then).map(|(now, then)| now - then);
+                    stalled = Some(match used {
+                        Some(u) if u > BUSY_SHARE * idle => Stall::Busy,
+                        _ => Stall::Waiting,
+                    });
                     // SAFETY: our own child
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                     break;
@@ -468,12 +519,21 @@ mod child {
             }
             text.extend_from_slice(&buf[..got as usize]);
             last = std::time::Instant::now();
+            cpu_then = cpu_seconds(pid);
         }
         (String::from_utf8_lossy(&text).into_owned(), stalled)
     }
 
-    /// Seconds without a verdict after which the child is given up.
+    /// What the child writes after each variable it has described.
+    const PROGRESS: &[u8] = b".";
+    /// [`PROGRESS`] as a character.
+    const PROGRESS_CHAR: char = '.';
+    /// Seconds without progress after which the child is given up.
     const STALL_SECONDS: f64 = 20.0;
+    /// The share of those seconds on the processor above which the child was looping
+    /// (a waiting one uses next to none; a looping one on a 2-core machine under a load of
+    /// 8 still has about a quarter).
+    const BUSY_SHARE: f64 = 0.1;
     /// The "crash" text of a child given up ([`check_files`] opens that file unchecked).
     pub(super) const STALLED: &str = "stalled";
 }
