@@ -175,26 +175,9 @@ fn damaged_nc4(dir: &Path, name: &str) {
         w.display()
     ))
     .unwrap();
-    let bytes = std::fs::read(&good).unwrap();
-    assert_eq!(&bytes[1..4], b"HDF");
-    let heap = bytes.windows(4).position(|x| x == b"GCOL").unwrap();
-    for (k, off) in (heap + 16..heap + 64).enumerate() {
-        let p = w.join(format!("damaged{k}.nc"));
-        let mut b = bytes.clone();
-        b[off] ^= 0xff;
-        std::fs::write(&p, &b).unwrap();
-        // only the check in a forked child reads it: a damaged file that the check passes
-        // may still read past a buffer in this process, which crashes or not by where the
-        // memory lies (a CI run died of it)
-        clmtune::nc::check_files(&[&p]).unwrap();
-        if let Some(why) = clmtune::nc::damage(&p) {
-            if why.contains("crashes") {
-                std::fs::write(dir.join(name), &b).unwrap();
-                return;
-            }
-        }
-    }
-    panic!("no byte of the global heap crashes libhdf5 any more: find a new damage");
+    let bad = common::heap_damage(&good, 16, "crashes")
+        .expect("no byte of the global heap crashes libhdf5 any more: find a new damage");
+    std::fs::copy(bad, dir.join(name)).unwrap();
 }
 
 /// Performs one `// setup:` line in `dir`:

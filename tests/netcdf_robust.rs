@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 /// Evaluates `code` after a prelude (`DIR`: `dir`; `F`: GPP of a one-month case of a tiny
 /// archive made in `dir/archive` the first time); the error report if it fails.
 fn eval(dir: &Path, code: &str) -> Result<rhai::Dynamic, String> {
@@ -28,14 +30,6 @@ fn eval(dir: &Path, code: &str) -> Result<rhai::Dynamic, String> {
         .map_err(|e| clmtune::script::error::report(&e, "<netcdf_robust>", &|_| None))
 }
 
-/// The start of the first HDF5 global heap collection ("GCOL") of a file.
-fn global_heap(bytes: &[u8]) -> usize {
-    bytes
-        .windows(4)
-        .position(|w| w == b"GCOL")
-        .expect("a netCDF-4 file with dimensions has a global heap")
-}
-
 /// A netCDF-4 file written by `write_netcdf` in which one byte of the global heap (the
 /// size of a DIMENSION_LIST entry) is damaged so that libhdf5 1.10.8 crashed the process
 /// on the first inquiry of a variable (found by a sweep over every byte of such a file:
@@ -43,29 +37,10 @@ fn global_heap(bytes: &[u8]) -> usize {
 /// for among the heap's first 64 bytes: the first whose damage `nc::check_files` reports as
 /// a crash of the library; the test then reads it with every reader.
 fn damaged_file(dir: &Path) -> PathBuf {
-    let good = dir.join("good.nc");
     let _ = eval(dir, "write_netcdf(`${DIR}/good.nc`, #{GPP: F, w: eye(3)});").unwrap();
-    let bytes = std::fs::read(&good).unwrap();
-    assert_eq!(&bytes[1..4], b"HDF");
-    let heap = global_heap(&bytes);
     // the size of the heap's first object is at +24..+32: a huge size is read past the end
-    for (k, off) in (heap + 16..heap + 64).enumerate() {
-        let p = dir.join(format!("damaged{k}.nc"));
-        let mut b = bytes.clone();
-        b[off] ^= 0xff;
-        std::fs::write(&p, &b).unwrap();
-        // most damage there is harmless or an error. Only the check in a forked child reads
-        // the copies: one that the check passes may still read past a buffer in this
-        // process, which crashes or not by where the memory lies (a CI run of the same
-        // search in tests/bad_inputs.rs died of it)
-        clmtune::nc::check_files(&[&p]).unwrap();
-        if let Some(why) = clmtune::nc::damage(&p) {
-            if why.contains("crashes") {
-                return p;
-            }
-        }
-    }
-    panic!("no byte of the global heap crashes libhdf5 any more: the test needs a new damage")
+    common::heap_damage(&dir.join("good.nc"), 16, "crashes")
+        .expect("no byte of the global heap crashes libhdf5 any more: the test needs a new damage")
 }
 
 /// A damaged netCDF-4 file on which libhdf5 1.10.8 loops for ever (in `H5HG_read`, from
@@ -79,29 +54,17 @@ fn a_netcdf4_file_on_which_the_library_loops_is_refused_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let _ = eval(d, "write_netcdf(`${DIR}/two.nc`, #{w: eye(3), v: eye(4)});").unwrap();
-    let bytes = std::fs::read(d.join("two.nc")).unwrap();
-    let heap = global_heap(&bytes);
-    for (k, off) in (heap + 8..heap + 64).enumerate() {
-        let p = d.join(format!("loop{k}.nc"));
-        let mut b = bytes.clone();
-        b[off] ^= 0xff;
-        std::fs::write(&p, &b).unwrap();
-        // only the check's child reads the copies
-        clmtune::nc::check_files(&[&p]).unwrap();
-        if !clmtune::nc::damage(&p).is_some_and(|w| w.contains("loops")) {
-            continue;
-        }
-        let shown = p.display().to_string();
-        let e = eval(d, &format!("read_netcdf(\"{shown}\")")).unwrap_err();
-        assert!(
-            e.contains(&format!(
-                "{shown}: not a readable netCDF file (damaged: the HDF5 library loops for ever reading its metadata)"
-            )),
-            "{e}"
-        );
-        return;
-    }
-    panic!("no byte of the global heap makes libhdf5 loop any more: the test needs a new damage")
+    let bad = common::heap_damage(&d.join("two.nc"), 8, "loops").expect(
+        "no byte of the global heap makes libhdf5 loop any more: the test needs a new damage",
+    );
+    let shown = bad.display().to_string();
+    let e = eval(d, &format!("read_netcdf(\"{shown}\")")).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "{shown}: not a readable netCDF file (damaged: the HDF5 library loops for ever reading its metadata)"
+        )),
+        "{e}"
+    );
 }
 
 #[test]

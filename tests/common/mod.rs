@@ -285,3 +285,29 @@ pub fn browser_check(html: &Path) -> Option<BrowserCheck> {
         overflowing: strings("over"),
     })
 }
+
+/// The first copy of the netCDF-4 file `good` with one byte of its first HDF5 global heap
+/// ("GCOL") flipped, at offsets `from..64` into the heap, whose damage the check reports
+/// with a verdict containing `verdict` ("crashes", "loops"); the copies are written beside
+/// `good` and read only by the check's forked child: one the check passes may still read
+/// past a buffer in the test process, which crashes or not by where the memory lies (a CI
+/// run died of it). `None` when no byte there does it (the test needs a new damage).
+pub fn heap_damage(good: &Path, from: usize, verdict: &str) -> Option<PathBuf> {
+    let bytes = std::fs::read(good).unwrap();
+    assert_eq!(&bytes[1..4], b"HDF", "{} is not netCDF-4", good.display());
+    let heap = bytes
+        .windows(4)
+        .position(|w| w == b"GCOL")
+        .expect("a netCDF-4 file with dimensions has a global heap");
+    let dir = good.parent().unwrap();
+    (heap + from..heap + 64).enumerate().find_map(|(k, off)| {
+        let p = dir.join(format!("damaged{k}.nc"));
+        let mut b = bytes.clone();
+        b[off] ^= 0xff;
+        std::fs::write(&p, &b).unwrap();
+        clmtune::nc::check_files(&[&p]).unwrap();
+        clmtune::nc::damage(&p)
+            .is_some_and(|why| why.contains(verdict))
+            .then_some(p)
+    })
+}
