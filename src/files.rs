@@ -618,6 +618,7 @@ mod tests {
         let _one = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("obs.nc");
+        crate::nc::quiet_hdf5();
         let mut f = netcdf::create_with(&p, netcdf::Options::NETCDF4).unwrap();
         f.add_dimension("x", 3).unwrap();
         f.add_variable::<f64>("GPP", &["x"])
